@@ -1,0 +1,103 @@
+//! The command line (clap derive). Help texts are the user's manual: keep them exact.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubeboot",
+    version,
+    about = "Stand up a small Kubernetes-style cluster on plain Linux hosts over SSH",
+    long_about = "kubeboot reads an inventory of hosts, reaches them over SSH and prepares them the way the \
+                  kubeadm walkthrough does by hand.\n\nExit codes: 0 success, 1 a host or step failed, 2 bad input \
+                  (inventory, flags) - with bad input no host is contacted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Connect to every host and show its facts (OS, package manager, init, arch, memory, CPUs)
+    Ping(PingArgs),
+    /// Local systemd hosts in network namespaces, to try kubeboot or run its tests (needs root)
+    #[command(subcommand)]
+    Lab(LabCommand),
+    /// Print a shell completion script: `source <(kubeboot completion bash)`
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// Options every command that reaches hosts shares.
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// The inventory file (YAML): hosts, roles, SSH settings
+    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
+    pub inventory: PathBuf,
+    /// Only these hosts (comma-separated inventory names)
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub limit: Vec<String>,
+    /// How many hosts to work on at once
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub forks: u32,
+    /// Ask for the SSH password once (kept in memory, used for every host)
+    #[arg(long)]
+    pub ask_pass: bool,
+    /// Ask for the sudo password once (for `become: true` hosts)
+    #[arg(short = 'K', long)]
+    pub ask_become_pass: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    #[command(flatten)]
+    pub hosts: HostArgs,
+    /// text: a table; json: one JSON document on stdout
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Boot N local hosts (adds only missing ones to a running lab) and write their inventory
+    Up {
+        /// How many hosts in all
+        #[arg(value_parser = clap::value_parser!(u32).range(1..=50))]
+        count: u32,
+        /// The distribution family the hosts identify as
+        #[arg(long, value_enum, default_value_t = LabFlavor::Debian)]
+        flavor: LabFlavor,
+        /// Where to write the inventory for the lab
+        #[arg(long, default_value = "lab-inventory.yaml")]
+        inventory: PathBuf,
+    },
+    /// Stop every lab host and remove everything the lab made (namespaces, bridge, NAT rules, host files)
+    Down {
+        /// Also remove the cached base image and the lab's SSH key
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Open a shell (or run COMMAND) on a lab host with the lab's key
+    Ssh {
+        name: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// List lab hosts and whether they run
+    Status,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LabFlavor {
+    Debian,
+}

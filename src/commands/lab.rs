@@ -1,0 +1,80 @@
+//! `kubeboot lab up|down|ssh|status`.
+
+use std::os::unix::process::CommandExt;
+
+use crate::cli::LabCommand;
+use crate::lab::{Lab, LabError};
+use crate::{EXIT_FAILED, EXIT_OK};
+
+pub async fn run(cmd: LabCommand) -> anyhow::Result<u8> {
+    let lab = Lab::new();
+    match cmd {
+        LabCommand::Up {
+            count,
+            flavor: _,
+            inventory,
+        } => {
+            let hosts = tokio::task::block_in_place(|| lab.up(count))?;
+            let text = lab.inventory_text(&hosts);
+            write_atomic(&inventory, &text)?;
+            eprintln!(
+                "kubeboot lab: {} host(s) up; inventory written to {}",
+                hosts.len(),
+                inventory.display()
+            );
+            print!("{text}");
+            Ok(EXIT_OK)
+        }
+        LabCommand::Down { purge } => {
+            tokio::task::block_in_place(|| lab.down(purge))?;
+            eprintln!("kubeboot lab: down");
+            Ok(EXIT_OK)
+        }
+        LabCommand::Status => {
+            let mut rows = vec![vec!["NAME".to_string(), "ADDRESS".into(), "STATE".into()]];
+            for host in lab.hosts()? {
+                let state = if lab.is_running(&host) {
+                    "running"
+                } else {
+                    "stopped"
+                };
+                rows.push(vec![host.name.clone(), host.address.clone(), state.into()]);
+            }
+            print!("{}", super::table::render(&rows));
+            Ok(EXIT_OK)
+        }
+        LabCommand::Ssh { name, command } => {
+            let host = lab
+                .hosts()?
+                .into_iter()
+                .find(|h| h.name == name)
+                .ok_or(LabError::UnknownHost(name))?;
+            let err = std::process::Command::new("ssh")
+                .arg("-i")
+                .arg(lab.private_key())
+                .arg("-o")
+                .arg(format!(
+                    "UserKnownHostsFile={}",
+                    lab.known_hosts().display()
+                ))
+                .args([
+                    "-o",
+                    "StrictHostKeyChecking=accept-new",
+                    "-o",
+                    "LogLevel=ERROR",
+                ])
+                .arg(format!("root@{}", host.address))
+                .args(&command)
+                .exec();
+            eprintln!("error: cannot run ssh: {err}");
+            Ok(EXIT_FAILED)
+        }
+    }
+}
+
+fn write_atomic(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("yaml.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! One file per CLI command: argument handling and output. The work itself lives in the library modules.
+
+pub mod lab;
+pub mod ping;
+pub mod table;

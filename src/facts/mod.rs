@@ -1,0 +1,36 @@
+//! Facts: what a host is, read with one command and parsed by a pure function so parsers are tested from
+//! fixtures (tests/fixtures/facts) without a host.
+
+mod system;
+
+pub use system::{parse_system_facts, OsFamily, PackageManager, SystemFacts, SYSTEM_FACTS_COMMAND};
+
+use crate::transport::{Transport, TransportError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FactError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("{host}: fact gathering failed (exit {status}): {stderr}")]
+    Command {
+        host: String,
+        status: u32,
+        stderr: String,
+    },
+    #[error("{host}: cannot read facts: {message}")]
+    Parse { host: String, message: String },
+}
+
+/// Gather the system facts of one host in one round trip.
+pub async fn gather_system<T: Transport>(transport: &T) -> Result<SystemFacts, FactError> {
+    let out = transport.exec(SYSTEM_FACTS_COMMAND).await?;
+    let host = transport.host_name().to_string();
+    if !out.success() {
+        return Err(FactError::Command {
+            host,
+            status: out.exit_status,
+            stderr: out.stderr_text().trim().to_string(),
+        });
+    }
+    parse_system_facts(&out.stdout_text()).map_err(|message| FactError::Parse { host, message })
+}

@@ -1,0 +1,133 @@
+//! The inventory: which hosts, their roles, how to reach them, and cluster settings.
+//! `load` reads and validates a file; every problem names file:line:col and the key.
+
+mod error;
+mod locate;
+mod resolve;
+pub mod spec;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{InventoryError, Problem};
+pub use resolve::{expand_path, home_dir};
+pub use spec::{DockerSource, DockerSpec, Endpoint, Role};
+
+use crate::transport::SshTarget;
+use crate::yaml::Value;
+use std::collections::BTreeMap;
+
+/// A validated inventory with every host's connection settings resolved.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    pub source: PathBuf,
+    pub cluster: Cluster,
+    pub docker: DockerSpec,
+    pub vars: BTreeMap<String, Value>,
+    pub hosts: Vec<Host>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub name: String,
+    pub pod_network_cidr: ipnet::IpNet,
+    pub control_plane_endpoint: Option<Endpoint>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub name: String,
+    pub address: String,
+    pub role: Role,
+    pub ssh: SshTarget,
+    pub vars: BTreeMap<String, Value>,
+}
+
+impl Inventory {
+    pub fn load(path: &Path) -> Result<Self, InventoryError> {
+        let src = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&src, path)
+    }
+
+    /// Parse `src` as if read from `path` (relative key paths resolve against its folder).
+    pub fn parse(src: &str, path: &Path) -> Result<Self, InventoryError> {
+        let invalid = |problems| InventoryError::Invalid {
+            file: path.to_path_buf(),
+            problems,
+        };
+        let file: spec::InventoryFile = crate::yaml::from_str(src).map_err(|e| {
+            invalid(vec![Problem {
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            }])
+        })?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let locator = locate::Locator::new(src);
+        let problems = validate::check(&file, &locator, &base_dir);
+        if !problems.is_empty() {
+            return Err(invalid(problems));
+        }
+        let hosts = file
+            .hosts
+            .iter()
+            .map(|h| Host {
+                name: h.name.clone(),
+                address: h.address.clone(),
+                role: h.role,
+                ssh: resolve::ssh_target(&file, h, &base_dir),
+                vars: h.vars.clone(),
+            })
+            .collect();
+        // Validation above has checked these parse.
+        let cluster = Cluster {
+            name: file.cluster.name.clone(),
+            pod_network_cidr: spec::parse_cidr(
+                file.cluster
+                    .pod_network_cidr
+                    .as_deref()
+                    .unwrap_or(spec::DEFAULT_POD_NETWORK_CIDR),
+            )
+            .expect("validated"),
+            control_plane_endpoint: file
+                .cluster
+                .control_plane_endpoint
+                .as_deref()
+                .map(|e| spec::parse_endpoint(e).expect("validated")),
+        };
+        Ok(Inventory {
+            source: path.to_path_buf(),
+            cluster,
+            docker: file.docker,
+            vars: file.vars,
+            hosts,
+        })
+    }
+
+    /// Hosts selected by `--limit` (comma-separated names; empty = all). Unknown names are bad input.
+    pub fn select(&self, limit: &[String]) -> Result<Vec<&Host>, InventoryError> {
+        if limit.is_empty() {
+            return Ok(self.hosts.iter().collect());
+        }
+        let mut selected = Vec::new();
+        for name in limit {
+            match self.hosts.iter().find(|h| &h.name == name) {
+                Some(h) => selected.push(h),
+                None => {
+                    return Err(InventoryError::UnknownHost {
+                        name: name.clone(),
+                        file: self.source.clone(),
+                    })
+                }
+            }
+        }
+        Ok(selected)
+    }
+
+    pub fn masters(&self) -> impl Iterator<Item = &Host> {
+        self.hosts.iter().filter(|h| h.role == Role::Master)
+    }
+}

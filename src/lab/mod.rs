@@ -1,0 +1,262 @@
+//! `kubeboot lab`: local hosts with systemd and sshd, each in its own network namespace (facts in LAB.md).
+//! Everything lives under one folder (default /var/lib/kubeboot-lab, or $KUBEBOOT_LAB_DIR) and one state
+//! file, so `up` can add hosts or recover from a killed run and `down` removes exactly what was made.
+
+mod error;
+mod image;
+mod machine;
+mod network;
+mod sh;
+mod state;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::LabError;
+pub use network::lab_namespaces;
+pub use state::LabHost;
+
+use error::io;
+use state::LabState;
+
+const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
+const STOP_GRACE: Duration = Duration::from_secs(15);
+
+pub struct Lab {
+    dir: PathBuf,
+}
+
+impl Lab {
+    pub fn new() -> Self {
+        let dir = std::env::var_os("KUBEBOOT_LAB_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/var/lib/kubeboot-lab"));
+        Lab { dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    fn state_path(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+    pub fn private_key(&self) -> PathBuf {
+        self.dir.join("id_ed25519")
+    }
+    pub fn known_hosts(&self) -> PathBuf {
+        self.dir.join("known_hosts")
+    }
+    fn root(&self, host: &LabHost) -> PathBuf {
+        self.dir.join("hosts").join(&host.name)
+    }
+    fn pid_path(&self, host: &LabHost) -> PathBuf {
+        self.dir.join("hosts").join(format!("{}.pid", host.name))
+    }
+    fn log_path(&self, host: &LabHost) -> PathBuf {
+        self.dir.join("hosts").join(format!("{}.log", host.name))
+    }
+
+    fn pid(&self, host: &LabHost) -> Option<u32> {
+        std::fs::read_to_string(self.pid_path(host))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    pub fn is_running(&self, host: &LabHost) -> bool {
+        self.pid(host)
+            .is_some_and(|pid| machine::is_running(pid, host))
+    }
+
+    pub fn hosts(&self) -> Result<Vec<LabHost>, LabError> {
+        Ok(LabState::load(&self.state_path())?.hosts)
+    }
+
+    /// Make sure `count` hosts run. Running hosts are kept; missing or dead ones (a killed run) are rebuilt.
+    pub fn up(&self, count: u32) -> Result<Vec<LabHost>, LabError> {
+        require_root()?;
+        sh::require_tools(&[
+            "ip",
+            "iptables",
+            "debootstrap",
+            "systemd-nspawn",
+            "ssh-keygen",
+        ])?;
+        std::fs::create_dir_all(self.dir.join("hosts"))
+            .map_err(io(format!("creating {}", self.dir.display())))?;
+        let mut state = LabState::load(&self.state_path())?;
+        let public_key = self.ensure_key()?;
+        let base = image::ensure_base(&self.dir)?;
+        network::ensure_bridge()?;
+        let before = network::ensure_nat()?;
+        if state.ip_forward_before.is_none() {
+            state.ip_forward_before = Some(before);
+        }
+
+        for index in 0..count {
+            if !state.hosts.iter().any(|h| h.index == index) {
+                state.hosts.push(LabHost {
+                    name: host_name(index),
+                    index,
+                    address: network::host_address(index),
+                });
+            }
+        }
+        state.hosts.sort_by_key(|h| h.index);
+        // Record intent before making anything, so `down` after a kill still finds it all.
+        state.save(&self.state_path())?;
+
+        let mut booting = Vec::new();
+        for host in state.hosts.iter().filter(|h| h.index < count) {
+            if self.is_running(host) {
+                continue;
+            }
+            eprintln!("kubeboot lab: creating {} ({})", host.name, host.address);
+            network::create_host_network(host)?;
+            image::make_host_root(&base, &self.root(host), host, &public_key)?;
+            forget_host_key(&self.known_hosts(), &host.address)?;
+            let pid = machine::start(host, &self.root(host), &self.log_path(host))?;
+            std::fs::write(self.pid_path(host), pid.to_string())
+                .map_err(io("writing the pid file"))?;
+            booting.push((host.clone(), pid));
+        }
+        for (host, pid) in &booting {
+            machine::wait_for_ssh(host, *pid, BOOT_TIMEOUT, &self.log_path(host))?;
+            eprintln!("kubeboot lab: {} is up", host.name);
+        }
+        Ok(state
+            .hosts
+            .into_iter()
+            .filter(|h| h.index < count)
+            .collect())
+    }
+
+    /// Stop every host and remove namespaces, veths, bridge, NAT rules, host roots and state. With `purge`
+    /// also the cached base image and the lab key.
+    pub fn down(&self, purge: bool) -> Result<(), LabError> {
+        require_root()?;
+        let state = LabState::load(&self.state_path())?;
+        for host in &state.hosts {
+            if let Some(pid) = self.pid(host) {
+                machine::stop(pid, host, STOP_GRACE);
+            }
+            network::remove_host_network(host)?;
+            image::remove_tree(&self.root(host))?;
+            for path in [self.pid_path(host), self.log_path(host)] {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        network::remove_bridge_and_nat(state.ip_forward_before.as_deref())?;
+        for path in [
+            self.state_path(),
+            self.known_hosts(),
+            self.dir.join("lab-inventory.yaml"),
+        ] {
+            let _ = std::fs::remove_file(path);
+        }
+        let _ = std::fs::remove_dir(self.dir.join("hosts"));
+        if purge {
+            image::remove_tree(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    fn ensure_key(&self) -> Result<String, LabError> {
+        let key = self.private_key();
+        if !key.exists() {
+            sh::run(
+                "ssh-keygen",
+                &[
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    "kubeboot-lab",
+                    "-f",
+                    &key.to_string_lossy(),
+                ],
+            )?;
+        }
+        let public = format!("{}.pub", key.display());
+        std::fs::read_to_string(&public).map_err(io(format!("reading {public}")))
+    }
+
+    /// The inventory for the first `count` hosts: the first is the master.
+    pub fn inventory_text(&self, hosts: &[LabHost]) -> String {
+        let mut text = String::from(
+            "# Written by `kubeboot lab up`: local lab hosts (systemd-nspawn + network namespaces).\n\
+             cluster:\n  name: lab\n  pod_network_cidr: 20.96.0.0/12\n\
+             docker:\n  source: distro        # lab hosts use Debian's docker.io\n\
+             ssh:\n  user: root\n",
+        );
+        text.push_str(&format!(
+            "  private_key: {}\n",
+            self.private_key().display()
+        ));
+        text.push_str(&format!(
+            "  known_hosts_file: {}\n",
+            self.known_hosts().display()
+        ));
+        text.push_str("hosts:\n");
+        for h in hosts {
+            let role = if h.index == 0 { "master" } else { "node" };
+            text.push_str(&format!(
+                "  - {{ name: {}, address: {}, role: {role} }}\n",
+                h.name, h.address
+            ));
+        }
+        text
+    }
+}
+
+impl Default for Lab {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn host_name(index: u32) -> String {
+    if index == 0 {
+        "lab-master".into()
+    } else {
+        format!("lab-node{index}")
+    }
+}
+
+fn require_root() -> Result<(), LabError> {
+    // The effective uid from /proc avoids a libc dependency for one call.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("");
+    if euid == "0" {
+        Ok(())
+    } else {
+        Err(LabError::NotRoot)
+    }
+}
+
+/// A rebuilt host has new host keys: drop the old one from the lab's own known_hosts.
+fn forget_host_key(known_hosts: &Path, address: &str) -> Result<(), LabError> {
+    let Ok(text) = std::fs::read_to_string(known_hosts) else {
+        return Ok(());
+    };
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_none_or(|hosts| !hosts.split(',').any(|h| h == address))
+        })
+        .collect();
+    let mut out = kept.join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    std::fs::write(known_hosts, out).map_err(io(format!("writing {}", known_hosts.display())))
+}

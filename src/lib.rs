@@ -1,0 +1,58 @@
+//! kubeboot: provisioning over SSH (inventory, transport, facts), and local lab hosts.
+//! `run` is the whole program; main.rs only maps its result to an exit code.
+
+pub mod cli;
+mod commands;
+pub mod facts;
+pub mod fanout;
+pub mod inventory;
+pub mod lab;
+pub mod transport;
+pub mod yaml;
+
+use std::ffi::OsString;
+
+use clap::{CommandFactory, Parser};
+
+/// Exit codes, as in the CLI contract.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Bad input found before any host was contacted (besides inventory errors, which carry their own type).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
+    let cli = cli::Cli::parse_from(args);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        cli::Command::Ping(args) => runtime.block_on(commands::ping::run(args)),
+        cli::Command::Lab(cmd) => runtime.block_on(commands::lab::run(cmd)),
+        cli::Command::Completion { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut cli::Cli::command(),
+                "kubeboot",
+                &mut std::io::stdout(),
+            );
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+/// 2 for bad input (nothing was touched), 1 for everything else.
+pub fn exit_code_for(err: &anyhow::Error) -> u8 {
+    let bad_input = err.chain().any(|cause| {
+        cause.downcast_ref::<inventory::InventoryError>().is_some()
+            || cause.downcast_ref::<UsageError>().is_some()
+    });
+    if bad_input {
+        EXIT_BAD_INPUT
+    } else {
+        EXIT_FAILED
+    }
+}
