@@ -155,8 +155,14 @@ pub fn remove_host_network(host: &LabHost) -> Result<(), LabError> {
     if std::path::Path::new(&format!("/run/netns/{}", host.netns())).exists() {
         run("ip", &["netns", "del", &host.netns()])?;
     }
-    if succeeds("ip", &["link", "show", &host.veth_host()]) {
-        run("ip", &["link", "del", &host.veth_host()])?;
+    // Deleting the namespace removes the veth pair asynchronously: the link may vanish between show and del.
+    if succeeds("ip", &["link", "show", &host.veth_host()])
+        && !succeeds("ip", &["link", "del", &host.veth_host()])
+    {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        if succeeds("ip", &["link", "show", &host.veth_host()]) {
+            run("ip", &["link", "del", &host.veth_host()])?;
+        }
     }
     Ok(())
 }

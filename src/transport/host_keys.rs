@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use russh::keys::known_hosts::learn_known_hosts_path;
 use russh::keys::{check_known_hosts_path, PublicKey};
 use russh::keys::{Error as KeyError, PublicKeyOrCertificate};
 
@@ -35,6 +34,30 @@ impl HostKeyChecker {
         }
     }
 
+    /// Append `key` in OpenSSH's format. russh's learn_known_hosts_path starts an empty file with a blank
+    /// line, which shifts the line numbers we show when a key changes; this writes exactly one line.
+    fn record(&self, key: &PublicKey) -> std::io::Result<()> {
+        use std::io::Write;
+        if let Some(dir) = self.file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let existing = std::fs::read(&self.file).unwrap_or_default();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.file)?;
+        if !existing.is_empty() && !existing.ends_with(b"\n") {
+            file.write_all(b"\n")?;
+        }
+        let encoded = key.to_openssh().map_err(std::io::Error::other)?;
+        writeln!(
+            file,
+            "{} {}",
+            Self::known_hosts_name(&self.address, self.port),
+            encoded.trim()
+        )
+    }
+
     fn verdict(&self, key: &PublicKey) -> Result<(), Rejection> {
         match check_known_hosts_path(&self.address, self.port, key, &self.file) {
             Ok(true) => Ok(()),
@@ -43,10 +66,9 @@ impl HostKeyChecker {
             Ok(false) | Err(_) => match self.policy {
                 HostKeyPolicy::Off => Ok(()),
                 HostKeyPolicy::Strict => Err(Rejection::Unknown),
-                HostKeyPolicy::AcceptNew => {
-                    learn_known_hosts_path(&self.address, self.port, key, &self.file)
-                        .map_err(|e| Rejection::CannotRecord(e.to_string()))
-                }
+                HostKeyPolicy::AcceptNew => self
+                    .record(key)
+                    .map_err(|e| Rejection::CannotRecord(e.to_string())),
             },
         }
     }

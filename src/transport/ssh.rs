@@ -11,6 +11,7 @@ use russh::keys::agent::client::AgentClient;
 use russh::keys::{load_secret_key, Error as KeyError, PrivateKey, PrivateKeyWithHashAlg};
 use russh::ChannelMsg;
 use russh_sftp::client::SftpSession;
+use russh_sftp::protocol::{FileAttributes, OpenFlags};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
 
@@ -455,8 +456,12 @@ impl Transport for SshSession {
             )
         };
         let sftp = self.sftp().await?;
+        // Created 0600 so contents are never readable by others while staged (e.g. in /tmp).
+        let mut attributes = FileAttributes::empty();
+        attributes.permissions = Some(0o600);
+        let flags = OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE | OpenFlags::EXCLUDE;
         let mut file = sftp
-            .create(staged.clone())
+            .open_with_flags_and_attributes(staged.clone(), flags, attributes)
             .await
             .map_err(|e| sftp_err(format!("creating {staged}: {e}")))?;
         file.write_all(data)

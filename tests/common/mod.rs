@@ -1,0 +1,257 @@
+//! Test harness: a real OpenSSH sshd on loopback, started per test with its own host key, config and
+//! authorized keys, and killed (by its PID) when dropped. Also test users and keys. Needs root, as CI is.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const PASSWORD_USER: &str = "kbtest";
+pub const PASSWORD: &str = "kbtest-Password-1";
+pub const SUDO_USER: &str = "kbsudo";
+pub const SUDO_PASSWORD: &str = "kbsudo-Password-1";
+
+pub fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Create the two test users once per process: one that logs in with a password, one with sudo rights
+/// that needs its password for sudo.
+pub fn ensure_test_users() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        for (user, password) in [(PASSWORD_USER, PASSWORD), (SUDO_USER, SUDO_PASSWORD)] {
+            if Command::new("id")
+                .arg(user)
+                .output()
+                .map(|o| !o.status.success())
+                .unwrap_or(true)
+            {
+                let _ = Command::new("useradd")
+                    .args(["-m", "-s", "/bin/sh", user])
+                    .status();
+            }
+            let mut child = Command::new("chpasswd")
+                .stdin(Stdio::piped())
+                .spawn()
+                .expect("chpasswd");
+            use std::io::Write;
+            writeln!(child.stdin.take().unwrap(), "{user}:{password}").unwrap();
+            assert!(child.wait().unwrap().success(), "chpasswd for {user}");
+        }
+        std::fs::write(
+            "/etc/sudoers.d/kubeboot-test",
+            format!("{SUDO_USER} ALL=(ALL:ALL) ALL\n"),
+        )
+        .unwrap();
+        run("chmod", &["440", "/etc/sudoers.d/kubeboot-test"]);
+    });
+}
+
+/// An ed25519 key pair in `dir`; `passphrase` empty for none.
+pub fn make_key(dir: &Path, name: &str, passphrase: &str) -> PathBuf {
+    let path = dir.join(name);
+    run(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            passphrase,
+            "-C",
+            name,
+            "-f",
+            path.to_str().unwrap(),
+        ],
+    );
+    path
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Sshd {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub host_key: PathBuf,
+    child: Option<Child>,
+}
+
+impl Sshd {
+    /// Start sshd on a free loopback port; `authorized` = (user, public key file) pairs.
+    pub fn start(authorized: &[(&str, &Path)]) -> Sshd {
+        let sshd = Self::prepare(free_port(), authorized);
+        let mut sshd = sshd;
+        sshd.launch();
+        sshd
+    }
+
+    /// Everything but starting the daemon: for tests that start it later on a known port.
+    pub fn prepare(port: u16, authorized: &[(&str, &Path)]) -> Sshd {
+        let dir = tempfile::tempdir().unwrap();
+        let host_key = make_key(dir.path(), "ssh_host_ed25519_key", "");
+        let sshd = Sshd {
+            dir,
+            port,
+            host_key,
+            child: None,
+        };
+        let keys_dir = sshd.dir.path().join("authorized_keys");
+        std::fs::create_dir(&keys_dir).unwrap();
+        for (user, public) in authorized {
+            let path = keys_dir.join(user);
+            let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+            text.push_str(&std::fs::read_to_string(public).unwrap());
+            std::fs::write(path, text).unwrap();
+        }
+        sshd
+    }
+
+    fn config(&self) -> String {
+        let d = self.dir.path().display();
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile {d}/sshd.pid\n\
+             AuthorizedKeysFile {d}/authorized_keys/%u\nStrictModes no\nUsePAM no\n\
+             PasswordAuthentication yes\nKbdInteractiveAuthentication no\nPermitRootLogin yes\n\
+             AllowTcpForwarding yes\nSubsystem sftp internal-sftp\nLogLevel DEBUG\nMaxSessions 100\n\
+             MaxStartups 100:30:200\n",
+            port = self.port,
+            key = self.host_key.display(),
+        )
+    }
+
+    pub fn launch(&mut self) {
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let config = self.dir.path().join("sshd_config");
+        std::fs::write(&config, self.config()).unwrap();
+        let log = self.dir.path().join("sshd.log");
+        let child = Command::new("/usr/sbin/sshd")
+            .args([
+                "-D",
+                "-f",
+                config.to_str().unwrap(),
+                "-E",
+                log.to_str().unwrap(),
+            ])
+            .spawn()
+            .expect("start /usr/sbin/sshd (apt-get install openssh-server)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // Wait for the log line rather than probing the port, so every "Connection from" in the log is a client.
+        while !self.log().contains("Server listening on") {
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not listen: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Restart on the same port with a new host key (a reinstalled host, or an attacker).
+    pub fn restart_with_new_host_key(&mut self) {
+        self.stop();
+        std::fs::remove_file(&self.host_key).unwrap();
+        std::fs::remove_file(format!("{}.pub", self.host_key.display())).unwrap();
+        make_key(self.dir.path(), "ssh_host_ed25519_key", "");
+        self.launch();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// An ssh-agent of the test's own, on a socket in `dir`, holding `key`.
+pub struct Agent {
+    pub socket: PathBuf,
+    child: Child,
+}
+
+impl Agent {
+    pub fn start(dir: &Path, key: &Path) -> Agent {
+        let socket = dir.join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .args(["-D", "-a", socket.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "ssh-agent did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &socket)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ssh-add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Agent { socket, child }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Write an inventory with one master at 127.0.0.1:`port` and the given extra `ssh:` lines.
+pub fn write_inventory(dir: &Path, port: u16, ssh_lines: &str) -> PathBuf {
+    let path = dir.join("inventory.yaml");
+    let text = format!(
+        "cluster: {{ name: test }}\nssh:\n  port: {port}\n  known_hosts_file: {kh}\n{ssh_lines}hosts:\n  - {{ name: m1, address: 127.0.0.1, role: master }}\n",
+        kh = dir.join("known_hosts").display(),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Run the real kubeboot binary.
+pub fn kubeboot(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubeboot"));
+    cmd.args(args)
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
