@@ -2,7 +2,6 @@
 //! `load` reads and validates a file; every problem names file:line:col and the key.
 
 mod error;
-mod locate;
 mod resolve;
 pub mod spec;
 mod validate;
@@ -66,7 +65,7 @@ impl Inventory {
             }])
         })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let locator = locate::Locator::new(src);
+        let locator = crate::yaml::locate::Locator::new(src);
         let problems = validate::check(&file, &locator, &base_dir);
         if !problems.is_empty() {
             return Err(invalid(problems));

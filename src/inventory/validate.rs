@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::error::Problem;
-use super::locate::Locator;
 use super::resolve::expand_path;
 use super::spec::{
     check_address, check_name, check_port, parse_cidr, parse_endpoint, InventoryFile, Role, SshSpec,
 };
+use crate::yaml::locate::Locator;
 
 pub fn check(file: &InventoryFile, locator: &Locator, base_dir: &Path) -> Vec<Problem> {
     let mut problems = Vec::new();

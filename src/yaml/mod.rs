@@ -1,6 +1,8 @@
 //! The one place YAML is parsed with serde. serde_yaml is deprecated upstream; keeping every call here means
 //! an API-identical fork (serde_yaml_ng, serde_norway) can replace it with a Cargo rename.
 
+pub mod locate;
+
 use serde::de::DeserializeOwned;
 
 pub use serde_yaml::{Mapping, Value};
