@@ -7,6 +7,8 @@ pub mod facts;
 pub mod fanout;
 pub mod inventory;
 pub mod lab;
+pub mod render;
+pub mod tasks;
 pub mod transport;
 pub mod yaml;
 

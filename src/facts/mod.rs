@@ -1,8 +1,10 @@
 //! Facts: what a host is, read with one command and parsed by a pure function so parsers are tested from
 //! fixtures (tests/fixtures/facts) without a host.
 
+pub mod state;
 mod system;
 
+pub use state::{FactCache, FactKey, FactValue, FileKind, FileState, ServiceState};
 pub use system::{parse_system_facts, OsFamily, PackageManager, SystemFacts, SYSTEM_FACTS_COMMAND};
 
 use crate::transport::{Transport, TransportError};
@@ -33,4 +35,18 @@ pub async fn gather_system<T: Transport>(transport: &T) -> Result<SystemFacts, F
         });
     }
     parse_system_facts(&out.stdout_text()).map_err(|message| FactError::Parse { host, message })
+}
+
+/// Read `keys` in one round trip.
+pub async fn gather_state<T: Transport>(
+    transport: &T,
+    keys: &[FactKey],
+    system: &SystemFacts,
+) -> Result<FactCache, FactError> {
+    if keys.is_empty() {
+        return Ok(FactCache::new());
+    }
+    let out = transport.exec(&state::script(keys, system)).await?;
+    let host = transport.host_name().to_string();
+    state::parse(keys, &out.stdout_text()).map_err(|message| FactError::Parse { host, message })
 }

@@ -40,3 +40,9 @@ pub fn from_str<T: DeserializeOwned>(src: &str) -> Result<T, YamlError> {
 pub fn to_string<T: serde::Serialize>(value: &T) -> String {
     serde_yaml::to_string(value).expect("serializing plain data to YAML cannot fail")
 }
+
+/// Deserialize an already parsed value (a task's arguments). Values carry no position: callers add the
+/// task's own location to the message.
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, String> {
+    serde_yaml::from_value(value).map_err(|e| e.to_string())
+}

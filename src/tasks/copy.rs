@@ -1,0 +1,33 @@
+//! `copy: {content, dest, mode, owner, group}`: a file with literal (rendered) contents.
+
+use serde::Deserialize;
+
+use super::file_write::{converge, props};
+use super::{Change, PlanContext};
+use crate::facts::FactKey;
+use crate::yaml::Value;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Copy {
+    pub content: String,
+    pub dest: String,
+    pub mode: Option<Value>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+}
+
+impl Copy {
+    pub fn fact_keys(&self) -> Vec<FactKey> {
+        vec![FactKey::File(self.dest.clone())]
+    }
+
+    pub fn plan(&self, cx: &PlanContext) -> Result<Vec<Change>, String> {
+        Ok(converge(
+            &self.dest,
+            cx.file(&self.dest),
+            self.content.as_bytes(),
+            &props(&self.mode, &self.owner, &self.group)?,
+        ))
+    }
+}

@@ -1,0 +1,41 @@
+//! `hostname: {name}`: the running hostname and /etc/hostname, like `hostnamectl set-hostname`.
+
+use serde::Deserialize;
+
+use super::{Change, PlanContext};
+use crate::facts::{FactKey, FactValue};
+use crate::transport::shell_quote;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hostname {
+    pub name: String,
+}
+
+const ETC_HOSTNAME: &str = "/etc/hostname";
+
+impl Hostname {
+    pub fn fact_keys(&self) -> Vec<FactKey> {
+        vec![FactKey::Hostname, FactKey::File(ETC_HOSTNAME.into())]
+    }
+
+    pub fn plan(&self, cx: &PlanContext) -> Result<Vec<Change>, String> {
+        let running = match cx.fact(&FactKey::Hostname) {
+            Some(FactValue::Hostname(h)) => h.as_str(),
+            _ => "",
+        };
+        let stored = cx
+            .file(ETC_HOSTNAME)
+            .and_then(|f| f.content.as_deref())
+            .map(|c| String::from_utf8_lossy(c).trim().to_string());
+        if running == self.name && stored.as_deref() == Some(self.name.as_str()) {
+            return Ok(vec![]);
+        }
+        let q = shell_quote(&self.name);
+        // hostnamectl needs systemd-hostnamed over D-Bus; without it, do what it would do.
+        Ok(vec![Change::run(
+            format!("hostname {running} -> {}", self.name),
+            format!("hostnamectl set-hostname {q} 2>/dev/null || {{ echo {q} > {ETC_HOSTNAME} && hostname {q}; }}"),
+        )])
+    }
+}

@@ -1,0 +1,101 @@
+//! `lineinfile: {path, line, starts_with, state, create, mode}`: one line present (replacing the last line
+//! that starts with `starts_with`, or equals `line`) or absent. A prefix rather than Ansible's regexp keeps a
+//! regex engine out of the binary; every default playbook needs only a prefix.
+
+use serde::Deserialize;
+
+use super::file_write::{converge, props};
+use super::{Change, PlanContext};
+use crate::facts::FactKey;
+use crate::yaml::Value;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LineState {
+    #[default]
+    Present,
+    Absent,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineInFile {
+    pub path: String,
+    #[serde(default)]
+    pub line: String,
+    /// A line starting with this is the one to replace.
+    pub starts_with: Option<String>,
+    #[serde(default)]
+    pub state: LineState,
+    #[serde(default)]
+    pub create: bool,
+    pub mode: Option<Value>,
+}
+
+impl LineInFile {
+    pub fn fact_keys(&self) -> Vec<FactKey> {
+        vec![FactKey::File(self.path.clone())]
+    }
+
+    pub fn plan(&self, cx: &PlanContext) -> Result<Vec<Change>, String> {
+        let current = cx.file(&self.path);
+        let text = match current.and_then(|f| f.content.as_deref()) {
+            Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            None if current.is_some() => {
+                return Err(format!("{} is not a regular file", self.path))
+            }
+            None if self.state == LineState::Absent => return Ok(vec![]),
+            None if self.create => String::new(),
+            None => return Err(format!("{} does not exist (set create: true)", self.path)),
+        };
+        let desired = apply(&text, &self.line, self.starts_with.as_deref(), self.state);
+        Ok(converge(
+            &self.path,
+            current,
+            desired.as_bytes(),
+            &props(&self.mode, &None, &None)?,
+        ))
+    }
+}
+
+pub fn apply(text: &str, line: &str, prefix: Option<&str>, state: LineState) -> String {
+    let matches = |l: &str| l == line || prefix.is_some_and(|p| l.starts_with(p));
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    match state {
+        LineState::Absent => lines.retain(|l| !matches(l)),
+        LineState::Present => match lines.iter().rposition(|l| matches(l)) {
+            Some(i) => lines[i] = line.to_string(),
+            None => lines.push(line.to_string()),
+        },
+    }
+    if lines.is_empty() {
+        String::new()
+    } else {
+        lines.join("\n") + "\n"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_by_prefix_appends_and_removes() {
+        let t = "a=1\nnet.ipv4.ip_forward = 0\n";
+        assert_eq!(
+            apply(
+                t,
+                "net.ipv4.ip_forward = 1",
+                Some("net.ipv4.ip_forward"),
+                LineState::Present
+            ),
+            "a=1\nnet.ipv4.ip_forward = 1\n"
+        );
+        assert_eq!(apply("a=1", "b=2", None, LineState::Present), "a=1\nb=2\n");
+        assert_eq!(
+            apply("a=1\nb=2\n", "b=2", None, LineState::Present),
+            "a=1\nb=2\n"
+        );
+        assert_eq!(apply("a=1\nb=2\n", "b=2", None, LineState::Absent), "a=1\n");
+    }
+}

@@ -1,0 +1,202 @@
+//! `package: {name, state: present|absent, version}` through the host's package manager (apt, dnf, yum).
+//! Installed versions of every package in a play are read in one call (dpkg-query / rpm -q).
+
+use serde::Deserialize;
+
+use super::{Change, OneOrMany, PlanContext};
+use crate::facts::{FactKey, FactValue, PackageManager};
+use crate::transport::shell_quote;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageState {
+    #[default]
+    Present,
+    Absent,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    pub name: OneOrMany,
+    #[serde(default)]
+    pub state: PackageState,
+    /// A version pin, e.g. "18.06.2.ce"; empty means any version.
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+/// Does the installed version satisfy the pin? The epoch ("5:") is ignored; the pin may be the whole
+/// version, or its upstream part followed by a packaging suffix ("-3.el7", "~3-0~debian", "+dfsg1-1").
+pub fn version_matches(installed: &str, pin: &str) -> bool {
+    let installed = installed
+        .split_once(':')
+        .map(|(_, v)| v)
+        .unwrap_or(installed);
+    installed == pin
+        || installed
+            .strip_prefix(pin)
+            .is_some_and(|rest| rest.starts_with(['-', '~', '+']))
+}
+
+impl Package {
+    fn pin(&self) -> Option<&str> {
+        self.version.as_deref().filter(|v| !v.is_empty())
+    }
+
+    pub fn fact_keys(&self) -> Vec<FactKey> {
+        self.name
+            .to_vec()
+            .into_iter()
+            .map(FactKey::Package)
+            .collect()
+    }
+
+    pub fn plan(&self, cx: &PlanContext) -> Result<Vec<Change>, String> {
+        let mut install = Vec::new();
+        let mut remove = Vec::new();
+        let mut diff = String::new();
+        for name in self.name.to_vec() {
+            let installed = match cx.fact(&FactKey::Package(name.clone())) {
+                Some(FactValue::Package(v)) => v.clone(),
+                _ => None,
+            };
+            match (self.state, &installed) {
+                (PackageState::Present, None) => {
+                    diff.push_str(&format!("+ {name} {}\n", self.pin().unwrap_or("(latest)")));
+                    install.push(name);
+                }
+                (PackageState::Present, Some(v))
+                    if self.pin().is_some_and(|p| !version_matches(v, p)) =>
+                {
+                    diff.push_str(&format!(
+                        "- {name} {v}\n+ {name} {}\n",
+                        self.pin().unwrap_or_default()
+                    ));
+                    install.push(name);
+                }
+                (PackageState::Absent, Some(v)) => {
+                    diff.push_str(&format!("- {name} {v}\n"));
+                    remove.push(name);
+                }
+                _ => {}
+            }
+        }
+        let pm = cx.system.package_manager;
+        let mut changes = Vec::new();
+        if !install.is_empty() {
+            let specs: Vec<String> = install.iter().map(|n| self.spec(pm, n)).collect();
+            changes.push(Change {
+                summary: format!("install {}", specs.join(" ")),
+                diff: Some(diff.clone()),
+                actions: vec![super::Action::Run(install_command(pm, &specs)?)],
+            });
+        }
+        if !remove.is_empty() {
+            changes.push(Change {
+                summary: format!("remove {}", remove.join(" ")),
+                diff: Some(diff),
+                actions: vec![super::Action::Run(remove_command(pm, &remove)?)],
+            });
+        }
+        Ok(changes)
+    }
+
+    /// NAME=PIN* for apt (a glob over the packaging suffix), NAME-PIN for yum/dnf.
+    fn spec(&self, pm: PackageManager, name: &str) -> String {
+        match (pm, self.pin()) {
+            (PackageManager::Apt, Some(pin)) => format!("{name}={pin}*"),
+            (_, Some(pin)) => format!("{name}-{pin}"),
+            (_, None) => name.to_string(),
+        }
+    }
+}
+
+fn install_command(pm: PackageManager, specs: &[String]) -> Result<String, String> {
+    let args: Vec<String> = specs.iter().map(|s| shell_quote(s)).collect();
+    let args = args.join(" ");
+    Ok(match pm {
+        // The index is refreshed only when something must be installed, so a rerun never touches it.
+        PackageManager::Apt => format!(
+            "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends --allow-downgrades -o Dpkg::Options::=--force-confold {args}"
+        ),
+        PackageManager::Dnf | PackageManager::Yum => {
+            let pm = if pm == PackageManager::Dnf { "dnf" } else { "yum" };
+            // install handles new packages and upgrades; a pin older than what is installed needs downgrade.
+            format!("{pm} install -y -q {args} || {pm} downgrade -y -q {args}")
+        }
+        PackageManager::None => return Err("no supported package manager (apt, dnf, yum) on this host".into()),
+    })
+}
+
+fn remove_command(pm: PackageManager, names: &[String]) -> Result<String, String> {
+    let args: Vec<String> = names.iter().map(|s| shell_quote(s)).collect();
+    let args = args.join(" ");
+    Ok(match pm {
+        PackageManager::Apt => {
+            format!("DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq {args}")
+        }
+        PackageManager::Dnf => format!("dnf remove -y -q {args}"),
+        PackageManager::Yum => format!("yum remove -y -q {args}"),
+        PackageManager::None => {
+            return Err("no supported package manager (apt, dnf, yum) on this host".into())
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{module, plan};
+    use super::*;
+    use crate::facts::FactCache;
+
+    #[test]
+    fn pins_match_across_packaging_suffixes() {
+        assert!(version_matches("18.06.2.ce-3.el7", "18.06.2.ce"));
+        assert!(version_matches("5:18.09.1~3-0~debian-stretch", "18.09.1"));
+        assert!(version_matches("20.10.24+dfsg1-1+b3", "20.10.24"));
+        assert!(!version_matches("18.06.20.ce-3.el7", "18.06.2"));
+        assert!(!version_matches("18.09.1-3.el7", "18.06.2.ce"));
+    }
+
+    #[test]
+    fn el_installs_pinned_and_upgrades_on_pin_change() {
+        let m = module("package: { name: docker-ce, version: 18.06.2.ce }");
+        let none = FactCache::from([(
+            FactKey::Package("docker-ce".into()),
+            FactValue::Package(None),
+        )]);
+        let changes = plan(&m, none, "el");
+        assert_eq!(changes[0].summary, "install docker-ce-18.06.2.ce");
+        let installed = FactCache::from([(
+            FactKey::Package("docker-ce".into()),
+            FactValue::Package(Some("18.06.2.ce-3.el7".into())),
+        )]);
+        assert!(plan(&m, installed.clone(), "el").is_empty());
+        let newer = module("package: { name: docker-ce, version: 18.09.1 }");
+        let up = plan(&newer, installed, "el");
+        assert_eq!(
+            up[0].diff.as_deref(),
+            Some("- docker-ce 18.06.2.ce-3.el7\n+ docker-ce 18.09.1\n")
+        );
+    }
+
+    #[test]
+    fn apt_installs_only_missing_packages_in_one_call() {
+        let m = module("package: { name: [lvm2, gnupg, dmsetup] }");
+        let facts = FactCache::from([
+            (
+                FactKey::Package("lvm2".into()),
+                FactValue::Package(Some("2.03".into())),
+            ),
+            (FactKey::Package("gnupg".into()), FactValue::Package(None)),
+            (FactKey::Package("dmsetup".into()), FactValue::Package(None)),
+        ]);
+        let changes = plan(&m, facts, "debian");
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].summary, "install gnupg dmsetup");
+        assert!(
+            matches!(&changes[0].actions[0], crate::tasks::Action::Run(c) if c.contains("apt-get install") && c.ends_with("gnupg dmsetup"))
+        );
+    }
+}

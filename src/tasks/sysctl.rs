@@ -1,0 +1,83 @@
+//! `sysctl: {name, value, persist}`: the running value, and a line in /etc/sysctl.d/99-kubeboot.conf so it
+//! survives a reboot.
+
+use serde::Deserialize;
+
+use super::file_write::{converge, FileProps};
+use super::lineinfile::{apply, LineState};
+use super::{Change, PlanContext};
+use crate::facts::{FactKey, FactValue};
+use crate::transport::shell_quote;
+
+pub const SYSCTL_FILE: &str = "/etc/sysctl.d/99-kubeboot.conf";
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sysctl {
+    pub name: String,
+    pub value: String,
+    #[serde(default = "yes")]
+    pub persist: bool,
+}
+
+impl Sysctl {
+    pub fn fact_keys(&self) -> Vec<FactKey> {
+        vec![
+            FactKey::Sysctl(self.name.clone()),
+            FactKey::File(SYSCTL_FILE.into()),
+        ]
+    }
+
+    pub fn plan(&self, cx: &PlanContext) -> Result<Vec<Change>, String> {
+        let mut changes = Vec::new();
+        let running = match cx.fact(&FactKey::Sysctl(self.name.clone())) {
+            Some(FactValue::Sysctl(v)) => v.clone(),
+            _ => None,
+        };
+        if running.is_none() {
+            return Err(format!("no such sysctl {} on this kernel", self.name));
+        }
+        if running.as_deref() != Some(self.value.as_str()) {
+            changes.push(Change::run(
+                format!(
+                    "{} = {} (was {})",
+                    self.name,
+                    self.value,
+                    running.unwrap_or_default()
+                ),
+                format!(
+                    "sysctl -q -w {}",
+                    shell_quote(&format!("{}={}", self.name, self.value))
+                ),
+            ));
+        }
+        if self.persist {
+            let current = cx.file(SYSCTL_FILE);
+            let text = current
+                .and_then(|f| f.content.as_deref())
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .unwrap_or_default();
+            let line = format!("{} = {}", self.name, self.value);
+            let desired = apply(
+                &text,
+                &line,
+                Some(&format!("{} ", self.name)),
+                LineState::Present,
+            );
+            changes.extend(converge(
+                SYSCTL_FILE,
+                current,
+                desired.as_bytes(),
+                &FileProps {
+                    mode: Some(0o644),
+                    ..Default::default()
+                },
+            ));
+        }
+        Ok(changes)
+    }
+}
