@@ -20,6 +20,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Prepare every host as the kubeadm walkthrough does (packages, hostname, Docker, daemon.json, /etc/hosts)
+    Up(PlaybookArgs),
+    /// Run any playbook, Ansible-style: kubeboot run -i INV PLAYBOOK.yaml
+    Run {
+        /// The playbook file (YAML list of plays)
+        playbook: PathBuf,
+        #[command(flatten)]
+        args: PlaybookArgs,
+    },
     /// Connect to every host and show its facts (OS, package manager, init, arch, memory, CPUs)
     Ping(PingArgs),
     /// Local systemd hosts in network namespaces, to try kubeboot or run its tests (needs root)
@@ -65,6 +74,27 @@ pub struct PingArgs {
     /// text: a table; json: one JSON document on stdout
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PlaybookArgs {
+    #[command(flatten)]
+    pub hosts: HostArgs,
+    /// Show what would change and change nothing
+    #[arg(long)]
+    pub check: bool,
+    /// Show unified diffs of file contents (with or without --check)
+    #[arg(long)]
+    pub diff: bool,
+    /// text: changes and a recap table; json: one JSON document on stdout
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// A folder whose playbooks replace the embedded ones of the same name (prepare.yaml)
+    #[arg(long, value_name = "DIR")]
+    pub playbooks: Option<PathBuf>,
+    /// A folder whose templates replace the embedded ones of the same name (daemon.json, docker-ce.repo, …)
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,9 @@ pub mod facts;
 pub mod fanout;
 pub mod inventory;
 pub mod lab;
+pub mod playbook;
 pub mod render;
+pub mod table;
 pub mod tasks;
 pub mod transport;
 pub mod yaml;
@@ -32,6 +34,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     match cli.command {
+        cli::Command::Up(args) => runtime.block_on(commands::playbook::up(args)),
+        cli::Command::Run { playbook, args } => runtime.block_on(commands::playbook::run(&playbook, args)),
         cli::Command::Ping(args) => runtime.block_on(commands::ping::run(args)),
         cli::Command::Lab(cmd) => runtime.block_on(commands::lab::run(cmd)),
         cli::Command::Completion { shell } => {
@@ -51,6 +55,8 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
     let bad_input = err.chain().any(|cause| {
         cause.downcast_ref::<inventory::InventoryError>().is_some()
             || cause.downcast_ref::<UsageError>().is_some()
+            || cause.downcast_ref::<playbook::PlaybookError>().is_some()
+            || cause.downcast_ref::<render::RenderError>().is_some()
     });
     if bad_input {
         EXIT_BAD_INPUT

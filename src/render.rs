@@ -9,6 +9,7 @@ use tera::{Context, Tera};
 /// The templates shipped in the binary: (file name, contents).
 pub const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
     ("daemon.json", include_str!("../templates/daemon.json")),
+    ("docker-ce.list", include_str!("../templates/docker-ce.list")),
     (
         "docker-ce.repo",
         include_str!("../templates/docker-ce.repo"),

@@ -40,7 +40,7 @@ pub async fn run(cmd: LabCommand) -> anyhow::Result<u8> {
                 };
                 rows.push(vec![host.name.clone(), host.address.clone(), state.into()]);
             }
-            print!("{}", super::table::render(&rows));
+            print!("{}", crate::table::render(&rows));
             Ok(EXIT_OK)
         }
         LabCommand::Ssh { name, command } => {

@@ -1,5 +1,7 @@
 //! One file per CLI command: argument handling and output. The work itself lives in the library modules.
 
+pub mod hosts;
 pub mod lab;
 pub mod ping;
-pub mod table;
+pub mod playbook;
+

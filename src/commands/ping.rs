@@ -5,10 +5,10 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::cli::{HostArgs, OutputFormat, PingArgs};
+use crate::cli::{OutputFormat, PingArgs};
 use crate::facts::{self, SystemFacts};
-use crate::inventory::{Host, Inventory};
-use crate::transport::{secrets, SshSession};
+use crate::inventory::Host;
+use crate::transport::SshSession;
 use crate::{fanout, EXIT_FAILED, EXIT_OK};
 
 #[derive(Debug, Serialize)]
@@ -23,38 +23,8 @@ struct PingResult {
     elapsed_ms: u64,
 }
 
-/// Load the inventory, pick hosts and ask for secrets up front: everything that can fail on bad input
-/// happens here, before any host is contacted.
-pub fn prepare(args: &HostArgs) -> anyhow::Result<(Inventory, Vec<Host>)> {
-    let inventory = Inventory::load(&args.inventory)?;
-    let hosts: Vec<Host> = inventory
-        .select(&args.limit)?
-        .into_iter()
-        .cloned()
-        .collect();
-    if args.ask_pass {
-        for env in hosts
-            .iter()
-            .map(|h| h.ssh.password_env.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-        {
-            secrets::remember(&env, rpassword::prompt_password("SSH password: ")?);
-        }
-    }
-    if args.ask_become_pass {
-        for env in hosts
-            .iter()
-            .map(|h| h.ssh.become_password_env.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-        {
-            secrets::remember(&env, rpassword::prompt_password("BECOME password: ")?);
-        }
-    }
-    Ok((inventory, hosts))
-}
-
 pub async fn run(args: PingArgs) -> anyhow::Result<u8> {
-    let (_inventory, hosts) = prepare(&args.hosts)?;
+    let (_inventory, hosts) = super::hosts::prepare(&args.hosts)?;
     let bar = ProgressBar::new(hosts.len() as u64).with_style(
         ProgressStyle::with_template("{spinner} ping [{bar:30}] {pos}/{len} {msg}")
             .expect("valid template"),
@@ -153,7 +123,7 @@ fn print_table(results: &[(String, PingResult)]) {
             }
         }
     }
-    print!("{}", crate::commands::table::render(&rows));
+    print!("{}", crate::table::render(&rows));
     for e in errors {
         eprintln!("{e}");
     }

@@ -5,7 +5,7 @@ use serde::Serialize;
 /// One shell command that prints `key=value` lines. /etc/os-release is read in a subshell so its variables
 /// cannot leak into the rest.
 pub const SYSTEM_FACTS_COMMAND: &str = r#"LC_ALL=C; export LC_ALL
-( . /etc/os-release 2>/dev/null; echo "os_id=$ID"; echo "os_like=$ID_LIKE"; echo "os_version=$VERSION_ID"; echo "os_name=$PRETTY_NAME" )
+( . /etc/os-release 2>/dev/null; echo "os_id=$ID"; echo "os_like=$ID_LIKE"; echo "os_version=$VERSION_ID"; echo "os_name=$PRETTY_NAME"; echo "os_codename=$VERSION_CODENAME" )
 for pm in dnf yum apt-get; do if command -v $pm >/dev/null 2>&1; then echo "package_manager=$pm"; break; fi; done
 echo "init=$(cat /proc/1/comm 2>/dev/null)"
 echo "arch=$(uname -m)"
@@ -14,6 +14,7 @@ echo "hostname=$(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"
 echo "memory_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
 echo "cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)"
 echo "user=$(id -un)"
+echo "deb_arch=$(dpkg --print-architecture 2>/dev/null)"
 "#;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,6 +39,7 @@ pub struct SystemFacts {
     pub os_id: String,
     pub os_name: String,
     pub os_version: String,
+    pub os_codename: String,
     pub family: OsFamily,
     pub package_manager: PackageManager,
     pub init: String,
@@ -47,6 +49,8 @@ pub struct SystemFacts {
     pub memory_mb: u64,
     pub cpus: u32,
     pub user: String,
+    /// Debian's architecture name (amd64, arm64), empty on EL.
+    pub deb_arch: String,
 }
 
 pub fn parse_system_facts(text: &str) -> Result<SystemFacts, String> {
@@ -91,6 +95,7 @@ pub fn parse_system_facts(text: &str) -> Result<SystemFacts, String> {
     Ok(SystemFacts {
         os_name: get("os_name"),
         os_version: get("os_version"),
+        os_codename: get("os_codename"),
         family,
         package_manager,
         init: get("init"),
@@ -100,6 +105,7 @@ pub fn parse_system_facts(text: &str) -> Result<SystemFacts, String> {
         memory_mb: number("memory_kb")? / 1024,
         cpus: number("cpus")? as u32,
         user: get("user"),
+        deb_arch: get("deb_arch"),
         os_id,
     })
 }

@@ -61,7 +61,19 @@ pub struct PlanContext<'a> {
     pub system: &'a SystemFacts,
     pub renderer: &'a Renderer,
     pub vars: &'a tera::Context,
+    /// This run wrote a systemd unit or drop-in since the last daemon-reload. systemd's own
+    /// NeedDaemonReload misses drop-in files that did not exist when units were loaded.
+    pub unit_files_changed: bool,
 }
+
+/// Paths whose change needs `systemctl daemon-reload`.
+pub fn is_unit_file(path: &str) -> bool {
+    ["/etc/systemd/system/", "/lib/systemd/system/", "/usr/lib/systemd/system/", "/run/systemd/system/"]
+        .iter()
+        .any(|dir| path.starts_with(dir))
+}
+
+pub const DAEMON_RELOAD: &str = "systemctl daemon-reload";
 
 impl PlanContext<'_> {
     pub fn file(&self, path: &str) -> Option<&FileState> {
@@ -154,6 +166,15 @@ impl Module {
             Module::Command(m) => m.fact_keys(),
             Module::Sysctl(m) => m.fact_keys(),
             Module::Modprobe(m) => m.fact_keys(),
+        }
+    }
+
+    /// Templates the module renders (checked before any host is touched).
+    pub fn templates(&self) -> Vec<&str> {
+        match self {
+            Module::Template(m) => vec![m.src.as_str()],
+            Module::Repo(m) => vec![m.template.as_str()],
+            _ => vec![],
         }
     }
 

@@ -46,8 +46,8 @@ fn client_config() -> Arc<client::Config> {
     Arc::new(client::Config {
         nodelay: true,
         inactivity_timeout: None,
-        keepalive_interval: Some(Duration::from_secs(15)),
-        keepalive_max: 4,
+        keepalive_interval: Some(Duration::from_secs(5)),
+        keepalive_max: 3,
         ..Default::default()
     })
 }
@@ -297,6 +297,11 @@ impl SshSession {
             host: self.target.name.clone(),
             message: e.to_string(),
         }
+    }
+
+    /// The connection is gone (host down, network cut): later commands cannot succeed.
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
     }
 
     pub fn target(&self) -> &SshTarget {

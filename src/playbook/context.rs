@@ -1,0 +1,57 @@
+//! The variables templates, `when:` and task arguments see on a host:
+//! `inventory_hostname`, `host` {name, address, role}, `hosts` (every inventory host), `groups`
+//! {masters, nodes}, `cluster`, `docker`, `vars` (inventory vars, the host's own on top), `facts` (system
+//! facts) and `item` inside a loop.
+
+use serde_json::{json, Value as Json};
+
+use crate::facts::SystemFacts;
+use crate::inventory::{Host, Inventory, Role};
+
+/// Everything but facts and item; built once per host.
+pub fn host_vars(inventory: &Inventory, host: &Host) -> Json {
+    let hosts: Vec<Json> = inventory
+        .hosts
+        .iter()
+        .map(|h| json!({"name": h.name, "address": h.address, "role": h.role.to_string()}))
+        .collect();
+    let names = |role: Role| -> Vec<&str> { inventory.hosts.iter().filter(|h| h.role == role).map(|h| h.name.as_str()).collect() };
+    let mut vars = serde_json::Map::new();
+    for (k, v) in inventory.vars.iter().chain(host.vars.iter()) {
+        vars.insert(k.clone(), serde_json::to_value(v).unwrap_or(Json::Null));
+    }
+    json!({
+        "inventory_hostname": host.name,
+        "host": {"name": host.name, "address": host.address, "role": host.role.to_string()},
+        "hosts": hosts,
+        "groups": {"masters": names(Role::Master), "nodes": names(Role::Node)},
+        "cluster": {
+            "name": inventory.cluster.name,
+            "pod_network_cidr": inventory.cluster.pod_network_cidr.to_string(),
+            "control_plane_endpoint": inventory.cluster.control_plane_endpoint.as_ref().map(|e| e.to_string()),
+        },
+        "docker": {
+            "source": serde_json::to_value(inventory.docker.source).unwrap_or(Json::Null),
+            "version": inventory.docker.version.clone().unwrap_or_default(),
+        },
+        "vars": vars,
+    })
+}
+
+pub fn context(host_vars: &Json, facts: &SystemFacts, item: Option<&crate::yaml::Value>) -> tera::Context {
+    let mut ctx = tera::Context::from_value(host_vars.clone()).expect("host vars are an object");
+    ctx.insert("facts", facts);
+    if let Some(item) = item {
+        ctx.insert("item", item);
+    }
+    ctx
+}
+
+/// Facts of the right shape with placeholder values, to check templates and expressions before any host
+/// is contacted (an undefined variable must fail then, not halfway through a run).
+pub fn placeholder_facts() -> SystemFacts {
+    crate::facts::parse_system_facts(
+        "os_id=placeholder\nos_version=0\npackage_manager=apt-get\ninit=systemd\narch=x86_64\nkernel=0\nhostname=placeholder\nmemory_kb=0\ncpus=1\nuser=root\n",
+    )
+    .expect("placeholder facts parse")
+}

@@ -1,0 +1,100 @@
+//! What happened on each host: counts like Ansible's PLAY RECAP, the changes made (or planned, with
+//! `--check`) with their diffs, and each failure with its task, command and stderr tail.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HostRecap {
+    /// Tasks that ran fine, changed or not (as Ansible counts).
+    pub ok: u32,
+    pub changed: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub unreachable: bool,
+    pub changes: Vec<ChangeRecord>,
+    pub failures: Vec<Failure>,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeRecord {
+    pub task: String,
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub task: String,
+    /// playbook file:line of the task.
+    pub location: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Recap {
+    pub check: bool,
+    pub hosts: BTreeMap<String, HostRecap>,
+}
+
+impl Recap {
+    pub fn success(&self) -> bool {
+        self.hosts.values().all(|h| h.failed == 0 && !h.unreachable)
+    }
+
+    /// The human report: planned/made changes (with diffs when asked), failures, then the recap table.
+    pub fn render_text(&self, show_diff: bool) -> String {
+        let mut out = String::new();
+        for (name, h) in &self.hosts {
+            for c in &h.changes {
+                let verb = if self.check { "would change" } else { "changed" };
+                out.push_str(&format!("{verb}: [{name}] {} — {}\n", c.task, c.summary));
+                if show_diff {
+                    if let Some(diff) = &c.diff {
+                        out.push_str(diff);
+                        if !diff.ends_with('\n') {
+                            out.push('\n');
+                        }
+                    }
+                }
+            }
+        }
+        for (name, h) in &self.hosts {
+            for f in &h.failures {
+                out.push_str(&format!("FAILED: [{name}] {} ({})\n", f.task, f.location));
+                if let Some(cmd) = &f.command {
+                    out.push_str(&format!("  command: {cmd}\n"));
+                }
+                for line in f.message.lines() {
+                    out.push_str(&format!("  {line}\n"));
+                }
+            }
+        }
+        out.push_str(if self.check { "\nRECAP (check mode: nothing was changed)\n" } else { "\nRECAP\n" });
+        let mut rows = vec![vec!["HOST", "OK", "CHANGED", "FAILED", "SKIPPED", "UNREACHABLE", "TIME"].into_iter().map(String::from).collect::<Vec<_>>()];
+        for (name, h) in &self.hosts {
+            rows.push(vec![
+                name.clone(),
+                h.ok.to_string(),
+                h.changed.to_string(),
+                h.failed.to_string(),
+                h.skipped.to_string(),
+                if h.unreachable { "yes".into() } else { "no".into() },
+                format!("{:.1}s", h.elapsed_ms as f64 / 1000.0),
+            ]);
+        }
+        out.push_str(&crate::table::render(&rows));
+        out
+    }
+}
+
+/// The last lines of a command's stderr (or stdout if stderr is empty), for a failure message.
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.trim_end().lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
