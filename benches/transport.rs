@@ -21,10 +21,7 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let count: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(200);
+    let count: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(200);
     let dir = tempfile::tempdir().unwrap();
     let key = common::make_key(dir.path(), "id", "");
     // A user whose login shell is plain /bin/sh: root's shell on this kind of machine runs rc files
@@ -39,10 +36,7 @@ fn main() {
     target.private_key = Some(key.clone());
     target.user = user.into();
     target.known_hosts_file = known_hosts.clone();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let (connect, kubeboot_total, kubeboot_median) = rt.block_on(async {
         let started = Instant::now();
         let session = SshSession::connect(&target).await.unwrap();
@@ -63,18 +57,8 @@ fn main() {
     let ssh_base = |extra: &[&str]| {
         let mut cmd = Command::new("ssh");
         cmd.args(["-i", key.to_str().unwrap(), "-p", &sshd.port.to_string()])
-            .args([
-                "-o",
-                &format!("UserKnownHostsFile={}", known_hosts.display()),
-            ])
-            .args([
-                "-o",
-                "StrictHostKeyChecking=accept-new",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "LogLevel=ERROR",
-            ])
+            .args(["-o", &format!("UserKnownHostsFile={}", known_hosts.display())])
+            .args(["-o", "StrictHostKeyChecking=accept-new", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"])
             .args(extra)
             .stdin(Stdio::null());
         cmd
@@ -84,10 +68,7 @@ fn main() {
         let started = Instant::now();
         for _ in 0..count {
             let t = Instant::now();
-            let status = ssh_base(extra)
-                .args([&format!("{user}@127.0.0.1"), "true"])
-                .status()
-                .unwrap();
+            let status = ssh_base(extra).args([&format!("{user}@127.0.0.1"), "true"]).status().unwrap();
             assert!(status.success());
             rounds.push(t.elapsed());
         }
@@ -98,28 +79,12 @@ fn main() {
 
     let socket = dir.path().join("cm.sock");
     let socket_opt = format!("ControlPath={}", socket.display());
-    let master = ssh_base(&[
-        "-o",
-        "ControlMaster=yes",
-        "-o",
-        &socket_opt,
-        "-N",
-        "-f",
-        &format!("{user}@127.0.0.1"),
-    ])
-    .status()
-    .unwrap();
+    let master = ssh_base(&["-o", "ControlMaster=yes", "-o", &socket_opt, "-N", "-f", &format!("{user}@127.0.0.1")])
+        .status()
+        .unwrap();
     assert!(master.success(), "ControlMaster did not start");
     let (cm_total, cm_median) = time_ssh(&["-o", &socket_opt]);
-    let _ = ssh_base(&[
-        "-o",
-        &socket_opt,
-        "-O",
-        "exit",
-        &format!("{user}@127.0.0.1"),
-    ])
-    .stderr(Stdio::null())
-    .status();
+    let _ = ssh_base(&["-o", &socket_opt, "-O", "exit", &format!("{user}@127.0.0.1")]).stderr(Stdio::null()).status();
 
     println!("exec round trips on one host (sshd on loopback, user {user}), {count} sequential `true` commands");
     println!("{:<42} {:>12} {:>14}", "client", "median", "total");
@@ -129,18 +94,8 @@ fn main() {
         ms(kubeboot_median),
         ms(kubeboot_total)
     );
-    println!(
-        "{:<42} {:>12} {:>14}",
-        "OpenSSH ssh + ControlMaster",
-        ms(cm_median),
-        ms(cm_total)
-    );
-    println!(
-        "{:<42} {:>12} {:>14}",
-        "OpenSSH ssh, new connection each",
-        ms(plain_median),
-        ms(plain_total)
-    );
+    println!("{:<42} {:>12} {:>14}", "OpenSSH ssh + ControlMaster", ms(cm_median), ms(cm_total));
+    println!("{:<42} {:>12} {:>14}", "OpenSSH ssh, new connection each", ms(plain_median), ms(plain_total));
     println!("kubeboot connect + auth: {}", ms(connect));
     println!(
         "kubeboot vs ControlMaster: {:.1}x faster in total",

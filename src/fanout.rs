@@ -9,8 +9,5 @@ where
     F: Fn(&'a H) -> Fut,
     Fut: Future<Output = R> + 'a,
 {
-    stream::iter(hosts.iter().map(work))
-        .buffered(forks.max(1))
-        .collect()
-        .await
+    stream::iter(hosts.iter().map(work)).buffered(forks.max(1)).collect().await
 }

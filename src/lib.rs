@@ -30,21 +30,14 @@ pub struct UsageError(pub String);
 
 pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
     let cli = cli::Cli::parse_from(args);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         cli::Command::Up(args) => runtime.block_on(commands::playbook::up(args)),
         cli::Command::Run { playbook, args } => runtime.block_on(commands::playbook::run(&playbook, args)),
         cli::Command::Ping(args) => runtime.block_on(commands::ping::run(args)),
         cli::Command::Lab(cmd) => runtime.block_on(commands::lab::run(cmd)),
         cli::Command::Completion { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut cli::Cli::command(),
-                "kubeboot",
-                &mut std::io::stdout(),
-            );
+            clap_complete::generate(shell, &mut cli::Cli::command(), "kubeboot", &mut std::io::stdout());
             Ok(EXIT_OK)
         }
     }

@@ -10,18 +10,9 @@ use tera::{Context, Tera};
 pub const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
     ("daemon.json", include_str!("../templates/daemon.json")),
     ("docker-ce.list", include_str!("../templates/docker-ce.list")),
-    (
-        "docker-ce.repo",
-        include_str!("../templates/docker-ce.repo"),
-    ),
-    (
-        "kubernetes.repo",
-        include_str!("../templates/kubernetes.repo"),
-    ),
-    (
-        "docker.service.d/kubeboot.conf",
-        include_str!("../templates/docker.service.d/kubeboot.conf"),
-    ),
+    ("docker-ce.repo", include_str!("../templates/docker-ce.repo")),
+    ("kubernetes.repo", include_str!("../templates/kubernetes.repo")),
+    ("docker.service.d/kubeboot.conf", include_str!("../templates/docker.service.d/kubeboot.conf")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -54,10 +45,8 @@ impl Renderer {
     pub fn new(override_dir: Option<&Path>) -> Result<Self, RenderError> {
         let mut tera = Tera::default();
         tera.autoescape_on(vec![]);
-        let mut sources: Vec<(String, String)> = EMBEDDED_TEMPLATES
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string()))
-            .collect();
+        let mut sources: Vec<(String, String)> =
+            EMBEDDED_TEMPLATES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
         if let Some(dir) = override_dir {
             for (name, text) in read_folder(dir, dir)? {
                 match sources.iter_mut().find(|(n, _)| *n == name) {
@@ -68,10 +57,7 @@ impl Renderer {
         }
         for (name, text) in &sources {
             tera.add_raw_template(name, text)
-                .map_err(|e| RenderError::Template {
-                    name: name.clone(),
-                    message: describe(&e),
-                })?;
+                .map_err(|e| RenderError::Template { name: name.clone(), message: describe(&e) })?;
         }
         Ok(Renderer { tera })
     }
@@ -82,17 +68,9 @@ impl Renderer {
 
     pub fn render_template(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
         if !self.has_template(name) {
-            return Err(RenderError::Template {
-                name: name.into(),
-                message: "no such template".into(),
-            });
+            return Err(RenderError::Template { name: name.into(), message: "no such template".into() });
         }
-        self.tera
-            .render(name, ctx)
-            .map_err(|e| RenderError::Template {
-                name: name.into(),
-                message: describe(&e),
-            })
+        self.tera.render(name, ctx).map_err(|e| RenderError::Template { name: name.into(), message: describe(&e) })
     }
 
     /// Render a string from a playbook. Strings without `{{` or `{%` are returned as they are.
@@ -101,10 +79,7 @@ impl Renderer {
             return Ok(text.to_string());
         }
         let mut tera = self.tera.clone();
-        tera.render_str(text, ctx)
-            .map_err(|e| RenderError::Expression {
-                message: describe(&e),
-            })
+        tera.render_str(text, ctx).map_err(|e| RenderError::Expression { message: describe(&e) })
     }
 
     /// Evaluate a `when:` condition.
@@ -113,29 +88,20 @@ impl Renderer {
         let mut tera = self.tera.clone();
         let out = tera
             .render_str(&wrapped, ctx)
-            .map_err(|e| RenderError::Expression {
-                message: format!("condition `{expr}`: {}", describe(&e)),
-            })?;
+            .map_err(|e| RenderError::Expression { message: format!("condition `{expr}`: {}", describe(&e)) })?;
         Ok(out == "true")
     }
 }
 
 fn read_folder(root: &Path, dir: &Path) -> Result<Vec<(String, String)>, RenderError> {
-    let err = |e: std::io::Error| RenderError::Folder {
-        path: dir.display().to_string(),
-        message: e.to_string(),
-    };
+    let err = |e: std::io::Error| RenderError::Folder { path: dir.display().to_string(), message: e.to_string() };
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(err)? {
         let path = entry.map_err(err)?.path();
         if path.is_dir() {
             out.extend(read_folder(root, &path)?);
         } else {
-            let name = path
-                .strip_prefix(root)
-                .expect("below root")
-                .to_string_lossy()
-                .into_owned();
+            let name = path.strip_prefix(root).expect("below root").to_string_lossy().into_owned();
             out.push((name, std::fs::read_to_string(&path).map_err(err)?));
         }
     }
@@ -152,10 +118,7 @@ mod tests {
         let mut ctx = Context::new();
         ctx.insert("name", "k8s-master");
         ctx.insert("facts", &serde_json::json!({"family": "el"}));
-        assert_eq!(
-            r.render_str("host {{ name }}", &ctx).unwrap(),
-            "host k8s-master"
-        );
+        assert_eq!(r.render_str("host {{ name }}", &ctx).unwrap(), "host k8s-master");
         assert_eq!(r.render_str("plain", &ctx).unwrap(), "plain");
         assert!(r.condition("facts.family == \"el\"", &ctx).unwrap());
         assert!(!r.condition("facts.family == \"debian\"", &ctx).unwrap());

@@ -30,18 +30,12 @@ fn bad_inventories_fail_with_exact_messages_and_touch_no_host() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
-    assert!(
-        files.len() >= 25,
-        "the corpus must keep at least 25 bad inventories, has {}",
-        files.len()
-    );
+    assert!(files.len() >= 25, "the corpus must keep at least 25 bad inventories, has {}", files.len());
 
     let mut failures = Vec::new();
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(file)
-            .unwrap()
-            .replace("{{PORT}}", &port.to_string());
+        let text = std::fs::read_to_string(file).unwrap().replace("{{PORT}}", &port.to_string());
         std::fs::write(work.path().join(&name), text).unwrap();
         let expected_path = file.with_extension("expected");
         let expected = std::fs::read_to_string(&expected_path)
@@ -54,22 +48,12 @@ fn bad_inventories_fail_with_exact_messages_and_touch_no_host() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         if out.status.code() != Some(2) || stderr != expected {
-            failures.push(format!(
-                "{name}: exit {:?}\n  got:      {stderr}  expected: {expected}",
-                out.status.code()
-            ));
+            failures.push(format!("{name}: exit {:?}\n  got:      {stderr}  expected: {expected}", out.status.code()));
         }
-        assert!(
-            out.stdout.is_empty(),
-            "{name}: nothing may go to stdout on bad input"
-        );
+        assert!(out.stdout.is_empty(), "{name}: nothing may go to stdout on bad input");
     }
     for l in &listeners {
-        assert!(
-            l.accept().is_err(),
-            "a bad inventory led to a connection on {}",
-            l.local_addr().unwrap()
-        );
+        assert!(l.accept().is_err(), "a bad inventory led to a connection on {}", l.local_addr().unwrap());
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -78,13 +62,7 @@ fn bad_inventories_fail_with_exact_messages_and_touch_no_host() {
 fn unknown_limit_is_bad_input() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(env!("CARGO_BIN_EXE_kubeboot"))
-        .args([
-            "ping",
-            "-i",
-            "inventory.example.yaml",
-            "--limit",
-            "k8s-node9",
-        ])
+        .args(["ping", "-i", "inventory.example.yaml", "--limit", "k8s-node9"])
         .current_dir(root)
         .output()
         .unwrap();

@@ -12,20 +12,13 @@ fn example_inventory_is_the_walkthrough_cluster() {
     assert_eq!(inv.cluster.name, "demo");
     assert_eq!(inv.cluster.pod_network_cidr.to_string(), "20.96.0.0/12");
     assert_eq!(
-        inv.cluster
-            .control_plane_endpoint
-            .as_ref()
-            .map(|e| e.to_string())
-            .as_deref(),
+        inv.cluster.control_plane_endpoint.as_ref().map(|e| e.to_string()).as_deref(),
         Some("192.168.0.30:6443")
     );
     assert_eq!(inv.docker.source, DockerSource::DockerCe);
     assert_eq!(inv.docker.version.as_deref(), Some("18.06.2.ce"));
-    let hosts: Vec<(&str, &str, Role)> = inv
-        .hosts
-        .iter()
-        .map(|h| (h.name.as_str(), h.address.as_str(), h.role))
-        .collect();
+    let hosts: Vec<(&str, &str, Role)> =
+        inv.hosts.iter().map(|h| (h.name.as_str(), h.address.as_str(), h.role)).collect();
     assert_eq!(
         hosts,
         vec![
@@ -34,10 +27,7 @@ fn example_inventory_is_the_walkthrough_cluster() {
             ("k8s-node2", "192.168.0.32", Role::Node),
         ]
     );
-    assert!(inv
-        .hosts
-        .iter()
-        .all(|h| h.ssh.user == "root" && h.ssh.port == 22 && !h.ssh.become_root));
+    assert!(inv.hosts.iter().all(|h| h.ssh.user == "root" && h.ssh.port == 22 && !h.ssh.become_root));
 }
 
 #[test]
@@ -49,17 +39,8 @@ fn host_ssh_settings_override_the_defaults() {
                \x20 - { name: n1, address: 10.0.0.2, role: node, ssh: { user: ops, port: 22, become: false } }\n";
     let inv = Inventory::parse(src, Path::new("/srv/inv.yaml")).unwrap();
     let (m1, n1) = (&inv.hosts[0].ssh, &inv.hosts[1].ssh);
-    assert_eq!(
-        (m1.user.as_str(), m1.port, m1.become_root),
-        ("admin", 2200, true)
-    );
+    assert_eq!((m1.user.as_str(), m1.port, m1.become_root), ("admin", 2200, true));
     assert_eq!(m1.become_password_env, "SUDO_PW");
-    assert_eq!(
-        (n1.user.as_str(), n1.port, n1.become_root),
-        ("ops", 22, false)
-    );
-    assert_eq!(
-        n1.become_password_env, "SUDO_PW",
-        "keys a host does not set come from the defaults"
-    );
+    assert_eq!((n1.user.as_str(), n1.port, n1.become_root), ("ops", 22, false));
+    assert_eq!(n1.become_password_env, "SUDO_PW", "keys a host does not set come from the defaults");
 }

@@ -5,8 +5,6 @@ mod common;
 use std::net::TcpListener;
 use std::path::Path;
 
-use common::kubeboot;
-
 struct Case {
     listener: TcpListener,
     dir: tempfile::TempDir,
@@ -38,7 +36,11 @@ impl Case {
         let inv = self.dir.path().join("inv.yaml");
         let mut all = args.to_vec();
         all.extend(["-i", inv.to_str().unwrap()]);
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubeboot")).args(&all).current_dir(self.dir.path()).output().unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubeboot"))
+            .args(&all)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
         assert!(self.listener.accept().is_err(), "a bad playbook led to a connection");
         (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
     }
@@ -65,7 +67,8 @@ fn unknown_module_argument() {
 #[test]
 fn undefined_variable_in_a_task() {
     let c = case();
-    let pb = c.write("pb.yaml", "- hosts: all\n  tasks:\n    - name: greet\n      command: \"echo {{ vars.greeting }}\"\n");
+    let pb =
+        c.write("pb.yaml", "- hosts: all\n  tasks:\n    - name: greet\n      command: \"echo {{ vars.greeting }}\"\n");
     let (code, err) = c.run(&["run", &pb]);
     assert_eq!(code, 2);
     assert!(err.starts_with("error: pb.yaml:3: task `greet`:") && err.contains("greeting"), "{err}");
@@ -77,7 +80,12 @@ fn undefined_variable_in_a_template() {
     c.write("tpl/daemon.json", "{ \"x\": \"{{ vars.nope }}\" }\n");
     let (code, err) = c.run(&["up", "--templates", "tpl"]);
     assert_eq!(code, 2);
-    assert!(err.starts_with("error: playbooks/prepare.yaml:") && err.contains("template daemon.json") && err.contains("nope"), "{err}");
+    assert!(
+        err.starts_with("error: playbooks/prepare.yaml:")
+            && err.contains("template daemon.json")
+            && err.contains("nope"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -12,22 +12,9 @@ fn ping(dir: &Path, inventory: &Path, envs: &[(&str, &str)]) -> (i32, serde_json
     let home = dir.to_str().unwrap();
     let mut all = vec![("HOME", home)];
     all.extend_from_slice(envs);
-    let out = kubeboot(
-        &[
-            "ping",
-            "-i",
-            inventory.to_str().unwrap(),
-            "--output",
-            "json",
-        ],
-        &all,
-    );
+    let out = kubeboot(&["ping", "-i", inventory.to_str().unwrap(), "--output", "json"], &all);
     let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-    (
-        out.status.code().unwrap_or(-1),
-        json,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.status.code().unwrap_or(-1), json, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 fn user_of(json: &serde_json::Value) -> &str {
@@ -43,11 +30,7 @@ fn private_key_file() {
     let dir = tempfile::tempdir().unwrap();
     let key = make_key(dir.path(), "id", "");
     let sshd = Sshd::start(&[("root", &key.with_extension("pub"))]);
-    let inv = write_inventory(
-        dir.path(),
-        sshd.port,
-        &format!("  private_key: {}\n", key.display()),
-    );
+    let inv = write_inventory(dir.path(), sshd.port, &format!("  private_key: {}\n", key.display()));
     let (code, json, stderr) = ping(dir.path(), &inv, &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(user_of(&json), "root");
@@ -59,33 +42,19 @@ fn encrypted_key_with_passphrase_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let key = make_key(dir.path(), "id", "correct horse");
     let sshd = Sshd::start(&[("root", &key.with_extension("pub"))]);
-    let inv = write_inventory(
-        dir.path(),
-        sshd.port,
-        &format!("  private_key: {}\n", key.display()),
-    );
+    let inv = write_inventory(dir.path(), sshd.port, &format!("  private_key: {}\n", key.display()));
 
-    let (code, json, stderr) = ping(
-        dir.path(),
-        &inv,
-        &[("KUBEBOOT_KEY_PASSPHRASE", "correct horse")],
-    );
+    let (code, json, stderr) = ping(dir.path(), &inv, &[("KUBEBOOT_KEY_PASSPHRASE", "correct horse")]);
     assert_eq!((code, user_of(&json)), (0, "root"), "{stderr}");
 
     let (code, json, _) = ping(dir.path(), &inv, &[("KUBEBOOT_KEY_PASSPHRASE", "wrong")]);
     assert_eq!(code, 1);
     assert!(error_of(&json).contains("wrong passphrase"), "{json}");
-    assert!(
-        !json.to_string().contains("wrong\""),
-        "the passphrase must not be echoed"
-    );
+    assert!(!json.to_string().contains("wrong\""), "the passphrase must not be echoed");
 
     let (code, json, _) = ping(dir.path(), &inv, &[]);
     assert_eq!(code, 1);
-    assert!(
-        error_of(&json).contains("the key is encrypted: set $KUBEBOOT_KEY_PASSPHRASE"),
-        "{json}"
-    );
+    assert!(error_of(&json).contains("the key is encrypted: set $KUBEBOOT_KEY_PASSPHRASE"), "{json}");
 }
 
 #[test]
@@ -97,19 +66,12 @@ fn ssh_agent() {
     // No private_key in the inventory and none in $HOME: only the agent can get us in.
     let inv = write_inventory(dir.path(), sshd.port, "");
     std::fs::remove_file(&key).unwrap();
-    let (code, json, stderr) = ping(
-        dir.path(),
-        &inv,
-        &[("SSH_AUTH_SOCK", agent.socket.to_str().unwrap())],
-    );
+    let (code, json, stderr) = ping(dir.path(), &inv, &[("SSH_AUTH_SOCK", agent.socket.to_str().unwrap())]);
     assert_eq!((code, user_of(&json)), (0, "root"), "{stderr} {json}");
 
     let (code, json, _) = ping(dir.path(), &inv, &[]);
     assert_eq!(code, 1);
-    assert!(
-        error_of(&json).contains("authentication as root failed"),
-        "{json}"
-    );
+    assert!(error_of(&json).contains("authentication as root failed"), "{json}");
 }
 
 #[test]
@@ -120,17 +82,10 @@ fn password_from_the_environment() {
     let inv = write_inventory(
         dir.path(),
         sshd.port,
-        &format!(
-            "  user: {}\n  password_env: KB_TEST_PW\n",
-            common::PASSWORD_USER
-        ),
+        &format!("  user: {}\n  password_env: KB_TEST_PW\n", common::PASSWORD_USER),
     );
     let (code, json, stderr) = ping(dir.path(), &inv, &[("KB_TEST_PW", common::PASSWORD)]);
-    assert_eq!(
-        (code, user_of(&json)),
-        (0, common::PASSWORD_USER),
-        "{stderr} {json}"
-    );
+    assert_eq!((code, user_of(&json)), (0, common::PASSWORD_USER), "{stderr} {json}");
 
     let (code, json, _) = ping(dir.path(), &inv, &[("KB_TEST_PW", "not-the-password")]);
     assert_eq!(code, 1);
@@ -144,38 +99,20 @@ fn become_with_a_sudo_password() {
     let dir = tempfile::tempdir().unwrap();
     let key = make_key(dir.path(), "id", "");
     let sshd = Sshd::start(&[(common::SUDO_USER, &key.with_extension("pub"))]);
-    let lines = format!(
-        "  user: {}\n  private_key: {}\n  become: true\n",
-        common::SUDO_USER,
-        key.display()
-    );
+    let lines = format!("  user: {}\n  private_key: {}\n  become: true\n", common::SUDO_USER, key.display());
     let inv = write_inventory(dir.path(), sshd.port, &lines);
 
-    let (code, json, stderr) = ping(
-        dir.path(),
-        &inv,
-        &[("KUBEBOOT_BECOME_PASSWORD", common::SUDO_PASSWORD)],
-    );
+    let (code, json, stderr) = ping(dir.path(), &inv, &[("KUBEBOOT_BECOME_PASSWORD", common::SUDO_PASSWORD)]);
     assert_eq!((code, user_of(&json)), (0, "root"), "{stderr} {json}");
 
-    let (code, json, _) = ping(
-        dir.path(),
-        &inv,
-        &[("KUBEBOOT_BECOME_PASSWORD", "bad-sudo-pw")],
-    );
+    let (code, json, _) = ping(dir.path(), &inv, &[("KUBEBOOT_BECOME_PASSWORD", "bad-sudo-pw")]);
     assert_eq!(code, 1);
-    assert!(
-        error_of(&json).contains("sudo refused the become password"),
-        "{json}"
-    );
+    assert!(error_of(&json).contains("sudo refused the become password"), "{json}");
     assert!(!json.to_string().contains("bad-sudo-pw"));
 
     let (code, json, _) = ping(dir.path(), &inv, &[]);
     assert_eq!(code, 1);
-    assert!(
-        error_of(&json).contains("sudo asks for a password: set $KUBEBOOT_BECOME_PASSWORD"),
-        "{json}"
-    );
+    assert!(error_of(&json).contains("sudo asks for a password: set $KUBEBOOT_BECOME_PASSWORD"), "{json}");
 }
 
 #[test]
@@ -193,25 +130,13 @@ fn become_uploads_root_owned_files_atomically() {
     t.become_password_env = "KB_TEST_BECOME_UPLOAD".into();
     secrets::remember("KB_TEST_BECOME_UPLOAD", common::SUDO_PASSWORD.into());
     let dest_dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        dest_dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    std::fs::set_permissions(dest_dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let dest = dest_dir.path().join("root-only.conf");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let s = SshSession::connect(&t).await.unwrap();
-        s.upload(b"secret: 1\n", dest.to_str().unwrap(), 0o600)
-            .await
-            .unwrap();
-        assert_eq!(
-            s.read(dest.to_str().unwrap()).await.unwrap().as_deref(),
-            Some(&b"secret: 1\n"[..])
-        );
+        s.upload(b"secret: 1\n", dest.to_str().unwrap(), 0o600).await.unwrap();
+        assert_eq!(s.read(dest.to_str().unwrap()).await.unwrap().as_deref(), Some(&b"secret: 1\n"[..]));
         s.close().await;
     });
     use std::os::unix::fs::{MetadataExt, PermissionsExt};

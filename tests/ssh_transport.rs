@@ -18,10 +18,7 @@ fn target(port: u16, key: &Path, dir: &Path) -> SshTarget {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
 }
 
 struct Fixture {
@@ -41,26 +38,13 @@ fn fixture() -> Fixture {
 fn exec_returns_stdout_stderr_and_exit_status() {
     let f = fixture();
     runtime().block_on(async {
-        let s = SshSession::connect(&target(f.sshd.port, &f.key, f.client.path()))
-            .await
-            .unwrap();
+        let s = SshSession::connect(&target(f.sshd.port, &f.key, f.client.path())).await.unwrap();
         let out = s.exec("echo out; echo err >&2; exit 3").await.unwrap();
-        assert_eq!(
-            (
-                out.stdout_text().as_str(),
-                out.stderr_text().as_str(),
-                out.exit_status
-            ),
-            ("out\n", "err\n", 3)
-        );
+        assert_eq!((out.stdout_text().as_str(), out.stderr_text().as_str(), out.exit_status), ("out\n", "err\n", 3));
         let out = s.exec_with_stdin("tr a-z A-Z", b"hello").await.unwrap();
         assert_eq!(out.stdout_text(), "HELLO");
         let out = s.exec("kill -TERM $$").await.unwrap();
-        assert_eq!(
-            out.exit_status,
-            128 + 15,
-            "a signal death is reported as 128+N"
-        );
+        assert_eq!(out.exit_status, 128 + 15, "a signal death is reported as 128+N");
         s.close().await;
     });
 }
@@ -98,44 +82,20 @@ fn upload_10_mb_keeps_bytes_and_mode_atomically() {
     let f = fixture();
     let dest_dir = tempfile::tempdir().unwrap();
     let dest = dest_dir.path().join("blob.bin");
-    let data: Vec<u8> = (0..10 * 1024 * 1024u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let data: Vec<u8> = (0..10 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     runtime().block_on(async {
-        let s = SshSession::connect(&target(f.sshd.port, &f.key, f.client.path()))
-            .await
-            .unwrap();
+        let s = SshSession::connect(&target(f.sshd.port, &f.key, f.client.path())).await.unwrap();
         std::fs::write(&dest, b"old contents").unwrap();
-        s.upload(&data, dest.to_str().unwrap(), 0o640)
-            .await
-            .unwrap();
-        let back = s
-            .read(dest.to_str().unwrap())
-            .await
-            .unwrap()
-            .expect("file exists");
+        s.upload(&data, dest.to_str().unwrap(), 0o640).await.unwrap();
+        let back = s.read(dest.to_str().unwrap()).await.unwrap().expect("file exists");
         assert!(back == data, "downloaded bytes differ from uploaded");
-        assert_eq!(
-            s.read(&format!("{}/missing", dest_dir.path().display()))
-                .await
-                .unwrap(),
-            None
-        );
+        assert_eq!(s.read(&format!("{}/missing", dest_dir.path().display())).await.unwrap(), None);
         s.close().await;
     });
-    assert!(
-        std::fs::read(&dest).unwrap() == data,
-        "bytes on disk differ"
-    );
+    assert!(std::fs::read(&dest).unwrap() == data, "bytes on disk differ");
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&dest).unwrap().permissions().mode() & 0o7777,
-        0o640
-    );
-    let leftovers: Vec<_> = std::fs::read_dir(dest_dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    assert_eq!(std::fs::metadata(&dest).unwrap().permissions().mode() & 0o7777, 0o640);
+    let leftovers: Vec<_> = std::fs::read_dir(dest_dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 1, "temp files left behind: {leftovers:?}");
 }
 
@@ -145,11 +105,7 @@ fn changed_host_key_is_refused_and_known_hosts_kept() {
     let t = target(f.sshd.port, &f.key, f.client.path());
     runtime().block_on(async { SshSession::connect(&t).await.unwrap().close().await });
     let recorded = std::fs::read_to_string(&t.known_hosts_file).unwrap();
-    assert_eq!(
-        recorded.lines().count(),
-        1,
-        "one line, no blank: {recorded:?}"
-    );
+    assert_eq!(recorded.lines().count(), 1, "one line, no blank: {recorded:?}");
     assert!(
         recorded.starts_with(&format!("[127.0.0.1]:{} ssh-ed25519 ", f.sshd.port)),
         "accept-new records: {recorded}"
@@ -157,37 +113,17 @@ fn changed_host_key_is_refused_and_known_hosts_kept() {
 
     let accepted_before = f.sshd.log().matches("Accepted publickey").count();
     f.sshd.restart_with_new_host_key();
-    for policy in [
-        HostKeyPolicy::AcceptNew,
-        HostKeyPolicy::Strict,
-        HostKeyPolicy::Off,
-    ] {
+    for policy in [HostKeyPolicy::AcceptNew, HostKeyPolicy::Strict, HostKeyPolicy::Off] {
         let mut t = t.clone();
         t.host_key_policy = policy;
-        let err = runtime()
-            .block_on(SshSession::connect(&t))
-            .err()
-            .expect("a changed key must be refused");
-        assert!(
-            matches!(err, TransportError::HostKeyChanged { line: 1, .. }),
-            "{policy:?}: {err}"
-        );
+        let err = runtime().block_on(SshSession::connect(&t)).err().expect("a changed key must be refused");
+        assert!(matches!(err, TransportError::HostKeyChanged { line: 1, .. }), "{policy:?}: {err}");
         let text = err.to_string();
-        assert!(
-            text.contains("HOST KEY CHANGED") && text.contains("ssh-keygen -f"),
-            "{text}"
-        );
+        assert!(text.contains("HOST KEY CHANGED") && text.contains("ssh-keygen -f"), "{text}");
     }
-    assert_eq!(
-        std::fs::read_to_string(&t.known_hosts_file).unwrap(),
-        recorded,
-        "known_hosts must not change"
-    );
+    assert_eq!(std::fs::read_to_string(&t.known_hosts_file).unwrap(), recorded, "known_hosts must not change");
     let accepted_after = f.sshd.log().matches("Accepted publickey").count();
-    assert_eq!(
-        accepted_after, accepted_before,
-        "no credentials sent to the changed host"
-    );
+    assert_eq!(accepted_after, accepted_before, "no credentials sent to the changed host");
 }
 
 #[test]
@@ -195,18 +131,9 @@ fn strict_refuses_unknown_hosts() {
     let f = fixture();
     let mut t = target(f.sshd.port, &f.key, f.client.path());
     t.host_key_policy = HostKeyPolicy::Strict;
-    let err = runtime()
-        .block_on(SshSession::connect(&t))
-        .err()
-        .expect("unknown host refused");
-    assert!(
-        matches!(err, TransportError::HostKeyUnknown { .. }),
-        "{err}"
-    );
-    assert!(
-        !t.known_hosts_file.exists(),
-        "strict never writes known_hosts"
-    );
+    let err = runtime().block_on(SshSession::connect(&t)).err().expect("unknown host refused");
+    assert!(matches!(err, TransportError::HostKeyUnknown { .. }), "{err}");
+    assert!(!t.known_hosts_file.exists(), "strict never writes known_hosts");
 }
 
 #[test]
@@ -217,10 +144,7 @@ fn bastion_hop_reaches_the_target_through_direct_tcpip() {
     t.bastion = Some(Box::new(target(bastion.port, &f.key, f.client.path())));
     runtime().block_on(async {
         let s = SshSession::connect(&t).await.unwrap();
-        assert_eq!(
-            s.exec("echo through").await.unwrap().stdout_text(),
-            "through\n"
-        );
+        assert_eq!(s.exec("echo through").await.unwrap().stdout_text(), "through\n");
         s.close().await;
     });
     let log = bastion.log();
@@ -234,23 +158,11 @@ fn bastion_hop_reaches_the_target_through_direct_tcpip() {
 fn wrong_key_fails_once_without_retry() {
     let f = fixture();
     let other = make_key(f.client.path(), "other_key", "");
-    let err = runtime()
-        .block_on(SshSession::connect(&target(
-            f.sshd.port,
-            &other,
-            f.client.path(),
-        )))
-        .err()
-        .unwrap();
+    let err = runtime().block_on(SshSession::connect(&target(f.sshd.port, &other, f.client.path()))).err().unwrap();
     assert!(matches!(err, TransportError::AuthFailed { .. }), "{err}");
     std::thread::sleep(Duration::from_millis(300));
     let connections = f.sshd.log().matches("Connection from 127.0.0.1").count();
-    assert_eq!(
-        connections,
-        1,
-        "authentication failures are never retried:\n{}",
-        f.sshd.log()
-    );
+    assert_eq!(connections, 1, "authentication failures are never retried:\n{}", f.sshd.log());
 }
 
 #[test]
@@ -264,9 +176,7 @@ fn connection_refused_is_retried_until_the_host_is_up() {
     let connecting = rt.spawn(async move { SshSession::connect(&t).await.map(|_| ()) });
     std::thread::sleep(Duration::from_millis(1200));
     sshd.launch();
-    rt.block_on(connecting)
-        .unwrap()
-        .expect("connect succeeds once sshd listens");
+    rt.block_on(connecting).unwrap().expect("connect succeeds once sshd listens");
 }
 
 #[test]
@@ -276,8 +186,5 @@ fn unreachable_port_gives_a_clear_error() {
     let t = target(common::free_port(), &key, client.path());
     let err = runtime().block_on(SshSession::connect(&t)).err().unwrap();
     assert!(err.is_unreachable(), "{err}");
-    assert!(
-        err.to_string().contains("cannot connect to 127.0.0.1:"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("cannot connect to 127.0.0.1:"), "{err}");
 }

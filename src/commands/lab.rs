@@ -9,19 +9,11 @@ use crate::{EXIT_FAILED, EXIT_OK};
 pub async fn run(cmd: LabCommand) -> anyhow::Result<u8> {
     let lab = Lab::new();
     match cmd {
-        LabCommand::Up {
-            count,
-            flavor: _,
-            inventory,
-        } => {
+        LabCommand::Up { count, flavor: _, inventory } => {
             let hosts = tokio::task::block_in_place(|| lab.up(count))?;
             let text = lab.inventory_text(&hosts);
             write_atomic(&inventory, &text)?;
-            eprintln!(
-                "kubeboot lab: {} host(s) up; inventory written to {}",
-                hosts.len(),
-                inventory.display()
-            );
+            eprintln!("kubeboot lab: {} host(s) up; inventory written to {}", hosts.len(), inventory.display());
             print!("{text}");
             Ok(EXIT_OK)
         }
@@ -33,36 +25,20 @@ pub async fn run(cmd: LabCommand) -> anyhow::Result<u8> {
         LabCommand::Status => {
             let mut rows = vec![vec!["NAME".to_string(), "ADDRESS".into(), "STATE".into()]];
             for host in lab.hosts()? {
-                let state = if lab.is_running(&host) {
-                    "running"
-                } else {
-                    "stopped"
-                };
+                let state = if lab.is_running(&host) { "running" } else { "stopped" };
                 rows.push(vec![host.name.clone(), host.address.clone(), state.into()]);
             }
             print!("{}", crate::table::render(&rows));
             Ok(EXIT_OK)
         }
         LabCommand::Ssh { name, command } => {
-            let host = lab
-                .hosts()?
-                .into_iter()
-                .find(|h| h.name == name)
-                .ok_or(LabError::UnknownHost(name))?;
+            let host = lab.hosts()?.into_iter().find(|h| h.name == name).ok_or(LabError::UnknownHost(name))?;
             let err = std::process::Command::new("ssh")
                 .arg("-i")
                 .arg(lab.private_key())
                 .arg("-o")
-                .arg(format!(
-                    "UserKnownHostsFile={}",
-                    lab.known_hosts().display()
-                ))
-                .args([
-                    "-o",
-                    "StrictHostKeyChecking=accept-new",
-                    "-o",
-                    "LogLevel=ERROR",
-                ])
+                .arg(format!("UserKnownHostsFile={}", lab.known_hosts().display()))
+                .args(["-o", "StrictHostKeyChecking=accept-new", "-o", "LogLevel=ERROR"])
                 .arg(format!("root@{}", host.address))
                 .args(&command)
                 .exec();

@@ -4,4 +4,3 @@ pub mod hosts;
 pub mod lab;
 pub mod ping;
 pub mod playbook;
-

@@ -26,8 +26,7 @@ struct PingResult {
 pub async fn run(args: PingArgs) -> anyhow::Result<u8> {
     let (_inventory, hosts) = super::hosts::prepare(&args.hosts)?;
     let bar = ProgressBar::new(hosts.len() as u64).with_style(
-        ProgressStyle::with_template("{spinner} ping [{bar:30}] {pos}/{len} {msg}")
-            .expect("valid template"),
+        ProgressStyle::with_template("{spinner} ping [{bar:30}] {pos}/{len} {msg}").expect("valid template"),
     );
     let results = fanout::for_each_host(&hosts, args.hosts.forks as usize, |host| {
         let bar = bar.clone();
@@ -43,22 +42,13 @@ pub async fn run(args: PingArgs) -> anyhow::Result<u8> {
 
     match args.output {
         OutputFormat::Json => {
-            let map: serde_json::Map<String, serde_json::Value> = results
-                .iter()
-                .map(|(name, r)| (name.clone(), serde_json::to_value(r).expect("plain data")))
-                .collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({ "hosts": map }))?
-            );
+            let map: serde_json::Map<String, serde_json::Value> =
+                results.iter().map(|(name, r)| (name.clone(), serde_json::to_value(r).expect("plain data"))).collect();
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "hosts": map }))?);
         }
         OutputFormat::Text => print_table(&results),
     }
-    Ok(if results.iter().all(|(_, r)| r.reachable) {
-        EXIT_OK
-    } else {
-        EXIT_FAILED
-    })
+    Ok(if results.iter().all(|(_, r)| r.reachable) { EXIT_OK } else { EXIT_FAILED })
 }
 
 async fn ping_one(host: &Host) -> PingResult {
@@ -72,13 +62,9 @@ async fn ping_one(host: &Host) -> PingResult {
     .await;
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match outcome {
-        Ok(facts) => PingResult {
-            address: host.address.clone(),
-            reachable: true,
-            facts: Some(facts),
-            error: None,
-            elapsed_ms,
-        },
+        Ok(facts) => {
+            PingResult { address: host.address.clone(), reachable: true, facts: Some(facts), error: None, elapsed_ms }
+        }
         Err(e) => PingResult {
             address: host.address.clone(),
             reachable: false,
@@ -91,8 +77,7 @@ async fn ping_one(host: &Host) -> PingResult {
 
 fn print_table(results: &[(String, PingResult)]) {
     let mut rows = vec![[
-        "HOST", "ADDRESS", "STATUS", "OS", "FAMILY", "PKG", "INIT", "ARCH", "KERNEL", "CPUS",
-        "MEMORY", "HOSTNAME",
+        "HOST", "ADDRESS", "STATUS", "OS", "FAMILY", "PKG", "INIT", "ARCH", "KERNEL", "CPUS", "MEMORY", "HOSTNAME",
     ]
     .map(String::from)
     .to_vec()];
@@ -104,9 +89,7 @@ fn print_table(results: &[(String, PingResult)]) {
                 r.address.clone(),
                 "ok".into(),
                 format!("{} {}", f.os_id, f.os_version),
-                serde_json::to_value(f.family)
-                    .map(|v| v.as_str().unwrap_or("").to_string())
-                    .unwrap_or_default(),
+                serde_json::to_value(f.family).map(|v| v.as_str().unwrap_or("").to_string()).unwrap_or_default(),
                 serde_json::to_value(f.package_manager)
                     .map(|v| v.as_str().unwrap_or("").to_string())
                     .unwrap_or_default(),

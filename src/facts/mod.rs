@@ -14,11 +14,7 @@ pub enum FactError {
     #[error(transparent)]
     Transport(#[from] TransportError),
     #[error("{host}: fact gathering failed (exit {status}): {stderr}")]
-    Command {
-        host: String,
-        status: u32,
-        stderr: String,
-    },
+    Command { host: String, status: u32, stderr: String },
     #[error("{host}: cannot read facts: {message}")]
     Parse { host: String, message: String },
 }
@@ -28,11 +24,7 @@ pub async fn gather_system<T: Transport>(transport: &T) -> Result<SystemFacts, F
     let out = transport.exec(SYSTEM_FACTS_COMMAND).await?;
     let host = transport.host_name().to_string();
     if !out.success() {
-        return Err(FactError::Command {
-            host,
-            status: out.exit_status,
-            stderr: out.stderr_text().trim().to_string(),
-        });
+        return Err(FactError::Command { host, status: out.exit_status, stderr: out.stderr_text().trim().to_string() });
     }
     parse_system_facts(&out.stdout_text()).map_err(|message| FactError::Parse { host, message })
 }

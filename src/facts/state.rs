@@ -158,29 +158,17 @@ pub fn parse(keys: &[FactKey], output: &str) -> Result<FactCache, String> {
         .unwrap_or_default();
     let mut cache = FactCache::new();
     for (i, key) in keys.iter().enumerate() {
-        let lines = sections
-            .get(&i.to_string())
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let lines = sections.get(&i.to_string()).map(Vec::as_slice).unwrap_or(&[]);
         let value = match key {
-            FactKey::Package(name) => {
-                FactValue::Package(installed.get(name.as_str()).map(|v| v.to_string()))
-            }
-            FactKey::File(path) => {
-                FactValue::File(parse_file(lines).map_err(|e| format!("{path}: {e}"))?)
-            }
+            FactKey::Package(name) => FactValue::Package(installed.get(name.as_str()).map(|v| v.to_string())),
+            FactKey::File(path) => FactValue::File(parse_file(lines).map_err(|e| format!("{path}: {e}"))?),
             FactKey::Service(_) => FactValue::Service(parse_service(lines)),
             FactKey::Sysctl(_) => {
                 let v = lines.first().map(|l| l.trim().to_string());
                 FactValue::Sysctl(v.filter(|v| v != "@@absent"))
             }
             FactKey::KernelModule(_) => FactValue::KernelModule(lines.first() == Some(&"loaded")),
-            FactKey::Hostname => FactValue::Hostname(
-                lines
-                    .first()
-                    .map(|l| l.trim().to_string())
-                    .unwrap_or_default(),
-            ),
+            FactKey::Hostname => FactValue::Hostname(lines.first().map(|l| l.trim().to_string()).unwrap_or_default()),
             FactKey::Guard(_) => FactValue::Guard(lines.first() == Some(&"yes")),
         };
         cache.insert(key.clone(), value);
@@ -204,24 +192,15 @@ fn parse_file(lines: &[&str]) -> Result<Option<FileState>, String> {
         "directory" => FileKind::Directory,
         _ => FileKind::Other,
     };
-    let mode =
-        u32::from_str_radix(fields[1], 8).map_err(|_| format!("bad mode {:?}", fields[1]))?;
+    let mode = u32::from_str_radix(fields[1], 8).map_err(|_| format!("bad mode {:?}", fields[1]))?;
     let content = match (kind, lines.get(1)) {
-        (FileKind::File, Some(b64)) => Some(
-            base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .map_err(|e| format!("bad base64: {e}"))?,
-        ),
+        (FileKind::File, Some(b64)) => {
+            Some(base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| format!("bad base64: {e}"))?)
+        }
         (FileKind::File, None) if fields[4] == "0" => Some(Vec::new()),
         _ => None,
     };
-    Ok(Some(FileState {
-        kind,
-        mode,
-        owner: fields[2].into(),
-        group: fields[3].into(),
-        content,
-    }))
+    Ok(Some(FileState { kind, mode, owner: fields[2].into(), group: fields[3].into(), content }))
 }
 
 fn parse_service(lines: &[&str]) -> ServiceState {
@@ -268,43 +247,19 @@ mod tests {
             FactValue::File(Some(f)) => f.clone(),
             other => panic!("{other:?}"),
         };
-        assert_eq!(
-            (daemon.kind, daemon.mode, daemon.owner.as_str()),
-            (FileKind::File, 0o644, "root")
-        );
+        assert_eq!((daemon.kind, daemon.mode, daemon.owner.as_str()), (FileKind::File, 0o644, "root"));
         assert_eq!(daemon.content.as_deref(), Some(&b"{}\n"[..]));
         assert_eq!(cache[&keys[1]], FactValue::File(None));
-        assert!(matches!(
-            &cache[&keys[2]],
-            FactValue::File(Some(FileState {
-                kind: FileKind::Directory,
-                ..
-            }))
-        ));
-        assert_eq!(
-            cache[&keys[3]],
-            FactValue::Package(Some("20.10.24+dfsg1-1+b3".into()))
-        );
-        assert_eq!(
-            cache[&keys[4]],
-            FactValue::Package(None),
-            "rc (removed, config left) is not installed"
-        );
-        assert_eq!(
-            cache[&keys[5]],
-            FactValue::Package(None),
-            "not listed is not installed"
-        );
+        assert!(matches!(&cache[&keys[2]], FactValue::File(Some(FileState { kind: FileKind::Directory, .. }))));
+        assert_eq!(cache[&keys[3]], FactValue::Package(Some("20.10.24+dfsg1-1+b3".into())));
+        assert_eq!(cache[&keys[4]], FactValue::Package(None), "rc (removed, config left) is not installed");
+        assert_eq!(cache[&keys[5]], FactValue::Package(None), "not listed is not installed");
         let svc = match &cache[&keys[6]] {
             FactValue::Service(s) => s.clone(),
             other => panic!("{other:?}"),
         };
         assert_eq!(
-            (
-                svc.active_state.as_str(),
-                svc.unit_file_state.as_str(),
-                svc.need_daemon_reload
-            ),
+            (svc.active_state.as_str(), svc.unit_file_state.as_str(), svc.need_daemon_reload),
             ("active", "enabled", false)
         );
         assert_eq!(cache[&keys[7]], FactValue::Sysctl(Some("1".into())));
@@ -314,16 +269,10 @@ mod tests {
 
     #[test]
     fn parses_rpm_output_for_el() {
-        let keys = vec![
-            FactKey::Package("docker-ce".into()),
-            FactKey::Package("lvm2".into()),
-        ];
+        let keys = vec![FactKey::Package("docker-ce".into()), FactKey::Package("lvm2".into())];
         let out = format!("{MARK} packages\ndocker-ce\t18.06.2.ce-3.el7\tii \n{MARK} end\n");
         let cache = parse(&keys, &out).unwrap();
-        assert_eq!(
-            cache[&keys[0]],
-            FactValue::Package(Some("18.06.2.ce-3.el7".into()))
-        );
+        assert_eq!(cache[&keys[0]], FactValue::Package(Some("18.06.2.ce-3.el7".into())));
         assert_eq!(cache[&keys[1]], FactValue::Package(None));
     }
 

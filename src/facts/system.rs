@@ -63,14 +63,8 @@ pub fn parse_system_facts(text: &str) -> Result<SystemFacts, String> {
     };
     let os_id = get("os_id");
     let os_like = get("os_like");
-    let words: Vec<&str> = os_id
-        .split_whitespace()
-        .chain(os_like.split_whitespace())
-        .collect();
-    let family = if words
-        .iter()
-        .any(|w| matches!(*w, "rhel" | "centos" | "fedora" | "rocky" | "almalinux"))
-    {
+    let words: Vec<&str> = os_id.split_whitespace().chain(os_like.split_whitespace()).collect();
+    let family = if words.iter().any(|w| matches!(*w, "rhel" | "centos" | "fedora" | "rocky" | "almalinux")) {
         OsFamily::El
     } else if words.iter().any(|w| matches!(*w, "debian" | "ubuntu")) {
         OsFamily::Debian
@@ -85,8 +79,7 @@ pub fn parse_system_facts(text: &str) -> Result<SystemFacts, String> {
     };
     let number = |key: &str| -> Result<u64, String> {
         let raw = get(key);
-        raw.parse()
-            .map_err(|_| format!("{key} is {raw:?}, not a number"))
+        raw.parse().map_err(|_| format!("{key} is {raw:?}, not a number"))
     };
     let hostname = get("hostname");
     if hostname.is_empty() {
@@ -122,38 +115,23 @@ mod tests {
     #[test]
     fn debian_bookworm() {
         let f = parse_system_facts(&fixture("debian12.txt")).unwrap();
-        assert_eq!(
-            (f.family, f.package_manager),
-            (OsFamily::Debian, PackageManager::Apt)
-        );
+        assert_eq!((f.family, f.package_manager), (OsFamily::Debian, PackageManager::Apt));
         assert_eq!((f.os_id.as_str(), f.os_version.as_str()), ("debian", "12"));
-        assert_eq!(
-            (f.init.as_str(), f.arch.as_str(), f.cpus, f.memory_mb),
-            ("systemd", "x86_64", 2, 23_995)
-        );
+        assert_eq!((f.init.as_str(), f.arch.as_str(), f.cpus, f.memory_mb), ("systemd", "x86_64", 2, 23_995));
     }
 
     #[test]
     fn ubuntu_is_debian_family() {
         let f = parse_system_facts(&fixture("ubuntu2204.txt")).unwrap();
-        assert_eq!(
-            (f.family, f.package_manager),
-            (OsFamily::Debian, PackageManager::Apt)
-        );
+        assert_eq!((f.family, f.package_manager), (OsFamily::Debian, PackageManager::Apt));
     }
 
     #[test]
     fn centos7_uses_yum_and_rocky9_dnf() {
         let c7 = parse_system_facts(&fixture("centos7.txt")).unwrap();
-        assert_eq!(
-            (c7.family, c7.package_manager, c7.os_version.as_str()),
-            (OsFamily::El, PackageManager::Yum, "7")
-        );
+        assert_eq!((c7.family, c7.package_manager, c7.os_version.as_str()), (OsFamily::El, PackageManager::Yum, "7"));
         let r9 = parse_system_facts(&fixture("rocky9.txt")).unwrap();
-        assert_eq!(
-            (r9.family, r9.package_manager),
-            (OsFamily::El, PackageManager::Dnf)
-        );
+        assert_eq!((r9.family, r9.package_manager), (OsFamily::El, PackageManager::Dnf));
     }
 
     #[test]

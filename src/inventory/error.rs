@@ -20,17 +20,12 @@ pub enum InventoryError {
     #[error("--limit names host {name:?}, which is not in {}", file.display())]
     UnknownHost { name: String, file: PathBuf },
     #[error("{}", render(file, problems))]
-    Invalid {
-        file: PathBuf,
-        problems: Vec<Problem>,
-    },
+    Invalid { file: PathBuf, problems: Vec<Problem> },
 }
 
 fn render(file: &std::path::Path, problems: &[Problem]) -> String {
-    let lines: Vec<String> = problems
-        .iter()
-        .map(|p| format!("{}:{}:{}: {}", file.display(), p.line, p.column, p.message))
-        .collect();
+    let lines: Vec<String> =
+        problems.iter().map(|p| format!("{}:{}:{}: {}", file.display(), p.line, p.column, p.message)).collect();
     lines.join("\n")
 }
 

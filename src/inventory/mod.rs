@@ -44,26 +44,16 @@ pub struct Host {
 
 impl Inventory {
     pub fn load(path: &Path) -> Result<Self, InventoryError> {
-        let src = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let src = std::fs::read_to_string(path)
+            .map_err(|source| InventoryError::Read { path: path.to_path_buf(), source })?;
         Self::parse(&src, path)
     }
 
     /// Parse `src` as if read from `path` (relative key paths resolve against its folder).
     pub fn parse(src: &str, path: &Path) -> Result<Self, InventoryError> {
-        let invalid = |problems| InventoryError::Invalid {
-            file: path.to_path_buf(),
-            problems,
-        };
-        let file: spec::InventoryFile = crate::yaml::from_str(src).map_err(|e| {
-            invalid(vec![Problem {
-                line: e.line,
-                column: e.column,
-                message: e.message,
-            }])
-        })?;
+        let invalid = |problems| InventoryError::Invalid { file: path.to_path_buf(), problems };
+        let file: spec::InventoryFile = crate::yaml::from_str(src)
+            .map_err(|e| invalid(vec![Problem { line: e.line, column: e.column, message: e.message }]))?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let locator = crate::yaml::locate::Locator::new(src);
         let problems = validate::check(&file, &locator, &base_dir);
@@ -85,10 +75,7 @@ impl Inventory {
         let cluster = Cluster {
             name: file.cluster.name.clone(),
             pod_network_cidr: spec::parse_cidr(
-                file.cluster
-                    .pod_network_cidr
-                    .as_deref()
-                    .unwrap_or(spec::DEFAULT_POD_NETWORK_CIDR),
+                file.cluster.pod_network_cidr.as_deref().unwrap_or(spec::DEFAULT_POD_NETWORK_CIDR),
             )
             .expect("validated"),
             control_plane_endpoint: file
@@ -97,13 +84,7 @@ impl Inventory {
                 .as_deref()
                 .map(|e| spec::parse_endpoint(e).expect("validated")),
         };
-        Ok(Inventory {
-            source: path.to_path_buf(),
-            cluster,
-            docker: file.docker,
-            vars: file.vars,
-            hosts,
-        })
+        Ok(Inventory { source: path.to_path_buf(), cluster, docker: file.docker, vars: file.vars, hosts })
     }
 
     /// Hosts selected by `--limit` (comma-separated names; empty = all). Unknown names are bad input.
@@ -115,12 +96,7 @@ impl Inventory {
         for name in limit {
             match self.hosts.iter().find(|h| &h.name == name) {
                 Some(h) => selected.push(h),
-                None => {
-                    return Err(InventoryError::UnknownHost {
-                        name: name.clone(),
-                        file: self.source.clone(),
-                    })
-                }
+                None => return Err(InventoryError::UnknownHost { name: name.clone(), file: self.source.clone() }),
             }
         }
         Ok(selected)

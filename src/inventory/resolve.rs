@@ -26,9 +26,7 @@ pub fn expand_path(raw: &str, base_dir: &Path) -> PathBuf {
 }
 
 pub fn home_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/root"))
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
 }
 
 pub fn ssh_target(file: &InventoryFile, host: &HostSpec, base_dir: &Path) -> SshTarget {
@@ -40,12 +38,7 @@ pub fn ssh_target(file: &InventoryFile, host: &HostSpec, base_dir: &Path) -> Ssh
         None => Some(home_dir().join(".ssh/id_ed25519")),
     };
     let bastion = own.bastion.as_ref().or(global.bastion.as_ref()).map(|b| {
-        Box::new(bastion_target(
-            b,
-            &pick(|s| s.user.clone()).unwrap_or_else(|| "root".into()),
-            base_dir,
-            global,
-        ))
+        Box::new(bastion_target(b, &pick(|s| s.user.clone()).unwrap_or_else(|| "root".into()), base_dir, global))
     });
     SshTarget {
         name: host.name.clone(),
@@ -54,10 +47,8 @@ pub fn ssh_target(file: &InventoryFile, host: &HostSpec, base_dir: &Path) -> Ssh
         user: pick(|s| s.user.clone()).unwrap_or_else(|| "root".into()),
         private_key,
         private_key_explicit: explicit_key.is_some(),
-        passphrase_env: pick(|s| s.passphrase_env.clone())
-            .unwrap_or_else(|| DEFAULT_PASSPHRASE_ENV.into()),
-        password_env: pick(|s| s.password_env.clone())
-            .unwrap_or_else(|| DEFAULT_PASSWORD_ENV.into()),
+        passphrase_env: pick(|s| s.passphrase_env.clone()).unwrap_or_else(|| DEFAULT_PASSPHRASE_ENV.into()),
+        password_env: pick(|s| s.password_env.clone()).unwrap_or_else(|| DEFAULT_PASSWORD_ENV.into()),
         host_key_policy: own.known_hosts.or(global.known_hosts).unwrap_or_default(),
         known_hosts_file: pick(|s| s.known_hosts_file.clone())
             .map(|f| expand_path(&f, base_dir))
@@ -66,20 +57,13 @@ pub fn ssh_target(file: &InventoryFile, host: &HostSpec, base_dir: &Path) -> Ssh
         become_password_env: pick(|s| s.become_password_env.clone())
             .unwrap_or_else(|| DEFAULT_BECOME_PASSWORD_ENV.into()),
         connect_timeout: Duration::from_secs(
-            own.connect_timeout
-                .or(global.connect_timeout)
-                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
+            own.connect_timeout.or(global.connect_timeout).unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
         ),
         bastion,
     }
 }
 
-fn bastion_target(
-    b: &BastionSpec,
-    default_user: &str,
-    base_dir: &Path,
-    global: &SshSpec,
-) -> SshTarget {
+fn bastion_target(b: &BastionSpec, default_user: &str, base_dir: &Path, global: &SshSpec) -> SshTarget {
     let explicit_key = b.private_key.clone().or_else(|| global.private_key.clone());
     SshTarget {
         name: format!("bastion {}", b.address),
@@ -93,14 +77,8 @@ fn bastion_target(
                 .unwrap_or_else(|| home_dir().join(".ssh/id_ed25519")),
         ),
         private_key_explicit: explicit_key.is_some(),
-        passphrase_env: global
-            .passphrase_env
-            .clone()
-            .unwrap_or_else(|| DEFAULT_PASSPHRASE_ENV.into()),
-        password_env: global
-            .password_env
-            .clone()
-            .unwrap_or_else(|| DEFAULT_PASSWORD_ENV.into()),
+        passphrase_env: global.passphrase_env.clone().unwrap_or_else(|| DEFAULT_PASSPHRASE_ENV.into()),
+        password_env: global.password_env.clone().unwrap_or_else(|| DEFAULT_PASSWORD_ENV.into()),
         host_key_policy: global.known_hosts.unwrap_or(HostKeyPolicy::AcceptNew),
         known_hosts_file: global
             .known_hosts_file
@@ -109,11 +87,7 @@ fn bastion_target(
             .unwrap_or_else(|| home_dir().join(".ssh/known_hosts")),
         become_root: false,
         become_password_env: DEFAULT_BECOME_PASSWORD_ENV.into(),
-        connect_timeout: Duration::from_secs(
-            global
-                .connect_timeout
-                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
-        ),
+        connect_timeout: Duration::from_secs(global.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS)),
         bastion: None,
     }
 }

@@ -132,10 +132,7 @@ pub fn check_name(raw: &str) -> Result<(), String> {
 /// An IP address or a DNS host name that a host is reached at.
 pub fn check_address(raw: &str) -> Result<(), String> {
     // An all-numeric last label is a mistyped IP address, not a name (no top-level domain is numeric).
-    let numeric_tld = raw
-        .rsplit('.')
-        .next()
-        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+    let numeric_tld = raw.rsplit('.').next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
     if raw.parse::<IpAddr>().is_ok() || (is_dns_name(raw, true) && !numeric_tld) {
         Ok(())
     } else {
@@ -153,14 +150,10 @@ pub fn check_port(port: u16) -> Result<(), String> {
 
 /// A pod network in CIDR notation, e.g. 20.96.0.0/12, with no host bits set.
 pub fn parse_cidr(raw: &str) -> Result<IpNet, String> {
-    let net: IpNet = raw.parse().map_err(|_| {
-        format!("{raw:?} is not a CIDR (expected ADDRESS/PREFIX, e.g. 20.96.0.0/12)")
-    })?;
+    let net: IpNet =
+        raw.parse().map_err(|_| format!("{raw:?} is not a CIDR (expected ADDRESS/PREFIX, e.g. 20.96.0.0/12)"))?;
     if net.network() != net.addr() {
-        return Err(format!(
-            "{raw:?} has host bits set (did you mean {}?)",
-            net.trunc()
-        ));
+        return Err(format!("{raw:?} has host bits set (did you mean {}?)", net.trunc()));
     }
     Ok(net)
 }
@@ -183,8 +176,7 @@ impl fmt::Display for Endpoint {
 }
 
 pub fn parse_endpoint(raw: &str) -> Result<Endpoint, String> {
-    parse_endpoint_parts(raw)
-        .ok_or_else(|| format!("{raw:?} is not HOST:PORT (e.g. 192.168.0.30:6443)"))
+    parse_endpoint_parts(raw).ok_or_else(|| format!("{raw:?} is not HOST:PORT (e.g. 192.168.0.30:6443)"))
 }
 
 fn parse_endpoint_parts(raw: &str) -> Option<Endpoint> {
@@ -196,10 +188,7 @@ fn parse_endpoint_parts(raw: &str) -> Option<Endpoint> {
     };
     let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
     check_address(host).ok()?;
-    Some(Endpoint {
-        host: host.to_string(),
-        port,
-    })
+    Some(Endpoint { host: host.to_string(), port })
 }
 
 /// RFC 1123 names; `allow_upper` for addresses, where DNS is case-insensitive.
@@ -227,21 +216,9 @@ mod tests {
 
     #[test]
     fn endpoints_parse_ipv4_ipv6_and_names() {
-        assert_eq!(
-            parse_endpoint("192.168.0.30:6443"),
-            Ok(Endpoint {
-                host: "192.168.0.30".into(),
-                port: 6443
-            })
-        );
-        assert_eq!(
-            parse_endpoint("[fd00::1]:6443").map(|e| e.to_string()),
-            Ok("[fd00::1]:6443".into())
-        );
-        assert_eq!(
-            parse_endpoint("master.example:443").map(|e| e.port),
-            Ok(443)
-        );
+        assert_eq!(parse_endpoint("192.168.0.30:6443"), Ok(Endpoint { host: "192.168.0.30".into(), port: 6443 }));
+        assert_eq!(parse_endpoint("[fd00::1]:6443").map(|e| e.to_string()), Ok("[fd00::1]:6443".into()));
+        assert_eq!(parse_endpoint("master.example:443").map(|e| e.port), Ok(443));
         assert!(parse_endpoint("192.168.0.30").is_err());
         assert!(parse_endpoint("192.168.0.30:0").is_err());
         assert!(parse_endpoint("bad_host:6443").is_err());

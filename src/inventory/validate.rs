@@ -6,20 +6,14 @@ use std::path::Path;
 
 use super::error::Problem;
 use super::resolve::expand_path;
-use super::spec::{
-    check_address, check_name, check_port, parse_cidr, parse_endpoint, InventoryFile, Role, SshSpec,
-};
+use super::spec::{check_address, check_name, check_port, parse_cidr, parse_endpoint, InventoryFile, Role, SshSpec};
 use crate::yaml::locate::Locator;
 
 pub fn check(file: &InventoryFile, locator: &Locator, base_dir: &Path) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut at = |path: &str, message: String| {
         let pos = locator.find(path);
-        problems.push(Problem {
-            line: pos.line,
-            column: pos.column,
-            message: format!("{path}: {message}"),
-        });
+        problems.push(Problem { line: pos.line, column: pos.column, message: format!("{path}: {message}") });
     };
 
     if let Err(m) = check_name(&file.cluster.name) {
@@ -28,12 +22,7 @@ pub fn check(file: &InventoryFile, locator: &Locator, base_dir: &Path) -> Vec<Pr
     if let Some(Err(m)) = file.cluster.pod_network_cidr.as_deref().map(parse_cidr) {
         at("cluster.pod_network_cidr", m);
     }
-    if let Some(Err(m)) = file
-        .cluster
-        .control_plane_endpoint
-        .as_deref()
-        .map(parse_endpoint)
-    {
+    if let Some(Err(m)) = file.cluster.control_plane_endpoint.as_deref().map(parse_endpoint) {
         at("cluster.control_plane_endpoint", m);
     }
     for (i, host) in file.hosts.iter().enumerate() {
@@ -46,16 +35,9 @@ pub fn check(file: &InventoryFile, locator: &Locator, base_dir: &Path) -> Vec<Pr
     }
 
     if file.hosts.is_empty() {
-        at(
-            "hosts",
-            "no hosts: list at least one host with role master".into(),
-        );
+        at("hosts", "no hosts: list at least one host with role master".into());
     } else if !file.hosts.iter().any(|h| h.role == Role::Master) {
-        at(
-            "hosts",
-            "no host has role master: at least one master is needed to run the control plane"
-                .into(),
-        );
+        at("hosts", "no host has role master: at least one master is needed to run the control plane".into());
     }
 
     let mut names: HashMap<&str, usize> = HashMap::new();
@@ -64,10 +46,7 @@ pub fn check(file: &InventoryFile, locator: &Locator, base_dir: &Path) -> Vec<Pr
         if let Some(first) = names.insert(&host.name, i) {
             names.insert(&host.name, first);
             let line = locator.find(&format!("hosts[{first}].name")).line;
-            at(
-                &format!("hosts[{i}].name"),
-                format!("duplicate host name {:?} (first at line {line})", host.name),
-            );
+            at(&format!("hosts[{i}].name"), format!("duplicate host name {:?} (first at line {line})", host.name));
         }
         let port = host.ssh.port.or(file.ssh.port).unwrap_or(22);
         let key = (host.address.to_ascii_lowercase(), port);
@@ -91,18 +70,11 @@ pub fn check(file: &InventoryFile, locator: &Locator, base_dir: &Path) -> Vec<Pr
     }
     for (prefix, ssh) in ssh_specs {
         if let Some(user) = &ssh.user {
-            if user.is_empty() || user.contains(|c: char| c.is_whitespace() || c == ':' || c == '/')
-            {
-                at(
-                    &format!("{prefix}.user"),
-                    format!("{user:?} is not a valid user name"),
-                );
+            if user.is_empty() || user.contains(|c: char| c.is_whitespace() || c == ':' || c == '/') {
+                at(&format!("{prefix}.user"), format!("{user:?} is not a valid user name"));
             }
         }
-        for (key, secret) in [
-            ("password", &ssh.password),
-            ("become_password", &ssh.become_password),
-        ] {
+        for (key, secret) in [("password", &ssh.password), ("become_password", &ssh.become_password)] {
             if secret.is_some() {
                 at(
                     &format!("{prefix}.{key}"),
@@ -112,10 +84,7 @@ pub fn check(file: &InventoryFile, locator: &Locator, base_dir: &Path) -> Vec<Pr
         }
         let ports = [
             (format!("{prefix}.port"), ssh.port),
-            (
-                format!("{prefix}.bastion.port"),
-                ssh.bastion.as_ref().and_then(|b| b.port),
-            ),
+            (format!("{prefix}.bastion.port"), ssh.bastion.as_ref().and_then(|b| b.port)),
         ];
         for (path, port) in ports {
             if let Some(Err(m)) = port.map(check_port) {
@@ -126,10 +95,7 @@ pub fn check(file: &InventoryFile, locator: &Locator, base_dir: &Path) -> Vec<Pr
             at(&format!("{prefix}.bastion.address"), m);
         }
         if ssh.connect_timeout == Some(0) {
-            at(
-                &format!("{prefix}.connect_timeout"),
-                "must be at least 1 (seconds)".into(),
-            );
+            at(&format!("{prefix}.connect_timeout"), "must be at least 1 (seconds)".into());
         }
         for (key, value) in [
             ("passphrase_env", &ssh.passphrase_env),
@@ -138,28 +104,19 @@ pub fn check(file: &InventoryFile, locator: &Locator, base_dir: &Path) -> Vec<Pr
         ] {
             if let Some(name) = value {
                 if !is_env_name(name) {
-                    at(
-                        &format!("{prefix}.{key}"),
-                        format!("{name:?} is not an environment variable name"),
-                    );
+                    at(&format!("{prefix}.{key}"), format!("{name:?} is not an environment variable name"));
                 }
             }
         }
         let keys = [
             (format!("{prefix}.private_key"), ssh.private_key.as_ref()),
-            (
-                format!("{prefix}.bastion.private_key"),
-                ssh.bastion.as_ref().and_then(|b| b.private_key.as_ref()),
-            ),
+            (format!("{prefix}.bastion.private_key"), ssh.bastion.as_ref().and_then(|b| b.private_key.as_ref())),
         ];
         for (path, key) in keys {
             if let Some(key) = key {
                 let resolved = expand_path(key, base_dir);
                 if !resolved.is_file() {
-                    at(
-                        &path,
-                        format!("private key file {} does not exist", resolved.display()),
-                    );
+                    at(&path, format!("private key file {} does not exist", resolved.display()));
                 }
             }
         }

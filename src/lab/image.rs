@@ -11,8 +11,7 @@ const SUITE: &str = "bookworm";
 const MIRROR: &str = "http://deb.debian.org/debian";
 /// What a lab host needs: systemd as PID 1, sshd, sudo for become tests, python3 for Ansible (the benchmark
 /// peer), and the basics package installs expect.
-const PACKAGES: &str =
-    "openssh-server,systemd,systemd-sysv,dbus,iproute2,sudo,ca-certificates,python3,gnupg,curl";
+const PACKAGES: &str = "openssh-server,systemd,systemd-sysv,dbus,iproute2,sudo,ca-certificates,python3,gnupg,curl";
 const COMPLETE_MARKER: &str = ".kubeboot-base-complete";
 
 /// The cached base root, built on first use. A killed build leaves only `*.partial`, removed next time.
@@ -27,42 +26,22 @@ pub fn ensure_base(lab_dir: &Path) -> Result<PathBuf, LabError> {
     eprintln!("kubeboot lab: building the base image with debootstrap ({SUITE}, about a minute, done once)");
     run(
         "debootstrap",
-        &[
-            "--variant=minbase",
-            &format!("--include={PACKAGES}"),
-            SUITE,
-            &partial.to_string_lossy(),
-            MIRROR,
-        ],
+        &["--variant=minbase", &format!("--include={PACKAGES}"), SUITE, &partial.to_string_lossy(), MIRROR],
     )?;
     // Host keys are made per host; the base must not carry any.
     remove_matching(&partial.join("etc/ssh"), "ssh_host_")?;
-    std::fs::write(partial.join(COMPLETE_MARKER), SUITE)
-        .map_err(io("marking the base image complete"))?;
+    std::fs::write(partial.join(COMPLETE_MARKER), SUITE).map_err(io("marking the base image complete"))?;
     std::fs::rename(&partial, &base).map_err(io("moving the base image into place"))?;
     Ok(base)
 }
 
 /// A fresh root for `host`, copied from the base.
-pub fn make_host_root(
-    base: &Path,
-    root: &Path,
-    host: &LabHost,
-    public_key: &str,
-) -> Result<(), LabError> {
+pub fn make_host_root(base: &Path, root: &Path, host: &LabHost, public_key: &str) -> Result<(), LabError> {
     remove_tree(root)?;
     if let Some(parent) = root.parent() {
         std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
     }
-    run(
-        "cp",
-        &[
-            "-a",
-            "--reflink=auto",
-            &base.to_string_lossy(),
-            &root.to_string_lossy(),
-        ],
-    )?;
+    run("cp", &["-a", "--reflink=auto", &base.to_string_lossy(), &root.to_string_lossy()])?;
     let write = |rel: &str, text: &str| {
         let path = root.join(rel);
         std::fs::write(&path, text).map_err(io(format!("writing {}", path.display())))
@@ -79,17 +58,13 @@ pub fn make_host_root(
     std::fs::create_dir_all(&ssh_dir).map_err(io("creating /root/.ssh"))?;
     write("root/.ssh/authorized_keys", public_key)?;
     run("chmod", &["700", &ssh_dir.to_string_lossy()])?;
-    run(
-        "chmod",
-        &["600", &ssh_dir.join("authorized_keys").to_string_lossy()],
-    )?;
+    run("chmod", &["600", &ssh_dir.join("authorized_keys").to_string_lossy()])?;
     // The base's postinst enables ssh.service already; make sure, since a host without sshd is useless.
     let wants = root.join("etc/systemd/system/multi-user.target.wants");
     std::fs::create_dir_all(&wants).map_err(io("creating multi-user.target.wants"))?;
     let link = wants.join("ssh.service");
     if std::fs::symlink_metadata(&link).is_err() {
-        std::os::unix::fs::symlink("/lib/systemd/system/ssh.service", &link)
-            .map_err(io("enabling ssh.service"))?;
+        std::os::unix::fs::symlink("/lib/systemd/system/ssh.service", &link).map_err(io("enabling ssh.service"))?;
     }
     Ok(())
 }
@@ -97,10 +72,8 @@ pub fn make_host_root(
 /// The host's own name, plus the package mirror's address as this machine resolves it: lab hosts have no
 /// resolver of their own (LAB.md).
 fn hosts_file(host: &LabHost) -> String {
-    let mut text = format!(
-        "127.0.0.1\tlocalhost\n127.0.1.1\t{}\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-        host.name
-    );
+    let mut text =
+        format!("127.0.0.1\tlocalhost\n127.0.1.1\t{}\n::1\tlocalhost ip6-localhost ip6-loopback\n", host.name);
     for mirror in ["deb.debian.org"] {
         if let Ok(out) = run("getent", &["hosts", mirror]) {
             for line in out.lines().filter(|l| !l.trim().is_empty()) {
@@ -123,8 +96,7 @@ fn remove_matching(dir: &Path, prefix: &str) -> Result<(), LabError> {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             if entry.file_name().to_string_lossy().starts_with(prefix) {
-                std::fs::remove_file(entry.path())
-                    .map_err(io(format!("removing {}", entry.path().display())))?;
+                std::fs::remove_file(entry.path()).map_err(io(format!("removing {}", entry.path().display())))?;
             }
         }
     }

@@ -20,22 +20,10 @@ pub fn start(host: &LabHost, root: &Path, log: &Path) -> Result<u32, LabError> {
         // Without these two nspawn needs a system bus, which this kind of machine does not run.
         .args(["--register=no", "--keep-unit"])
         .args(["-M", &host.name])
-        .arg(format!(
-            "--network-namespace-path=/run/netns/{}",
-            host.netns()
-        ))
+        .arg(format!("--network-namespace-path=/run/netns/{}", host.netns()))
         // Docker inside a host needs to create cgroups and use bpf/keyring (see LAB.md).
-        .args([
-            "--capability=all",
-            "--system-call-filter=@keyring bpf",
-            "--bind=/sys/fs/cgroup",
-        ])
-        .args([
-            "--console=read-only",
-            "--link-journal=no",
-            "--timezone=off",
-            "--resolv-conf=off",
-        ])
+        .args(["--capability=all", "--system-call-filter=@keyring bpf", "--bind=/sys/fs/cgroup"])
+        .args(["--console=read-only", "--link-journal=no", "--timezone=off", "--resolv-conf=off"])
         .arg("-b")
         .stdin(Stdio::null())
         .stdout(log_file)
@@ -44,10 +32,7 @@ pub fn start(host: &LabHost, root: &Path, log: &Path) -> Result<u32, LabError> {
         .spawn()
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => super::sh::missing("systemd-nspawn"),
-            _ => LabError::Io {
-                context: "starting systemd-nspawn".into(),
-                source: e,
-            },
+            _ => LabError::Io { context: "starting systemd-nspawn".into(), source: e },
         })?;
     Ok(child.id())
 }
@@ -59,50 +44,80 @@ pub fn is_running(pid: u32, host: &LabHost) -> bool {
     };
     let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
     let is_nspawn = args.first().is_some_and(|a| a.ends_with(b"systemd-nspawn"));
-    let is_host = args
-        .windows(2)
-        .any(|w| w[0] == b"-M" && w[1] == host.name.as_bytes());
+    let is_host = args.windows(2).any(|w| w[0] == b"-M" && w[1] == host.name.as_bytes());
     let is_zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        })
+        .map(|s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
         .unwrap_or(false);
     is_nspawn && is_host && !is_zombie
 }
 
-/// Ask the container to power off (SIGTERM to nspawn), then kill it if it has not gone in `grace`.
-pub fn stop(pid: u32, host: &LabHost, grace: Duration) {
-    if !is_running(pid, host) {
-        return;
-    }
-    let _ = super::sh::run("kill", &["-TERM", &pid.to_string()]);
-    let deadline = Instant::now() + grace;
+/// The container's PID 1 (systemd), a child of nspawn. It outlives nspawn if nspawn is killed, so it is
+/// tracked on its own.
+pub fn find_init(nspawn_pid: u32, host: &LabHost) -> Option<u32> {
+    let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if !is_running(pid, host) {
-            return;
+        let children =
+            std::fs::read_to_string(format!("/proc/{nspawn_pid}/task/{nspawn_pid}/children")).unwrap_or_default();
+        if let Some(pid) =
+            children.split_whitespace().filter_map(|p| p.parse().ok()).find(|p| is_container_init(*p, host))
+        {
+            return Some(pid);
         }
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(50));
     }
-    if is_running(pid, host) {
-        let _ = super::sh::run("kill", &["-KILL", &pid.to_string()]);
-        let hard_deadline = Instant::now() + Duration::from_secs(5);
-        while is_running(pid, host) && Instant::now() < hard_deadline {
-            std::thread::sleep(Duration::from_millis(100));
+    None
+}
+
+/// Is `pid` this host's container init? Its environment says nspawn started it and its UTS namespace has the
+/// host's name; a recycled PID fails both.
+pub fn is_container_init(pid: u32, host: &LabHost) -> bool {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    if !environ.split(|b| *b == 0).any(|v| v == b"container=systemd-nspawn") || is_zombie(pid) {
+        return false;
+    }
+    super::sh::run("nsenter", &["--target", &pid.to_string(), "--uts", "hostname"])
+        .map(|name| name.trim() == host.name)
+        .unwrap_or(false)
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .unwrap_or(true)
+}
+
+fn wait_gone(check: impl Fn() -> bool, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if !check() {
+            return true;
         }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    !check()
+}
+
+/// Ask the container to power off (SIGTERM to nspawn), then kill what is left after `grace`: nspawn and,
+/// since it survives nspawn, the container's init (which takes every process of the container with it).
+pub fn stop(pid: Option<u32>, init: Option<u32>, host: &LabHost, grace: Duration) {
+    let nspawn_alive = |p: u32| is_running(p, host);
+    if let Some(p) = pid.filter(|p| nspawn_alive(*p)) {
+        let _ = super::sh::run("kill", &["-TERM", &p.to_string()]);
+        wait_gone(|| nspawn_alive(p), grace);
+    }
+    if let Some(i) = init.filter(|i| is_container_init(*i, host)) {
+        let _ = super::sh::run("kill", &["-KILL", &i.to_string()]);
+        wait_gone(|| is_container_init(i, host), Duration::from_secs(5));
+    }
+    if let Some(p) = pid.filter(|p| nspawn_alive(*p)) {
+        let _ = super::sh::run("kill", &["-KILL", &p.to_string()]);
+        wait_gone(|| nspawn_alive(p), Duration::from_secs(5));
     }
 }
 
 /// Wait until sshd on the host greets us.
-pub fn wait_for_ssh(
-    host: &LabHost,
-    pid: u32,
-    timeout: Duration,
-    log: &Path,
-) -> Result<(), LabError> {
-    let addr: SocketAddr = format!("{}:22", host.address)
-        .parse()
-        .expect("lab addresses are IPv4 literals");
+pub fn wait_for_ssh(host: &LabHost, pid: u32, timeout: Duration, log: &Path) -> Result<(), LabError> {
+    let addr: SocketAddr = format!("{}:22", host.address).parse().expect("lab addresses are IPv4 literals");
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if !is_running(pid, host) {

@@ -52,21 +52,26 @@ impl Lab {
     fn pid_path(&self, host: &LabHost) -> PathBuf {
         self.dir.join("hosts").join(format!("{}.pid", host.name))
     }
+    fn init_pid_path(&self, host: &LabHost) -> PathBuf {
+        self.dir.join("hosts").join(format!("{}.init-pid", host.name))
+    }
     fn log_path(&self, host: &LabHost) -> PathBuf {
         self.dir.join("hosts").join(format!("{}.log", host.name))
     }
 
     fn pid(&self, host: &LabHost) -> Option<u32> {
-        std::fs::read_to_string(self.pid_path(host))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+        std::fs::read_to_string(self.pid_path(host)).ok()?.trim().parse().ok()
     }
 
+    /// The container's PID 1, recorded at boot (see machine::find_init).
+    pub fn init_pid(&self, host: &LabHost) -> Option<u32> {
+        std::fs::read_to_string(self.init_pid_path(host)).ok()?.trim().parse().ok()
+    }
+
+    /// Both nspawn and the container's init run.
     pub fn is_running(&self, host: &LabHost) -> bool {
-        self.pid(host)
-            .is_some_and(|pid| machine::is_running(pid, host))
+        self.pid(host).is_some_and(|pid| machine::is_running(pid, host))
+            && self.init_pid(host).is_some_and(|pid| machine::is_container_init(pid, host))
     }
 
     pub fn hosts(&self) -> Result<Vec<LabHost>, LabError> {
@@ -76,15 +81,8 @@ impl Lab {
     /// Make sure `count` hosts run. Running hosts are kept; missing or dead ones (a killed run) are rebuilt.
     pub fn up(&self, count: u32) -> Result<Vec<LabHost>, LabError> {
         require_root()?;
-        sh::require_tools(&[
-            "ip",
-            "iptables",
-            "debootstrap",
-            "systemd-nspawn",
-            "ssh-keygen",
-        ])?;
-        std::fs::create_dir_all(self.dir.join("hosts"))
-            .map_err(io(format!("creating {}", self.dir.display())))?;
+        sh::require_tools(&["ip", "iptables", "debootstrap", "systemd-nspawn", "ssh-keygen"])?;
+        std::fs::create_dir_all(self.dir.join("hosts")).map_err(io(format!("creating {}", self.dir.display())))?;
         let mut state = LabState::load(&self.state_path())?;
         let public_key = self.ensure_key()?;
         let base = image::ensure_base(&self.dir)?;
@@ -96,11 +94,7 @@ impl Lab {
 
         for index in 0..count {
             if !state.hosts.iter().any(|h| h.index == index) {
-                state.hosts.push(LabHost {
-                    name: host_name(index),
-                    index,
-                    address: network::host_address(index),
-                });
+                state.hosts.push(LabHost { name: host_name(index), index, address: network::host_address(index) });
             }
         }
         state.hosts.sort_by_key(|h| h.index);
@@ -112,24 +106,24 @@ impl Lab {
             if self.is_running(host) {
                 continue;
             }
+            // Whatever a killed run left of this host (nspawn, or a container init that outlived it) goes first.
+            machine::stop(self.pid(host), self.init_pid(host), host, STOP_GRACE);
             eprintln!("kubeboot lab: creating {} ({})", host.name, host.address);
             network::create_host_network(host)?;
             image::make_host_root(&base, &self.root(host), host, &public_key)?;
             forget_host_key(&self.known_hosts(), &host.address)?;
             let pid = machine::start(host, &self.root(host), &self.log_path(host))?;
-            std::fs::write(self.pid_path(host), pid.to_string())
-                .map_err(io("writing the pid file"))?;
+            std::fs::write(self.pid_path(host), pid.to_string()).map_err(io("writing the pid file"))?;
+            if let Some(init) = machine::find_init(pid, host) {
+                std::fs::write(self.init_pid_path(host), init.to_string()).map_err(io("writing the init pid file"))?;
+            }
             booting.push((host.clone(), pid));
         }
         for (host, pid) in &booting {
             machine::wait_for_ssh(host, *pid, BOOT_TIMEOUT, &self.log_path(host))?;
             eprintln!("kubeboot lab: {} is up", host.name);
         }
-        Ok(state
-            .hosts
-            .into_iter()
-            .filter(|h| h.index < count)
-            .collect())
+        Ok(state.hosts.into_iter().filter(|h| h.index < count).collect())
     }
 
     /// Stop every host and remove namespaces, veths, bridge, NAT rules, host roots and state. With `purge`
@@ -138,21 +132,15 @@ impl Lab {
         require_root()?;
         let state = LabState::load(&self.state_path())?;
         for host in &state.hosts {
-            if let Some(pid) = self.pid(host) {
-                machine::stop(pid, host, STOP_GRACE);
-            }
+            machine::stop(self.pid(host), self.init_pid(host), host, STOP_GRACE);
             network::remove_host_network(host)?;
             image::remove_tree(&self.root(host))?;
-            for path in [self.pid_path(host), self.log_path(host)] {
+            for path in [self.pid_path(host), self.init_pid_path(host), self.log_path(host)] {
                 let _ = std::fs::remove_file(path);
             }
         }
         network::remove_bridge_and_nat(state.ip_forward_before.as_deref())?;
-        for path in [
-            self.state_path(),
-            self.known_hosts(),
-            self.dir.join("lab-inventory.yaml"),
-        ] {
+        for path in [self.state_path(), self.known_hosts(), self.dir.join("lab-inventory.yaml")] {
             let _ = std::fs::remove_file(path);
         }
         let _ = std::fs::remove_dir(self.dir.join("hosts"));
@@ -167,17 +155,7 @@ impl Lab {
         if !key.exists() {
             sh::run(
                 "ssh-keygen",
-                &[
-                    "-q",
-                    "-t",
-                    "ed25519",
-                    "-N",
-                    "",
-                    "-C",
-                    "kubeboot-lab",
-                    "-f",
-                    &key.to_string_lossy(),
-                ],
+                &["-q", "-t", "ed25519", "-N", "", "-C", "kubeboot-lab", "-f", &key.to_string_lossy()],
             )?;
         }
         let public = format!("{}.pub", key.display());
@@ -192,21 +170,12 @@ impl Lab {
              docker:\n  source: distro        # lab hosts use Debian's docker.io\n\
              ssh:\n  user: root\n",
         );
-        text.push_str(&format!(
-            "  private_key: {}\n",
-            self.private_key().display()
-        ));
-        text.push_str(&format!(
-            "  known_hosts_file: {}\n",
-            self.known_hosts().display()
-        ));
+        text.push_str(&format!("  private_key: {}\n", self.private_key().display()));
+        text.push_str(&format!("  known_hosts_file: {}\n", self.known_hosts().display()));
         text.push_str("hosts:\n");
         for h in hosts {
             let role = if h.index == 0 { "master" } else { "node" };
-            text.push_str(&format!(
-                "  - {{ name: {}, address: {}, role: {role} }}\n",
-                h.name, h.address
-            ));
+            text.push_str(&format!("  - {{ name: {}, address: {}, role: {role} }}\n", h.name, h.address));
         }
         text
     }
@@ -229,11 +198,8 @@ fn host_name(index: u32) -> String {
 fn require_root() -> Result<(), LabError> {
     // The effective uid from /proc avoids a libc dependency for one call.
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or("");
+    let euid =
+        status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|l| l.split_whitespace().nth(1)).unwrap_or("");
     if euid == "0" {
         Ok(())
     } else {
@@ -248,11 +214,7 @@ fn forget_host_key(known_hosts: &Path, address: &str) -> Result<(), LabError> {
     };
     let kept: Vec<&str> = text
         .lines()
-        .filter(|l| {
-            l.split_whitespace()
-                .next()
-                .is_none_or(|hosts| !hosts.split(',').any(|h| h == address))
-        })
+        .filter(|l| l.split_whitespace().next().is_none_or(|hosts| !hosts.split(',').any(|h| h == address)))
         .collect();
     let mut out = kept.join("\n");
     if !out.is_empty() {

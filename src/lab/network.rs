@@ -33,32 +33,8 @@ fn nat_rules() -> Vec<Vec<&'static str>> {
             "--comment",
             "kubeboot-lab",
         ],
-        vec![
-            "-t",
-            "filter",
-            "FORWARD",
-            "-i",
-            BRIDGE,
-            "-j",
-            "ACCEPT",
-            "-m",
-            "comment",
-            "--comment",
-            "kubeboot-lab",
-        ],
-        vec![
-            "-t",
-            "filter",
-            "FORWARD",
-            "-o",
-            BRIDGE,
-            "-j",
-            "ACCEPT",
-            "-m",
-            "comment",
-            "--comment",
-            "kubeboot-lab",
-        ],
+        vec!["-t", "filter", "FORWARD", "-i", BRIDGE, "-j", "ACCEPT", "-m", "comment", "--comment", "kubeboot-lab"],
+        vec!["-t", "filter", "FORWARD", "-o", BRIDGE, "-j", "ACCEPT", "-m", "comment", "--comment", "kubeboot-lab"],
     ]
 }
 
@@ -73,16 +49,7 @@ pub fn ensure_bridge() -> Result<(), LabError> {
     if !succeeds("ip", &["link", "show", BRIDGE]) {
         run("ip", &["link", "add", BRIDGE, "type", "bridge"])?;
     }
-    run(
-        "ip",
-        &[
-            "addr",
-            "replace",
-            &format!("{GATEWAY}/{PREFIX_LEN}"),
-            "dev",
-            BRIDGE,
-        ],
-    )?;
+    run("ip", &["addr", "replace", &format!("{GATEWAY}/{PREFIX_LEN}"), "dev", BRIDGE])?;
     run("ip", &["link", "set", BRIDGE, "up"])?;
     Ok(())
 }
@@ -90,10 +57,8 @@ pub fn ensure_bridge() -> Result<(), LabError> {
 /// Forwarding and masquerading for the lab subnet only. Returns the ip_forward value found before, so
 /// `down` can put it back.
 pub fn ensure_nat() -> Result<String, LabError> {
-    let before =
-        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_else(|_| "0".into());
-    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
-        .map_err(super::error::io("enabling ip_forward"))?;
+    let before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_else(|_| "0".into());
+    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").map_err(super::error::io("enabling ip_forward"))?;
     for rule in nat_rules() {
         if !succeeds("iptables", &with_action("-C", &rule)) {
             run("iptables", &with_action("-A", &rule))?;
@@ -112,8 +77,7 @@ pub fn remove_bridge_and_nat(ip_forward_before: Option<&str>) -> Result<(), LabE
         run("ip", &["link", "del", BRIDGE])?;
     }
     if let Some(value) = ip_forward_before {
-        std::fs::write("/proc/sys/net/ipv4/ip_forward", value)
-            .map_err(super::error::io("restoring ip_forward"))?;
+        std::fs::write("/proc/sys/net/ipv4/ip_forward", value).map_err(super::error::io("restoring ip_forward"))?;
     }
     Ok(())
 }
@@ -123,31 +87,14 @@ pub fn create_host_network(host: &LabHost) -> Result<(), LabError> {
     remove_host_network(host)?;
     let (ns, vh, vp) = (host.netns(), host.veth_host(), host.veth_peer());
     run("ip", &["netns", "add", &ns])?;
-    run(
-        "ip",
-        &["link", "add", &vh, "type", "veth", "peer", "name", &vp],
-    )?;
+    run("ip", &["link", "add", &vh, "type", "veth", "peer", "name", &vp])?;
     run("ip", &["link", "set", &vp, "netns", &ns])?;
     run("ip", &["link", "set", &vh, "master", BRIDGE, "up"])?;
     run("ip", &["-n", &ns, "link", "set", &vp, "name", "eth0"])?;
-    run(
-        "ip",
-        &[
-            "-n",
-            &ns,
-            "addr",
-            "add",
-            &format!("{}/{PREFIX_LEN}", host.address),
-            "dev",
-            "eth0",
-        ],
-    )?;
+    run("ip", &["-n", &ns, "addr", "add", &format!("{}/{PREFIX_LEN}", host.address), "dev", "eth0"])?;
     run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
     run("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
-    run(
-        "ip",
-        &["-n", &ns, "route", "add", "default", "via", GATEWAY],
-    )?;
+    run("ip", &["-n", &ns, "route", "add", "default", "via", GATEWAY])?;
     Ok(())
 }
 
@@ -156,9 +103,7 @@ pub fn remove_host_network(host: &LabHost) -> Result<(), LabError> {
         run("ip", &["netns", "del", &host.netns()])?;
     }
     // Deleting the namespace removes the veth pair asynchronously: the link may vanish between show and del.
-    if succeeds("ip", &["link", "show", &host.veth_host()])
-        && !succeeds("ip", &["link", "del", &host.veth_host()])
-    {
+    if succeeds("ip", &["link", "show", &host.veth_host()]) && !succeeds("ip", &["link", "del", &host.veth_host()]) {
         std::thread::sleep(std::time::Duration::from_millis(200));
         if succeeds("ip", &["link", "show", &host.veth_host()]) {
             run("ip", &["link", "del", &host.veth_host()])?;

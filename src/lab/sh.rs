@@ -6,17 +6,10 @@ use super::error::LabError;
 
 /// Run a program, failing with its stderr when it exits non-zero.
 pub fn run(program: &str, args: &[&str]) -> Result<String, LabError> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => missing(program),
-            _ => LabError::Io {
-                context: format!("starting {program}"),
-                source: e,
-            },
-        })?;
+    let out = Command::new(program).args(args).stdin(Stdio::null()).output().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => missing(program),
+        _ => LabError::Io { context: format!("starting {program}"), source: e },
+    })?;
     if !out.status.success() {
         return Err(LabError::Command {
             command: format!("{program} {}", args.join(" ")),
@@ -47,10 +40,7 @@ pub fn missing(program: &str) -> LabError {
         "ssh-keygen" | "ssh" => "openssh-client",
         _ => "iproute2",
     };
-    LabError::MissingTool {
-        tool: program.to_string(),
-        package: package.to_string(),
-    }
+    LabError::MissingTool { tool: program.to_string(), package: package.to_string() }
 }
 
 pub fn require_tools(tools: &[&str]) -> Result<(), LabError> {

@@ -39,10 +39,8 @@ impl LabHost {
 impl LabState {
     pub fn load(path: &Path) -> Result<Self, LabError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| LabError::State {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            }),
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| LabError::State { path: path.display().to_string(), message: e.to_string() }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LabState::default()),
             Err(e) => Err(io(format!("reading {}", path.display()))(e)),
         }

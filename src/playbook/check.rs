@@ -9,13 +9,21 @@ use crate::inventory::{Host, Inventory};
 use crate::render::Renderer;
 use crate::tasks::Module;
 
-pub fn check(playbook: &Playbook, inventory: &Inventory, hosts: &[Host], renderer: &Renderer) -> Result<(), PlaybookError> {
+pub fn check(
+    playbook: &Playbook,
+    inventory: &Inventory,
+    hosts: &[Host],
+    renderer: &Renderer,
+) -> Result<(), PlaybookError> {
     let facts = placeholder_facts();
     for host in hosts {
         let vars = host_vars(inventory, host);
         for play in playbook.plays.iter().filter(|p| p.hosts.matches(&host.name, host.role)) {
             for task in play.tasks.iter().chain(play.handlers.iter()) {
-                let err = |message: String| PlaybookError { location: task.location.clone(), message: format!("task `{}`: {message}", task.name) };
+                let err = |message: String| PlaybookError {
+                    location: task.location.clone(),
+                    message: format!("task `{}`: {message}", task.name),
+                };
                 let items: Vec<Option<&crate::yaml::Value>> = match &task.items {
                     Some(items) => items.iter().map(Some).collect(),
                     None => vec![None],

@@ -15,7 +15,9 @@ pub fn host_vars(inventory: &Inventory, host: &Host) -> Json {
         .iter()
         .map(|h| json!({"name": h.name, "address": h.address, "role": h.role.to_string()}))
         .collect();
-    let names = |role: Role| -> Vec<&str> { inventory.hosts.iter().filter(|h| h.role == role).map(|h| h.name.as_str()).collect() };
+    let names = |role: Role| -> Vec<&str> {
+        inventory.hosts.iter().filter(|h| h.role == role).map(|h| h.name.as_str()).collect()
+    };
     let mut vars = serde_json::Map::new();
     for (k, v) in inventory.vars.iter().chain(host.vars.iter()) {
         vars.insert(k.clone(), serde_json::to_value(v).unwrap_or(Json::Null));

@@ -78,11 +78,16 @@ pub fn parse(source: &str, text: &str) -> Result<Playbook, PlaybookError> {
     let mut out = Vec::new();
     for (i, play) in plays.iter().enumerate() {
         let path = format!("[{i}]");
-        let Value::Mapping(map) = play else { return Err(at(&path, "a play is a mapping".into())) };
+        let Value::Mapping(map) = play else {
+            return Err(at(&path, "a play is a mapping".into()));
+        };
         for key in map.keys() {
             let k = key.as_str().unwrap_or("");
             if !["name", "hosts", "tasks", "handlers"].contains(&k) {
-                return Err(at(&format!("{path}.{k}"), format!("unknown play key `{k}` (expected name, hosts, tasks, handlers)")));
+                return Err(at(
+                    &format!("{path}.{k}"),
+                    format!("unknown play key `{k}` (expected name, hosts, tasks, handlers)"),
+                ));
             }
         }
         let hosts = match map.get("hosts") {
@@ -96,14 +101,19 @@ pub fn parse(source: &str, text: &str) -> Result<Playbook, PlaybookError> {
             Some(Value::Sequence(names)) => {
                 HostPattern::Names(names.iter().filter_map(|n| n.as_str().map(String::from)).collect())
             }
-            Some(_) => return Err(at(&format!("{path}.hosts"), "hosts is all, masters, nodes or a list of names".into())),
+            Some(_) => {
+                return Err(at(&format!("{path}.hosts"), "hosts is all, masters, nodes or a list of names".into()))
+            }
         };
         let tasks = parse_tasks(source, &locator, map, &format!("{path}.tasks"), "tasks")?;
         let handlers = parse_tasks(source, &locator, map, &format!("{path}.handlers"), "handlers")?;
         for task in &tasks {
             for n in &task.notify {
                 if !handlers.iter().any(|h| &h.name == n) {
-                    return Err(PlaybookError { location: task.location.clone(), message: format!("notify names no handler `{n}`") });
+                    return Err(PlaybookError {
+                        location: task.location.clone(),
+                        message: format!("notify names no handler `{n}`"),
+                    });
                 }
             }
         }
@@ -113,8 +123,17 @@ pub fn parse(source: &str, text: &str) -> Result<Playbook, PlaybookError> {
     Ok(Playbook { source: source.to_string(), plays: out })
 }
 
-fn parse_tasks(source: &str, locator: &Locator, play: &Mapping, path: &str, key: &str) -> Result<Vec<TaskDef>, PlaybookError> {
-    let at = |path: &str, message: String| PlaybookError { location: format!("{source}:{}", locator.find(path).line), message };
+fn parse_tasks(
+    source: &str,
+    locator: &Locator,
+    play: &Mapping,
+    path: &str,
+    key: &str,
+) -> Result<Vec<TaskDef>, PlaybookError> {
+    let at = |path: &str, message: String| PlaybookError {
+        location: format!("{source}:{}", locator.find(path).line),
+        message,
+    };
     let list = match play.get(key) {
         None => return Ok(Vec::new()),
         Some(Value::Sequence(list)) => list,
@@ -125,7 +144,9 @@ fn parse_tasks(source: &str, locator: &Locator, play: &Mapping, path: &str, key:
         let tpath = format!("{path}[{i}]");
         let location = format!("{source}:{}", locator.find(&tpath).line);
         let err = |message: String| PlaybookError { location: location.clone(), message };
-        let Value::Mapping(map) = task else { return Err(err("a task is a mapping".into())) };
+        let Value::Mapping(map) = task else {
+            return Err(err("a task is a mapping".into()));
+        };
         let mut module = None;
         for (k, v) in map {
             let k = k.as_str().unwrap_or("");
@@ -136,7 +157,10 @@ fn parse_tasks(source: &str, locator: &Locator, play: &Mapping, path: &str, key:
                 return Err(err(format!("unknown module `{k}` (modules: {})", MODULE_NAMES.join(", "))));
             }
             if module.is_some() {
-                return Err(err(format!("a task runs one module; this one has `{}` and `{k}`", module.as_ref().map(|(m, _): &(String, Value)| m.as_str()).unwrap_or(""))));
+                return Err(err(format!(
+                    "a task runs one module; this one has `{}` and `{k}`",
+                    module.as_ref().map(|(m, _): &(String, Value)| m.as_str()).unwrap_or("")
+                )));
             }
             module = Some((k.to_string(), v.clone()));
         }

@@ -76,7 +76,10 @@ impl Recap {
             }
         }
         out.push_str(if self.check { "\nRECAP (check mode: nothing was changed)\n" } else { "\nRECAP\n" });
-        let mut rows = vec![vec!["HOST", "OK", "CHANGED", "FAILED", "SKIPPED", "UNREACHABLE", "TIME"].into_iter().map(String::from).collect::<Vec<_>>()];
+        let mut rows = vec![vec!["HOST", "OK", "CHANGED", "FAILED", "SKIPPED", "UNREACHABLE", "TIME"]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>()];
         for (name, h) in &self.hosts {
             rows.push(vec![
                 name.clone(),

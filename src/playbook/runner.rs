@@ -156,7 +156,11 @@ impl HostRun<'_> {
                         _ => {}
                     }
                 }
-                self.recap.changes.push(ChangeRecord { task: task.name.clone(), summary: change.summary, diff: change.diff });
+                self.recap.changes.push(ChangeRecord {
+                    task: task.name.clone(),
+                    summary: change.summary,
+                    diff: change.diff,
+                });
                 changed = true;
             }
         }
@@ -241,7 +245,12 @@ impl HostRun<'_> {
         } else {
             self.recap.failed += 1;
         }
-        self.recap.failures.push(Failure { task: task.into(), location: location.into(), command: f.command, message: f.message });
+        self.recap.failures.push(Failure {
+            task: task.into(),
+            location: location.into(),
+            command: f.command,
+            message: f.message,
+        });
     }
 }
 
@@ -258,7 +267,13 @@ fn items(task: &TaskDef) -> Vec<Option<Value>> {
 }
 
 /// Run `playbook` on `hosts`. Check the playbook first (`super::check`): this assumes it passed.
-pub async fn run(inventory: &Inventory, hosts: &[Host], playbook: &Playbook, renderer: &Renderer, opts: RunOptions) -> Recap {
+pub async fn run(
+    inventory: &Inventory,
+    hosts: &[Host],
+    playbook: &Playbook,
+    renderer: &Renderer,
+    opts: RunOptions,
+) -> Recap {
     let multi = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template("{spinner} {prefix:<16} {elapsed:>4} {wide_msg}").expect("valid template");
     let results = crate::fanout::for_each_host(hosts, opts.forks, |host| {
@@ -291,7 +306,12 @@ async fn run_host(
         Ok(s) => s,
         Err(e) => {
             recap.unreachable = true;
-            recap.failures.push(Failure { task: "connect".into(), location: String::new(), command: None, message: e.to_string() });
+            recap.failures.push(Failure {
+                task: "connect".into(),
+                location: String::new(),
+                command: None,
+                message: e.to_string(),
+            });
             recap.elapsed_ms = started.elapsed().as_millis() as u64;
             return recap;
         }
@@ -306,7 +326,12 @@ async fn run_host(
             } else {
                 recap.failed += 1;
             }
-            recap.failures.push(Failure { task: "gather facts".into(), location: String::new(), command: None, message: e.to_string() });
+            recap.failures.push(Failure {
+                task: "gather facts".into(),
+                location: String::new(),
+                command: None,
+                message: e.to_string(),
+            });
             recap.elapsed_ms = started.elapsed().as_millis() as u64;
             return recap;
         }

@@ -44,9 +44,7 @@ impl BlockInFile {
         let current = cx.file(&self.path);
         let text = match current.and_then(|f| f.content.as_deref()) {
             Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-            None if current.is_some() => {
-                return Err(format!("{} is not a regular file", self.path))
-            }
+            None if current.is_some() => return Err(format!("{} is not a regular file", self.path)),
             None if self.create || self.state == BlockState::Absent => String::new(),
             None => return Err(format!("{} does not exist (set create: true)", self.path)),
         };
@@ -54,12 +52,7 @@ impl BlockInFile {
             return Ok(vec![]);
         }
         let desired = apply(&text, &self.marker, &self.block, self.state);
-        Ok(converge(
-            &self.path,
-            current,
-            desired.as_bytes(),
-            &props(&self.mode, &None, &None)?,
-        ))
+        Ok(converge(&self.path, current, desired.as_bytes(), &props(&self.mode, &None, &None)?))
     }
 }
 
@@ -110,17 +103,10 @@ mod tests {
         let hosts = "127.0.0.1 localhost\n";
         let once = apply(hosts, M, "10.0.0.1 a\n10.0.0.2 b", BlockState::Present);
         assert_eq!(once, "127.0.0.1 localhost\n# BEGIN KUBEBOOT MANAGED BLOCK\n10.0.0.1 a\n10.0.0.2 b\n# END KUBEBOOT MANAGED BLOCK\n");
-        assert_eq!(
-            apply(&once, M, "10.0.0.1 a\n10.0.0.2 b", BlockState::Present),
-            once,
-            "idempotent"
-        );
+        assert_eq!(apply(&once, M, "10.0.0.1 a\n10.0.0.2 b", BlockState::Present), once, "idempotent");
         let edited = format!("{once}10.9.9.9 mine\n");
         let changed = apply(&edited, M, "10.0.0.1 a", BlockState::Present);
         assert_eq!(changed, "127.0.0.1 localhost\n# BEGIN KUBEBOOT MANAGED BLOCK\n10.0.0.1 a\n# END KUBEBOOT MANAGED BLOCK\n10.9.9.9 mine\n");
-        assert_eq!(
-            apply(&changed, M, "", BlockState::Absent),
-            "127.0.0.1 localhost\n10.9.9.9 mine\n"
-        );
+        assert_eq!(apply(&changed, M, "", BlockState::Absent), "127.0.0.1 localhost\n10.9.9.9 mine\n");
     }
 }

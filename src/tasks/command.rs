@@ -17,39 +17,21 @@ pub struct Command {
 
 impl Command {
     pub fn from_cmd(cmd: String) -> Self {
-        Command {
-            cmd,
-            creates: None,
-            removes: None,
-            unless: None,
-        }
+        Command { cmd, creates: None, removes: None, unless: None }
     }
 
     pub fn fact_keys(&self) -> Vec<FactKey> {
         let mut keys = Vec::new();
-        keys.extend(
-            self.creates
-                .iter()
-                .chain(self.removes.iter())
-                .map(|p| FactKey::File(p.clone())),
-        );
+        keys.extend(self.creates.iter().chain(self.removes.iter()).map(|p| FactKey::File(p.clone())));
         keys.extend(self.unless.iter().map(|c| FactKey::Guard(c.clone())));
         keys
     }
 
     pub fn plan(&self, cx: &PlanContext) -> Result<Vec<Change>, String> {
-        if self
-            .creates
-            .as_deref()
-            .is_some_and(|p| cx.file(p).is_some())
-        {
+        if self.creates.as_deref().is_some_and(|p| cx.file(p).is_some()) {
             return Ok(vec![]);
         }
-        if self
-            .removes
-            .as_deref()
-            .is_some_and(|p| cx.file(p).is_none())
-        {
+        if self.removes.as_deref().is_some_and(|p| cx.file(p).is_none()) {
             return Ok(vec![]);
         }
         if let Some(guard) = &self.unless {
@@ -57,9 +39,6 @@ impl Command {
                 return Ok(vec![]);
             }
         }
-        Ok(vec![Change::run(
-            format!("run: {}", self.cmd),
-            self.cmd.clone(),
-        )])
+        Ok(vec![Change::run(format!("run: {}", self.cmd), self.cmd.clone())])
     }
 }

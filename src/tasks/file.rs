@@ -41,16 +41,9 @@ impl File {
         let q = shell_quote(&self.path);
         Ok(match (self.state, current) {
             (FileState::Absent, None) => vec![],
-            (FileState::Absent, Some(_)) => vec![Change::run(
-                format!("remove {}", self.path),
-                format!("rm -rf {q}"),
-            )],
-            (FileState::Directory, Some(f)) if f.kind == FileKind::Directory => {
-                attributes(&self.path, current, &p)
-            }
-            (FileState::Directory, Some(_)) => {
-                return Err(format!("{} exists and is not a directory", self.path))
-            }
+            (FileState::Absent, Some(_)) => vec![Change::run(format!("remove {}", self.path), format!("rm -rf {q}"))],
+            (FileState::Directory, Some(f)) if f.kind == FileKind::Directory => attributes(&self.path, current, &p),
+            (FileState::Directory, Some(_)) => return Err(format!("{} exists and is not a directory", self.path)),
             (FileState::Directory, None) => {
                 let mode = p.mode.unwrap_or(0o755);
                 let mut cmd = format!("mkdir -p {q} && chmod {mode:o} {q}");
@@ -65,17 +58,11 @@ impl File {
             }
             (FileState::Touch, None) => {
                 let mode = p.mode.unwrap_or(DEFAULT_FILE_MODE);
-                vec![Change::run(
-                    format!("create {}", self.path),
-                    format!("touch {q} && chmod {mode:o} {q}"),
-                )]
+                vec![Change::run(format!("create {}", self.path), format!("touch {q} && chmod {mode:o} {q}"))]
             }
             (FileState::Touch | FileState::File, Some(_)) => attributes(&self.path, current, &p),
             (FileState::File, None) => {
-                return Err(format!(
-                    "{} does not exist (use state: touch to create it)",
-                    self.path
-                ))
+                return Err(format!("{} does not exist (use state: touch to create it)", self.path))
             }
         })
     }
@@ -90,16 +77,10 @@ mod tests {
     fn directory_created_once() {
         let m = module("file: { path: /etc/docker, state: directory, mode: \"0755\" }");
         let key = FactKey::File("/etc/docker".into());
-        let missing = plan(
-            &m,
-            FactCache::from([(key.clone(), FactValue::File(None))]),
-            "debian",
-        );
+        let missing = plan(&m, FactCache::from([(key.clone(), FactValue::File(None))]), "debian");
         assert_eq!(
             missing[0].actions,
-            vec![super::super::Action::Run(
-                "mkdir -p /etc/docker && chmod 755 /etc/docker".into()
-            )]
+            vec![super::super::Action::Run("mkdir -p /etc/docker && chmod 755 /etc/docker".into())]
         );
         let dir = FactValue::File(Some(FileState {
             kind: FileKind::Directory,

@@ -17,31 +17,14 @@ pub struct FileProps {
 pub const DEFAULT_FILE_MODE: u32 = 0o644;
 
 /// Changes that make `path` hold `desired` with `props`; empty when it already does.
-pub fn converge(
-    path: &str,
-    current: Option<&FileState>,
-    desired: &[u8],
-    props: &FileProps,
-) -> Vec<Change> {
+pub fn converge(path: &str, current: Option<&FileState>, desired: &[u8], props: &FileProps) -> Vec<Change> {
     let current_content = current.and_then(|f| f.content.as_deref());
     if current_content != Some(desired) {
-        let mode = props
-            .mode
-            .or(current.map(|f| f.mode))
-            .unwrap_or(DEFAULT_FILE_MODE);
-        let summary = if current.is_some() {
-            format!("update {path}")
-        } else {
-            format!("create {path}")
-        };
+        let mode = props.mode.or(current.map(|f| f.mode)).unwrap_or(DEFAULT_FILE_MODE);
+        let summary = if current.is_some() { format!("update {path}") } else { format!("create {path}") };
         return vec![Change {
             summary,
-            diff: Some(unified_diff(
-                path,
-                current_content.unwrap_or(b""),
-                desired,
-                current.is_none(),
-            )),
+            diff: Some(unified_diff(path, current_content.unwrap_or(b""), desired, current.is_none())),
             actions: vec![Action::Write {
                 path: path.to_string(),
                 content: desired.to_vec(),
@@ -70,16 +53,9 @@ pub fn attributes(path: &str, current: Option<&FileState>, props: &FileProps) ->
     let owner = props.owner.as_ref().filter(|o| **o != current.owner);
     let group = props.group.as_ref().filter(|g| **g != current.group);
     if owner.is_some() || group.is_some() {
-        let spec = format!(
-            "{}:{}",
-            owner.unwrap_or(&current.owner),
-            group.unwrap_or(&current.group)
-        );
+        let spec = format!("{}:{}", owner.unwrap_or(&current.owner), group.unwrap_or(&current.group));
         changes.push(Change::run(
-            format!(
-                "owner of {path}: {}:{} -> {spec}",
-                current.owner, current.group
-            ),
+            format!("owner of {path}: {}:{} -> {spec}", current.owner, current.group),
             format!("chown {spec} {q}"),
         ));
     }
@@ -88,11 +64,7 @@ pub fn attributes(path: &str, current: Option<&FileState>, props: &FileProps) ->
 
 pub fn unified_diff(path: &str, old: &[u8], new: &[u8], created: bool) -> String {
     let (old, new) = (String::from_utf8_lossy(old), String::from_utf8_lossy(new));
-    let before = if created {
-        "/dev/null".to_string()
-    } else {
-        format!("{path} (before)")
-    };
+    let before = if created { "/dev/null".to_string() } else { format!("{path} (before)") };
     TextDiff::from_lines(old.as_ref(), new.as_ref())
         .unified_diff()
         .context_radius(3)
@@ -130,44 +102,23 @@ mod tests {
 
     #[test]
     fn same_content_and_mode_is_no_change() {
-        let props = FileProps {
-            mode: Some(0o644),
-            ..Default::default()
-        };
+        let props = FileProps { mode: Some(0o644), ..Default::default() };
         assert!(converge("/etc/x", Some(&state("a\n", 0o644)), b"a\n", &props).is_empty());
     }
 
     #[test]
     fn different_content_writes_with_a_diff() {
-        let changes = converge(
-            "/etc/x",
-            Some(&state("a\nb\n", 0o600)),
-            b"a\nc\n",
-            &FileProps::default(),
-        );
+        let changes = converge("/etc/x", Some(&state("a\nb\n", 0o600)), b"a\nc\n", &FileProps::default());
         assert_eq!(changes.len(), 1);
         let diff = changes[0].diff.as_deref().unwrap();
         assert!(diff.contains("-b\n") && diff.contains("+c\n"), "{diff}");
-        assert!(
-            matches!(&changes[0].actions[0], Action::Write { mode: 0o600, .. }),
-            "keeps the current mode"
-        );
+        assert!(matches!(&changes[0].actions[0], Action::Write { mode: 0o600, .. }), "keeps the current mode");
     }
 
     #[test]
     fn only_mode_differs_is_a_chmod() {
-        let props = FileProps {
-            mode: Some(0o600),
-            owner: Some("root".into()),
-            ..Default::default()
-        };
+        let props = FileProps { mode: Some(0o600), owner: Some("root".into()), ..Default::default() };
         let changes = converge("/etc/x", Some(&state("a\n", 0o644)), b"a\n", &props);
-        assert_eq!(
-            changes,
-            vec![Change::run(
-                "mode of /etc/x: 0644 -> 0600",
-                "chmod 600 /etc/x"
-            )]
-        );
+        assert_eq!(changes, vec![Change::run("mode of /etc/x: 0644 -> 0600", "chmod 600 /etc/x")]);
     }
 }

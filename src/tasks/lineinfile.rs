@@ -41,20 +41,13 @@ impl LineInFile {
         let current = cx.file(&self.path);
         let text = match current.and_then(|f| f.content.as_deref()) {
             Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-            None if current.is_some() => {
-                return Err(format!("{} is not a regular file", self.path))
-            }
+            None if current.is_some() => return Err(format!("{} is not a regular file", self.path)),
             None if self.state == LineState::Absent => return Ok(vec![]),
             None if self.create => String::new(),
             None => return Err(format!("{} does not exist (set create: true)", self.path)),
         };
         let desired = apply(&text, &self.line, self.starts_with.as_deref(), self.state);
-        Ok(converge(
-            &self.path,
-            current,
-            desired.as_bytes(),
-            &props(&self.mode, &None, &None)?,
-        ))
+        Ok(converge(&self.path, current, desired.as_bytes(), &props(&self.mode, &None, &None)?))
     }
 }
 
@@ -83,19 +76,11 @@ mod tests {
     fn replaces_by_prefix_appends_and_removes() {
         let t = "a=1\nnet.ipv4.ip_forward = 0\n";
         assert_eq!(
-            apply(
-                t,
-                "net.ipv4.ip_forward = 1",
-                Some("net.ipv4.ip_forward"),
-                LineState::Present
-            ),
+            apply(t, "net.ipv4.ip_forward = 1", Some("net.ipv4.ip_forward"), LineState::Present),
             "a=1\nnet.ipv4.ip_forward = 1\n"
         );
         assert_eq!(apply("a=1", "b=2", None, LineState::Present), "a=1\nb=2\n");
-        assert_eq!(
-            apply("a=1\nb=2\n", "b=2", None, LineState::Present),
-            "a=1\nb=2\n"
-        );
+        assert_eq!(apply("a=1\nb=2\n", "b=2", None, LineState::Present), "a=1\nb=2\n");
         assert_eq!(apply("a=1\nb=2\n", "b=2", None, LineState::Absent), "a=1\n");
     }
 }

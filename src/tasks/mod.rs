@@ -28,13 +28,7 @@ pub enum Action {
     /// A shell command (as root).
     Run(String),
     /// Write a file atomically with this mode and, if given, owner and group.
-    Write {
-        path: String,
-        content: Vec<u8>,
-        mode: u32,
-        owner: Option<String>,
-        group: Option<String>,
-    },
+    Write { path: String, content: Vec<u8>, mode: u32, owner: Option<String>, group: Option<String> },
 }
 
 /// What a task would change, with a unified diff for file contents when there is one.
@@ -47,11 +41,7 @@ pub struct Change {
 
 impl Change {
     pub fn run(summary: impl Into<String>, command: impl Into<String>) -> Change {
-        Change {
-            summary: summary.into(),
-            diff: None,
-            actions: vec![Action::Run(command.into())],
-        }
+        Change { summary: summary.into(), diff: None, actions: vec![Action::Run(command.into())] }
     }
 }
 
@@ -142,12 +132,7 @@ impl Module {
             }),
             "sysctl" => Module::Sysctl(args(name, value)?),
             "modprobe" => Module::Modprobe(args(name, value)?),
-            other => {
-                return Err(format!(
-                    "unknown module `{other}` (modules: {})",
-                    MODULE_NAMES.join(", ")
-                ))
-            }
+            other => return Err(format!("unknown module `{other}` (modules: {})", MODULE_NAMES.join(", "))),
         })
     }
 
@@ -260,6 +245,7 @@ pub(crate) mod test_support {
                 system: &system,
                 renderer: &renderer,
                 vars: &vars,
+                unit_files_changed: false,
             })
             .unwrap()
     }

@@ -25,17 +25,12 @@ impl Modprobe {
     }
 
     pub fn fact_keys(&self) -> Vec<FactKey> {
-        vec![
-            FactKey::KernelModule(self.name.clone()),
-            FactKey::File(self.conf()),
-        ]
+        vec![FactKey::KernelModule(self.name.clone()), FactKey::File(self.conf())]
     }
 
     pub fn plan(&self, cx: &PlanContext) -> Result<Vec<Change>, String> {
         let mut changes = Vec::new();
-        if cx.fact(&FactKey::KernelModule(self.name.clone()))
-            != Some(&FactValue::KernelModule(true))
-        {
+        if cx.fact(&FactKey::KernelModule(self.name.clone())) != Some(&FactValue::KernelModule(true)) {
             changes.push(Change::run(
                 format!("load module {}", self.name),
                 format!("modprobe {}", shell_quote(&self.name)),
@@ -48,10 +43,7 @@ impl Modprobe {
                 &conf,
                 cx.file(&conf),
                 desired.as_bytes(),
-                &FileProps {
-                    mode: Some(0o644),
-                    ..Default::default()
-                },
+                &FileProps { mode: Some(0o644), ..Default::default() },
             ));
         }
         Ok(changes)

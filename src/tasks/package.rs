@@ -29,14 +29,8 @@ pub struct Package {
 /// Does the installed version satisfy the pin? The epoch ("5:") is ignored; the pin may be the whole
 /// version, or its upstream part followed by a packaging suffix ("-3.el7", "~3-0~debian", "+dfsg1-1").
 pub fn version_matches(installed: &str, pin: &str) -> bool {
-    let installed = installed
-        .split_once(':')
-        .map(|(_, v)| v)
-        .unwrap_or(installed);
-    installed == pin
-        || installed
-            .strip_prefix(pin)
-            .is_some_and(|rest| rest.starts_with(['-', '~', '+']))
+    let installed = installed.split_once(':').map(|(_, v)| v).unwrap_or(installed);
+    installed == pin || installed.strip_prefix(pin).is_some_and(|rest| rest.starts_with(['-', '~', '+']))
 }
 
 impl Package {
@@ -45,11 +39,7 @@ impl Package {
     }
 
     pub fn fact_keys(&self) -> Vec<FactKey> {
-        self.name
-            .to_vec()
-            .into_iter()
-            .map(FactKey::Package)
-            .collect()
+        self.name.to_vec().into_iter().map(FactKey::Package).collect()
     }
 
     pub fn plan(&self, cx: &PlanContext) -> Result<Vec<Change>, String> {
@@ -66,13 +56,8 @@ impl Package {
                     diff.push_str(&format!("+ {name} {}\n", self.pin().unwrap_or("(latest)")));
                     install.push(name);
                 }
-                (PackageState::Present, Some(v))
-                    if self.pin().is_some_and(|p| !version_matches(v, p)) =>
-                {
-                    diff.push_str(&format!(
-                        "- {name} {v}\n+ {name} {}\n",
-                        self.pin().unwrap_or_default()
-                    ));
+                (PackageState::Present, Some(v)) if self.pin().is_some_and(|p| !version_matches(v, p)) => {
+                    diff.push_str(&format!("- {name} {v}\n+ {name} {}\n", self.pin().unwrap_or_default()));
                     install.push(name);
                 }
                 (PackageState::Absent, Some(v)) => {
@@ -112,13 +97,19 @@ impl Package {
     }
 }
 
+/// Up to five minutes for another apt or dpkg to finish (pgrep is in procps, on every Debian with systemd).
+const WAIT_FOR_APT: &str =
+    "for _ in $(seq 300); do pgrep -x 'apt-get|apt|dpkg|unattended-upgr' >/dev/null 2>&1 || break; sleep 1; done;";
+
 fn install_command(pm: PackageManager, specs: &[String]) -> Result<String, String> {
     let args: Vec<String> = specs.iter().map(|s| shell_quote(s)).collect();
     let args = args.join(" ");
     Ok(match pm {
         // The index is refreshed only when something must be installed, so a rerun never touches it.
+        // An earlier run killed mid-install leaves apt running on the host (it outlives the SSH channel) or
+        // dpkg half-configured: wait for the former (bounded), then `dpkg --configure -a` finishes the latter.
         PackageManager::Apt => format!(
-            "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends --allow-downgrades -o Dpkg::Options::=--force-confold {args}"
+            "export DEBIAN_FRONTEND=noninteractive; {WAIT_FOR_APT} dpkg --configure -a && apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get install -y -qq --no-install-recommends --allow-downgrades -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold {args}"
         ),
         PackageManager::Dnf | PackageManager::Yum => {
             let pm = if pm == PackageManager::Dnf { "dnf" } else { "yum" };
@@ -138,9 +129,7 @@ fn remove_command(pm: PackageManager, names: &[String]) -> Result<String, String
         }
         PackageManager::Dnf => format!("dnf remove -y -q {args}"),
         PackageManager::Yum => format!("yum remove -y -q {args}"),
-        PackageManager::None => {
-            return Err("no supported package manager (apt, dnf, yum) on this host".into())
-        }
+        PackageManager::None => return Err("no supported package manager (apt, dnf, yum) on this host".into()),
     })
 }
 
@@ -162,10 +151,7 @@ mod tests {
     #[test]
     fn el_installs_pinned_and_upgrades_on_pin_change() {
         let m = module("package: { name: docker-ce, version: 18.06.2.ce }");
-        let none = FactCache::from([(
-            FactKey::Package("docker-ce".into()),
-            FactValue::Package(None),
-        )]);
+        let none = FactCache::from([(FactKey::Package("docker-ce".into()), FactValue::Package(None))]);
         let changes = plan(&m, none, "el");
         assert_eq!(changes[0].summary, "install docker-ce-18.06.2.ce");
         let installed = FactCache::from([(
@@ -175,20 +161,14 @@ mod tests {
         assert!(plan(&m, installed.clone(), "el").is_empty());
         let newer = module("package: { name: docker-ce, version: 18.09.1 }");
         let up = plan(&newer, installed, "el");
-        assert_eq!(
-            up[0].diff.as_deref(),
-            Some("- docker-ce 18.06.2.ce-3.el7\n+ docker-ce 18.09.1\n")
-        );
+        assert_eq!(up[0].diff.as_deref(), Some("- docker-ce 18.06.2.ce-3.el7\n+ docker-ce 18.09.1\n"));
     }
 
     #[test]
     fn apt_installs_only_missing_packages_in_one_call() {
         let m = module("package: { name: [lvm2, gnupg, dmsetup] }");
         let facts = FactCache::from([
-            (
-                FactKey::Package("lvm2".into()),
-                FactValue::Package(Some("2.03".into())),
-            ),
+            (FactKey::Package("lvm2".into()), FactValue::Package(Some("2.03".into()))),
             (FactKey::Package("gnupg".into()), FactValue::Package(None)),
             (FactKey::Package("dmsetup".into()), FactValue::Package(None)),
         ]);

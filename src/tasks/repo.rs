@@ -45,18 +45,12 @@ impl Repo {
             }
         }
         let path = self.path(cx.system)?;
-        let text = cx
-            .renderer
-            .render_template(&self.template, cx.vars)
-            .map_err(|e| e.to_string())?;
+        let text = cx.renderer.render_template(&self.template, cx.vars).map_err(|e| e.to_string())?;
         changes.extend(converge(
             &path,
             cx.file(&path),
             text.as_bytes(),
-            &FileProps {
-                mode: Some(0o644),
-                ..Default::default()
-            },
+            &FileProps { mode: Some(0o644), ..Default::default() },
         ));
         Ok(changes)
     }

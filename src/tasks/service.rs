@@ -1,5 +1,6 @@
 //! `service: {name, state: started|stopped|restarted|reloaded, enabled, daemon_reload}` on systemd.
-//! `daemon_reload` only runs when systemd says its unit files changed on disk (NeedDaemonReload).
+//! `daemon_reload` runs when systemd says its unit files changed on disk (NeedDaemonReload) or this run
+//! wrote one (systemd misses drop-ins that did not exist when it loaded the unit).
 
 use serde::Deserialize;
 
@@ -38,51 +39,35 @@ impl Service {
         };
         let q = shell_quote(&self.name);
         let mut changes = Vec::new();
-        if self.daemon_reload && state.need_daemon_reload {
-            changes.push(Change::run(
-                "systemd daemon-reload",
-                "systemctl daemon-reload",
-            ));
+        if self.daemon_reload && (state.need_daemon_reload || cx.unit_files_changed) {
+            changes.push(Change::run("systemd daemon-reload", super::DAEMON_RELOAD));
         }
         if state.load_state == "not-found" && (self.state.is_some() || self.enabled.is_some()) {
             return Err(format!("unit {} not found", self.name));
         }
         match self.enabled {
-            Some(true)
-                if !matches!(
-                    state.unit_file_state.as_str(),
-                    "enabled" | "static" | "enabled-runtime"
-                ) =>
-            {
-                changes.push(Change::run(
-                    format!("enable {}", self.name),
-                    format!("systemctl enable {q}"),
-                ))
+            Some(true) if !matches!(state.unit_file_state.as_str(), "enabled" | "static" | "enabled-runtime") => {
+                changes.push(Change::run(format!("enable {}", self.name), format!("systemctl enable {q}")))
             }
-            Some(false) if state.unit_file_state == "enabled" => changes.push(Change::run(
-                format!("disable {}", self.name),
-                format!("systemctl disable {q}"),
-            )),
+            Some(false) if state.unit_file_state == "enabled" => {
+                changes.push(Change::run(format!("disable {}", self.name), format!("systemctl disable {q}")))
+            }
             _ => {}
         }
         let active = state.active_state == "active";
         match self.state {
-            Some(RunState::Started) if !active => changes.push(Change::run(
-                format!("start {}", self.name),
-                format!("systemctl start {q}"),
-            )),
-            Some(RunState::Stopped) if active => changes.push(Change::run(
-                format!("stop {}", self.name),
-                format!("systemctl stop {q}"),
-            )),
-            Some(RunState::Restarted) => changes.push(Change::run(
-                format!("restart {}", self.name),
-                format!("systemctl restart {q}"),
-            )),
-            Some(RunState::Reloaded) => changes.push(Change::run(
-                format!("reload {}", self.name),
-                format!("systemctl reload-or-restart {q}"),
-            )),
+            Some(RunState::Started) if !active => {
+                changes.push(Change::run(format!("start {}", self.name), format!("systemctl start {q}")))
+            }
+            Some(RunState::Stopped) if active => {
+                changes.push(Change::run(format!("stop {}", self.name), format!("systemctl stop {q}")))
+            }
+            Some(RunState::Restarted) => {
+                changes.push(Change::run(format!("restart {}", self.name), format!("systemctl restart {q}")))
+            }
+            Some(RunState::Reloaded) => {
+                changes.push(Change::run(format!("reload {}", self.name), format!("systemctl reload-or-restart {q}")))
+            }
             _ => {}
         }
         Ok(changes)
@@ -108,16 +93,10 @@ mod tests {
 
     #[test]
     fn enable_now_only_when_needed() {
-        let m =
-            module("service: { name: docker, state: started, enabled: true, daemon_reload: true }");
-        let fresh: Vec<String> = plan(&m, svc("inactive", "disabled", true), "debian")
-            .into_iter()
-            .map(|c| c.summary)
-            .collect();
-        assert_eq!(
-            fresh,
-            ["systemd daemon-reload", "enable docker", "start docker"]
-        );
+        let m = module("service: { name: docker, state: started, enabled: true, daemon_reload: true }");
+        let fresh: Vec<String> =
+            plan(&m, svc("inactive", "disabled", true), "debian").into_iter().map(|c| c.summary).collect();
+        assert_eq!(fresh, ["systemd daemon-reload", "enable docker", "start docker"]);
         assert!(plan(&m, svc("active", "enabled", false), "debian").is_empty());
     }
 }

@@ -26,10 +26,7 @@ pub struct Sysctl {
 
 impl Sysctl {
     pub fn fact_keys(&self) -> Vec<FactKey> {
-        vec![
-            FactKey::Sysctl(self.name.clone()),
-            FactKey::File(SYSCTL_FILE.into()),
-        ]
+        vec![FactKey::Sysctl(self.name.clone()), FactKey::File(SYSCTL_FILE.into())]
     }
 
     pub fn plan(&self, cx: &PlanContext) -> Result<Vec<Change>, String> {
@@ -43,16 +40,8 @@ impl Sysctl {
         }
         if running.as_deref() != Some(self.value.as_str()) {
             changes.push(Change::run(
-                format!(
-                    "{} = {} (was {})",
-                    self.name,
-                    self.value,
-                    running.unwrap_or_default()
-                ),
-                format!(
-                    "sysctl -q -w {}",
-                    shell_quote(&format!("{}={}", self.name, self.value))
-                ),
+                format!("{} = {} (was {})", self.name, self.value, running.unwrap_or_default()),
+                format!("sysctl -q -w {}", shell_quote(&format!("{}={}", self.name, self.value))),
             ));
         }
         if self.persist {
@@ -62,20 +51,12 @@ impl Sysctl {
                 .map(|c| String::from_utf8_lossy(c).into_owned())
                 .unwrap_or_default();
             let line = format!("{} = {}", self.name, self.value);
-            let desired = apply(
-                &text,
-                &line,
-                Some(&format!("{} ", self.name)),
-                LineState::Present,
-            );
+            let desired = apply(&text, &line, Some(&format!("{} ", self.name)), LineState::Present);
             changes.extend(converge(
                 SYSCTL_FILE,
                 current,
                 desired.as_bytes(),
-                &FileProps {
-                    mode: Some(0o644),
-                    ..Default::default()
-                },
+                &FileProps { mode: Some(0o644), ..Default::default() },
             ));
         }
         Ok(changes)

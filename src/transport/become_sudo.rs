@@ -17,10 +17,7 @@ pub fn wrap(command: &str) -> String {
 
 /// POSIX single-quote quoting.
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b))
-    {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b)) {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -79,9 +76,6 @@ mod tests {
         let twice = format!("{PROMPT}Sorry, try again.\n{PROMPT}");
         assert_eq!(scan(twice.as_bytes()), SudoState::Prompted(2));
         let started = format!("{PROMPT}{STARTED}\nwarning\n");
-        assert_eq!(
-            scan(started.as_bytes()),
-            SudoState::Started(b"warning\n".to_vec())
-        );
+        assert_eq!(scan(started.as_bytes()), SudoState::Started(b"warning\n".to_vec()));
     }
 }

@@ -42,20 +42,12 @@ impl HostKeyChecker {
             std::fs::create_dir_all(dir)?;
         }
         let existing = std::fs::read(&self.file).unwrap_or_default();
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.file)?;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.file)?;
         if !existing.is_empty() && !existing.ends_with(b"\n") {
             file.write_all(b"\n")?;
         }
         let encoded = key.to_openssh().map_err(std::io::Error::other)?;
-        writeln!(
-            file,
-            "{} {}",
-            Self::known_hosts_name(&self.address, self.port),
-            encoded.trim()
-        )
+        writeln!(file, "{} {}", Self::known_hosts_name(&self.address, self.port), encoded.trim())
     }
 
     fn verdict(&self, key: &PublicKey) -> Result<(), Rejection> {
@@ -66,9 +58,7 @@ impl HostKeyChecker {
             Ok(false) | Err(_) => match self.policy {
                 HostKeyPolicy::Off => Ok(()),
                 HostKeyPolicy::Strict => Err(Rejection::Unknown),
-                HostKeyPolicy::AcceptNew => self
-                    .record(key)
-                    .map_err(|e| Rejection::CannotRecord(e.to_string())),
+                HostKeyPolicy::AcceptNew => self.record(key).map_err(|e| Rejection::CannotRecord(e.to_string())),
             },
         }
     }
@@ -77,16 +67,11 @@ impl HostKeyChecker {
 impl russh::client::Handler for HostKeyChecker {
     type Error = russh::Error;
 
-    async fn check_server_key(
-        &mut self,
-        server_key: &PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
+    async fn check_server_key(&mut self, server_key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
         let key = match server_key {
             PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
             // Host certificates are checked as their plain key: russh has no @cert-authority support.
-            PublicKeyOrCertificate::Certificate(cert) => {
-                PublicKey::new(cert.public_key().clone(), "")
-            }
+            PublicKeyOrCertificate::Certificate(cert) => PublicKey::new(cert.public_key().clone(), ""),
         };
         match self.verdict(&key) {
             Ok(()) => Ok(true),

@@ -11,16 +11,11 @@ pub struct LocalTransport {
 
 impl LocalTransport {
     pub fn new(name: &str) -> Self {
-        LocalTransport {
-            name: name.to_string(),
-        }
+        LocalTransport { name: name.to_string() }
     }
 
     fn err(&self, message: String) -> TransportError {
-        TransportError::Local {
-            host: self.name.clone(),
-            message,
-        }
+        TransportError::Local { host: self.name.clone(), message }
     }
 }
 
@@ -29,11 +24,7 @@ impl Transport for LocalTransport {
         &self.name
     }
 
-    async fn exec_with_stdin(
-        &self,
-        command: &str,
-        stdin: &[u8],
-    ) -> Result<ExecOutput, TransportError> {
+    async fn exec_with_stdin(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
         let mut child = Command::new("/bin/sh")
             .arg("-c")
             .arg(command)
@@ -46,31 +37,17 @@ impl Transport for LocalTransport {
         // A command that does not read its stdin closes it early: that is not an error.
         let _ = pipe.write_all(stdin).await;
         drop(pipe);
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|e| self.err(format!("waiting for command: {e}")))?;
+        let out = child.wait_with_output().await.map_err(|e| self.err(format!("waiting for command: {e}")))?;
         use std::os::unix::process::ExitStatusExt;
-        let exit_status = out
-            .status
-            .code()
-            .map(|c| c as u32)
-            .unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0) as u32);
-        Ok(ExecOutput {
-            stdout: out.stdout,
-            stderr: out.stderr,
-            exit_status,
-        })
+        let exit_status =
+            out.status.code().map(|c| c as u32).unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0) as u32);
+        Ok(ExecOutput { stdout: out.stdout, stderr: out.stderr, exit_status })
     }
 
     async fn upload(&self, data: &[u8], path: &str, mode: u32) -> Result<(), TransportError> {
         let staged = format!("{path}.kubeboot-staged-{}", std::process::id());
-        tokio::fs::write(&staged, data)
-            .await
-            .map_err(|e| self.err(format!("writing {staged}: {e}")))?;
-        let out = self
-            .exec(&install_command(&staged, path, mode, false))
-            .await?;
+        tokio::fs::write(&staged, data).await.map_err(|e| self.err(format!("writing {staged}: {e}")))?;
+        let out = self.exec(&install_command(&staged, path, mode, false)).await?;
         if !out.success() {
             let _ = tokio::fs::remove_file(&staged).await;
             return Err(self.err(format!("installing {path}: {}", out.stderr_text().trim())));

@@ -50,26 +50,15 @@ pub trait Transport: Send + Sync {
         stdin: &[u8],
     ) -> impl Future<Output = Result<ExecOutput, TransportError>> + Send;
 
-    fn exec(
-        &self,
-        command: &str,
-    ) -> impl Future<Output = Result<ExecOutput, TransportError>> + Send {
+    fn exec(&self, command: &str) -> impl Future<Output = Result<ExecOutput, TransportError>> + Send {
         self.exec_with_stdin(command, &[])
     }
 
     /// Write `data` to `path` atomically (temp file in the same folder, fsync, rename) with `mode`.
-    fn upload(
-        &self,
-        data: &[u8],
-        path: &str,
-        mode: u32,
-    ) -> impl Future<Output = Result<(), TransportError>> + Send;
+    fn upload(&self, data: &[u8], path: &str, mode: u32) -> impl Future<Output = Result<(), TransportError>> + Send;
 
     /// A file's bytes, or None when it does not exist.
-    fn read(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<Option<Vec<u8>>, TransportError>> + Send;
+    fn read(&self, path: &str) -> impl Future<Output = Result<Option<Vec<u8>>, TransportError>> + Send;
 }
 
 /// The shell command that moves an uploaded temp file into place; shared by every transport so the
@@ -83,7 +72,11 @@ pub(crate) fn install_command(staged: &str, path: &str, mode: u32, copy: bool) -
     } else {
         format!("mv -f {staged_q} {tmp} && ")
     };
+    // Staged files of an earlier run that was killed mid-upload (same folder, same name) go too.
+    let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
+    let leftovers =
+        format!("{}/.{}.kubeboot-*", shell_quote(if dir.is_empty() { "/" } else { dir }), shell_quote(name));
     format!(
-        "set -e; umask 077; {place}chmod {mode:o} {tmp} && (sync {tmp} 2>/dev/null || true) && mv -f {tmp} {path_q}"
+        "set -e; umask 077; {place}chmod {mode:o} {tmp} && (sync {tmp} 2>/dev/null || true) && mv -f {tmp} {path_q} && rm -f {leftovers}"
     )
 }

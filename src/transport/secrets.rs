@@ -39,8 +39,5 @@ pub fn lookup_or_prompt(env_name: &str, question: &str) -> Option<String> {
 
 /// Store a secret given at a prompt up front (`--ask-pass`, `--ask-become-pass`).
 pub fn remember(env_name: &str, value: String) {
-    prompted()
-        .lock()
-        .expect("secrets lock")
-        .insert(env_name.to_string(), value);
+    prompted().lock().expect("secrets lock").insert(env_name.to_string(), value);
 }

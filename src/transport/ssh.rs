@@ -17,9 +17,7 @@ use tokio::sync::OnceCell;
 
 use super::become_sudo::{self, SudoState};
 use super::host_keys::{HostKeyChecker, Rejection};
-use super::{
-    install_command, secrets, shell_quote, ExecOutput, SshTarget, Transport, TransportError,
-};
+use super::{install_command, secrets, shell_quote, ExecOutput, SshTarget, Transport, TransportError};
 
 /// Backoff between attempts while a host refuses connections (it may be booting). Never used for
 /// authentication or host-key failures, which a retry cannot fix.
@@ -74,12 +72,8 @@ impl SshSession {
                     }
                     Err(e) => return Err(e),
                     Ok(handle) => {
-                        let mut session = SshSession {
-                            target: target.clone(),
-                            handle,
-                            sftp: OnceCell::new(),
-                            _bastion: bastion,
-                        };
+                        let mut session =
+                            SshSession { target: target.clone(), handle, sftp: OnceCell::new(), _bastion: bastion };
                         session.authenticate().await?;
                         return Ok(session);
                     }
@@ -101,51 +95,36 @@ impl SshSession {
             rejection: rejection.clone(),
         };
         let address = format!("{}:{}", target.address, target.port);
-        let connect_err = |source| TransportError::Connect {
-            host: target.name.clone(),
-            address: address.clone(),
-            source,
-        };
+        let connect_err =
+            |source| TransportError::Connect { host: target.name.clone(), address: address.clone(), source };
         let handshake = async {
             match bastion {
                 Some(jump) => {
                     let channel = jump
                         .handle
-                        .channel_open_direct_tcpip(
-                            target.address.clone(),
-                            target.port as u32,
-                            "127.0.0.1",
-                            0,
-                        )
+                        .channel_open_direct_tcpip(target.address.clone(), target.port as u32, "127.0.0.1", 0)
                         .await
                         .map_err(|e| {
-                            connect_err(std::io::Error::other(format!(
-                                "through {}: {e}",
-                                jump.target.name
-                            )))
+                            connect_err(std::io::Error::other(format!("through {}: {e}", jump.target.name)))
                         })?;
-                    Ok(
-                        client::connect_stream(client_config(), channel.into_stream(), checker)
-                            .await,
-                    )
+                    Ok(client::connect_stream(client_config(), channel.into_stream(), checker).await)
                 }
                 None => {
-                    let tcp =
-                        tokio::net::TcpStream::connect((target.address.as_str(), target.port))
-                            .await
-                            .map_err(connect_err)?;
+                    let tcp = tokio::net::TcpStream::connect((target.address.as_str(), target.port))
+                        .await
+                        .map_err(connect_err)?;
                     tcp.set_nodelay(true).map_err(connect_err)?;
                     Ok(client::connect_stream(client_config(), tcp, checker).await)
                 }
             }
         };
-        let result = tokio::time::timeout(target.connect_timeout, handshake)
-            .await
-            .map_err(|_| TransportError::ConnectTimeout {
+        let result = tokio::time::timeout(target.connect_timeout, handshake).await.map_err(|_| {
+            TransportError::ConnectTimeout {
                 host: target.name.clone(),
                 address: address.clone(),
                 seconds: target.connect_timeout.as_secs(),
-            })??;
+            }
+        })??;
         result.map_err(|e| {
             let file = target.known_hosts_file.display().to_string();
             match rejection.lock().expect("rejection lock").take() {
@@ -154,16 +133,11 @@ impl SshSession {
                     address: address.clone(),
                     file,
                     line,
-                    known_hosts_name: HostKeyChecker::known_hosts_name(
-                        &target.address,
-                        target.port,
-                    ),
+                    known_hosts_name: HostKeyChecker::known_hosts_name(&target.address, target.port),
                 },
-                Some(Rejection::Unknown) => TransportError::HostKeyUnknown {
-                    host: target.name.clone(),
-                    address: address.clone(),
-                    file,
-                },
+                Some(Rejection::Unknown) => {
+                    TransportError::HostKeyUnknown { host: target.name.clone(), address: address.clone(), file }
+                }
                 Some(Rejection::CannotRecord(message)) => TransportError::KnownHostsFile {
                     host: target.name.clone(),
                     file: target.known_hosts_file.clone(),
@@ -171,10 +145,7 @@ impl SshSession {
                 },
                 None => match e {
                     russh::Error::IO(io) => connect_err(io),
-                    other => TransportError::Protocol {
-                        host: target.name.clone(),
-                        message: other.to_string(),
-                    },
+                    other => TransportError::Protocol { host: target.name.clone(), message: other.to_string() },
                 },
             }
         })
@@ -186,12 +157,7 @@ impl SshSession {
         let mut tried = Vec::new();
         if let Some(key) = self.load_private_key()? {
             tried.push("key file");
-            let hash = self
-                .handle
-                .best_supported_rsa_hash()
-                .await
-                .map_err(|e| self.protocol(e))?
-                .flatten();
+            let hash = self.handle.best_supported_rsa_hash().await.map_err(|e| self.protocol(e))?.flatten();
             let result = self
                 .handle
                 .authenticate_publickey(&t.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
@@ -207,17 +173,8 @@ impl SshSession {
                 let identities = agent.request_identities().await.unwrap_or_default();
                 for identity in identities {
                     let key = identity.public_key().into_owned();
-                    let hash = self
-                        .handle
-                        .best_supported_rsa_hash()
-                        .await
-                        .map_err(|e| self.protocol(e))?
-                        .flatten();
-                    if let Ok(result) = self
-                        .handle
-                        .authenticate_publickey_with(&t.user, key, hash, &mut agent)
-                        .await
-                    {
+                    let hash = self.handle.best_supported_rsa_hash().await.map_err(|e| self.protocol(e))?.flatten();
+                    if let Ok(result) = self.handle.authenticate_publickey_with(&t.user, key, hash, &mut agent).await {
                         if result.success() {
                             return Ok(());
                         }
@@ -227,11 +184,7 @@ impl SshSession {
         }
         if let Some(password) = secrets::lookup(&t.password_env) {
             tried.push("password");
-            let result = self
-                .handle
-                .authenticate_password(&t.user, password)
-                .await
-                .map_err(|e| self.protocol(e))?;
+            let result = self.handle.authenticate_password(&t.user, password).await.map_err(|e| self.protocol(e))?;
             if result.success() {
                 return Ok(());
             }
@@ -239,11 +192,7 @@ impl SshSession {
         Err(TransportError::AuthFailed {
             host: t.name.clone(),
             user: t.user.clone(),
-            tried: if tried.is_empty() {
-                "nothing: no key file, agent or password".into()
-            } else {
-                tried.join(", ")
-            },
+            tried: if tried.is_empty() { "nothing: no key file, agent or password".into() } else { tried.join(", ") },
             password_env: t.password_env.clone(),
         })
     }
@@ -263,40 +212,25 @@ impl SshSession {
             }
             return Ok(None);
         }
-        let key_err = |message: String| TransportError::PrivateKey {
-            host: t.name.clone(),
-            path: path.clone(),
-            message,
-        };
+        let key_err =
+            |message: String| TransportError::PrivateKey { host: t.name.clone(), path: path.clone(), message };
         match load_secret_key(path, None) {
             Ok(key) => Ok(Some(key)),
             Err(KeyError::KeyIsEncrypted) => {
                 let question = format!("Passphrase for {}: ", path.display());
-                let passphrase = secrets::lookup_or_prompt(&t.passphrase_env, &question)
-                    .ok_or_else(|| {
-                        key_err(format!(
-                            "the key is encrypted: set ${} or run on a terminal to be asked",
-                            t.passphrase_env
-                        ))
-                    })?;
+                let passphrase = secrets::lookup_or_prompt(&t.passphrase_env, &question).ok_or_else(|| {
+                    key_err(format!("the key is encrypted: set ${} or run on a terminal to be asked", t.passphrase_env))
+                })?;
                 load_secret_key(path, Some(&passphrase))
                     .map(Some)
-                    .map_err(|_| {
-                        key_err(format!(
-                            "wrong passphrase (from ${} or the prompt)",
-                            t.passphrase_env
-                        ))
-                    })
+                    .map_err(|_| key_err(format!("wrong passphrase (from ${} or the prompt)", t.passphrase_env)))
             }
             Err(e) => Err(key_err(e.to_string())),
         }
     }
 
     fn protocol(&self, e: impl std::fmt::Display) -> TransportError {
-        TransportError::Protocol {
-            host: self.target.name.clone(),
-            message: e.to_string(),
-        }
+        TransportError::Protocol { host: self.target.name.clone(), message: e.to_string() }
     }
 
     /// The connection is gone (host down, network cut): later commands cannot succeed.
@@ -311,31 +245,19 @@ impl SshSession {
     async fn sftp(&self) -> Result<&SftpSession, TransportError> {
         self.sftp
             .get_or_try_init(|| async {
-                let channel = self
-                    .handle
-                    .channel_open_session()
-                    .await
-                    .map_err(|e| self.protocol(e))?;
-                channel
-                    .request_subsystem(true, "sftp")
-                    .await
-                    .map_err(|e| self.protocol(e))?;
-                SftpSession::new(channel.into_stream())
-                    .await
-                    .map_err(|e| TransportError::Sftp {
-                        host: self.target.name.clone(),
-                        path: String::new(),
-                        message: e.to_string(),
-                    })
+                let channel = self.handle.channel_open_session().await.map_err(|e| self.protocol(e))?;
+                channel.request_subsystem(true, "sftp").await.map_err(|e| self.protocol(e))?;
+                SftpSession::new(channel.into_stream()).await.map_err(|e| TransportError::Sftp {
+                    host: self.target.name.clone(),
+                    path: String::new(),
+                    message: e.to_string(),
+                })
             })
             .await
     }
 
     pub async fn close(self) {
-        let _ = self
-            .handle
-            .disconnect(russh::Disconnect::ByApplication, "", "en")
-            .await;
+        let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
     }
 }
 
@@ -343,12 +265,7 @@ fn is_transient(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     matches!(
         e.kind(),
-        ConnectionRefused
-            | ConnectionReset
-            | ConnectionAborted
-            | HostUnreachable
-            | NetworkUnreachable
-            | TimedOut
+        ConnectionRefused | ConnectionReset | ConnectionAborted | HostUnreachable | NetworkUnreachable | TimedOut
     )
 }
 
@@ -357,42 +274,23 @@ impl Transport for SshSession {
         &self.target.name
     }
 
-    async fn exec_with_stdin(
-        &self,
-        command: &str,
-        stdin: &[u8],
-    ) -> Result<ExecOutput, TransportError> {
-        let mut channel = self
-            .handle
-            .channel_open_session()
-            .await
-            .map_err(|e| self.protocol(e))?;
+    async fn exec_with_stdin(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
+        let mut channel = self.handle.channel_open_session().await.map_err(|e| self.protocol(e))?;
         let as_root = self.target.become_root;
-        let line = if as_root {
-            become_sudo::wrap(command)
-        } else {
-            command.to_string()
-        };
-        channel
-            .exec(true, line)
-            .await
-            .map_err(|e| self.protocol(e))?;
+        let line = if as_root { become_sudo::wrap(command) } else { command.to_string() };
+        channel.exec(true, line).await.map_err(|e| self.protocol(e))?;
 
         let mut out = ExecOutput::default();
         let mut sudo_pending = as_root;
         let mut sudo_stderr = Vec::new();
         let mut password_sent = false;
         if !sudo_pending {
-            send_stdin(&channel, stdin)
-                .await
-                .map_err(|e| self.protocol(e))?;
+            send_stdin(&channel, stdin).await.map_err(|e| self.protocol(e))?;
         }
         while let Some(msg) = channel.wait().await {
             match msg {
                 ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
-                ChannelMsg::ExtendedData { data, .. } if !sudo_pending => {
-                    out.stderr.extend_from_slice(&data)
-                }
+                ChannelMsg::ExtendedData { data, .. } if !sudo_pending => out.stderr.extend_from_slice(&data),
                 ChannelMsg::ExtendedData { data, .. } => {
                     sudo_stderr.extend_from_slice(&data);
                     match become_sudo::scan(&sudo_stderr) {
@@ -400,23 +298,17 @@ impl Transport for SshSession {
                         SudoState::Started(rest) => {
                             sudo_pending = false;
                             out.stderr = rest;
-                            send_stdin(&channel, stdin)
-                                .await
-                                .map_err(|e| self.protocol(e))?;
+                            send_stdin(&channel, stdin).await.map_err(|e| self.protocol(e))?;
                         }
                         SudoState::Prompted(1) if !password_sent => {
-                            let Some(password) = secrets::lookup(&self.target.become_password_env)
-                            else {
+                            let Some(password) = secrets::lookup(&self.target.become_password_env) else {
                                 let _ = channel.close().await;
                                 return Err(self.become_err(format!(
                                     "sudo asks for a password: set ${} or pass --ask-become-pass",
                                     self.target.become_password_env
                                 )));
                             };
-                            channel
-                                .data(format!("{password}\n").as_bytes())
-                                .await
-                                .map_err(|e| self.protocol(e))?;
+                            channel.data(format!("{password}\n").as_bytes()).await.map_err(|e| self.protocol(e))?;
                             password_sent = true;
                         }
                         SudoState::Prompted(_) => {
@@ -429,9 +321,7 @@ impl Transport for SshSession {
                     }
                 }
                 ChannelMsg::ExitStatus { exit_status } => out.exit_status = exit_status,
-                ChannelMsg::ExitSignal { signal_name, .. } => {
-                    out.exit_status = 128 + signal_number(&signal_name)
-                }
+                ChannelMsg::ExitSignal { signal_name, .. } => out.exit_status = 128 + signal_number(&signal_name),
                 _ => {}
             }
         }
@@ -443,11 +333,8 @@ impl Transport for SshSession {
     }
 
     async fn upload(&self, data: &[u8], path: &str, mode: u32) -> Result<(), TransportError> {
-        let sftp_err = |message: String| TransportError::Sftp {
-            host: self.target.name.clone(),
-            path: path.to_string(),
-            message,
-        };
+        let sftp_err =
+            |message: String| TransportError::Sftp { host: self.target.name.clone(), path: path.to_string(), message };
         // As root the temp file goes beside the target (rename is atomic there); through sudo the login user
         // can only write to /tmp, and the install step copies it beside the target first.
         let unique = format!("kubeboot-{}-{}", std::process::id(), unique_suffix());
@@ -455,10 +342,7 @@ impl Transport for SshSession {
             format!("/tmp/.{unique}")
         } else {
             let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
-            format!(
-                "{}/.{name}.{unique}",
-                if dir.is_empty() { "/" } else { dir }
-            )
+            format!("{}/.{name}.{unique}", if dir.is_empty() { "/" } else { dir })
         };
         let sftp = self.sftp().await?;
         // Created 0600 so contents are never readable by others while staged (e.g. in /tmp).
@@ -469,40 +353,20 @@ impl Transport for SshSession {
             .open_with_flags_and_attributes(staged.clone(), flags, attributes)
             .await
             .map_err(|e| sftp_err(format!("creating {staged}: {e}")))?;
-        file.write_all(data)
-            .await
-            .map_err(|e| sftp_err(format!("writing {staged}: {e}")))?;
-        file.sync_all()
-            .await
-            .map_err(|e| sftp_err(format!("fsync {staged}: {e}")))?;
-        file.shutdown()
-            .await
-            .map_err(|e| sftp_err(format!("closing {staged}: {e}")))?;
-        let out = self
-            .exec(&install_command(
-                &staged,
-                path,
-                mode,
-                self.target.become_root,
-            ))
-            .await?;
+        file.write_all(data).await.map_err(|e| sftp_err(format!("writing {staged}: {e}")))?;
+        file.sync_all().await.map_err(|e| sftp_err(format!("fsync {staged}: {e}")))?;
+        file.shutdown().await.map_err(|e| sftp_err(format!("closing {staged}: {e}")))?;
+        let out = self.exec(&install_command(&staged, path, mode, self.target.become_root)).await?;
         if !out.success() {
             let _ = sftp.remove_file(staged.clone()).await;
-            return Err(sftp_err(format!(
-                "moving into place: {}",
-                out.stderr_text().trim()
-            )));
+            return Err(sftp_err(format!("moving into place: {}", out.stderr_text().trim())));
         }
         Ok(())
     }
 
     async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, TransportError> {
         let p = shell_quote(path);
-        let out = self
-            .exec(&format!(
-                "if [ -e {p} ]; then cat {p}; else exit {MISSING_FILE_STATUS}; fi"
-            ))
-            .await?;
+        let out = self.exec(&format!("if [ -e {p} ]; then cat {p}; else exit {MISSING_FILE_STATUS}; fi")).await?;
         match out.exit_status {
             0 => Ok(Some(out.stdout)),
             MISSING_FILE_STATUS => Ok(None),
@@ -515,10 +379,7 @@ impl Transport for SshSession {
     }
 }
 
-async fn send_stdin(
-    channel: &russh::Channel<client::Msg>,
-    stdin: &[u8],
-) -> Result<(), russh::Error> {
+async fn send_stdin(channel: &russh::Channel<client::Msg>, stdin: &[u8]) -> Result<(), russh::Error> {
     if !stdin.is_empty() {
         channel.data(stdin).await?;
     }
@@ -528,10 +389,8 @@ async fn send_stdin(
 fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{nanos:x}{}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
@@ -556,9 +415,6 @@ fn signal_number(sig: &russh::Sig) -> u32 {
 
 impl SshSession {
     fn become_err(&self, message: String) -> TransportError {
-        TransportError::Become {
-            host: self.target.name.clone(),
-            message,
-        }
+        TransportError::Become { host: self.target.name.clone(), message }
     }
 }

@@ -19,14 +19,8 @@ pub struct Locator {
 }
 
 enum Frame {
-    Mapping {
-        path: String,
-        pending_key: Option<String>,
-    },
-    Sequence {
-        path: String,
-        next_index: usize,
-    },
+    Mapping { path: String, pending_key: Option<String> },
+    Sequence { path: String, next_index: usize },
 }
 
 impl Locator {
@@ -37,10 +31,7 @@ impl Locator {
         let mut stack: Vec<Frame> = Vec::new();
         for item in Parser::new_from_str(src) {
             let Ok((event, span)) = item else { break };
-            let pos = Position {
-                line: span.start.line(),
-                column: span.start.col() + 1,
-            };
+            let pos = Position { line: span.start.line(), column: span.start.col() + 1 };
             match event {
                 Event::Scalar(value, ..) => {
                     if let Some(Frame::Mapping { pending_key, .. }) = stack.last_mut() {
@@ -60,15 +51,9 @@ impl Locator {
                     let path = child_path(&mut stack).unwrap_or_default();
                     positions.entry(path.clone()).or_insert(pos);
                     stack.push(if matches!(event, Event::MappingStart(..)) {
-                        Frame::Mapping {
-                            path,
-                            pending_key: None,
-                        }
+                        Frame::Mapping { path, pending_key: None }
                     } else {
-                        Frame::Sequence {
-                            path,
-                            next_index: 0,
-                        }
+                        Frame::Sequence { path, next_index: 0 }
                     });
                 }
                 Event::MappingEnd | Event::SequenceEnd => {
@@ -90,13 +75,7 @@ impl Locator {
             }
             match path.rfind(['.', '[']) {
                 Some(cut) => path.truncate(cut),
-                None => {
-                    return self
-                        .positions
-                        .get("")
-                        .copied()
-                        .unwrap_or(Position { line: 1, column: 1 })
-                }
+                None => return self.positions.get("").copied().unwrap_or(Position { line: 1, column: 1 }),
             }
         }
     }
@@ -107,11 +86,7 @@ fn child_path(stack: &mut [Frame]) -> Option<String> {
     match stack.last_mut()? {
         Frame::Mapping { path, pending_key } => {
             let key = pending_key.take()?;
-            Some(if path.is_empty() {
-                key
-            } else {
-                format!("{path}.{key}")
-            })
+            Some(if path.is_empty() { key } else { format!("{path}.{key}") })
         }
         Frame::Sequence { path, next_index } => {
             let p = format!("{path}[{next_index}]");
@@ -127,28 +102,14 @@ mod tests {
 
     #[test]
     fn finds_block_and_flow_values() {
-        let src = "cluster:\n  name: demo\nhosts:\n  - { name: a, address: 10.0.0.1 }\n  - name: b\n    address: 10.0.0.2\n";
+        let src =
+            "cluster:\n  name: demo\nhosts:\n  - { name: a, address: 10.0.0.1 }\n  - name: b\n    address: 10.0.0.2\n";
         let loc = Locator::new(src);
         assert_eq!(loc.find("cluster.name"), Position { line: 2, column: 9 });
-        assert_eq!(
-            loc.find("hosts[0].address"),
-            Position {
-                line: 4,
-                column: 25
-            }
-        );
-        assert_eq!(
-            loc.find("hosts[1].address"),
-            Position {
-                line: 6,
-                column: 14
-            }
-        );
+        assert_eq!(loc.find("hosts[0].address"), Position { line: 4, column: 25 });
+        assert_eq!(loc.find("hosts[1].address"), Position { line: 6, column: 14 });
         assert_eq!(loc.find("hosts[1]"), Position { line: 5, column: 5 });
         // Missing keys fall back to the nearest ancestor.
-        assert_eq!(
-            loc.find("hosts[1].ssh.port"),
-            Position { line: 5, column: 5 }
-        );
+        assert_eq!(loc.find("hosts[1].ssh.port"), Position { line: 5, column: 5 });
     }
 }

@@ -20,20 +20,13 @@ pub struct YamlError {
 /// can put the position in front, compiler style.
 pub fn from_str<T: DeserializeOwned>(src: &str) -> Result<T, YamlError> {
     serde_yaml::from_str(src).map_err(|err| {
-        let (line, column) = err
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
+        let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
         let text = err.to_string();
         let message = match text.rfind(" at line ") {
             Some(at) => text[..at].to_string(),
             None => text,
         };
-        YamlError {
-            line,
-            column,
-            message,
-        }
+        YamlError { line, column, message }
     })
 }
 

@@ -15,15 +15,8 @@ pub const SUDO_USER: &str = "kbsudo";
 pub const SUDO_PASSWORD: &str = "kbsudo-Password-1";
 
 pub fn run(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -33,29 +26,15 @@ pub fn ensure_test_users() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
         for (user, password) in [(PASSWORD_USER, PASSWORD), (SUDO_USER, SUDO_PASSWORD)] {
-            if Command::new("id")
-                .arg(user)
-                .output()
-                .map(|o| !o.status.success())
-                .unwrap_or(true)
-            {
-                let _ = Command::new("useradd")
-                    .args(["-m", "-s", "/bin/sh", user])
-                    .status();
+            if Command::new("id").arg(user).output().map(|o| !o.status.success()).unwrap_or(true) {
+                let _ = Command::new("useradd").args(["-m", "-s", "/bin/sh", user]).status();
             }
-            let mut child = Command::new("chpasswd")
-                .stdin(Stdio::piped())
-                .spawn()
-                .expect("chpasswd");
+            let mut child = Command::new("chpasswd").stdin(Stdio::piped()).spawn().expect("chpasswd");
             use std::io::Write;
             writeln!(child.stdin.take().unwrap(), "{user}:{password}").unwrap();
             assert!(child.wait().unwrap().success(), "chpasswd for {user}");
         }
-        std::fs::write(
-            "/etc/sudoers.d/kubeboot-test",
-            format!("{SUDO_USER} ALL=(ALL:ALL) ALL\n"),
-        )
-        .unwrap();
+        std::fs::write("/etc/sudoers.d/kubeboot-test", format!("{SUDO_USER} ALL=(ALL:ALL) ALL\n")).unwrap();
         run("chmod", &["440", "/etc/sudoers.d/kubeboot-test"]);
     });
 }
@@ -63,29 +42,12 @@ pub fn ensure_test_users() {
 /// An ed25519 key pair in `dir`; `passphrase` empty for none.
 pub fn make_key(dir: &Path, name: &str, passphrase: &str) -> PathBuf {
     let path = dir.join(name);
-    run(
-        "ssh-keygen",
-        &[
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            passphrase,
-            "-C",
-            name,
-            "-f",
-            path.to_str().unwrap(),
-        ],
-    );
+    run("ssh-keygen", &["-q", "-t", "ed25519", "-N", passphrase, "-C", name, "-f", path.to_str().unwrap()]);
     path
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 pub struct Sshd {
@@ -108,12 +70,7 @@ impl Sshd {
     pub fn prepare(port: u16, authorized: &[(&str, &Path)]) -> Sshd {
         let dir = tempfile::tempdir().unwrap();
         let host_key = make_key(dir.path(), "ssh_host_ed25519_key", "");
-        let sshd = Sshd {
-            dir,
-            port,
-            host_key,
-            child: None,
-        };
+        let sshd = Sshd { dir, port, host_key, child: None };
         let keys_dir = sshd.dir.path().join("authorized_keys");
         std::fs::create_dir(&keys_dir).unwrap();
         for (user, public) in authorized {
@@ -144,24 +101,14 @@ impl Sshd {
         std::fs::write(&config, self.config()).unwrap();
         let log = self.dir.path().join("sshd.log");
         let child = Command::new("/usr/sbin/sshd")
-            .args([
-                "-D",
-                "-f",
-                config.to_str().unwrap(),
-                "-E",
-                log.to_str().unwrap(),
-            ])
+            .args(["-D", "-f", config.to_str().unwrap(), "-E", log.to_str().unwrap()])
             .spawn()
             .expect("start /usr/sbin/sshd (apt-get install openssh-server)");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         // Wait for the log line rather than probing the port, so every "Connection from" in the log is a client.
         while !self.log().contains("Server listening on") {
-            assert!(
-                Instant::now() < deadline,
-                "sshd did not listen: {}",
-                self.log()
-            );
+            assert!(Instant::now() < deadline, "sshd did not listen: {}", self.log());
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -212,16 +159,8 @@ impl Agent {
             assert!(Instant::now() < deadline, "ssh-agent did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        let out = Command::new("ssh-add")
-            .arg(key)
-            .env("SSH_AUTH_SOCK", &socket)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ssh-add: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = Command::new("ssh-add").arg(key).env("SSH_AUTH_SOCK", &socket).output().unwrap();
+        assert!(out.status.success(), "ssh-add: {}", String::from_utf8_lossy(&out.stderr));
         Agent { socket, child }
     }
 }
@@ -247,9 +186,7 @@ pub fn write_inventory(dir: &Path, port: u16, ssh_lines: &str) -> PathBuf {
 /// Run the real kubeboot binary.
 pub fn kubeboot(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubeboot"));
-    cmd.args(args)
-        .env_remove("SSH_AUTH_SOCK")
-        .stdin(Stdio::null());
+    cmd.args(args).env_remove("SSH_AUTH_SOCK").stdin(Stdio::null());
     for (k, v) in envs {
         cmd.env(k, v);
     }
