@@ -97,6 +97,14 @@ impl Package {
     }
 }
 
+/// `apt-get update` only when the index is missing, older than an hour, or older than a repository file or
+/// key (a repository added earlier in the run), like Ansible's cache_valid_time: three package tasks in a
+/// play then refresh it once, not three times.
+const REFRESH_APT_INDEX: &str = "newest=$(ls -t /var/lib/apt/lists/*_Packages* 2>/dev/null | head -n1); \
+if [ -z \"$newest\" ] || [ -z \"$(find \"$newest\" -mmin -60)\" ] || \
+[ -n \"$(find /etc/apt/sources.list /etc/apt/sources.list.d /etc/apt/keyrings -newer \"$newest\" 2>/dev/null | head -n1)\" ]; \
+then apt-get -o DPkg::Lock::Timeout=300 update -qq; fi";
+
 /// Up to five minutes for another apt or dpkg to finish (pgrep is in procps, on every Debian with systemd).
 const WAIT_FOR_APT: &str =
     "for _ in $(seq 300); do pgrep -x 'apt-get|apt|dpkg|unattended-upgr' >/dev/null 2>&1 || break; sleep 1; done;";
@@ -109,7 +117,7 @@ fn install_command(pm: PackageManager, specs: &[String]) -> Result<String, Strin
         // An earlier run killed mid-install leaves apt running on the host (it outlives the SSH channel) or
         // dpkg half-configured: wait for the former (bounded), then `dpkg --configure -a` finishes the latter.
         PackageManager::Apt => format!(
-            "export DEBIAN_FRONTEND=noninteractive; {WAIT_FOR_APT} dpkg --configure -a && apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get install -y -qq --no-install-recommends --allow-downgrades -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold {args}"
+            "export DEBIAN_FRONTEND=noninteractive; {WAIT_FOR_APT} dpkg --configure -a && {{ {REFRESH_APT_INDEX}; }} && apt-get install -y -qq --no-install-recommends --allow-downgrades -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold {args}"
         ),
         PackageManager::Dnf | PackageManager::Yum => {
             let pm = if pm == PackageManager::Dnf { "dnf" } else { "yum" };
@@ -138,6 +146,18 @@ mod tests {
     use super::super::test_support::{module, plan};
     use super::*;
     use crate::facts::FactCache;
+
+    #[test]
+    fn generated_commands_are_valid_shell() {
+        for pm in [PackageManager::Apt, PackageManager::Dnf, PackageManager::Yum] {
+            for cmd in
+                [install_command(pm, &["a=1*".into(), "b".into()]).unwrap(), remove_command(pm, &["a".into()]).unwrap()]
+            {
+                let status = std::process::Command::new("/bin/sh").args(["-n", "-c", &cmd]).status().unwrap();
+                assert!(status.success(), "{pm:?}: not valid shell: {cmd}");
+            }
+        }
+    }
 
     #[test]
     fn pins_match_across_packaging_suffixes() {
