@@ -15,7 +15,7 @@ if [ ! -x "$work/venv/bin/ansible-playbook" ]; then
   python3 -m venv "$work/venv"
   "$work/venv/bin/pip" install -q 'ansible-core>=2.17,<2.20'
 fi
-ansible_version=$("$work/venv/bin/ansible-playbook" --version | head -1)
+ansible_version=$("$work/venv/bin/ansible-playbook" --version 2>/dev/null | sed -n 1p)
 
 now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }

@@ -129,5 +129,8 @@ pub enum LabCommand {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LabFlavor {
+    /// Debian 12 (apt)
     Debian,
+    /// Identifies as Rocky Linux 9: real dnf and rpm (Debian's builds), yum linked to dnf, a lab base repository
+    El,
 }

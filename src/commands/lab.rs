@@ -2,15 +2,19 @@
 
 use std::os::unix::process::CommandExt;
 
-use crate::cli::LabCommand;
-use crate::lab::{Lab, LabError};
+use crate::cli::{LabCommand, LabFlavor};
+use crate::lab::{Flavor, Lab, LabError};
 use crate::{EXIT_FAILED, EXIT_OK};
 
 pub async fn run(cmd: LabCommand) -> anyhow::Result<u8> {
     let lab = Lab::new();
     match cmd {
-        LabCommand::Up { count, flavor: _, inventory } => {
-            let hosts = tokio::task::block_in_place(|| lab.up(count))?;
+        LabCommand::Up { count, flavor, inventory } => {
+            let flavor = match flavor {
+                LabFlavor::Debian => Flavor::Debian,
+                LabFlavor::El => Flavor::El,
+            };
+            let hosts = tokio::task::block_in_place(|| lab.up(count, flavor))?;
             let text = lab.inventory_text(&hosts);
             write_atomic(&inventory, &text)?;
             eprintln!("kubeboot lab: {} host(s) up; inventory written to {}", hosts.len(), inventory.display());

@@ -42,3 +42,10 @@ pub async fn gather_state<T: Transport>(
     let host = transport.host_name().to_string();
     state::parse(keys, &out.stdout_text()).map_err(|message| FactError::Parse { host, message })
 }
+
+/// A fact command's recorded output from tests/fixtures/facts, for parser tests.
+#[cfg(test)]
+pub(crate) fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/facts/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}

@@ -223,10 +223,7 @@ fn parse_service(lines: &[&str]) -> ServiceState {
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> String {
-        let path = format!("{}/tests/fixtures/facts/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
+    use crate::facts::fixture;
 
     #[test]
     fn parses_a_debian_state_dump() {

@@ -107,10 +107,7 @@ pub fn parse_system_facts(text: &str) -> Result<SystemFacts, String> {
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> String {
-        let path = format!("{}/tests/fixtures/facts/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
+    use crate::facts::fixture;
 
     #[test]
     fn debian_bookworm() {

@@ -38,6 +38,8 @@ pub struct Host {
     pub name: String,
     pub address: String,
     pub role: Role,
+    /// The cluster's docker settings with this host's overrides applied.
+    pub docker: DockerSpec,
     pub ssh: SshTarget,
     pub vars: BTreeMap<String, Value>,
 }
@@ -67,6 +69,10 @@ impl Inventory {
                 name: h.name.clone(),
                 address: h.address.clone(),
                 role: h.role,
+                docker: DockerSpec {
+                    source: h.docker.as_ref().and_then(|d| d.source).unwrap_or(file.docker.source),
+                    version: h.docker.as_ref().and_then(|d| d.version.clone()).or_else(|| file.docker.version.clone()),
+                },
                 ssh: resolve::ssh_target(&file, h, &base_dir),
                 vars: h.vars.clone(),
             })

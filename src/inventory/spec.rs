@@ -47,6 +47,13 @@ pub struct DockerSpec {
     pub version: Option<String>,
 }
 
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerOverride {
+    pub source: Option<DockerSource>,
+    pub version: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DockerSource {
@@ -112,6 +119,9 @@ pub struct HostSpec {
     pub name: String,
     pub address: String,
     pub role: Role,
+    /// Overrides `docker.source` / `docker.version` for this host (e.g. one Debian host in an EL cluster).
+    #[serde(default)]
+    pub docker: Option<DockerOverride>,
     #[serde(default)]
     pub ssh: SshSpec,
     #[serde(default)]

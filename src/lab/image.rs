@@ -35,6 +35,75 @@ pub fn ensure_base(lab_dir: &Path) -> Result<PathBuf, LabError> {
     Ok(base)
 }
 
+/// Packages an EL-flavor host adds to the Debian base: real dnf and rpm, plus what Docker from our test RPMs
+/// links against or calls (on real EL these come with the distribution).
+const EL_PACKAGES: &[&str] = &["dnf", "rpm", "iptables", "libdevmapper1.02.1"];
+
+/// Where lab hosts find the lab's package repositories (served by the tests from the bridge address).
+pub const LAB_REPO_URL: &str = "http://10.88.0.1:8088";
+
+const EL_OS_RELEASE: &str = r#"NAME="Rocky Linux"
+VERSION="9.3 (Blue Onyx)"
+ID="rocky"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="9.3"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="Rocky Linux 9.3 (kubeboot lab stand-in: Debian userland with dnf and rpm)"
+"#;
+
+/// The EL-flavor base: a copy of the Debian base with dnf and rpm, an EL /etc/os-release, `yum` linked to
+/// dnf as on EL 8/9, dnf's release version, and the lab's base repository (stand-ins for the distribution's
+/// repositories: yum-utils, lvm2, …), which may be absent (skip_if_unavailable).
+pub fn ensure_el_base(lab_dir: &Path, base: &Path) -> Result<PathBuf, LabError> {
+    let el = lab_dir.join("base-el");
+    if el.join(COMPLETE_MARKER).exists() {
+        return Ok(el);
+    }
+    let partial = lab_dir.join("base-el.partial");
+    remove_tree(&partial)?;
+    remove_tree(&el)?;
+    eprintln!("kubeboot lab: building the EL base image (dnf, rpm; done once)");
+    run("cp", &["-a", "--reflink=auto", &base.to_string_lossy(), &partial.to_string_lossy()])?;
+    let root = partial.to_string_lossy().into_owned();
+    let mut args = vec![
+        root.as_str(),
+        "env",
+        "DEBIAN_FRONTEND=noninteractive",
+        "apt-get",
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+    ];
+    args.extend_from_slice(EL_PACKAGES);
+    if run("chroot", &args).is_err() {
+        run("chroot", &[&root, "apt-get", "update", "-qq"])?;
+        run("chroot", &args)?;
+    }
+    run("chroot", &[&root, "apt-get", "clean"])?;
+    let write = |rel: &str, text: &str| {
+        let path = partial.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        }
+        let _ = std::fs::remove_file(&path); // /etc/os-release is a symlink on Debian
+        std::fs::write(&path, text).map_err(io(format!("writing {}", path.display())))
+    };
+    write("etc/os-release", EL_OS_RELEASE)?;
+    write("etc/dnf/vars/releasever", "9\n")?;
+    write(
+        "etc/yum.repos.d/lab-base.repo",
+        &format!("[lab-base]\nname=kubeboot lab base repository\nbaseurl={LAB_REPO_URL}/base/\nenabled=1\ngpgcheck=0\nskip_if_unavailable=1\n"),
+    )?;
+    let yum = partial.join("usr/bin/yum");
+    if std::fs::symlink_metadata(&yum).is_err() {
+        std::os::unix::fs::symlink("dnf", &yum).map_err(io("linking yum to dnf"))?;
+    }
+    std::fs::write(partial.join(COMPLETE_MARKER), "el").map_err(io("marking the EL base complete"))?;
+    std::fs::rename(&partial, &el).map_err(io("moving the EL base into place"))?;
+    Ok(el)
+}
+
 /// A fresh root for `host`, copied from the base.
 pub fn make_host_root(base: &Path, root: &Path, host: &LabHost, public_key: &str) -> Result<(), LabError> {
     remove_tree(root)?;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 pub use error::LabError;
 pub use network::lab_namespaces;
-pub use state::LabHost;
+pub use state::{Flavor, LabHost};
 
 use error::io;
 use state::LabState;
@@ -79,13 +79,18 @@ impl Lab {
     }
 
     /// Make sure `count` hosts run. Running hosts are kept; missing or dead ones (a killed run) are rebuilt.
-    pub fn up(&self, count: u32) -> Result<Vec<LabHost>, LabError> {
+    pub fn up(&self, count: u32, flavor: Flavor) -> Result<Vec<LabHost>, LabError> {
         require_root()?;
         sh::require_tools(&["ip", "iptables", "debootstrap", "systemd-nspawn", "ssh-keygen"])?;
         std::fs::create_dir_all(self.dir.join("hosts")).map_err(io(format!("creating {}", self.dir.display())))?;
         let mut state = LabState::load(&self.state_path())?;
         let public_key = self.ensure_key()?;
         let base = image::ensure_base(&self.dir)?;
+        let base_el = if flavor == Flavor::El || state.hosts.iter().any(|h| h.flavor == Flavor::El) {
+            Some(image::ensure_el_base(&self.dir, &base)?)
+        } else {
+            None
+        };
         network::ensure_bridge()?;
         let before = network::ensure_nat()?;
         if state.ip_forward_before.is_none() {
@@ -94,7 +99,12 @@ impl Lab {
 
         for index in 0..count {
             if !state.hosts.iter().any(|h| h.index == index) {
-                state.hosts.push(LabHost { name: host_name(index), index, address: network::host_address(index) });
+                state.hosts.push(LabHost {
+                    name: host_name(index),
+                    flavor,
+                    index,
+                    address: network::host_address(index),
+                });
             }
         }
         state.hosts.sort_by_key(|h| h.index);
@@ -110,7 +120,11 @@ impl Lab {
             machine::stop(self.pid(host), self.init_pid(host), host, STOP_GRACE);
             eprintln!("kubeboot lab: creating {} ({})", host.name, host.address);
             network::create_host_network(host)?;
-            image::make_host_root(&base, &self.root(host), host, &public_key)?;
+            let host_base = match host.flavor {
+                Flavor::Debian => &base,
+                Flavor::El => base_el.as_ref().expect("made above when any host is EL"),
+            };
+            image::make_host_root(host_base, &self.root(host), host, &public_key)?;
             forget_host_key(&self.known_hosts(), &host.address)?;
             let pid = machine::start(host, &self.root(host), &self.log_path(host))?;
             std::fs::write(self.pid_path(host), pid.to_string()).map_err(io("writing the pid file"))?;
@@ -175,7 +189,11 @@ impl Lab {
         text.push_str("hosts:\n");
         for h in hosts {
             let role = if h.index == 0 { "master" } else { "node" };
-            text.push_str(&format!("  - {{ name: {}, address: {}, role: {role} }}\n", h.name, h.address));
+            let flavor = match h.flavor {
+                Flavor::Debian => "debian",
+                Flavor::El => "el (Rocky Linux 9 userland stand-in)",
+            };
+            text.push_str(&format!("  - {{ name: {}, address: {}, role: {role} }}   # {flavor}\n", h.name, h.address));
         }
         text
     }

@@ -18,9 +18,20 @@ pub struct LabState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabHost {
     pub name: String,
+    #[serde(default)]
+    pub flavor: Flavor,
     /// Position in the lab: gives the address and interface names.
     pub index: u32,
     pub address: String,
+}
+
+/// What a lab host identifies as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    #[default]
+    Debian,
+    El,
 }
 
 impl LabHost {

@@ -33,8 +33,8 @@ pub fn host_vars(inventory: &Inventory, host: &Host) -> Json {
             "control_plane_endpoint": inventory.cluster.control_plane_endpoint.as_ref().map(|e| e.to_string()),
         },
         "docker": {
-            "source": serde_json::to_value(inventory.docker.source).unwrap_or(Json::Null),
-            "version": inventory.docker.version.clone().unwrap_or_default(),
+                        "source": serde_json::to_value(host.docker.source).unwrap_or(Json::Null),
+            "version": host.docker.version.clone().unwrap_or_default(),
         },
         "vars": vars,
     })

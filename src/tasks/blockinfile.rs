@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::file_write::{converge, props};
+use super::file_write::{converge, existing_text, props};
 use super::{Change, PlanContext};
 use crate::facts::FactKey;
 use crate::yaml::Value;
@@ -42,15 +42,12 @@ impl BlockInFile {
 
     pub fn plan(&self, cx: &PlanContext) -> Result<Vec<Change>, String> {
         let current = cx.file(&self.path);
-        let text = match current.and_then(|f| f.content.as_deref()) {
-            Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-            None if current.is_some() => return Err(format!("{} is not a regular file", self.path)),
-            None if self.create || self.state == BlockState::Absent => String::new(),
+        let text = match existing_text(current, &self.path)? {
+            Some(text) => text,
+            None if self.state == BlockState::Absent => return Ok(vec![]),
+            None if self.create => String::new(),
             None => return Err(format!("{} does not exist (set create: true)", self.path)),
         };
-        if current.is_none() && self.state == BlockState::Absent {
-            return Ok(vec![]);
-        }
         let desired = apply(&text, &self.marker, &self.block, self.state);
         Ok(converge(&self.path, current, desired.as_bytes(), &props(&self.mode, &None, &None)?))
     }

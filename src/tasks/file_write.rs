@@ -72,6 +72,17 @@ pub fn unified_diff(path: &str, old: &[u8], new: &[u8], created: bool) -> String
         .to_string()
 }
 
+/// The text of a file a task edits in place (lineinfile, blockinfile, sysctl): None when it does not exist.
+pub fn existing_text(current: Option<&FileState>, path: &str) -> Result<Option<String>, String> {
+    match current {
+        None => Ok(None),
+        Some(f) => match f.content.as_deref() {
+            Some(bytes) => Ok(Some(String::from_utf8_lossy(bytes).into_owned())),
+            None => Err(format!("{path} is not a regular file")),
+        },
+    }
+}
+
 /// `mode`/`owner`/`group` as written in a task.
 pub fn props(
     mode: &Option<crate::yaml::Value>,

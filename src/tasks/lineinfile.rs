@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::file_write::{converge, props};
+use super::file_write::{converge, existing_text, props};
 use super::{Change, PlanContext};
 use crate::facts::FactKey;
 use crate::yaml::Value;
@@ -39,9 +39,8 @@ impl LineInFile {
 
     pub fn plan(&self, cx: &PlanContext) -> Result<Vec<Change>, String> {
         let current = cx.file(&self.path);
-        let text = match current.and_then(|f| f.content.as_deref()) {
-            Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-            None if current.is_some() => return Err(format!("{} is not a regular file", self.path)),
+        let text = match existing_text(current, &self.path)? {
+            Some(text) => text,
             None if self.state == LineState::Absent => return Ok(vec![]),
             None if self.create => String::new(),
             None => return Err(format!("{} does not exist (set create: true)", self.path)),

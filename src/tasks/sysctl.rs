@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::file_write::{converge, FileProps};
+use super::file_write::{converge, existing_text, FileProps};
 use super::lineinfile::{apply, LineState};
 use super::{Change, PlanContext};
 use crate::facts::{FactKey, FactValue};
@@ -46,10 +46,7 @@ impl Sysctl {
         }
         if self.persist {
             let current = cx.file(SYSCTL_FILE);
-            let text = current
-                .and_then(|f| f.content.as_deref())
-                .map(|c| String::from_utf8_lossy(c).into_owned())
-                .unwrap_or_default();
+            let text = existing_text(current, SYSCTL_FILE)?.unwrap_or_default();
             let line = format!("{} = {}", self.name, self.value);
             let desired = apply(&text, &line, Some(&format!("{} ", self.name)), LineState::Present);
             changes.extend(converge(

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Builds the lab's EL package repositories with rpmbuild and createrepo_c, for EL-flavor lab hosts:
+#   OUT/base/        stand-ins for the distribution's repositories: yum-utils, device-mapper-persistent-data,
+#                    lvm2, bash-completion (empty packages that only mark themselves installed)
+#   OUT/docker-ce/   docker-ce at two versions (18.06.2.ce and 18.09.1): a working Docker engine made of
+#                    Debian's docker.io, containerd, runc and tini binaries, with a systemd unit. Both versions
+#                    carry the same binaries; what differs is the package version rpm reports.
+#   OUT/kubernetes/  a kubectl stand-in
+# Usage: build-repo.sh OUT   (needs rpm, createrepo-c and apt lists on this machine)
+set -euo pipefail
+out=${1:?usage: build-repo.sh OUT}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$out"
+rm -rf "$out"/base "$out"/docker-ce "$out"/kubernetes
+
+# Debian's Docker binaries, as the machine's package manager fetches them.
+(cd "$work" && apt-get download -qq docker.io containerd runc tini 2>/dev/null)
+for deb in "$work"/*.deb; do dpkg -x "$deb" "$work/x"; done
+bin="$work/bin"; mkdir -p "$bin"
+cp "$work/x/usr/sbin/dockerd" "$work/x/usr/bin/docker" "$work/x/usr/bin/containerd" \
+   "$work/x/usr/bin/containerd-shim-runc-v2" "$work/x/usr/sbin/runc" "$work/x/usr/sbin/docker-proxy" "$bin/"
+cp "$work/x/usr/bin/tini-static" "$bin/docker-init"
+
+build() { # NAME VERSION REPO DESCRIPTION [with-docker]
+  local name=$1 version=$2 repo=$3 description=$4 docker=${5:-}
+  local top="$work/rpm-$name-$version"
+  mkdir -p "$top"/{SPECS,RPMS,BUILD,BUILDROOT}
+  {
+    echo "%global debug_package %{nil}"
+    echo "%global __os_install_post %{nil}"
+    echo "%define _binary_payload w1.gzdio"
+    echo "%define _build_id_links none"
+    echo "Name: $name"
+    echo "Version: $version"
+    echo "Release: 3.el9"
+    echo "Summary: kubeboot lab: $description"
+    echo "License: Apache-2.0"
+    echo "BuildArch: x86_64"
+    echo "AutoReqProv: no"
+    echo "%description"
+    echo "kubeboot lab package: $description"
+    echo "%install"
+    echo "mkdir -p %{buildroot}/usr/share/kubeboot-lab"
+    echo "echo '$name $version' > %{buildroot}/usr/share/kubeboot-lab/$name"
+    if [ -n "$docker" ]; then
+      echo "mkdir -p %{buildroot}/usr/bin %{buildroot}/usr/lib/systemd/system"
+      echo "cp $bin/* %{buildroot}/usr/bin/"
+      echo "cp $work/docker.service %{buildroot}/usr/lib/systemd/system/docker.service"
+    fi
+    echo "%files"
+    echo "/usr/share/kubeboot-lab/$name"
+    if [ -n "$docker" ]; then
+      for f in "$bin"/*; do echo "/usr/bin/$(basename "$f")"; done
+      echo "/usr/lib/systemd/system/docker.service"
+    fi
+  } > "$top/SPECS/$name.spec"
+  rpmbuild -bb --quiet --define "_topdir $top" "$top/SPECS/$name.spec" >/dev/null 2>&1 \
+    || { rpmbuild -bb --define "_topdir $top" "$top/SPECS/$name.spec" >&2; exit 1; }
+  mkdir -p "$out/$repo"
+  cp "$top"/RPMS/x86_64/*.rpm "$out/$repo/"
+}
+
+cat > "$work/docker.service" <<'UNIT'
+[Unit]
+Description=Docker Application Container Engine (kubeboot lab docker-ce package)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=notify
+ExecStart=/usr/bin/dockerd -H unix:///var/run/docker.sock
+ExecReload=/bin/kill -s HUP $MAINPID
+LimitNOFILE=infinity
+Delegate=yes
+KillMode=process
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+
+for p in yum-utils device-mapper-persistent-data lvm2 bash-completion; do
+  build "$p" 1.0 base "stand-in for the distribution's $p"
+done
+build docker-ce 18.06.2.ce docker-ce "Docker engine (Debian docker.io binaries)" docker
+build docker-ce 18.09.1 docker-ce "Docker engine (Debian docker.io binaries)" docker
+build kubectl 1.30.0 kubernetes "stand-in for kubectl"
+for repo in base docker-ce kubernetes; do createrepo_c -q "$out/$repo"; done
+echo "$out"
