@@ -42,3 +42,32 @@ impl Command {
         Ok(vec![Change::run(format!("run: {}", self.cmd), self.cmd.clone())])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{module, plan};
+    use crate::facts::{FactCache, FactKey, FactValue};
+
+    #[test]
+    fn guards_decide() {
+        let creates = module("command: { cmd: make, creates: /out }");
+        assert_eq!(
+            plan(&creates, FactCache::from([(FactKey::File("/out".into()), FactValue::File(None))]), "debian").len(),
+            1
+        );
+        let done = FactCache::from([(FactKey::File("/out".into()), super::super::test_support::file("", 0o644))]);
+        assert!(plan(&creates, done, "debian").is_empty());
+        let unless = module("command: { cmd: setup, unless: \"test -e /x\" }");
+        assert!(plan(
+            &unless,
+            FactCache::from([(FactKey::Guard("test -e /x".into()), FactValue::Guard(true))]),
+            "debian"
+        )
+        .is_empty());
+        let plain = module("command: \"echo hi\"");
+        assert_eq!(
+            plan(&plain, FactCache::new(), "debian")[0].actions,
+            vec![super::super::Action::Run("echo hi".into())]
+        );
+    }
+}

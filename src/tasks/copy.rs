@@ -31,3 +31,19 @@ impl Copy {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{file, module, plan};
+    use crate::facts::{FactCache, FactKey};
+
+    #[test]
+    fn writes_only_differing_content() {
+        let m = module("copy: { content: \"a\\n\", dest: /etc/x, mode: \"0600\" }");
+        assert!(plan(&m, FactCache::from([(FactKey::File("/etc/x".into()), file("a\n", 0o600))]), "debian").is_empty());
+        assert_eq!(
+            plan(&m, FactCache::from([(FactKey::File("/etc/x".into()), file("b\n", 0o600))]), "debian")[0].summary,
+            "update /etc/x"
+        );
+    }
+}

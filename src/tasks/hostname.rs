@@ -39,3 +39,23 @@ impl Hostname {
         )])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{file, module, plan};
+    use crate::facts::{FactCache, FactKey, FactValue};
+
+    #[test]
+    fn set_only_when_running_or_stored_name_differs() {
+        let m = module("hostname: { name: k8s-node1 }");
+        let facts = |running: &str, stored: &str| {
+            FactCache::from([
+                (FactKey::Hostname, FactValue::Hostname(running.into())),
+                (FactKey::File("/etc/hostname".into()), file(stored, 0o644)),
+            ])
+        };
+        assert!(plan(&m, facts("k8s-node1", "k8s-node1\n"), "debian").is_empty());
+        assert_eq!(plan(&m, facts("localhost", "localhost\n"), "debian")[0].summary, "hostname localhost -> k8s-node1");
+        assert_eq!(plan(&m, facts("k8s-node1", "old\n"), "el").len(), 1);
+    }
+}

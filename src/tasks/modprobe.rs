@@ -49,3 +49,25 @@ impl Modprobe {
         Ok(changes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{file, module, plan};
+    use crate::facts::{FactCache, FactKey, FactValue};
+
+    #[test]
+    fn loads_and_persists_once() {
+        let m = module("modprobe: { name: br_netfilter }");
+        let conf = FactKey::File("/etc/modules-load.d/kubeboot-br_netfilter.conf".into());
+        let missing = FactCache::from([
+            (FactKey::KernelModule("br_netfilter".into()), FactValue::KernelModule(false)),
+            (conf.clone(), FactValue::File(None)),
+        ]);
+        assert_eq!(plan(&m, missing, "debian").len(), 2);
+        let done = FactCache::from([
+            (FactKey::KernelModule("br_netfilter".into()), FactValue::KernelModule(true)),
+            (conf, file("br_netfilter\n", 0o644)),
+        ]);
+        assert!(plan(&m, done, "debian").is_empty());
+    }
+}

@@ -55,3 +55,34 @@ impl Repo {
         Ok(changes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{module, plan};
+    use super::super::Action;
+    use crate::facts::{FactCache, FactKey, FactValue};
+
+    #[test]
+    fn yum_repo_file_on_el_and_apt_source_with_key_on_debian() {
+        let el = module("repo: { name: docker-ce, template: docker-ce.repo }");
+        let changes = plan(
+            &el,
+            FactCache::from([(FactKey::File("/etc/yum.repos.d/docker-ce.repo".into()), FactValue::File(None))]),
+            "el",
+        );
+        assert!(
+            matches!(&changes[0].actions[0], Action::Write { path, .. } if path == "/etc/yum.repos.d/docker-ce.repo")
+        );
+
+        let deb = module("repo: { name: docker-ce, template: docker-ce.list, key_url: \"https://k/gpg\", key_path: /etc/apt/keyrings/docker.asc }");
+        let facts = FactCache::from([
+            (FactKey::File("/etc/apt/sources.list.d/docker-ce.list".into()), FactValue::File(None)),
+            (FactKey::File("/etc/apt/keyrings/docker.asc".into()), FactValue::File(None)),
+        ]);
+        let summaries: Vec<String> = plan(&deb, facts, "debian").into_iter().map(|c| c.summary).collect();
+        assert_eq!(
+            summaries,
+            ["fetch signing key /etc/apt/keyrings/docker.asc", "create /etc/apt/sources.list.d/docker-ce.list"]
+        );
+    }
+}

@@ -59,3 +59,24 @@ impl Sysctl {
         Ok(changes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{file, module, plan};
+    use super::SYSCTL_FILE;
+    use crate::facts::{FactCache, FactKey, FactValue};
+
+    #[test]
+    fn runtime_and_persisted_value() {
+        let m = module("sysctl: { name: net.ipv4.ip_forward, value: \"1\" }");
+        let facts = |running: &str, conf: &str| {
+            FactCache::from([
+                (FactKey::Sysctl("net.ipv4.ip_forward".into()), FactValue::Sysctl(Some(running.into()))),
+                (FactKey::File(SYSCTL_FILE.into()), file(conf, 0o644)),
+            ])
+        };
+        let both: Vec<String> = plan(&m, facts("0", ""), "debian").into_iter().map(|c| c.summary).collect();
+        assert_eq!(both, ["net.ipv4.ip_forward = 1 (was 0)", format!("update {SYSCTL_FILE}").as_str()]);
+        assert!(plan(&m, facts("1", "net.ipv4.ip_forward = 1\n"), "debian").is_empty());
+    }
+}
