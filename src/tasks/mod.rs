@@ -238,7 +238,7 @@ pub(crate) mod test_support {
         let system = system(family);
         let renderer = Renderer::new(None).unwrap();
         let mut vars = tera::Context::new();
-                vars.insert("vars", &serde_json::json!({}));
+        vars.insert("vars", &serde_json::json!({}));
         vars.insert("facts", &system);
         module
             .plan(&PlanContext {

@@ -33,36 +33,59 @@ pub fn version_matches(installed: &str, pin: &str) -> bool {
     installed == pin || installed.strip_prefix(pin).is_some_and(|rest| rest.starts_with(['-', '~', '+']))
 }
 
+/// One package to manage: its name and the version it is pinned to, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wanted {
+    name: String,
+    pin: Option<String>,
+}
+
 impl Package {
-    fn pin(&self) -> Option<&str> {
-        self.version.as_deref().filter(|v| !v.is_empty())
+    /// Names as given, each optionally `NAME=VERSION` (its own pin; otherwise `version` applies). Names that
+    /// render empty (`"{% if … %}docker.io{% endif %}"`) are dropped, so one task can install a list whose
+    /// members depend on variables.
+    fn wanted(&self) -> Vec<Wanted> {
+        let task_pin = self.version.as_deref().filter(|v| !v.is_empty());
+        self.name
+            .to_vec()
+            .into_iter()
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .map(|n| match n.split_once('=') {
+                Some((name, pin)) => {
+                    Wanted { name: name.to_string(), pin: Some(pin.to_string()).filter(|p| !p.is_empty()) }
+                }
+                None => Wanted { name: n, pin: task_pin.map(String::from) },
+            })
+            .collect()
     }
 
     pub fn fact_keys(&self) -> Vec<FactKey> {
-        self.name.to_vec().into_iter().map(FactKey::Package).collect()
+        self.wanted().into_iter().map(|w| FactKey::Package(w.name)).collect()
     }
 
     pub fn plan(&self, cx: &PlanContext) -> Result<Vec<Change>, String> {
         let mut install = Vec::new();
         let mut remove = Vec::new();
         let mut diff = String::new();
-        for name in self.name.to_vec() {
-            let installed = match cx.fact(&FactKey::Package(name.clone())) {
+        for w in self.wanted() {
+            let installed = match cx.fact(&FactKey::Package(w.name.clone())) {
                 Some(FactValue::Package(v)) => v.clone(),
                 _ => None,
             };
+            let name = &w.name;
             match (self.state, &installed) {
                 (PackageState::Present, None) => {
-                    diff.push_str(&format!("+ {name} {}\n", self.pin().unwrap_or("(latest)")));
-                    install.push(name);
+                    diff.push_str(&format!("+ {name} {}\n", w.pin.as_deref().unwrap_or("(latest)")));
+                    install.push(w);
                 }
-                (PackageState::Present, Some(v)) if self.pin().is_some_and(|p| !version_matches(v, p)) => {
-                    diff.push_str(&format!("- {name} {v}\n+ {name} {}\n", self.pin().unwrap_or_default()));
-                    install.push(name);
+                (PackageState::Present, Some(v)) if w.pin.as_deref().is_some_and(|p| !version_matches(v, p)) => {
+                    diff.push_str(&format!("- {name} {v}\n+ {name} {}\n", w.pin.as_deref().unwrap_or_default()));
+                    install.push(w);
                 }
                 (PackageState::Absent, Some(v)) => {
                     diff.push_str(&format!("- {name} {v}\n"));
-                    remove.push(name);
+                    remove.push(w.name);
                 }
                 _ => {}
             }
@@ -70,7 +93,7 @@ impl Package {
         let pm = cx.system.package_manager;
         let mut changes = Vec::new();
         if !install.is_empty() {
-            let specs: Vec<String> = install.iter().map(|n| self.spec(pm, n)).collect();
+            let specs: Vec<String> = install.iter().map(|w| spec(pm, w)).collect();
             changes.push(Change {
                 summary: format!("install {}", specs.join(" ")),
                 diff: Some(diff.clone()),
@@ -86,14 +109,14 @@ impl Package {
         }
         Ok(changes)
     }
+}
 
-    /// NAME=PIN* for apt (a glob over the packaging suffix), NAME-PIN for yum/dnf.
-    fn spec(&self, pm: PackageManager, name: &str) -> String {
-        match (pm, self.pin()) {
-            (PackageManager::Apt, Some(pin)) => format!("{name}={pin}*"),
-            (_, Some(pin)) => format!("{name}-{pin}"),
-            (_, None) => name.to_string(),
-        }
+/// NAME=PIN* for apt (a glob over the packaging suffix), NAME-PIN for yum/dnf.
+fn spec(pm: PackageManager, w: &Wanted) -> String {
+    match (pm, w.pin.as_deref()) {
+        (PackageManager::Apt, Some(pin)) => format!("{}={pin}*", w.name),
+        (_, Some(pin)) => format!("{}-{pin}", w.name),
+        (_, None) => w.name.clone(),
     }
 }
 
@@ -182,6 +205,16 @@ mod tests {
         let newer = module("package: { name: docker-ce, version: 18.09.1 }");
         let up = plan(&newer, installed, "el");
         assert_eq!(up[0].diff.as_deref(), Some("- docker-ce 18.06.2.ce-3.el7\n+ docker-ce 18.09.1\n"));
+    }
+
+    #[test]
+    fn per_name_pins_and_empty_names() {
+        let m = module("package: { name: [lvm2, \"\", \"docker.io=20.10.24\"] }");
+        let facts = FactCache::from([
+            (FactKey::Package("lvm2".into()), FactValue::Package(None)),
+            (FactKey::Package("docker.io".into()), FactValue::Package(None)),
+        ]);
+        assert_eq!(plan(&m, facts, "debian")[0].summary, "install lvm2 docker.io=20.10.24*");
     }
 
     #[test]

@@ -15,7 +15,8 @@ mkdir -p "$out"
 rm -rf "$out"/base "$out"/docker-ce "$out"/kubernetes
 
 # Debian's Docker binaries, as the machine's package manager fetches them.
-(cd "$work" && apt-get download -qq docker.io containerd runc tini 2>/dev/null)
+(cd "$work" && { apt-get download -qq docker.io containerd runc tini 2>/dev/null \
+  || { apt-get update -qq && apt-get download -qq docker.io containerd runc tini 2>/dev/null; }; })
 for deb in "$work"/*.deb; do dpkg -x "$deb" "$work/x"; done
 bin="$work/bin"; mkdir -p "$bin"
 cp "$work/x/usr/sbin/dockerd" "$work/x/usr/bin/docker" "$work/x/usr/bin/containerd" \

@@ -1,0 +1,6 @@
+//! kubeadm's bootstrap handshake, the parts shared by `init`/`join` and the server: bootstrap tokens, the CA
+//! pin, and the detached JWS that signs cluster-info. Nothing here knows about inventories or SSH.
+
+pub mod jws;
+pub mod pin;
+pub mod token;
