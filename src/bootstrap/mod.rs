@@ -3,4 +3,5 @@
 
 pub mod jws;
 pub mod pin;
+pub mod pki;
 pub mod token;
