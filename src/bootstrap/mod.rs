@@ -1,7 +1,9 @@
 //! kubeadm's bootstrap handshake, the parts shared by `init`/`join` and the server: bootstrap tokens, the CA
 //! pin, and the detached JWS that signs cluster-info. Nothing here knows about inventories or SSH.
 
+pub mod discovery;
 pub mod jws;
+pub mod kubeconfig;
 pub mod pin;
 pub mod pki;
 pub mod token;
