@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod cli;
 mod commands;
+pub mod control_plane;
 pub mod facts;
 pub mod fanout;
 pub mod inventory;

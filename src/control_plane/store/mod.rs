@@ -1,0 +1,39 @@
+//! Where API objects live: keys like `/nodes/k8s-node1` or `/pods/default/web-0` map to serialized objects.
+//! Every write bumps one cluster-wide revision counter, which is the objects' resourceVersion, and writes can
+//! be made conditional on the revision the writer read (optimistic concurrency, HTTP 409 on conflict).
+
+mod redb_store;
+
+pub use redb_store::RedbStore;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub key: String,
+    pub value: Vec<u8>,
+    /// The revision of the write that produced this value (its resourceVersion).
+    pub revision: u64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("{key} was changed (revision {actual}, expected {expected})")]
+    Conflict { key: String, expected: u64, actual: u64 },
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("store: {0}")]
+    Backend(String),
+}
+
+pub trait Store: Send + Sync {
+    fn get(&self, key: &str) -> Result<Option<Stored>, StoreError>;
+    /// Every object under `prefix`, in key order, and the store's revision at that moment.
+    fn list(&self, prefix: &str) -> Result<(Vec<Stored>, u64), StoreError>;
+    /// Fails with AlreadyExists if the key is taken.
+    fn create(&self, key: &str, value: &[u8]) -> Result<u64, StoreError>;
+    /// Replace; with `expected`, only if the stored revision is that one.
+    fn update(&self, key: &str, value: &[u8], expected: Option<u64>) -> Result<u64, StoreError>;
+    fn delete(&self, key: &str, expected: Option<u64>) -> Result<Stored, StoreError>;
+    fn revision(&self) -> Result<u64, StoreError>;
+}
