@@ -1,4 +1,6 @@
-//! The control plane `kubeboot server` runs. So far: the store. (The API, controllers and the server
-//! process come with the cluster-bootstrap issue.)
+//! The control plane `kubeboot server` runs: the store, bootstrap tokens, and the API server. (The process,
+//! nodes API, controllers and the agent come with the rest of the cluster-bootstrap issue.)
 
+pub mod api;
 pub mod store;
+pub mod tokens;

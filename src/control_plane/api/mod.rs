@@ -1,0 +1,14 @@
+//! The API server: HTTPS (rustls) with optional client certificates, axum routes, Kubernetes-style Status
+//! errors. Anonymous clients reach /healthz, /readyz and cluster-info; a bootstrap token buys a node
+//! certificate; everything else needs a client certificate.
+
+mod identity;
+mod routes;
+mod serve;
+mod status;
+mod tls;
+
+pub use identity::Identity;
+pub use routes::{router, ApiState};
+pub use serve::serve;
+pub use tls::{server_config, TlsError};

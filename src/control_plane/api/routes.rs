@@ -1,0 +1,114 @@
+//! Routes so far: health, cluster-info (anonymous, signed per token), the node-certificate exchange
+//! (bootstrap token), and /api for authenticated clients.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::identity::Identity;
+use super::status::{status, unauthorized};
+use crate::bootstrap::jws::sign_detached;
+use crate::bootstrap::pki::ClusterCa;
+use crate::bootstrap::token::BootstrapToken;
+use crate::control_plane::store::Store;
+use crate::control_plane::tokens;
+
+pub struct ApiState {
+    pub store: Arc<dyn Store>,
+    pub ca: ClusterCa,
+    /// The cluster-only kubeconfig cluster-info publishes (exact bytes, as signed).
+    pub cluster_kubeconfig: String,
+}
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/readyz", get(health))
+        .route("/livez", get(health))
+        .route("/api/v1/namespaces/kube-public/configmaps/cluster-info", get(cluster_info))
+        .route("/kubeboot/v1/node-certificates", post(node_certificate))
+        .route("/api", get(api_versions))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// kubeadm's cluster-info ConfigMap: the CA-only kubeconfig and a detached JWS per valid token
+/// (`jws-kubeconfig-<id>`). Readable without credentials: it is what a node trusts only after checks.
+async fn cluster_info(State(state): State<Arc<ApiState>>) -> Response {
+    let tokens = match tokens::valid(state.store.as_ref()) {
+        Ok(t) => t,
+        Err(e) => return status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()),
+    };
+    let mut data = serde_json::Map::new();
+    data.insert("kubeconfig".into(), state.cluster_kubeconfig.clone().into());
+    for token in &tokens {
+        data.insert(
+            format!("jws-kubeconfig-{}", token.id()),
+            sign_detached(state.cluster_kubeconfig.as_bytes(), token).into(),
+        );
+    }
+    Json(json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cluster-info", "namespace": "kube-public"},
+        "data": data,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeCertificateRequest {
+    node_name: String,
+    csr: String,
+}
+
+fn bearer(headers: &HeaderMap) -> Option<BootstrapToken> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    BootstrapToken::parse(value.strip_prefix("Bearer ")?).ok()
+}
+
+/// TLS bootstrap: a valid bootstrap token buys exactly one thing, a client certificate for
+/// system:node:<name> signed from the node's own CSR.
+async fn node_certificate(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let Some(token) = bearer(&headers) else { return unauthorized() };
+    match tokens::authenticate(state.store.as_ref(), &token) {
+        Ok(true) => {}
+        Ok(false) => return unauthorized(),
+        Err(e) => return status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()),
+    }
+    let request: NodeCertificateRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
+    };
+    match state.ca.sign_node_csr(&request.csr, &request.node_name) {
+        Ok(cert) => {
+            (StatusCode::CREATED, Json(json!({"certificate": cert, "ca": state.ca.cert_pem()}))).into_response()
+        }
+        Err(e) => status(StatusCode::FORBIDDEN, "Forbidden", e.to_string()),
+    }
+}
+
+async fn api_versions(Extension(identity): Extension<Identity>) -> Response {
+    if !identity.is_authenticated() {
+        return unauthorized();
+    }
+    Json(json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})).into_response()
+}
+
+async fn not_found(Extension(identity): Extension<Identity>) -> Response {
+    if !identity.is_authenticated() {
+        return unauthorized();
+    }
+    status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource")
+}
