@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod lab;
 pub mod playbook;
 pub mod render;
+pub mod resources;
 pub mod table;
 pub mod tasks;
 pub mod transport;

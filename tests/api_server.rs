@@ -148,6 +148,32 @@ fn anonymous_admin_node_and_token_access() {
     assert_eq!(s.curl("/api", Some((&node_cert, &node_key)), &[]).0, 200);
     let (admin_cert, admin_key) = (s.file("admin.pem", &s.admin.0), s.file("admin-key.pem", &s.admin.1));
     assert_eq!(s.curl("/api", Some((&admin_cert, &admin_key)), &[]).0, 200);
+
+    // Node authorization: a node writes only its own Node; an admin writes any; stale writes conflict.
+    let (node, admin) =
+        (Some((node_cert.as_path(), node_key.as_path())), Some((admin_cert.as_path(), admin_key.as_path())));
+    let send = |method: &str, path: &str, who: Option<(&Path, &Path)>, body: Value| {
+        s.curl(path, who, &["-X", method, "-H", "Content-Type: application/json", "--data", &body.to_string()])
+    };
+    let (code, created) = send("POST", "/api/v1/nodes", node, serde_json::json!({"metadata": {"name": "n1"}}));
+    assert_eq!(code, 201, "{created}");
+    let created: Value = serde_json::from_str(&created).unwrap();
+    let rv = created["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    assert_eq!(send("POST", "/api/v1/nodes", node, serde_json::json!({"metadata": {"name": "n2"}})).0, 403);
+    assert_eq!(send("POST", "/api/v1/nodes", admin, serde_json::json!({"metadata": {"name": "n2"}})).0, 201);
+    assert_eq!(send("PUT", "/api/v1/nodes/n2/status", node, serde_json::json!({"metadata": {"name": "n2"}})).0, 403);
+    let fresh = serde_json::json!({"metadata": {"name": "n1", "resourceVersion": rv}, "status": {"phase": "x"}});
+    assert_eq!(send("PUT", "/api/v1/nodes/n1/status", node, fresh.clone()).0, 200);
+    assert_eq!(send("PUT", "/api/v1/nodes/n1/status", node, fresh).0, 409, "a stale resourceVersion conflicts");
+    let (code, list) = s.curl("/api/v1/nodes", admin, &[]);
+    assert_eq!(code, 200);
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list["kind"], "NodeList");
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    assert_eq!(s.curl("/api/v1/nodes/n2", None, &["-X", "DELETE"]).0, 401);
+    assert_eq!(s.curl("/api/v1/nodes/n2", node, &["-X", "DELETE"]).0, 403);
+    assert_eq!(s.curl("/api/v1/nodes/n2", admin, &["-X", "DELETE"]).0, 200);
+
     let (other, _) = ClusterCa::generate("other").unwrap();
     let foreign = other.issue_client("kubernetes-admin", &["system:masters"]).unwrap();
     let (fc, fk) = (s.file("f.pem", &foreign.cert_pem), s.file("f-key.pem", &foreign.key_pem));

@@ -2,5 +2,6 @@
 //! nodes API, controllers and the agent come with the rest of the cluster-bootstrap issue.)
 
 pub mod api;
+pub mod controllers;
 pub mod store;
 pub mod tokens;

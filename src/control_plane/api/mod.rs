@@ -3,6 +3,7 @@
 //! certificate; everything else needs a client certificate.
 
 mod identity;
+mod nodes;
 mod routes;
 mod serve;
 mod status;

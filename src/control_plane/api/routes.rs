@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::identity::Identity;
+use super::nodes;
 use super::status::{status, unauthorized};
 use crate::bootstrap::jws::sign_detached;
 use crate::bootstrap::pki::ClusterCa;
@@ -34,6 +35,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/namespaces/kube-public/configmaps/cluster-info", get(cluster_info))
         .route("/kubeboot/v1/node-certificates", post(node_certificate))
         .route("/api", get(api_versions))
+        .route("/api/v1/nodes", get(nodes::list).post(nodes::create))
+        .route("/api/v1/nodes/{name}", get(nodes::get).put(nodes::update).delete(nodes::delete))
+        .route("/api/v1/nodes/{name}/status", axum::routing::put(nodes::update))
         .fallback(not_found)
         .with_state(state)
 }

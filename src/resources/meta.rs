@@ -1,0 +1,77 @@
+//! Object metadata conventions: name, uid, creationTimestamp, resourceVersion (the store revision), and
+//! RFC 3339 timestamps.
+
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+pub fn now_rfc3339() -> String {
+    rfc3339(OffsetDateTime::now_utc())
+}
+
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.replace_nanosecond(0).unwrap_or(t).format(&Rfc3339).unwrap_or_default()
+}
+
+pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+pub fn name(object: &Value) -> Option<&str> {
+    object.pointer("/metadata/name").and_then(Value::as_str)
+}
+
+pub fn resource_version(object: &Value) -> Option<u64> {
+    object.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|v| v.parse().ok())
+}
+
+/// Put the store's revision into the object as it is served.
+pub fn set_resource_version(object: &mut Value, revision: u64) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), Value::String(revision.to_string()));
+    }
+}
+
+/// What the store keeps: the object without resourceVersion (the store's revision is the truth).
+pub fn strip_resource_version(object: &mut Value) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("resourceVersion");
+    }
+}
+
+/// uid and creationTimestamp for a new object.
+pub fn stamp_new(object: &mut Value) {
+    let uid = uuid_v4();
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("uid".into(), Value::String(uid));
+        meta.insert("creationTimestamp".into(), Value::String(now_rfc3339()));
+    }
+}
+
+fn uuid_v4() -> String {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut b = [0u8; 16];
+    SystemRandom::new().fill(&mut b).expect("system randomness");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_and_versions() {
+        let t = parse_rfc3339("2026-11-26T18:00:00Z").unwrap();
+        assert_eq!(rfc3339(t), "2026-11-26T18:00:00Z");
+        let mut o = serde_json::json!({"metadata": {"name": "n1"}});
+        set_resource_version(&mut o, 42);
+        assert_eq!((name(&o), resource_version(&o)), (Some("n1"), Some(42)));
+        strip_resource_version(&mut o);
+        assert_eq!(resource_version(&o), None);
+        stamp_new(&mut o);
+        assert_eq!(o["metadata"]["uid"].as_str().unwrap().len(), 36);
+    }
+}
