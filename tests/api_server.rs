@@ -2,88 +2,18 @@
 //! and cluster-info, 401 elsewhere, admin and node client certificates, certificates of another CA refused,
 //! and the token-for-node-certificate exchange (valid, wrong, expired, wrong identity).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
+mod common;
+
+use std::path::Path;
 
 use kubeboot::bootstrap::discovery::verify_cluster_info;
-use kubeboot::bootstrap::kubeconfig::Kubeconfig;
 use kubeboot::bootstrap::pki::{describe, node_csr, ClusterCa};
 use kubeboot::bootstrap::token::BootstrapToken;
-use kubeboot::control_plane::api::{router, serve, server_config, ApiState};
-use kubeboot::control_plane::store::{RedbStore, Store};
-use kubeboot::control_plane::tokens;
 use serde_json::Value;
-
-struct Server {
-    port: u16,
-    dir: tempfile::TempDir,
-    ca_pem: String,
-    pin: String,
-    admin: (String, String),
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-const TOKEN: &str = "abcdef.0123456789abcdef";
-const EXPIRED: &str = "zzzzzz.0123456789abcdef";
-
-fn start() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let (ca, _) = ClusterCa::generate("t").unwrap();
-    let ca_pem = ca.cert_pem().to_string();
-    let pin = ca.pin().unwrap();
-    let admin = ca.issue_client("kubernetes-admin", &["system:masters"]).unwrap();
-    let admin = (admin.cert_pem.clone(), admin.key_pem.clone());
-    let serving = ca.issue_serving("kubeboot-apiserver", &["127.0.0.1".into(), "localhost".into()]).unwrap();
-    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("state.redb")).unwrap());
-    tokens::create(store.as_ref(), &BootstrapToken::parse(TOKEN).unwrap(), Some(3600)).unwrap();
-    tokens::create(store.as_ref(), &BootstrapToken::parse(EXPIRED).unwrap(), Some(0)).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let tls = server_config(&ca_pem, &serving.cert_pem, &serving.key_pem).unwrap();
-    let kubeconfig = Kubeconfig::cluster_only("t", &format!("https://127.0.0.1:{port}"), &ca_pem).to_yaml();
-    let state = Arc::new(ApiState { store, ca, cluster_kubeconfig: kubeconfig });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            serve(listener, tls, router(state), async move {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-    });
-    std::fs::write(dir.path().join("ca.pem"), &ca_pem).unwrap();
-    Server { port, dir, ca_pem, pin, admin, _stop: stop }
-}
-
-impl Server {
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    /// (HTTP status, body); status 0 when the TLS connection itself failed.
-    fn curl(&self, path: &str, client: Option<(&Path, &Path)>, extra: &[&str]) -> (u16, String) {
-        let mut cmd = Command::new("curl");
-        cmd.args(["-sS", "-o", "-", "-w", "\n%{http_code}", "--cacert"]).arg(self.dir.path().join("ca.pem"));
-        if let Some((cert, key)) = client {
-            cmd.arg("--cert").arg(cert).arg("--key").arg(key);
-        }
-        cmd.args(extra).arg(format!("https://127.0.0.1:{}{path}", self.port));
-        let out = cmd.output().expect("curl");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (code.trim().parse().unwrap_or(0), body.to_string())
-    }
-}
 
 #[test]
 fn anonymous_admin_node_and_token_access() {
-    let s = start();
+    let s = common::api::start();
     assert_eq!(s.curl("/healthz", None, &[]), (200, "ok".into()));
     assert_eq!(s.curl("/readyz", None, &[]).0, 200);
 
@@ -110,7 +40,8 @@ fn anonymous_admin_node_and_token_access() {
         "no signature for the expired token"
     );
     let trusted =
-        verify_cluster_info(kubeconfig.as_bytes(), &sigs, &BootstrapToken::parse(TOKEN).unwrap(), &s.pin).unwrap();
+        verify_cluster_info(kubeconfig.as_bytes(), &sigs, &BootstrapToken::parse(common::api::TOKEN).unwrap(), &s.pin)
+            .unwrap();
     assert_eq!(trusted.ca_pem, s.ca_pem);
     assert!(!body.contains("0123456789abcdef"), "no token secret in cluster-info");
 
@@ -134,9 +65,9 @@ fn anonymous_admin_node_and_token_access() {
         )
     };
     assert_eq!(post("abcdef.ffffffffffffffff", request("n1", &csr)).0, 401, "wrong secret");
-    assert_eq!(post(EXPIRED, request("n1", &csr)).0, 401, "expired token");
-    assert_eq!(post(TOKEN, request("n2", &csr)).0, 403, "CSR for another node");
-    let (code, body) = post(TOKEN, request("n1", &csr));
+    assert_eq!(post(common::api::EXPIRED, request("n1", &csr)).0, 401, "expired token");
+    assert_eq!(post(common::api::TOKEN, request("n2", &csr)).0, 403, "CSR for another node");
+    let (code, body) = post(common::api::TOKEN, request("n1", &csr));
     assert_eq!(code, 201, "{body}");
     let issued: Value = serde_json::from_str(&body).unwrap();
     let cert = issued["certificate"].as_str().unwrap();

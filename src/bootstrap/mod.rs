@@ -6,4 +6,5 @@ pub mod jws;
 pub mod kubeconfig;
 pub mod pin;
 pub mod pki;
+pub mod tls_bootstrap;
 pub mod token;

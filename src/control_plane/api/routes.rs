@@ -25,6 +25,8 @@ pub struct ApiState {
     pub ca: ClusterCa,
     /// The cluster-only kubeconfig cluster-info publishes (exact bytes, as signed).
     pub cluster_kubeconfig: String,
+    /// How many node-certificate requests arrived (a metric; tests use it to prove none was sent).
+    pub node_certificate_requests: std::sync::atomic::AtomicU64,
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
@@ -85,6 +87,7 @@ fn bearer(headers: &HeaderMap) -> Option<BootstrapToken> {
 /// TLS bootstrap: a valid bootstrap token buys exactly one thing, a client certificate for
 /// system:node:<name> signed from the node's own CSR.
 async fn node_certificate(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    state.node_certificate_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let Some(token) = bearer(&headers) else { return unauthorized() };
     match tokens::authenticate(state.store.as_ref(), &token) {
         Ok(true) => {}

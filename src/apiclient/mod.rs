@@ -1,0 +1,147 @@
+//! A small HTTPS client for the API server (hyper over rustls): used by `join` (discovery and the
+//! certificate exchange), the agent and the admin commands. One connection per request keeps it simple;
+//! the agent's request rate (one heartbeat per 10 s) does not need pooling.
+
+mod insecure;
+
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{0} is not an https://HOST:PORT URL")]
+    Url(String),
+    #[error("TLS setup: {0}")]
+    Tls(String),
+    #[error("cannot reach {server}: {message}")]
+    Connect { server: String, message: String },
+    #[error("{server}: {message}")]
+    Http { server: String, message: String },
+}
+
+/// How the server's certificate is checked.
+pub enum Trust {
+    /// Verified against this CA (PEM).
+    Ca(String),
+    /// Not verified at all: only for kubeadm's first cluster-info fetch, whose contents are checked by JWS and
+    /// CA pin before anything is trusted, and then fetched again verified.
+    UnverifiedForDiscovery,
+}
+
+pub struct ApiClient {
+    server: String,
+    host: String,
+    port: u16,
+    connector: TlsConnector,
+}
+
+/// A response: status code and body bytes.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+    /// The Status message of an error reply, or the body text.
+    pub fn message(&self) -> String {
+        self.json()
+            .get("message")
+            .and_then(|m| m.as_str())
+            .map(String::from)
+            .unwrap_or_else(|| String::from_utf8_lossy(&self.body).into_owned())
+    }
+}
+
+fn tls_err(e: impl std::fmt::Display) -> ClientError {
+    ClientError::Tls(e.to_string())
+}
+
+impl ApiClient {
+    /// `server` is `https://HOST:PORT`; `identity` a client certificate and key (PEM) when we have one.
+    pub fn new(server: &str, trust: Trust, identity: Option<(&str, &str)>) -> Result<Self, ClientError> {
+        let rest =
+            server.strip_prefix("https://").ok_or_else(|| ClientError::Url(server.into()))?.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (
+                h.trim_start_matches('[').trim_end_matches(']').to_string(),
+                p.parse().map_err(|_| ClientError::Url(server.into()))?,
+            ),
+            None => (rest.to_string(), 443),
+        };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(tls_err)?;
+        let builder = match trust {
+            Trust::Ca(pem) => {
+                let mut roots = RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                    roots.add(cert.map_err(tls_err)?).map_err(tls_err)?;
+                }
+                builder.with_root_certificates(roots)
+            }
+            Trust::UnverifiedForDiscovery => {
+                builder.dangerous().with_custom_certificate_verifier(Arc::new(insecure::AcceptAnyServer::new(provider)))
+            }
+        };
+        let config = match identity {
+            Some((cert_pem, key_pem)) => {
+                let certs: Vec<CertificateDer<'static>> =
+                    CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<_, _>>().map_err(tls_err)?;
+                let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(tls_err)?;
+                builder.with_client_auth_cert(certs, key).map_err(tls_err)?
+            }
+            None => builder.with_no_client_auth(),
+        };
+        Ok(ApiClient { server: server.to_string(), host, port, connector: TlsConnector::from(Arc::new(config)) })
+    }
+
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// One request; `bearer` adds `Authorization: Bearer …` (never logged).
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        bearer: Option<&str>,
+    ) -> Result<Reply, ClientError> {
+        let connect = |message: String| ClientError::Connect { server: self.server.clone(), message };
+        let http = |message: String| ClientError::Http { server: self.server.clone(), message };
+        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| connect(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        let name = ServerName::try_from(self.host.clone()).map_err(|e| connect(e.to_string()))?;
+        let tls = self.connector.connect(name, tcp).await.map_err(|e| connect(format!("TLS: {e}")))?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(|e| http(e.to_string()))?;
+        tokio::spawn(conn);
+        let mut req = Request::builder().method(method).uri(path).header("host", &self.host);
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        if let Some(token) = bearer {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let req = req.body(Full::new(Bytes::from(body.unwrap_or_default()))).map_err(|e| http(e.to_string()))?;
+        let response = sender.send_request(req).await.map_err(|e| http(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.map_err(|e| http(e.to_string()))?.to_bytes().to_vec();
+        Ok(Reply { status, body })
+    }
+}

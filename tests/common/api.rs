@@ -1,0 +1,82 @@
+//! An API server started in-process for a test, on a loopback port, with a fresh CA, one live and one expired
+//! bootstrap token, an admin certificate, and curl as the client.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use kubeboot::bootstrap::kubeconfig::Kubeconfig;
+use kubeboot::bootstrap::pki::ClusterCa;
+use kubeboot::bootstrap::token::BootstrapToken;
+use kubeboot::control_plane::api::{router, serve, server_config, ApiState};
+use kubeboot::control_plane::store::{RedbStore, Store};
+use kubeboot::control_plane::tokens;
+
+pub const TOKEN: &str = "abcdef.0123456789abcdef";
+pub const EXPIRED: &str = "zzzzzz.0123456789abcdef";
+
+pub struct Server {
+    pub state: Arc<ApiState>,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub ca_pem: String,
+    pub pin: String,
+    pub admin: (String, String),
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+pub fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, _) = ClusterCa::generate("t").unwrap();
+    let ca_pem = ca.cert_pem().to_string();
+    let pin = ca.pin().unwrap();
+    let admin = ca.issue_client("kubernetes-admin", &["system:masters"]).unwrap();
+    let admin = (admin.cert_pem.clone(), admin.key_pem.clone());
+    let serving = ca.issue_serving("kubeboot-apiserver", &["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("state.redb")).unwrap());
+    tokens::create(store.as_ref(), &BootstrapToken::parse(TOKEN).unwrap(), Some(3600)).unwrap();
+    tokens::create(store.as_ref(), &BootstrapToken::parse(EXPIRED).unwrap(), Some(0)).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tls = server_config(&ca_pem, &serving.cert_pem, &serving.key_pem).unwrap();
+    let kubeconfig = Kubeconfig::cluster_only("t", &format!("https://127.0.0.1:{port}"), &ca_pem).to_yaml();
+    let state =
+        Arc::new(ApiState { store, ca, cluster_kubeconfig: kubeconfig, node_certificate_requests: Default::default() });
+    let served = state.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            serve(listener, tls, router(served), async move {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+    });
+    std::fs::write(dir.path().join("ca.pem"), &ca_pem).unwrap();
+    Server { state, port, dir, ca_pem, pin, admin, _stop: stop }
+}
+
+impl Server {
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// (HTTP status, body); status 0 when the TLS connection itself failed.
+    pub fn curl(&self, path: &str, client: Option<(&Path, &Path)>, extra: &[&str]) -> (u16, String) {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "-o", "-", "-w", "\n%{http_code}", "--cacert"]).arg(self.dir.path().join("ca.pem"));
+        if let Some((cert, key)) = client {
+            cmd.arg("--cert").arg(cert).arg("--key").arg(key);
+        }
+        cmd.args(extra).arg(format!("https://127.0.0.1:{}{path}", self.port));
+        let out = cmd.output().expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+}

@@ -1,0 +1,45 @@
+//! The joining side against a real server: the right token and pin buy a node certificate that then
+//! authenticates; a wrong pin, an unknown or expired token, or a guessed secret fail before any token or CSR
+//! reaches the server; the token never shows in errors.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use kubeboot::apiclient::{ApiClient, Trust};
+use kubeboot::bootstrap::tls_bootstrap::join;
+use kubeboot::bootstrap::token::BootstrapToken;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+#[test]
+fn join_checks_pin_and_token_before_sending_anything() {
+    let s = common::api::start();
+    let server = format!("https://127.0.0.1:{}", s.port);
+    let requests = || s.state.node_certificate_requests.load(Ordering::Relaxed);
+    let token = BootstrapToken::parse(common::api::TOKEN).unwrap();
+
+    let wrong_pin = format!("sha256:{}", "ab".repeat(32));
+    let err = rt().block_on(join(&server, &token, &wrong_pin, "n1")).unwrap_err().to_string();
+    assert!(err.contains("pin"), "{err}");
+    for bad in ["qqqqqq.0123456789abcdef", common::api::EXPIRED, "abcdef.ffffffffffffffff"] {
+        let t = BootstrapToken::parse(bad).unwrap();
+        let err = rt().block_on(join(&server, &t, &s.pin, "n1")).unwrap_err().to_string();
+        assert!(!err.contains(t.secret()), "the secret leaked into: {err}");
+    }
+    assert_eq!(requests(), 0, "no token or CSR may reach the server before discovery succeeds");
+
+    let creds = rt().block_on(join(&server, &token, &s.pin, "n1")).unwrap();
+    assert_eq!(requests(), 1);
+    assert!(!format!("{creds:?}").contains("PRIVATE"));
+    let client =
+        ApiClient::new(&server, Trust::Ca(creds.ca_pem.clone()), Some((&creds.cert_pem, &creds.key_pem))).unwrap();
+    let reply = rt().block_on(client.request("GET", "/api", None, None)).unwrap();
+    assert_eq!(reply.status, 200, "the node certificate authenticates");
+    let own = serde_json::json!({"metadata": {"name": "n1"}}).to_string().into_bytes();
+    assert_eq!(rt().block_on(client.request("POST", "/api/v1/nodes", Some(own), None)).unwrap().status, 201);
+    let other = serde_json::json!({"metadata": {"name": "n9"}}).to_string().into_bytes();
+    assert_eq!(rt().block_on(client.request("POST", "/api/v1/nodes", Some(other), None)).unwrap().status, 403);
+}
