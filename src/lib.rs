@@ -1,6 +1,7 @@
 //! kubeboot: provisioning over SSH (inventory, transport, facts), and local lab hosts.
 //! `run` is the whole program; main.rs only maps its result to an exit code.
 
+pub mod agent;
 pub mod apiclient;
 pub mod bootstrap;
 pub mod cli;
