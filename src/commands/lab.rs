@@ -42,7 +42,7 @@ pub async fn run(cmd: LabCommand) -> anyhow::Result<u8> {
                 .arg(lab.private_key())
                 .arg("-o")
                 .arg(format!("UserKnownHostsFile={}", lab.known_hosts().display()))
-                .args(["-o", "StrictHostKeyChecking=accept-new", "-o", "LogLevel=ERROR"])
+                .args(["-o", "StrictHostKeyChecking=accept-new", "-o", "HashKnownHosts=no", "-o", "LogLevel=ERROR"])
                 .arg(format!("root@{}", host.address))
                 .args(&command)
                 .exec();

@@ -38,16 +38,22 @@ impl HostKeyChecker {
     /// line, which shifts the line numbers we show when a key changes; this writes exactly one line.
     fn record(&self, key: &PublicKey) -> std::io::Result<()> {
         use std::io::Write;
+        // Many hosts connect at once: one writer at a time, and each line in a single write, so lines from
+        // parallel connections never interleave.
+        static KNOWN_HOSTS_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = KNOWN_HOSTS_WRITER.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(dir) = self.file.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let existing = std::fs::read(&self.file).unwrap_or_default();
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.file)?;
-        if !existing.is_empty() && !existing.ends_with(b"\n") {
-            file.write_all(b"\n")?;
-        }
         let encoded = key.to_openssh().map_err(std::io::Error::other)?;
-        writeln!(file, "{} {}", Self::known_hosts_name(&self.address, self.port), encoded.trim())
+        let mut line = String::new();
+        if !existing.is_empty() && !existing.ends_with(b"\n") {
+            line.push('\n');
+        }
+        line.push_str(&format!("{} {}\n", Self::known_hosts_name(&self.address, self.port), encoded.trim()));
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.file)?;
+        file.write_all(line.as_bytes())
     }
 
     fn verdict(&self, key: &PublicKey) -> Result<(), Rejection> {
@@ -80,5 +86,38 @@ impl russh::client::Handler for HostKeyChecker {
                 Ok(false)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_records_never_interleave() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("known_hosts");
+        let public = russh::keys::parse_public_key_base64(
+            "AAAAC3NzaC1lZDI1NTE5AAAAIANS03FSe9P1uX1b/snTJSgip6kysa7CbVRvDKKMUhBj",
+        )
+        .unwrap();
+        std::thread::scope(|scope| {
+            for i in 0..32 {
+                let (file, public) = (file.clone(), public.clone());
+                scope.spawn(move || {
+                    let checker = HostKeyChecker {
+                        address: format!("10.0.0.{i}"),
+                        port: 22,
+                        policy: HostKeyPolicy::AcceptNew,
+                        file,
+                        rejection: Arc::new(Mutex::new(None)),
+                    };
+                    checker.record(&public).unwrap();
+                });
+            }
+        });
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text.lines().count(), 32);
+        assert!(text.lines().all(|l| l.split_whitespace().count() == 3 && l.starts_with("10.0.0.")), "{text}");
     }
 }
