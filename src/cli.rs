@@ -31,6 +31,31 @@ pub enum Command {
     },
     /// Connect to every host and show its facts (OS, package manager, init, arch, memory, CPUs)
     Ping(PingArgs),
+    /// On the first master: create the cluster CA, certificates, admin.conf and a bootstrap token (kubeadm init)
+    Init(InitArgs),
+    /// The control plane daemon (run by the kubeboot-server unit)
+    Server {
+        #[command(flatten)]
+        dirs: DirArgs,
+        /// Listen address (default 0.0.0.0:<port from init>)
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// The node agent daemon (run by the kubeboot-agent unit): registers the Node, heartbeats every 10 s
+    Agent {
+        /// Its kubeconfig (node certificate)
+        #[arg(long, default_value = "/etc/kubeboot/agent.conf")]
+        kubeconfig: PathBuf,
+        /// The Node's name (default: the hostname)
+        #[arg(long)]
+        node_name: Option<String>,
+        /// The address the Node reports
+        #[arg(long)]
+        address: String,
+        /// Label and taint the Node as a master
+        #[arg(long)]
+        master: bool,
+    },
     /// Local systemd hosts in network namespaces, to try kubeboot or run its tests (needs root)
     #[command(subcommand)]
     Lab(LabCommand),
@@ -95,6 +120,37 @@ pub struct PlaybookArgs {
     /// A folder whose templates replace the embedded ones of the same name (daemon.json, docker-ce.repo, …)
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DirArgs {
+    /// Configuration and PKI
+    #[arg(long, default_value = "/etc/kubeboot")]
+    pub config_dir: PathBuf,
+    /// State (the store)
+    #[arg(long, default_value = "/var/lib/kubeboot")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub dirs: DirArgs,
+    /// The address nodes reach the API server at
+    #[arg(long)]
+    pub advertise_address: std::net::IpAddr,
+    #[arg(long, default_value_t = 6443)]
+    pub port: u16,
+    #[arg(long, default_value = "20.96.0.0/12")]
+    pub pod_network_cidr: ipnet::IpNet,
+    #[arg(long, default_value = "kubeboot")]
+    pub cluster_name: String,
+    /// This master's node name (default: the hostname)
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// Bootstrap token lifetime in seconds; 0 never expires
+    #[arg(long, default_value_t = 86400)]
+    pub token_ttl: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -40,6 +40,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
         cli::Command::Up(args) => runtime.block_on(commands::playbook::up(args)),
         cli::Command::Run { playbook, args } => runtime.block_on(commands::playbook::run(&playbook, args)),
         cli::Command::Ping(args) => runtime.block_on(commands::ping::run(args)),
+        cli::Command::Init(args) => commands::daemons::init(args),
+        cli::Command::Server { dirs, listen } => runtime.block_on(commands::daemons::server(dirs, listen)),
+        cli::Command::Agent { kubeconfig, node_name, address, master } => {
+            runtime.block_on(commands::daemons::agent(&kubeconfig, node_name, &address, master))
+        }
         cli::Command::Lab(cmd) => runtime.block_on(commands::lab::run(cmd)),
         cli::Command::Completion { shell } => {
             clap_complete::generate(shell, &mut cli::Cli::command(), "kubeboot", &mut std::io::stdout());

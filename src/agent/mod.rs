@@ -3,3 +3,4 @@
 
 pub mod node_info;
 pub mod registration;
+pub mod run;

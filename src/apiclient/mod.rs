@@ -108,6 +108,13 @@ impl ApiClient {
         Ok(ApiClient { server: server.to_string(), host, port, connector: TlsConnector::from(Arc::new(config)) })
     }
 
+    /// A client for the first cluster and user of a kubeconfig (admin.conf, agent.conf).
+    pub fn from_kubeconfig(config: &crate::bootstrap::kubeconfig::Kubeconfig) -> Result<Self, ClientError> {
+        let (server, ca) = config.first_cluster().map_err(tls_err)?;
+        let (cert, key) = config.first_user_credentials().map_err(tls_err)?;
+        Self::new(&server, Trust::Ca(ca), Some((&cert, &key)))
+    }
+
     pub fn server(&self) -> &str {
         &self.server
     }

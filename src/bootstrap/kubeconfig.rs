@@ -71,7 +71,9 @@ pub enum KubeconfigError {
     Yaml(String),
     #[error("kubeconfig has no cluster")]
     NoCluster,
-    #[error("kubeconfig: certificate-authority-data is not base64")]
+    #[error("kubeconfig has no user credentials")]
+    NoUser,
+    #[error("kubeconfig: certificate or key data is not base64")]
     Base64,
 }
 
@@ -124,6 +126,15 @@ impl Kubeconfig {
 
     pub fn parse(text: &str) -> Result<Self, KubeconfigError> {
         crate::yaml::from_str(text).map_err(|e| KubeconfigError::Yaml(e.to_string()))
+    }
+
+    /// The first user's client certificate and key (PEM).
+    pub fn first_user_credentials(&self) -> Result<(String, String), KubeconfigError> {
+        let user = &self.users.first().ok_or(KubeconfigError::NoUser)?.user;
+        let decode = |b64: &str| {
+            STANDARD.decode(b64).map(|v| String::from_utf8_lossy(&v).into_owned()).map_err(|_| KubeconfigError::Base64)
+        };
+        Ok((decode(&user.client_certificate_data)?, decode(&user.client_key_data)?))
     }
 
     /// The first cluster's server URL and CA certificate (PEM).

@@ -3,5 +3,8 @@
 
 pub mod api;
 pub mod controllers;
+pub mod init;
+pub mod layout;
+pub mod server;
 pub mod store;
 pub mod tokens;

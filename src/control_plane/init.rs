@@ -1,0 +1,100 @@
+//! `kubeboot init` on the first master, like kubeadm's: the cluster CA and the API server's certificate, the
+//! admin kubeconfig, the master's own node credentials, the server settings, and a bootstrap token. An
+//! initialised master is left as it is (its CA and keys are never replaced); only a token is added.
+
+use std::path::Path;
+
+use super::layout::{write_file, Layout, ServerSettings};
+use super::store::RedbStore;
+use super::tokens;
+use crate::bootstrap::kubeconfig::Kubeconfig;
+use crate::bootstrap::pki::{node_csr, ClusterCa, PkiError};
+use crate::bootstrap::token::{BootstrapToken, TokenError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Store(#[from] super::store::StoreError),
+    #[error("{path}: {message}")]
+    Settings { path: String, message: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> InitError + '_ {
+    move |source| InitError::Io { path: path.display().to_string(), source }
+}
+
+pub struct InitOutcome {
+    /// false when the master was already initialised.
+    pub created: bool,
+    pub token: BootstrapToken,
+    pub pin: String,
+    pub server_url: String,
+}
+
+/// Initialise (or find initialised) a master. `extra_sans` are names and addresses clients may use.
+pub fn initialize(
+    layout: &Layout,
+    settings: &ServerSettings,
+    node_name: &str,
+    extra_sans: &[String],
+    token_ttl: Option<u64>,
+) -> Result<InitOutcome, InitError> {
+    let ca_crt = layout.pki("ca.crt");
+    let created = !ca_crt.exists();
+    let ca = if created {
+        let (ca, issued) = ClusterCa::generate(&settings.cluster_name)?;
+        write_file(&layout.pki("ca.key"), issued.key_pem.as_bytes(), 0o600).map_err(io(&ca_crt))?;
+        write_file(&ca_crt, issued.cert_pem.as_bytes(), 0o644).map_err(io(&ca_crt))?;
+        let mut sans =
+            vec![settings.advertise_address.clone(), node_name.to_string(), "127.0.0.1".into(), "localhost".into()];
+        sans.extend(extra_sans.iter().cloned());
+        sans.dedup();
+        let serving = ca.issue_serving("kubeboot-apiserver", &sans)?;
+        write_file(&layout.pki("apiserver.key"), serving.key_pem.as_bytes(), 0o600).map_err(io(&ca_crt))?;
+        write_file(&layout.pki("apiserver.crt"), serving.cert_pem.as_bytes(), 0o644).map_err(io(&ca_crt))?;
+        let url = settings.server_url();
+        let admin = ca.issue_client("kubernetes-admin", &["system:masters"])?;
+        let admin_conf = Kubeconfig::with_user(
+            &settings.cluster_name,
+            &url,
+            ca.cert_pem(),
+            "kubernetes-admin",
+            &admin.cert_pem,
+            &admin.key_pem,
+        );
+        write_file(&layout.admin_conf(), admin_conf.to_yaml().as_bytes(), 0o600).map_err(io(&layout.admin_conf()))?;
+        // The master runs an agent too; its node certificate comes straight from the CA.
+        let (csr, key) = node_csr(node_name)?;
+        let cert = ca.sign_node_csr(&csr, node_name)?;
+        let agent_conf = Kubeconfig::with_user(
+            &settings.cluster_name,
+            &url,
+            ca.cert_pem(),
+            &format!("system:node:{node_name}"),
+            &cert,
+            &key,
+        );
+        write_file(&layout.agent_conf(), agent_conf.to_yaml().as_bytes(), 0o600).map_err(io(&layout.agent_conf()))?;
+        write_file(&layout.settings(), crate::yaml::to_string(settings).as_bytes(), 0o644)
+            .map_err(io(&layout.settings()))?;
+        ca
+    } else {
+        let read = |p: &Path| std::fs::read_to_string(p).map_err(io(p));
+        ClusterCa::load(&read(&ca_crt)?, &read(&layout.pki("ca.key"))?)?
+    };
+    std::fs::create_dir_all(&layout.data_dir).map_err(io(&layout.data_dir))?;
+    let store = RedbStore::open(&layout.store())?;
+    let token = BootstrapToken::generate()?;
+    tokens::create(&store, &token, token_ttl)?;
+    let stored: ServerSettings = crate::yaml::from_str(
+        &std::fs::read_to_string(layout.settings()).map_err(io(&layout.settings()))?,
+    )
+    .map_err(|e| InitError::Settings { path: layout.settings().display().to_string(), message: e.to_string() })?;
+    Ok(InitOutcome { created, token, pin: ca.pin()?, server_url: stored.server_url() })
+}
