@@ -23,11 +23,13 @@ pub async fn run(kubeconfig: &Path, node_name: &str, address: &str, master: bool
     let node = node_object(node_name, address, master);
     let mut registered = false;
     loop {
-        let result = if registered {
+        let result = async {
+            if !registered {
+                register(&client, &node).await?;
+            }
             heartbeat(&client, node_name).await
-        } else {
-            register(&client, &node).await.and(heartbeat(&client, node_name).await)
-        };
+        }
+        .await;
         match result {
             Ok(()) => registered = true,
             Err(e) => eprintln!("kubeboot agent: {e}; retrying"),
