@@ -33,6 +33,9 @@ pub enum Command {
     Ping(PingArgs),
     /// On the first master: create the cluster CA, certificates, admin.conf and a bootstrap token (kubeadm init)
     Init(InitArgs),
+    /// On a node: join the cluster (kubeadm join): check the server by token and CA pin, then trade the
+    /// token for a node certificate written to <config-dir>/agent.conf
+    Join(JoinArgs),
     /// The control plane daemon (run by the kubeboot-server unit)
     Server {
         #[command(flatten)]
@@ -130,6 +133,24 @@ pub struct DirArgs {
     /// State (the store)
     #[arg(long, default_value = "/var/lib/kubeboot")]
     pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The API server, HOST:PORT (as printed by `kubeboot init`)
+    pub endpoint: String,
+    /// The bootstrap token (id.secret)
+    #[arg(long)]
+    pub token: String,
+    /// sha256:<hex> of the cluster CA's public key
+    #[arg(long)]
+    pub discovery_token_ca_cert_hash: String,
+    /// This node's name (default: the hostname)
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// Configuration folder where agent.conf and the CA go
+    #[arg(long, default_value = "/etc/kubeboot")]
+    pub config_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

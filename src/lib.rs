@@ -41,6 +41,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
         cli::Command::Run { playbook, args } => runtime.block_on(commands::playbook::run(&playbook, args)),
         cli::Command::Ping(args) => runtime.block_on(commands::ping::run(args)),
         cli::Command::Init(args) => commands::daemons::init(args),
+        cli::Command::Join(args) => runtime.block_on(commands::daemons::join(args)),
         cli::Command::Server { dirs, listen } => runtime.block_on(commands::daemons::server(dirs, listen)),
         cli::Command::Agent { kubeconfig, node_name, address, master } => {
             runtime.block_on(commands::daemons::agent(&kubeconfig, node_name, &address, master))

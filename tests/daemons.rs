@@ -102,6 +102,58 @@ fn master_registers_survives_a_server_kill_and_keeps_its_ca() {
         node(&admin, &rt)
             .is_some_and(|n| n["metadata"]["uid"] == uid && last_heartbeat(&n).is_some_and(|b| b > beat_before))
     });
+    // A second node joins with the printed command and its agent registers.
+    let words: Vec<&str> = join_line.split_whitespace().collect();
+    let node_dir = dir.path().join("node1");
+    let node_dir_s = node_dir.to_str().unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_kubeboot"))
+        .args([
+            "join",
+            words[2],
+            "--token",
+            words[4],
+            "--discovery-token-ca-cert-hash",
+            &format!("sha256:{}", "0".repeat(64)),
+        ])
+        .args(["--node-name", "n1", "--config-dir", node_dir_s])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("pin") && !stderr.contains(words[4].split('.').nth(1).unwrap()), "{stderr}");
+    assert!(!node_dir.join("agent.conf").exists(), "a refused join writes nothing");
+    let joined = Command::new(env!("CARGO_BIN_EXE_kubeboot"))
+        .args(["join", words[2], "--token", words[4], "--discovery-token-ca-cert-hash", words[6]])
+        .args(["--node-name", "n1", "--config-dir", node_dir_s])
+        .output()
+        .unwrap();
+    assert!(joined.status.success(), "{}", String::from_utf8_lossy(&joined.stderr));
+    let node_conf = node_dir.join("agent.conf");
+    let _agent_n1 =
+        spawn(&["agent", "--kubeconfig", node_conf.to_str().unwrap(), "--node-name", "n1", "--address", "127.0.0.2"]);
+    wait_for("n1 Ready", Duration::from_secs(30), || {
+        let reply = rt.block_on(admin.request("GET", "/api/v1/nodes/n1", None, None));
+        reply.is_ok_and(|r| r.status == 200 && ready_status(&r.json()) == Some("True"))
+    });
+    let rejoin = Command::new(env!("CARGO_BIN_EXE_kubeboot"))
+        .args([
+            "join",
+            words[2],
+            "--token",
+            words[4],
+            "--discovery-token-ca-cert-hash",
+            words[6],
+            "--config-dir",
+            node_dir_s,
+        ])
+        .output()
+        .unwrap();
+    assert!(rejoin.status.success() && String::from_utf8_lossy(&rejoin.stderr).contains("joined already"));
+    let bad_input = Command::new(env!("CARGO_BIN_EXE_kubeboot"))
+        .args(["join", words[2], "--token", "not-a-token", "--discovery-token-ca-cert-hash", words[6]])
+        .output()
+        .unwrap();
+    assert_eq!(bad_input.status.code(), Some(2));
     drop(server);
 
     // init again: the CA stays, a new token is made.

@@ -2,8 +2,13 @@
 
 use std::path::Path;
 
-use crate::cli::{DirArgs, InitArgs};
+use crate::bootstrap::kubeconfig::Kubeconfig;
+use crate::bootstrap::pin::parse_pin;
+use crate::bootstrap::token::BootstrapToken;
+use crate::cli::{DirArgs, InitArgs, JoinArgs};
+use crate::control_plane::layout::write_file;
 use crate::control_plane::layout::{Layout, ServerSettings};
+use crate::UsageError;
 use crate::EXIT_OK;
 
 fn hostname() -> String {
@@ -44,5 +49,35 @@ pub async fn server(dirs: DirArgs, listen: Option<String>) -> anyhow::Result<u8>
 pub async fn agent(kubeconfig: &Path, node_name: Option<String>, address: &str, master: bool) -> anyhow::Result<u8> {
     let name = node_name.unwrap_or_else(hostname);
     crate::agent::run::run(kubeconfig, &name, address, master).await?;
+    Ok(EXIT_OK)
+}
+
+pub async fn join(args: JoinArgs) -> anyhow::Result<u8> {
+    // Bad input is refused before anything is contacted; the token's secret never appears in a message.
+    let token = BootstrapToken::parse(&args.token).map_err(|e| UsageError(format!("--token: {e}")))?;
+    let pin = parse_pin(&args.discovery_token_ca_cert_hash)
+        .map_err(|e| UsageError(format!("--discovery-token-ca-cert-hash: {e}")))?;
+    if args.endpoint.contains("://") || !args.endpoint.contains(':') {
+        return Err(UsageError(format!("{:?} is not HOST:PORT (e.g. 192.168.0.30:6443)", args.endpoint)).into());
+    }
+    let agent_conf = args.config_dir.join("agent.conf");
+    if agent_conf.exists() {
+        eprintln!("kubeboot join: {} exists: this node has joined already; nothing to do", agent_conf.display());
+        return Ok(EXIT_OK);
+    }
+    let name = args.node_name.unwrap_or_else(hostname);
+    let server = format!("https://{}", args.endpoint);
+    let creds = crate::bootstrap::tls_bootstrap::join(&server, &token, &pin, &name).await?;
+    let conf = Kubeconfig::with_user(
+        "kubeboot",
+        &creds.server,
+        &creds.ca_pem,
+        &format!("system:node:{name}"),
+        &creds.cert_pem,
+        &creds.key_pem,
+    );
+    write_file(&args.config_dir.join("pki/ca.crt"), creds.ca_pem.as_bytes(), 0o644)?;
+    write_file(&agent_conf, conf.to_yaml().as_bytes(), 0o600)?;
+    println!("This node has joined the cluster as {name}: its credentials are in {}", agent_conf.display());
     Ok(EXIT_OK)
 }
