@@ -3,21 +3,13 @@
 
 use serde::Deserialize;
 
-use super::file_write::{converge, existing_text, props};
+use super::file_write::{converge, props, text_to_edit, Presence};
 use super::{Change, PlanContext};
 use crate::facts::FactKey;
 use crate::yaml::Value;
 
 fn default_marker() -> String {
     "# {mark} KUBEBOOT MANAGED BLOCK".into()
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BlockState {
-    #[default]
-    Present,
-    Absent,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -29,7 +21,7 @@ pub struct BlockInFile {
     #[serde(default = "default_marker")]
     pub marker: String,
     #[serde(default)]
-    pub state: BlockState,
+    pub state: Presence,
     #[serde(default)]
     pub create: bool,
     pub mode: Option<Value>,
@@ -42,19 +34,14 @@ impl BlockInFile {
 
     pub fn plan(&self, cx: &PlanContext) -> Result<Vec<Change>, String> {
         let current = cx.file(&self.path);
-        let text = match existing_text(current, &self.path)? {
-            Some(text) => text,
-            None if self.state == BlockState::Absent => return Ok(vec![]),
-            None if self.create => String::new(),
-            None => return Err(format!("{} does not exist (set create: true)", self.path)),
-        };
+        let Some(text) = text_to_edit(current, &self.path, self.state, self.create)? else { return Ok(vec![]) };
         let desired = apply(&text, &self.marker, &self.block, self.state);
         Ok(converge(&self.path, current, desired.as_bytes(), &props(&self.mode, &None, &None)?))
     }
 }
 
 /// The text with the block set (or removed). A present block is replaced in place; a new one is appended.
-pub fn apply(text: &str, marker: &str, block: &str, state: BlockState) -> String {
+pub fn apply(text: &str, marker: &str, block: &str, state: Presence) -> String {
     let begin = marker.replace("{mark}", "BEGIN");
     let end = marker.replace("{mark}", "END");
     let lines: Vec<&str> = text.lines().collect();
@@ -70,14 +57,14 @@ pub fn apply(text: &str, marker: &str, block: &str, state: BlockState) -> String
     match (start, stop) {
         (Some(s), Some(e)) => {
             out.extend(lines[..s].iter().map(|l| l.to_string()));
-            if state == BlockState::Present {
+            if state == Presence::Present {
                 out.extend(new_block());
             }
             out.extend(lines[e + 1..].iter().map(|l| l.to_string()));
         }
         _ => {
             out.extend(lines.iter().map(|l| l.to_string()));
-            if state == BlockState::Present {
+            if state == Presence::Present {
                 out.extend(new_block());
             }
         }
@@ -98,12 +85,12 @@ mod tests {
     #[test]
     fn appends_then_replaces_in_place() {
         let hosts = "127.0.0.1 localhost\n";
-        let once = apply(hosts, M, "10.0.0.1 a\n10.0.0.2 b", BlockState::Present);
+        let once = apply(hosts, M, "10.0.0.1 a\n10.0.0.2 b", Presence::Present);
         assert_eq!(once, "127.0.0.1 localhost\n# BEGIN KUBEBOOT MANAGED BLOCK\n10.0.0.1 a\n10.0.0.2 b\n# END KUBEBOOT MANAGED BLOCK\n");
-        assert_eq!(apply(&once, M, "10.0.0.1 a\n10.0.0.2 b", BlockState::Present), once, "idempotent");
+        assert_eq!(apply(&once, M, "10.0.0.1 a\n10.0.0.2 b", Presence::Present), once, "idempotent");
         let edited = format!("{once}10.9.9.9 mine\n");
-        let changed = apply(&edited, M, "10.0.0.1 a", BlockState::Present);
+        let changed = apply(&edited, M, "10.0.0.1 a", Presence::Present);
         assert_eq!(changed, "127.0.0.1 localhost\n# BEGIN KUBEBOOT MANAGED BLOCK\n10.0.0.1 a\n# END KUBEBOOT MANAGED BLOCK\n10.9.9.9 mine\n");
-        assert_eq!(apply(&changed, M, "", BlockState::Absent), "127.0.0.1 localhost\n10.9.9.9 mine\n");
+        assert_eq!(apply(&changed, M, "", Presence::Absent), "127.0.0.1 localhost\n10.9.9.9 mine\n");
     }
 }

@@ -72,6 +72,15 @@ pub fn unified_diff(path: &str, old: &[u8], new: &[u8], created: bool) -> String
         .to_string()
 }
 
+/// Whether an edit (a line, a block) should be in a file or not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    #[default]
+    Present,
+    Absent,
+}
+
 /// The text of a file a task edits in place (lineinfile, blockinfile, sysctl): None when it does not exist.
 pub fn existing_text(current: Option<&FileState>, path: &str) -> Result<Option<String>, String> {
     match current {
@@ -80,6 +89,22 @@ pub fn existing_text(current: Option<&FileState>, path: &str) -> Result<Option<S
             Some(bytes) => Ok(Some(String::from_utf8_lossy(bytes).into_owned())),
             None => Err(format!("{path} is not a regular file")),
         },
+    }
+}
+
+/// The text an in-place edit starts from, or None when there is nothing to do (removing from a missing
+/// file). A missing file is edited as empty only with `create`.
+pub fn text_to_edit(
+    current: Option<&FileState>,
+    path: &str,
+    state: Presence,
+    create: bool,
+) -> Result<Option<String>, String> {
+    match existing_text(current, path)? {
+        Some(text) => Ok(Some(text)),
+        None if state == Presence::Absent => Ok(None),
+        None if create => Ok(Some(String::new())),
+        None => Err(format!("{path} does not exist (set create: true)")),
     }
 }
 

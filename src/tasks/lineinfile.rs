@@ -4,18 +4,10 @@
 
 use serde::Deserialize;
 
-use super::file_write::{converge, existing_text, props};
+use super::file_write::{converge, props, text_to_edit, Presence};
 use super::{Change, PlanContext};
 use crate::facts::FactKey;
 use crate::yaml::Value;
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LineState {
-    #[default]
-    Present,
-    Absent,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,7 +18,7 @@ pub struct LineInFile {
     /// A line starting with this is the one to replace.
     pub starts_with: Option<String>,
     #[serde(default)]
-    pub state: LineState,
+    pub state: Presence,
     #[serde(default)]
     pub create: bool,
     pub mode: Option<Value>,
@@ -39,23 +31,18 @@ impl LineInFile {
 
     pub fn plan(&self, cx: &PlanContext) -> Result<Vec<Change>, String> {
         let current = cx.file(&self.path);
-        let text = match existing_text(current, &self.path)? {
-            Some(text) => text,
-            None if self.state == LineState::Absent => return Ok(vec![]),
-            None if self.create => String::new(),
-            None => return Err(format!("{} does not exist (set create: true)", self.path)),
-        };
+        let Some(text) = text_to_edit(current, &self.path, self.state, self.create)? else { return Ok(vec![]) };
         let desired = apply(&text, &self.line, self.starts_with.as_deref(), self.state);
         Ok(converge(&self.path, current, desired.as_bytes(), &props(&self.mode, &None, &None)?))
     }
 }
 
-pub fn apply(text: &str, line: &str, prefix: Option<&str>, state: LineState) -> String {
+pub fn apply(text: &str, line: &str, prefix: Option<&str>, state: Presence) -> String {
     let matches = |l: &str| l == line || prefix.is_some_and(|p| l.starts_with(p));
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     match state {
-        LineState::Absent => lines.retain(|l| !matches(l)),
-        LineState::Present => match lines.iter().rposition(|l| matches(l)) {
+        Presence::Absent => lines.retain(|l| !matches(l)),
+        Presence::Present => match lines.iter().rposition(|l| matches(l)) {
             Some(i) => lines[i] = line.to_string(),
             None => lines.push(line.to_string()),
         },
@@ -75,11 +62,11 @@ mod tests {
     fn replaces_by_prefix_appends_and_removes() {
         let t = "a=1\nnet.ipv4.ip_forward = 0\n";
         assert_eq!(
-            apply(t, "net.ipv4.ip_forward = 1", Some("net.ipv4.ip_forward"), LineState::Present),
+            apply(t, "net.ipv4.ip_forward = 1", Some("net.ipv4.ip_forward"), Presence::Present),
             "a=1\nnet.ipv4.ip_forward = 1\n"
         );
-        assert_eq!(apply("a=1", "b=2", None, LineState::Present), "a=1\nb=2\n");
-        assert_eq!(apply("a=1\nb=2\n", "b=2", None, LineState::Present), "a=1\nb=2\n");
-        assert_eq!(apply("a=1\nb=2\n", "b=2", None, LineState::Absent), "a=1\n");
+        assert_eq!(apply("a=1", "b=2", None, Presence::Present), "a=1\nb=2\n");
+        assert_eq!(apply("a=1\nb=2\n", "b=2", None, Presence::Present), "a=1\nb=2\n");
+        assert_eq!(apply("a=1\nb=2\n", "b=2", None, Presence::Absent), "a=1\n");
     }
 }

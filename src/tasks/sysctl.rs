@@ -3,8 +3,8 @@
 
 use serde::Deserialize;
 
-use super::file_write::{converge, existing_text, FileProps};
-use super::lineinfile::{apply, LineState};
+use super::file_write::{converge, existing_text, FileProps, Presence};
+use super::lineinfile::apply;
 use super::{Change, PlanContext};
 use crate::facts::{FactKey, FactValue};
 use crate::transport::shell_quote;
@@ -48,7 +48,7 @@ impl Sysctl {
             let current = cx.file(SYSCTL_FILE);
             let text = existing_text(current, SYSCTL_FILE)?.unwrap_or_default();
             let line = format!("{} = {}", self.name, self.value);
-            let desired = apply(&text, &line, Some(&format!("{} ", self.name)), LineState::Present);
+            let desired = apply(&text, &line, Some(&format!("{} ", self.name)), Presence::Present);
             changes.extend(converge(
                 SYSCTL_FILE,
                 current,
