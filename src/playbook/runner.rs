@@ -239,19 +239,25 @@ impl HostRun<'_> {
         Ok(())
     }
 
-    fn fail(&mut self, task: &str, location: &str, f: TaskFailure) {
-        if f.lost || self.session.is_closed() {
-            self.recap.unreachable = true;
-        } else {
-            self.recap.failed += 1;
-        }
-        self.recap.failures.push(Failure {
-            task: task.into(),
-            location: location.into(),
-            command: f.command,
-            message: f.message,
-        });
+    fn fail(&mut self, task: &str, location: &str, mut f: TaskFailure) {
+        f.lost |= self.session.is_closed();
+        record_failure(&mut self.recap, task, location, f);
     }
+}
+
+/// Count a failure in the recap: a lost connection makes the host unreachable, anything else failed.
+fn record_failure(recap: &mut HostRecap, task: &str, location: &str, f: TaskFailure) {
+    if f.lost {
+        recap.unreachable = true;
+    } else {
+        recap.failed += 1;
+    }
+    recap.failures.push(Failure {
+        task: task.into(),
+        location: location.into(),
+        command: f.command,
+        message: f.message,
+    });
 }
 
 fn fact_failure(e: facts::FactError) -> TaskFailure {
@@ -305,13 +311,7 @@ async fn run_host(
     let session = match SshSession::connect(&host.ssh).await {
         Ok(s) => s,
         Err(e) => {
-            recap.unreachable = true;
-            recap.failures.push(Failure {
-                task: "connect".into(),
-                location: String::new(),
-                command: None,
-                message: e.to_string(),
-            });
+            record_failure(&mut recap, "connect", "", TaskFailure::from(e));
             recap.elapsed_ms = started.elapsed().as_millis() as u64;
             return recap;
         }
@@ -320,18 +320,7 @@ async fn run_host(
     let system = match facts::gather_system(&session).await {
         Ok(s) => s,
         Err(e) => {
-            let lost = matches!(e, facts::FactError::Transport(_));
-            if lost {
-                recap.unreachable = true;
-            } else {
-                recap.failed += 1;
-            }
-            recap.failures.push(Failure {
-                task: "gather facts".into(),
-                location: String::new(),
-                command: None,
-                message: e.to_string(),
-            });
+            record_failure(&mut recap, "gather facts", "", fact_failure(e));
             recap.elapsed_ms = started.elapsed().as_millis() as u64;
             return recap;
         }
