@@ -106,27 +106,28 @@ fn master_registers_survives_a_server_kill_and_keeps_its_ca() {
     let words: Vec<&str> = join_line.split_whitespace().collect();
     let node_dir = dir.path().join("node1");
     let node_dir_s = node_dir.to_str().unwrap();
-    let bad = Command::new(env!("CARGO_BIN_EXE_kubeboot"))
-        .args([
-            "join",
-            words[2],
-            "--token",
-            words[4],
-            "--discovery-token-ca-cert-hash",
-            &format!("sha256:{}", "0".repeat(64)),
-        ])
-        .args(["--node-name", "n1", "--config-dir", node_dir_s])
-        .output()
-        .unwrap();
+    let join = |hash: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_kubeboot"))
+            .args([
+                "join",
+                words[2],
+                "--token",
+                words[4],
+                "--discovery-token-ca-cert-hash",
+                hash,
+                "--config-dir",
+                node_dir_s,
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let bad = join(&format!("sha256:{}", "0".repeat(64)), &["--node-name", "n1"]);
     assert_eq!(bad.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("pin") && !stderr.contains(words[4].split('.').nth(1).unwrap()), "{stderr}");
     assert!(!node_dir.join("agent.conf").exists(), "a refused join writes nothing");
-    let joined = Command::new(env!("CARGO_BIN_EXE_kubeboot"))
-        .args(["join", words[2], "--token", words[4], "--discovery-token-ca-cert-hash", words[6]])
-        .args(["--node-name", "n1", "--config-dir", node_dir_s])
-        .output()
-        .unwrap();
+    let joined = join(words[6], &["--node-name", "n1"]);
     assert!(joined.status.success(), "{}", String::from_utf8_lossy(&joined.stderr));
     let node_conf = node_dir.join("agent.conf");
     let _agent_n1 =
@@ -135,19 +136,7 @@ fn master_registers_survives_a_server_kill_and_keeps_its_ca() {
         let reply = rt.block_on(admin.request("GET", "/api/v1/nodes/n1", None, None));
         reply.is_ok_and(|r| r.status == 200 && ready_status(&r.json()) == Some("True"))
     });
-    let rejoin = Command::new(env!("CARGO_BIN_EXE_kubeboot"))
-        .args([
-            "join",
-            words[2],
-            "--token",
-            words[4],
-            "--discovery-token-ca-cert-hash",
-            words[6],
-            "--config-dir",
-            node_dir_s,
-        ])
-        .output()
-        .unwrap();
+    let rejoin = join(words[6], &[]);
     assert!(rejoin.status.success() && String::from_utf8_lossy(&rejoin.stderr).contains("joined already"));
     let bad_input = Command::new(env!("CARGO_BIN_EXE_kubeboot"))
         .args(["join", words[2], "--token", "not-a-token", "--discovery-token-ca-cert-hash", words[6]])
