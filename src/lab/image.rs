@@ -14,25 +14,37 @@ const MIRROR: &str = "http://deb.debian.org/debian";
 const PACKAGES: &str = "openssh-server,systemd,systemd-sysv,dbus,iproute2,sudo,ca-certificates,python3,gnupg,curl";
 const COMPLETE_MARKER: &str = ".kubeboot-base-complete";
 
-/// The cached base root, built on first use. A killed build leaves only `*.partial`, removed next time.
-pub fn ensure_base(lab_dir: &Path) -> Result<PathBuf, LabError> {
-    let base = lab_dir.join("base-debian");
-    if base.join(COMPLETE_MARKER).exists() {
-        return Ok(base);
+/// A cached image `lab_dir/name`, built by `build` into `name.partial` and renamed into place only once
+/// complete: a killed build leaves only the `.partial` folder, which the next call removes.
+fn cached_image(
+    lab_dir: &Path,
+    name: &str,
+    build: impl FnOnce(&Path) -> Result<(), LabError>,
+) -> Result<PathBuf, LabError> {
+    let image = lab_dir.join(name);
+    if image.join(COMPLETE_MARKER).exists() {
+        return Ok(image);
     }
-    let partial = lab_dir.join("base-debian.partial");
+    let partial = lab_dir.join(format!("{name}.partial"));
     remove_tree(&partial)?;
-    remove_tree(&base)?;
-    eprintln!("kubeboot lab: building the base image with debootstrap ({SUITE}, about a minute, done once)");
-    run(
-        "debootstrap",
-        &["--variant=minbase", &format!("--include={PACKAGES}"), SUITE, &partial.to_string_lossy(), MIRROR],
-    )?;
-    // Host keys are made per host; the base must not carry any.
-    remove_matching(&partial.join("etc/ssh"), "ssh_host_")?;
-    std::fs::write(partial.join(COMPLETE_MARKER), SUITE).map_err(io("marking the base image complete"))?;
-    std::fs::rename(&partial, &base).map_err(io("moving the base image into place"))?;
-    Ok(base)
+    remove_tree(&image)?;
+    build(&partial)?;
+    std::fs::write(partial.join(COMPLETE_MARKER), name).map_err(io(format!("marking {name} complete")))?;
+    std::fs::rename(&partial, &image).map_err(io(format!("moving {name} into place")))?;
+    Ok(image)
+}
+
+/// The cached Debian base root, built on first use with debootstrap.
+pub fn ensure_base(lab_dir: &Path) -> Result<PathBuf, LabError> {
+    cached_image(lab_dir, "base-debian", |partial| {
+        eprintln!("kubeboot lab: building the base image with debootstrap ({SUITE}, about a minute, done once)");
+        run(
+            "debootstrap",
+            &["--variant=minbase", &format!("--include={PACKAGES}"), SUITE, &partial.to_string_lossy(), MIRROR],
+        )?;
+        // Host keys are made per host; the base must not carry any.
+        remove_matching(&partial.join("etc/ssh"), "ssh_host_")
+    })
 }
 
 /// Packages an EL-flavor host adds to the Debian base: real dnf and rpm, plus what Docker from our test RPMs
@@ -55,53 +67,46 @@ PRETTY_NAME="Rocky Linux 9.3 (kubeboot lab stand-in: Debian userland with dnf an
 /// dnf as on EL 8/9, dnf's release version, and the lab's base repository (stand-ins for the distribution's
 /// repositories: yum-utils, lvm2, …), which may be absent (skip_if_unavailable).
 pub fn ensure_el_base(lab_dir: &Path, base: &Path) -> Result<PathBuf, LabError> {
-    let el = lab_dir.join("base-el");
-    if el.join(COMPLETE_MARKER).exists() {
-        return Ok(el);
-    }
-    let partial = lab_dir.join("base-el.partial");
-    remove_tree(&partial)?;
-    remove_tree(&el)?;
-    eprintln!("kubeboot lab: building the EL base image (dnf, rpm; done once)");
-    run("cp", &["-a", "--reflink=auto", &base.to_string_lossy(), &partial.to_string_lossy()])?;
-    let root = partial.to_string_lossy().into_owned();
-    let mut args = vec![
-        root.as_str(),
-        "env",
-        "DEBIAN_FRONTEND=noninteractive",
-        "apt-get",
-        "install",
-        "-y",
-        "-qq",
-        "--no-install-recommends",
-    ];
-    args.extend_from_slice(EL_PACKAGES);
-    if run("chroot", &args).is_err() {
-        run("chroot", &[&root, "apt-get", "update", "-qq"])?;
-        run("chroot", &args)?;
-    }
-    run("chroot", &[&root, "apt-get", "clean"])?;
-    let write = |rel: &str, text: &str| {
-        let path = partial.join(rel);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    cached_image(lab_dir, "base-el", |partial| {
+        eprintln!("kubeboot lab: building the EL base image (dnf, rpm; done once)");
+        run("cp", &["-a", "--reflink=auto", &base.to_string_lossy(), &partial.to_string_lossy()])?;
+        let root = partial.to_string_lossy().into_owned();
+        let mut args = vec![
+            root.as_str(),
+            "env",
+            "DEBIAN_FRONTEND=noninteractive",
+            "apt-get",
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+        ];
+        args.extend_from_slice(EL_PACKAGES);
+        if run("chroot", &args).is_err() {
+            run("chroot", &[&root, "apt-get", "update", "-qq"])?;
+            run("chroot", &args)?;
         }
-        let _ = std::fs::remove_file(&path); // /etc/os-release is a symlink on Debian
-        std::fs::write(&path, text).map_err(io(format!("writing {}", path.display())))
-    };
-    write("etc/os-release", EL_OS_RELEASE)?;
-    write("etc/dnf/vars/releasever", "9\n")?;
-    write(
-        "etc/yum.repos.d/lab-base.repo",
-        &format!("[lab-base]\nname=kubeboot lab base repository\nbaseurl={LAB_REPO_URL}/base/\nenabled=1\ngpgcheck=0\nskip_if_unavailable=1\n"),
-    )?;
-    let yum = partial.join("usr/bin/yum");
-    if std::fs::symlink_metadata(&yum).is_err() {
-        std::os::unix::fs::symlink("dnf", &yum).map_err(io("linking yum to dnf"))?;
-    }
-    std::fs::write(partial.join(COMPLETE_MARKER), "el").map_err(io("marking the EL base complete"))?;
-    std::fs::rename(&partial, &el).map_err(io("moving the EL base into place"))?;
-    Ok(el)
+        run("chroot", &[&root, "apt-get", "clean"])?;
+        let write = |rel: &str, text: &str| {
+            let path = partial.join(rel);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+            }
+            let _ = std::fs::remove_file(&path); // /etc/os-release is a symlink on Debian
+            std::fs::write(&path, text).map_err(io(format!("writing {}", path.display())))
+        };
+        write("etc/os-release", EL_OS_RELEASE)?;
+        write("etc/dnf/vars/releasever", "9\n")?;
+        write(
+            "etc/yum.repos.d/lab-base.repo",
+            &format!("[lab-base]\nname=kubeboot lab base repository\nbaseurl={LAB_REPO_URL}/base/\nenabled=1\ngpgcheck=0\nskip_if_unavailable=1\n"),
+        )?;
+        let yum = partial.join("usr/bin/yum");
+        if std::fs::symlink_metadata(&yum).is_err() {
+            std::os::unix::fs::symlink("dnf", &yum).map_err(io("linking yum to dnf"))?;
+        }
+        Ok(())
+    })
 }
 
 /// A fresh root for `host`, copied from the base.
