@@ -66,8 +66,8 @@ pub type FactCache = HashMap<FactKey, FactValue>;
 
 const MARK: &str = "@@kubeboot-fact";
 
-/// Largest file whose contents are read as a fact; bigger managed files are compared by checksum instead
-/// (not needed by the default playbooks, so refused for now with a clear message).
+/// Largest file whose contents are read as a fact. A bigger regular file comes back without contents; no
+/// default playbook manages one (comparing large files by checksum is not built yet).
 pub const MAX_FILE_FACT_BYTES: u64 = 4 * 1024 * 1024;
 
 /// One script that prints every key's section.
