@@ -20,8 +20,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Prepare every host as the kubeadm walkthrough does (packages, hostname, Docker, daemon.json, /etc/hosts)
-    Up(PlaybookArgs),
+    /// Build the cluster: prepare every host as the kubeadm walkthrough does (packages, hostname, Docker,
+    /// daemon.json, /etc/hosts), install kubeboot on it, init the first master, join every other host, wait
+    /// until all are Ready and print the nodes. A rerun touches only what is not right yet.
+    Up(UpArgs),
     /// Run any playbook, Ansible-style: kubeboot run -i INV PLAYBOOK.yaml
     Run {
         /// The playbook file (YAML list of plays)
@@ -31,6 +33,40 @@ pub enum Command {
     },
     /// Connect to every host and show its facts (OS, package manager, init, arch, memory, CPUs)
     Ping(PingArgs),
+    /// Undo init/join: with -i on every inventory host (Node objects, services, /etc/kubeboot,
+    /// /var/lib/kubeboot; Docker stays), without -i on this host only
+    Reset(ResetArgs),
+    /// Print the cluster's admin kubeconfig, read from the first master:
+    /// kubectl --kubeconfig <(kubeboot kubeconfig -i INV) get nodes
+    Kubeconfig {
+        #[command(flatten)]
+        hosts: HostArgs,
+    },
+    /// Bootstrap tokens for `kubeboot join` (on a master, with the admin kubeconfig)
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Delete Node objects like kubectl: `kubeboot delete nodes NAME…`
+    Delete {
+        #[arg(value_enum)]
+        resource: GetResource,
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// A name that is not there is not an error
+        #[arg(long)]
+        ignore_not_found: bool,
+        #[command(flatten)]
+        kubeconfig: KubeconfigArg,
+    },
+    /// Show cluster objects like kubectl: `kubeboot get nodes`
+    Get {
+        #[arg(value_enum)]
+        resource: GetResource,
+        /// table: kubectl's columns; json: the NodeList
+        #[arg(short = 'o', long, value_enum, default_value_t = GetOutput::Table)]
+        output: GetOutput,
+        #[command(flatten)]
+        kubeconfig: KubeconfigArg,
+    },
     /// On the first master: create the cluster CA, certificates, admin.conf and a bootstrap token (kubeadm init)
     Init(InitArgs),
     /// On a node: join the cluster (kubeadm join): check the server by token and CA pin, then trade the
@@ -52,9 +88,9 @@ pub enum Command {
         /// The Node's name (default: the hostname)
         #[arg(long)]
         node_name: Option<String>,
-        /// The address the Node reports
+        /// The address the Node reports (default: this host's address on the route to the server)
         #[arg(long)]
-        address: String,
+        address: Option<std::net::IpAddr>,
         /// Label and taint the Node as a master
         #[arg(long)]
         master: bool,
@@ -81,6 +117,13 @@ pub struct HostArgs {
     /// The inventory file (YAML): hosts, roles, SSH settings
     #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
     pub inventory: PathBuf,
+    #[command(flatten)]
+    pub reach: ReachArgs,
+}
+
+/// Which inventory hosts, how many at once, and which secrets to ask for.
+#[derive(Debug, Clone, Args)]
+pub struct ReachArgs {
     /// Only these hosts (comma-separated inventory names)
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub limit: Vec<String>,
@@ -126,6 +169,18 @@ pub struct PlaybookArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub playbook: PlaybookArgs,
+    /// How long to wait for every node to turn Ready, in seconds
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub wait_timeout: u64,
+    /// Only prepare the hosts (the playbook); leave the cluster phases out
+    #[arg(long)]
+    pub prepare_only: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DirArgs {
     /// Configuration and PKI
     #[arg(long, default_value = "/etc/kubeboot")]
@@ -139,7 +194,7 @@ pub struct DirArgs {
 pub struct JoinArgs {
     /// The API server, HOST:PORT (as printed by `kubeboot init`)
     pub endpoint: String,
-    /// The bootstrap token (id.secret)
+    /// The bootstrap token (id.secret); `-` reads it from standard input, which keeps it out of process lists
     #[arg(long)]
     pub token: String,
     /// sha256:<hex> of the cluster CA's public key
@@ -151,6 +206,77 @@ pub struct JoinArgs {
     /// Configuration folder where agent.conf and the CA go
     #[arg(long, default_value = "/etc/kubeboot")]
     pub config_dir: PathBuf,
+    /// Label and taint this node as a master (for further masters; the first runs `init`)
+    #[arg(long)]
+    pub master: bool,
+    #[command(flatten)]
+    pub services: ServicesArg,
+}
+
+/// Whether `init`/`join` install and start the systemd units.
+#[derive(Debug, Args)]
+pub struct ServicesArg {
+    /// Write configuration only; do not install or start the kubeboot-server / kubeboot-agent units (start
+    /// `kubeboot server` and `kubeboot agent` yourself, e.g. where systemd is not the init)
+    #[arg(long)]
+    pub no_services: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KubeconfigArg {
+    /// The admin kubeconfig (default: $KUBECONFIG, else /etc/kubeboot/admin.conf, else ~/.kube/config)
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a bootstrap token and print it (or the whole join command)
+    Create {
+        /// Lifetime as a Go duration (24h, 15m, 1h30m); 0 never expires
+        #[arg(long, default_value = "24h")]
+        ttl: String,
+        /// Print the full `kubeboot join …` command, as kubeadm does
+        #[arg(long)]
+        print_join_command: bool,
+        #[command(flatten)]
+        kubeconfig: KubeconfigArg,
+    },
+    /// List live tokens (ids and lifetimes; never secrets)
+    List {
+        #[command(flatten)]
+        kubeconfig: KubeconfigArg,
+    },
+    /// Delete tokens by id (or id.secret)
+    Delete {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        kubeconfig: KubeconfigArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GetResource {
+    #[value(alias = "node", alias = "no")]
+    Nodes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GetOutput {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Reset every host of this inventory over SSH (without it: this host)
+    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
+    pub inventory: Option<PathBuf>,
+    #[command(flatten)]
+    pub reach: ReachArgs,
+    #[command(flatten)]
+    pub dirs: DirArgs,
 }
 
 #[derive(Debug, Args)]
@@ -169,9 +295,11 @@ pub struct InitArgs {
     /// This master's node name (default: the hostname)
     #[arg(long)]
     pub node_name: Option<String>,
-    /// Bootstrap token lifetime in seconds; 0 never expires
-    #[arg(long, default_value_t = 86400)]
-    pub token_ttl: u64,
+    /// The first bootstrap token's lifetime as a Go duration (24h, 15m, 1h30m); 0 never expires
+    #[arg(long, default_value = "24h")]
+    pub token_ttl: String,
+    #[command(flatten)]
+    pub services: ServicesArg,
 }
 
 #[derive(Debug, Subcommand)]

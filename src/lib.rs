@@ -5,6 +5,7 @@ pub mod agent;
 pub mod apiclient;
 pub mod bootstrap;
 pub mod cli;
+pub mod cluster;
 mod commands;
 pub mod control_plane;
 pub mod facts;
@@ -14,6 +15,7 @@ pub mod lab;
 pub mod playbook;
 pub mod render;
 pub mod resources;
+pub mod systemd_units;
 pub mod table;
 pub mod tasks;
 pub mod transport;
@@ -40,11 +42,20 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
         cli::Command::Up(args) => runtime.block_on(commands::playbook::up(args)),
         cli::Command::Run { playbook, args } => runtime.block_on(commands::playbook::run(&playbook, args)),
         cli::Command::Ping(args) => runtime.block_on(commands::ping::run(args)),
-        cli::Command::Init(args) => commands::daemons::init(args),
-        cli::Command::Join(args) => runtime.block_on(commands::daemons::join(args)),
+        cli::Command::Reset(args) => runtime.block_on(commands::reset::run(args)),
+        cli::Command::Kubeconfig { hosts } => runtime.block_on(commands::kubeconfig::run(hosts)),
+        cli::Command::Token(cmd) => runtime.block_on(commands::token::run(cmd)),
+        cli::Command::Get { resource, output, kubeconfig } => {
+            runtime.block_on(commands::get::run(resource, output, kubeconfig))
+        }
+        cli::Command::Delete { resource, names, ignore_not_found, kubeconfig } => {
+            runtime.block_on(commands::delete::run(resource, &names, ignore_not_found, kubeconfig))
+        }
+        cli::Command::Init(args) => commands::init::run(args),
+        cli::Command::Join(args) => runtime.block_on(commands::join::run(args)),
         cli::Command::Server { dirs, listen } => runtime.block_on(commands::daemons::server(dirs, listen)),
         cli::Command::Agent { kubeconfig, node_name, address, master } => {
-            runtime.block_on(commands::daemons::agent(&kubeconfig, node_name, &address, master))
+            runtime.block_on(commands::daemons::agent(&kubeconfig, node_name, address, master))
         }
         cli::Command::Lab(cmd) => runtime.block_on(commands::lab::run(cmd)),
         cli::Command::Completion { shell } => {

@@ -13,6 +13,8 @@ pub const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
     ("docker-ce.repo", include_str!("../templates/docker-ce.repo")),
     ("kubernetes.repo", include_str!("../templates/kubernetes.repo")),
     ("docker.service.d/kubeboot.conf", include_str!("../templates/docker.service.d/kubeboot.conf")),
+    ("kubeboot-server.service", include_str!("../templates/kubeboot-server.service")),
+    ("kubeboot-agent.service", include_str!("../templates/kubeboot-agent.service")),
 ];
 
 #[derive(Debug, thiserror::Error)]

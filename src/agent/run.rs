@@ -15,12 +15,20 @@ pub enum AgentRunError {
     Config { path: String, message: String },
 }
 
-pub async fn run(kubeconfig: &Path, node_name: &str, address: &str, master: bool) -> Result<(), AgentRunError> {
+pub async fn run(
+    kubeconfig: &Path,
+    node_name: &str,
+    address: Option<std::net::IpAddr>,
+    master: bool,
+) -> Result<(), AgentRunError> {
     let err = |message: String| AgentRunError::Config { path: kubeconfig.display().to_string(), message };
     let text = std::fs::read_to_string(kubeconfig).map_err(|e| err(e.to_string()))?;
     let config = Kubeconfig::parse(&text).map_err(|e| err(e.to_string()))?;
     let client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
-    let node = node_object(node_name, address, master);
+    let address = address
+        .or_else(|| super::local_address::address_towards(client.server()))
+        .ok_or_else(|| err(format!("no route to {}: pass --address", client.server())))?;
+    let node = node_object(node_name, &address.to_string(), master);
     let mut registered = false;
     loop {
         let result = async {

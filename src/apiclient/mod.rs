@@ -2,6 +2,7 @@
 //! certificate exchange), the agent and the admin commands. One connection per request keeps it simple;
 //! the agent's request rate (one heartbeat per 10 s) does not need pooling.
 
+pub mod admin;
 mod insecure;
 
 use std::sync::Arc;
@@ -25,6 +26,8 @@ pub enum ClientError {
     Connect { server: String, message: String },
     #[error("{server}: {message}")]
     Http { server: String, message: String },
+    #[error("{server} answered {status}: {message}")]
+    Status { server: String, status: u16, message: String },
 }
 
 /// How the server's certificate is checked.

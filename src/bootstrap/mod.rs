@@ -8,3 +8,4 @@ pub mod pin;
 pub mod pki;
 pub mod tls_bootstrap;
 pub mod token;
+pub mod ttl;

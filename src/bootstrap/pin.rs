@@ -9,9 +9,12 @@ pub struct PinFormatError;
 
 /// The pin of a public key given as DER SubjectPublicKeyInfo.
 pub fn pin_of_spki(spki_der: &[u8]) -> String {
-    let hash = digest(&SHA256, spki_der);
-    let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    format!("sha256:{}", sha256_hex(spki_der))
+}
+
+/// Lower-case hex SHA-256, as sha256sum prints it (also used to compare files with the hosts' copies).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    digest(&SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Check a pin given on the command line, normalised to lower case.

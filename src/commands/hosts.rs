@@ -3,12 +3,14 @@
 
 use std::collections::BTreeSet;
 
-use crate::cli::HostArgs;
+use std::path::Path;
+
+use crate::cli::ReachArgs;
 use crate::inventory::{Host, Inventory};
 use crate::transport::secrets;
 
-pub fn prepare(args: &HostArgs) -> anyhow::Result<(Inventory, Vec<Host>)> {
-    let inventory = Inventory::load(&args.inventory)?;
+pub fn prepare(inventory: &Path, args: &ReachArgs) -> anyhow::Result<(Inventory, Vec<Host>)> {
+    let inventory = Inventory::load(inventory)?;
     let hosts: Vec<Host> = inventory.select(&args.limit)?.into_iter().cloned().collect();
     if args.ask_pass {
         for env in hosts.iter().map(|h| h.ssh.password_env.clone()).collect::<BTreeSet<_>>() {

@@ -24,11 +24,11 @@ struct PingResult {
 }
 
 pub async fn run(args: PingArgs) -> anyhow::Result<u8> {
-    let (_inventory, hosts) = super::hosts::prepare(&args.hosts)?;
+    let (_inventory, hosts) = super::hosts::prepare(&args.hosts.inventory, &args.hosts.reach)?;
     let bar = ProgressBar::new(hosts.len() as u64).with_style(
         ProgressStyle::with_template("{spinner} ping [{bar:30}] {pos}/{len} {msg}").expect("valid template"),
     );
-    let results = fanout::for_each_host(&hosts, args.hosts.forks as usize, |host| {
+    let results = fanout::for_each_host(&hosts, args.hosts.reach.forks as usize, |host| {
         let bar = bar.clone();
         async move {
             let result = ping_one(host).await;

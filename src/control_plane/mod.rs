@@ -1,10 +1,11 @@
-//! The control plane `kubeboot server` runs: the store, bootstrap tokens, and the API server. (The process,
-//! nodes API, controllers and the agent come with the rest of the cluster-bootstrap issue.)
+//! The control plane: what `init` writes (layout, PKI, first token), the store, bootstrap tokens, the API
+//! server and its controllers (`kubeboot server`), and `reset` of a host.
 
 pub mod api;
 pub mod controllers;
 pub mod init;
 pub mod layout;
+pub mod reset;
 pub mod server;
 pub mod store;
 pub mod tokens;

@@ -18,6 +18,27 @@ pub struct HostRecap {
     pub elapsed_ms: u64,
 }
 
+impl HostRecap {
+    /// Count a failure: a lost connection makes the host unreachable, anything else failed.
+    pub fn record_failure(&mut self, failure: Failure, lost: bool) {
+        if lost {
+            self.unreachable = true;
+        } else {
+            self.failed += 1;
+        }
+        self.failures.push(failure);
+    }
+
+    /// Count a step that ran, with the change it made (or would make, in check mode) if any.
+    pub fn record_step(&mut self, change: Option<ChangeRecord>) {
+        self.ok += 1;
+        if let Some(change) = change {
+            self.changed += 1;
+            self.changes.push(change);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ChangeRecord {
     pub task: String,

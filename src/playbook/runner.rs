@@ -247,17 +247,8 @@ impl HostRun<'_> {
 
 /// Count a failure in the recap: a lost connection makes the host unreachable, anything else failed.
 fn record_failure(recap: &mut HostRecap, task: &str, location: &str, f: TaskFailure) {
-    if f.lost {
-        recap.unreachable = true;
-    } else {
-        recap.failed += 1;
-    }
-    recap.failures.push(Failure {
-        task: task.into(),
-        location: location.into(),
-        command: f.command,
-        message: f.message,
-    });
+    let failure = Failure { task: task.into(), location: location.into(), command: f.command, message: f.message };
+    recap.record_failure(failure, f.lost);
 }
 
 fn fact_failure(e: facts::FactError) -> TaskFailure {

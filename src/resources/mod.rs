@@ -3,3 +3,4 @@
 
 pub mod meta;
 pub mod node;
+pub mod node_table;

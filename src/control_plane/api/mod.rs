@@ -2,6 +2,7 @@
 //! errors. Anonymous clients reach /healthz, /readyz and cluster-info; a bootstrap token buys a node
 //! certificate; everything else needs a client certificate.
 
+mod bootstrap_tokens;
 mod identity;
 mod nodes;
 mod routes;

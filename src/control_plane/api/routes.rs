@@ -1,5 +1,5 @@
 //! Routes so far: health, cluster-info (anonymous, signed per token), the node-certificate exchange
-//! (bootstrap token), and /api for authenticated clients.
+//! (bootstrap token), bootstrap-token management (admins), nodes, and /api for authenticated clients.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::bootstrap_tokens;
 use super::identity::Identity;
 use super::nodes;
 use super::status::{status, unauthorized};
@@ -36,6 +37,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/livez", get(health))
         .route("/api/v1/namespaces/kube-public/configmaps/cluster-info", get(cluster_info))
         .route("/kubeboot/v1/node-certificates", post(node_certificate))
+        .route("/kubeboot/v1/bootstrap-tokens", get(bootstrap_tokens::list).post(bootstrap_tokens::create))
+        .route("/kubeboot/v1/bootstrap-tokens/{id}", axum::routing::delete(bootstrap_tokens::delete))
         .route("/api", get(api_versions))
         .route("/api/v1/nodes", get(nodes::list).post(nodes::create))
         .route("/api/v1/nodes/{name}", get(nodes::get).put(nodes::update).delete(nodes::delete))
@@ -98,6 +101,25 @@ async fn node_certificate(State(state): State<Arc<ApiState>>, headers: HeaderMap
         Ok(r) => r,
         Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
     };
+    // kubeadm refuses to join a name that is a Ready node: a second host would take over its identity.
+    match state.store.get(&format!("/nodes/{}", request.node_name)) {
+        Ok(Some(stored)) => {
+            let node: serde_json::Value = serde_json::from_slice(&stored.value).unwrap_or_default();
+            if crate::resources::node::ready_status(&node) == Some("True") {
+                return status(
+                    StatusCode::CONFLICT,
+                    "AlreadyExists",
+                    format!(
+                        "a Ready node named {:?} is already in the cluster: join under another --node-name, or \
+                         reset that node and delete its Node first",
+                        request.node_name
+                    ),
+                );
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()),
+    }
     match state.ca.sign_node_csr(&request.csr, &request.node_name) {
         Ok(cert) => {
             (StatusCode::CREATED, Json(json!({"certificate": cert, "ca": state.ca.cert_pem()}))).into_response()

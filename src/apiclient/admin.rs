@@ -1,0 +1,87 @@
+//! What the admin commands ask the API server (`token`, `get nodes`, `reset`), with the admin kubeconfig.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use super::{ApiClient, ClientError, Reply};
+use crate::bootstrap::kubeconfig::Kubeconfig;
+use crate::bootstrap::token::BootstrapToken;
+
+const TOKENS: &str = "/kubeboot/v1/bootstrap-tokens";
+
+/// Which kubeconfig an admin command uses: the flag, else $KUBECONFIG, else the master's
+/// /etc/kubeboot/admin.conf when readable, else ~/.kube/config (kubectl's default).
+pub fn kubeconfig_path(explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let master = Path::new(crate::control_plane::layout::DEFAULT_CONFIG_DIR).join("admin.conf");
+    if std::fs::File::open(&master).is_ok() {
+        return master;
+    }
+    crate::inventory::home_dir().join(".kube/config")
+}
+
+pub fn client(kubeconfig: &Path) -> Result<ApiClient, ClientError> {
+    let text = std::fs::read_to_string(kubeconfig)
+        .map_err(|e| ClientError::Tls(format!("{}: {e} (pass --kubeconfig)", kubeconfig.display())))?;
+    let config = Kubeconfig::parse(&text).map_err(|e| ClientError::Tls(format!("{}: {e}", kubeconfig.display())))?;
+    ApiClient::from_kubeconfig(&config)
+}
+
+fn expect(client: &ApiClient, reply: Reply, ok: u16) -> Result<Value, ClientError> {
+    if reply.status != ok {
+        return Err(ClientError::Status {
+            server: client.server().into(),
+            status: reply.status,
+            message: reply.message(),
+        });
+    }
+    Ok(reply.json())
+}
+
+/// A new bootstrap token; `ttl_secs` None never expires.
+pub async fn create_token(client: &ApiClient, ttl_secs: Option<u64>) -> Result<BootstrapToken, ClientError> {
+    let body = json!({ "ttlSeconds": ttl_secs }).to_string().into_bytes();
+    let reply = client.request("POST", TOKENS, Some(body), None).await?;
+    let answer = expect(client, reply, 201)?;
+    let text = answer.get("token").and_then(Value::as_str).unwrap_or_default();
+    BootstrapToken::parse(text)
+        .map_err(|e| ClientError::Http { server: client.server().into(), message: e.to_string() })
+}
+
+/// Live tokens: (id, expiry in Unix seconds or None).
+pub async fn list_tokens(client: &ApiClient) -> Result<Vec<(String, Option<u64>)>, ClientError> {
+    let reply = client.request("GET", TOKENS, None, None).await?;
+    let answer = expect(client, reply, 200)?;
+    Ok(answer["items"]
+        .as_array()
+        .map(|items| {
+            items.iter().map(|t| (t["id"].as_str().unwrap_or_default().to_string(), t["expires"].as_u64())).collect()
+        })
+        .unwrap_or_default())
+}
+
+pub async fn delete_token(client: &ApiClient, id: &str) -> Result<(), ClientError> {
+    let reply = client.request("DELETE", &format!("{TOKENS}/{id}"), None, None).await?;
+    expect(client, reply, 200).map(|_| ())
+}
+
+pub async fn list_nodes(client: &ApiClient) -> Result<Vec<Value>, ClientError> {
+    let reply = client.request("GET", "/api/v1/nodes", None, None).await?;
+    let answer = expect(client, reply, 200)?;
+    Ok(answer["items"].as_array().cloned().unwrap_or_default())
+}
+
+/// Delete a Node object; false when there was none.
+pub async fn delete_node(client: &ApiClient, name: &str) -> Result<bool, ClientError> {
+    let reply = client.request("DELETE", &format!("/api/v1/nodes/{name}"), None, None).await?;
+    if reply.status == 404 {
+        return Ok(false);
+    }
+    expect(client, reply, 200).map(|_| true)
+}

@@ -1,0 +1,12 @@
+//! The cluster over SSH: `up`'s phases after host preparation, `kubeconfig -i` and `reset -i`.
+
+pub mod binary;
+pub mod kubeconfig;
+mod members;
+pub mod probe;
+pub mod remote;
+pub mod reset;
+pub mod up;
+pub mod wait_ready;
+
+pub use up::{up, ClusterOptions};

@@ -1,0 +1,90 @@
+//! What a host already has of the cluster, read in one round trip before `up` decides anything: the
+//! installed binary's checksum, whether init/join happened, whether the units run, and the SSH user's
+//! ~/.kube/config checksum.
+
+use crate::transport::shell_quote;
+
+pub const REMOTE_BINARY: &str = "/usr/local/bin/kubeboot";
+pub const CONFIG_DIR: &str = "/etc/kubeboot";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostState {
+    pub binary_sha256: Option<String>,
+    /// server.yaml exists: `init` finished here.
+    pub initialised: bool,
+    /// agent.conf exists: the host has node credentials.
+    pub joined: bool,
+    pub server_active: bool,
+    pub agent_active: bool,
+    /// The SSH user's home folder and the checksum of its ~/.kube/config.
+    pub home: String,
+    pub kube_config_sha256: Option<String>,
+}
+
+/// The probe, as one shell script printing `key=value` lines. `user` is the SSH login (whose
+/// ~/.kube/config `up` manages on masters).
+pub fn script(user: &str) -> String {
+    format!(
+        r#"sum() {{ [ -f "$1" ] && sha256sum "$1" | cut -d' ' -f1; }}
+home=$(getent passwd {user} | cut -d: -f6)
+echo "binary=$(sum {REMOTE_BINARY})"
+echo "initialised=$([ -f {CONFIG_DIR}/server.yaml ] && echo yes)"
+echo "joined=$([ -f {CONFIG_DIR}/agent.conf ] && echo yes)"
+echo "server=$(systemctl is-active kubeboot-server 2>/dev/null)"
+echo "agent=$(systemctl is-active kubeboot-agent 2>/dev/null)"
+echo "home=$home"
+echo "kube_config=$(sum "$home/.kube/config")"
+"#,
+        user = shell_quote(user)
+    )
+}
+
+pub fn parse(output: &str) -> HostState {
+    let mut state = HostState::default();
+    for line in output.lines() {
+        let Some((key, value)) = line.split_once('=') else { continue };
+        let value = value.trim();
+        let some = || (!value.is_empty()).then(|| value.to_string());
+        match key {
+            "binary" => state.binary_sha256 = some(),
+            "initialised" => state.initialised = value == "yes",
+            "joined" => state.joined = value == "yes",
+            "server" => state.server_active = value == "active",
+            "agent" => state.agent_active = value == "active",
+            "home" => state.home = value.to_string(),
+            "kube_config" => state.kube_config_sha256 = some(),
+            _ => {}
+        }
+    }
+    state
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_and_running_hosts() {
+        let fresh = "binary=\ninitialised=\njoined=\nserver=inactive\nagent=inactive\nhome=/root\nkube_config=\n";
+        assert_eq!(parse(fresh), HostState { home: "/root".into(), ..Default::default() });
+        let master =
+            "binary=ab12\ninitialised=yes\njoined=yes\nserver=active\nagent=active\nhome=/home/u\nkube_config=cd\n";
+        assert_eq!(
+            parse(master),
+            HostState {
+                binary_sha256: Some("ab12".into()),
+                initialised: true,
+                joined: true,
+                server_active: true,
+                agent_active: true,
+                home: "/home/u".into(),
+                kube_config_sha256: Some("cd".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn script_quotes_the_user() {
+        assert!(script("a b").contains("getent passwd 'a b'"));
+    }
+}

@@ -1,0 +1,67 @@
+//! The kubeboot command lines `up` runs on hosts, in one place. Secrets never go on a command line: the
+//! join token travels on the command's standard input (`--token -`).
+
+use super::probe::REMOTE_BINARY;
+use crate::inventory::Inventory;
+use crate::transport::shell_quote;
+
+pub fn init(inventory: &Inventory, node_name: &str, advertise_address: &str, port: u16) -> String {
+    format!(
+        "{REMOTE_BINARY} init --advertise-address {} --port {port} --pod-network-cidr {} --cluster-name {} \
+         --node-name {} --token-ttl 15m",
+        shell_quote(advertise_address),
+        inventory.cluster.pod_network_cidr,
+        shell_quote(&inventory.cluster.name),
+        shell_quote(node_name),
+    )
+}
+
+pub fn join(endpoint: &str, pin: &str, node_name: &str, master: bool) -> String {
+    format!(
+        "{REMOTE_BINARY} join {} --token - --discovery-token-ca-cert-hash {} --node-name {}{}",
+        shell_quote(endpoint),
+        shell_quote(pin),
+        shell_quote(node_name),
+        if master { " --master" } else { "" }
+    )
+}
+
+/// A token that lives just long enough for this run's joins (deleted at the end of the run anyway).
+pub const TOKEN_CREATE: &str = "/usr/local/bin/kubeboot token create --ttl 15m --print-join-command";
+
+pub fn token_delete(id: &str) -> String {
+    format!("{REMOTE_BINARY} token delete {}", shell_quote(id))
+}
+
+pub const GET_NODES_JSON: &str = "/usr/local/bin/kubeboot get nodes -o json";
+
+/// After a new binary: restart whichever kubeboot units run, so they run it.
+pub const RESTART_UNITS: &str = "systemctl try-restart kubeboot-server.service kubeboot-agent.service";
+
+/// The parts of a `kubeboot join …` line printed by init or `token create --print-join-command`:
+/// (endpoint, token, pin).
+pub fn parse_join_line(output: &str) -> Option<(String, String, String)> {
+    let line = output.lines().find(|l| l.trim_start().starts_with("kubeboot join "))?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let after =
+        |flag: &str| words.iter().position(|w| *w == flag).and_then(|i| words.get(i + 1)).map(|s| s.to_string());
+    Some((words.get(2)?.to_string(), after("--token")?, after("--discovery-token-ca-cert-hash")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_line_round_trip() {
+        let out = "Your kubeboot control plane has initialized successfully!\n\nkubeboot join 10.88.0.10:6443 \
+                   --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:00ff\n";
+        assert_eq!(
+            parse_join_line(out),
+            Some(("10.88.0.10:6443".into(), "abcdef.0123456789abcdef".into(), "sha256:00ff".into()))
+        );
+        assert_eq!(parse_join_line("nothing"), None);
+        assert!(!join("10.0.0.1:6443", "sha256:00", "n1", false).contains("abcdef"));
+        assert!(join("10.0.0.1:6443", "sha256:00", "n1", true).ends_with("--node-name n1 --master"));
+    }
+}

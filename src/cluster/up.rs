@@ -1,0 +1,307 @@
+//! `up`'s cluster phases, after host preparation, kubeadm's steps in order: install the binary where its
+//! checksum differs, init the first master, give masters' SSH users ~/.kube/config, make a short-lived
+//! token, join every host not yet joined, delete the token, wait until every node is Ready.
+//!
+//! Every API call goes through `kubeboot` on the first master over SSH, so `up` works wherever SSH does
+//! (bastions included) without reaching port 6443 from this machine. Each phase first checks the probe
+//! and does nothing where the host is already right: a rerun on a built cluster only connects and probes.
+
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+use serde_json::Value;
+
+use super::binary::LocalBinary;
+use super::members::{self, record, Member, StepFailure};
+use super::probe::REMOTE_BINARY;
+use super::{remote, wait_ready};
+use crate::bootstrap::pin::sha256_hex;
+use crate::inventory::{Host, Inventory, Role};
+use crate::playbook::Recap;
+use crate::transport::{shell_quote, Transport};
+
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterOptions {
+    pub check: bool,
+    pub forks: usize,
+    pub wait_timeout: Duration,
+}
+
+/// The join material of this run: where, the token (secret), the CA pin.
+struct JoinMaterial {
+    endpoint: String,
+    token: String,
+    pin: String,
+}
+
+impl JoinMaterial {
+    fn from_output(text: &str) -> Option<Self> {
+        let (endpoint, token, pin) = remote::parse_join_line(text)?;
+        Some(JoinMaterial { endpoint, token, pin })
+    }
+    fn token_id(&self) -> &str {
+        self.token.split('.').next().unwrap_or_default()
+    }
+}
+
+/// Run the phases on `hosts` (those that prepared cleanly; the first master always takes part). Returns the
+/// Node objects for the final table, or None when the phases could not finish (the recap says why).
+pub async fn up(inventory: &Inventory, hosts: &[&Host], recap: &mut Recap, opts: ClusterOptions) -> Option<Vec<Value>> {
+    let started = Instant::now();
+    let first = inventory.masters().next().expect("validated: an inventory has a master");
+    let mut targets: Vec<&Host> = hosts.to_vec();
+    if !targets.iter().any(|h| h.name == first.name) {
+        targets.insert(0, first);
+    }
+    let bar = ProgressBar::new_spinner().with_prefix("cluster");
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar.set_message("connecting");
+    let members = members::connect(&targets, opts.forks, recap).await;
+    let result = phases(inventory, first, &members, recap, opts, &bar).await;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_millis() as u64;
+    for m in &members {
+        recap.hosts.entry(m.name().to_string()).or_default().elapsed_ms += elapsed;
+    }
+    for m in members {
+        m.session.close().await;
+    }
+    result
+}
+
+async fn phases(
+    inventory: &Inventory,
+    first: &Host,
+    members: &[Member<'_>],
+    recap: &mut Recap,
+    opts: ClusterOptions,
+    bar: &ProgressBar,
+) -> Option<Vec<Value>> {
+    let Some(master) = members.iter().find(|m| m.name() == first.name) else {
+        eprintln!("kubeboot up: the first master {} is not reachable: cluster phases skipped", first.name);
+        return None;
+    };
+
+    bar.set_message("installing kubeboot");
+    let binary = match LocalBinary::current() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("kubeboot up: cannot read this kubeboot binary: {e}");
+            return None;
+        }
+    };
+    let installs = crate::fanout::for_each_host(members, opts.forks, |m| install_binary(m, &binary, opts.check)).await;
+    let mut healthy: Vec<&Member> = Vec::new();
+    for (m, outcome) in members.iter().zip(installs) {
+        let ok = outcome.is_ok();
+        record(recap, m.name(), "install kubeboot", outcome);
+        if ok {
+            healthy.push(m);
+        }
+    }
+    if !healthy.iter().any(|m| m.name() == master.name()) {
+        return None;
+    }
+
+    bar.set_message(format!("init {}", master.name()));
+    let port = inventory.cluster.control_plane_endpoint.as_ref().map(|e| e.port).unwrap_or(6443);
+    let (init_outcome, mut material) = init_master(inventory, master, port, opts.check).await;
+    let init_failed = init_outcome.is_err();
+    record(recap, master.name(), "kubeboot init", init_outcome);
+    if init_failed || opts.check && !(master.state.initialised && master.state.server_active) {
+        // Nothing to read from a master that is not there yet (check mode) or failed.
+        return report_check(members, master, recap, opts);
+    }
+    if let Err(f) = wait_for_server(master).await {
+        record(recap, master.name(), "wait for the API server", Err(f));
+        return None;
+    }
+
+    bar.set_message("admin kubeconfig");
+    let admin_conf = match master.session.read("/etc/kubeboot/admin.conf").await {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) | Err(_) => {
+            record(recap, master.name(), "read admin.conf", Err(failure("/etc/kubeboot/admin.conf is missing")));
+            return None;
+        }
+    };
+    for m in healthy.iter().filter(|m| m.host.role == Role::Master) {
+        let outcome = copy_kube_config(m, &admin_conf, opts.check).await;
+        record(recap, m.name(), "admin.conf to ~/.kube/config", outcome);
+    }
+
+    let joining: Vec<&Member> = healthy
+        .iter()
+        .copied()
+        .filter(|m| m.name() != master.name() && !(m.state.joined && m.state.agent_active))
+        .collect();
+    if !joining.is_empty() {
+        if opts.check {
+            for m in &joining {
+                record(recap, m.name(), "kubeboot join", Ok(Some("join the cluster".into())));
+            }
+        } else {
+            bar.set_message(format!("joining {} host(s)", joining.len()));
+            if material.is_none() {
+                match master.run(remote::TOKEN_CREATE, b"").await {
+                    Ok(out) => material = JoinMaterial::from_output(&out.stdout_text()),
+                    Err(f) => {
+                        record(recap, master.name(), "create a join token", Err(f));
+                        return None;
+                    }
+                }
+            }
+            let Some(join) = material.as_ref() else {
+                record(recap, master.name(), "create a join token", Err(failure("no join command in the output")));
+                return None;
+            };
+            let outcomes = crate::fanout::for_each_host(&joining, opts.forks, |m| join_host(m, join)).await;
+            for (m, outcome) in joining.iter().zip(outcomes) {
+                record(recap, m.name(), "kubeboot join", outcome);
+            }
+        }
+    }
+    // The run's token has done its work: leave none behind (the cluster's own tokens are the operator's).
+    if let Some(join) = &material {
+        if let Err(f) = master.run(&remote::token_delete(join.token_id()), b"").await {
+            eprintln!("kubeboot up: could not delete this run's join token {}: {}", join.token_id(), f.message);
+        }
+    }
+    if opts.check {
+        return None;
+    }
+
+    let expected: Vec<String> = healthy.iter().map(|m| m.name().to_string()).collect();
+    wait_until_ready(master, &expected, recap, opts.wait_timeout, bar).await
+}
+
+fn failure(message: &str) -> StepFailure {
+    StepFailure { command: None, message: message.into(), lost: false }
+}
+
+/// In check mode with no master yet, every other host would join.
+fn report_check(
+    members: &[Member<'_>],
+    master: &Member<'_>,
+    recap: &mut Recap,
+    opts: ClusterOptions,
+) -> Option<Vec<Value>> {
+    if opts.check {
+        for m in members.iter().filter(|m| m.name() != master.name() && !m.state.joined) {
+            record(recap, m.name(), "kubeboot join", Ok(Some("join the cluster".into())));
+        }
+    }
+    None
+}
+
+async fn install_binary(m: &Member<'_>, binary: &LocalBinary, check: bool) -> Result<Option<String>, StepFailure> {
+    if m.state.binary_sha256.as_deref() == Some(binary.sha256.as_str()) {
+        return Ok(None);
+    }
+    let summary = format!("install {REMOTE_BINARY} (sha256 {})", &binary.sha256[..12]);
+    if check {
+        return Ok(Some(summary));
+    }
+    m.session.upload(&binary.bytes, REMOTE_BINARY, 0o755).await.map_err(StepFailure::from)?;
+    if m.state.server_active || m.state.agent_active {
+        m.run(remote::RESTART_UNITS, b"").await?;
+    }
+    Ok(Some(summary))
+}
+
+async fn init_master(
+    inventory: &Inventory,
+    master: &Member<'_>,
+    port: u16,
+    check: bool,
+) -> (Result<Option<String>, StepFailure>, Option<JoinMaterial>) {
+    let state = &master.state;
+    if state.initialised && state.server_active && state.agent_active {
+        return (Ok(None), None);
+    }
+    let summary = if state.initialised { "start the kubeboot services" } else { "initialise the control plane" };
+    if check {
+        return (Ok(Some(summary.into())), None);
+    }
+    let command = remote::init(inventory, master.name(), &master.host.address, port);
+    match master.run(&command, b"").await {
+        Ok(out) => (Ok(Some(summary.into())), JoinMaterial::from_output(&out.stdout_text())),
+        Err(f) => (Err(f), None),
+    }
+}
+
+/// The API server answers within a minute of its unit starting, or something is wrong.
+async fn wait_for_server(master: &Member<'_>) -> Result<(), StepFailure> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match master.run(remote::GET_NODES_JSON, b"").await {
+            Ok(_) => return Ok(()),
+            Err(f) if f.lost || Instant::now() > deadline => return Err(f),
+            Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+        }
+    }
+}
+
+async fn copy_kube_config(m: &Member<'_>, admin_conf: &[u8], check: bool) -> Result<Option<String>, StepFailure> {
+    if m.state.kube_config_sha256.as_deref() == Some(sha256_hex(admin_conf).as_str()) {
+        return Ok(None);
+    }
+    let summary = format!("{}/.kube/config for {}", m.state.home, m.host.ssh.user);
+    if check {
+        return Ok(Some(summary));
+    }
+    if m.state.home.is_empty() {
+        return Err(failure(&format!("user {} has no home folder", m.host.ssh.user)));
+    }
+    let dir = format!("{}/.kube", m.state.home);
+    m.run(&format!("mkdir -p -m 0700 {}", shell_quote(&dir)), b"").await?;
+    let path = format!("{dir}/config");
+    m.session.upload(admin_conf, &path, 0o600).await.map_err(StepFailure::from)?;
+    let user = shell_quote(&m.host.ssh.user);
+    m.run(&format!("chown {user}: {} {}", shell_quote(&dir), shell_quote(&path)), b"").await?;
+    Ok(Some(summary))
+}
+
+async fn join_host(m: &Member<'_>, join: &JoinMaterial) -> Result<Option<String>, StepFailure> {
+    let command = remote::join(&join.endpoint, &join.pin, m.name(), m.host.role == Role::Master);
+    m.run(&command, format!("{}\n", join.token).as_bytes()).await?;
+    let summary = if m.state.joined { "start the kubeboot agent" } else { "join the cluster" };
+    Ok(Some(summary.into()))
+}
+
+async fn wait_until_ready(
+    master: &Member<'_>,
+    expected: &[String],
+    recap: &mut Recap,
+    timeout: Duration,
+    bar: &ProgressBar,
+) -> Option<Vec<Value>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let nodes = match master.run(remote::GET_NODES_JSON, b"").await {
+            Ok(out) => {
+                serde_json::from_slice::<Value>(&out.stdout).ok()?["items"].as_array().cloned().unwrap_or_default()
+            }
+            Err(f) => {
+                record(recap, master.name(), "wait for nodes Ready", Err(f));
+                return None;
+            }
+        };
+        let stuck = wait_ready::not_ready(&nodes, expected);
+        if stuck.is_empty() {
+            return Some(nodes);
+        }
+        if Instant::now() > deadline {
+            let names: Vec<String> = stuck.iter().map(|(n, why)| format!("{n} ({why})")).collect();
+            eprintln!("kubeboot up: not Ready after {} s: {}", timeout.as_secs(), names.join(", "));
+            for (name, why) in stuck {
+                let message =
+                    format!("not Ready after {} s: {why}; see `journalctl -u kubeboot-agent` there", timeout.as_secs());
+                record(recap, &name, "wait for nodes Ready", Err(failure(&message)));
+            }
+            return Some(nodes);
+        }
+        bar.set_message(format!("waiting for nodes Ready ({}/{})", expected.len() - stuck.len(), expected.len()));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -1,0 +1,26 @@
+//! `kubeboot reset`: on this host, or with -i on every inventory host over SSH.
+
+use crate::cli::{OutputFormat, ResetArgs};
+use crate::control_plane::layout::Layout;
+use crate::EXIT_OK;
+
+pub async fn run(args: ResetArgs) -> anyhow::Result<u8> {
+    if let Some(path) = &args.inventory {
+        let (inventory, hosts) = super::hosts::prepare(path, &args.reach)?;
+        let selected: Vec<&crate::inventory::Host> = hosts.iter().collect();
+        let recap = crate::cluster::reset::reset(&inventory, &selected, args.reach.forks as usize).await;
+        return super::playbook::print_recap(&recap, OutputFormat::Text, false);
+    }
+    if !args.reach.limit.is_empty() {
+        return Err(crate::UsageError("--limit needs -i INVENTORY".into()).into());
+    }
+    let layout = Layout::new(&args.dirs.config_dir, &args.dirs.data_dir);
+    let removed = crate::control_plane::reset::reset_host(&layout, crate::systemd_units::systemd_running())?;
+    if removed.is_empty() {
+        println!("Nothing to reset on this host.");
+    }
+    for line in &removed {
+        println!("removed {line}");
+    }
+    Ok(EXIT_OK)
+}
