@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Host preparation benchmark: kubeboot vs Ansible (ansible-core, pipelining on) vs a plain shell script
 # (the floor), each on 3 fresh lab hosts in the same run; then kubeboot's rerun on 10 lab hosts.
+# kubeboot runs `up --prepare-only`: the same work as the Ansible playbook (no cluster phases).
 # Prints a table. Needs root. Takes ~15 minutes. Usage: bash bench/prepare.sh [--skip-10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,8 +58,8 @@ run_floor() {
 
 echo "kubeboot: $($kb --version)   ansible: $ansible_version" >&2
 
-fresh_lab 3; t0=$(now); "$kb" up -i "$work/lab.yaml" > "$work/kb1.log"; t1=$(now)
-"$kb" up -i "$work/lab.yaml" > "$work/kb2.log"; t2=$(now)
+fresh_lab 3; t0=$(now); "$kb" up --prepare-only -i "$work/lab.yaml" > "$work/kb1.log"; t1=$(now)
+"$kb" up --prepare-only -i "$work/lab.yaml" > "$work/kb2.log"; t2=$(now)
 kb_first=$(elapsed "$t0" "$t1"); kb_rerun=$(elapsed "$t1" "$t2")
 echo "kubeboot: first $kb_first s, rerun $kb_rerun s" >&2
 
@@ -72,8 +73,8 @@ echo "floor: $floor s" >&2
 
 kb10="skipped"
 if [ "${1:-}" != "--skip-10" ]; then
-  fresh_lab 10; "$kb" up -i "$work/lab.yaml" --forks 10 > "$work/kb10-1.log"
-  t0=$(now); "$kb" up -i "$work/lab.yaml" > "$work/kb10-2.log"; t1=$(now)
+  fresh_lab 10; "$kb" up --prepare-only -i "$work/lab.yaml" --forks 10 > "$work/kb10-1.log"
+  t0=$(now); "$kb" up --prepare-only -i "$work/lab.yaml" > "$work/kb10-2.log"; t1=$(now)
   kb10=$(elapsed "$t0" "$t1")
 fi
 "$kb" lab down >/dev/null 2>&1 || true

@@ -9,8 +9,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "kubeboot",
     version,
     about = "Stand up a small Kubernetes-style cluster on plain Linux hosts over SSH",
-    long_about = "kubeboot reads an inventory of hosts, reaches them over SSH and prepares them the way the \
-                  kubeadm walkthrough does by hand.\n\nExit codes: 0 success, 1 a host or step failed, 2 bad input \
+    long_about = "kubeboot reads an inventory of hosts, reaches them over SSH, prepares them the way the \
+                  kubeadm walkthrough does by hand, and builds a cluster on them with its own control plane \
+                  (kubeboot server) and node agent (kubeboot agent).\n\nExit codes: 0 success, 1 a host or step failed, 2 bad input \
                   (inventory, flags) - with bad input no host is contacted."
 )]
 pub struct Cli {
@@ -67,10 +68,11 @@ pub enum Command {
         #[command(flatten)]
         kubeconfig: KubeconfigArg,
     },
-    /// On the first master: create the cluster CA, certificates, admin.conf and a bootstrap token (kubeadm init)
+    /// On the first master (kubeadm init): create the cluster CA, certificates, admin.conf and a bootstrap
+    /// token, and start the kubeboot-server and kubeboot-agent units
     Init(InitArgs),
     /// On a node: join the cluster (kubeadm join): check the server by token and CA pin, then trade the
-    /// token for a node certificate written to <config-dir>/agent.conf
+    /// token for a node certificate written to <config-dir>/agent.conf, and start the kubeboot-agent unit
     Join(JoinArgs),
     /// The control plane daemon (run by the kubeboot-server unit)
     Server {

@@ -105,6 +105,16 @@ fn anonymous_admin_node_and_token_access() {
     assert_eq!(s.curl("/api/v1/nodes/n2", node, &["-X", "DELETE"]).0, 403);
     assert_eq!(s.curl("/api/v1/nodes/n2", admin, &["-X", "DELETE"]).0, 200);
 
+    // Bootstrap tokens are an admin's business: anonymous 401, a node 403.
+    let tokens = "/kubeboot/v1/bootstrap-tokens";
+    assert_eq!(s.curl(tokens, None, &[]).0, 401);
+    assert_eq!(s.curl(tokens, node, &[]).0, 403);
+    assert_eq!(send("POST", tokens, node, serde_json::json!({"ttlSeconds": 60})).0, 403);
+    assert_eq!(s.curl(&format!("{tokens}/abcdef"), node, &["-X", "DELETE"]).0, 403);
+    let (code, listed) = s.curl(tokens, admin, &[]);
+    assert_eq!(code, 200);
+    assert!(!listed.contains(common::api::TOKEN.split('.').nth(1).unwrap()), "no secret in a token list: {listed}");
+
     let (other, _) = ClusterCa::generate("other").unwrap();
     let foreign = other.issue_client("kubernetes-admin", &["system:masters"]).unwrap();
     let (fc, fk) = (s.file("f.pem", &foreign.cert_pem), s.file("f-key.pem", &foreign.key_pem));

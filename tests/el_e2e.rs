@@ -9,15 +9,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::kubeboot;
+use common::{kubeboot, lab_sh};
 use serde_json::Value;
 
 const REPO_PORT: u16 = 8088;
-
-fn lab_sh(host: &str, script: &str) -> String {
-    let out = kubeboot(&["lab", "ssh", host, script], &[]);
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// python3's http.server on the lab bridge address; killed (by its PID) when dropped.
 struct RepoServer(Child);

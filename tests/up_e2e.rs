@@ -7,15 +7,10 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::kubeboot;
+use common::{kubeboot, lab_sh};
 use serde_json::Value;
 
 const HOSTS: [&str; 3] = ["lab-master", "lab-node1", "lab-node2"];
-
-fn lab_sh(host: &str, script: &str) -> String {
-    let out = kubeboot(&["lab", "ssh", host, script], &[]);
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn up_json(inv: &str, extra: &[&str]) -> (i32, Value) {
     let mut args = vec!["up", "-i", inv, "--output", "json"];
@@ -88,7 +83,10 @@ fn up_converges_reruns_clean_repairs_drift_and_survives_kills() {
                 "{host}: /etc/hosts lacks {h}:\n{etc_hosts}"
             );
         }
-        let leftovers = lab_sh(host, "find /etc /tmp -name '*kubeboot-*' 2>/dev/null");
+        let leftovers = lab_sh(
+            host,
+            r"find /etc /tmp /usr/local/bin \( -name '*.kubeboot-tmp' -o -name '.*.kubeboot-*' \) 2>/dev/null",
+        );
         assert_eq!(leftovers, "", "{host}: partial files left");
         assert_eq!(lab_sh(host, "dpkg --audit"), "", "{host}: dpkg left half-configured packages");
         // docker really runs containers with the written configuration

@@ -6,6 +6,9 @@ use crate::transport::shell_quote;
 
 pub const REMOTE_BINARY: &str = "/usr/local/bin/kubeboot";
 pub const CONFIG_DIR: &str = "/etc/kubeboot";
+/// The installed binary's checksum, keyed by its size, inode and modification time: hashing tens of MB on
+/// every rerun would cost half a second per host. Any replacement (a new inode, size or time) re-hashes.
+const BINARY_SUM_CACHE: &str = "/var/cache/kubeboot/binary.sha256";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostState {
@@ -26,8 +29,17 @@ pub struct HostState {
 pub fn script(user: &str) -> String {
     format!(
         r#"sum() {{ [ -f "$1" ] && sha256sum "$1" | cut -d' ' -f1; }}
+binary_sum() {{
+  [ -f {REMOTE_BINARY} ] || return 0
+  key=$(stat -c '%s %i %y' {REMOTE_BINARY})
+  cached=$(cat {BINARY_SUM_CACHE} 2>/dev/null)
+  if [ "${{cached%|*}}" = "$key" ]; then echo "${{cached##*|}}"; return; fi
+  s=$(sum {REMOTE_BINARY})
+  mkdir -p "$(dirname {BINARY_SUM_CACHE})" && echo "$key|$s" > {BINARY_SUM_CACHE}.tmp && mv {BINARY_SUM_CACHE}.tmp {BINARY_SUM_CACHE}
+  echo "$s"
+}}
 home=$(getent passwd {user} | cut -d: -f6)
-echo "binary=$(sum {REMOTE_BINARY})"
+echo "binary=$(binary_sum)"
 echo "initialised=$([ -f {CONFIG_DIR}/server.yaml ] && echo yes)"
 echo "joined=$([ -f {CONFIG_DIR}/agent.conf ] && echo yes)"
 echo "server=$(systemctl is-active kubeboot-server 2>/dev/null)"

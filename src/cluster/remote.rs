@@ -35,8 +35,16 @@ pub fn token_delete(id: &str) -> String {
 
 pub const GET_NODES_JSON: &str = "/usr/local/bin/kubeboot get nodes -o json";
 
-/// After a new binary: restart whichever kubeboot units run, so they run it.
-pub const RESTART_UNITS: &str = "systemctl try-restart kubeboot-server.service kubeboot-agent.service";
+/// After a new binary: restart the kubeboot units that run, so they run it. (A unit that is not installed
+/// makes try-restart fail, so only the running ones are named.)
+pub fn restart_units(server: bool, agent: bool) -> Option<String> {
+    let units: Vec<&str> = [(server, "kubeboot-server.service"), (agent, "kubeboot-agent.service")]
+        .iter()
+        .filter(|u| u.0)
+        .map(|u| u.1)
+        .collect();
+    (!units.is_empty()).then(|| format!("systemctl try-restart {}", units.join(" ")))
+}
 
 /// The parts of a `kubeboot join …` line printed by init or `token create --print-join-command`:
 /// (endpoint, token, pin).

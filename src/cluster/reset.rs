@@ -9,6 +9,7 @@ use crate::playbook::Recap;
 use crate::transport::shell_quote;
 
 pub async fn reset(inventory: &Inventory, hosts: &[&Host], forks: usize) -> Recap {
+    let started = std::time::Instant::now();
     let mut recap = Recap::default();
     let first = inventory.masters().next().expect("validated: an inventory has a master");
     let mut targets: Vec<&Host> = hosts.to_vec();
@@ -37,6 +38,7 @@ pub async fn reset(inventory: &Inventory, hosts: &[&Host], forks: usize) -> Reca
         record(&mut recap, m.name(), "kubeboot reset", outcome);
     }
     for m in members {
+        recap.hosts.entry(m.name().to_string()).or_default().elapsed_ms = started.elapsed().as_millis() as u64;
         m.session.close().await;
     }
     recap

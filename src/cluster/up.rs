@@ -44,24 +44,32 @@ impl JoinMaterial {
     }
 }
 
-/// Run the phases on `hosts` (those that prepared cleanly; the first master always takes part). Returns the
-/// Node objects for the final table, or None when the phases could not finish (the recap says why).
+/// Run the phases on `hosts` (those that prepared cleanly). The first master always takes part, for the
+/// API; outside `--limit` it is only read from, never changed. Returns the Node objects for the final
+/// table, or None when the phases could not finish (the recap says why).
 pub async fn up(inventory: &Inventory, hosts: &[&Host], recap: &mut Recap, opts: ClusterOptions) -> Option<Vec<Value>> {
     let started = Instant::now();
     let first = inventory.masters().next().expect("validated: an inventory has a master");
     let mut targets: Vec<&Host> = hosts.to_vec();
-    if !targets.iter().any(|h| h.name == first.name) {
+    let master_in_limit = targets.iter().any(|h| h.name == first.name);
+    if !master_in_limit {
         targets.insert(0, first);
     }
     let bar = ProgressBar::new_spinner().with_prefix("cluster");
     bar.enable_steady_tick(Duration::from_millis(120));
     bar.set_message("connecting");
+    // Reading and hashing this binary (tens of MB) overlaps the connections.
+    let binary = tokio::task::spawn_blocking(LocalBinary::current);
     let members = members::connect(&targets, opts.forks, recap).await;
-    let result = phases(inventory, first, &members, recap, opts, &bar).await;
+    let binary = binary.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    let result = phases(inventory, first, master_in_limit, &members, binary, recap, opts, &bar).await;
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_millis() as u64;
     for m in &members {
-        recap.hosts.entry(m.name().to_string()).or_default().elapsed_ms += elapsed;
+        // A master outside --limit has an entry only if something failed there.
+        if let Some(entry) = recap.hosts.get_mut(m.name()) {
+            entry.elapsed_ms += elapsed;
+        }
     }
     for m in members {
         m.session.close().await;
@@ -69,10 +77,13 @@ pub async fn up(inventory: &Inventory, hosts: &[&Host], recap: &mut Recap, opts:
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn phases(
     inventory: &Inventory,
     first: &Host,
+    master_in_limit: bool,
     members: &[Member<'_>],
+    binary: std::io::Result<LocalBinary>,
     recap: &mut Recap,
     opts: ClusterOptions,
     bar: &ProgressBar,
@@ -83,17 +94,31 @@ async fn phases(
     };
 
     bar.set_message("installing kubeboot");
-    let binary = match LocalBinary::current() {
+    let binary = match binary {
         Ok(b) => b,
         Err(e) => {
             eprintln!("kubeboot up: cannot read this kubeboot binary: {e}");
             return None;
         }
     };
-    let installs = crate::fanout::for_each_host(members, opts.forks, |m| install_binary(m, &binary, opts.check)).await;
+    let changeable = |m: &Member| master_in_limit || m.name() != master.name();
+        let (binary, changeable) = (&binary, &changeable);
+    let installs = crate::fanout::for_each_host(members, opts.forks, |m| async move {
+        if !changeable(m) {
+            return Ok(None);
+        }
+                install_binary(m, binary, opts.check).await
+    })
+    .await;
     let mut healthy: Vec<&Member> = Vec::new();
+    let mut server_restarted = false;
     for (m, outcome) in members.iter().zip(installs) {
         let ok = outcome.is_ok();
+        if !changeable(m) {
+            healthy.push(m);
+            continue;
+        }
+        server_restarted |= m.name() == master.name() && m.state.server_active && matches!(outcome, Ok(Some(_)));
         record(recap, m.name(), "install kubeboot", outcome);
         if ok {
             healthy.push(m);
@@ -105,16 +130,28 @@ async fn phases(
 
     bar.set_message(format!("init {}", master.name()));
     let port = inventory.cluster.control_plane_endpoint.as_ref().map(|e| e.port).unwrap_or(6443);
-    let (init_outcome, mut material) = init_master(inventory, master, port, opts.check).await;
+    let (init_outcome, mut material) = if changeable(master) {
+        init_master(inventory, master, port, opts.check).await
+    } else if master.state.initialised && master.state.server_active {
+        (Ok(None), None)
+    } else {
+        let message = format!("{} is not initialised and running, and not in --limit: add it", master.name());
+        (Err(failure(&message)), None)
+    };
     let init_failed = init_outcome.is_err();
-    record(recap, master.name(), "kubeboot init", init_outcome);
+    let init_ran = matches!(init_outcome, Ok(Some(_)));
+    if changeable(master) || init_failed {
+        record(recap, master.name(), "kubeboot init", init_outcome);
+    }
     if init_failed || opts.check && !(master.state.initialised && master.state.server_active) {
         // Nothing to read from a master that is not there yet (check mode) or failed.
         return report_check(members, master, recap, opts);
     }
-    if let Err(f) = wait_for_server(master).await {
-        record(recap, master.name(), "wait for the API server", Err(f));
-        return None;
+    if (init_ran || server_restarted) && !opts.check {
+        if let Err(f) = wait_for_server(master).await {
+            record(recap, master.name(), "wait for the API server", Err(f));
+            return None;
+        }
     }
 
     bar.set_message("admin kubeconfig");
@@ -125,7 +162,7 @@ async fn phases(
             return None;
         }
     };
-    for m in healthy.iter().filter(|m| m.host.role == Role::Master) {
+    for m in healthy.iter().filter(|m| m.host.role == Role::Master && changeable(m)) {
         let outcome = copy_kube_config(m, &admin_conf, opts.check).await;
         record(recap, m.name(), "admin.conf to ~/.kube/config", outcome);
     }
@@ -203,8 +240,8 @@ async fn install_binary(m: &Member<'_>, binary: &LocalBinary, check: bool) -> Re
         return Ok(Some(summary));
     }
     m.session.upload(&binary.bytes, REMOTE_BINARY, 0o755).await.map_err(StepFailure::from)?;
-    if m.state.server_active || m.state.agent_active {
-        m.run(remote::RESTART_UNITS, b"").await?;
+    if let Some(restart) = remote::restart_units(m.state.server_active, m.state.agent_active) {
+        m.run(&restart, b"").await?;
     }
     Ok(Some(summary))
 }
@@ -282,9 +319,14 @@ async fn wait_until_ready(
             Ok(out) => {
                 serde_json::from_slice::<Value>(&out.stdout).ok()?["items"].as_array().cloned().unwrap_or_default()
             }
-            Err(f) => {
+            // The server may be restarting (a new binary): only a lost connection or the deadline ends the wait.
+            Err(f) if f.lost || Instant::now() > deadline => {
                 record(recap, master.name(), "wait for nodes Ready", Err(f));
                 return None;
+            }
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
             }
         };
         let stuck = wait_ready::not_ready(&nodes, expected);

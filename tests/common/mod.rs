@@ -194,3 +194,9 @@ pub fn kubeboot(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     }
     cmd.output().unwrap()
 }
+
+/// Run a shell script on a lab host (as root, with the lab's key); its stdout.
+pub fn lab_sh(host: &str, script: &str) -> String {
+    let out = kubeboot(&["lab", "ssh", host, script], &[]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
