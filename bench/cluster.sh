@@ -56,7 +56,7 @@ echo "up rerun: ${reruns[*]}" >&2
 "$kb" lab down >/dev/null 2>&1 || true
 
 echo
-echo "kubeboot $($kb --version), 3 lab hosts, release build"
+echo "$($kb --version), 3 lab hosts, release build"
 echo "up, prepared hosts -> 3 Ready nodes:  $up_first s"
 echo "join -> Ready (target < 3 s):         $(stats "${joins[@]}")"
 echo "up rerun, nothing to do (target < 1.5 s): $(stats "${reruns[@]}")"
