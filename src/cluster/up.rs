@@ -102,12 +102,12 @@ async fn phases(
         }
     };
     let changeable = |m: &Member| master_in_limit || m.name() != master.name();
-        let (binary, changeable) = (&binary, &changeable);
+    let (binary, changeable) = (&binary, &changeable);
     let installs = crate::fanout::for_each_host(members, opts.forks, |m| async move {
         if !changeable(m) {
             return Ok(None);
         }
-                install_binary(m, binary, opts.check).await
+        install_binary(m, binary, opts.check).await
     })
     .await;
     let mut healthy: Vec<&Member> = Vec::new();
