@@ -89,6 +89,10 @@ fn up_builds_reruns_clean_heals_grows_and_rebuilds_after_reset() {
     let lab = kubeboot(&["lab", "up", "3", "--inventory", inv], &[]);
     assert!(lab.status.success(), "lab up: {}", String::from_utf8_lossy(&lab.stderr));
     let hosts = ["lab-master", "lab-node1", "lab-node2"];
+    // The walkthrough's kubectl on the hosts (Debian's kubernetes-client, kubectl 1.20).
+    let lab_inventory = std::fs::read_to_string(&inv_path).unwrap();
+    std::fs::write(&inv_path, lab_inventory.replace("\nhosts:\n", "\nvars:\n  install_kubectl: true\nhosts:\n"))
+        .unwrap();
 
     // 1. One `up` from fresh hosts: three Ready nodes, the master labelled, the units enabled and running.
     let out = kubeboot(&["up", "-i", inv], &[]);
@@ -109,6 +113,10 @@ fn up_builds_reruns_clean_heals_grows_and_rebuilds_after_reset() {
         "enabled\nenabled\n600\n"
     );
     assert_eq!(lab_sh("lab-master", "cmp /etc/kubeboot/admin.conf /root/.kube/config && echo same"), "same\n");
+    // As in the walkthrough: on the master, kubectl with ~/.kube/config.
+    let kubectl = lab_sh("lab-master", "kubectl get nodes --no-headers");
+    let ready: Vec<&str> = kubectl.lines().filter(|l| l.split_whitespace().nth(1) == Some("Ready")).collect();
+    assert_eq!(ready.len(), 3, "kubectl on the master:\n{kubectl}");
     for host in &hosts[1..] {
         assert_eq!(
             lab_sh(host, "systemctl is-active kubeboot-agent; systemctl is-active kubeboot-server"),
@@ -146,6 +154,13 @@ fn up_builds_reruns_clean_heals_grows_and_rebuilds_after_reset() {
     std::fs::write(&conf_path, &conf.stdout).unwrap();
     let local = kubeboot(&["get", "nodes", "--kubeconfig", conf_path.to_str().unwrap()], &[]);
     assert_eq!(String::from_utf8_lossy(&local.stdout).lines().count(), 4, "{local:?}");
+    match std::process::Command::new("kubectl").arg("--kubeconfig").arg(&conf_path).args(["get", "nodes"]).output() {
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(text.lines().filter(|l| l.contains(" Ready ")).count(), 3, "kubectl here: {out:?}");
+        }
+        Err(e) => eprintln!("SKIPPED kubectl on this machine: {e}"),
+    }
 
     // 5. A stopped agent: NotReady within 60 s; started again: Ready.
     lab_sh("lab-node1", "systemctl stop kubeboot-agent");

@@ -4,3 +4,5 @@
 pub mod meta;
 pub mod node;
 pub mod node_table;
+pub mod selector;
+pub mod table;

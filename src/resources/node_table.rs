@@ -1,12 +1,12 @@
-//! `get nodes` as kubectl prints it: NAME STATUS ROLES AGE VERSION.
+//! Nodes as kubectl shows them: NAME STATUS ROLES AGE VERSION (+ the -o wide columns), for the server's
+//! Table answers and for `kubeboot get nodes`.
 
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::meta::parse_rfc3339;
 use super::node::ready_status;
-
-pub const HEADER: [&str; 5] = ["NAME", "STATUS", "ROLES", "AGE", "VERSION"];
+use super::table::Column;
 
 /// kubectl's STATUS column: Ready, NotReady (False or Unknown), plus SchedulingDisabled when cordoned.
 pub fn status_column(node: &Value) -> String {
@@ -51,7 +51,31 @@ pub fn human_age(seconds: i64) -> String {
     }
 }
 
-pub fn row(node: &Value, now: OffsetDateTime) -> Vec<String> {
+fn address(node: &Value, kind: &str) -> String {
+    node.pointer("/status/addresses")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().find(|x| x.get("type").and_then(Value::as_str) == Some(kind)))
+        .and_then(|x| x.get("address").and_then(Value::as_str))
+        .unwrap_or("<none>")
+        .to_string()
+}
+
+/// kubectl's node columns: the first five always, the rest with -o wide.
+pub const COLUMNS: [Column; 10] = [
+    Column { name: "Name", kind: "string", format: "name", priority: 0, description: "Name of the node" },
+    Column { name: "Status", kind: "string", format: "", priority: 0, description: "The Ready condition" },
+    Column { name: "Roles", kind: "string", format: "", priority: 0, description: "node-role.kubernetes.io labels" },
+    Column { name: "Age", kind: "string", format: "", priority: 0, description: "Since creation" },
+    Column { name: "Version", kind: "string", format: "", priority: 0, description: "Kubelet (agent) version" },
+    Column { name: "Internal-IP", kind: "string", format: "", priority: 1, description: "InternalIP address" },
+    Column { name: "External-IP", kind: "string", format: "", priority: 1, description: "ExternalIP address" },
+    Column { name: "OS-Image", kind: "string", format: "", priority: 1, description: "OS image" },
+    Column { name: "Kernel-Version", kind: "string", format: "", priority: 1, description: "Kernel version" },
+    Column { name: "Container-Runtime", kind: "string", format: "", priority: 1, description: "Container runtime" },
+];
+
+/// Every column's cell for one node.
+pub fn cells(node: &Value, now: OffsetDateTime) -> Vec<String> {
     let name = node.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
     let age = node
         .pointer("/metadata/creationTimestamp")
@@ -59,16 +83,41 @@ pub fn row(node: &Value, now: OffsetDateTime) -> Vec<String> {
         .and_then(parse_rfc3339)
         .map(|created| human_age((now - created).whole_seconds()))
         .unwrap_or_else(|| "<unknown>".into());
-    let version =
-        node.pointer("/status/nodeInfo/kubeletVersion").and_then(Value::as_str).unwrap_or_default().to_string();
-    vec![name, status_column(node), roles_column(node), age, version]
+    let info = |key: &str| {
+        node.pointer(&format!("/status/nodeInfo/{key}")).and_then(Value::as_str).unwrap_or_default().to_string()
+    };
+    vec![
+        name,
+        status_column(node),
+        roles_column(node),
+        age,
+        info("kubeletVersion"),
+        address(node, "InternalIP"),
+        address(node, "ExternalIP"),
+        info("osImage"),
+        info("kernelVersion"),
+        info("containerRuntimeVersion"),
+    ]
 }
 
-/// The whole table, rows sorted by name as kubectl does.
+/// The server's Table for nodes.
+pub fn table(nodes: &[Value], resource_version: u64, include: Option<&str>) -> Value {
+    let now = OffsetDateTime::now_utc();
+    super::table::table(
+        &COLUMNS,
+        nodes,
+        |n| cells(n, now).into_iter().map(Value::String).collect(),
+        resource_version,
+        include,
+    )
+}
+
+/// The whole table as `kubeboot get nodes` prints it (the priority-0 columns), rows sorted by name.
 pub fn render(nodes: &[Value], now: OffsetDateTime) -> String {
-    let mut rows: Vec<Vec<String>> = nodes.iter().map(|n| row(n, now)).collect();
+    let shown = COLUMNS.iter().filter(|c| c.priority == 0).count();
+    let mut rows: Vec<Vec<String>> = nodes.iter().map(|n| cells(n, now).into_iter().take(shown).collect()).collect();
     rows.sort();
-    rows.insert(0, HEADER.iter().map(|s| s.to_string()).collect());
+    rows.insert(0, COLUMNS[..shown].iter().map(|c| c.name.to_uppercase()).collect());
     crate::table::render(&rows)
 }
 

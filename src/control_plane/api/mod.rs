@@ -3,7 +3,9 @@
 //! certificate; everything else needs a client certificate.
 
 mod bootstrap_tokens;
+mod discovery;
 mod identity;
+mod list_query;
 mod nodes;
 mod routes;
 mod serve;

@@ -3,17 +3,20 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 
 use super::identity::Identity;
+use super::list_query::{bad_selector, ListQuery};
 use super::routes::ApiState;
 use super::status::{status, unauthorized};
 use crate::control_plane::store::StoreError;
 use crate::resources::meta;
+use crate::resources::node_table;
+use crate::resources::table::wants_table;
 
 fn key(name: &str) -> String {
     format!("/nodes/{name}")
@@ -57,18 +60,38 @@ fn served(value: &[u8], revision: u64) -> Value {
     object
 }
 
-pub async fn list(State(state): State<Arc<ApiState>>, Extension(identity): Extension<Identity>) -> Response {
+fn accept(headers: &HeaderMap) -> Option<&str> {
+    headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok())
+}
+
+pub async fn list(
+    State(state): State<Arc<ApiState>>,
+    Extension(identity): Extension<Identity>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Response {
     if let Some(r) = deny(&identity, "list", "") {
         return r;
     }
+    let filter = match query.filter() {
+        Ok(f) => f,
+        Err(e) => return bad_selector(e),
+    };
     match state.store.list("/nodes/") {
-        Ok((items, revision)) => Json(json!({
-            "apiVersion": "v1",
-            "kind": "NodeList",
-            "metadata": {"resourceVersion": revision.to_string()},
-            "items": items.iter().map(|s| served(&s.value, s.revision)).collect::<Vec<_>>(),
-        }))
-        .into_response(),
+        Ok((items, revision)) => {
+            let nodes: Vec<Value> =
+                items.iter().map(|s| served(&s.value, s.revision)).filter(|n| filter.keeps(n)).collect();
+            if wants_table(accept(&headers)) {
+                return Json(node_table::table(&nodes, revision, query.include_object.as_deref())).into_response();
+            }
+            Json(json!({
+                "apiVersion": "v1",
+                "kind": "NodeList",
+                "metadata": {"resourceVersion": revision.to_string()},
+                "items": nodes,
+            }))
+            .into_response()
+        }
         Err(e) => store_error(e),
     }
 }
@@ -77,11 +100,17 @@ pub async fn get(
     State(state): State<Arc<ApiState>>,
     Extension(identity): Extension<Identity>,
     Path(name): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
 ) -> Response {
     if let Some(r) = deny(&identity, "get", &name) {
         return r;
     }
     match state.store.get(&key(&name)) {
+        Ok(Some(s)) if wants_table(accept(&headers)) => {
+            let node = served(&s.value, s.revision);
+            Json(node_table::table(&[node], s.revision, query.include_object.as_deref())).into_response()
+        }
         Ok(Some(s)) => Json(served(&s.value, s.revision)).into_response(),
         Ok(None) => store_error(StoreError::NotFound(key(&name))),
         Err(e) => store_error(e),

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::bootstrap_tokens;
+use super::discovery;
 use super::identity::Identity;
 use super::nodes;
 use super::status::{status, unauthorized};
@@ -39,7 +40,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/kubeboot/v1/node-certificates", post(node_certificate))
         .route("/kubeboot/v1/bootstrap-tokens", get(bootstrap_tokens::list).post(bootstrap_tokens::create))
         .route("/kubeboot/v1/bootstrap-tokens/{id}", axum::routing::delete(bootstrap_tokens::delete))
-        .route("/api", get(api_versions))
+        .route("/version", get(discovery::version))
+        .route("/api", get(discovery::api_versions))
+        .route("/api/v1", get(discovery::core_v1))
+        .route("/apis", get(discovery::groups))
         .route("/api/v1/nodes", get(nodes::list).post(nodes::create))
         .route("/api/v1/nodes/{name}", get(nodes::get).put(nodes::update).delete(nodes::delete))
         .route("/api/v1/nodes/{name}/status", axum::routing::put(nodes::update))
@@ -126,13 +130,6 @@ async fn node_certificate(State(state): State<Arc<ApiState>>, headers: HeaderMap
         }
         Err(e) => status(StatusCode::FORBIDDEN, "Forbidden", e.to_string()),
     }
-}
-
-async fn api_versions(Extension(identity): Extension<Identity>) -> Response {
-    if !identity.is_authenticated() {
-        return unauthorized();
-    }
-    Json(json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})).into_response()
 }
 
 async fn not_found(Extension(identity): Extension<Identity>) -> Response {
