@@ -36,12 +36,9 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     let store: Arc<dyn Store> =
         Arc::new(RedbStore::open(&layout.store()).map_err(|e| ServerError::Other(e.to_string()))?);
     let kubeconfig = Kubeconfig::cluster_only(&settings.cluster_name, &settings.server_url(), &ca_pem).to_yaml();
-    let state = Arc::new(ApiState {
-        store: store.clone(),
-        ca,
-        cluster_kubeconfig: kubeconfig,
-        node_certificate_requests: Default::default(),
-    });
+    let state = Arc::new(ApiState::new(store, ca, kubeconfig).map_err(|e| ServerError::Other(e.to_string()))?);
+    // The controller writes through the API's store so its changes reach watches too.
+    let store = state.store.clone();
 
     let address = listen.map(String::from).unwrap_or_else(|| format!("0.0.0.0:{}", settings.port));
     let listener = tokio::net::TcpListener::bind(&address)

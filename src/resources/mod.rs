@@ -1,8 +1,12 @@
 //! API objects shared by the server and the agent, kept as JSON values in Kubernetes' wire shape (so fields
 //! a client sends and we do not model survive a round trip), with typed helpers for what we act on.
 
+pub mod kinds;
 pub mod meta;
 pub mod node;
 pub mod node_table;
+pub mod patch;
 pub mod selector;
 pub mod table;
+pub mod tables;
+pub mod validation;

@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+#[derive(Debug, Clone)]
 pub struct Column {
     pub name: &'static str,
     pub kind: &'static str,

@@ -41,8 +41,7 @@ pub fn start() -> Server {
     let port = listener.local_addr().unwrap().port();
     let tls = server_config(&ca_pem, &serving.cert_pem, &serving.key_pem).unwrap();
     let kubeconfig = Kubeconfig::cluster_only("t", &format!("https://127.0.0.1:{port}"), &ca_pem).to_yaml();
-    let state =
-        Arc::new(ApiState { store, ca, cluster_kubeconfig: kubeconfig, node_certificate_requests: Default::default() });
+    let state = Arc::new(ApiState::new(store, ca, kubeconfig).unwrap());
     let served = state.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {

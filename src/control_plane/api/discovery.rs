@@ -1,13 +1,15 @@
 //! What kubectl reads before anything else: /version, and the legacy discovery documents (/api, /api/v1,
-//! /apis). kubectl 1.27+ first asks for aggregated discovery; a plain APIResourceList answer makes it fall
-//! back to these, which every kubectl since 1.20 reads.
+//! /apis, /apis/{group}, /apis/{group}/{version}) built from the kinds we serve. kubectl 1.27+ first asks for
+//! aggregated discovery; a plain answer makes it fall back to these, which every kubectl since 1.20 reads.
 
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::identity::Identity;
-use super::status::unauthorized;
+use super::status::{status, unauthorized};
+use crate::resources::kinds::{self, KINDS};
 
 /// The Kubernetes version the API speaks (its shape), and ours.
 pub const KUBERNETES_MINOR: &str = "30";
@@ -37,28 +39,55 @@ pub async fn api_versions(Extension(identity): Extension<Identity>) -> Response 
     .into_response()
 }
 
-pub async fn core_v1(Extension(identity): Extension<Identity>) -> Response {
-    if !identity.is_authenticated() {
-        return unauthorized();
-    }
-    let verbs = ["create", "delete", "get", "list", "update"];
-    Json(json!({
-        "kind": "APIResourceList",
-        "apiVersion": "v1",
-        "groupVersion": "v1",
-        "resources": [
-            {"name": "nodes", "singularName": "node", "namespaced": false, "kind": "Node", "verbs": verbs,
-             "shortNames": ["no"]},
-            {"name": "nodes/status", "singularName": "", "namespaced": false, "kind": "Node",
-             "verbs": ["get", "update"]},
-        ],
-    }))
-    .into_response()
+fn group_json(group: &str, versions: &[&str]) -> Value {
+    let versions: Vec<Value> =
+        versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+    json!({"name": group, "versions": versions, "preferredVersion": versions[0]})
 }
 
 pub async fn groups(Extension(identity): Extension<Identity>) -> Response {
     if !identity.is_authenticated() {
         return unauthorized();
     }
-    Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})).into_response()
+    let groups: Vec<Value> = kinds::groups().iter().map(|(g, vs)| group_json(g, vs)).collect();
+    Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})).into_response()
+}
+
+pub fn group(name: &str) -> Response {
+    match kinds::groups().into_iter().find(|(g, _)| *g == name) {
+        Some((g, vs)) => {
+            let mut body = group_json(g, &vs);
+            body["kind"] = json!("APIGroup");
+            body["apiVersion"] = json!("v1");
+            Json(body).into_response()
+        }
+        None => status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource"),
+    }
+}
+
+const VERBS: [&str; 8] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+
+/// /api/v1 or /apis/{group}/{version}: the APIResourceList kubectl maps kinds and short names with.
+pub fn resources(group: &str, version: &str) -> Response {
+    let served: Vec<_> = KINDS.iter().filter(|k| k.group == group && k.version == version).collect();
+    if served.is_empty() {
+        return status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource");
+    }
+    let mut resources = Vec::new();
+    for k in served {
+        resources.push(json!({
+            "name": k.plural, "singularName": k.singular, "namespaced": k.namespaced, "kind": k.kind,
+            "verbs": VERBS.iter().filter(|v| **v != "deletecollection").collect::<Vec<_>>(),
+            "shortNames": k.short_names, "categories": k.categories,
+        }));
+        if k.status {
+            resources.push(json!({
+                "name": format!("{}/status", k.plural), "singularName": "", "namespaced": k.namespaced,
+                "kind": k.kind, "verbs": ["get", "patch", "update"],
+            }));
+        }
+    }
+    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    Json(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
+        .into_response()
 }

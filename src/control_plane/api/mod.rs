@@ -2,15 +2,19 @@
 //! errors. Anonymous clients reach /healthz, /readyz and cluster-info; a bootstrap token buys a node
 //! certificate; everything else needs a client certificate.
 
+mod authz;
 mod bootstrap_tokens;
 mod discovery;
 mod identity;
 mod list_query;
-mod nodes;
+mod object_path;
+mod objects;
+mod openapi;
 mod routes;
 mod serve;
 mod status;
 mod tls;
+mod watch_stream;
 
 pub use identity::Identity;
 pub use routes::{router, ApiState};

@@ -1,5 +1,5 @@
-//! Routes so far: health, cluster-info (anonymous, signed per token), the node-certificate exchange
-//! (bootstrap token), bootstrap-token management (admins), nodes, and /api for authenticated clients.
+//! The routes: health, cluster-info (anonymous, signed per token), the node-certificate exchange (bootstrap
+//! token), bootstrap-token management (admins), discovery, and every resource under /api and /apis.
 
 use std::sync::Arc;
 
@@ -14,12 +14,15 @@ use serde_json::json;
 use super::bootstrap_tokens;
 use super::discovery;
 use super::identity::Identity;
-use super::nodes;
+use super::object_path::{self, ApiPath};
+use super::objects::{self, ObjectQuery};
+use super::openapi;
+
 use super::status::{status, unauthorized};
 use crate::bootstrap::jws::sign_detached;
 use crate::bootstrap::pki::ClusterCa;
 use crate::bootstrap::token::BootstrapToken;
-use crate::control_plane::store::Store;
+use crate::control_plane::store::{Store, StoreError, WatchHub, WatchedStore};
 use crate::control_plane::tokens;
 
 pub struct ApiState {
@@ -29,6 +32,22 @@ pub struct ApiState {
     pub cluster_kubeconfig: String,
     /// How many node-certificate requests arrived (a metric; tests use it to prove none was sent).
     pub node_certificate_requests: std::sync::atomic::AtomicU64,
+    /// The watch feed of every write through `store`.
+    pub watch: Arc<WatchHub>,
+}
+
+/// Events a watch can resume from without relisting.
+const WATCH_HISTORY: usize = 10_000;
+
+impl ApiState {
+    /// The state over `store` (wrapped so every write feeds watches), with the standard namespaces made.
+    pub fn new(store: Arc<dyn Store>, ca: ClusterCa, cluster_kubeconfig: String) -> Result<Self, StoreError> {
+        let watched = WatchedStore::new(store, WATCH_HISTORY)?;
+        let watch = watched.hub();
+        let store: Arc<dyn Store> = Arc::new(watched);
+        objects::ensure_namespaces(store.as_ref())?;
+        Ok(ApiState { store, ca, cluster_kubeconfig, node_certificate_requests: Default::default(), watch })
+    }
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
@@ -42,11 +61,12 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/kubeboot/v1/bootstrap-tokens/{id}", axum::routing::delete(bootstrap_tokens::delete))
         .route("/version", get(discovery::version))
         .route("/api", get(discovery::api_versions))
-        .route("/api/v1", get(discovery::core_v1))
         .route("/apis", get(discovery::groups))
-        .route("/api/v1/nodes", get(nodes::list).post(nodes::create))
-        .route("/api/v1/nodes/{name}", get(nodes::get).put(nodes::update).delete(nodes::delete))
-        .route("/api/v1/nodes/{name}/status", axum::routing::put(nodes::update))
+        .route("/openapi/v2", get(openapi_v2))
+        .route("/openapi/v3", get(openapi_v3_index))
+        .route("/openapi/v3/{*gv}", get(openapi_v3))
+        .route("/api/{*rest}", axum::routing::any(resources))
+        .route("/apis/{*rest}", axum::routing::any(resources))
         .fallback(not_found)
         .with_state(state)
 }
@@ -129,6 +149,55 @@ async fn node_certificate(State(state): State<Arc<ApiState>>, headers: HeaderMap
             (StatusCode::CREATED, Json(json!({"certificate": cert, "ca": state.ca.cert_pem()}))).into_response()
         }
         Err(e) => status(StatusCode::FORBIDDEN, "Forbidden", e.to_string()),
+    }
+}
+
+async fn openapi_v2(Extension(identity): Extension<Identity>, headers: HeaderMap) -> Response {
+    if !identity.is_authenticated() {
+        return unauthorized();
+    }
+    openapi::v2(headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()))
+}
+
+async fn openapi_v3_index(Extension(identity): Extension<Identity>) -> Response {
+    if !identity.is_authenticated() {
+        return unauthorized();
+    }
+    openapi::v3_index()
+}
+
+async fn openapi_v3(
+    Extension(identity): Extension<Identity>,
+    axum::extract::Path(gv): axum::extract::Path<String>,
+) -> Response {
+    if !identity.is_authenticated() {
+        return unauthorized();
+    }
+    openapi::v3_group_version(&gv).unwrap_or_else(|| {
+        status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource")
+    })
+}
+
+/// Everything under /api/v1 and /apis/{group}/{version}: discovery documents and objects.
+async fn resources(
+    State(state): State<Arc<ApiState>>,
+    Extension(identity): Extension<Identity>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    query: axum::extract::Query<ObjectQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !identity.is_authenticated() {
+        return unauthorized();
+    }
+    match object_path::parse(uri.path()) {
+        ApiPath::GroupVersion { group, version } => discovery::resources(&group, &version),
+        ApiPath::Group(group) => discovery::group(&group),
+        ApiPath::Object(path) => objects::handle(state, identity, method, path, query.0, headers, body).await,
+        ApiPath::Unknown => {
+            status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource")
+        }
     }
 }
 

@@ -3,8 +3,10 @@
 //! be made conditional on the revision the writer read (optimistic concurrency, HTTP 409 on conflict).
 
 mod redb_store;
+mod watched;
 
 pub use redb_store::RedbStore;
+pub use watched::{Event, EventKind, Gone, Subscription, WatchHub, WatchedStore};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
@@ -34,6 +36,7 @@ pub trait Store: Send + Sync {
     fn create(&self, key: &str, value: &[u8]) -> Result<u64, StoreError>;
     /// Replace; with `expected`, only if the stored revision is that one.
     fn update(&self, key: &str, value: &[u8], expected: Option<u64>) -> Result<u64, StoreError>;
+    /// The last value, with the revision of the deletion.
     fn delete(&self, key: &str, expected: Option<u64>) -> Result<Stored, StoreError>;
     fn revision(&self) -> Result<u64, StoreError>;
 }

@@ -118,12 +118,12 @@ impl Store for RedbStore {
     }
 
     fn delete(&self, key: &str, expected: Option<u64>) -> Result<Stored, StoreError> {
-        let (_, old) = self.write(key, |current| {
+        let (revision, value) = self.write(key, |current| {
             let (actual, bytes) = current.ok_or_else(|| StoreError::NotFound(key.into()))?;
             check(key, expected, actual)?;
-            Ok((None, Stored { key: key.into(), value: bytes, revision: actual }))
+            Ok((None, bytes))
         })?;
-        Ok(old)
+        Ok(Stored { key: key.into(), value, revision })
     }
 
     fn revision(&self) -> Result<u64, StoreError> {
@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(store.update("/nodes/zz", b"x", None), Err(StoreError::NotFound("/nodes/zz".into())));
 
         let old = store.delete("/nodes/b", None).unwrap();
-        assert_eq!(old.revision, 2);
+        assert_eq!((old.value.as_slice(), old.revision), (&b"{}"[..], 5), "the last value, at the deletion's revision");
         assert_eq!(store.get("/nodes/b").unwrap(), None);
         assert_eq!(store.revision().unwrap(), 5, "deletes advance the revision too");
     }

@@ -1,0 +1,478 @@
+//! Every resource kind through one set of handlers, with Kubernetes' semantics: create (uid, timestamps,
+//! generateName, namespace checks, validation), get and list (selectors, Table answers), update (optimistic
+//! concurrency on resourceVersion, status kept apart from the main resource), patch (JSON, merge,
+//! strategic merge, apply), delete, and watch (watch_stream.rs).
+
+// A handler step's error is the HTTP answer itself; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::authz::authorize;
+use super::identity::Identity;
+use super::list_query::{bad_selector, ListQuery};
+use super::object_path::ObjectPath;
+use super::routes::ApiState;
+use super::status::status;
+use crate::control_plane::store::{Store, StoreError};
+use crate::resources::kinds::ResourceKind;
+use crate::resources::table::wants_table;
+use crate::resources::{meta, patch, tables, validation};
+
+fn header(headers: &HeaderMap, name: axum::http::header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn describe(kind: &ResourceKind, name: &str) -> String {
+    if kind.group.is_empty() {
+        format!("{} {name:?}", kind.plural)
+    } else {
+        format!("{}.{} {name:?}", kind.plural, kind.group)
+    }
+}
+
+pub fn store_error(kind: &ResourceKind, name: &str, e: StoreError) -> Response {
+    match e {
+        StoreError::NotFound(_) => {
+            status(StatusCode::NOT_FOUND, "NotFound", format!("{} not found", describe(kind, name)))
+        }
+        StoreError::AlreadyExists(_) => {
+            status(StatusCode::CONFLICT, "AlreadyExists", format!("{} already exists", describe(kind, name)))
+        }
+        StoreError::Conflict { .. } => status(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {}: the object has been modified; please apply your changes to \
+                 the latest version and try again",
+                describe(kind, name)
+            ),
+        ),
+        StoreError::Backend(m) => status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", m),
+    }
+}
+
+/// A stored object as served in `kind`'s version, with its resourceVersion.
+pub fn served(kind: &ResourceKind, value: &[u8], revision: u64) -> Value {
+    let mut object: Value = serde_json::from_slice(value).unwrap_or(Value::Null);
+    object["apiVersion"] = json!(kind.api_version());
+    object["kind"] = json!(kind.kind);
+    meta::set_resource_version(&mut object, revision);
+    object
+}
+
+fn invalid(kind: &ResourceKind, name: &str, errors: Vec<validation::FieldError>) -> Response {
+    let causes: Vec<Value> =
+        errors.iter().map(|e| json!({"reason": "FieldValueInvalid", "message": e.message, "field": e.field})).collect();
+    let joined: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+    let body = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": format!("{} {name:?} is invalid: {}", kind.kind, joined.join(", ")),
+        "reason": "Invalid",
+        "details": {"name": name, "group": kind.group, "kind": kind.kind, "causes": causes},
+        "code": 422,
+    });
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectQuery {
+    #[serde(flatten)]
+    pub list: ListQuery,
+    pub watch: Option<String>,
+    pub resource_version: Option<String>,
+    pub timeout_seconds: Option<u64>,
+    pub dry_run: Option<String>,
+}
+
+impl ObjectQuery {
+    pub fn is_watch(&self) -> bool {
+        matches!(self.watch.as_deref(), Some("true" | "1"))
+    }
+}
+
+/// One request on an object path. `identity` is already known to be authenticated or not.
+pub async fn handle(
+    state: Arc<ApiState>,
+    identity: Identity,
+    method: Method,
+    path: ObjectPath,
+    query: ObjectQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let kind = path.kind;
+    let verb = match (&method, path.name.is_some()) {
+        (&Method::GET, false) if query.is_watch() => "watch",
+        (&Method::GET, false) => "list",
+        (&Method::GET, true) => "get",
+        (&Method::POST, false) => "create",
+        (&Method::PUT, true) => "update",
+        (&Method::PATCH, true) => "patch",
+        (&Method::DELETE, true) => "delete",
+        _ => {
+            return status(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                format!("{method} is not supported here"),
+            )
+        }
+    };
+    let body_name = if verb == "create" {
+        serde_json::from_slice::<Value>(&body).ok().and_then(|b| meta::name(&b).map(String::from))
+    } else {
+        None
+    };
+    let name_for_authz = path.name.clone().or(body_name);
+    if let Some(denied) = authorize(&identity, verb, kind, path.namespace.as_deref(), name_for_authz.as_deref()) {
+        return denied;
+    }
+    let store = state.store.as_ref();
+    let accept = header(&headers, axum::http::header::ACCEPT);
+    // Bodies are JSON. kubectl 1.32+ tries protobuf first and falls back to JSON on a 415.
+    let media = header(&headers, axum::http::header::CONTENT_TYPE).unwrap_or("application/json");
+    if matches!(verb, "create" | "update") && !media.starts_with("application/json") {
+        return status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            format!("the body of the request was in an unknown format ({media}); accepted media types include: application/json"),
+        );
+    }
+    match verb {
+        "watch" => super::watch_stream::watch(&state, kind, path.namespace.as_deref(), &query, accept),
+        "list" => list(store, kind, path.namespace.as_deref(), &query, accept),
+        "get" => get(store, &path, &query, accept),
+        "create" => create(store, &path, &query, &body),
+        "update" => update(store, &path, &query, &body),
+        "patch" => {
+            let content_type = header(&headers, axum::http::header::CONTENT_TYPE).unwrap_or("");
+            patch_object(store, &path, &query, &body, content_type)
+        }
+        _ => delete(store, &path, &query),
+    }
+}
+
+fn list(
+    store: &dyn Store,
+    kind: &ResourceKind,
+    namespace: Option<&str>,
+    query: &ObjectQuery,
+    accept: Option<&str>,
+) -> Response {
+    let filter = match query.list.filter() {
+        Ok(f) => f,
+        Err(e) => return bad_selector(e),
+    };
+    let (items, revision) = match store.list(&kind.prefix(namespace)) {
+        Ok(r) => r,
+        Err(e) => return store_error(kind, "", e),
+    };
+    let objects: Vec<Value> =
+        items.iter().map(|s| served(kind, &s.value, s.revision)).filter(|o| filter.keeps(o)).collect();
+    if wants_table(accept) {
+        return Json(tables::table(kind.kind, &objects, revision, query.list.include_object.as_deref()))
+            .into_response();
+    }
+    Json(json!({
+        "apiVersion": kind.api_version(),
+        "kind": format!("{}List", kind.kind),
+        "metadata": {"resourceVersion": revision.to_string()},
+        "items": objects,
+    }))
+    .into_response()
+}
+
+fn get(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, accept: Option<&str>) -> Response {
+    let (kind, name) = (path.kind, path.name.as_deref().unwrap_or(""));
+    match store.get(&kind.key(path.namespace.as_deref(), name)) {
+        Ok(Some(s)) => {
+            let object = served(kind, &s.value, s.revision);
+            if wants_table(accept) {
+                let table = tables::table(kind.kind, &[object], s.revision, query.list.include_object.as_deref());
+                return Json(table).into_response();
+            }
+            Json(object).into_response()
+        }
+        Ok(None) => store_error(kind, name, StoreError::NotFound(String::new())),
+        Err(e) => store_error(kind, name, e),
+    }
+}
+
+/// The checks every object passes before it is stored: its namespace (must match the URL and exist),
+/// the required fields. Returns the object ready to store.
+fn admit(store: &dyn Store, path: &ObjectPath, mut object: Value) -> Result<Value, Response> {
+    let kind = path.kind;
+    if !object.is_object() {
+        return Err(status(StatusCode::BAD_REQUEST, "BadRequest", "the body is not a JSON object"));
+    }
+    if object.get("metadata").is_none_or(|m| !m.is_object()) {
+        object["metadata"] = json!({});
+    }
+    if kind.namespaced {
+        let ns = path.namespace.clone().unwrap_or_else(|| "default".into());
+        match object.pointer("/metadata/namespace").and_then(Value::as_str) {
+            Some(given) if given != ns => {
+                return Err(status(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ))
+            }
+            _ => object["metadata"]["namespace"] = json!(ns),
+        }
+        let namespaces = crate::resources::kinds::find("", "v1", "namespaces").expect("namespaces are served");
+        match store.get(&namespaces.key(None, &ns)) {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(store_error(namespaces, &ns, StoreError::NotFound(String::new()))),
+            Err(e) => return Err(store_error(namespaces, &ns, e)),
+        }
+    }
+    object["apiVersion"] = json!(kind.api_version());
+    object["kind"] = json!(kind.kind);
+    let errors = validation::validate(kind.kind, &object);
+    if !errors.is_empty() {
+        return Err(invalid(kind, meta::name(&object).unwrap_or(""), errors));
+    }
+    meta::strip_resource_version(&mut object);
+    Ok(object)
+}
+
+fn parse_body(body: &[u8]) -> Result<Value, Response> {
+    serde_json::from_slice(body)
+        .map_err(|e| status(StatusCode::BAD_REQUEST, "BadRequest", format!("the body is not valid JSON: {e}")))
+}
+
+fn dry_run(query: &ObjectQuery) -> bool {
+    query.dry_run.as_deref() == Some("All")
+}
+
+fn create(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]) -> Response {
+    let kind = path.kind;
+    let mut object = match parse_body(body) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    if meta::name(&object).is_none_or(str::is_empty) {
+        if let Some(prefix) = object.pointer("/metadata/generateName").and_then(Value::as_str).map(String::from) {
+            object["metadata"]["name"] = json!(format!("{prefix}{}", meta::random_suffix()));
+        }
+    }
+    let mut object = match admit(store, path, object) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    meta::stamp_new(&mut object);
+    defaults(kind, &mut object);
+    let name = meta::name(&object).unwrap_or_default().to_string();
+    let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(String::from);
+    if dry_run(query) {
+        return (StatusCode::CREATED, Json(object)).into_response();
+    }
+    match store.create(&kind.key(namespace.as_deref(), &name), &serde_json::to_vec(&object).expect("json")) {
+        Ok(revision) => {
+            meta::set_resource_version(&mut object, revision);
+            (StatusCode::CREATED, Json(object)).into_response()
+        }
+        Err(e) => store_error(kind, &name, e),
+    }
+}
+
+/// What the server fills in that clients leave out.
+fn defaults(kind: &ResourceKind, object: &mut Value) {
+    match kind.kind {
+        "Namespace" if object.pointer("/status/phase").is_none() => object["status"] = json!({"phase": "Active"}),
+        "Pod" if object.pointer("/status/phase").is_none() => object["status"] = json!({"phase": "Pending"}),
+        _ => {}
+    }
+}
+
+/// Merge what an update may change into the stored object: on /status only the status; on the main
+/// resource everything but the status (for kinds with a status subresource), and never uid or
+/// creationTimestamp.
+fn merge_update(kind: &ResourceKind, old: &Value, mut new: Value, subresource: Option<&str>) -> Value {
+    if subresource == Some("status") {
+        let mut merged = old.clone();
+        merged["status"] = new.get("status").cloned().unwrap_or(Value::Null);
+        return merged;
+    }
+    for field in ["uid", "creationTimestamp"] {
+        if let Some(v) = old.pointer(&format!("/metadata/{field}")) {
+            new["metadata"][field] = v.clone();
+        }
+    }
+    if kind.status && kind.kind != "Node" {
+        match old.get("status") {
+            Some(s) => new["status"] = s.clone(),
+            None => {
+                if let Some(map) = new.as_object_mut() {
+                    map.remove("status");
+                }
+            }
+        }
+    }
+    new
+}
+
+fn write_update(
+    store: &dyn Store,
+    path: &ObjectPath,
+    query: &ObjectQuery,
+    merged: Value,
+    expected: u64,
+    unchanged: bool,
+) -> Response {
+    let (kind, name) = (path.kind, path.name.as_deref().unwrap_or(""));
+    let mut object = match admit(store, path, merged) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    if unchanged || dry_run(query) {
+        meta::set_resource_version(&mut object, expected);
+        return Json(object).into_response();
+    }
+    match store.update(
+        &kind.key(path.namespace.as_deref(), name),
+        &serde_json::to_vec(&object).expect("json"),
+        Some(expected),
+    ) {
+        Ok(revision) => {
+            meta::set_resource_version(&mut object, revision);
+            Json(object).into_response()
+        }
+        Err(e) => store_error(kind, name, e),
+    }
+}
+
+fn update(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]) -> Response {
+    let (kind, name) = (path.kind, path.name.as_deref().unwrap_or(""));
+    let new = match parse_body(body) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    if meta::name(&new) != Some(name) {
+        return status(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "the name of the object does not match the name on the URL",
+        );
+    }
+    let existing = match store.get(&kind.key(path.namespace.as_deref(), name)) {
+        Ok(Some(s)) => s,
+        Ok(None) => return store_error(kind, name, StoreError::NotFound(String::new())),
+        Err(e) => return store_error(kind, name, e),
+    };
+    let expected = meta::resource_version(&new).unwrap_or(existing.revision);
+    if expected != existing.revision {
+        return store_error(
+            kind,
+            name,
+            StoreError::Conflict { key: String::new(), expected, actual: existing.revision },
+        );
+    }
+    let old: Value = serde_json::from_slice(&existing.value).unwrap_or(Value::Null);
+    let merged = merge_update(kind, &old, new, path.subresource.as_deref());
+    write_update(store, path, query, merged, existing.revision, false)
+}
+
+fn patch_object(
+    store: &dyn Store,
+    path: &ObjectPath,
+    query: &ObjectQuery,
+    body: &[u8],
+    content_type: &str,
+) -> Response {
+    let (kind, name) = (path.kind, path.name.as_deref().unwrap_or(""));
+    let existing = match store.get(&kind.key(path.namespace.as_deref(), name)) {
+        Ok(Some(s)) => s,
+        // Server-side apply creates what is not there yet.
+        Ok(None) if content_type.starts_with("application/apply-patch+yaml") => {
+            let object = match patch::apply(&json!({}), body, content_type) {
+                Ok(o) => o,
+                Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
+            };
+            return create(store, path, query, &serde_json::to_vec(&object).expect("json"));
+        }
+        Ok(None) => return store_error(kind, name, StoreError::NotFound(String::new())),
+        Err(e) => return store_error(kind, name, e),
+    };
+    let old = served(kind, &existing.value, existing.revision);
+    let patched = match patch::apply(&old, body, content_type) {
+        Ok(p) => p,
+        Err(patch::PatchError::Unsupported(t)) => {
+            return status(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedMediaType",
+                format!("the patch type {t:?} is not supported"),
+            )
+        }
+        Err(e) => return status(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", e.to_string()),
+    };
+    if let Some(given) = meta::resource_version(&patched) {
+        if given != existing.revision {
+            return store_error(
+                kind,
+                name,
+                StoreError::Conflict { key: String::new(), expected: given, actual: existing.revision },
+            );
+        }
+    }
+    let merged = merge_update(kind, &old, patched, path.subresource.as_deref());
+    let unchanged = {
+        let (mut a, mut b) = (old.clone(), merged.clone());
+        meta::strip_resource_version(&mut a);
+        meta::strip_resource_version(&mut b);
+        a == b
+    };
+    write_update(store, path, query, merged, existing.revision, unchanged)
+}
+
+fn delete(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery) -> Response {
+    let (kind, name) = (path.kind, path.name.as_deref().unwrap_or(""));
+    let key = kind.key(path.namespace.as_deref(), name);
+    if dry_run(query) {
+        return get(store, path, query, None);
+    }
+    match store.delete(&key, None) {
+        Ok(old) => {
+            if kind.kind == "Namespace" {
+                delete_namespace_contents(store, name);
+            }
+            Json(served(kind, &old.value, old.revision)).into_response()
+        }
+        Err(e) => store_error(kind, name, e),
+    }
+}
+
+/// A namespace's objects go with it (at once: there are no finalizers here).
+fn delete_namespace_contents(store: &dyn Store, namespace: &str) {
+    for kind in crate::resources::kinds::KINDS.iter().filter(|k| k.namespaced) {
+        if let Ok((items, _)) = store.list(&kind.prefix(Some(namespace))) {
+            for item in items {
+                let _ = store.delete(&item.key, None);
+            }
+        }
+    }
+}
+
+/// The namespaces every cluster has, made when missing.
+pub fn ensure_namespaces(store: &dyn Store) -> Result<(), StoreError> {
+    let namespaces = crate::resources::kinds::find("", "v1", "namespaces").expect("namespaces are served");
+    for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        if store.get(&namespaces.key(None, name))?.is_none() {
+            let mut ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "status": {"phase": "Active"}});
+            meta::stamp_new(&mut ns);
+            match store.create(&namespaces.key(None, name), &serde_json::to_vec(&ns).expect("json")) {
+                Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! Watch: every write through a `WatchedStore` becomes an event (ADDED, MODIFIED, DELETED) with its
+//! revision, kept in a bounded in-memory history and sent to live watchers. A watch from resourceVersion R
+//! replays the history after R, then follows live events; R older than the history reaches is 410 Gone and
+//! the client lists again, as with Kubernetes' watch cache. The history starts empty at each server start:
+//! the durable state is the store, the history is only what lets a client resume without relisting.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+
+use super::{Store, StoreError, Stored};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Added => "ADDED",
+            EventKind::Modified => "MODIFIED",
+            EventKind::Deleted => "DELETED",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Event {
+    pub kind: EventKind,
+    pub key: String,
+    pub revision: u64,
+    /// The object's stored bytes (for DELETED, its last value).
+    pub value: Vec<u8>,
+}
+
+struct History {
+    events: VecDeque<Arc<Event>>,
+    /// Every event with a revision above this is in `events`.
+    floor: u64,
+}
+
+pub struct WatchHub {
+    live: broadcast::Sender<Arc<Event>>,
+    history: Mutex<History>,
+    capacity: usize,
+}
+
+/// What a watch from a given revision gets: the events since, and the live feed after them.
+pub struct Subscription {
+    pub replay: Vec<Arc<Event>>,
+    pub live: broadcast::Receiver<Arc<Event>>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("too old resource version: {requested} ({oldest})")]
+pub struct Gone {
+    pub requested: u64,
+    pub oldest: u64,
+}
+
+impl WatchHub {
+    fn new(floor: u64, capacity: usize) -> Self {
+        let (live, _) = broadcast::channel(4096);
+        WatchHub { live, history: Mutex::new(History { events: VecDeque::new(), floor }), capacity }
+    }
+
+    fn publish(history: &mut History, hub: &WatchHub, event: Event) {
+        let event = Arc::new(event);
+        history.events.push_back(event.clone());
+        while history.events.len() > hub.capacity {
+            if let Some(old) = history.events.pop_front() {
+                history.floor = old.revision;
+            }
+        }
+        let _ = hub.live.send(event);
+    }
+
+    /// Events after `from` (a resourceVersion) and the live feed; Gone if the history no longer reaches it.
+    pub fn subscribe(&self, from: u64) -> Result<Subscription, Gone> {
+        let history = self.history.lock().expect("watch history");
+        if from < history.floor {
+            return Err(Gone { requested: from, oldest: history.floor });
+        }
+        let live = self.live.subscribe();
+        let replay = history.events.iter().filter(|e| e.revision > from).cloned().collect();
+        Ok(Subscription { replay, live })
+    }
+}
+
+/// A store whose writes are published to its hub, in revision order.
+pub struct WatchedStore {
+    inner: Arc<dyn Store>,
+    hub: Arc<WatchHub>,
+}
+
+impl WatchedStore {
+    /// `capacity`: how many events the history keeps.
+    pub fn new(inner: Arc<dyn Store>, capacity: usize) -> Result<Self, StoreError> {
+        let floor = inner.revision()?;
+        Ok(WatchedStore { inner, hub: Arc::new(WatchHub::new(floor, capacity)) })
+    }
+
+    pub fn hub(&self) -> Arc<WatchHub> {
+        self.hub.clone()
+    }
+}
+
+impl Store for WatchedStore {
+    fn get(&self, key: &str) -> Result<Option<Stored>, StoreError> {
+        self.inner.get(key)
+    }
+    fn list(&self, prefix: &str) -> Result<(Vec<Stored>, u64), StoreError> {
+        self.inner.list(prefix)
+    }
+    fn create(&self, key: &str, value: &[u8]) -> Result<u64, StoreError> {
+        // The history lock is held across the write so events are published in revision order.
+        let mut history = self.hub.history.lock().expect("watch history");
+        let revision = self.inner.create(key, value)?;
+        let event = Event { kind: EventKind::Added, key: key.into(), revision, value: value.to_vec() };
+        WatchHub::publish(&mut history, &self.hub, event);
+        Ok(revision)
+    }
+    fn update(&self, key: &str, value: &[u8], expected: Option<u64>) -> Result<u64, StoreError> {
+        let mut history = self.hub.history.lock().expect("watch history");
+        let revision = self.inner.update(key, value, expected)?;
+        let event = Event { kind: EventKind::Modified, key: key.into(), revision, value: value.to_vec() };
+        WatchHub::publish(&mut history, &self.hub, event);
+        Ok(revision)
+    }
+    fn delete(&self, key: &str, expected: Option<u64>) -> Result<Stored, StoreError> {
+        let mut history = self.hub.history.lock().expect("watch history");
+        let old = self.inner.delete(key, expected)?;
+        let event =
+            Event { kind: EventKind::Deleted, key: key.into(), revision: old.revision, value: old.value.clone() };
+        WatchHub::publish(&mut history, &self.hub, event);
+        Ok(old)
+    }
+    fn revision(&self) -> Result<u64, StoreError> {
+        self.inner.revision()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control_plane::store::RedbStore;
+
+    #[test]
+    fn replays_history_follows_live_and_says_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("s.redb")).unwrap());
+        inner.create("/x/before", b"{}").unwrap();
+        let store = WatchedStore::new(inner, 3).unwrap();
+        let hub = store.hub();
+        let r1 = store.create("/x/a", b"1").unwrap();
+        store.update("/x/a", b"2", None).unwrap();
+        let sub = hub.subscribe(r1).unwrap();
+        assert_eq!(sub.replay.iter().map(|e| e.kind).collect::<Vec<_>>(), [EventKind::Modified]);
+        let mut live = sub.live;
+        let deleted = store.delete("/x/a", None).unwrap();
+        let e = live.try_recv().unwrap();
+        assert_eq!((e.kind, e.revision, e.value.as_slice()), (EventKind::Deleted, deleted.revision, &b"2"[..]));
+        for i in 0..3 {
+            store.create(&format!("/x/{i}"), b"{}").unwrap();
+        }
+        assert!(hub.subscribe(r1).is_err(), "the history of 3 no longer reaches r1");
+        assert!(hub.subscribe(store.revision().unwrap()).is_ok());
+    }
+}

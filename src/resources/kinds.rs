@@ -1,0 +1,116 @@
+//! The API's resource types: group, version, plural and kind, scope, short names and categories — what
+//! discovery publishes and how an URL and a store key are made for an object.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceKind {
+    /// "" for the core group (/api/v1).
+    pub group: &'static str,
+    pub version: &'static str,
+    pub plural: &'static str,
+    pub singular: &'static str,
+    pub kind: &'static str,
+    pub namespaced: bool,
+    pub short_names: &'static [&'static str],
+    pub categories: &'static [&'static str],
+    /// Has a /status subresource.
+    pub status: bool,
+}
+
+// One call per line reads as the table it is.
+#[allow(clippy::too_many_arguments)]
+const fn kind(
+    group: &'static str,
+    version: &'static str,
+    plural: &'static str,
+    singular: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+    short_names: &'static [&'static str],
+    categories: &'static [&'static str],
+    status: bool,
+) -> ResourceKind {
+    ResourceKind { group, version, plural, singular, kind, namespaced, short_names, categories, status }
+}
+
+/// Everything served. batch/v1beta1 CronJob is the walkthrough's apiVersion; it shares storage with batch/v1.
+pub const KINDS: &[ResourceKind] = &[
+    kind("", "v1", "namespaces", "namespace", "Namespace", false, &["ns"], &[], true),
+    kind("", "v1", "nodes", "node", "Node", false, &["no"], &[], true),
+    kind("", "v1", "pods", "pod", "Pod", true, &["po"], &["all"], true),
+    kind("", "v1", "services", "service", "Service", true, &["svc"], &["all"], true),
+    kind("", "v1", "configmaps", "configmap", "ConfigMap", true, &["cm"], &[], false),
+    kind("", "v1", "secrets", "secret", "Secret", true, &[], &[], false),
+    kind("", "v1", "events", "event", "Event", true, &["ev"], &[], false),
+    kind("apps", "v1", "deployments", "deployment", "Deployment", true, &["deploy"], &["all"], true),
+    kind("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, &["rs"], &["all"], true),
+    kind("batch", "v1", "jobs", "job", "Job", true, &[], &["all"], true),
+    kind("batch", "v1", "cronjobs", "cronjob", "CronJob", true, &["cj"], &["all"], true),
+    kind("batch", "v1beta1", "cronjobs", "cronjob", "CronJob", true, &["cj"], &["all"], true),
+    kind("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, &[], &[], false),
+];
+
+/// The groups with their versions, the preferred (first) version first.
+pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+    for k in KINDS.iter().filter(|k| !k.group.is_empty()) {
+        match out.iter_mut().find(|(g, _)| *g == k.group) {
+            Some((_, versions)) if !versions.contains(&k.version) => versions.push(k.version),
+            Some(_) => {}
+            None => out.push((k.group, vec![k.version])),
+        }
+    }
+    out
+}
+
+pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceKind> {
+    KINDS.iter().find(|k| k.group == group && k.version == version && k.plural == plural)
+}
+
+impl ResourceKind {
+    /// "v1", "apps/v1".
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// The store prefix of all objects of this type (every version of a kind shares it), and of those in
+    /// one namespace. Core types keep short keys (`/nodes/NAME`, `/pods/NS/NAME`).
+    pub fn prefix(&self, namespace: Option<&str>) -> String {
+        let base = if self.group.is_empty() {
+            format!("/{}/", self.plural)
+        } else {
+            format!("/{}/{}/", self.group, self.plural)
+        };
+        match namespace {
+            Some(ns) if self.namespaced => format!("{base}{ns}/"),
+            _ => base,
+        }
+    }
+
+    pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
+        format!("{}{name}", self.prefix(namespace))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_groups() {
+        let nodes = find("", "v1", "nodes").unwrap();
+        assert_eq!(nodes.key(None, "n1"), "/nodes/n1", "nodes keep the keys the lifecycle controller reads");
+        let pods = find("", "v1", "pods").unwrap();
+        assert_eq!(pods.key(Some("default"), "web"), "/pods/default/web");
+        let old = find("batch", "v1beta1", "cronjobs").unwrap();
+        let new = find("batch", "v1", "cronjobs").unwrap();
+        assert_eq!(old.prefix(None), new.prefix(None), "one storage for both versions");
+        assert_eq!(
+            groups(),
+            [("apps", vec!["v1"]), ("batch", vec!["v1", "v1beta1"]), ("coordination.k8s.io", vec!["v1"])]
+        );
+    }
+}

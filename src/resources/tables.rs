@@ -1,0 +1,232 @@
+//! kubectl's columns per kind, as the server's Table answers carry them (priority 1 = only with -o wide),
+//! and each object's cells. Kinds without their own columns get NAME and AGE.
+
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::meta::parse_rfc3339;
+use super::node_table::{self, human_age};
+use super::table::Column;
+
+const fn col(name: &'static str, kind: &'static str, priority: u8) -> Column {
+    Column { name, kind, format: "", priority, description: "" }
+}
+
+const NAME: Column = Column { name: "Name", kind: "string", format: "name", priority: 0, description: "" };
+const AGE: Column = col("Age", "string", 0);
+
+pub fn columns(kind: &str) -> Vec<Column> {
+    let mut c = vec![NAME];
+    let more: &[Column] = match kind {
+        "Node" => return node_table::COLUMNS.to_vec(),
+        "Namespace" => &[col("Status", "string", 0), AGE],
+        "Pod" => &[
+            col("Ready", "string", 0),
+            col("Status", "string", 0),
+            col("Restarts", "string", 0),
+            AGE,
+            col("IP", "string", 1),
+            col("Node", "string", 1),
+            col("Nominated Node", "string", 1),
+            col("Readiness Gates", "string", 1),
+        ],
+        "Deployment" => &[
+            col("Ready", "string", 0),
+            col("Up-to-date", "integer", 0),
+            col("Available", "integer", 0),
+            AGE,
+            col("Containers", "string", 1),
+            col("Images", "string", 1),
+            col("Selector", "string", 1),
+        ],
+        "ReplicaSet" => &[
+            col("Desired", "integer", 0),
+            col("Current", "integer", 0),
+            col("Ready", "integer", 0),
+            AGE,
+            col("Containers", "string", 1),
+            col("Images", "string", 1),
+            col("Selector", "string", 1),
+        ],
+        "Service" => &[
+            col("Type", "string", 0),
+            col("Cluster-IP", "string", 0),
+            col("External-IP", "string", 0),
+            col("Port(s)", "string", 0),
+            AGE,
+            col("Selector", "string", 1),
+        ],
+        "Job" => &[col("Completions", "string", 0), col("Duration", "string", 0), AGE],
+        "CronJob" => &[
+            col("Schedule", "string", 0),
+            col("Suspend", "boolean", 0),
+            col("Active", "integer", 0),
+            col("Last Schedule", "string", 0),
+            AGE,
+        ],
+        "ConfigMap" => &[col("Data", "integer", 0), AGE],
+        "Secret" => &[col("Type", "string", 0), col("Data", "integer", 0), AGE],
+        "Lease" => &[col("Holder", "string", 0), AGE],
+        _ => &[AGE],
+    };
+    c.extend(more.iter().cloned());
+    c
+}
+
+fn s<'a>(o: &'a Value, pointer: &str) -> Option<&'a str> {
+    o.pointer(pointer).and_then(Value::as_str)
+}
+
+fn n(o: &Value, pointer: &str) -> i64 {
+    o.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn age(o: &Value, now: OffsetDateTime) -> String {
+    s(o, "/metadata/creationTimestamp")
+        .and_then(parse_rfc3339)
+        .map(|t| human_age((now - t).whole_seconds()))
+        .unwrap_or_else(|| "<unknown>".into())
+}
+
+fn containers(o: &Value, pointer: &str) -> (String, String) {
+    let list = o.pointer(pointer).and_then(Value::as_array).cloned().unwrap_or_default();
+    let names: Vec<&str> = list.iter().filter_map(|c| c["name"].as_str()).collect();
+    let images: Vec<&str> = list.iter().filter_map(|c| c["image"].as_str()).collect();
+    (names.join(","), images.join(","))
+}
+
+fn selector(o: &Value, pointer: &str) -> String {
+    let Some(map) = o.pointer(pointer).and_then(Value::as_object) else { return "<none>".into() };
+    let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect();
+    if parts.is_empty() {
+        "<none>".into()
+    } else {
+        parts.join(",")
+    }
+}
+
+fn count(o: &Value, pointer: &str) -> usize {
+    o.pointer(pointer).and_then(Value::as_object).map(|m| m.len()).unwrap_or(0)
+}
+
+pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
+    if kind == "Node" {
+        return node_table::cells(o, now).into_iter().map(Value::String).collect();
+    }
+    let name = json!(s(o, "/metadata/name").unwrap_or(""));
+    let age = json!(age(o, now));
+    let none = || json!("<none>");
+    let mut row = vec![name];
+    row.extend(match kind {
+        "Namespace" => vec![json!(s(o, "/status/phase").unwrap_or("Active")), age],
+        "Pod" => {
+            let statuses =
+                o.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
+            let total = o.pointer("/spec/containers").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
+            let ready = statuses.iter().filter(|c| c["ready"] == json!(true)).count();
+            let restarts: i64 = statuses.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum();
+            vec![
+                json!(format!("{ready}/{total}")),
+                json!(s(o, "/status/phase").unwrap_or("Pending")),
+                json!(restarts.to_string()),
+                age,
+                json!(s(o, "/status/podIP").unwrap_or("<none>")),
+                json!(s(o, "/spec/nodeName").unwrap_or("<none>")),
+                none(),
+                none(),
+            ]
+        }
+        "Deployment" | "ReplicaSet" => {
+            let (names, images) = containers(o, "/spec/template/spec/containers");
+            let desired = o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+            let head = if kind == "Deployment" {
+                vec![
+                    json!(format!("{}/{desired}", n(o, "/status/readyReplicas"))),
+                    json!(n(o, "/status/updatedReplicas")),
+                    json!(n(o, "/status/availableReplicas")),
+                ]
+            } else {
+                vec![json!(desired), json!(n(o, "/status/replicas")), json!(n(o, "/status/readyReplicas"))]
+            };
+            head.into_iter()
+                .chain([age, json!(names), json!(images), json!(selector(o, "/spec/selector/matchLabels"))])
+                .collect()
+        }
+        "Service" => {
+            let ports: Vec<String> = o
+                .pointer("/spec/ports")
+                .and_then(Value::as_array)
+                .map(|ps| {
+                    ps.iter().map(|p| format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP"))).collect()
+                })
+                .unwrap_or_default();
+            vec![
+                json!(s(o, "/spec/type").unwrap_or("ClusterIP")),
+                json!(s(o, "/spec/clusterIP").unwrap_or("<none>")),
+                none(),
+                json!(if ports.is_empty() { "<none>".to_string() } else { ports.join(",") }),
+                age,
+                json!(selector(o, "/spec/selector")),
+            ]
+        }
+        "Job" => vec![
+            json!(format!(
+                "{}/{}",
+                n(o, "/status/succeeded"),
+                o.pointer("/spec/completions").and_then(Value::as_i64).unwrap_or(1)
+            )),
+            json!(""),
+            age,
+        ],
+        "CronJob" => vec![
+            json!(s(o, "/spec/schedule").unwrap_or("")),
+            json!(o.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false)),
+            json!(o.pointer("/status/active").and_then(Value::as_array).map(Vec::len).unwrap_or(0)),
+            json!(s(o, "/status/lastScheduleTime").unwrap_or("<none>")),
+            age,
+        ],
+        "ConfigMap" => vec![json!(count(o, "/data") + count(o, "/binaryData")), age],
+        "Secret" => vec![json!(s(o, "/type").unwrap_or("Opaque")), json!(count(o, "/data")), age],
+        "Lease" => vec![json!(s(o, "/spec/holderIdentity").unwrap_or("<none>")), age],
+        _ => vec![age],
+    });
+    row
+}
+
+/// The Table for objects of `kind`.
+pub fn table(kind: &str, objects: &[Value], resource_version: u64, include: Option<&str>) -> Value {
+    let now = OffsetDateTime::now_utc();
+    super::table::table(&columns(kind), objects, |o| cells(kind, o, now), resource_version, include)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_fills_every_column() {
+        let now = OffsetDateTime::now_utc();
+        for kind in [
+            "Node",
+            "Namespace",
+            "Pod",
+            "Deployment",
+            "ReplicaSet",
+            "Service",
+            "Job",
+            "CronJob",
+            "ConfigMap",
+            "Secret",
+            "Lease",
+            "Event",
+        ] {
+            assert_eq!(columns(kind).len(), cells(kind, &json!({"metadata": {"name": "x"}}), now).len(), "{kind}");
+        }
+        let dep = json!({"metadata": {"name": "web"}, "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:1.25"}]}}}});
+        let row = cells("Deployment", &dep, now);
+        assert_eq!(row[1], "0/3");
+        assert_eq!((row[5].as_str(), row[6].as_str()), (Some("nginx"), Some("nginx:1.25")));
+        assert_eq!(row[7], "app=web");
+    }
+}

@@ -1,0 +1,144 @@
+//! Server-side validation of the fields Kubernetes requires, with its messages: a refused object is a 422
+//! Invalid whose causes name the field (`spec.selector: Required value`, `spec.template.metadata.labels:
+//! Invalid value: …: `selector` does not match template `labels``), which kubectl prints.
+
+use serde_json::Value;
+
+/// One problem: the field path and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+fn required(errors: &mut Vec<FieldError>, o: &Value, pointer: &str) {
+    let missing = match o.pointer(pointer) {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(Value::Object(m)) => m.is_empty(),
+        _ => false,
+    };
+    if missing {
+        errors.push(FieldError { field: field_path(pointer), message: "Required value".into() });
+    }
+}
+
+/// `/spec/containers/0/image` -> `spec.containers[0].image`, as Kubernetes names fields.
+fn field_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for part in pointer.trim_start_matches('/').split('/') {
+        if part.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+fn dns_label_ok(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric()
+}
+
+fn pod_spec(errors: &mut Vec<FieldError>, o: &Value, base: &str) {
+    required(errors, o, &format!("{base}/containers"));
+    if let Some(containers) = o.pointer(&format!("{base}/containers")).and_then(Value::as_array) {
+        for (i, _) in containers.iter().enumerate() {
+            required(errors, o, &format!("{base}/containers/{i}/name"));
+            required(errors, o, &format!("{base}/containers/{i}/image"));
+        }
+    }
+}
+
+/// Does `selector.matchLabels` select `labels`?
+fn selects(selector: &Value, labels: &Value) -> bool {
+    selector
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .is_none_or(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)))
+}
+
+fn templated(errors: &mut Vec<FieldError>, o: &Value) {
+    required(errors, o, "/spec/selector");
+    pod_spec(errors, o, "/spec/template/spec");
+    let (Some(selector), Some(labels)) = (o.pointer("/spec/selector"), o.pointer("/spec/template/metadata/labels"))
+    else {
+        return;
+    };
+    if !selects(selector, labels) {
+        errors.push(FieldError {
+            field: "spec.template.metadata.labels".into(),
+            message: format!("Invalid value: {labels}: `selector` does not match template `labels`"),
+        });
+    }
+}
+
+pub fn validate(kind: &str, o: &Value) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    match o.pointer("/metadata/name").and_then(Value::as_str) {
+        None | Some("") => required(&mut errors, o, "/metadata/name"),
+        Some(name) if !dns_label_ok(name, 253) => errors.push(FieldError {
+            field: "metadata.name".into(),
+            message: format!(
+                "Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric \
+                 characters, '-' or '.', and must start and end with an alphanumeric character"
+            ),
+        }),
+        _ => {}
+    }
+    match kind {
+        "Pod" => pod_spec(&mut errors, o, "/spec"),
+        "Deployment" | "ReplicaSet" => templated(&mut errors, o),
+        "Job" => pod_spec(&mut errors, o, "/spec/template/spec"),
+        "CronJob" => {
+            required(&mut errors, o, "/spec/schedule");
+            required(&mut errors, o, "/spec/jobTemplate");
+            pod_spec(&mut errors, o, "/spec/jobTemplate/spec/template/spec");
+        }
+        "Service" => {
+            if let Some(ports) = o.pointer("/spec/ports").and_then(Value::as_array) {
+                for (i, _) in ports.iter().enumerate() {
+                    required(&mut errors, o, &format!("/spec/ports/{i}/port"));
+                }
+            }
+        }
+        _ => {}
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn deployment_selector_must_match_template() {
+        let bad = json!({"metadata": {"name": "web"}, "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "other"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+        let errors = validate("Deployment", &bad);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "spec.template.metadata.labels");
+        assert!(errors[0].message.contains("`selector` does not match template `labels`"));
+        let mut good = bad.clone();
+        good["spec"]["template"]["metadata"]["labels"]["app"] = json!("web");
+        assert!(validate("Deployment", &good).is_empty());
+    }
+
+    #[test]
+    fn required_fields_and_names() {
+        let pod = json!({"metadata": {"name": "Bad_Name"}, "spec": {"containers": [{"name": "c"}]}});
+        let fields: Vec<String> = validate("Pod", &pod).into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["metadata.name", "spec.containers[0].image"]);
+        assert_eq!(validate("ConfigMap", &json!({"metadata": {}}))[0].field, "metadata.name");
+    }
+}
