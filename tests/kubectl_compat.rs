@@ -219,6 +219,14 @@ fn kubectl_versions_apply_get_watch_delete() {
             refused.contains("is invalid") && refused.contains("`selector` does not match template `labels`"),
             "{label}: {refused}"
         );
+        let (code, typo) = run(&["apply", "-n", &ns, "-f", &manifest("typo-configmap.yaml")]);
+        if label.contains("1.20") {
+            // kubectl 1.20 predates server-side field validation and does not ask for it.
+            assert_eq!(code, Some(0), "{label}: {typo}");
+        } else {
+            assert_eq!(code, Some(1), "{label}: {typo}");
+            assert!(typo.contains(r#"strict decoding error: unknown field "dataa""#), "{label}: {typo}");
+        }
         assert!(ok(&["delete", "namespace", &ns]).contains("deleted"), "{label}");
         eprintln!("ok: {label} (delete -f took {delete_took:?})");
     }

@@ -2,6 +2,7 @@
 //! a client sends and we do not model survive a round trip), with typed helpers for what we act on.
 
 pub mod kinds;
+pub mod known_fields;
 pub mod meta;
 pub mod node;
 pub mod node_table;

@@ -90,6 +90,8 @@ pub struct ObjectQuery {
     pub resource_version: Option<String>,
     pub timeout_seconds: Option<u64>,
     pub dry_run: Option<String>,
+    /// Strict: unknown fields are refused (kubectl 1.27+ asks for it).
+    pub field_validation: Option<String>,
 }
 
 impl ObjectQuery {
@@ -205,6 +207,29 @@ fn get(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, accept: Option
     }
 }
 
+/// With `fieldValidation=Strict`, a field the kind does not have is a 400, worded as Kubernetes words it.
+fn strict_fields(kind: &ResourceKind, query: &ObjectQuery, object: &Value) -> Result<(), Response> {
+    if query.field_validation.as_deref() != Some("Strict") {
+        return Ok(());
+    }
+    let unknown = crate::resources::known_fields::unknown_fields(kind.kind, object);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let fields: Vec<String> = unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
+    Err(status(
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+        format!(
+            "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
+            kind.kind,
+            kind.version,
+            kind.kind,
+            fields.join(", ")
+        ),
+    ))
+}
+
 /// The checks every object passes before it is stored: its namespace (must match the URL and exist),
 /// the required fields. Returns the object ready to store.
 fn admit(store: &dyn Store, path: &ObjectPath, mut object: Value) -> Result<Value, Response> {
@@ -263,6 +288,9 @@ fn create(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
         if let Some(prefix) = object.pointer("/metadata/generateName").and_then(Value::as_str).map(String::from) {
             object["metadata"]["name"] = json!(format!("{prefix}{}", meta::random_suffix()));
         }
+    }
+    if let Err(r) = strict_fields(kind, query, &object) {
+        return r;
     }
     let mut object = match admit(store, path, object) {
         Ok(o) => o,
@@ -377,6 +405,9 @@ fn update(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
         );
     }
     let old: Value = serde_json::from_slice(&existing.value).unwrap_or(Value::Null);
+    if let Err(r) = strict_fields(kind, query, &new) {
+        return r;
+    }
     let merged = merge_update(kind, &old, new, path.subresource.as_deref());
     write_update(store, path, query, merged, existing.revision, false)
 }
@@ -422,6 +453,9 @@ fn patch_object(
                 StoreError::Conflict { key: String::new(), expected: given, actual: existing.revision },
             );
         }
+    }
+    if let Err(r) = strict_fields(kind, query, &patched) {
+        return r;
     }
     let merged = merge_update(kind, &old, patched, path.subresource.as_deref());
     let unchanged = {

@@ -1,0 +1,176 @@
+//! The control plane under a cluster's worth of agents: N simulated nodes (default 1000), each with its own
+//! node certificate, heartbeating every 10 s (the agent's own heartbeat code: GET, then PUT of the status)
+//! against one `kubeboot server` process, for S seconds (default 60). Prints heartbeat latency (p50, p99,
+//! max), `kubectl get nodes` wall time over the N nodes (measured during the load), and the server's
+//! memory. Asserts nothing.
+//!
+//!     cargo bench --bench heartbeats [-- NODES [SECONDS]]
+
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kubeboot::agent::node_info::node_object;
+use kubeboot::agent::registration::{heartbeat, register};
+use kubeboot::apiclient::{ApiClient, Trust};
+use kubeboot::bootstrap::pki::{node_csr, ClusterCa};
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let nodes = args.first().copied().unwrap_or(1000) as usize;
+    let seconds = args.get(1).copied().unwrap_or(60);
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, data) = (dir.path().join("etc"), dir.path().join("var"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let kubeboot = env!("CARGO_BIN_EXE_kubeboot");
+    let init = Command::new(kubeboot)
+        .args([
+            "init",
+            "--advertise-address",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--node-name",
+            "bench-master",
+            "--no-services",
+        ])
+        .arg("--config-dir")
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(init.status.success());
+    let mut server = Command::new(kubeboot)
+        .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--config-dir"])
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = server.id();
+    std::thread::sleep(Duration::from_millis(500));
+
+    let ca_pem = std::fs::read_to_string(cfg.join("pki/ca.crt")).unwrap();
+    let ca = ClusterCa::load(&ca_pem, &std::fs::read_to_string(cfg.join("pki/ca.key")).unwrap()).unwrap();
+    let url = format!("https://127.0.0.1:{port}");
+    eprintln!("issuing {nodes} node certificates…");
+    let clients: Vec<(String, ApiClient)> = (0..nodes)
+        .map(|i| {
+            let name = format!("node-{i:04}");
+            let (csr, key) = node_csr(&name).unwrap();
+            let cert = ca.sign_node_csr(&csr, &name).unwrap();
+            let client = ApiClient::new(&url, Trust::Ca(ca_pem.clone()), Some((&cert, &key))).unwrap();
+            (name, client)
+        })
+        .collect();
+    let clients = Arc::new(clients);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+
+    eprintln!("registering…");
+    rt.block_on(async {
+        for (i, (name, client)) in clients.iter().enumerate() {
+            register(client, &node_object(name, &format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256), false))
+                .await
+                .unwrap();
+        }
+    });
+
+    eprintln!("{nodes} nodes heartbeating every 10 s for {seconds} s…");
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let errors = Arc::new(Mutex::new(0u64));
+    let started = Instant::now();
+    let end = started + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..nodes)
+        .map(|i| {
+            let (clients, latencies, errors) = (clients.clone(), latencies.clone(), errors.clone());
+            // Spread evenly over the 10 s period, as agents started at different times are.
+            let offset = Duration::from_millis((i as u64 * 10_000) / nodes as u64);
+            rt.spawn(async move {
+                let (name, client) = &clients[i];
+                let mut next = tokio::time::Instant::from_std(started + offset);
+                loop {
+                    tokio::time::sleep_until(next).await;
+                    if Instant::now() >= end {
+                        return;
+                    }
+                    let t = Instant::now();
+                    match heartbeat(client, name).await {
+                        Ok(()) => latencies.lock().unwrap().push(t.elapsed()),
+                        Err(_) => *errors.lock().unwrap() += 1,
+                    }
+                    next += Duration::from_secs(10);
+                }
+            })
+        })
+        .collect();
+
+    // kubectl get nodes during the load, half-way through.
+    std::thread::sleep(Duration::from_secs(seconds / 2));
+    let admin = cfg.join("admin.conf");
+    let mut kubectl_times = Vec::new();
+    let mut listed = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let out = Command::new("kubectl").arg("--kubeconfig").arg(&admin).args(["get", "nodes"]).output();
+        match out {
+            Ok(out) if out.status.success() => {
+                kubectl_times.push(t.elapsed());
+                listed = String::from_utf8_lossy(&out.stdout).lines().count() - 1;
+            }
+            _ => break,
+        }
+    }
+    rt.block_on(async {
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+    let rss = rss_kib(pid, "VmRSS:");
+    let peak = rss_kib(pid, "VmHWM:");
+    let _ = server.kill();
+    let _ = server.wait();
+
+    let mut lat = latencies.lock().unwrap().clone();
+    lat.sort();
+    println!("kubeboot server, {nodes} simulated nodes, heartbeat every 10 s, {seconds} s, release build");
+    println!(
+        "heartbeats: {} ok, {} failed; latency p50 {}  p90 {}  p99 {}  max {}   (target p99 < 50 ms)",
+        lat.len(),
+        errors.lock().unwrap(),
+        ms(percentile(&lat, 0.50)),
+        ms(percentile(&lat, 0.90)),
+        ms(percentile(&lat, 0.99)),
+        ms(*lat.last().unwrap()),
+    );
+    if kubectl_times.is_empty() {
+        println!("kubectl get nodes: SKIPPED (no kubectl on PATH)");
+    } else {
+        kubectl_times.sort();
+        println!(
+            "kubectl get nodes ({listed} nodes, during the load): median {}  max {}   (target < 300 ms)",
+            ms(kubectl_times[kubectl_times.len() / 2]),
+            ms(*kubectl_times.last().unwrap())
+        );
+    }
+    println!("server memory: RSS {} MiB now, peak {} MiB   (target < 150 MB)", rss / 1024, peak / 1024);
+}
