@@ -6,7 +6,10 @@
 //!
 //!     cargo bench --bench heartbeats [-- NODES [SECONDS]]
 
-use std::process::{Command, Stdio};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,36 +40,8 @@ fn main() {
     let nodes = args.first().copied().unwrap_or(1000) as usize;
     let seconds = args.get(1).copied().unwrap_or(60);
     let dir = tempfile::tempdir().unwrap();
-    let (cfg, data) = (dir.path().join("etc"), dir.path().join("var"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
-    let kubeboot = env!("CARGO_BIN_EXE_kubeboot");
-    let init = Command::new(kubeboot)
-        .args([
-            "init",
-            "--advertise-address",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--node-name",
-            "bench-master",
-            "--no-services",
-        ])
-        .arg("--config-dir")
-        .arg(&cfg)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(init.status.success());
-    let mut server = Command::new(kubeboot)
-        .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--config-dir"])
-        .arg(&cfg)
-        .arg("--data-dir")
-        .arg(&data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (cfg, data, port) = common::init_master(dir.path(), "bench-master");
+    let mut server = common::start_server(&cfg, &data, &port);
     let pid = server.id();
     std::thread::sleep(Duration::from_millis(500));
 

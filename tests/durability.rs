@@ -2,8 +2,9 @@
 //! real `kubeboot server` process; the server is SIGKILLed (and started again) while the writes run; when
 //! the client has 1000 acknowledgements, every one of those objects is there with the data it was given.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,34 +12,11 @@ use std::time::{Duration, Instant};
 use kubeboot::apiclient::ApiClient;
 use kubeboot::bootstrap::kubeconfig::Kubeconfig;
 
-fn start_server(cfg: &Path, data: &Path, listen: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_kubeboot"))
-        .args(["server", "--listen", listen, "--config-dir"])
-        .arg(cfg)
-        .arg("--data-dir")
-        .arg(data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
 #[test]
 fn every_acknowledged_write_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let (cfg, data) = (dir.path().join("etc"), dir.path().join("var"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
-    let init = Command::new(env!("CARGO_BIN_EXE_kubeboot"))
-        .args(["init", "--advertise-address", "127.0.0.1", "--port", &port, "--node-name", "m1", "--no-services"])
-        .arg("--config-dir")
-        .arg(&cfg)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(init.status.success());
-    let listen = format!("127.0.0.1:{port}");
-    let mut server = start_server(&cfg, &data, &listen);
+    let (cfg, data, port) = common::init_master(dir.path(), "m1");
+    let mut server = common::start_server(&cfg, &data, &port);
 
     let conf = Kubeconfig::parse(&std::fs::read_to_string(cfg.join("admin.conf")).unwrap()).unwrap();
     let client = ApiClient::from_kubeconfig(&conf).unwrap();
@@ -48,7 +26,7 @@ fn every_acknowledged_write_survives_kill_9() {
     // The killer: SIGKILL once 300 writes are acknowledged, start the server again at once.
     let killer = {
         let acknowledged = acknowledged.clone();
-        let (cfg, data, listen) = (cfg.clone(), data.clone(), listen.clone());
+        let (cfg, data, port) = (cfg.clone(), data.clone(), port.clone());
         let pid = server.id();
         std::thread::spawn(move || {
             while acknowledged.load(Ordering::SeqCst) < 300 {
@@ -56,7 +34,7 @@ fn every_acknowledged_write_survives_kill_9() {
             }
             Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
             std::thread::sleep(Duration::from_millis(300));
-            start_server(&cfg, &data, &listen)
+            common::start_server(&cfg, &data, &port)
         })
     };
 

@@ -200,3 +200,33 @@ pub fn lab_sh(host: &str, script: &str) -> String {
     let out = kubeboot(&["lab", "ssh", host, script], &[]);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A control plane initialised in `dir` (etc/ and var/) for 127.0.0.1 on a free port, without services:
+/// (config dir, data dir, port).
+pub fn init_master(dir: &Path, node_name: &str) -> (PathBuf, PathBuf, String) {
+    let (cfg, data) = (dir.join("etc"), dir.join("var"));
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let init = Command::new(env!("CARGO_BIN_EXE_kubeboot"))
+        .args(["init", "--advertise-address", "127.0.0.1", "--port", &port, "--node-name", node_name, "--no-services"])
+        .arg("--config-dir")
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "init: {}", String::from_utf8_lossy(&init.stderr));
+    (cfg, data, port)
+}
+
+/// `kubeboot server` for a master made by `init_master`, its output discarded.
+pub fn start_server(cfg: &Path, data: &Path, port: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_kubeboot"))
+        .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--config-dir"])
+        .arg(cfg)
+        .arg("--data-dir")
+        .arg(data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
