@@ -120,3 +120,19 @@ fn anonymous_admin_node_and_token_access() {
     let (fc, fk) = (s.file("f.pem", &foreign.cert_pem), s.file("f-key.pem", &foreign.key_pem));
     assert_eq!(s.curl("/api", Some((&fc, &fk)), &[]).0, 0, "a certificate of another CA must not get through TLS");
 }
+
+/// A watch from a resourceVersion older than the history reaches is one ERROR event with 410 Expired (the
+/// history starts at the server's start, after the test's tokens were written); a current one streams.
+#[test]
+fn watch_from_too_old_a_version_is_gone() {
+    let s = common::api::start();
+    let admin = (s.file("admin.pem", &s.admin.0), s.file("admin-key.pem", &s.admin.1));
+    let who = Some((admin.0.as_path(), admin.1.as_path()));
+    let (code, body) = s.curl("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=1", who, &[]);
+    assert_eq!(code, 200);
+    let event: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
+    assert_eq!((event["type"].as_str(), event["object"]["code"].as_u64()), (Some("ERROR"), Some(410)), "{body}");
+    assert_eq!(event["object"]["reason"], "Expired");
+    let (code, body) = s.curl("/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1", who, &[]);
+    assert_eq!((code, body.as_str()), (200, ""), "nothing to report from now on, and the stream ends at its timeout");
+}

@@ -2,9 +2,10 @@
 //! (PATH, the versioned builds beside it, Debian's 1.20 that .ci/setup unpacks into target/) runs
 //! `get nodes` plain, -o wide, -o yaml, -o json, -l, --show-labels and a single node; then, each in a
 //! namespace of its own, applies every manifest under tests/manifests (created, then unchanged), applies a
-//! changed pod (configured: the removed env var and the old label are gone), gets pod,replicaset,deployment
-//! and all, watches pods (ADDED, MODIFIED, DELETED), deletes with -f, and is refused an invalid Deployment
-//! with the server's 422 message. A missing binary is reported as SKIPPED by name.
+//! changed pod (configured: the removed env var and the old label are gone), gets with -A, -L and a field
+//! selector, patches with each patch type and applies server-side, gets pod,replicaset,deployment and all,
+//! watches pods (ADDED, MODIFIED, DELETED), deletes with -f, is refused an invalid Deployment with the
+//! server's 422 message and (1.27+) a misspelled field. A missing binary is reported as SKIPPED by name.
 
 mod common;
 
@@ -173,6 +174,48 @@ fn kubectl_versions_apply_get_watch_delete() {
         assert_eq!(pod["metadata"]["labels"]["tier"], "frontend", "{label}");
         let env = pod["spec"]["containers"][0]["env"].as_array().unwrap();
         assert_eq!(env.len(), 1, "{label}: MODE is gone: {env:?}");
+
+        // -A (the NAMESPACE column from the row objects), -L, a field selector.
+        let everywhere = ok(&["get", "pods", "-A"]);
+        assert!(everywhere.lines().any(|l| l.starts_with(&ns) && l.contains("nginx")), "{label}: {everywhere}");
+        let with_label = ok(&["get", "pods", "-n", &ns, "-L", "tier"]);
+        assert!(with_label.lines().next().unwrap_or("").ends_with("TIER"), "{label}: {with_label}");
+        assert!(with_label.lines().nth(1).unwrap_or("").trim_end().ends_with("frontend"), "{label}: {with_label}");
+        let pending = ok(&["get", "pods", "-n", &ns, "--field-selector", "status.phase=Pending", "-o", "name"]);
+        assert_eq!(pending.trim(), "pod/nginx", "{label}");
+        let running = ok(&["get", "pods", "-n", &ns, "--field-selector", "status.phase=Running", "-o", "name"]);
+        assert!(!running.contains("pod/nginx"), "{label}: {running}");
+
+        // kubectl patch with each patch type, and server-side apply.
+        ok(&["patch", "configmap", "settings", "-n", &ns, "--type", "merge", "-p", r#"{"data":{"extra":"1"}}"#]);
+        ok(&[
+            "patch",
+            "configmap",
+            "settings",
+            "-n",
+            &ns,
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"remove","path":"/data/greeting"}]"#,
+        ]);
+        ok(&[
+            "patch",
+            "deployment",
+            "web",
+            "-n",
+            &ns,
+            "-p",
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:1.26"}]}}}}"#,
+        ]);
+        let cm: Value = serde_json::from_str(&ok(&["get", "configmap", "settings", "-n", &ns, "-o", "json"])).unwrap();
+        assert_eq!(cm["data"], serde_json::json!({"log_level": "info", "extra": "1"}), "{label}");
+        let dep: Value = serde_json::from_str(&ok(&["get", "deployment", "web", "-n", &ns, "-o", "json"])).unwrap();
+        let containers = dep["spec"]["template"]["spec"]["containers"].as_array().unwrap();
+        assert_eq!((containers.len(), containers[0]["image"].as_str()), (1, Some("nginx:1.26")), "{label}");
+        assert_eq!(containers[0]["ports"][0]["containerPort"], 80, "{label}: the strategic merge kept the ports");
+        let ssa = ok(&["apply", "--server-side", "-n", &ns, "-f", &manifest("configmap.yaml")]);
+        assert!(ssa.contains("serverside-applied") || ssa.contains("configured"), "{label}: {ssa}");
 
         let listed = ok(&["get", "pod,replicaset,deployment", "-n", &ns]);
         for name in ["pod/nginx", "replicaset.apps/frontend", "deployment.apps/web"] {
