@@ -22,6 +22,11 @@ fn anonymous_admin_node_and_token_access() {
     let status: Value = serde_json::from_str(&body).unwrap();
     assert_eq!((status["kind"].as_str(), status["code"].as_u64()), (Some("Status"), Some(401)));
     assert_eq!(s.curl("/api/v1/nodes", None, &[]).0, 401, "unknown paths say 401 to anonymous clients, not 404");
+    for path in
+        ["/version", "/apis", "/api/v1", "/openapi/v2", "/openapi/v3", "/livez", "/kubeboot/v1/bootstrap-tokens"]
+    {
+        assert_eq!(s.curl(path, None, &[]).0, 401, "{path} without a client certificate");
+    }
 
     // cluster-info: anonymous, signed for the live token only, and passes the joining side's checks.
     let (code, body) = s.curl("/api/v1/namespaces/kube-public/configmaps/cluster-info", None, &[]);

@@ -14,7 +14,12 @@ use crate::resources::kinds::{self, KINDS};
 /// The Kubernetes version the API speaks (its shape), and ours.
 pub const KUBERNETES_MINOR: &str = "30";
 
-pub async fn version() -> Response {
+/// Authenticated only (Kubernetes lets anyone read it; here only /healthz, /readyz and cluster-info are
+/// open without a certificate).
+pub async fn version(Extension(identity): Extension<Identity>) -> Response {
+    if !identity.is_authenticated() {
+        return unauthorized();
+    }
     Json(json!({
         "major": "1",
         "minor": KUBERNETES_MINOR,

@@ -1,6 +1,6 @@
 //! The API server: HTTPS (rustls) with optional client certificates, axum routes, Kubernetes-style Status
-//! errors. Anonymous clients reach /healthz, /readyz and cluster-info; a bootstrap token buys a node
-//! certificate; everything else needs a client certificate.
+//! errors. Anonymous clients reach /healthz, /readyz and cluster-info only; a bootstrap token buys a node
+//! certificate; everything else (discovery, /version and OpenAPI included) needs a client certificate.
 
 mod authz;
 mod bootstrap_tokens;

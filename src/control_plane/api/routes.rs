@@ -54,7 +54,6 @@ pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .route("/readyz", get(health))
-        .route("/livez", get(health))
         .route("/api/v1/namespaces/kube-public/configmaps/cluster-info", get(cluster_info))
         .route("/kubeboot/v1/node-certificates", post(node_certificate))
         .route("/kubeboot/v1/bootstrap-tokens", get(bootstrap_tokens::list).post(bootstrap_tokens::create))
