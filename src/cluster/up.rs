@@ -224,6 +224,10 @@ fn report_check(
     opts: ClusterOptions,
 ) -> Option<Vec<Value>> {
     if opts.check {
+        for m in members.iter().filter(|m| m.host.role == Role::Master && m.state.kube_config_sha256.is_none()) {
+            let summary = format!("{}/.kube/config for {}", m.state.home, m.host.ssh.user);
+            record(recap, m.name(), "admin.conf to ~/.kube/config", Ok(Some(summary)));
+        }
         for m in members.iter().filter(|m| m.name() != master.name() && !m.state.joined) {
             record(recap, m.name(), "kubeboot join", Ok(Some("join the cluster".into())));
         }
