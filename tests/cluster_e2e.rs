@@ -1,4 +1,5 @@
-//! The cluster end to end on fresh lab hosts (real systemd, sshd, the kubeboot units): `up` builds a
+//! The cluster end to end on fresh lab hosts (real systemd, sshd, the kubeboot units): `up --check` plans
+//! the cluster phases and touches nothing; `up` builds a
 //! 3-node cluster that turns Ready; a rerun changes nothing and leaves no token; no token secret reaches a
 //! journal or `up`'s output; a stopped agent turns its node NotReady within 60 s and Ready again when it
 //! starts; a SIGKILLed server is restarted by systemd with every Node kept; `kubeboot kubeconfig -i` gives a
@@ -46,7 +47,13 @@ fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) -> Dur
 }
 
 fn up(inv: &str) -> (i32, Value, String) {
-    let out = kubeboot(&["up", "-i", inv, "--output", "json"], &[]);
+    up_with(inv, &[])
+}
+
+fn up_with(inv: &str, extra: &[&str]) -> (i32, Value, String) {
+    let mut args = vec!["up", "-i", inv, "--output", "json"];
+    args.extend_from_slice(extra);
+    let out = kubeboot(&args, &[]);
     let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), json, text)
@@ -93,6 +100,19 @@ fn up_builds_reruns_clean_heals_grows_and_rebuilds_after_reset() {
     let lab_inventory = std::fs::read_to_string(&inv_path).unwrap();
     std::fs::write(&inv_path, lab_inventory.replace("\nhosts:\n", "\nvars:\n  install_kubectl: true\nhosts:\n"))
         .unwrap();
+
+    // 0. --check on fresh hosts: the cluster phases are planned, nothing is done.
+    let (code, plan, _) = up_with(inv, &["--check"]);
+    assert_eq!(code, 0, "{plan}");
+    assert!(tasks_changed(&plan, "lab-master").contains(&"kubeboot init".to_string()), "{plan}");
+    for host in &hosts[1..] {
+        assert!(tasks_changed(&plan, host).contains(&"kubeboot join".to_string()), "{host}: {plan}");
+    }
+    assert_eq!(
+        lab_sh("lab-master", "ls /etc/kubeboot /usr/local/bin/kubeboot 2>/dev/null"),
+        "",
+        "--check changed nothing"
+    );
 
     // 1. One `up` from fresh hosts: three Ready nodes, the master labelled, the units enabled and running.
     let out = kubeboot(&["up", "-i", inv], &[]);
