@@ -1,6 +1,6 @@
 //! The cluster end to end on fresh lab hosts (real systemd, sshd, the kubeboot units): `up --check` plans
-//! the cluster phases and touches nothing; `up` builds a
-//! 3-node cluster that turns Ready; a rerun changes nothing and leaves no token; no token secret reaches a
+//! the cluster phases and touches nothing; `up` builds a 3-node cluster that turns Ready; a rerun changes
+//! nothing and leaves no token; no token secret reaches a
 //! journal or `up`'s output; a stopped agent turns its node NotReady within 60 s and Ready again when it
 //! starts; a SIGKILLed server is restarted by systemd with every Node kept; `kubeboot kubeconfig -i` gives a
 //! working admin kubeconfig; a 4th host joins alone; `reset -i` then `up` rebuilds a new cluster.
