@@ -1,10 +1,10 @@
 //! The cluster end to end on fresh lab hosts (real systemd, sshd, the kubeboot units): `up --check` plans
 //! the cluster phases and touches nothing; `up` builds a 3-node cluster that turns Ready; a rerun changes
-//! nothing and leaves no token; no token secret reaches a
-//! journal or `up`'s output; a stopped agent turns its node NotReady within 60 s and Ready again when it
-//! starts; a SIGKILLed server is restarted by systemd with every Node kept; `kubeboot kubeconfig -i` gives a
-//! working admin kubeconfig; a 4th host joins alone; `reset -i` then `up` rebuilds a new cluster.
-//! Takes the machine's lab down at the end.
+//! nothing and leaves no token; no token secret reaches a journal or `up`'s output; a stopped agent turns
+//! its node NotReady within 60 s and Ready again when it starts; a SIGKILLed server is restarted by systemd
+//! with every Node kept; a node reset by hand cannot rejoin while its Node is Ready, and rejoins once it is
+//! NotReady; `kubeboot kubeconfig -i` gives a working admin kubeconfig; a 4th host joins alone; `reset -i`
+//! then `up` rebuilds a new cluster. Takes the machine's lab down at the end.
 
 mod common;
 
@@ -199,6 +199,24 @@ fn up_builds_reruns_clean_heals_grows_and_rebuilds_after_reset() {
         lab_sh("lab-master", "systemctl is-active kubeboot-server") == "active\n"
     });
     wait_for("all Ready after the restart", Duration::from_secs(30), || node_status("lab-master") == before);
+
+    // 6b. A node reset by hand while its Node is still Ready cannot join under that name (the server
+    // refuses, up says so for that host and does not wait for it); once the Node has gone NotReady, up
+    // joins it again.
+    lab_sh("lab-node2", "kubeboot reset");
+    let (code, refused, _) = up(inv);
+    assert_eq!(code, 1, "{refused}");
+    let failures = refused["hosts"]["lab-node2"]["failures"].as_array().unwrap().clone();
+    assert_eq!(failures.len(), 1, "only the join failed, no wait timeout: {failures:?}");
+    assert_eq!(failures[0]["task"], "kubeboot join");
+    assert!(failures[0]["message"].as_str().unwrap().contains("a Ready node named \"lab-node2\""), "{failures:?}");
+    assert!(failures[0]["command"].as_str().unwrap().contains("--token -"), "no token on the command line");
+    wait_for("lab-node2 NotReady", Duration::from_secs(60), || {
+        node_status("lab-master").iter().any(|(n, ready, _)| n == "lab-node2" && ready != "True")
+    });
+    let (code, rejoined, _) = up(inv);
+    assert_eq!(code, 0, "{rejoined}");
+    assert_eq!(ready_names("lab-master"), hosts);
 
     // 7. A 4th host: only it joins; the others change only their /etc/hosts (which lists every host).
     let lab = kubeboot(&["lab", "up", "4", "--inventory", inv], &[]);

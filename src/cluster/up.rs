@@ -157,8 +157,12 @@ async fn phases(
     bar.set_message("admin kubeconfig");
     let admin_conf = match master.session.read("/etc/kubeboot/admin.conf").await {
         Ok(Some(bytes)) => bytes,
-        Ok(None) | Err(_) => {
+        Ok(None) => {
             record(recap, master.name(), "read admin.conf", Err(failure("/etc/kubeboot/admin.conf is missing")));
+            return None;
+        }
+        Err(e) => {
+            record(recap, master.name(), "read admin.conf", Err(StepFailure::from(e)));
             return None;
         }
     };
@@ -167,6 +171,7 @@ async fn phases(
         record(recap, m.name(), "admin.conf to ~/.kube/config", outcome);
     }
 
+    let mut not_joined: Vec<String> = Vec::new();
     let joining: Vec<&Member> = healthy
         .iter()
         .copied()
@@ -194,6 +199,9 @@ async fn phases(
             };
             let outcomes = crate::fanout::for_each_host(&joining, opts.forks, |m| join_host(m, join)).await;
             for (m, outcome) in joining.iter().zip(outcomes) {
+                if outcome.is_err() {
+                    not_joined.push(m.name().to_string());
+                }
                 record(recap, m.name(), "kubeboot join", outcome);
             }
         }
@@ -208,7 +216,9 @@ async fn phases(
         return None;
     }
 
-    let expected: Vec<String> = healthy.iter().map(|m| m.name().to_string()).collect();
+    // A host whose join failed has its failure in the recap already; waiting for it would only add a timeout.
+    let expected: Vec<String> =
+        healthy.iter().map(|m| m.name().to_string()).filter(|n| !not_joined.contains(n)).collect();
     wait_until_ready(master, &expected, recap, opts.wait_timeout, bar).await
 }
 
