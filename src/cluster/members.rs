@@ -35,10 +35,9 @@ impl Member<'_> {
     pub async fn run(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, StepFailure> {
         let out = self.session.exec_with_stdin(command, stdin).await?;
         if !out.success() {
-            let text = if out.stderr.is_empty() { out.stdout_text() } else { out.stderr_text() };
             return Err(StepFailure {
                 command: Some(command.to_string()),
-                message: format!("exit {}: {}", out.exit_status, crate::playbook::recap_tail(&text, 12)),
+                message: out.failure_summary(),
                 lost: self.session.is_closed(),
             });
         }

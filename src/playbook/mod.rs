@@ -10,5 +10,5 @@ mod runner;
 
 pub use check::check;
 pub use model::{HostPattern, Play, Playbook, PlaybookError, TaskDef};
-pub use recap::{tail as recap_tail, ChangeRecord, Failure, HostRecap, Recap};
+pub use recap::{ChangeRecord, Failure, HostRecap, Recap};
 pub use runner::{run, RunOptions};

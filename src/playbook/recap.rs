@@ -116,9 +116,3 @@ impl Recap {
         out
     }
 }
-
-/// The last lines of a command's stderr (or stdout if stderr is empty), for a failure message.
-pub fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.trim_end().lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}

@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 
 use super::context::{context, host_vars};
 use super::model::{Play, Playbook, TaskDef};
-use super::recap::{tail, ChangeRecord, Failure, HostRecap, Recap};
+use super::recap::{ChangeRecord, Failure, HostRecap, Recap};
 use crate::facts::{self, FactCache, FactKey, SystemFacts};
 use crate::inventory::{Host, Inventory};
 use crate::render::Renderer;
@@ -172,10 +172,9 @@ impl HostRun<'_> {
             Action::Run(command) => {
                 let out = self.session.exec(command).await?;
                 if !out.success() {
-                    let text = if out.stderr.is_empty() { out.stdout_text() } else { out.stderr_text() };
                     return Err(TaskFailure {
                         command: Some(command.clone()),
-                        message: format!("exit {}: {}", out.exit_status, tail(&text, 12)),
+                        message: out.failure_summary(),
                         lost: false,
                     });
                 }

@@ -37,6 +37,13 @@ impl ExecOutput {
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
+    /// A failed command, for a recap: `exit N: ` and the last 12 lines of stderr (of stdout if stderr is
+    /// empty).
+    pub fn failure_summary(&self) -> String {
+        let text = if self.stderr.is_empty() { self.stdout_text() } else { self.stderr_text() };
+        let lines: Vec<&str> = text.trim_end().lines().collect();
+        format!("exit {}: {}", self.exit_status, lines[lines.len().saturating_sub(12)..].join("\n"))
+    }
 }
 
 pub trait Transport: Send + Sync {
