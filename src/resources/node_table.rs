@@ -51,6 +51,16 @@ pub fn human_age(seconds: i64) -> String {
     }
 }
 
+/// The AGE column of any object: its creationTimestamp as a human duration until `now`.
+pub fn age(object: &Value, now: OffsetDateTime) -> String {
+    object
+        .pointer("/metadata/creationTimestamp")
+        .and_then(Value::as_str)
+        .and_then(parse_rfc3339)
+        .map(|created| human_age((now - created).whole_seconds()))
+        .unwrap_or_else(|| "<unknown>".into())
+}
+
 fn address(node: &Value, kind: &str) -> String {
     node.pointer("/status/addresses")
         .and_then(Value::as_array)
@@ -77,12 +87,7 @@ pub const COLUMNS: [Column; 10] = [
 /// Every column's cell for one node.
 pub fn cells(node: &Value, now: OffsetDateTime) -> Vec<String> {
     let name = node.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
-    let age = node
-        .pointer("/metadata/creationTimestamp")
-        .and_then(Value::as_str)
-        .and_then(parse_rfc3339)
-        .map(|created| human_age((now - created).whole_seconds()))
-        .unwrap_or_else(|| "<unknown>".into());
+    let age = age(node, now);
     let info = |key: &str| {
         node.pointer(&format!("/status/nodeInfo/{key}")).and_then(Value::as_str).unwrap_or_default().to_string()
     };
@@ -98,18 +103,6 @@ pub fn cells(node: &Value, now: OffsetDateTime) -> Vec<String> {
         info("kernelVersion"),
         info("containerRuntimeVersion"),
     ]
-}
-
-/// The server's Table for nodes.
-pub fn table(nodes: &[Value], resource_version: u64, include: Option<&str>) -> Value {
-    let now = OffsetDateTime::now_utc();
-    super::table::table(
-        &COLUMNS,
-        nodes,
-        |n| cells(n, now).into_iter().map(Value::String).collect(),
-        resource_version,
-        include,
-    )
 }
 
 /// The whole table as `kubeboot get nodes` prints it (the priority-0 columns), rows sorted by name.

@@ -4,8 +4,7 @@
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::meta::parse_rfc3339;
-use super::node_table::{self, human_age};
+use super::node_table::{self, age};
 use super::table::Column;
 
 const fn col(name: &'static str, kind: &'static str, priority: u8) -> Column {
@@ -79,13 +78,6 @@ fn s<'a>(o: &'a Value, pointer: &str) -> Option<&'a str> {
 
 fn n(o: &Value, pointer: &str) -> i64 {
     o.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
-}
-
-fn age(o: &Value, now: OffsetDateTime) -> String {
-    s(o, "/metadata/creationTimestamp")
-        .and_then(parse_rfc3339)
-        .map(|t| human_age((now - t).whole_seconds()))
-        .unwrap_or_else(|| "<unknown>".into())
 }
 
 fn containers(o: &Value, pointer: &str) -> (String, String) {
