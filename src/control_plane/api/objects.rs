@@ -19,7 +19,7 @@ use super::identity::Identity;
 use super::list_query::{bad_selector, ListQuery};
 use super::object_path::ObjectPath;
 use super::routes::ApiState;
-use super::status::status;
+use super::status::{status, status_object};
 use crate::control_plane::store::{Store, StoreError};
 use crate::resources::kinds::ResourceKind;
 use crate::resources::table::wants_table;
@@ -71,14 +71,10 @@ fn invalid(kind: &ResourceKind, name: &str, errors: Vec<validation::FieldError>)
     let causes: Vec<Value> =
         errors.iter().map(|e| json!({"reason": "FieldValueInvalid", "message": e.message, "field": e.field})).collect();
     let joined: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
-    let body = json!({
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": format!("{} {name:?} is invalid: {}", kind.kind, joined.join(", ")),
-        "reason": "Invalid",
-        "details": {"name": name, "group": kind.group, "kind": kind.kind, "causes": causes},
-        "code": 422,
-    });
-    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+    let code = StatusCode::UNPROCESSABLE_ENTITY;
+    let mut body = status_object(code, "Invalid", format!("{} {name:?} is invalid: {}", kind.kind, joined.join(", ")));
+    body["details"] = json!({"name": name, "group": kind.group, "kind": kind.kind, "causes": causes});
+    (code, Json(body)).into_response()
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

@@ -3,10 +3,11 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde_json::{json, Value};
 
-pub fn status(code: StatusCode, reason: &str, message: impl Into<String>) -> Response {
-    let body = json!({
+/// The Status object itself (also what a watch sends in an ERROR event).
+pub fn status_object(code: StatusCode, reason: &str, message: impl Into<String>) -> Value {
+    json!({
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
@@ -14,8 +15,11 @@ pub fn status(code: StatusCode, reason: &str, message: impl Into<String>) -> Res
         "message": message.into(),
         "reason": reason,
         "code": code.as_u16(),
-    });
-    (code, Json(body)).into_response()
+    })
+}
+
+pub fn status(code: StatusCode, reason: &str, message: impl Into<String>) -> Response {
+    (code, Json(status_object(code, reason, message))).into_response()
 }
 
 pub fn unauthorized() -> Response {

@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 
 use super::objects::{served, store_error, ObjectQuery};
 use super::routes::ApiState;
+use super::status::status_object;
 use crate::control_plane::store::Event;
 use crate::resources::kinds::ResourceKind;
 use crate::resources::table::wants_table;
@@ -46,8 +47,7 @@ impl Encoder {
 }
 
 fn expired(message: &str) -> Bytes {
-    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                        "message": message, "reason": "Expired", "code": 410});
+    let status = status_object(StatusCode::GONE, "Expired", message);
     let mut line = serde_json::to_vec(&json!({"type": "ERROR", "object": status})).expect("json");
     line.push(b'\n');
     Bytes::from(line)
