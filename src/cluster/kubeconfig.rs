@@ -14,7 +14,7 @@ pub enum KubeconfigFetchError {
 pub async fn fetch_admin_conf(inventory: &Inventory) -> Result<Vec<u8>, KubeconfigFetchError> {
     let master = inventory.masters().next().expect("validated: an inventory has a master");
     let session = SshSession::connect(&master.ssh).await?;
-    let conf = session.read("/etc/kubeboot/admin.conf").await;
+    let conf = session.read(super::probe::ADMIN_CONF).await;
     session.close().await;
     conf?.ok_or_else(|| KubeconfigFetchError::NotInitialised { host: master.name.clone() })
 }

@@ -5,7 +5,9 @@
 use crate::transport::shell_quote;
 
 pub const REMOTE_BINARY: &str = "/usr/local/bin/kubeboot";
-pub const CONFIG_DIR: &str = "/etc/kubeboot";
+pub const CONFIG_DIR: &str = crate::control_plane::layout::DEFAULT_CONFIG_DIR;
+/// Where `init` leaves the admin kubeconfig on a master.
+pub const ADMIN_CONF: &str = "/etc/kubeboot/admin.conf";
 /// The installed binary's checksum, keyed by its size, inode and modification time: hashing tens of MB on
 /// every rerun would cost half a second per host. Any replacement (a new inode, size or time) re-hashes.
 const BINARY_SUM_CACHE: &str = "/var/cache/kubeboot/binary.sha256";

@@ -27,13 +27,17 @@ pub fn join(endpoint: &str, pin: &str, node_name: &str, master: bool) -> String 
 }
 
 /// A token that lives just long enough for this run's joins (deleted at the end of the run anyway).
-pub const TOKEN_CREATE: &str = "/usr/local/bin/kubeboot token create --ttl 15m --print-join-command";
+pub fn token_create() -> String {
+    format!("{REMOTE_BINARY} token create --ttl 15m --print-join-command")
+}
 
 pub fn token_delete(id: &str) -> String {
     format!("{REMOTE_BINARY} token delete {}", shell_quote(id))
 }
 
-pub const GET_NODES_JSON: &str = "/usr/local/bin/kubeboot get nodes -o json";
+pub fn get_nodes_json() -> String {
+    format!("{REMOTE_BINARY} get nodes -o json")
+}
 
 /// After a new binary: restart the kubeboot units that run, so they run it. (A unit that is not installed
 /// makes try-restart fail, so only the running ones are named.)

@@ -3,7 +3,7 @@
 //! its server is what the others' Node deletions needed. Docker and the kubeboot binary stay.
 
 use super::members::{self, record, Member, StepFailure};
-use super::probe::REMOTE_BINARY;
+use super::probe::{ADMIN_CONF, REMOTE_BINARY};
 use crate::inventory::{Host, Inventory};
 use crate::playbook::Recap;
 use crate::transport::shell_quote;
@@ -53,9 +53,8 @@ async fn reset_member(m: &Member<'_>) -> Result<Option<String>, StepFailure> {
     // A ~/.kube/config that `up` wrote points at a cluster that is going: removed if still up's copy.
     if state.kube_config_sha256.is_some() {
         let config = shell_quote(&format!("{}/.kube/config", state.home));
-        let out = m
-            .run(&format!("cmp -s /etc/kubeboot/admin.conf {config} && rm -f {config} && echo removed || true"), b"")
-            .await?;
+        let out =
+            m.run(&format!("cmp -s {ADMIN_CONF} {config} && rm -f {config} && echo removed || true"), b"").await?;
         if out.stdout_text().contains("removed") {
             removed.push("~/.kube/config".to_string());
         }

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::binary::LocalBinary;
 use super::members::{self, record, Member, StepFailure};
-use super::probe::REMOTE_BINARY;
+use super::probe::{ADMIN_CONF, REMOTE_BINARY};
 use super::{remote, wait_ready};
 use crate::bootstrap::pin::sha256_hex;
 use crate::inventory::{Host, Inventory, Role};
@@ -155,10 +155,10 @@ async fn phases(
     }
 
     bar.set_message("admin kubeconfig");
-    let admin_conf = match master.session.read("/etc/kubeboot/admin.conf").await {
+    let admin_conf = match master.session.read(ADMIN_CONF).await {
         Ok(Some(bytes)) => bytes,
         Ok(None) => {
-            record(recap, master.name(), "read admin.conf", Err(failure("/etc/kubeboot/admin.conf is missing")));
+            record(recap, master.name(), "read admin.conf", Err(failure(&format!("{ADMIN_CONF} is missing"))));
             return None;
         }
         Err(e) => {
@@ -185,7 +185,7 @@ async fn phases(
         } else {
             bar.set_message(format!("joining {} host(s)", joining.len()));
             if material.is_none() {
-                match master.run(remote::TOKEN_CREATE, b"").await {
+                match master.run(&remote::token_create(), b"").await {
                     Ok(out) => material = JoinMaterial::from_output(&out.stdout_text()),
                     Err(f) => {
                         record(recap, master.name(), "create a join token", Err(f));
@@ -285,7 +285,7 @@ async fn init_master(
 async fn wait_for_server(master: &Member<'_>) -> Result<(), StepFailure> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        match master.run(remote::GET_NODES_JSON, b"").await {
+        match master.run(&remote::get_nodes_json(), b"").await {
             Ok(_) => return Ok(()),
             Err(f) if f.lost || Instant::now() > deadline => return Err(f),
             Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
@@ -329,7 +329,7 @@ async fn wait_until_ready(
 ) -> Option<Vec<Value>> {
     let deadline = Instant::now() + timeout;
     loop {
-        let nodes = match master.run(remote::GET_NODES_JSON, b"").await {
+        let nodes = match master.run(&remote::get_nodes_json(), b"").await {
             Ok(out) => {
                 serde_json::from_slice::<Value>(&out.stdout).ok()?["items"].as_array().cloned().unwrap_or_default()
             }
