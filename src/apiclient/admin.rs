@@ -12,7 +12,7 @@ const TOKENS: &str = "/kubeboot/v1/bootstrap-tokens";
 
 /// Which kubeconfig an admin command uses: the flag, else $KUBECONFIG, else the master's
 /// /etc/kubeboot/admin.conf when readable, else ~/.kube/config (kubectl's default).
-pub fn kubeconfig_path(explicit: Option<&Path>) -> PathBuf {
+fn kubeconfig_path(explicit: Option<&Path>) -> PathBuf {
     if let Some(p) = explicit {
         return p.to_path_buf();
     }
@@ -26,11 +26,17 @@ pub fn kubeconfig_path(explicit: Option<&Path>) -> PathBuf {
     crate::inventory::home_dir().join(".kube/config")
 }
 
-pub fn client(kubeconfig: &Path) -> Result<ApiClient, ClientError> {
-    let text = std::fs::read_to_string(kubeconfig)
-        .map_err(|e| ClientError::Tls(format!("{}: {e} (pass --kubeconfig)", kubeconfig.display())))?;
-    let config = Kubeconfig::parse(&text).map_err(|e| ClientError::Tls(format!("{}: {e}", kubeconfig.display())))?;
-    ApiClient::from_kubeconfig(&config)
+/// The admin kubeconfig the flag, $KUBECONFIG or the defaults point at (see `kubeconfig_path`), read and parsed.
+pub fn load(explicit: Option<&Path>) -> Result<Kubeconfig, ClientError> {
+    let path = kubeconfig_path(explicit);
+    let bad = |message: String| ClientError::Kubeconfig { path: path.display().to_string(), message };
+    let text = std::fs::read_to_string(&path).map_err(|e| bad(format!("{e} (pass --kubeconfig)")))?;
+    Kubeconfig::parse(&text).map_err(|e| bad(e.to_string()))
+}
+
+/// A client with the admin kubeconfig (`load`).
+pub fn client(explicit: Option<&Path>) -> Result<ApiClient, ClientError> {
+    ApiClient::from_kubeconfig(&load(explicit)?)
 }
 
 fn expect(client: &ApiClient, reply: Reply, ok: u16) -> Result<Value, ClientError> {

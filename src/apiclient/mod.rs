@@ -26,6 +26,8 @@ pub enum ClientError {
     Connect { server: String, message: String },
     #[error("{server}: {message}")]
     Http { server: String, message: String },
+    #[error("{path}: {message}")]
+    Kubeconfig { path: String, message: String },
     #[error("{server} answered {status}: {message}")]
     Status { server: String, status: u16, message: String },
 }

@@ -10,7 +10,7 @@ pub async fn run(
     ignore_not_found: bool,
     kubeconfig: KubeconfigArg,
 ) -> anyhow::Result<u8> {
-    let client = admin::client(&admin::kubeconfig_path(kubeconfig.kubeconfig.as_deref()))?;
+    let client = admin::client(kubeconfig.kubeconfig.as_deref())?;
     let mut code = EXIT_OK;
     match resource {
         GetResource::Nodes => {

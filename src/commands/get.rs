@@ -6,7 +6,7 @@ use crate::resources::node_table;
 use crate::EXIT_OK;
 
 pub async fn run(resource: GetResource, output: GetOutput, kubeconfig: KubeconfigArg) -> anyhow::Result<u8> {
-    let client = admin::client(&admin::kubeconfig_path(kubeconfig.kubeconfig.as_deref()))?;
+    let client = admin::client(kubeconfig.kubeconfig.as_deref())?;
     match resource {
         GetResource::Nodes => {
             let nodes = admin::list_nodes(&client).await?;

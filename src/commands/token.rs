@@ -1,7 +1,7 @@
 //! `kubeboot token create|list|delete`, kubeadm's, through the API server with the admin kubeconfig.
 
 use crate::apiclient::admin;
-use crate::bootstrap::kubeconfig::Kubeconfig;
+use crate::apiclient::ApiClient;
 use crate::bootstrap::pki::ca_pin_of_pem;
 use crate::bootstrap::ttl::{format_remaining, parse_ttl};
 use crate::cli::TokenCommand;
@@ -12,12 +12,10 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<u8> {
     match command {
         TokenCommand::Create { ttl, print_join_command, kubeconfig } => {
             let ttl = parse_ttl(&ttl).map_err(|e| UsageError(format!("--ttl: {e}")))?;
-            let path = admin::kubeconfig_path(kubeconfig.kubeconfig.as_deref());
-            let client = admin::client(&path)?;
-            let token = admin::create_token(&client, ttl).await?;
+            let config = admin::load(kubeconfig.kubeconfig.as_deref())?;
+            let token = admin::create_token(&ApiClient::from_kubeconfig(&config)?, ttl).await?;
             if print_join_command {
                 // The endpoint and CA pin come from the same kubeconfig the request was verified with.
-                let config = Kubeconfig::parse(&std::fs::read_to_string(&path)?)?;
                 let (server, ca) = config.first_cluster()?;
                 let endpoint = server.trim_start_matches("https://");
                 println!(
@@ -30,7 +28,7 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<u8> {
             }
         }
         TokenCommand::List { kubeconfig } => {
-            let client = admin::client(&admin::kubeconfig_path(kubeconfig.kubeconfig.as_deref()))?;
+            let client = admin::client(kubeconfig.kubeconfig.as_deref())?;
             let now = now_unix();
             let mut rows = vec![vec!["TOKEN ID".to_string(), "TTL".into(), "USAGES".into()]];
             for (id, expires) in admin::list_tokens(&client).await? {
@@ -41,7 +39,7 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<u8> {
             print!("{}", crate::table::render(&rows));
         }
         TokenCommand::Delete { ids, kubeconfig } => {
-            let client = admin::client(&admin::kubeconfig_path(kubeconfig.kubeconfig.as_deref()))?;
+            let client = admin::client(kubeconfig.kubeconfig.as_deref())?;
             for id in ids {
                 // kubeadm accepts the id or the whole token; only the id is ever sent.
                 let id = id.split('.').next().unwrap_or_default().to_string();
