@@ -17,14 +17,14 @@ pub fn run(args: InitArgs) -> anyhow::Result<u8> {
     };
     let node_name = args.node_name.unwrap_or_else(super::hostname);
     let outcome = crate::control_plane::init::initialize(&layout, &settings, &node_name, &[], ttl)?;
-    let dirs = serde_json::json!({
+    let unit_vars = serde_json::json!({
         "config_dir": layout.config_dir,
         "data_dir": layout.data_dir,
         "node_name": node_name,
         "address": settings.advertise_address,
         "master": true,
     });
-    let units_changed = super::units::start(&args.services, &[SERVER_UNIT, AGENT_UNIT], &dirs)?;
+    let units_changed = super::units::start(&args.services, &[SERVER_UNIT, AGENT_UNIT], &unit_vars)?;
     let endpoint = outcome.server_url.trim_start_matches("https://").to_string();
     match outcome.token {
         Some(token) => {
