@@ -51,11 +51,8 @@ impl ApiState {
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
-    Router::new()
-        .route("/healthz", get(health))
-        .route("/readyz", get(health))
-        .route("/api/v1/namespaces/kube-public/configmaps/cluster-info", get(cluster_info))
-        .route("/kubeboot/v1/node-certificates", post(node_certificate))
+    // Everything here needs a client certificate; the routes after the merge are the only anonymous ones.
+    let authenticated = Router::new()
         .route("/kubeboot/v1/bootstrap-tokens", get(bootstrap_tokens::list).post(bootstrap_tokens::create))
         .route("/kubeboot/v1/bootstrap-tokens/{id}", axum::routing::delete(bootstrap_tokens::delete))
         .route("/version", get(discovery::version))
@@ -66,8 +63,27 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/openapi/v3/{*gv}", get(openapi_v3))
         .route("/api/{*rest}", axum::routing::any(resources))
         .route("/apis/{*rest}", axum::routing::any(resources))
+        .route_layer(axum::middleware::from_fn(require_certificate));
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/readyz", get(health))
+        .route("/api/v1/namespaces/kube-public/configmaps/cluster-info", get(cluster_info))
+        .route("/kubeboot/v1/node-certificates", post(node_certificate))
+        .merge(authenticated)
         .fallback(not_found)
         .with_state(state)
+}
+
+/// 401 for a client without a (verified) certificate, before any handler runs.
+async fn require_certificate(
+    Extension(identity): Extension<Identity>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !identity.is_authenticated() {
+        return unauthorized();
+    }
+    next.run(request).await
 }
 
 async fn health() -> &'static str {
@@ -151,27 +167,15 @@ async fn node_certificate(State(state): State<Arc<ApiState>>, headers: HeaderMap
     }
 }
 
-async fn openapi_v2(Extension(identity): Extension<Identity>, headers: HeaderMap) -> Response {
-    if !identity.is_authenticated() {
-        return unauthorized();
-    }
+async fn openapi_v2(headers: HeaderMap) -> Response {
     openapi::v2(headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()))
 }
 
-async fn openapi_v3_index(Extension(identity): Extension<Identity>) -> Response {
-    if !identity.is_authenticated() {
-        return unauthorized();
-    }
+async fn openapi_v3_index() -> Response {
     openapi::v3_index()
 }
 
-async fn openapi_v3(
-    Extension(identity): Extension<Identity>,
-    axum::extract::Path(gv): axum::extract::Path<String>,
-) -> Response {
-    if !identity.is_authenticated() {
-        return unauthorized();
-    }
+async fn openapi_v3(axum::extract::Path(gv): axum::extract::Path<String>) -> Response {
     openapi::v3_group_version(&gv).unwrap_or_else(|| {
         status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource")
     })
@@ -187,9 +191,6 @@ async fn resources(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !identity.is_authenticated() {
-        return unauthorized();
-    }
     match object_path::parse(uri.path()) {
         ApiPath::GroupVersion { group, version } => discovery::resources(&group, &version),
         ApiPath::Group(group) => discovery::group(&group),
