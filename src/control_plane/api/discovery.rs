@@ -2,12 +2,11 @@
 //! /apis, /apis/{group}, /apis/{group}/{version}) built from the kinds we serve. kubectl 1.27+ first asks for
 //! aggregated discovery; a plain answer makes it fall back to these, which every kubectl since 1.20 reads.
 
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::status::status;
+use super::status::not_found;
 use crate::resources::kinds::{self, KINDS};
 
 /// The Kubernetes version the API speaks (its shape), and ours.
@@ -56,7 +55,7 @@ pub fn group(name: &str) -> Response {
             body["apiVersion"] = json!("v1");
             Json(body).into_response()
         }
-        None => status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource"),
+        None => not_found(),
     }
 }
 
@@ -66,7 +65,7 @@ const VERBS: [&str; 8] = ["create", "delete", "deletecollection", "get", "list",
 pub fn resources(group: &str, version: &str) -> Response {
     let served: Vec<_> = KINDS.iter().filter(|k| k.group == group && k.version == version).collect();
     if served.is_empty() {
-        return status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource");
+        return not_found();
     }
     let mut resources = Vec::new();
     for k in served {

@@ -18,7 +18,7 @@ use super::object_path::{self, ApiPath};
 use super::objects::{self, ObjectQuery};
 use super::openapi;
 
-use super::status::{status, unauthorized};
+use super::status::{not_found, status, unauthorized};
 use crate::bootstrap::jws::sign_detached;
 use crate::bootstrap::pki::ClusterCa;
 use crate::bootstrap::token::BootstrapToken;
@@ -70,7 +70,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/namespaces/kube-public/configmaps/cluster-info", get(cluster_info))
         .route("/kubeboot/v1/node-certificates", post(node_certificate))
         .merge(authenticated)
-        .fallback(not_found)
+        .fallback(fallback)
         .with_state(state)
 }
 
@@ -176,9 +176,7 @@ async fn openapi_v3_index() -> Response {
 }
 
 async fn openapi_v3(axum::extract::Path(gv): axum::extract::Path<String>) -> Response {
-    openapi::v3_group_version(&gv).unwrap_or_else(|| {
-        status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource")
-    })
+    openapi::v3_group_version(&gv).unwrap_or_else(not_found)
 }
 
 /// Everything under /api/v1 and /apis/{group}/{version}: discovery documents and objects.
@@ -195,15 +193,14 @@ async fn resources(
         ApiPath::GroupVersion { group, version } => discovery::resources(&group, &version),
         ApiPath::Group(group) => discovery::group(&group),
         ApiPath::Object(path) => objects::handle(state, identity, method, path, query.0, headers, body).await,
-        ApiPath::Unknown => {
-            status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource")
-        }
+        ApiPath::Unknown => not_found(),
     }
 }
 
-async fn not_found(Extension(identity): Extension<Identity>) -> Response {
+/// Paths nobody serves: 401 to anonymous clients (they learn nothing), 404 to the others.
+async fn fallback(Extension(identity): Extension<Identity>) -> Response {
     if !identity.is_authenticated() {
         return unauthorized();
     }
-    status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource")
+    not_found()
 }

@@ -22,6 +22,11 @@ pub fn status(code: StatusCode, reason: &str, message: impl Into<String>) -> Res
     (code, Json(status_object(code, reason, message))).into_response()
 }
 
+/// Kubernetes' answer for a path it does not serve.
+pub fn not_found() -> Response {
+    status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource")
+}
+
 pub fn unauthorized() -> Response {
     status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized")
 }
