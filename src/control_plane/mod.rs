@@ -3,8 +3,11 @@
 
 pub mod api;
 pub mod controllers;
+pub mod events;
 pub mod init;
 pub mod layout;
+pub mod pod_binding;
+pub mod scheduler;
 pub mod reset;
 pub mod server;
 pub mod store;

@@ -1,13 +1,14 @@
-//! `kubeboot server`: loads the PKI and settings `init` wrote, opens the store, runs the node lifecycle
-//! controller every 5 s and serves the API until SIGTERM or SIGINT.
+//! `kubeboot server`: loads the PKI and settings `init` wrote, opens the store, runs the controllers (node
+//! lifecycle, node IPAM) and the scheduler, and serves the API until SIGTERM or SIGINT.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::api::{router, serve, server_config, ApiState};
-use super::controllers::node_lifecycle;
+use super::controllers::{node_ipam, node_lifecycle};
+use super::scheduler;
 use super::layout::{Layout, ServerSettings};
-use super::store::{RedbStore, Store};
+use super::store::{RedbStore, Store, WatchHub};
 use crate::bootstrap::kubeconfig::Kubeconfig;
 use crate::bootstrap::pki::ClusterCa;
 
@@ -46,24 +47,11 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
         .map_err(|e| ServerError::Listen { address: address.clone(), message: e.to_string() })?;
     eprintln!("kubeboot server: serving {} on {address}", settings.server_url());
 
-    let controller_store = store.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            let s = controller_store.clone();
-            match tokio::task::spawn_blocking(move || {
-                node_lifecycle::reconcile(s.as_ref(), time::OffsetDateTime::now_utc())
-            })
-            .await
-            {
-                Ok(Ok(marked)) if !marked.is_empty() => {
-                    eprintln!("kubeboot server: nodes not heard from in 40 s: {}", marked.join(", "))
-                }
-                Ok(Err(e)) => eprintln!("kubeboot server: node lifecycle: {e}"),
-                _ => {}
-            }
-        }
-    });
+    let cluster_cidr: ipnet::IpNet = settings
+        .pod_network_cidr
+        .parse()
+        .map_err(|e| ServerError::Config { path: layout.settings().display().to_string(), message: format!("pod_network_cidr: {e}") })?;
+    tokio::spawn(control_loops(store.clone(), state.watch.clone(), cluster_cidr));
 
     let shutdown = async {
         let mut term =
@@ -75,4 +63,56 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     };
     serve(listener, tls, router(state), shutdown).await;
     Ok(())
+}
+
+/// The controllers and the scheduler: a pass whenever a pod or node is written (a burst of writes makes
+/// one pass) and at least every 5 s (node liveness, retries). Store work runs off the async workers.
+async fn control_loops(store: Arc<dyn Store>, hub: Arc<WatchHub>, cluster_cidr: ipnet::IpNet) {
+    let mut live = hub.subscribe_live();
+    let mut last_lifecycle = std::time::Instant::now();
+    loop {
+        let s = store.clone();
+        let lifecycle_due = last_lifecycle.elapsed() >= Duration::from_secs(5);
+        if lifecycle_due {
+            last_lifecycle = std::time::Instant::now();
+        }
+        let outcome = tokio::task::spawn_blocking(move || {
+            let now = time::OffsetDateTime::now_utc();
+            let marked = if lifecycle_due { node_lifecycle::reconcile(s.as_ref(), now)? } else { Vec::new() };
+            let cidrs = node_ipam::reconcile(s.as_ref(), cluster_cidr, node_ipam::NODE_MASK)?;
+            let pass = scheduler::schedule_pending(s.as_ref())?;
+            Ok::<_, crate::control_plane::store::StoreError>((marked, cidrs, pass))
+        })
+        .await;
+        match outcome {
+            Ok(Ok((marked, cidrs, pass))) => {
+                if !marked.is_empty() {
+                    eprintln!("kubeboot server: nodes not heard from in 40 s: {}", marked.join(", "));
+                }
+                for (node, cidr) in cidrs {
+                    eprintln!("kubeboot server: node {node} gets podCIDR {cidr}");
+                }
+                for (pod, node) in pass.bound {
+                    eprintln!("kubeboot server: scheduled {pod} on {node}");
+                }
+            }
+            Ok(Err(e)) => eprintln!("kubeboot server: controllers: {e}"),
+            Err(e) => eprintln!("kubeboot server: controllers: {e}"),
+        }
+        // Wait for a pod or node write (or the tick), then drain what else arrived meanwhile.
+        let deadline = tokio::time::sleep(Duration::from_secs(5));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => break,
+                event = live.recv() => match event {
+                    Ok(e) if e.key.starts_with("/pods/") || e.key.starts_with("/nodes/") => break,
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+        while live.try_recv().is_ok() {}
+    }
 }

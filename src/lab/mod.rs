@@ -180,7 +180,7 @@ impl Lab {
     pub fn inventory_text(&self, hosts: &[LabHost]) -> String {
         let mut text = String::from(
             "# Written by `kubeboot lab up`: local lab hosts (systemd-nspawn + network namespaces).\n\
-             cluster:\n  name: lab\n  pod_network_cidr: 20.96.0.0/12\n\
+             cluster:\n  name: lab\n  pod_network_cidr: 10.244.0.0/16   # private, routed only inside the lab (never the walkthrough's public 20.96.0.0/12)\n\
              docker:\n  source: distro        # lab hosts use Debian's docker.io\n\
              ssh:\n  user: root\n",
         );

@@ -7,6 +7,8 @@ pub mod meta;
 pub mod node;
 pub mod node_table;
 pub mod patch;
+pub mod pod;
+pub mod quantity;
 pub mod selector;
 pub mod table;
 pub mod tables;

@@ -3,6 +3,7 @@
 //! certificate; everything else (discovery, /version and OpenAPI included) needs a client certificate.
 
 mod authz;
+mod binding;
 mod bootstrap_tokens;
 mod discovery;
 mod identity;

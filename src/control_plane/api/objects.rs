@@ -88,6 +88,8 @@ pub struct ObjectQuery {
     pub dry_run: Option<String>,
     /// Strict: unknown fields are refused (kubectl 1.27+ asks for it).
     pub field_validation: Option<String>,
+    /// DELETE's grace period when no DeleteOptions body carries one.
+    pub grace_period_seconds: Option<i64>,
 }
 
 impl ObjectQuery {
@@ -107,6 +109,15 @@ pub async fn handle(
     body: Bytes,
 ) -> Response {
     let kind = path.kind;
+    // Subresources are routed explicitly: one not served here is a 404, never the parent object.
+    match path.subresource.as_deref() {
+        None => {}
+        Some("status") if kind.status => {}
+        Some("binding") if kind.kind == "Pod" && method == Method::POST => {
+            return super::binding::create(&state, &identity, &path, &body);
+        }
+        Some(_) => return super::status::not_found(),
+    }
     let verb = match (&method, path.name.is_some()) {
         (&Method::GET, false) if query.is_watch() => "watch",
         (&Method::GET, false) => "list",
@@ -129,10 +140,20 @@ pub async fn handle(
         None
     };
     let name_for_authz = path.name.clone().or(body_name);
-    if let Some(denied) = authorize(&identity, verb, kind, path.namespace.as_deref(), name_for_authz.as_deref()) {
+    if let Some(denied) = authorize(
+        &identity,
+        verb,
+        kind,
+        path.namespace.as_deref(),
+        name_for_authz.as_deref(),
+        path.subresource.as_deref(),
+    ) {
         return denied;
     }
     let store = state.store.as_ref();
+    if let Some(denied) = super::authz::node_owns_pod(&identity, verb, &path, store) {
+        return denied;
+    }
     let accept = header(&headers, axum::http::header::ACCEPT);
     // Bodies are JSON. kubectl 1.32+ tries protobuf first and falls back to JSON on a 415.
     let media = header(&headers, axum::http::header::CONTENT_TYPE).unwrap_or("application/json");
@@ -153,7 +174,7 @@ pub async fn handle(
             let content_type = header(&headers, axum::http::header::CONTENT_TYPE).unwrap_or("");
             patch_object(store, &path, &query, &body, content_type)
         }
-        _ => delete(store, &path, &query),
+        _ => delete(store, &path, &query, &body),
     }
 }
 
@@ -463,13 +484,50 @@ fn patch_object(
     write_update(store, path, query, merged, existing.revision, unchanged)
 }
 
-fn delete(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery) -> Response {
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteOptions {
+    grace_period_seconds: Option<i64>,
+    preconditions: Option<Preconditions>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct Preconditions {
+    uid: Option<String>,
+}
+
+fn delete(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]) -> Response {
     let (kind, name) = (path.kind, path.name.as_deref().unwrap_or(""));
     let key = kind.key(path.namespace.as_deref(), name);
     if dry_run(query) {
         return get(store, path, query, None);
     }
-    match store.delete(&key, None) {
+    let options: DeleteOptions = if body.is_empty() { DeleteOptions::default() } else { serde_json::from_slice(body).unwrap_or_default() };
+    let existing = match store.get(&key) {
+        Ok(Some(s)) => s,
+        Ok(None) => return store_error(kind, name, StoreError::NotFound(String::new())),
+        Err(e) => return store_error(kind, name, e),
+    };
+    let object: Value = serde_json::from_slice(&existing.value).unwrap_or(Value::Null);
+    if let Some(uid) = options.preconditions.and_then(|p| p.uid) {
+        if object.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
+            return status(
+                StatusCode::CONFLICT,
+                "Conflict",
+                format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("")),
+            );
+        }
+    }
+    let grace = options.grace_period_seconds.or(query.grace_period_seconds);
+    if kind.kind == "Pod" {
+        if let Some(marked) = graceful_pod_deletion(&object, grace) {
+            return match store.update(&key, &serde_json::to_vec(&marked).expect("json"), Some(existing.revision)) {
+                Ok(revision) => Json(served(kind, &serde_json::to_vec(&marked).expect("json"), revision)).into_response(),
+                Err(e) => store_error(kind, name, e),
+            };
+        }
+    }
+    match store.delete(&key, Some(existing.revision)) {
         Ok(old) => {
             if kind.kind == "Namespace" {
                 delete_namespace_contents(store, name);
@@ -478,6 +536,32 @@ fn delete(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery) -> Response
         }
         Err(e) => store_error(kind, name, e),
     }
+}
+
+/// Kubernetes' graceful pod deletion: a pod on a node is only marked (deletionTimestamp = now + grace,
+/// deletionGracePeriodSeconds) and its node's agent stops the containers and deletes the object with grace
+/// 0. A pod no node runs, a grace of 0 (`--force --grace-period=0`) or a shorter grace on an already
+/// marked pod's last step deletes at once. None = delete now.
+fn graceful_pod_deletion(pod: &Value, requested: Option<i64>) -> Option<Value> {
+    crate::resources::pod::node_name(pod)?;
+    if crate::resources::pod::is_terminal(pod) && !crate::resources::pod::is_deleting(pod) {
+        return None;
+    }
+    let default = pod.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
+    let grace = requested.unwrap_or(default).max(0);
+    if grace == 0 {
+        return None;
+    }
+    let current = pod.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64);
+    if current.is_some_and(|c| c <= grace) {
+        // Already marked with this grace or a shorter one: nothing to change.
+        return Some(pod.clone());
+    }
+    let mut marked = pod.clone();
+    let deadline = time::OffsetDateTime::now_utc() + time::Duration::seconds(grace);
+    marked["metadata"]["deletionTimestamp"] = json!(meta::rfc3339(deadline));
+    marked["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+    Some(marked)
 }
 
 /// A namespace's objects go with it (at once: there are no finalizers here).
