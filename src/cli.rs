@@ -82,7 +82,8 @@ pub enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
-    /// The node agent daemon (run by the kubeboot-agent unit): registers the Node, heartbeats every 10 s
+    /// The node agent daemon (run by the kubeboot-agent unit): registers the Node, heartbeats every 10 s,
+    /// runs the pods bound to it on Docker and connects them to the pod network
     Agent {
         /// Its kubeconfig (node certificate)
         #[arg(long, default_value = "/etc/kubeboot/agent.conf")]
@@ -97,6 +98,9 @@ pub enum Command {
         #[arg(long)]
         master: bool,
     },
+    /// A pod sandbox's process (the pause image's entrypoint): waits for SIGTERM or SIGINT
+    #[command(hide = true)]
+    Pause,
     /// Local systemd hosts in network namespaces, to try kubeboot or run its tests (needs root)
     #[command(subcommand)]
     Lab(LabCommand),

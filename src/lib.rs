@@ -10,6 +10,7 @@ mod commands;
 pub mod control_plane;
 pub mod facts;
 pub mod fanout;
+pub mod image_archive;
 pub mod inventory;
 pub mod lab;
 pub mod playbook;
@@ -56,6 +57,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
         cli::Command::Server { dirs, listen } => runtime.block_on(commands::daemons::server(dirs, listen)),
         cli::Command::Agent { kubeconfig, node_name, address, master } => {
             runtime.block_on(commands::daemons::agent(&kubeconfig, node_name, address, master))
+        }
+        cli::Command::Pause => {
+            let single = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            single.block_on(agent::pause::wait_for_termination());
+            Ok(EXIT_OK)
         }
         cli::Command::Lab(cmd) => runtime.block_on(commands::lab::run(cmd)),
         cli::Command::Completion { shell } => {

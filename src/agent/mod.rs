@@ -1,7 +1,14 @@
 //! The node agent (`kubeboot agent`): registers its Node and posts a heartbeat (the Ready condition) every
 //! 10 s through the API server with its node certificate.
 
+pub mod container_config;
 pub mod local_address;
+pub mod network;
 pub mod node_info;
+pub mod pause;
+pub mod pod_status;
+pub mod pod_sync;
 pub mod registration;
 pub mod run;
+pub mod runtime;
+pub mod volumes;

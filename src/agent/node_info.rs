@@ -3,6 +3,54 @@
 
 use serde_json::{json, Value};
 
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_default().trim().to_string()
+}
+
+fn machine_id() -> String {
+    read_trimmed("/etc/machine-id")
+}
+
+/// The firmware's UUID where the host has one (not in containers), else the machine id, as kubelet falls back.
+fn system_uuid() -> String {
+    let uuid = read_trimmed("/sys/class/dmi/id/product_uuid").to_lowercase();
+    if uuid.is_empty() {
+        machine_id()
+    } else {
+        uuid
+    }
+}
+
+/// Bytes of the filesystem holding Docker's data (or /), as `df` reports it.
+fn ephemeral_storage() -> Option<u64> {
+    let path = if std::path::Path::new("/var/lib/docker").exists() { "/var/lib/docker" } else { "/" };
+    let out = std::process::Command::new("df").args(["-Pk", path]).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kib: u64 = text.lines().nth(1)?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// What the heartbeat refreshes: capacity and allocatable, the runtime's version, the images on the node.
+pub fn observed_status(node: &Value, docker_version: Option<&str>, images: Option<Vec<Value>>) -> Value {
+    let mut status = json!({
+        "capacity": node["status"]["capacity"].clone(),
+        "allocatable": node["status"]["allocatable"].clone(),
+        "nodeInfo": node["status"]["nodeInfo"].clone(),
+        "addresses": node["status"]["addresses"].clone(),
+    });
+    if let Some(storage) = ephemeral_storage() {
+        status["capacity"]["ephemeral-storage"] = json!(format!("{}Ki", storage / 1024));
+        status["allocatable"]["ephemeral-storage"] = json!(storage.to_string());
+    }
+    if let Some(v) = docker_version {
+        status["nodeInfo"]["containerRuntimeVersion"] = json!(format!("docker://{v}"));
+    }
+    if let Some(images) = images {
+        status["images"] = json!(images);
+    }
+    status
+}
+
 /// The Node object for this host.
 pub fn node_object(name: &str, address: &str, master: bool) -> Value {
     let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
@@ -51,6 +99,11 @@ pub fn node_object(name: &str, address: &str, master: bool) -> Value {
                 "architecture": arch,
                 "kubeletVersion": format!("v1.30.0-kubeboot.{}", env!("CARGO_PKG_VERSION")),
                 "containerRuntimeVersion": "docker://",
+                "machineID": machine_id(),
+                "systemUUID": system_uuid(),
+                "bootID": read_trimmed("/proc/sys/kernel/random/boot_id"),
+                "kubeProxyVersion": "",
+                "operatingSystem": "linux",
             },
         },
     })

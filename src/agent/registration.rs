@@ -35,8 +35,9 @@ pub async fn register(client: &ApiClient, node: &Value) -> Result<(), AgentError
     }
 }
 
-/// One heartbeat; retried once on a conflict.
-pub async fn heartbeat(client: &ApiClient, name: &str) -> Result<(), AgentError> {
+/// One heartbeat; retried once on a conflict. `observed` (nodeInfo, capacity, images, …) is merged into the
+/// status, so what the Node says about the host stays true.
+pub async fn heartbeat(client: &ApiClient, name: &str, observed: &Value) -> Result<(), AgentError> {
     for _ in 0..2 {
         let current = client.request("GET", &format!("/api/v1/nodes/{name}"), None, None).await?;
         if current.status != 200 {
@@ -44,6 +45,13 @@ pub async fn heartbeat(client: &ApiClient, name: &str) -> Result<(), AgentError>
         }
         let mut node = current.json();
         let now = OffsetDateTime::now_utc();
+        if let (Some(status), Some(fields)) =
+            (node.get_mut("status").and_then(Value::as_object_mut), observed.as_object())
+        {
+            for (key, value) in fields {
+                status.insert(key.clone(), value.clone());
+            }
+        }
         set_ready(&mut node, "True", "KubeletReady", "kubeboot agent is posting ready status", Some(now), now);
         let reply = client
             .request(

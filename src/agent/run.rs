@@ -1,18 +1,36 @@
-//! `kubeboot agent`: register the Node, then heartbeat every 10 s for ever. Errors (the server restarting,
-//! the network) are reported and retried at the next tick, so the agent reconnects by itself.
+//! `kubeboot agent`: register the Node, heartbeat every 10 s, and run this node's pods: once Docker
+//! answers and the server has given the Node a podCIDR, the pod network is set up and the pod sync runs
+//! on every change to this node's pods (a watch) and every 2 s. Errors (the server restarting, Docker
+//! restarting, the network) are reported and retried, so the agent recovers by itself.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::node_info::node_object;
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use super::network::PodNetwork;
+use super::node_info::{node_object, observed_status};
+use super::pod_sync::PodSync;
 use super::registration::{heartbeat, register, HEARTBEAT_SECS};
+use super::runtime::docker::DockerRuntime;
 use crate::apiclient::ApiClient;
 use crate::bootstrap::kubeconfig::Kubeconfig;
+
+const SYNC_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentRunError {
     #[error("{path}: {message}")]
     Config { path: String, message: String },
+}
+
+/// What the heartbeat reports about Docker, filled in by the pod side once Docker answers.
+#[derive(Default)]
+struct RuntimeFacts {
+    version: Option<String>,
+    images: Option<Vec<Value>>,
 }
 
 pub async fn run(
@@ -25,17 +43,24 @@ pub async fn run(
     let text = std::fs::read_to_string(kubeconfig).map_err(|e| err(e.to_string()))?;
     let config = Kubeconfig::parse(&text).map_err(|e| err(e.to_string()))?;
     let client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
+    let pods_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let address = address
         .or_else(|| super::local_address::address_towards(client.server()))
         .ok_or_else(|| err(format!("no route to {}: pass --address", client.server())))?;
     let node = node_object(node_name, &address.to_string(), master);
+    let facts = Arc::new(Mutex::new(RuntimeFacts::default()));
+    tokio::spawn(run_pods(pods_client, node_name.to_string(), address.to_string(), facts.clone()));
     let mut registered = false;
     loop {
+        let observed = {
+            let f = facts.lock().await;
+            observed_status(&node, f.version.as_deref(), f.images.clone())
+        };
         let result = async {
             if !registered {
                 register(&client, &node).await?;
             }
-            heartbeat(&client, node_name).await
+            heartbeat(&client, node_name, &observed).await
         }
         .await;
         match result {
@@ -45,5 +70,79 @@ pub async fn run(
         // A failed first registration is retried sooner than a heartbeat.
         let wait = if registered { HEARTBEAT_SECS } else { 2 };
         tokio::time::sleep(Duration::from_secs(wait)).await;
+    }
+}
+
+async fn retry<T, E: std::fmt::Display, F: std::future::Future<Output = Result<T, E>>>(
+    what: &str,
+    mut f: impl FnMut() -> F,
+) -> T {
+    let mut reported = false;
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) => {
+                if !reported {
+                    eprintln!("kubeboot agent: {what}: {e}; retrying");
+                    reported = true;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
+/// The node's podCIDR, once the server's node IPAM has assigned it.
+async fn pod_cidr(client: &ApiClient, node_name: &str) -> Result<ipnet::Ipv4Net, String> {
+    let reply =
+        client.request("GET", &format!("/api/v1/nodes/{node_name}"), None, None).await.map_err(|e| e.to_string())?;
+    reply
+        .json()
+        .pointer("/spec/podCIDR")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "the Node has no podCIDR yet".to_string())?
+        .parse()
+        .map_err(|e| format!("podCIDR: {e}"))
+}
+
+async fn run_pods(client: ApiClient, node_name: String, host_ip: String, facts: Arc<Mutex<RuntimeFacts>>) {
+    let runtime = retry("connecting to Docker", DockerRuntime::connect).await;
+    facts.lock().await.version = runtime.version().await.ok();
+    let pause_image = retry("loading the pause image", || super::runtime::pause_image::ensure(&runtime)).await;
+    let cidr = retry("waiting for the node's podCIDR", || pod_cidr(&client, &node_name)).await;
+    let data_dir = PathBuf::from(crate::control_plane::layout::DEFAULT_DATA_DIR);
+    let network = PodNetwork::new(cidr, data_dir.join("network/ips"));
+    retry("setting up the pod bridge", || network.ensure_bridge()).await;
+    eprintln!(
+        "kubeboot agent: pods on Docker {}, network {cidr} on {}",
+        facts.lock().await.version.clone().unwrap_or_default(),
+        super::network::BRIDGE
+    );
+    let sync = Arc::new(PodSync::new(client, runtime, network, node_name.clone(), host_ip, data_dir, pause_image));
+    let (changed, mut changes) = tokio::sync::mpsc::channel::<String>(256);
+    let watcher = sync.clone();
+    let watch_path = format!("/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3D{node_name}");
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = watcher.client.watch_lines(&watch_path, changed.clone()).await {
+                eprintln!("kubeboot agent: watching pods: {e}; retrying");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    let mut last_images = std::time::Instant::now() - Duration::from_secs(60);
+    loop {
+        if let Err(e) = sync.sync().await {
+            eprintln!("kubeboot agent: pod sync: {e}");
+        }
+        if last_images.elapsed() > Duration::from_secs(30) {
+            last_images = std::time::Instant::now();
+            facts.lock().await.images = sync.runtime.images().await.ok();
+        }
+        tokio::select! {
+            _ = changes.recv() => {}
+            _ = tokio::time::sleep(SYNC_EVERY) => {}
+        }
+        while changes.try_recv().is_ok() {}
     }
 }

@@ -124,6 +124,50 @@ impl ApiClient {
         &self.server
     }
 
+    /// A watch (`path` with `watch=true`): each event line is sent to `events` until the server ends the
+    /// stream or the receiver goes away.
+    pub async fn watch_lines(&self, path: &str, events: tokio::sync::mpsc::Sender<String>) -> Result<(), ClientError> {
+        let connect = |message: String| ClientError::Connect { server: self.server.clone(), message };
+        let http = |message: String| ClientError::Http { server: self.server.clone(), message };
+        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| connect(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        let name = ServerName::try_from(self.host.clone()).map_err(|e| connect(e.to_string()))?;
+        let tls = self.connector.connect(name, tcp).await.map_err(|e| connect(format!("TLS: {e}")))?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(|e| http(e.to_string()))?;
+        tokio::spawn(conn);
+        let req = Request::builder()
+            .method("GET")
+            .uri(path)
+            .header("host", &self.host)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| http(e.to_string()))?;
+        let response = sender.send_request(req).await.map_err(|e| http(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(ClientError::Status {
+                server: self.server.clone(),
+                status: response.status().as_u16(),
+                message: "watch refused".into(),
+            });
+        }
+        let mut body = response.into_body();
+        let mut pending = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| http(e.to_string()))?;
+            let Some(data) = frame.data_ref() else { continue };
+            pending.extend_from_slice(data);
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                if events.send(String::from_utf8_lossy(&line).trim().to_string()).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// One request; `bearer` adds `Authorization: Bearer …` (never logged).
     pub async fn request(
         &self,

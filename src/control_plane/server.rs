@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::api::{router, serve, server_config, ApiState};
 use super::controllers::{node_ipam, node_lifecycle};
-use super::scheduler;
 use super::layout::{Layout, ServerSettings};
+use super::scheduler;
 use super::store::{RedbStore, Store, WatchHub};
 use crate::bootstrap::kubeconfig::Kubeconfig;
 use crate::bootstrap::pki::ClusterCa;
@@ -47,10 +47,10 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
         .map_err(|e| ServerError::Listen { address: address.clone(), message: e.to_string() })?;
     eprintln!("kubeboot server: serving {} on {address}", settings.server_url());
 
-    let cluster_cidr: ipnet::IpNet = settings
-        .pod_network_cidr
-        .parse()
-        .map_err(|e| ServerError::Config { path: layout.settings().display().to_string(), message: format!("pod_network_cidr: {e}") })?;
+    let cluster_cidr: ipnet::IpNet = settings.pod_network_cidr.parse().map_err(|e| ServerError::Config {
+        path: layout.settings().display().to_string(),
+        message: format!("pod_network_cidr: {e}"),
+    })?;
     tokio::spawn(control_loops(store.clone(), state.watch.clone(), cluster_cidr));
 
     let shutdown = async {

@@ -68,7 +68,8 @@ pub struct Requests {
 }
 
 pub fn requests(pod: &Value) -> Requests {
-    let sum = |resource: &str| -> u64 { containers(pod, "containers").filter_map(|c| container_request(c, resource)).sum() };
+    let sum =
+        |resource: &str| -> u64 { containers(pod, "containers").filter_map(|c| container_request(c, resource)).sum() };
     let init_max = |resource: &str| -> u64 {
         containers(pod, "initContainers").filter_map(|c| container_request(c, resource)).max().unwrap_or(0)
     };
@@ -90,7 +91,9 @@ pub fn requests_for_scoring(pod: &Value) -> Requests {
 pub fn qos_class(pod: &Value) -> &'static str {
     let all: Vec<&Value> = containers(pod, "initContainers").chain(containers(pod, "containers")).collect();
     let has_any = all.iter().any(|c| {
-        ["requests", "limits"].iter().any(|k| c.pointer(&format!("/resources/{k}")).and_then(Value::as_object).is_some_and(|m| !m.is_empty()))
+        ["requests", "limits"]
+            .iter()
+            .any(|k| c.pointer(&format!("/resources/{k}")).and_then(Value::as_object).is_some_and(|m| !m.is_empty()))
     });
     if !has_any {
         return "BestEffort";
@@ -111,7 +114,14 @@ pub fn qos_class(pod: &Value) -> &'static str {
 }
 
 /// Set a pod condition, keeping lastTransitionTime when the status is unchanged. Returns true on change.
-pub fn set_condition(pod: &mut Value, kind: &str, status: &str, reason: Option<&str>, message: Option<&str>, now: &str) -> bool {
+pub fn set_condition(
+    pod: &mut Value,
+    kind: &str,
+    status: &str,
+    reason: Option<&str>,
+    message: Option<&str>,
+    now: &str,
+) -> bool {
     let status_obj = pod.as_object_mut().expect("a pod is an object").entry("status").or_insert_with(|| json!({}));
     if !status_obj.is_object() {
         *status_obj = json!({});

@@ -13,7 +13,14 @@ use super::status::status;
 use crate::control_plane::pod_binding::{bind, BindError};
 
 pub fn create(state: &ApiState, identity: &Identity, path: &ObjectPath, body: &[u8]) -> Response {
-    if let Some(denied) = super::authz::authorize(identity, "create", path.kind, path.namespace.as_deref(), path.name.as_deref(), Some("binding")) {
+    if let Some(denied) = super::authz::authorize(
+        identity,
+        "create",
+        path.kind,
+        path.namespace.as_deref(),
+        path.name.as_deref(),
+        Some("binding"),
+    ) {
         return denied;
     }
     if !matches!(identity, Identity::Admin { .. }) {
@@ -37,9 +44,11 @@ pub fn create(state: &ApiState, identity: &Identity, path: &ObjectPath, body: &[
         )
             .into_response(),
         Err(BindError::NotFound(_)) => status(StatusCode::NOT_FOUND, "NotFound", format!("pods {name:?} not found")),
-        Err(e @ (BindError::AlreadyBound { .. } | BindError::Deleting(_))) => {
-            status(StatusCode::CONFLICT, "Conflict", format!("Operation cannot be fulfilled on pods/binding {name:?}: {e}"))
-        }
+        Err(e @ (BindError::AlreadyBound { .. } | BindError::Deleting(_))) => status(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!("Operation cannot be fulfilled on pods/binding {name:?}: {e}"),
+        ),
         Err(BindError::Store(e)) => super::objects::store_error(path.kind, name, e),
     }
 }

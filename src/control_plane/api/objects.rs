@@ -502,7 +502,8 @@ fn delete(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
     if dry_run(query) {
         return get(store, path, query, None);
     }
-    let options: DeleteOptions = if body.is_empty() { DeleteOptions::default() } else { serde_json::from_slice(body).unwrap_or_default() };
+    let options: DeleteOptions =
+        if body.is_empty() { DeleteOptions::default() } else { serde_json::from_slice(body).unwrap_or_default() };
     let existing = match store.get(&key) {
         Ok(Some(s)) => s,
         Ok(None) => return store_error(kind, name, StoreError::NotFound(String::new())),
@@ -514,7 +515,10 @@ fn delete(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
             return status(
                 StatusCode::CONFLICT,
                 "Conflict",
-                format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("")),
+                format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("")
+                ),
             );
         }
     }
@@ -522,7 +526,9 @@ fn delete(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
     if kind.kind == "Pod" {
         if let Some(marked) = graceful_pod_deletion(&object, grace) {
             return match store.update(&key, &serde_json::to_vec(&marked).expect("json"), Some(existing.revision)) {
-                Ok(revision) => Json(served(kind, &serde_json::to_vec(&marked).expect("json"), revision)).into_response(),
+                Ok(revision) => {
+                    Json(served(kind, &serde_json::to_vec(&marked).expect("json"), revision)).into_response()
+                }
                 Err(e) => store_error(kind, name, e),
             };
         }

@@ -27,7 +27,10 @@ pub fn reconcile(store: &dyn Store, cluster: IpNet, mask: u8) -> Result<Vec<(Str
             None => missing.push((stored.clone(), node)),
         }
     }
-    let mut free = cluster.subnets(mask).map_err(|e| StoreError::Backend(e.to_string()))?.filter(|s: &Ipv4Net| !taken.contains(&s.to_string()));
+    let mut free = cluster
+        .subnets(mask)
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+        .filter(|s: &Ipv4Net| !taken.contains(&s.to_string()));
     let mut assigned = Vec::new();
     for (stored, mut node) in missing {
         let Some(cidr) = free.next() else { break };
@@ -57,7 +60,9 @@ mod tests {
         let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
         let cluster: IpNet = "10.244.0.0/16".parse().unwrap();
         for name in ["a", "b"] {
-            store.create(&format!("/nodes/{name}"), json!({"metadata": {"name": name}}).to_string().as_bytes()).unwrap();
+            store
+                .create(&format!("/nodes/{name}"), json!({"metadata": {"name": name}}).to_string().as_bytes())
+                .unwrap();
         }
         let first = reconcile(&store, cluster, NODE_MASK).unwrap();
         assert_eq!(first, [("a".into(), "10.244.0.0/24".into()), ("b".into(), "10.244.1.0/24".into())]);

@@ -224,11 +224,16 @@ mod tests {
 
     #[test]
     fn filters_as_a_table() {
-        let master_taint = json!({"spec": {"taints": [{"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}]}});
+        let master_taint =
+            json!({"spec": {"taints": [{"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}]}});
         let worker = node("w1", json!({"disk": "ssd"}), json!({}));
         let master = node("m", json!({}), master_taint);
         let cordoned = node("c", json!({}), json!({"spec": {"unschedulable": true}}));
-        let not_ready = node("nr", json!({}), json!({"status": {"allocatable": {}, "conditions": [{"type": "Ready", "status": "Unknown"}]}}));
+        let not_ready = node(
+            "nr",
+            json!({}),
+            json!({"status": {"allocatable": {}, "conditions": [{"type": "Ready", "status": "Unknown"}]}}),
+        );
         let plain = pod(json!({"containers": [{"name": "a"}]}));
         let cpu_hog = pod(json!({"containers": [{"name": "a", "resources": {"requests": {"cpu": "1500m"}}}]}));
         let port = pod(json!({"containers": [{"name": "a", "ports": [{"containerPort": 80, "hostPort": 8080}]}]}));
@@ -237,15 +242,31 @@ mod tests {
             pod(json!({"nodeName": "other"})),
             pod(json!({"nodeSelector": {"disk": "ssd"}})),
             pod(json!({"nodeSelector": {"disk": "hdd"}})),
-            pod(json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "disk", "operator": "NotIn", "values": ["ssd"]}]}]}}}})),
-            pod(json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "x", "operator": "Exists"}]}, {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["w1"]}]}]}}}})),
+            pod(
+                json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "disk", "operator": "NotIn", "values": ["ssd"]}]}]}}}}),
+            ),
+            pod(
+                json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "x", "operator": "Exists"}]}, {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["w1"]}]}]}}}}),
+            ),
         ];
         let cases: Vec<(&str, &Value, &Value, Vec<&Value>, Option<Misfit>)> = vec![
             ("plain pod on a worker", &plain, &worker, vec![], None),
-            ("master taint", &plain, &master, vec![], Some(Misfit::Taint { key: "node-role.kubernetes.io/master".into(), value: "".into() })),
+            (
+                "master taint",
+                &plain,
+                &master,
+                vec![],
+                Some(Misfit::Taint { key: "node-role.kubernetes.io/master".into(), value: "".into() }),
+            ),
             ("tolerated taint", &extra[0], &master, vec![], None),
             ("cordoned", &plain, &cordoned, vec![], Some(Misfit::Unschedulable)),
-            ("unreachable", &plain, &not_ready, vec![], Some(Misfit::Taint { key: "node.kubernetes.io/unreachable".into(), value: "".into() })),
+            (
+                "unreachable",
+                &plain,
+                &not_ready,
+                vec![],
+                Some(Misfit::Taint { key: "node.kubernetes.io/unreachable".into(), value: "".into() }),
+            ),
             ("nodeName elsewhere", &extra[1], &worker, vec![], Some(Misfit::NodeName)),
             ("nodeSelector match", &extra[2], &worker, vec![], None),
             ("nodeSelector miss", &extra[3], &worker, vec![], Some(Misfit::Affinity)),

@@ -31,7 +31,11 @@ fn parse(value: &[u8]) -> Option<Value> {
 }
 
 fn pod_id(pod: &Value) -> String {
-    format!("{}/{}", pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(""), meta::name(pod).unwrap_or(""))
+    format!(
+        "{}/{}",
+        pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(""),
+        meta::name(pod).unwrap_or("")
+    )
 }
 
 fn is_ours(pod: &Value) -> bool {
@@ -136,7 +140,11 @@ mod tests {
     fn binds_spreads_and_reports_what_does_not_fit() {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
-        put(&store, "/nodes/m", ready_node("m", json!({}), json!([{"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}])));
+        put(
+            &store,
+            "/nodes/m",
+            ready_node("m", json!({}), json!([{"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}])),
+        );
         put(&store, "/nodes/w1", ready_node("w1", json!({"zone": "a"}), json!([])));
         put(&store, "/nodes/w2", ready_node("w2", json!({"zone": "b"}), json!([])));
         for i in 0..4 {
@@ -144,8 +152,12 @@ mod tests {
                              "spec": {"containers": [{"name": "c"}]}});
             put(&store, &format!("/pods/default/p{i}"), pod);
         }
-        put(&store, "/pods/default/picky", json!({"metadata": {"name": "picky", "namespace": "default", "uid": "u1"},
-            "spec": {"nodeSelector": {"zone": "c"}, "containers": [{"name": "c"}]}}));
+        put(
+            &store,
+            "/pods/default/picky",
+            json!({"metadata": {"name": "picky", "namespace": "default", "uid": "u1"},
+            "spec": {"nodeSelector": {"zone": "c"}, "containers": [{"name": "c"}]}}),
+        );
         let pass = schedule_pending(&store).unwrap();
         let mut per_node: HashMap<String, usize> = HashMap::new();
         for (_, node) in &pass.bound {

@@ -1,0 +1,529 @@
+//! The agent's pod lifecycle: the pods bound to this node (desired) against the containers Docker has
+//! (actual), converged pod by pod — sandbox and network, init containers in order, then the containers,
+//! restarts per restartPolicy with kubelet's back-off (10 s doubling to 5 min), graceful deletion, removal
+//! of containers whose pod is gone — and each pod's status written back when it changed. Everything is read
+//! again on every pass, so an agent restart adopts running pods without touching them.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::container_config::{self, PodContext};
+use super::network::PodNetwork;
+use super::pod_status::{self, latest, restarts, Observed};
+use super::runtime::docker::DockerRuntime;
+use super::runtime::{docker_name, Instance, RunState, RuntimeError, SANDBOX_NAME};
+use super::volumes::{self, VolumeSources};
+use crate::apiclient::ApiClient;
+use crate::resources::meta::{now_rfc3339, parse_rfc3339};
+
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+const FIRST_BACKOFF: Duration = Duration::from_secs(10);
+/// A container that could not start (bad command) has no exit code of its own: Kubernetes reports 128.
+const START_ERROR_EXIT: i64 = 128;
+
+pub struct PodSync {
+    pub client: ApiClient,
+    pub runtime: DockerRuntime,
+    pub network: PodNetwork,
+    pub node_name: String,
+    pub host_ip: String,
+    pub data_dir: PathBuf,
+    pub pause_image: String,
+    /// The status last written per pod uid (nothing is written while it stays the same).
+    written: Mutex<HashMap<String, Value>>,
+    /// Image pull back-off: image -> (not before, current delay).
+    pull_backoff: Mutex<HashMap<String, (Instant, Duration)>>,
+}
+
+/// Why a container is not running, as its waiting state says it.
+type Waiting = (String, String);
+
+fn text(v: &Value, pointer: &str) -> String {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+/// Kubernetes' default pull policy: Always for `:latest` or no tag, IfNotPresent otherwise.
+pub fn pull_policy(container: &Value) -> String {
+    if let Some(p) = container.get("imagePullPolicy").and_then(Value::as_str) {
+        return p.to_string();
+    }
+    let image = container.get("image").and_then(Value::as_str).unwrap_or("");
+    let (_, tag) = super::runtime::docker::split_image(image);
+    if tag == "latest" && !image.contains('@') {
+        "Always".into()
+    } else {
+        "IfNotPresent".into()
+    }
+}
+
+/// kubelet's crash back-off for the restart after `attempt` (0-based): 10 s, 20 s, … 5 min.
+pub fn crash_backoff(attempt: u32) -> Duration {
+    FIRST_BACKOFF.saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX)).min(MAX_BACKOFF)
+}
+
+fn seconds_since(t: Option<&str>) -> Option<Duration> {
+    let t = parse_rfc3339(t?)?;
+    let elapsed = time::OffsetDateTime::now_utc() - t;
+    Some(Duration::from_secs_f64(elapsed.as_seconds_f64().max(0.0)))
+}
+
+impl PodSync {
+    pub fn new(
+        client: ApiClient,
+        runtime: DockerRuntime,
+        network: PodNetwork,
+        node_name: String,
+        host_ip: String,
+        data_dir: PathBuf,
+        pause_image: String,
+    ) -> Self {
+        PodSync {
+            client,
+            runtime,
+            network,
+            node_name,
+            host_ip,
+            data_dir,
+            pause_image,
+            written: Default::default(),
+            pull_backoff: Default::default(),
+        }
+    }
+
+    /// One pass over every pod of this node and every pod container Docker has.
+    pub async fn sync(&self) -> Result<(), String> {
+        let path = format!("/api/v1/pods?fieldSelector=spec.nodeName%3D{}", self.node_name);
+        let reply = self.client.request("GET", &path, None, None).await.map_err(|e| e.to_string())?;
+        if reply.status != 200 {
+            return Err(format!("listing pods: {}", reply.message()));
+        }
+        let pods: Vec<Value> = reply.json()["items"].as_array().cloned().unwrap_or_default();
+        let instances = self.runtime.pod_instances().await.map_err(|e| e.to_string())?;
+        let mut by_pod: HashMap<String, Vec<Instance>> = HashMap::new();
+        for i in instances {
+            by_pod.entry(i.pod_uid.clone()).or_default().push(i);
+        }
+        self.sync_network().await;
+        let wanted: Vec<String> = pods.iter().map(|p| text(p, "/metadata/uid")).collect();
+        let work = pods.iter().map(|pod| {
+            let uid = text(pod, "/metadata/uid");
+            let mine = by_pod.get(&uid).cloned().unwrap_or_default();
+            async move {
+                if let Err(e) = self.sync_pod(pod, mine).await {
+                    eprintln!(
+                        "kubeboot agent: pod {}/{}: {e}",
+                        text(pod, "/metadata/namespace"),
+                        text(pod, "/metadata/name")
+                    );
+                }
+            }
+        });
+        futures::future::join_all(work).await;
+        // Containers of pods that no longer exist (deleted while this agent was away, or forced).
+        for (uid, leftovers) in by_pod.iter().filter(|(uid, _)| !wanted.contains(uid)) {
+            eprintln!("kubeboot agent: removing the containers of pod {uid}, which no longer exists");
+            self.tear_down(leftovers, 2).await;
+            volumes::clean(&volumes::pod_dir(&self.data_dir, uid));
+            self.written.lock().expect("written").remove(uid);
+        }
+        let live = self.runtime.pod_instances().await.map_err(|e| e.to_string())?;
+        let live_sandboxes: Vec<String> =
+            live.iter().filter(|i| i.is_sandbox() && i.state == RunState::Running).map(|i| i.id.clone()).collect();
+        self.network.release_all_but(&live_sandboxes);
+        Ok(())
+    }
+
+    /// Routes to other nodes' pods and our forwarding/masquerading rules, from the Node objects.
+    async fn sync_network(&self) {
+        let Ok(reply) = self.client.request("GET", "/api/v1/nodes", None, None).await else { return };
+        let mut peers = Vec::new();
+        let mut cidrs = Vec::new();
+        for node in reply.json()["items"].as_array().into_iter().flatten() {
+            let Some(cidr) = node.pointer("/spec/podCIDR").and_then(Value::as_str).and_then(|c| c.parse().ok()) else {
+                continue;
+            };
+            cidrs.push(cidr);
+            let address = node
+                .pointer("/status/addresses")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|a| a["type"] == "InternalIP")
+                .and_then(|a| a["address"].as_str())
+                .and_then(|a| a.parse().ok());
+            if let Some(address) = address {
+                peers.push((cidr, address));
+            }
+        }
+        if let Err(e) = self.network.sync_routes(&peers).await {
+            eprintln!("kubeboot agent: pod routes: {e}");
+        }
+        if let Err(e) = self.network.sync_rules(&cidrs).await {
+            eprintln!("kubeboot agent: pod network rules: {e}");
+        }
+    }
+
+    /// Stop (SIGTERM, SIGKILL after `grace`) and remove every container given, the sandboxes last.
+    async fn tear_down(&self, instances: &[Instance], grace: i64) {
+        let (sandboxes, containers): (Vec<&Instance>, Vec<&Instance>) = instances.iter().partition(|i| i.is_sandbox());
+        futures::future::join_all(containers.iter().map(|i| async move {
+            if i.state == RunState::Running {
+                let _ = self.runtime.stop(&i.id, grace).await;
+            }
+            let _ = self.runtime.remove(&i.id).await;
+        }))
+        .await;
+        for sandbox in sandboxes {
+            let _ = self.runtime.stop(&sandbox.id, 0).await;
+            let _ = self.runtime.remove(&sandbox.id).await;
+            self.network.detach(&sandbox.id);
+        }
+    }
+
+    async fn sync_pod(&self, pod: &Value, instances: Vec<Instance>) -> Result<(), String> {
+        let uid = text(pod, "/metadata/uid");
+        if crate::resources::pod::is_deleting(pod) {
+            return self.finish_deletion(pod, &instances).await;
+        }
+        let phase = crate::resources::pod::phase(pod);
+        let sandbox = instances.iter().filter(|i| i.is_sandbox()).max_by_key(|i| i.attempt).cloned();
+        if matches!(phase, "Succeeded" | "Failed") {
+            // A finished pod keeps its containers (for logs) but not its sandbox.
+            if let Some(s) = sandbox.filter(|s| s.state == RunState::Running) {
+                let _ = self.runtime.stop(&s.id, 0).await;
+                self.network.detach(&s.id);
+            }
+            return Ok(());
+        }
+        let mut waiting: HashMap<String, Waiting> = HashMap::new();
+        let (sandbox_id, pod_ip) = match sandbox.filter(|s| s.state == RunState::Running) {
+            Some(s) => {
+                let ip = match self.network.address_of(&s.id) {
+                    Some(ip) => ip,
+                    None => self.network.attach(&s.id, s.pid).await.map_err(|e| e.to_string())?,
+                };
+                (s.id.clone(), ip.to_string())
+            }
+            None => self.new_sandbox(pod, &instances).await?,
+        };
+        let instances = self.runtime_instances(&uid).await?;
+        let (config_maps, secrets) = volumes::referenced_objects(pod);
+        let sources = self.fetch_sources(&text(pod, "/metadata/namespace"), &config_maps, &secrets).await;
+        let pod_dir = volumes::pod_dir(&self.data_dir, &uid);
+        let volume_paths = match volumes::prepare(pod, &pod_dir, &sources) {
+            Ok(p) => p,
+            Err(message) => {
+                for c in pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten() {
+                    waiting.insert(
+                        text(c, "/name"),
+                        ("ContainerCreating".into(), format!("MountVolume.SetUp failed: {message}")),
+                    );
+                }
+                return self.report(pod, &instances, Some(pod_ip), waiting).await;
+            }
+        };
+        let ctx = PodContext {
+            pod,
+            pod_ip: pod_ip.clone(),
+            host_ip: self.host_ip.clone(),
+            node_name: self.node_name.clone(),
+            sandbox_id: sandbox_id.clone(),
+            sources: &sources,
+            volume_paths: &volume_paths,
+        };
+        let policy = pod.pointer("/spec/restartPolicy").and_then(Value::as_str).unwrap_or("Always").to_string();
+        let init_done = self.sync_init_containers(&ctx, &instances, &policy, &mut waiting).await;
+        if init_done {
+            let specs: Vec<Value> =
+                pod.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
+            let results = futures::future::join_all(
+                specs.iter().map(|spec| self.sync_container(&ctx, &instances, spec, &policy, false)),
+            )
+            .await;
+            for (spec, result) in specs.iter().zip(results) {
+                if let Some(w) = result {
+                    waiting.insert(text(spec, "/name"), w);
+                }
+            }
+        }
+        let instances = self.runtime_instances(&uid).await?;
+        self.report(pod, &instances, Some(pod_ip), waiting).await
+    }
+
+    async fn runtime_instances(&self, uid: &str) -> Result<Vec<Instance>, String> {
+        Ok(self
+            .runtime
+            .pod_instances()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|i| i.pod_uid == uid)
+            .collect())
+    }
+
+    /// Init containers one at a time; true once all have succeeded.
+    async fn sync_init_containers(
+        &self,
+        ctx: &PodContext<'_>,
+        instances: &[Instance],
+        policy: &str,
+        waiting: &mut HashMap<String, Waiting>,
+    ) -> bool {
+        let specs: Vec<Value> =
+            ctx.pod.pointer("/spec/initContainers").and_then(Value::as_array).cloned().unwrap_or_default();
+        for spec in &specs {
+            let name = text(spec, "/name");
+            match latest(instances, &name, true).0 {
+                Some(i) if i.state == RunState::Exited && i.exit_code == 0 => continue,
+                Some(i) if i.state == RunState::Running => return false,
+                _ => {
+                    // Init containers restart unless the pod's policy is Never.
+                    let init_policy = if policy == "Never" { "Never" } else { "OnFailure" };
+                    if let Some(w) = self.sync_container(ctx, instances, spec, init_policy, true).await {
+                        waiting.insert(name, w);
+                    }
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Start the container if it has no instance, or restart it per `policy` once its back-off has passed.
+    /// Returns why it is waiting, if it is.
+    async fn sync_container(
+        &self,
+        ctx: &PodContext<'_>,
+        instances: &[Instance],
+        spec: &Value,
+        policy: &str,
+        init: bool,
+    ) -> Option<Waiting> {
+        let name = text(spec, "/name");
+        let (last, _) = latest(instances, &name, init);
+        let attempt = match last {
+            None => 0,
+            Some(i) if i.state == RunState::Running => return None,
+            Some(i) => {
+                let exit = if i.state == RunState::Created { START_ERROR_EXIT } else { i.exit_code };
+                if !restarts(policy, exit) {
+                    return None;
+                }
+                let backoff = crash_backoff(i.attempt);
+                let since = seconds_since(i.finished_at.as_deref()).unwrap_or(backoff);
+                if since < backoff {
+                    let pod = format!(
+                        "{}_{}({})",
+                        text(ctx.pod, "/metadata/name"),
+                        text(ctx.pod, "/metadata/namespace"),
+                        text(ctx.pod, "/metadata/uid")
+                    );
+                    return Some((
+                        "CrashLoopBackOff".into(),
+                        format!("back-off {}s restarting failed container={name} pod={pod}", backoff.as_secs()),
+                    ));
+                }
+                i.attempt + 1
+            }
+        };
+        if let Err(w) = self.ensure_image(spec).await {
+            return Some(w);
+        }
+        let body = match container_config::container(ctx, spec, init, attempt) {
+            Ok(b) => b,
+            Err(message) => return Some(("CreateContainerConfigError".into(), message)),
+        };
+        let docker_name = docker_name(
+            &name,
+            &text(ctx.pod, "/metadata/name"),
+            &text(ctx.pod, "/metadata/namespace"),
+            &text(ctx.pod, "/metadata/uid"),
+            attempt,
+        );
+        if let Err(e) = self.runtime.create_and_start(&docker_name, body).await {
+            return Some(("RunContainerError".into(), e.to_string()));
+        }
+        // Keep the instance before this one (for `logs --previous`), remove older ones.
+        for old in instances.iter().filter(|i| i.container == name && i.init == init && i.attempt + 1 < attempt) {
+            let _ = self.runtime.remove(&old.id).await;
+        }
+        None
+    }
+
+    async fn ensure_image(&self, spec: &Value) -> Result<(), Waiting> {
+        let image = text(spec, "/image");
+        let policy = pull_policy(spec);
+        let present = self.runtime.image_present(&image).await.unwrap_or(false);
+        let must_pull = match policy.as_str() {
+            "Never" if !present => {
+                return Err(("ErrImageNeverPull".into(), RuntimeError::NeverPull(image).to_string()));
+            }
+            "Never" => false,
+            "IfNotPresent" => !present,
+            _ => true,
+        };
+        if !must_pull {
+            return Ok(());
+        }
+        if let Some((not_before, _)) = self.pull_backoff.lock().expect("backoff").get(&image) {
+            if Instant::now() < *not_before {
+                return Err(("ImagePullBackOff".into(), format!("Back-off pulling image {image:?}")));
+            }
+        }
+        match self.runtime.pull(&image).await {
+            Ok(()) => {
+                self.pull_backoff.lock().expect("backoff").remove(&image);
+                Ok(())
+            }
+            Err(e) => {
+                let mut backoff = self.pull_backoff.lock().expect("backoff");
+                let delay = backoff.get(&image).map(|(_, d)| (*d * 2).min(MAX_BACKOFF)).unwrap_or(FIRST_BACKOFF);
+                backoff.insert(image.clone(), (Instant::now() + delay, delay));
+                Err(("ErrImagePull".into(), e.to_string()))
+            }
+        }
+    }
+
+    /// A new sandbox (the previous one died, or there was none): containers still running in the old one
+    /// are stopped, the old sandbox removed and its address freed.
+    async fn new_sandbox(&self, pod: &Value, instances: &[Instance]) -> Result<(String, String), String> {
+        let previous: Vec<&Instance> = instances.iter().filter(|i| i.is_sandbox()).collect();
+        let attempt = previous.iter().map(|i| i.attempt + 1).max().unwrap_or(0);
+        for i in instances.iter().filter(|i| !i.is_sandbox() && i.state == RunState::Running) {
+            let _ = self.runtime.stop(&i.id, 2).await;
+        }
+        for old in previous {
+            let _ = self.runtime.remove(&old.id).await;
+            self.network.detach(&old.id);
+        }
+        let name = docker_name(
+            SANDBOX_NAME,
+            &text(pod, "/metadata/name"),
+            &text(pod, "/metadata/namespace"),
+            &text(pod, "/metadata/uid"),
+            attempt,
+        );
+        let body = container_config::sandbox(pod, &self.pause_image, attempt);
+        let id =
+            self.runtime.create_and_start(&name, body).await.map_err(|e| format!("creating the pod sandbox: {e}"))?;
+        let pid = self
+            .runtime
+            .api()
+            .inspect_container(&id, None)
+            .await
+            .ok()
+            .and_then(|i| i.state.and_then(|s| s.pid))
+            .ok_or_else(|| "the pod sandbox did not start".to_string())?;
+        let ip = self.network.attach(&id, pid).await.map_err(|e| format!("setting up the pod network: {e}"))?;
+        Ok((id, ip.to_string()))
+    }
+
+    async fn fetch_sources(&self, namespace: &str, config_maps: &[String], secrets: &[String]) -> VolumeSources {
+        let mut sources = VolumeSources::default();
+        for (kind, names, into) in
+            [("configmaps", config_maps, &mut sources.config_maps), ("secrets", secrets, &mut sources.secrets)]
+        {
+            for name in names {
+                let path = format!("/api/v1/namespaces/{namespace}/{kind}/{name}");
+                let object = match self.client.request("GET", &path, None, None).await {
+                    Ok(r) if r.status == 200 => Some(r.json()),
+                    _ => None,
+                };
+                into.insert(name.clone(), object);
+            }
+        }
+        sources
+    }
+
+    /// Graceful deletion's node half: stop the containers within what is left of the grace period, remove
+    /// them, the sandbox, the address and the pod's volumes, then delete the object for good.
+    async fn finish_deletion(&self, pod: &Value, instances: &[Instance]) -> Result<(), String> {
+        let deadline = pod.pointer("/metadata/deletionTimestamp").and_then(Value::as_str).and_then(parse_rfc3339);
+        let grace = deadline.map(|d| (d - time::OffsetDateTime::now_utc()).whole_seconds().max(0)).unwrap_or(0);
+        self.tear_down(instances, grace).await;
+        let uid = text(pod, "/metadata/uid");
+        volumes::clean(&volumes::pod_dir(&self.data_dir, &uid));
+        let path =
+            format!("/api/v1/namespaces/{}/pods/{}", text(pod, "/metadata/namespace"), text(pod, "/metadata/name"));
+        let options = json!({"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": {"uid": uid}});
+        let reply = self
+            .client
+            .request("DELETE", &path, Some(serde_json::to_vec(&options).expect("json")), None)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.written.lock().expect("written").remove(&uid);
+        match reply.status {
+            200 | 404 | 409 => Ok(()),
+            _ => Err(format!("deleting the pod: {}", reply.message())),
+        }
+    }
+
+    /// Write the pod's status when it differs from what was last written.
+    async fn report(
+        &self,
+        pod: &Value,
+        instances: &[Instance],
+        pod_ip: Option<String>,
+        waiting: HashMap<String, Waiting>,
+    ) -> Result<(), String> {
+        let uid = text(pod, "/metadata/uid");
+        let observed = Observed {
+            instances: instances.to_vec(),
+            pod_ip,
+            host_ip: self.host_ip.clone(),
+            waiting,
+            not_ready: Vec::new(),
+        };
+        let status = pod_status::compute(pod, &observed, &now_rfc3339());
+        if pod.get("status") == Some(&status) || self.written.lock().expect("written").get(&uid) == Some(&status) {
+            return Ok(());
+        }
+        let mut updated = pod.clone();
+        updated["status"] = status.clone();
+        let path = format!(
+            "/api/v1/namespaces/{}/pods/{}/status",
+            text(pod, "/metadata/namespace"),
+            text(pod, "/metadata/name")
+        );
+        let reply = self
+            .client
+            .request("PUT", &path, Some(serde_json::to_vec(&updated).expect("json")), None)
+            .await
+            .map_err(|e| e.to_string())?;
+        match reply.status {
+            200 => {
+                self.written.lock().expect("written").insert(uid, status);
+                Ok(())
+            }
+            // Changed meanwhile: the next pass reads it again.
+            409 | 404 => Ok(()),
+            _ => Err(format!("writing the pod status: {}", reply.message())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_policy_defaults_as_kubernetes() {
+        for (image, expected) in
+            [("kubetm/p8000", "Always"), ("kubetm/app:latest", "Always"), ("kubetm/app:v1", "IfNotPresent")]
+        {
+            assert_eq!(pull_policy(&json!({"image": image})), expected, "{image}");
+        }
+        assert_eq!(pull_policy(&json!({"image": "x", "imagePullPolicy": "Never"})), "Never");
+    }
+
+    #[test]
+    fn crash_backoff_doubles_to_five_minutes() {
+        let secs: Vec<u64> = (0..7).map(|a| crash_backoff(a).as_secs()).collect();
+        assert_eq!(secs, [10, 20, 40, 80, 160, 300, 300]);
+        assert_eq!(crash_backoff(100).as_secs(), 300);
+    }
+}

@@ -1,0 +1,219 @@
+//! The runtime on the Docker Engine API (bollard over the unix socket). The API version is negotiated, so
+//! the walkthrough's docker-ce 18.06 (API 1.38), Debian's docker.io 20.10 (1.41) and current releases all
+//! work. Inspections of finished containers are cached: they do not change.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ImportImageOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+};
+use futures::StreamExt;
+
+use super::{Instance, RunState, RuntimeError, LABEL_POD_UID};
+
+pub struct DockerRuntime {
+    docker: bollard::Docker,
+    finished: Mutex<HashMap<String, Instance>>,
+}
+
+/// `kubetm/app:v1` -> ("kubetm/app", "v1"); no tag means latest; a digest is kept as the "tag".
+pub fn split_image(image: &str) -> (String, String) {
+    if let Some((repo, digest)) = image.split_once('@') {
+        return (repo.to_string(), digest.to_string());
+    }
+    match image.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo.to_string(), tag.to_string()),
+        _ => (image.to_string(), "latest".to_string()),
+    }
+}
+
+fn not_found(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+}
+
+impl DockerRuntime {
+    pub async fn connect() -> Result<Self, RuntimeError> {
+        let docker = bollard::Docker::connect_with_unix("/var/run/docker.sock", 300, bollard::API_DEFAULT_VERSION)?
+            .negotiate_version()
+            .await?;
+        Ok(DockerRuntime { docker, finished: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn api(&self) -> &bollard::Docker {
+        &self.docker
+    }
+
+    /// `docker://<version>` as the Node reports it.
+    pub async fn version(&self) -> Result<String, RuntimeError> {
+        Ok(self.docker.version().await?.version.unwrap_or_default())
+    }
+
+    /// Every container that belongs to a pod, with its state.
+    pub async fn pod_instances(&self) -> Result<Vec<Instance>, RuntimeError> {
+        let filters: HashMap<&str, Vec<&str>> = [("label", vec![LABEL_POD_UID])].into_iter().collect();
+        let list = self
+            .docker
+            .list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build()))
+            .await?;
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        for summary in list {
+            let Some(id) = summary.id.clone() else { continue };
+            seen.push(id.clone());
+            if let Some(cached) = self.finished.lock().expect("cache").get(&id) {
+                out.push(cached.clone());
+                continue;
+            }
+            match self.inspect(&id).await {
+                Ok(Some(instance)) => {
+                    if instance.state == RunState::Exited {
+                        self.finished.lock().expect("cache").insert(id, instance.clone());
+                    }
+                    out.push(instance);
+                }
+                Ok(None) => {}
+                Err(RuntimeError::Docker(m)) if m.contains("404") || m.contains("No such container") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.finished.lock().expect("cache").retain(|id, _| seen.contains(id));
+        Ok(out)
+    }
+
+    async fn inspect(&self, id: &str) -> Result<Option<Instance>, RuntimeError> {
+        let info = match self.docker.inspect_container(id, None).await {
+            Ok(i) => i,
+            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let labels = info.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
+        let Some(mut instance) = Instance::from_labels(id, &labels) else { return Ok(None) };
+        let state = info.state.unwrap_or_default();
+        instance.state = match state.status {
+            Some(
+                ContainerStateStatusEnum::RUNNING
+                | ContainerStateStatusEnum::PAUSED
+                | ContainerStateStatusEnum::RESTARTING,
+            ) => RunState::Running,
+            Some(ContainerStateStatusEnum::CREATED) => RunState::Created,
+            _ => RunState::Exited,
+        };
+        instance.exit_code = state.exit_code.unwrap_or(0);
+        instance.oom_killed = state.oom_killed.unwrap_or(false);
+        let time = |t: Option<String>| t.filter(|t| !t.starts_with("0001-"));
+        instance.started_at = time(state.started_at);
+        instance.finished_at = time(state.finished_at);
+        instance.pid = state.pid.unwrap_or(0);
+        instance.image = info.config.and_then(|c| c.image).unwrap_or_default();
+        instance.image_id = info.image.unwrap_or_default();
+        Ok(Some(instance))
+    }
+
+    pub async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(e) if not_found(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
+        let (repo, tag) = split_image(image);
+        let options = CreateImageOptionsBuilder::new().from_image(&repo).tag(&tag).build();
+        let mut stream = self.docker.create_image(Some(options), None, None);
+        while let Some(item) = stream.next().await {
+            if let Err(e) = item {
+                let message = match e {
+                    bollard::errors::Error::DockerStreamError { error } => error,
+                    bollard::errors::Error::DockerResponseServerError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                return Err(RuntimeError::Pull { image: image.into(), message });
+            }
+        }
+        Ok(())
+    }
+
+    /// `docker load` of a docker-save archive.
+    pub async fn load(&self, archive: Vec<u8>) -> Result<(), RuntimeError> {
+        let mut stream = self.docker.import_image(
+            ImportImageOptionsBuilder::new().quiet(true).build(),
+            bollard::body_full(archive.into()),
+            None,
+        );
+        while let Some(item) = stream.next().await {
+            item?;
+        }
+        Ok(())
+    }
+
+    pub async fn create_and_start(&self, name: &str, body: ContainerCreateBody) -> Result<String, RuntimeError> {
+        let options = || Some(CreateContainerOptionsBuilder::new().name(name).build());
+        let id = match self.docker.create_container(options(), body.clone()).await {
+            Ok(c) => c.id,
+            // A leftover of an agent that died between create and start: replace it.
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => {
+                self.remove(name).await?;
+                self.docker.create_container(options(), body).await?.id
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.docker.start_container(&id, None).await?;
+        Ok(id)
+    }
+
+    /// SIGTERM, then SIGKILL after `grace_secs` (Docker's stop does exactly kubelet's sequence).
+    pub async fn stop(&self, id: &str, grace_secs: i64) -> Result<(), RuntimeError> {
+        let options = StopContainerOptionsBuilder::new().t(grace_secs.clamp(0, i32::MAX as i64) as i32).build();
+        match self.docker.stop_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+        match self
+            .docker
+            .remove_container(id, Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build()))
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            // Already being removed.
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Images on the node as the Node's status.images lists them.
+    pub async fn images(&self) -> Result<Vec<serde_json::Value>, RuntimeError> {
+        let images = self.docker.list_images(None::<bollard::query_parameters::ListImagesOptions>).await?;
+        Ok(images
+            .into_iter()
+            .map(|i| {
+                let mut names: Vec<String> =
+                    i.repo_digests.into_iter().chain(i.repo_tags).filter(|n| !n.contains("<none>")).collect();
+                names.dedup();
+                serde_json::json!({"names": names, "sizeBytes": i.size})
+            })
+            .filter(|i| i["names"].as_array().is_some_and(|n| !n.is_empty()))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn image_references() {
+        let s = |i: &str| super::split_image(i);
+        assert_eq!(s("kubetm/p8000"), ("kubetm/p8000".into(), "latest".into()));
+        assert_eq!(s("kubetm/app:v1"), ("kubetm/app".into(), "v1".into()));
+        assert_eq!(s("10.88.0.1:5000/kubetm/app"), ("10.88.0.1:5000/kubetm/app".into(), "latest".into()));
+        assert_eq!(s("busybox@sha256:abc"), ("busybox".into(), "sha256:abc".into()));
+    }
+}
