@@ -72,6 +72,8 @@ impl Inventory {
                 docker: DockerSpec {
                     source: h.docker.as_ref().and_then(|d| d.source).unwrap_or(file.docker.source),
                     version: h.docker.as_ref().and_then(|d| d.version.clone()).or_else(|| file.docker.version.clone()),
+                    registry_mirrors: file.docker.registry_mirrors.clone(),
+                    insecure_registries: file.docker.insecure_registries.clone(),
                 },
                 ssh: resolve::ssh_target(&file, h, &base_dir),
                 vars: h.vars.clone(),

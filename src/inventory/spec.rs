@@ -45,6 +45,13 @@ pub struct DockerSpec {
     pub source: DockerSource,
     #[serde(default)]
     pub version: Option<String>,
+    /// daemon.json `registry-mirrors`: where Docker looks for Docker Hub images first (an air-gapped site's
+    /// own registry).
+    #[serde(default)]
+    pub registry_mirrors: Vec<String>,
+    /// daemon.json `insecure-registries`: registries reached over plain HTTP.
+    #[serde(default)]
+    pub insecure_registries: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

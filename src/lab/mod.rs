@@ -4,8 +4,10 @@
 
 mod error;
 mod image;
+mod images;
 mod machine;
 mod network;
+mod registry;
 mod sh;
 mod state;
 
@@ -96,6 +98,8 @@ impl Lab {
         if state.ip_forward_before.is_none() {
             state.ip_forward_before = Some(before);
         }
+        registry::ensure(&self.dir)?;
+        images::ensure(&self.dir)?;
 
         for index in 0..count {
             if !state.hosts.iter().any(|h| h.index == index) {
@@ -153,6 +157,7 @@ impl Lab {
                 let _ = std::fs::remove_file(path);
             }
         }
+        registry::stop(&self.dir);
         network::remove_bridge_and_nat(state.ip_forward_before.as_deref())?;
         for path in [self.state_path(), self.known_hosts(), self.dir.join("lab-inventory.yaml")] {
             let _ = std::fs::remove_file(path);
@@ -178,11 +183,14 @@ impl Lab {
 
     /// The inventory for the first `count` hosts: the first is the master.
     pub fn inventory_text(&self, hosts: &[LabHost]) -> String {
-        let mut text = String::from(
+        let mut text = format!(
             "# Written by `kubeboot lab up`: local lab hosts (systemd-nspawn + network namespaces).\n\
              cluster:\n  name: lab\n  pod_network_cidr: 10.244.0.0/16   # private, routed only inside the lab (never the walkthrough's public 20.96.0.0/12)\n\
              docker:\n  source: distro        # lab hosts use Debian's docker.io\n\
+             \x20 registry_mirrors: [\"http://{registry}\"]   # the lab's own registry (kubetm/* stand-ins)\n\
+             \x20 insecure_registries: [\"{registry}\"]\n\
              ssh:\n  user: root\n",
+            registry = registry::address()
         );
         text.push_str(&format!("  private_key: {}\n", self.private_key().display()));
         text.push_str(&format!("  known_hosts_file: {}\n", self.known_hosts().display()));

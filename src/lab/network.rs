@@ -95,6 +95,8 @@ pub fn create_host_network(host: &LabHost) -> Result<(), LabError> {
     run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
     run("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
     run("ip", &["-n", &ns, "route", "add", "default", "via", GATEWAY])?;
+    // A host's /proc/sys is read-only inside nspawn: forwarding for its pods is switched on from here.
+    run("ip", &["netns", "exec", &ns, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])?;
     Ok(())
 }
 

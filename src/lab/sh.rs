@@ -38,6 +38,9 @@ pub fn missing(program: &str) -> LabError {
         "systemd-nspawn" => "systemd-container",
         "iptables" => "iptables",
         "ssh-keygen" | "ssh" => "openssh-client",
+        "docker-registry" => "docker-registry",
+        "skopeo" => "skopeo",
+        "busybox" => "busybox-static",
         _ => "iproute2",
     };
     LabError::MissingTool { tool: program.to_string(), package: package.to_string() }

@@ -35,6 +35,8 @@ pub fn host_vars(inventory: &Inventory, host: &Host) -> Json {
         "docker": {
                         "source": serde_json::to_value(host.docker.source).unwrap_or(Json::Null),
             "version": host.docker.version.clone().unwrap_or_default(),
+            "registry_mirrors": host.docker.registry_mirrors,
+            "insecure_registries": host.docker.insecure_registries,
         },
         "vars": vars,
     })

@@ -42,8 +42,12 @@ impl PodNetwork {
         run("ip", &["addr", "replace", &format!("{}/{}", self.gateway, self.pod_cidr.prefix_len()), "dev", BRIDGE])
             .await?;
         run("ip", &["link", "set", BRIDGE, "up"]).await?;
-        std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
-            .map_err(|e| NetworkError::Command { command: "enable ip_forward".into(), message: e.to_string() })?;
+        // Only written when off: in containers (the lab's hosts) /proc/sys is read-only and set from outside.
+        const FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
+        if std::fs::read_to_string(FORWARD).unwrap_or_default().trim() != "1" {
+            std::fs::write(FORWARD, "1")
+                .map_err(|e| NetworkError::Command { command: "enable net.ipv4.ip_forward".into(), message: e.to_string() })?;
+        }
         Ok(())
     }
 
