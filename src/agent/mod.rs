@@ -8,6 +8,7 @@ pub mod node_info;
 pub mod pause;
 pub mod pod_status;
 pub mod pod_sync;
+pub mod probes;
 pub mod registration;
 pub mod run;
 pub mod runtime;

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::container_config::{self, PodContext};
 use super::network::PodNetwork;
 use super::pod_status::{self, latest, restarts, Observed};
+use super::probes::Prober;
 use super::runtime::docker::DockerRuntime;
 use super::runtime::{docker_name, Instance, RunState, RuntimeError, SANDBOX_NAME};
 use super::volumes::{self, VolumeSources};
@@ -37,6 +38,7 @@ pub struct PodSync {
     written: Mutex<HashMap<String, Value>>,
     /// Image pull back-off: image -> (not before, current delay).
     pull_backoff: Mutex<HashMap<String, (Instant, Duration)>>,
+    prober: Prober,
 }
 
 /// Why a container is not running, as its waiting state says it.
@@ -91,6 +93,7 @@ impl PodSync {
             pause_image,
             written: Default::default(),
             pull_backoff: Default::default(),
+            prober: Prober::default(),
         }
     }
 
@@ -131,6 +134,7 @@ impl PodSync {
             self.written.lock().expect("written").remove(uid);
         }
         let live = self.runtime.pod_instances().await.map_err(|e| e.to_string())?;
+        self.prober.retain(&live.iter().map(|i| i.id.clone()).collect::<Vec<_>>());
         let live_sandboxes: Vec<String> =
             live.iter().filter(|i| i.is_sandbox() && i.state == RunState::Running).map(|i| i.id.clone()).collect();
         self.network.release_all_but(&live_sandboxes);
@@ -223,7 +227,7 @@ impl PodSync {
                         ("ContainerCreating".into(), format!("MountVolume.SetUp failed: {message}")),
                     );
                 }
-                return self.report(pod, &instances, Some(pod_ip), waiting).await;
+                return self.report(pod, &instances, Some(pod_ip), waiting, Vec::new()).await;
             }
         };
         let ctx = PodContext {
@@ -251,7 +255,29 @@ impl PodSync {
             }
         }
         let instances = self.runtime_instances(&uid).await?;
-        self.report(pod, &instances, Some(pod_ip), waiting).await
+        let not_ready = self.probe(pod, &instances, &pod_ip).await;
+        self.report(pod, &instances, Some(pod_ip), waiting, not_ready).await
+    }
+
+    /// Run the due probes of the running containers; a failed startup or liveness probe stops the
+    /// container (the next pass restarts it per restartPolicy). Returns the containers that are not ready.
+    async fn probe(&self, pod: &Value, instances: &[Instance], pod_ip: &str) -> Vec<String> {
+        let specs: Vec<Value> = pod.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
+        let grace = pod.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
+        let checks = specs.iter().filter_map(|spec| {
+            let name = text(spec, "/name");
+            let running = latest(instances, &name, false).0.filter(|i| i.state == RunState::Running)?.clone();
+            Some(async move {
+                let started = seconds_since(running.started_at.as_deref()).unwrap_or_default().as_secs();
+                let verdict = self.prober.check(self.runtime.api(), spec, &running.id, pod_ip, started).await;
+                if let Some(message) = &verdict.restart {
+                    eprintln!("kubeboot agent: {message}");
+                    let _ = self.runtime.stop(&running.id, grace).await;
+                }
+                (name, verdict.ready)
+            })
+        });
+        futures::future::join_all(checks).await.into_iter().filter(|(_, ready)| !ready).map(|(n, _)| n).collect()
     }
 
     async fn runtime_instances(&self, uid: &str) -> Result<Vec<Instance>, String> {
@@ -469,15 +495,11 @@ impl PodSync {
         instances: &[Instance],
         pod_ip: Option<String>,
         waiting: HashMap<String, Waiting>,
+        not_ready: Vec<String>,
     ) -> Result<(), String> {
         let uid = text(pod, "/metadata/uid");
-        let observed = Observed {
-            instances: instances.to_vec(),
-            pod_ip,
-            host_ip: self.host_ip.clone(),
-            waiting,
-            not_ready: Vec::new(),
-        };
+        let observed =
+            Observed { instances: instances.to_vec(), pod_ip, host_ip: self.host_ip.clone(), waiting, not_ready };
         let status = pod_status::compute(pod, &observed, &now_rfc3339());
         if pod.get("status") == Some(&status) || self.written.lock().expect("written").get(&uid) == Some(&status) {
             return Ok(());

@@ -110,7 +110,13 @@ pub fn ensure_el_base(lab_dir: &Path, base: &Path) -> Result<PathBuf, LabError> 
 }
 
 /// A fresh root for `host`, copied from the base.
-pub fn make_host_root(base: &Path, root: &Path, host: &LabHost, public_key: &str) -> Result<(), LabError> {
+pub fn make_host_root(
+    base: &Path,
+    root: &Path,
+    host: &LabHost,
+    public_key: &str,
+    lab_dir: &Path,
+) -> Result<(), LabError> {
     remove_tree(root)?;
     if let Some(parent) = root.parent() {
         std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
@@ -126,7 +132,7 @@ pub fn make_host_root(base: &Path, root: &Path, host: &LabHost, public_key: &str
         .trim()
         .replace('-', "");
     write("etc/machine-id", &format!("{machine_id}\n"))?;
-    write("etc/hosts", &hosts_file(host))?;
+    write("etc/hosts", &hosts_file(host, lab_dir))?;
     run("ssh-keygen", &["-q", "-A", "-f", &root.to_string_lossy()])?;
     let ssh_dir = root.join("root/.ssh");
     std::fs::create_dir_all(&ssh_dir).map_err(io("creating /root/.ssh"))?;
@@ -143,17 +149,14 @@ pub fn make_host_root(base: &Path, root: &Path, host: &LabHost, public_key: &str
     Ok(())
 }
 
-/// The host's own name, plus the package mirror's address as this machine resolves it: lab hosts have no
-/// resolver of their own (LAB.md).
-fn hosts_file(host: &LabHost) -> String {
+/// The host's own name, plus the package mirror's address (the one the lab's forwarding rules allow): lab
+/// hosts have no resolver of their own (LAB.md).
+fn hosts_file(host: &LabHost, lab_dir: &Path) -> String {
     let mut text =
         format!("127.0.0.1\tlocalhost\n127.0.1.1\t{}\n::1\tlocalhost ip6-localhost ip6-loopback\n", host.name);
-    for mirror in ["deb.debian.org"] {
-        if let Ok(out) = run("getent", &["hosts", mirror]) {
-            for line in out.lines().filter(|l| !l.trim().is_empty()) {
-                text.push_str(line.trim());
-                text.push('\n');
-            }
+    if let Some(address) = super::network::mirror_addresses(lab_dir).first() {
+        for mirror in super::network::MIRRORS {
+            text.push_str(&format!("{address}\t{mirror}\n"));
         }
     }
     text

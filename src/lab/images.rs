@@ -16,14 +16,18 @@ const BUSYBOX: &str = "/bin/busybox";
 /// (reference, shell command run at start, exposed port).
 fn images() -> Vec<(&'static str, String, Option<u16>)> {
     let http = |port: u16, body: &str| {
-        format!("mkdir -p /www && echo \"{body}\" > /www/index.html && exec httpd -f -p {port} -h /www")
+        // sh as PID 1 with a TERM trap: a PID 1 without a handler ignores SIGTERM and every delete would
+        // wait out the grace period.
+        format!(
+            "mkdir -p /www; echo \"{body}\" > /www/index.html; trap 'exit 0' TERM; httpd -f -p {port} -h /www & wait"
+        )
     };
     vec![
         ("kubetm/p8000:latest", http(8000, "containerPort : 8000"), Some(8000)),
         ("kubetm/p8080:latest", http(8080, "containerPort : 8080"), Some(8080)),
         ("kubetm/app:v1", http(8080, "Version : v1, Hostname : $(hostname)"), Some(8080)),
         ("kubetm/app:v2", http(8080, "Version : v2, Hostname : $(hostname)"), Some(8080)),
-        ("kubetm/init:latest", "echo kubetm/init && exec sleep 3600".into(), None),
+        ("kubetm/init:latest", "echo kubetm/init; trap 'exit 0' TERM; sleep 3600 & wait".into(), None),
     ]
 }
 
@@ -34,7 +38,11 @@ fn root_filesystem() -> Result<Vec<Entry>, LabError> {
         Entry::Dir { path: "/bin".into(), mode: 0o755 },
         Entry::Dir { path: "/tmp".into(), mode: 0o1777 },
         Entry::Dir { path: "/etc".into(), mode: 0o755 },
-        Entry::File { path: "/etc/passwd".into(), contents: b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n".to_vec(), mode: 0o644 },
+        Entry::File {
+            path: "/etc/passwd".into(),
+            contents: b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n".to_vec(),
+            mode: 0o644,
+        },
         Entry::File { path: "/etc/group".into(), contents: b"root:x:0:\nnogroup:x:65534:\n".to_vec(), mode: 0o644 },
         Entry::File { path: "/bin/busybox".into(), contents: busybox, mode: 0o755 },
     ];
@@ -48,7 +56,9 @@ fn root_filesystem() -> Result<Vec<Entry>, LabError> {
 pub fn ensure(lab_dir: &Path) -> Result<(), LabError> {
     let set: Vec<String> = images().iter().map(|(r, c, p)| format!("{r}|{c}|{p:?}")).collect();
     let digest = ring::digest::digest(&ring::digest::SHA256, set.join("\n").as_bytes());
-    let marker = lab_dir.join("registry").join(format!("images-{}", digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect::<String>()));
+    let marker = lab_dir
+        .join("registry")
+        .join(format!("images-{}", digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect::<String>()));
     if marker.exists() {
         return Ok(());
     }

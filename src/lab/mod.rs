@@ -94,7 +94,7 @@ impl Lab {
             None
         };
         network::ensure_bridge()?;
-        let before = network::ensure_nat()?;
+        let before = network::ensure_nat(&self.dir)?;
         if state.ip_forward_before.is_none() {
             state.ip_forward_before = Some(before);
         }
@@ -128,7 +128,7 @@ impl Lab {
                 Flavor::Debian => &base,
                 Flavor::El => base_el.as_ref().expect("made above when any host is EL"),
             };
-            image::make_host_root(host_base, &self.root(host), host, &public_key)?;
+            image::make_host_root(host_base, &self.root(host), host, &public_key, &self.dir)?;
             forget_host_key(&self.known_hosts(), &host.address)?;
             let pid = machine::start(host, &self.root(host), &self.log_path(host))?;
             std::fs::write(self.pid_path(host), pid.to_string()).map_err(io("writing the pid file"))?;

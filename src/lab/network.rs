@@ -14,28 +14,114 @@ pub fn host_address(index: u32) -> String {
     format!("10.88.0.{}", 10 + index)
 }
 
-/// The iptables rules the lab adds, as argument lists after -A/-C/-D.
-fn nat_rules() -> Vec<Vec<&'static str>> {
-    vec![
+const COMMENT: &str = "kubeboot-lab";
+
+/// The package mirrors' addresses: the only places outside the machine lab hosts may reach. Resolved once
+/// and kept in the lab folder, so the hosts' /etc/hosts and the forwarding rules always name the same ones
+/// (a CDN answers with other addresses from one run to the next).
+pub fn mirror_addresses(lab_dir: &std::path::Path) -> Vec<String> {
+    let file = lab_dir.join("mirrors");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        let kept: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+        if !kept.is_empty() {
+            return kept;
+        }
+    }
+    let resolved = resolve_mirrors();
+    if !resolved.is_empty() {
+        let _ = std::fs::write(&file, resolved.join("\n") + "\n");
+    }
+    resolved
+}
+
+fn resolve_mirrors() -> Vec<String> {
+    let mut out = Vec::new();
+    for mirror in MIRRORS {
+        if let Ok(text) = run("getent", &["ahostsv4", mirror]) {
+            for address in text.lines().filter_map(|l| l.split_whitespace().next()) {
+                if !out.iter().any(|a| a == address) {
+                    out.push(address.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Where lab hosts install packages from.
+pub const MIRRORS: [&str; 1] = ["deb.debian.org"];
+
+/// The lab's forwarding rules, in the order they must stand at the top of FORWARD: traffic between lab
+/// hosts, to the package mirrors and replies pass; everything else from the bridge is dropped, so a missing
+/// route (a pod or service address, a public range) never sends a packet off the machine.
+fn forward_rules(mirrors: &[String]) -> Vec<Vec<String>> {
+    let mut rules: Vec<Vec<String>> = vec![
+        vec!["-i".into(), BRIDGE.into(), "-o".into(), BRIDGE.into(), "-j".into(), "ACCEPT".into()],
         vec![
-            "-t",
-            "nat",
-            "POSTROUTING",
-            "-s",
-            SUBNET,
-            "!",
-            "-d",
-            SUBNET,
-            "-j",
-            "MASQUERADE",
-            "-m",
-            "comment",
-            "--comment",
-            "kubeboot-lab",
+            "-o".into(),
+            BRIDGE.into(),
+            "-m".into(),
+            "conntrack".into(),
+            "--ctstate".into(),
+            "ESTABLISHED,RELATED".into(),
+            "-j".into(),
+            "ACCEPT".into(),
         ],
-        vec!["-t", "filter", "FORWARD", "-i", BRIDGE, "-j", "ACCEPT", "-m", "comment", "--comment", "kubeboot-lab"],
-        vec!["-t", "filter", "FORWARD", "-o", BRIDGE, "-j", "ACCEPT", "-m", "comment", "--comment", "kubeboot-lab"],
+    ];
+    for mirror in mirrors {
+        rules.push(vec![
+            "-i".into(),
+            BRIDGE.into(),
+            "-s".into(),
+            SUBNET.into(),
+            "-d".into(),
+            format!("{mirror}/32"),
+            "-j".into(),
+            "ACCEPT".into(),
+        ]);
+    }
+    rules.push(vec!["-i".into(), BRIDGE.into(), "-j".into(), "DROP".into()]);
+    rules.push(vec!["-o".into(), BRIDGE.into(), "-j".into(), "DROP".into()]);
+    for rule in &mut rules {
+        rule.extend(["-m".into(), "comment".into(), "--comment".into(), COMMENT.into()]);
+    }
+    rules
+}
+
+fn nat_rule() -> Vec<&'static str> {
+    vec![
+        "-t",
+        "nat",
+        "POSTROUTING",
+        "-s",
+        SUBNET,
+        "!",
+        "-d",
+        SUBNET,
+        "-j",
+        "MASQUERADE",
+        "-m",
+        "comment",
+        "--comment",
+        COMMENT,
     ]
+}
+
+/// Remove every FORWARD rule carrying the lab's comment (whatever an older run or mirror set made).
+fn remove_forward_rules() -> Result<(), LabError> {
+    let listing = run("iptables", &["-S", "FORWARD"])?;
+    for line in listing.lines().filter(|l| l.contains(COMMENT) && l.starts_with("-A FORWARD")) {
+        let args: Vec<String> = shell_words(&line.replacen("-A FORWARD", "-D FORWARD", 1));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run("iptables", &args)?;
+    }
+    Ok(())
+}
+
+/// iptables -S quotes comments with spaces; ours have none, so splitting on whitespace (dropping quotes) is
+/// enough.
+fn shell_words(line: &str) -> Vec<String> {
+    line.split_whitespace().map(|w| w.trim_matches('"').to_string()).collect()
 }
 
 fn with_action<'a>(action: &'a str, rule: &[&'a str]) -> Vec<&'a str> {
@@ -54,24 +140,30 @@ pub fn ensure_bridge() -> Result<(), LabError> {
     Ok(())
 }
 
-/// Forwarding and masquerading for the lab subnet only. Returns the ip_forward value found before, so
-/// `down` can put it back.
-pub fn ensure_nat() -> Result<String, LabError> {
+/// Forwarding (lab hosts among themselves and to the package mirrors only) and masquerading for the lab
+/// subnet, inserted at the top of FORWARD so an existing DROP or ACCEPT cannot shadow them. Returns the
+/// ip_forward value found before, so `down` can put it back.
+pub fn ensure_nat(lab_dir: &std::path::Path) -> Result<String, LabError> {
     let before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_else(|_| "0".into());
-    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").map_err(super::error::io("enabling ip_forward"))?;
-    for rule in nat_rules() {
-        if !succeeds("iptables", &with_action("-C", &rule)) {
-            run("iptables", &with_action("-A", &rule))?;
-        }
+    remove_forward_rules()?;
+    for (position, rule) in forward_rules(&mirror_addresses(lab_dir)).iter().enumerate() {
+        let mut args: Vec<&str> = vec!["-I", "FORWARD"];
+        let position = (position + 1).to_string();
+        args.push(&position);
+        args.extend(rule.iter().map(String::as_str));
+        run("iptables", &args)?;
     }
+    if !succeeds("iptables", &with_action("-C", &nat_rule())) {
+        run("iptables", &with_action("-A", &nat_rule()))?;
+    }
+    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").map_err(super::error::io("enabling ip_forward"))?;
     Ok(before.trim().to_string())
 }
 
 pub fn remove_bridge_and_nat(ip_forward_before: Option<&str>) -> Result<(), LabError> {
-    for rule in nat_rules() {
-        while succeeds("iptables", &with_action("-C", &rule)) {
-            run("iptables", &with_action("-D", &rule))?;
-        }
+    remove_forward_rules()?;
+    while succeeds("iptables", &with_action("-C", &nat_rule())) {
+        run("iptables", &with_action("-D", &nat_rule()))?;
     }
     if succeeds("ip", &["link", "show", BRIDGE]) {
         run("ip", &["link", "del", BRIDGE])?;

@@ -30,7 +30,8 @@ fn pid_path(lab_dir: &Path) -> PathBuf {
 }
 
 fn is_registry(pid: u32) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.split(|b| *b == 0).next().is_some_and(|a| a.ends_with(b"docker-registry")))
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.split(|b| *b == 0).next().is_some_and(|a| a.ends_with(b"docker-registry")))
 }
 
 fn running_pid(lab_dir: &Path) -> Option<u32> {
@@ -39,7 +40,8 @@ fn running_pid(lab_dir: &Path) -> Option<u32> {
 }
 
 fn answers() -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&address().parse().expect("address"), Duration::from_millis(500)) else {
+    let Ok(mut stream) = TcpStream::connect_timeout(&address().parse().expect("address"), Duration::from_millis(500))
+    else {
         return false;
     };
     use std::io::Write;

@@ -112,14 +112,11 @@ pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
     row.extend(match kind {
         "Namespace" => vec![json!(s(o, "/status/phase").unwrap_or("Active")), age],
         "Pod" => {
-            let statuses =
-                o.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
             let total = o.pointer("/spec/containers").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
-            let ready = statuses.iter().filter(|c| c["ready"] == json!(true)).count();
-            let restarts: i64 = statuses.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum();
+            let (ready, status, restarts) = pod_status_column(o);
             vec![
                 json!(format!("{ready}/{total}")),
-                json!(s(o, "/status/phase").unwrap_or("Pending")),
+                json!(status),
                 json!(restarts.to_string()),
                 age,
                 json!(s(o, "/status/podIP").unwrap_or("<none>")),
@@ -220,5 +217,117 @@ mod tests {
         assert_eq!(row[1], "0/3");
         assert_eq!((row[5].as_str(), row[6].as_str()), (Some("nginx"), Some("nginx:1.25")));
         assert_eq!(row[7], "app=web");
+    }
+}
+
+/// kubectl's pod STATUS, READY count and RESTARTS, computed as its printer does: the phase (or status
+/// reason), then `Init:N/M` / `Init:<reason>` while init containers run, else the last container's waiting
+/// or terminated reason (CrashLoopBackOff, ErrImagePull, Completed, Error, …), and Terminating once deleted.
+pub fn pod_status_column(pod: &Value) -> (usize, String, i64) {
+    let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+    let mut reason = text(pod, "/status/reason");
+    if reason.is_empty() {
+        reason = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending").to_string();
+    }
+    let mut restarts = 0;
+    let mut ready = 0;
+    let init_total = pod.pointer("/spec/initContainers").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
+    let inits = pod.pointer("/status/initContainerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut initializing = false;
+    for (i, c) in inits.iter().enumerate() {
+        restarts += c["restartCount"].as_i64().unwrap_or(0);
+        let terminated = c.pointer("/state/terminated");
+        let waiting_reason = text(c, "/state/waiting/reason");
+        if terminated.is_some_and(|t| t["exitCode"].as_i64() == Some(0)) {
+            continue;
+        }
+        reason = match terminated {
+            Some(t) if t["reason"].as_str().is_some_and(|r| !r.is_empty()) => {
+                format!("Init:{}", t["reason"].as_str().unwrap_or(""))
+            }
+            Some(t) => format!("Init:ExitCode:{}", t["exitCode"].as_i64().unwrap_or(0)),
+            None if !waiting_reason.is_empty() && waiting_reason != "PodInitializing" => {
+                format!("Init:{waiting_reason}")
+            }
+            None => format!("Init:{i}/{init_total}"),
+        };
+        initializing = true;
+        break;
+    }
+    if !initializing {
+        restarts = 0;
+        let mut has_running = false;
+        let statuses = pod.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
+        for c in statuses.iter().rev() {
+            restarts += c["restartCount"].as_i64().unwrap_or(0);
+            let waiting = text(c, "/state/waiting/reason");
+            let terminated = c.pointer("/state/terminated");
+            if !waiting.is_empty() {
+                reason = waiting;
+            } else if let Some(t) = terminated {
+                reason = match t["reason"].as_str().filter(|r| !r.is_empty()) {
+                    Some(r) => r.to_string(),
+                    None => format!("ExitCode:{}", t["exitCode"].as_i64().unwrap_or(0)),
+                };
+            } else if c.pointer("/state/running").is_some() && c["ready"] == json!(true) {
+                has_running = true;
+                ready += 1;
+            }
+        }
+        if reason == "Completed" && has_running {
+            let pod_ready = pod
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+            reason = if pod_ready { "Running".into() } else { "NotReady".into() };
+        }
+    }
+    if pod.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
+        reason = "Terminating".into();
+    }
+    (ready, reason, restarts)
+}
+
+#[cfg(test)]
+mod pod_status_tests {
+    use super::pod_status_column;
+    use serde_json::json;
+
+    #[test]
+    fn kubectl_pod_status_as_a_table() {
+        let running = json!({"state": {"running": {}}, "ready": true, "restartCount": 0});
+        let crashing = json!({"state": {"waiting": {"reason": "CrashLoopBackOff"}}, "ready": false, "restartCount": 3});
+        let cases = vec![
+            ("pending", json!({"status": {"phase": "Pending"}}), (0, "Pending", 0)),
+            (
+                "running",
+                json!({"status": {"phase": "Running", "containerStatuses": [running, running]}}),
+                (2, "Running", 0),
+            ),
+            (
+                "crash loop",
+                json!({"status": {"phase": "Running", "containerStatuses": [running, crashing]}}),
+                (1, "CrashLoopBackOff", 3),
+            ),
+            (
+                "init",
+                json!({"spec": {"initContainers": [{}, {}]}, "status": {"phase": "Pending", "initContainerStatuses": [
+                {"state": {"terminated": {"exitCode": 0}}}, {"state": {"running": {}}}]}}),
+                (0, "Init:1/2", 0),
+            ),
+            (
+                "completed",
+                json!({"status": {"phase": "Succeeded", "containerStatuses": [{"state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}}),
+                (0, "Completed", 0),
+            ),
+            (
+                "terminating",
+                json!({"metadata": {"deletionTimestamp": "t"}, "status": {"phase": "Running"}}),
+                (0, "Terminating", 0),
+            ),
+        ];
+        for (what, pod, (ready, status, restarts)) in cases {
+            assert_eq!(pod_status_column(&pod), (ready, status.to_string(), restarts), "{what}");
+        }
     }
 }

@@ -45,8 +45,10 @@ impl PodNetwork {
         // Only written when off: in containers (the lab's hosts) /proc/sys is read-only and set from outside.
         const FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
         if std::fs::read_to_string(FORWARD).unwrap_or_default().trim() != "1" {
-            std::fs::write(FORWARD, "1")
-                .map_err(|e| NetworkError::Command { command: "enable net.ipv4.ip_forward".into(), message: e.to_string() })?;
+            std::fs::write(FORWARD, "1").map_err(|e| NetworkError::Command {
+                command: "enable net.ipv4.ip_forward".into(),
+                message: e.to_string(),
+            })?;
         }
         Ok(())
     }
