@@ -62,9 +62,13 @@ pub fn pull_policy(container: &Value) -> String {
     }
 }
 
-/// kubelet's crash back-off for the restart after `attempt` (0-based): 10 s, 20 s, … 5 min.
-pub fn crash_backoff(attempt: u32) -> Duration {
-    FIRST_BACKOFF.saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX)).min(MAX_BACKOFF)
+/// kubelet's crash back-off before the restart that follows `attempt` (0-based): the first restart is
+/// immediate, then 10 s, 20 s, 40 s, … up to 5 min; a container that had run for 10 minutes starts over.
+pub fn crash_backoff(attempt: u32, ran_for: Duration) -> Duration {
+    if attempt == 0 || ran_for >= 2 * MAX_BACKOFF {
+        return Duration::ZERO;
+    }
+    FIRST_BACKOFF.saturating_mul(1u32.checked_shl((attempt - 1).min(16)).unwrap_or(u32::MAX)).min(MAX_BACKOFF)
 }
 
 fn seconds_since(t: Option<&str>) -> Option<Duration> {
@@ -339,7 +343,14 @@ impl PodSync {
                 if !restarts(policy, exit) {
                     return None;
                 }
-                let backoff = crash_backoff(i.attempt);
+                let ran_for = match (
+                    i.started_at.as_deref().and_then(parse_rfc3339),
+                    i.finished_at.as_deref().and_then(parse_rfc3339),
+                ) {
+                    (Some(start), Some(end)) => Duration::from_secs((end - start).whole_seconds().max(0) as u64),
+                    _ => Duration::ZERO,
+                };
+                let backoff = crash_backoff(i.attempt, ran_for);
                 let since = seconds_since(i.finished_at.as_deref()).unwrap_or(backoff);
                 if since < backoff {
                     let pod = format!(
@@ -544,8 +555,10 @@ mod tests {
 
     #[test]
     fn crash_backoff_doubles_to_five_minutes() {
-        let secs: Vec<u64> = (0..7).map(|a| crash_backoff(a).as_secs()).collect();
-        assert_eq!(secs, [10, 20, 40, 80, 160, 300, 300]);
-        assert_eq!(crash_backoff(100).as_secs(), 300);
+        let short = Duration::from_secs(1);
+        let secs: Vec<u64> = (0..8).map(|a| crash_backoff(a, short).as_secs()).collect();
+        assert_eq!(secs, [0, 10, 20, 40, 80, 160, 300, 300]);
+        assert_eq!(crash_backoff(100, short).as_secs(), 300);
+        assert_eq!(crash_backoff(5, Duration::from_secs(601)).as_secs(), 0, "ten good minutes reset it");
     }
 }

@@ -18,6 +18,20 @@ pub fn columns(kind: &str) -> Vec<Column> {
     let mut c = vec![NAME];
     let more: &[Column] = match kind {
         "Node" => return node_table::COLUMNS.to_vec(),
+        // kube-apiserver's event columns: no NAME first.
+        "Event" => {
+            return vec![
+                col("Last Seen", "string", 0),
+                col("Type", "string", 0),
+                col("Reason", "string", 0),
+                col("Object", "string", 0),
+                col("Source", "string", 1),
+                col("Message", "string", 0),
+                col("First Seen", "string", 1),
+                col("Count", "string", 1),
+                Column { priority: 1, ..NAME },
+            ]
+        }
         "Namespace" => &[col("Status", "string", 0), AGE],
         "Pod" => &[
             col("Ready", "string", 0),
@@ -105,6 +119,9 @@ pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
     if kind == "Node" {
         return node_table::cells(o, now).into_iter().map(Value::String).collect();
     }
+    if kind == "Event" {
+        return event_cells(o, now);
+    }
     let name = json!(s(o, "/metadata/name").unwrap_or(""));
     let age = json!(age(o, now));
     let none = || json!("<none>");
@@ -180,6 +197,29 @@ pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
         _ => vec![age],
     });
     row
+}
+
+fn event_cells(o: &Value, now: OffsetDateTime) -> Vec<Value> {
+    let since = |pointer: &str| {
+        let stamp = s(o, pointer).unwrap_or("");
+        age(&json!({"metadata": {"creationTimestamp": stamp}}), now)
+    };
+    let object = format!(
+        "{}/{}",
+        s(o, "/involvedObject/kind").unwrap_or("").to_lowercase(),
+        s(o, "/involvedObject/name").unwrap_or("")
+    );
+    vec![
+        json!(since("/lastTimestamp")),
+        json!(s(o, "/type").unwrap_or("")),
+        json!(s(o, "/reason").unwrap_or("")),
+        json!(object),
+        json!(s(o, "/source/component").unwrap_or("")),
+        json!(s(o, "/message").unwrap_or("")),
+        json!(since("/firstTimestamp")),
+        json!(n(o, "/count").to_string()),
+        json!(s(o, "/metadata/name").unwrap_or("")),
+    ]
 }
 
 /// The Table for objects of `kind`.

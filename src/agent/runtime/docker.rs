@@ -103,7 +103,11 @@ impl DockerRuntime {
         };
         instance.exit_code = state.exit_code.unwrap_or(0);
         instance.oom_killed = state.oom_killed.unwrap_or(false);
-        let time = |t: Option<String>| t.filter(|t| !t.starts_with("0001-"));
+        // Docker's nanosecond timestamps as Kubernetes writes them (whole seconds); Go's zero time is none.
+        let time = |t: Option<String>| {
+            t.filter(|t| !t.starts_with("0001-"))
+                .map(|t| crate::resources::meta::parse_rfc3339(&t).map(crate::resources::meta::rfc3339).unwrap_or(t))
+        };
         instance.started_at = time(state.started_at);
         instance.finished_at = time(state.finished_at);
         instance.pid = state.pid.unwrap_or(0);
