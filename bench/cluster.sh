@@ -11,12 +11,9 @@ work=${KUBEBOOT_BENCH_DIR:-/var/tmp/kubeboot-bench}
 mkdir -p "$work"
 cargo build --release -q
 kb=$PWD/target/release/kubeboot
+. bench/common.sh
 inv=$work/cluster-lab.yaml
 
-now() { date +%s.%N; }
-elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
-stats() { python3 -c "import statistics,sys; v=sorted(map(float,sys.argv[1:])); print(f'median {statistics.median(v):.3f} s  min {v[0]:.3f}  max {v[-1]:.3f}  (n={len(v)})')" "$@"; }
-on() { "$kb" lab ssh "$@"; }
 
 "$kb" lab down >/dev/null 2>&1 || true
 "$kb" lab up 3 --inventory "$inv" >/dev/null 2>&1

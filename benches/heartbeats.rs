@@ -103,7 +103,7 @@ fn main() {
                         return;
                     }
                     let t = Instant::now();
-                    match heartbeat(client, name).await {
+                    match heartbeat(client, name, &serde_json::json!({})).await {
                         Ok(()) => latencies.lock().unwrap().push(t.elapsed()),
                         Err(_) => *errors.lock().unwrap() += 1,
                     }

@@ -92,9 +92,7 @@ fn up_builds_reruns_clean_heals_grows_and_rebuilds_after_reset() {
     let work = tempfile::tempdir().unwrap();
     let inv_path = work.path().join("lab.yaml");
     let inv = inv_path.to_str().unwrap();
-    let _ = kubeboot(&["lab", "down"], &[]);
-    let lab = kubeboot(&["lab", "up", "3", "--inventory", inv], &[]);
-    assert!(lab.status.success(), "lab up: {}", String::from_utf8_lossy(&lab.stderr));
+    common::fresh_lab(3, inv);
     let hosts = ["lab-master", "lab-node1", "lab-node2"];
     // The walkthrough's kubectl on the hosts (Debian's kubernetes-client, kubectl 1.20).
     let lab_inventory = std::fs::read_to_string(&inv_path).unwrap();

@@ -1,51 +1,25 @@
 //! The EL path for real: a mixed lab (EL master, EL node, Debian node), the docker-ce repository rendered from
-//! the template and pointed at the lab's own RPM repository (built here with rpmbuild + createrepo_c, served
-//! from the lab bridge), `rpm -q` showing the pin, a pin upgrade on the EL hosts only, and a missing pin
-//! failing one host while the others complete. Takes the machine's lab down at the end.
+//! the template and pointed at the lab's own RPM repository (built and served by `lab up --flavor el`),
+//! `rpm -q` showing the pin, the walkthrough's pod-1 running on the EL node's docker-ce 18.06.2.ce, a pin
+//! upgrade on the EL hosts only, and a missing pin failing one host while the others complete. Takes the
+//! machine's lab down at the end.
 
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{kubeboot, lab_sh};
 use serde_json::Value;
 
+/// Where `lab up --flavor el` serves the lab's EL repositories.
 const REPO_PORT: u16 = 8088;
-
-/// python3's http.server on the lab bridge address; killed (by its PID) when dropped.
-struct RepoServer(Child);
-
-impl RepoServer {
-    fn start(dir: &Path) -> RepoServer {
-        let child = Command::new("python3")
-            .args(["-m", "http.server", &REPO_PORT.to_string(), "--bind", "10.88.0.1", "--directory"])
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("10.88.0.1", REPO_PORT)).is_err() {
-            assert!(Instant::now() < deadline, "repository server did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        RepoServer(child)
-    }
-}
-
-impl Drop for RepoServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn inventory(version: &str, node1_override: &str) -> String {
     format!(
-        "cluster: {{ name: lab }}\n\
-         docker: {{ source: docker-ce, version: \"{version}\" }}\n\
+        "cluster: {{ name: lab, pod_network_cidr: 10.244.0.0/16 }}\n\
+         docker: {{ source: docker-ce, version: \"{version}\", registry_mirrors: [\"http://10.88.0.1:5000\"], insecure_registries: [\"10.88.0.1:5000\"] }}\n\
          ssh: {{ user: root, private_key: /var/lib/kubeboot-lab/id_ed25519, known_hosts_file: /var/lib/kubeboot-lab/known_hosts }}\n\
          vars:\n\
          \x20 docker_ce_repo_baseurl: http://10.88.0.1:{REPO_PORT}/docker-ce/\n\
@@ -70,16 +44,49 @@ fn up(inv: &Path, extra: &[&str]) -> (i32, Value, String) {
     (out.status.code().unwrap_or(-1), json, text)
 }
 
+/// pod-1 of the walkthrough pinned to `node` (kubectl apply from this machine) answers from `from`.
+fn pod_runs_on(inv: &Path, node: &str, from: &str, dir: &Path) {
+    let conf = kubeboot(&["kubeconfig", "-i", inv.to_str().unwrap()], &[]);
+    assert!(conf.status.success());
+    let kubeconfig = dir.join("admin.conf");
+    std::fs::write(&kubeconfig, &conf.stdout).unwrap();
+    let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pod-1.yaml")).unwrap();
+    let pinned = dir.join("pod-1.yaml");
+    std::fs::write(
+        &pinned,
+        manifest.replace("spec:\n", &format!("spec:\n  nodeSelector:\n    kubernetes.io/hostname: {node}\n")),
+    )
+    .unwrap();
+    let kubectl = |args: &[&str]| {
+        let out =
+            Command::new("kubectl").arg("--kubeconfig").arg(&kubeconfig).args(args).output().expect("kubectl on PATH");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = kubectl(&["apply", "-f", pinned.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let ip = loop {
+        let (_, out) =
+            kubectl(&["get", "pod", "pod-1", "-o", "jsonpath={.status.phase} {.status.podIP} {.spec.nodeName}"]);
+        let fields: Vec<&str> = out.split_whitespace().collect();
+        if fields.len() == 3 && fields[0] == "Running" {
+            assert_eq!(fields[2], node);
+            break fields[1].to_string();
+        }
+        assert!(Instant::now() < deadline, "pod-1 did not run on {node}: {out}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(lab_sh(from, &format!("curl -s -m 5 {ip}:8000")).trim(), "containerPort : 8000");
+    let (ok, out) = kubectl(&["delete", "pod", "pod-1"]);
+    assert!(ok, "{out}");
+}
+
 #[test]
 fn mixed_el_and_debian_lab_converges_and_follows_the_pin() {
     let work = tempfile::tempdir().unwrap();
-    let repo = work.path().join("repo");
-    let built = Command::new("bash")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/el/build-repo.sh"))
-        .arg(&repo)
-        .output()
-        .unwrap();
-    assert!(built.status.success(), "build-repo.sh: {}", String::from_utf8_lossy(&built.stderr));
 
     let _ = kubeboot(&["lab", "down"], &[]);
     let lab_inv = work.path().join("lab.yaml");
@@ -88,7 +95,11 @@ fn mixed_el_and_debian_lab_converges_and_follows_the_pin() {
         let out = kubeboot(&["lab", "up", count, "--flavor", flavor, "--inventory", lab_inv_s], &[]);
         assert!(out.status.success(), "lab up {count} {flavor}: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let _server = RepoServer::start(&repo);
+    // `lab up --flavor el` builds (once) and serves the EL repositories on the bridge.
+    assert!(std::net::TcpStream::connect(("10.88.0.1", REPO_PORT)).is_ok(), "the lab serves the EL repositories");
+    let lab_text = std::fs::read_to_string(&lab_inv).unwrap();
+    assert!(lab_text.contains("docker_ce_repo_baseurl: http://10.88.0.1:8088/docker-ce/"), "{lab_text}");
+    assert!(lab_text.contains("docker: { source: docker-ce, version: \"18.06.2.ce\" }"), "{lab_text}");
 
     // Facts: the EL hosts are EL with dnf, the Debian host Debian with apt.
     let ping = kubeboot(&["ping", "-i", lab_inv_s, "--output", "json"], &[]);
@@ -125,6 +136,9 @@ fn mixed_el_and_debian_lab_converges_and_follows_the_pin() {
     }
     assert_eq!(lab_sh("lab-node2", "dpkg-query -W -f='${Status}' docker.io"), "install ok installed");
     assert_eq!(lab_sh("lab-node2", "systemctl is-active docker"), "active\n");
+
+    // The walkthrough's scenario: pod-1 runs on the EL node's docker-ce 18.06.2.ce and answers by pod IP.
+    pod_runs_on(&inv, "lab-node1", "lab-node2", work.path());
 
     let (code, rerun, _) = up(&inv, &[]);
     assert_eq!(code, 0);

@@ -46,10 +46,13 @@ fn join_checks_pin_and_token_before_sending_anything() {
     // The agent's registration and heartbeat with those credentials make the node Ready.
     let node = kubeboot::agent::node_info::node_object("n1", "127.0.0.1", false);
     rt().block_on(kubeboot::agent::registration::register(&client, &node)).unwrap();
-    rt().block_on(kubeboot::agent::registration::heartbeat(&client, "n1")).unwrap();
+    rt().block_on(kubeboot::agent::registration::heartbeat(&client, "n1", &serde_json::json!({}))).unwrap();
     let stored = rt().block_on(client.request("GET", "/api/v1/nodes/n1", None, None)).unwrap().json();
     assert_eq!(kubeboot::resources::node::ready_status(&stored), Some("True"));
     // A node cannot heartbeat for another.
-    let err = rt().block_on(kubeboot::agent::registration::heartbeat(&client, "n9")).unwrap_err().to_string();
+    let err = rt()
+        .block_on(kubeboot::agent::registration::heartbeat(&client, "n9", &serde_json::json!({})))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("404"), "{err}");
 }

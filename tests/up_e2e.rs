@@ -40,9 +40,7 @@ fn up_converges_reruns_clean_repairs_drift_and_survives_kills() {
     let work = tempfile::tempdir().unwrap();
     let inv_path = work.path().join("lab.yaml");
     let inv = inv_path.to_str().unwrap();
-    let _ = kubeboot(&["lab", "down"], &[]);
-    let up = kubeboot(&["lab", "up", "3", "--inventory", inv], &[]);
-    assert!(up.status.success(), "lab up: {}", String::from_utf8_lossy(&up.stderr));
+    common::fresh_lab(3, inv);
 
     // 1. SIGKILL the first run while it installs packages, then rerun: it must converge.
     let mut first = Command::new(env!("CARGO_BIN_EXE_kubeboot"))

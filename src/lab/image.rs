@@ -16,7 +16,7 @@ const COMPLETE_MARKER: &str = ".kubeboot-base-complete";
 
 /// A cached image `lab_dir/name`, built by `build` into `name.partial` and renamed into place only once
 /// complete: a killed build leaves only the `.partial` folder, which the next call removes.
-fn cached_image(
+pub(super) fn cached_image(
     lab_dir: &Path,
     name: &str,
     build: impl FnOnce(&Path) -> Result<(), LabError>,

@@ -2,6 +2,8 @@
 //! Everything lives under one folder (default /var/lib/kubeboot-lab, or $KUBEBOOT_LAB_DIR) and one state
 //! file, so `up` can add hosts or recover from a killed run and `down` removes exactly what was made.
 
+mod background;
+mod el_repo;
 mod error;
 mod image;
 mod images;
@@ -100,6 +102,9 @@ impl Lab {
         }
         registry::ensure(&self.dir)?;
         images::ensure(&self.dir)?;
+        if base_el.is_some() {
+            el_repo::ensure(&self.dir)?;
+        }
 
         for index in 0..count {
             if !state.hosts.iter().any(|h| h.index == index) {
@@ -158,6 +163,7 @@ impl Lab {
             }
         }
         registry::stop(&self.dir);
+        el_repo::stop(&self.dir);
         network::remove_bridge_and_nat(state.ip_forward_before.as_deref())?;
         for path in [self.state_path(), self.known_hosts(), self.dir.join("lab-inventory.yaml")] {
             let _ = std::fs::remove_file(path);
@@ -194,14 +200,23 @@ impl Lab {
         );
         text.push_str(&format!("  private_key: {}\n", self.private_key().display()));
         text.push_str(&format!("  known_hosts_file: {}\n", self.known_hosts().display()));
+        if hosts.iter().any(|h| h.flavor == Flavor::El) {
+            text.push_str(&el_repo::inventory_vars());
+        }
         text.push_str("hosts:\n");
         for h in hosts {
             let role = if h.index == 0 { "master" } else { "node" };
-            let flavor = match h.flavor {
-                Flavor::Debian => "debian",
-                Flavor::El => "el (Rocky Linux 9 userland stand-in)",
+            let (docker, flavor) = match h.flavor {
+                Flavor::Debian => ("", "debian"),
+                // The walkthrough's pin, from the lab's docker-ce repository.
+                Flavor::El => {
+                    (", docker: { source: docker-ce, version: \"18.06.2.ce\" }", "el (Rocky Linux 9 userland stand-in)")
+                }
             };
-            text.push_str(&format!("  - {{ name: {}, address: {}, role: {role} }}   # {flavor}\n", h.name, h.address));
+            text.push_str(&format!(
+                "  - {{ name: {}, address: {}, role: {role}{docker} }}   # {flavor}\n",
+                h.name, h.address
+            ));
         }
         text
     }

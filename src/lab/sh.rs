@@ -41,6 +41,9 @@ pub fn missing(program: &str) -> LabError {
         "docker-registry" => "docker-registry",
         "skopeo" => "skopeo",
         "busybox" => "busybox-static",
+        "rpmbuild" => "rpm",
+        "createrepo_c" => "createrepo-c",
+        "python3" => "python3",
         _ => "iproute2",
     };
     LabError::MissingTool { tool: program.to_string(), package: package.to_string() }

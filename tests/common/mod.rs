@@ -230,3 +230,11 @@ pub fn start_server(cfg: &Path, data: &Path, port: &str) -> Child {
         .spawn()
         .unwrap()
 }
+
+/// The machine's lab taken down and `count` fresh Debian hosts booted; their inventory is written to
+/// `inventory` (tests share the one lab of the machine, one test binary at a time).
+pub fn fresh_lab(count: u32, inventory: &str) {
+    let _ = kubeboot(&["lab", "down"], &[]);
+    let up = kubeboot(&["lab", "up", &count.to_string(), "--inventory", inventory], &[]);
+    assert!(up.status.success(), "lab up: {}", String::from_utf8_lossy(&up.stderr));
+}

@@ -249,7 +249,8 @@ mod tests {
                 json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "x", "operator": "Exists"}]}, {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["w1"]}]}]}}}}),
             ),
         ];
-        let cases: Vec<(&str, &Value, &Value, Vec<&Value>, Option<Misfit>)> = vec![
+        type Case<'a> = (&'a str, &'a Value, &'a Value, Vec<&'a Value>, Option<Misfit>);
+        let cases: Vec<Case> = vec![
             ("plain pod on a worker", &plain, &worker, vec![], None),
             (
                 "master taint",

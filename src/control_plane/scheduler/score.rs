@@ -25,7 +25,7 @@ pub fn score(pod: &Value, node: &Value, pods: &[&Value]) -> (i64, i64) {
         used_cpu += r.cpu_millis;
         used_memory += r.memory;
     }
-    let free = |used: u64, total: u64| if total == 0 { 0 } else { (total.saturating_sub(used) * 100 / total) as i64 };
+    let free = |used: u64, total: u64| (total.saturating_sub(used) * 100).checked_div(total).unwrap_or(0) as i64;
     let least_requested = (free(used_cpu, cpu) + free(used_memory, memory)) / 2;
     (-same_owner, least_requested)
 }

@@ -6,9 +6,10 @@
 #                    Debian's docker.io, containerd, runc and tini binaries, with a systemd unit. Both versions
 #                    carry the same binaries; what differs is the package version rpm reports.
 #   OUT/kubernetes/  a kubectl stand-in
-# Usage: build-repo.sh OUT   (needs rpm, createrepo-c and apt lists on this machine)
+# Usage: el-repo.sh OUT   (needs rpm, createrepo-c and apt lists on this machine). `kubeboot lab up --flavor el`
+# runs it once (embedded in the binary) and serves OUT on the lab bridge.
 set -euo pipefail
-out=${1:?usage: build-repo.sh OUT}
+out=${1:?usage: el-repo.sh OUT}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"

@@ -1,0 +1,248 @@
+//! Pods on Docker end to end, on one lab cluster built as the README does (`lab up 3` + `up`), driven by
+//! the real kubectl on this machine: the walkthrough's pod-1 runs 2/2 on a worker and answers on both
+//! ports from the other worker by its IP (its containers reach each other on localhost), containers are
+//! named and labelled as kubelet's dockershim names them, a nodeSelector is honoured and an unsatisfiable
+//! one reported as kube-scheduler reports it, a crashing container goes into CrashLoopBackOff with a
+//! growing restart count, emptyDir is shared and hostPath kept, an agent restart adopts running pods, a
+//! Docker restart is recovered from, delete removes every container. Takes the lab down at the end.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{kubeboot, lab_sh};
+use serde_json::Value;
+
+struct Kubectl {
+    kubeconfig: PathBuf,
+}
+
+impl Kubectl {
+    fn run(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .output()
+            .expect("kubectl is needed on PATH for this test (the machine's kubectl, or .ci/setup's)");
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (ok, out) = self.run(args);
+        assert!(ok, "kubectl {}: {out}", args.join(" "));
+        out
+    }
+
+    fn pod(&self, name: &str) -> Value {
+        let (ok, out) = self.run(&["get", "pod", name, "-o", "json"]);
+        if ok {
+            serde_json::from_str(&out).unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        }
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn running_ready(pod: &Value) -> bool {
+    pod["status"]["phase"] == "Running"
+        && pod["status"]["containerStatuses"]
+            .as_array()
+            .is_some_and(|cs| !cs.is_empty() && cs.iter().all(|c| c["ready"] == true))
+}
+
+fn manifest(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel).display().to_string()
+}
+
+#[test]
+fn pods_run_on_docker_across_the_lab() {
+    let work = tempfile::tempdir().unwrap();
+    let inv_path = work.path().join("lab.yaml");
+    let inv = inv_path.to_str().unwrap();
+    common::fresh_lab(3, inv);
+
+    // The lab's pod range is private and the walkthrough's public one is nowhere; the bridge drops what is
+    // not for the lab or a package mirror.
+    let inventory = std::fs::read_to_string(&inv_path).unwrap();
+    assert!(inventory.contains("pod_network_cidr: 10.244.0.0/16"), "{inventory}");
+    assert!(!inventory.contains("pod_network_cidr: 20.96"), "{inventory}");
+    let forward = common::run("iptables", &["-S", "FORWARD"]);
+    assert!(forward.contains("-i kblab0 -m comment --comment kubeboot-lab -j DROP"), "{forward}");
+
+    let up = kubeboot(&["up", "-i", inv], &[]);
+    assert!(up.status.success(), "up: {}{}", String::from_utf8_lossy(&up.stdout), String::from_utf8_lossy(&up.stderr));
+    let conf = kubeboot(&["kubeconfig", "-i", inv], &[]);
+    assert!(conf.status.success());
+    let kubeconfig = work.path().join("admin.conf");
+    std::fs::write(&kubeconfig, &conf.stdout).unwrap();
+    let k = Kubectl { kubeconfig };
+
+    // 1. pod-1 of the walkthrough, unmodified: 2/2 Running on a worker, kubectl's columns as on kubeadm.
+    k.ok(&["apply", "-f", &manifest("examples/pod-1.yaml")]);
+    wait_for("pod-1 Running and Ready", Duration::from_secs(120), || running_ready(&k.pod("pod-1")));
+    let pod = k.pod("pod-1");
+    let node = pod["spec"]["nodeName"].as_str().unwrap().to_string();
+    assert_ne!(node, "lab-master", "the master's taint keeps pods off it");
+    let ip = pod["status"]["podIP"].as_str().unwrap().to_string();
+    assert!(ip.starts_with("10.244."), "{ip}");
+    let wide = k.ok(&["get", "pods", "-o", "wide", "--no-headers"]);
+    let row: Vec<&str> = wide.lines().find(|l| l.starts_with("pod-1 ")).unwrap().split_whitespace().collect();
+    assert_eq!((row[1], row[2], row[3], row[5], row[6]), ("2/2", "Running", "0", ip.as_str(), node.as_str()), "{wide}");
+    assert_eq!(pod["status"]["qosClass"], "BestEffort");
+    assert!(pod["status"]["containerStatuses"][0]["containerID"].as_str().unwrap().starts_with("docker://"));
+
+    // 2. Both ports answer by pod IP from the other worker and from the master; localhost inside the pod.
+    let other = if node == "lab-node1" { "lab-node2" } else { "lab-node1" };
+    for from in [other, "lab-master"] {
+        assert_eq!(lab_sh(from, &format!("curl -s -m 5 {ip}:8000")).trim(), "containerPort : 8000", "from {from}");
+        assert_eq!(lab_sh(from, &format!("curl -s -m 5 {ip}:8080")).trim(), "containerPort : 8080", "from {from}");
+    }
+    let local =
+        lab_sh(&node, "docker exec $(docker ps -q -f name=k8s_container1_pod-1_default_) wget -qO- localhost:8080");
+    assert_eq!(local.trim(), "containerPort : 8080");
+
+    // 3. Docker reads as on a kubeadm node: dockershim's names and labels, a sandbox per pod.
+    let names = lab_sh(&node, "docker ps --format '{{.Names}} {{.Label \"io.kubernetes.pod.name\"}} {{.Label \"io.kubernetes.container.name\"}}'");
+    let uid = pod["metadata"]["uid"].as_str().unwrap();
+    for c in ["container1", "container2"] {
+        assert!(names.contains(&format!("k8s_{c}_pod-1_default_{uid}_0 pod-1 {c}")), "{names}");
+    }
+    assert!(names.contains(&format!("k8s_POD_pod-1_default_{uid}_0 pod-1")), "{names}");
+
+    // 4. Scheduling: a nodeSelector is honoured; one no node satisfies is reported as kube-scheduler does.
+    k.ok(&[
+        "apply",
+        "-f",
+        &manifest("examples/pod-volume-3.yaml"),
+        "-f",
+        &manifest("tests/manifests/workloads/nowhere.yaml"),
+    ]);
+    wait_for("pod-volume-3 Running", Duration::from_secs(60), || running_ready(&k.pod("pod-volume-3")));
+    assert_eq!(k.pod("pod-volume-3")["spec"]["nodeName"], "lab-node1");
+    let expected = "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/master: }, 2 node(s) didn't match Pod's node affinity/selector.";
+    wait_for("nowhere is unschedulable", Duration::from_secs(30), || {
+        k.pod("nowhere")["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter().any(|c| c["type"] == "PodScheduled" && c["reason"] == "Unschedulable" && c["message"] == expected)
+        })
+    });
+    let events = k.ok(&["get", "events", "--field-selector", "involvedObject.name=nowhere"]);
+    assert!(events.contains("FailedScheduling") && events.contains(expected), "{events}");
+
+    // 5. A crashing container: CrashLoopBackOff and a growing restart count, its last exit kept.
+    k.ok(&["apply", "-f", &manifest("tests/manifests/workloads/crasher.yaml")]);
+    wait_for("crasher restarted twice", Duration::from_secs(90), || {
+        k.pod("crasher")["status"]["containerStatuses"][0]["restartCount"].as_i64().unwrap_or(0) >= 2
+    });
+    wait_for("crasher in CrashLoopBackOff", Duration::from_secs(30), || {
+        k.ok(&["get", "pod", "crasher", "--no-headers"]).contains("CrashLoopBackOff")
+    });
+    let crash = &k.pod("crasher")["status"]["containerStatuses"][0];
+    assert_eq!(crash["lastState"]["terminated"]["exitCode"], 3, "{crash}");
+
+    // 5b. Probes: readiness gates Ready, a failing liveness probe restarts its container; a missing image
+    // is ErrImagePull, then ImagePullBackOff.
+    k.ok(&[
+        "apply",
+        "-f",
+        &manifest("tests/manifests/workloads/probes.yaml"),
+        "-f",
+        &manifest("tests/manifests/workloads/no-image.yaml"),
+    ]);
+    wait_for("probed: web ready, never-ready not, dies restarted", Duration::from_secs(90), || {
+        let pod = k.pod("probed");
+        let status = |name: &str| {
+            pod["status"]["containerStatuses"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["name"] == name).cloned())
+                .unwrap_or_default()
+        };
+        status("web")["ready"] == true
+            && status("never-ready")["ready"] == false
+            && status("never-ready")["state"]["running"].is_object()
+            && status("dies")["restartCount"].as_i64().unwrap_or(0) >= 1
+    });
+    let row = k.ok(&["get", "pod", "probed", "--no-headers"]);
+    assert!(row.split_whitespace().nth(1).is_some_and(|r| r != "3/3"), "not every container is ready: {row}");
+    wait_for("no-image in ImagePullBackOff", Duration::from_secs(60), || {
+        let out = k.ok(&["get", "pod", "no-image", "--no-headers"]);
+        out.contains("ImagePullBackOff") || out.contains("ErrImagePull")
+    });
+
+    // 5c. cordon keeps new pods off a node; uncordon lets them back.
+    k.ok(&["cordon", "lab-node1"]);
+    let cordoned = k.ok(&["get", "nodes", "lab-node1", "--no-headers"]);
+    assert!(cordoned.contains("SchedulingDisabled"), "{cordoned}");
+    k.ok(&["apply", "-f", &manifest("tests/manifests/workloads/pinned.yaml")]);
+    wait_for("pinned waits for the cordoned node", Duration::from_secs(30), || {
+        k.pod("pinned")["status"]["conditions"].to_string().contains("1 node(s) were unschedulable")
+    });
+    k.ok(&["uncordon", "lab-node1"]);
+    wait_for("pinned runs once uncordoned", Duration::from_secs(60), || running_ready(&k.pod("pinned")));
+    k.ok(&["delete", "pod", "pinned"]);
+
+    // 6. emptyDir shared by the pod's containers; hostPath kept on the node after the pod is gone.
+    k.ok(&["apply", "-f", &manifest("examples/pod-volume-1.yaml")]);
+    wait_for("pod-volume-1 Running", Duration::from_secs(60), || running_ready(&k.pod("pod-volume-1")));
+    let vnode = k.pod("pod-volume-1")["spec"]["nodeName"].as_str().unwrap().to_string();
+    lab_sh(
+        &vnode,
+        "docker exec $(docker ps -q -f name=k8s_container1_pod-volume-1_) sh -c 'echo shared > /mount1/file'",
+    );
+    let shared = lab_sh(&vnode, "docker exec $(docker ps -q -f name=k8s_container2_pod-volume-1_) cat /mount2/file");
+    assert_eq!(shared.trim(), "shared");
+    lab_sh(
+        "lab-node1",
+        "docker exec $(docker ps -q -f name=k8s_container_pod-volume-3_) sh -c 'echo kept > /mount1/f'",
+    );
+    k.ok(&["delete", "pod", "pod-volume-3", "pod-volume-1"]);
+    assert_eq!(lab_sh("lab-node1", "cat /node-v/f").trim(), "kept", "hostPath stays");
+    assert_eq!(
+        lab_sh(&vnode, "ls /var/lib/kubeboot/pods | wc -l; docker ps -aq -f name=pod-volume | wc -l")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["0", "0"]
+    );
+
+    // 7. An agent restart adopts the running pod: the same containers, still Running.
+    let before = lab_sh(&node, "docker ps -q -f name=_pod-1_ | sort");
+    lab_sh(&node, "systemctl restart kubeboot-agent");
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(lab_sh(&node, "docker ps -q -f name=_pod-1_ | sort"), before, "nothing restarted");
+    assert!(running_ready(&k.pod("pod-1")));
+
+    // 8. A Docker restart is survived: pod-1 comes back (restartPolicy Always) and answers again.
+    lab_sh(&node, "systemctl restart docker");
+    wait_for("pod-1 back after a Docker restart", Duration::from_secs(90), || {
+        running_ready(&k.pod("pod-1"))
+            && lab_sh(other, &format!("curl -s -m 2 {}:8000", k.pod("pod-1")["status"]["podIP"].as_str().unwrap_or("")))
+                .contains("8000")
+    });
+
+    // 9. Delete is graceful and complete: kubectl waits, and no container of the pod is left.
+    k.ok(&["delete", "pod", "pod-1", "crasher", "nowhere", "probed"]);
+    // A forced delete removes the object at once; the agent then removes the containers of a pod that is gone.
+    let inode = k.pod("no-image")["spec"]["nodeName"].as_str().unwrap_or("").to_string();
+    k.ok(&["delete", "pod", "no-image", "--force", "--grace-period=0"]);
+    wait_for("the forced pod's sandbox removed", Duration::from_secs(30), || {
+        lab_sh(&inode, "docker ps -aq -f name=_no-image_ | wc -l").trim() == "0"
+    });
+    assert!(!k.run(&["get", "pod", "pod-1"]).0, "pod-1 is gone once delete returns");
+    assert_eq!(lab_sh(&node, "docker ps -aq -f name=_pod-1_ | wc -l").trim(), "0");
+
+    let down = kubeboot(&["lab", "down"], &[]);
+    assert!(down.status.success(), "lab down: {}", String::from_utf8_lossy(&down.stderr));
+}
