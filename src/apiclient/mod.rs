@@ -1,6 +1,7 @@
 //! A small HTTPS client for the API server (hyper over rustls): used by `join` (discovery and the
-//! certificate exchange), the agent and the admin commands. One connection per request keeps it simple;
-//! the agent's request rate (one heartbeat per 10 s) does not need pooling.
+//! certificate exchange), the agent and the admin commands. One connection per request keeps it simple:
+//! the agent makes a few requests a second at most (a pod list every 2 s, status writes, heartbeats) and
+//! holds one long-lived watch.
 
 pub mod admin;
 mod insecure;
@@ -124,27 +125,45 @@ impl ApiClient {
         &self.server
     }
 
-    /// A watch (`path` with `watch=true`): each event line is sent to `events` until the server ends the
-    /// stream or the receiver goes away.
-    pub async fn watch_lines(&self, path: &str, events: tokio::sync::mpsc::Sender<String>) -> Result<(), ClientError> {
+    fn http_error(&self, message: String) -> ClientError {
+        ClientError::Http { server: self.server.clone(), message }
+    }
+
+    /// Send one request on a new connection; the response's body is still to be read.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        bearer: Option<&str>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
         let connect = |message: String| ClientError::Connect { server: self.server.clone(), message };
-        let http = |message: String| ClientError::Http { server: self.server.clone(), message };
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| connect(e.to_string()))?;
         let _ = tcp.set_nodelay(true);
         let name = ServerName::try_from(self.host.clone()).map_err(|e| connect(e.to_string()))?;
         let tls = self.connector.connect(name, tcp).await.map_err(|e| connect(format!("TLS: {e}")))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(|e| http(e.to_string()))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| self.http_error(e.to_string()))?;
         tokio::spawn(conn);
-        let req = Request::builder()
-            .method("GET")
-            .uri(path)
-            .header("host", &self.host)
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| http(e.to_string()))?;
-        let response = sender.send_request(req).await.map_err(|e| http(e.to_string()))?;
+        let mut req = Request::builder().method(method).uri(path).header("host", &self.host);
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        if let Some(token) = bearer {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let req =
+            req.body(Full::new(Bytes::from(body.unwrap_or_default()))).map_err(|e| self.http_error(e.to_string()))?;
+        sender.send_request(req).await.map_err(|e| self.http_error(e.to_string()))
+    }
+
+    /// A watch (`path` with `watch=true`): each event line is sent to `events` until the server ends the
+    /// stream or the receiver goes away.
+    pub async fn watch_lines(&self, path: &str, events: tokio::sync::mpsc::Sender<String>) -> Result<(), ClientError> {
+        let response = self.send("GET", path, None, None).await?;
         if !response.status().is_success() {
             return Err(ClientError::Status {
                 server: self.server.clone(),
@@ -155,7 +174,7 @@ impl ApiClient {
         let mut body = response.into_body();
         let mut pending = Vec::new();
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| http(e.to_string()))?;
+            let frame = frame.map_err(|e| self.http_error(e.to_string()))?;
             let Some(data) = frame.data_ref() else { continue };
             pending.extend_from_slice(data);
             while let Some(end) = pending.iter().position(|b| *b == b'\n') {
@@ -176,28 +195,10 @@ impl ApiClient {
         body: Option<Vec<u8>>,
         bearer: Option<&str>,
     ) -> Result<Reply, ClientError> {
-        let connect = |message: String| ClientError::Connect { server: self.server.clone(), message };
-        let http = |message: String| ClientError::Http { server: self.server.clone(), message };
-        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| connect(e.to_string()))?;
-        let _ = tcp.set_nodelay(true);
-        let name = ServerName::try_from(self.host.clone()).map_err(|e| connect(e.to_string()))?;
-        let tls = self.connector.connect(name, tcp).await.map_err(|e| connect(format!("TLS: {e}")))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(|e| http(e.to_string()))?;
-        tokio::spawn(conn);
-        let mut req = Request::builder().method(method).uri(path).header("host", &self.host);
-        if body.is_some() {
-            req = req.header("content-type", "application/json");
-        }
-        if let Some(token) = bearer {
-            req = req.header("authorization", format!("Bearer {token}"));
-        }
-        let req = req.body(Full::new(Bytes::from(body.unwrap_or_default()))).map_err(|e| http(e.to_string()))?;
-        let response = sender.send_request(req).await.map_err(|e| http(e.to_string()))?;
+        let response = self.send(method, path, body, bearer).await?;
         let status = response.status().as_u16();
-        let body = response.into_body().collect().await.map_err(|e| http(e.to_string()))?.to_bytes().to_vec();
+        let body =
+            response.into_body().collect().await.map_err(|e| self.http_error(e.to_string()))?.to_bytes().to_vec();
         Ok(Reply { status, body })
     }
 }
