@@ -64,11 +64,12 @@ t1=$(now)
 thirty=$(elapsed "$t0" "$t1")
 spread=$(kubectl get pods -l bench=30 -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | sort | uniq -c | tr '\n' ' ')
 kubectl delete -f "$manifest" >/dev/null
+runtime=$(kubectl get node lab-node1 -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}')
 "$kb" lab down >/dev/null 2>&1 || true
 
 ratio=$(python3 -c "print(f'{$(median "${starts[@]}") / $(median "${floors[@]}"):.2f}')")
 echo
-echo "$($kb --version), 3 lab hosts (Docker $(grep -o 'docker://[^ ]*' "$work/pods-up.log" | head -1 || true)), release build"
+echo "$($kb --version), 3 lab hosts ($runtime), release build"
 echo "pod-1 kubectl apply -> Ready (target <= 1.5x floor): $(stats "${starts[@]}")"
 echo "floor, docker pull + run of the same containers:    $(stats "${floors[@]}")"
 echo "ratio (medians):                                     ${ratio}x"

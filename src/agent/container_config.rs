@@ -1,4 +1,5 @@
-//! A pod's containers as Docker sees them: the sandbox on network `none` (its veth comes from network/),
+//! A pod's containers as the runtime is asked for them: the sandbox with no network of the runtime's (its
+//! veth comes from network/),
 //! each container joined to the sandbox's network and IPC namespaces, with kubelet's names and labels,
 //! command/args, env (value, fieldRef, configMapKeyRef, secretKeyRef, envFrom), workingDir, volume mounts,
 //! resources as cgroup limits and securityContext. Pure functions of the pod and what was fetched for it.
@@ -6,12 +7,11 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use bollard::models::{ContainerCreateBody, HostConfig};
 use serde_json::Value;
 
 use super::runtime::{
-    LABEL_ATTEMPT, LABEL_CONTAINER_NAME, LABEL_INIT, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID, LABEL_SANDBOX,
-    LABEL_SPEC_HASH, LABEL_TYPE,
+    docker_name, ContainerSpec, LABEL_ATTEMPT, LABEL_CONTAINER_NAME, LABEL_INIT, LABEL_POD_NAME, LABEL_POD_NAMESPACE,
+    LABEL_POD_UID, LABEL_SANDBOX, LABEL_SPEC_HASH, LABEL_TYPE, SANDBOX_NAME,
 };
 use super::volumes::VolumeSources;
 use crate::resources::quantity::{cpu_millis, units};
@@ -43,23 +43,17 @@ fn pod_labels(pod: &Value, kind: &str) -> HashMap<String, String> {
     .collect()
 }
 
-/// The sandbox: the pause image, the pod's hostname, no network of Docker's.
-pub fn sandbox(pod: &Value, pause_image: &str, attempt: u32) -> ContainerCreateBody {
+/// The sandbox: the pause image, the pod's hostname, no network of the runtime's.
+pub fn sandbox(pod: &Value, pause_image: &str, attempt: u32) -> ContainerSpec {
     let mut labels = pod_labels(pod, "podsandbox");
     labels.insert(LABEL_ATTEMPT.into(), attempt.to_string());
-    let hostname = pod
-        .pointer("/spec/hostname")
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| pod["metadata"]["name"].as_str().unwrap_or("pod"));
-    ContainerCreateBody {
-        image: Some(pause_image.to_string()),
+    let name = text(pod, "/metadata/name");
+    let hostname = pod.pointer("/spec/hostname").and_then(Value::as_str).unwrap_or(&name);
+    ContainerSpec {
+        name: docker_name(SANDBOX_NAME, &name, &text(pod, "/metadata/namespace"), &text(pod, "/metadata/uid"), attempt),
+        image: pause_image.to_string(),
         hostname: Some(hostname.chars().take(63).collect()),
-        labels: Some(labels),
-        host_config: Some(HostConfig {
-            network_mode: Some("none".into()),
-            ipc_mode: Some("shareable".into()),
-            ..Default::default()
-        }),
+        labels,
         ..Default::default()
     }
 }
@@ -205,7 +199,7 @@ pub fn expand(input: &str, vars: &[(String, String)]) -> String {
 }
 
 /// One container of the pod, joined to the sandbox.
-pub fn container(ctx: &PodContext, container: &Value, init: bool, attempt: u32) -> Result<ContainerCreateBody, String> {
+pub fn container(ctx: &PodContext, container: &Value, init: bool, attempt: u32) -> Result<ContainerSpec, String> {
     let name = text(container, "/name");
     let mut labels = pod_labels(ctx.pod, "container");
     labels.insert(LABEL_CONTAINER_NAME.into(), name.clone());
@@ -255,30 +249,32 @@ pub fn container(ctx: &PodContext, container: &Value, init: bool, attempt: u32) 
             None => uid.to_string(),
         }
     });
-    let sandbox_ref = format!("container:{}", ctx.sandbox_id);
-    Ok(ContainerCreateBody {
-        image: Some(text(container, "/image")),
+    Ok(ContainerSpec {
+        name: docker_name(
+            &name,
+            &text(ctx.pod, "/metadata/name"),
+            &text(ctx.pod, "/metadata/namespace"),
+            &text(ctx.pod, "/metadata/uid"),
+            attempt,
+        ),
+        image: text(container, "/image"),
         entrypoint: strings("command"),
-        cmd: strings("args"),
-        env: Some(env),
+        args: strings("args"),
+        env,
         working_dir: Some(text(container, "/workingDir")).filter(|w| !w.is_empty()),
-        labels: Some(labels),
+        labels,
         user,
         tty: container.get("tty").and_then(Value::as_bool),
-        open_stdin: container.get("stdin").and_then(Value::as_bool),
+        stdin: container.get("stdin").and_then(Value::as_bool),
         stdin_once: container.get("stdinOnce").and_then(Value::as_bool),
-        host_config: Some(HostConfig {
-            network_mode: Some(sandbox_ref.clone()),
-            ipc_mode: Some(sandbox_ref),
-            binds: Some(binds),
-            // Docker wants at least 6 MiB; a smaller limit would refuse the container outright.
-            memory: memory_limit.map(|m| m.max(6 << 20) as i64),
-            nano_cpus: cpu_limit.map(|m| (m * 1_000_000) as i64),
-            cpu_shares: cpu_request.map(|m| ((m * 1024) / 1000).max(2) as i64),
-            privileged: security.and_then(|s| s.get("privileged")).and_then(Value::as_bool),
-            ..Default::default()
-        }),
-        ..Default::default()
+        join_sandbox: Some(ctx.sandbox_id.clone()),
+        binds,
+        // Docker wants at least 6 MiB; a smaller limit would refuse the container outright.
+        memory_limit: memory_limit.map(|m| m.max(6 << 20) as i64),
+        nano_cpus: cpu_limit.map(|m| (m * 1_000_000) as i64),
+        cpu_shares: cpu_request.map(|m| ((m * 1024) / 1000).max(2) as i64),
+        privileged: security.and_then(|s| s.get("privileged")).and_then(Value::as_bool),
+        hostname: None,
     })
 }
 
@@ -318,17 +314,17 @@ mod tests {
             "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}},
             "securityContext": {"runAsUser": 1000}});
         let body = container(&ctx, &c, false, 2).unwrap();
-        let env = body.env.unwrap();
+        assert_eq!(body.name, "k8s_c1_pod-1_default_u1_2");
+        let env = body.env;
         for expected in ["POD=pod-1", "IP=10.244.1.5", "G=hi", "PW=secret", "MSG=hi from pod-1 $(POD)"] {
             assert!(env.contains(&expected.to_string()), "{expected} in {env:?}");
         }
-        assert_eq!(body.cmd.unwrap(), ["echo pod-1"]);
-        let host = body.host_config.unwrap();
-        assert_eq!(host.network_mode.as_deref(), Some("container:sb"));
-        assert_eq!(host.binds.unwrap(), ["/var/lib/kubeboot/pods/u1/volumes/empty-dir/data:/data:ro"]);
-        assert_eq!((host.nano_cpus, host.memory), (Some(500_000_000), Some(64 << 20)));
+        assert_eq!(body.args.unwrap(), ["echo pod-1"]);
+        assert_eq!(body.join_sandbox.as_deref(), Some("sb"));
+        assert_eq!(body.binds, ["/var/lib/kubeboot/pods/u1/volumes/empty-dir/data:/data:ro"]);
+        assert_eq!((body.nano_cpus, body.memory_limit), (Some(500_000_000), Some(64 << 20)));
         assert_eq!(body.user.as_deref(), Some("1000"));
-        assert_eq!(body.labels.unwrap()[LABEL_ATTEMPT], "2");
+        assert_eq!(body.labels[LABEL_ATTEMPT], "2");
         let missing = json!({"name": "c", "image": "x", "env": [{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "k"}}}]});
         assert!(container(&ctx, &missing, false, 0).unwrap_err().contains("couldn't find key k"));
     }

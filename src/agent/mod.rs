@@ -4,6 +4,7 @@
 pub mod container_config;
 pub mod local_address;
 pub mod network;
+pub mod node_cleanup;
 pub mod node_info;
 pub mod pause;
 pub mod pod_status;

@@ -15,8 +15,7 @@ use super::container_config::{self, PodContext};
 use super::network::PodNetwork;
 use super::pod_status::{self, latest, restarts, Observed};
 use super::probes::Prober;
-use super::runtime::docker::DockerRuntime;
-use super::runtime::{docker_name, Instance, RunState, RuntimeError, SANDBOX_NAME};
+use super::runtime::{ContainerRuntime, Instance, RunState, RuntimeError};
 use super::volumes::{self, VolumeSources};
 use crate::apiclient::ApiClient;
 use crate::resources::meta::{now_rfc3339, parse_rfc3339};
@@ -26,9 +25,9 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(10);
 /// A container that could not start (bad command) has no exit code of its own: Kubernetes reports 128.
 const START_ERROR_EXIT: i64 = 128;
 
-pub struct PodSync {
+pub struct PodSync<R: ContainerRuntime> {
     pub client: ApiClient,
-    pub runtime: DockerRuntime,
+    pub runtime: R,
     pub network: PodNetwork,
     pub node_name: String,
     pub host_ip: String,
@@ -77,10 +76,10 @@ fn seconds_since(t: Option<&str>) -> Option<Duration> {
     Some(Duration::from_secs_f64(elapsed.as_seconds_f64().max(0.0)))
 }
 
-impl PodSync {
+impl<R: ContainerRuntime> PodSync<R> {
     pub fn new(
         client: ApiClient,
-        runtime: DockerRuntime,
+        runtime: R,
         network: PodNetwork,
         node_name: String,
         host_ip: String,
@@ -273,7 +272,7 @@ impl PodSync {
             let running = latest(instances, &name, false).0.filter(|i| i.state == RunState::Running)?.clone();
             Some(async move {
                 let started = seconds_since(running.started_at.as_deref()).unwrap_or_default().as_secs();
-                let verdict = self.prober.check(self.runtime.api(), spec, &running.id, pod_ip, started).await;
+                let verdict = self.prober.check(&self.runtime, spec, &running.id, pod_ip, started).await;
                 if let Some(message) = &verdict.restart {
                     eprintln!("kubeboot agent: {message}");
                     let _ = self.runtime.stop(&running.id, grace).await;
@@ -374,14 +373,7 @@ impl PodSync {
             Ok(b) => b,
             Err(message) => return Some(("CreateContainerConfigError".into(), message)),
         };
-        let docker_name = docker_name(
-            &name,
-            &text(ctx.pod, "/metadata/name"),
-            &text(ctx.pod, "/metadata/namespace"),
-            &text(ctx.pod, "/metadata/uid"),
-            attempt,
-        );
-        if let Err(e) = self.runtime.create_and_start(&docker_name, body).await {
+        if let Err(e) = self.runtime.create_and_start(&body).await {
             return Some(("RunContainerError".into(), e.to_string()));
         }
         // Keep the instance before this one (for `logs --previous`), remove older ones.
@@ -437,24 +429,9 @@ impl PodSync {
             let _ = self.runtime.remove(&old.id).await;
             self.network.detach(&old.id);
         }
-        let name = docker_name(
-            SANDBOX_NAME,
-            &text(pod, "/metadata/name"),
-            &text(pod, "/metadata/namespace"),
-            &text(pod, "/metadata/uid"),
-            attempt,
-        );
-        let body = container_config::sandbox(pod, &self.pause_image, attempt);
-        let id =
-            self.runtime.create_and_start(&name, body).await.map_err(|e| format!("creating the pod sandbox: {e}"))?;
-        let pid = self
-            .runtime
-            .api()
-            .inspect_container(&id, None)
-            .await
-            .ok()
-            .and_then(|i| i.state.and_then(|s| s.pid))
-            .ok_or_else(|| "the pod sandbox did not start".to_string())?;
+        let spec = container_config::sandbox(pod, &self.pause_image, attempt);
+        let id = self.runtime.create_and_start(&spec).await.map_err(|e| format!("creating the pod sandbox: {e}"))?;
+        let pid = self.runtime.pid(&id).await.map_err(|e| format!("the pod sandbox did not start: {e}"))?;
         let ip = self.network.attach(&id, pid).await.map_err(|e| format!("setting up the pod network: {e}"))?;
         Ok((id, ip.to_string()))
     }

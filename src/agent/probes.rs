@@ -1,4 +1,4 @@
-//! kubelet's probes: startup, liveness and readiness, each exec (in the container, through Docker),
+//! kubelet's probes: startup, liveness and readiness, each exec (in the container, through the runtime),
 //! httpGet (a plain HTTP/1.1 GET to the pod's address; 200–399 is success) or tcpSocket (a connection),
 //! with initialDelaySeconds, periodSeconds, timeoutSeconds, successThreshold and failureThreshold. The
 //! results live here, keyed by container id, so a restarted container starts over. A failed startup or
@@ -8,9 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use bollard::exec::StartExecResults;
-use bollard::models::ExecConfig;
-use futures::StreamExt;
+use super::runtime::ContainerRuntime;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -100,39 +98,25 @@ async fn tcp(address: &str, port: u16, timeout: Duration) -> Result<(), String> 
     }
 }
 
-async fn exec(
-    docker: &bollard::Docker,
+async fn exec<R: ContainerRuntime>(
+    runtime: &R,
     container_id: &str,
     command: Vec<String>,
     timeout: Duration,
 ) -> Result<(), String> {
-    let attempt = async {
-        let config = ExecConfig {
-            cmd: Some(command),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            ..Default::default()
-        };
-        let created = docker.create_exec(container_id, config).await.map_err(|e| e.to_string())?;
-        if let StartExecResults::Attached { mut output, .. } =
-            docker.start_exec(&created.id, None).await.map_err(|e| e.to_string())?
-        {
-            while output.next().await.is_some() {}
-        }
-        let inspect = docker.inspect_exec(&created.id).await.map_err(|e| e.to_string())?;
-        match inspect.exit_code {
-            Some(0) => Ok(()),
-            code => Err(format!("command exited with {}", code.unwrap_or(-1))),
-        }
-    };
-    tokio::time::timeout(timeout, attempt).await.map_err(|_| "timeout".to_string())?
+    match tokio::time::timeout(timeout, runtime.exec(container_id, command)).await {
+        Ok(Ok(0)) => Ok(()),
+        Ok(Ok(code)) => Err(format!("command exited with {code}")),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timeout".into()),
+    }
 }
 
 impl Prober {
     /// Run the container's due probes and say what they conclude. `started_secs` is how long it has run.
-    pub async fn check(
+    pub async fn check<R: ContainerRuntime>(
         &self,
-        docker: &bollard::Docker,
+        runtime: &R,
         container: &Value,
         container_id: &str,
         pod_ip: &str,
@@ -141,7 +125,7 @@ impl Prober {
         let mut verdict = Verdict { ready: true, restart: None };
         let has = |k: Kind| container.get(k.field()).is_some_and(Value::is_object);
         if has(Kind::Startup) {
-            let started = self.run(docker, Kind::Startup, container, container_id, pod_ip, started_secs).await;
+            let started = self.run(runtime, Kind::Startup, container, container_id, pod_ip, started_secs).await;
             match started {
                 Some(true) => {}
                 Some(false) => {
@@ -159,7 +143,7 @@ impl Prober {
             }
         }
         if has(Kind::Liveness)
-            && self.run(docker, Kind::Liveness, container, container_id, pod_ip, started_secs).await == Some(false)
+            && self.run(runtime, Kind::Liveness, container, container_id, pod_ip, started_secs).await == Some(false)
         {
             verdict.restart = Some(format!(
                 "Container {} failed liveness probe, will be restarted",
@@ -168,16 +152,16 @@ impl Prober {
         }
         if has(Kind::Readiness) {
             verdict.ready =
-                self.run(docker, Kind::Readiness, container, container_id, pod_ip, started_secs).await == Some(true);
+                self.run(runtime, Kind::Readiness, container, container_id, pod_ip, started_secs).await == Some(true);
         }
         verdict
     }
 
     /// The probe's verdict after running it if due: Some(true) passed, Some(false) failed for good
     /// (failureThreshold reached), None not yet known.
-    async fn run(
+    async fn run<R: ContainerRuntime>(
         &self,
-        docker: &bollard::Docker,
+        runtime: &R,
         kind: Kind,
         container: &Value,
         id: &str,
@@ -199,7 +183,7 @@ impl Prober {
         }
         let timeout = Duration::from_secs(number(probe, "timeoutSeconds", 1).max(1));
         let outcome = if let Some(command) = probe.pointer("/exec/command").and_then(Value::as_array) {
-            exec(docker, id, command.iter().filter_map(|c| c.as_str().map(String::from)).collect(), timeout).await
+            exec(runtime, id, command.iter().filter_map(|c| c.as_str().map(String::from)).collect(), timeout).await
         } else if let Some(get) = probe.get("httpGet") {
             let host = get.get("host").and_then(Value::as_str).unwrap_or(pod_ip);
             match port(container, &get["port"]) {
@@ -254,6 +238,23 @@ mod tests {
         assert_eq!(port(&c, &serde_json::json!("http")), Some(8080));
         assert_eq!(port(&c, &serde_json::json!(8000)), Some(8000));
         assert_eq!(port(&c, &serde_json::json!("nope")), None);
+    }
+
+    #[tokio::test]
+    async fn liveness_fails_after_its_threshold_readiness_gates_ready() {
+        let failing = crate::agent::runtime::fake::FakeRuntime { exit_code: 1, ..Default::default() };
+        let container = serde_json::json!({"name": "c",
+            "livenessProbe": {"exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 2},
+            "readinessProbe": {"exec": {"command": ["false"]}, "periodSeconds": 1}});
+        let prober = Prober::default();
+        let first = prober.check(&failing, &container, "id1", "127.0.0.1", 5).await;
+        assert_eq!(first, Verdict { ready: false, restart: None }, "one failure is not enough");
+        prober.state.lock().unwrap().values_mut().for_each(|c| c.last_run = None);
+        let second = prober.check(&failing, &container, "id1", "127.0.0.1", 6).await;
+        assert!(second.restart.is_some_and(|m| m.contains("failed liveness probe")));
+        let passing = crate::agent::runtime::fake::FakeRuntime::default();
+        let fresh = prober.check(&passing, &container, "id2", "127.0.0.1", 5).await;
+        assert_eq!(fresh, Verdict { ready: true, restart: None }, "a new container starts over");
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ use super::node_info::{node_object, observed_status};
 use super::pod_sync::PodSync;
 use super::registration::{heartbeat, register, HEARTBEAT_SECS};
 use super::runtime::docker::DockerRuntime;
+use super::runtime::ContainerRuntime;
 use crate::apiclient::ApiClient;
 use crate::bootstrap::kubeconfig::Kubeconfig;
 

@@ -1,5 +1,5 @@
-//! `kubeboot reset` on one host: undo init/join — stop and remove kubeboot's units, remove the
-//! configuration and state folders. Docker and the kubeboot binary stay. Like kubeadm's reset it does not
+//! `kubeboot reset` on one host: undo init/join — stop and remove kubeboot's units, the pods' containers and
+//! the pod network, remove the configuration and state folders. Docker and the kubeboot binary stay. Like kubeadm's reset it does not
 //! touch the cluster: `reset -i` deletes the Node objects through the master first.
 
 use std::path::Path;
@@ -27,6 +27,8 @@ pub fn reset_host(layout: &Layout, units: bool) -> Result<Vec<String>, ResetErro
                 removed.push(format!("unit {unit}"));
             }
         }
+        // With the agent stopped, its pods and pod network go too (kubeadm reset removes kubelet's containers).
+        removed.extend(crate::agent::node_cleanup::remove_pods_and_network(&layout.data_dir));
     }
     for dir in [&layout.config_dir, &layout.data_dir] {
         if remove_folder(dir)? {

@@ -18,6 +18,11 @@ pub use command::NetworkError;
 use command::{run, run_with_stdin};
 
 pub const BRIDGE: &str = "kubeboot0";
+
+/// (table, built-in chain, our chain) of the rules this module installs.
+pub fn rules_jumps() -> [(&'static str, &'static str, &'static str); 2] {
+    rules::JUMPS
+}
 /// Routes we add carry this protocol number, so we find and remove exactly ours.
 const ROUTE_PROTO: &str = "77";
 

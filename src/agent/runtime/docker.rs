@@ -5,14 +5,15 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum};
+use bollard::exec::StartExecResults;
+use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, ExecConfig, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ImportImageOptionsBuilder, ListContainersOptionsBuilder,
     RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures::StreamExt;
 
-use super::{Instance, RunState, RuntimeError, LABEL_POD_UID};
+use super::{ContainerRuntime, ContainerSpec, Instance, RunState, RuntimeError, LABEL_POD_UID};
 
 pub struct DockerRuntime {
     docker: bollard::Docker,
@@ -40,47 +41,6 @@ impl DockerRuntime {
             .negotiate_version()
             .await?;
         Ok(DockerRuntime { docker, finished: Mutex::new(HashMap::new()) })
-    }
-
-    pub fn api(&self) -> &bollard::Docker {
-        &self.docker
-    }
-
-    /// `docker://<version>` as the Node reports it.
-    pub async fn version(&self) -> Result<String, RuntimeError> {
-        Ok(self.docker.version().await?.version.unwrap_or_default())
-    }
-
-    /// Every container that belongs to a pod, with its state.
-    pub async fn pod_instances(&self) -> Result<Vec<Instance>, RuntimeError> {
-        let filters: HashMap<&str, Vec<&str>> = [("label", vec![LABEL_POD_UID])].into_iter().collect();
-        let list = self
-            .docker
-            .list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build()))
-            .await?;
-        let mut out = Vec::new();
-        let mut seen = Vec::new();
-        for summary in list {
-            let Some(id) = summary.id.clone() else { continue };
-            seen.push(id.clone());
-            if let Some(cached) = self.finished.lock().expect("cache").get(&id) {
-                out.push(cached.clone());
-                continue;
-            }
-            match self.inspect(&id).await {
-                Ok(Some(instance)) => {
-                    if instance.state == RunState::Exited {
-                        self.finished.lock().expect("cache").insert(id, instance.clone());
-                    }
-                    out.push(instance);
-                }
-                Ok(None) => {}
-                Err(RuntimeError::Docker(m)) if m.contains("404") || m.contains("No such container") => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.finished.lock().expect("cache").retain(|id, _| seen.contains(id));
-        Ok(out)
     }
 
     async fn inspect(&self, id: &str) -> Result<Option<Instance>, RuntimeError> {
@@ -116,7 +76,76 @@ impl DockerRuntime {
         Ok(Some(instance))
     }
 
-    pub async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
+    fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
+        let (network_mode, ipc_mode) = match &spec.join_sandbox {
+            Some(id) => (format!("container:{id}"), format!("container:{id}")),
+            None => ("none".to_string(), "shareable".to_string()),
+        };
+        ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: spec.entrypoint.clone(),
+            cmd: spec.args.clone(),
+            env: Some(spec.env.clone()),
+            working_dir: spec.working_dir.clone(),
+            labels: Some(spec.labels.clone()),
+            hostname: spec.hostname.clone(),
+            user: spec.user.clone(),
+            tty: spec.tty,
+            open_stdin: spec.stdin,
+            stdin_once: spec.stdin_once,
+            host_config: Some(HostConfig {
+                network_mode: Some(network_mode),
+                ipc_mode: Some(ipc_mode),
+                binds: Some(spec.binds.clone()),
+                memory: spec.memory_limit,
+                nano_cpus: spec.nano_cpus,
+                cpu_shares: spec.cpu_shares,
+                privileged: spec.privileged,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+impl ContainerRuntime for DockerRuntime {
+    async fn version(&self) -> Result<String, RuntimeError> {
+        Ok(self.docker.version().await?.version.unwrap_or_default())
+    }
+
+    /// Every container that belongs to a pod, with its state.
+    async fn pod_instances(&self) -> Result<Vec<Instance>, RuntimeError> {
+        let filters: HashMap<&str, Vec<&str>> = [("label", vec![LABEL_POD_UID])].into_iter().collect();
+        let list = self
+            .docker
+            .list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build()))
+            .await?;
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        for summary in list {
+            let Some(id) = summary.id.clone() else { continue };
+            seen.push(id.clone());
+            if let Some(cached) = self.finished.lock().expect("cache").get(&id) {
+                out.push(cached.clone());
+                continue;
+            }
+            match self.inspect(&id).await {
+                Ok(Some(instance)) => {
+                    if instance.state == RunState::Exited {
+                        self.finished.lock().expect("cache").insert(id, instance.clone());
+                    }
+                    out.push(instance);
+                }
+                Ok(None) => {}
+                Err(RuntimeError::Docker(m)) if m.contains("404") || m.contains("No such container") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.finished.lock().expect("cache").retain(|id, _| seen.contains(id));
+        Ok(out)
+    }
+
+    async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
         match self.docker.inspect_image(image).await {
             Ok(_) => Ok(true),
             Err(e) if not_found(&e) => Ok(false),
@@ -124,7 +153,7 @@ impl DockerRuntime {
         }
     }
 
-    pub async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
+    async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
         let (repo, tag) = split_image(image);
         let options = CreateImageOptionsBuilder::new().from_image(&repo).tag(&tag).build();
         let mut stream = self.docker.create_image(Some(options), None, None);
@@ -142,7 +171,7 @@ impl DockerRuntime {
     }
 
     /// `docker load` of a docker-save archive.
-    pub async fn load(&self, archive: Vec<u8>) -> Result<(), RuntimeError> {
+    async fn load(&self, archive: Vec<u8>) -> Result<(), RuntimeError> {
         let mut stream = self.docker.import_image(
             ImportImageOptionsBuilder::new().quiet(true).build(),
             bollard::body_full(archive.into()),
@@ -154,13 +183,14 @@ impl DockerRuntime {
         Ok(())
     }
 
-    pub async fn create_and_start(&self, name: &str, body: ContainerCreateBody) -> Result<String, RuntimeError> {
-        let options = || Some(CreateContainerOptionsBuilder::new().name(name).build());
+    async fn create_and_start(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
+        let options = || Some(CreateContainerOptionsBuilder::new().name(&spec.name).build());
+        let body = Self::create_body(spec);
         let id = match self.docker.create_container(options(), body.clone()).await {
             Ok(c) => c.id,
             // A leftover of an agent that died between create and start: replace it.
             Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => {
-                self.remove(name).await?;
+                self.remove(&spec.name).await?;
                 self.docker.create_container(options(), body).await?.id
             }
             Err(e) => return Err(e.into()),
@@ -169,8 +199,30 @@ impl DockerRuntime {
         Ok(id)
     }
 
+    async fn pid(&self, id: &str) -> Result<i64, RuntimeError> {
+        let info = self.docker.inspect_container(id, None).await?;
+        info.state
+            .and_then(|s| s.pid)
+            .filter(|p| *p > 0)
+            .ok_or_else(|| RuntimeError::Docker(format!("container {id} is not running")))
+    }
+
+    async fn exec(&self, id: &str, command: Vec<String>) -> Result<i64, RuntimeError> {
+        let config = ExecConfig {
+            cmd: Some(command),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let created = self.docker.create_exec(id, config).await?;
+        if let StartExecResults::Attached { mut output, .. } = self.docker.start_exec(&created.id, None).await? {
+            while output.next().await.is_some() {}
+        }
+        Ok(self.docker.inspect_exec(&created.id).await?.exit_code.unwrap_or(-1))
+    }
+
     /// SIGTERM, then SIGKILL after `grace_secs` (Docker's stop does exactly kubelet's sequence).
-    pub async fn stop(&self, id: &str, grace_secs: i64) -> Result<(), RuntimeError> {
+    async fn stop(&self, id: &str, grace_secs: i64) -> Result<(), RuntimeError> {
         let options = StopContainerOptionsBuilder::new().t(grace_secs.clamp(0, i32::MAX as i64) as i32).build();
         match self.docker.stop_container(id, Some(options)).await {
             Ok(()) => Ok(()),
@@ -180,7 +232,7 @@ impl DockerRuntime {
         }
     }
 
-    pub async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+    async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
         match self
             .docker
             .remove_container(id, Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build()))
@@ -195,7 +247,7 @@ impl DockerRuntime {
     }
 
     /// Images on the node as the Node's status.images lists them.
-    pub async fn images(&self) -> Result<Vec<serde_json::Value>, RuntimeError> {
+    async fn images(&self) -> Result<Vec<serde_json::Value>, RuntimeError> {
         let images = self.docker.list_images(None::<bollard::query_parameters::ListImagesOptions>).await?;
         Ok(images
             .into_iter()

@@ -1,11 +1,13 @@
 //! The container runtime seen from the pod sync: containers labelled the way kubelet's dockershim labels
-//! them, observed as `Instance`s, and the few operations the sync needs. `docker.rs` implements it on the
-//! Docker Engine API; tests of the pure parts use plain data.
+//! them, observed as `Instance`s, asked for as `ContainerSpec`s, and the few operations the sync needs
+//! (`ContainerRuntime`). `docker.rs` implements it on the Docker Engine API; tests of the pure parts use
+//! plain data.
 
 pub mod docker;
 pub mod pause_image;
 
 use std::collections::HashMap;
+use std::future::Future;
 
 pub const LABEL_POD_NAME: &str = "io.kubernetes.pod.name";
 pub const LABEL_POD_NAMESPACE: &str = "io.kubernetes.pod.namespace";
@@ -90,6 +92,56 @@ pub fn docker_name(container: &str, pod: &str, namespace: &str, uid: &str, attem
     format!("k8s_{container}_{pod}_{namespace}_{uid}_{attempt}")
 }
 
+/// A container as the pod sync asks for it, in no runtime's terms.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub args: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub labels: HashMap<String, String>,
+    /// The sandbox's hostname (containers get the sandbox's).
+    pub hostname: Option<String>,
+    pub user: Option<String>,
+    pub tty: Option<bool>,
+    pub stdin: Option<bool>,
+    pub stdin_once: Option<bool>,
+    /// None: a sandbox, with no network of the runtime's (the agent gives it one); Some(id): join that
+    /// sandbox's network and IPC namespaces.
+    pub join_sandbox: Option<String>,
+    /// host:container[:ro]
+    pub binds: Vec<String>,
+    pub memory_limit: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub cpu_shares: Option<i64>,
+    pub privileged: Option<bool>,
+}
+
+/// What the pod sync needs of a container runtime.
+pub trait ContainerRuntime: Send + Sync {
+    /// The runtime's version, as the Node reports it after `docker://`.
+    fn version(&self) -> impl Future<Output = Result<String, RuntimeError>> + Send;
+    /// Every container that belongs to a pod, with its state.
+    fn pod_instances(&self) -> impl Future<Output = Result<Vec<Instance>, RuntimeError>> + Send;
+    fn image_present(&self, image: &str) -> impl Future<Output = Result<bool, RuntimeError>> + Send;
+    fn pull(&self, image: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// Load a `docker save` archive.
+    fn load(&self, archive: Vec<u8>) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// Create and start; returns the container's id.
+    fn create_and_start(&self, spec: &ContainerSpec) -> impl Future<Output = Result<String, RuntimeError>> + Send;
+    /// SIGTERM, then SIGKILL after `grace_secs`.
+    fn stop(&self, id: &str, grace_secs: i64) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    fn remove(&self, id: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// The container's main process (to enter its network namespace).
+    fn pid(&self, id: &str) -> impl Future<Output = Result<i64, RuntimeError>> + Send;
+    /// Run a command in the container; its exit code.
+    fn exec(&self, id: &str, command: Vec<String>) -> impl Future<Output = Result<i64, RuntimeError>> + Send;
+    /// The images on the node, as Node.status.images lists them.
+    fn images(&self) -> impl Future<Output = Result<Vec<serde_json::Value>, RuntimeError>> + Send;
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error("docker: {0}")]
@@ -127,5 +179,69 @@ mod tests {
         assert!(sandbox.is_sandbox());
         assert_eq!(sandbox.attempt, 3);
         assert!(Instance::from_labels("x", &HashMap::new()).is_none(), "not ours");
+    }
+}
+
+/// A runtime that only records what it was asked (unit tests of code above the runtime).
+#[cfg(test)]
+pub mod fake {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Default)]
+    pub struct FakeRuntime {
+        pub images: Mutex<Vec<String>>,
+        pub loaded: Mutex<usize>,
+        pub exit_code: i64,
+    }
+
+    impl ContainerRuntime for FakeRuntime {
+        async fn version(&self) -> Result<String, RuntimeError> {
+            Ok("fake".into())
+        }
+        async fn pod_instances(&self) -> Result<Vec<Instance>, RuntimeError> {
+            Ok(Vec::new())
+        }
+        async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
+            Ok(self.images.lock().unwrap().iter().any(|i| i == image))
+        }
+        async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
+            self.images.lock().unwrap().push(image.into());
+            Ok(())
+        }
+        async fn load(&self, archive: Vec<u8>) -> Result<(), RuntimeError> {
+            // The tag is in the archive's manifest.json.
+            let mut tar = tar::Archive::new(archive.as_slice());
+            for entry in tar.entries().unwrap() {
+                let mut entry = entry.unwrap();
+                if entry.path().unwrap().to_string_lossy() == "manifest.json" {
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+                    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    self.images.lock().unwrap().push(manifest[0]["RepoTags"][0].as_str().unwrap().into());
+                }
+            }
+            *self.loaded.lock().unwrap() += 1;
+            Ok(())
+        }
+        async fn create_and_start(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
+            Ok(spec.name.clone())
+        }
+        async fn stop(&self, _: &str, _: i64) -> Result<(), RuntimeError> {
+            Ok(())
+        }
+        async fn remove(&self, _: &str) -> Result<(), RuntimeError> {
+            Ok(())
+        }
+        async fn pid(&self, _: &str) -> Result<i64, RuntimeError> {
+            Ok(1)
+        }
+        async fn exec(&self, _: &str, _: Vec<String>) -> Result<i64, RuntimeError> {
+            Ok(self.exit_code)
+        }
+        async fn images(&self) -> Result<Vec<serde_json::Value>, RuntimeError> {
+            Ok(Vec::new())
+        }
     }
 }

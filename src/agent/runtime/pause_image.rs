@@ -7,8 +7,7 @@ use std::path::Path;
 
 use crate::image_archive::{docker_archive, Entry, ImageConfig};
 
-use super::docker::DockerRuntime;
-use super::RuntimeError;
+use super::{ContainerRuntime, RuntimeError};
 
 const REPOSITORY: &str = "kubeboot/pause";
 
@@ -36,7 +35,7 @@ fn shared_libraries(binary: &Path) -> Vec<String> {
 }
 
 /// Make sure the pause image for this binary is in Docker; returns its reference.
-pub async fn ensure(runtime: &DockerRuntime) -> Result<String, RuntimeError> {
+pub async fn ensure<R: ContainerRuntime>(runtime: &R) -> Result<String, RuntimeError> {
     let exe =
         std::fs::read_link("/proc/self/exe").map_err(|e| RuntimeError::Docker(format!("finding this binary: {e}")))?;
     let binary = std::fs::read(&exe).map_err(|e| RuntimeError::Docker(format!("reading {}: {e}", exe.display())))?;
@@ -61,6 +60,17 @@ pub async fn ensure(runtime: &DockerRuntime) -> Result<String, RuntimeError> {
 
 #[cfg(test)]
 mod tests {
+    use crate::agent::runtime::fake::FakeRuntime;
+
+    #[tokio::test]
+    async fn built_and_loaded_once() {
+        let runtime = FakeRuntime::default();
+        let first = super::ensure(&runtime).await.unwrap();
+        assert!(first.starts_with("kubeboot/pause:"), "{first}");
+        assert_eq!(super::ensure(&runtime).await.unwrap(), first);
+        assert_eq!(*runtime.loaded.lock().unwrap(), 1, "the second call finds the image");
+    }
+
     #[test]
     fn this_binary_lists_its_loader() {
         let exe = std::fs::read_link("/proc/self/exe").unwrap();
