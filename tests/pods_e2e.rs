@@ -105,6 +105,16 @@ fn pods_run_on_docker_across_the_lab() {
     assert_eq!(pod["status"]["qosClass"], "BestEffort");
     assert!(pod["status"]["containerStatuses"][0]["containerID"].as_str().unwrap().starts_with("docker://"));
 
+    // kubelet's events, as `kubectl describe pod` shows them.
+    let described = k.ok(&["describe", "pod", "pod-1"]);
+    for reason in ["Scheduled", "Pulling", "Pulled", "Created", "Started"] {
+        assert!(
+            described.lines().any(|l| l.trim_start().starts_with("Normal") && l.contains(reason)),
+            "{reason}: {described}"
+        );
+    }
+    assert!(described.contains("Started container container2"), "{described}");
+
     // 2. Both ports answer by pod IP from the other worker and from the master; localhost inside the pod.
     let other = if node == "lab-node1" { "lab-node2" } else { "lab-node1" };
     for from in [other, "lab-master"] {
@@ -149,6 +159,10 @@ fn pods_run_on_docker_across_the_lab() {
     });
     wait_for("crasher in CrashLoopBackOff", Duration::from_secs(30), || {
         k.ok(&["get", "pod", "crasher", "--no-headers"]).contains("CrashLoopBackOff")
+    });
+    wait_for("a BackOff event for crasher", Duration::from_secs(30), || {
+        k.ok(&["get", "events", "--field-selector", "involvedObject.name=crasher,reason=BackOff"])
+            .contains("Back-off restarting failed container crash")
     });
     let crash = &k.pod("crasher")["status"]["containerStatuses"][0];
     assert_eq!(crash["lastState"]["terminated"]["exitCode"], 3, "{crash}");
@@ -216,6 +230,29 @@ fn pods_run_on_docker_across_the_lab() {
             .collect::<Vec<_>>(),
         ["0", "0"]
     );
+
+    // 6b. Init containers run first (Init:0/1 meanwhile), a configMap reaches env and files, fieldRef the
+    // pod's name, an emptyDir in memory is shared with the init container.
+    k.ok(&["apply", "-f", &manifest("tests/manifests/workloads/init-and-config.yaml")]);
+    wait_for("init-pod initializing", Duration::from_secs(60), || {
+        k.ok(&["get", "pod", "init-pod", "--no-headers"]).contains("Init:0/1")
+    });
+    wait_for("init-pod Running", Duration::from_secs(60), || running_ready(&k.pod("init-pod")));
+    let init = k.pod("init-pod");
+    assert_eq!(init["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"], "Completed");
+    let inode = init["spec"]["nodeName"].as_str().unwrap().to_string();
+    let app = "$(docker ps -q -f name=k8s_app_init-pod_)";
+    let seen = lab_sh(
+        &inode,
+        &format!("docker exec {app} sh -c 'cat marker; echo $GREETING; cat /config/greeting; echo; echo $MY_POD; mount | grep -c \" /work type tmpfs\"'"),
+    );
+    assert_eq!(
+        seen.lines().collect::<Vec<_>>(),
+        ["init-done", "hello from a configmap", "hello from a configmap", "init-pod", "1"],
+        "{seen}"
+    );
+    k.ok(&["delete", "pod", "init-pod"]);
+    k.ok(&["delete", "configmap", "app-config"]);
 
     // 7. An agent restart adopts the running pod: the same containers, still Running.
     let before = lab_sh(&node, "docker ps -q -f name=_pod-1_ | sort");

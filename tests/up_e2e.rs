@@ -60,12 +60,19 @@ fn up_converges_reruns_clean_repairs_drift_and_survives_kills() {
 
     let (code, run) = up_json(inv, &[]);
     assert_eq!(code, 0, "rerun after a kill: {run}");
-    let expected_daemon_json = kubeboot::render::EMBEDDED_TEMPLATES
-        .iter()
-        .find(|(n, _)| *n == "daemon.json")
-        .unwrap()
-        .1
-        .replace("{{ vars.docker_storage_driver | default(value=\"overlay2\") }}", "overlay2");
+    // daemon.json rendered from the embedded template with the lab inventory's registry mirror.
+    let mut ctx = tera::Context::new();
+    ctx.insert("vars", &serde_json::json!({}));
+    ctx.insert(
+        "docker",
+        &serde_json::json!({"registry_mirrors": ["http://10.88.0.1:5000"], "insecure_registries": ["10.88.0.1:5000"]}),
+    );
+    let expected_daemon_json =
+        kubeboot::render::Renderer::new(None).unwrap().render_template("daemon.json", &ctx).unwrap();
+    assert!(
+        expected_daemon_json.contains("\"registry-mirrors\": [\"http://10.88.0.1:5000\"]"),
+        "{expected_daemon_json}"
+    );
     for host in HOSTS {
         assert_eq!(
             lab_sh(host, "systemctl is-active docker; systemctl is-enabled docker"),

@@ -2,6 +2,7 @@
 //! 10 s through the API server with its node certificate.
 
 pub mod container_config;
+pub mod events;
 pub mod local_address;
 pub mod network;
 pub mod node_cleanup;

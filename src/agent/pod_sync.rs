@@ -38,7 +38,22 @@ pub struct PodSync<R: ContainerRuntime> {
     /// Image pull back-off: image -> (not before, current delay).
     pull_backoff: Mutex<HashMap<String, (Instant, Duration)>>,
     prober: Prober,
+    /// kubelet's events, written by another task so the sync never waits for them.
+    events: tokio::sync::mpsc::UnboundedSender<PodEvent>,
+    /// Crashed instances whose BackOff was reported (once each, not on every pass).
+    backoff_reported: Mutex<std::collections::HashSet<String>>,
 }
+
+/// Who and where the sync runs: the node's name and address, the agent's state folder, the sandbox image.
+pub struct NodeContext {
+    pub node_name: String,
+    pub host_ip: String,
+    pub data_dir: PathBuf,
+    pub pause_image: String,
+}
+
+/// An event about a pod for the events task: (pod, warning, reason, message).
+pub type PodEvent = (Value, bool, &'static str, String);
 
 /// Why a container is not running, as its waiting state says it.
 type Waiting = (String, String);
@@ -81,11 +96,10 @@ impl<R: ContainerRuntime> PodSync<R> {
         client: ApiClient,
         runtime: R,
         network: PodNetwork,
-        node_name: String,
-        host_ip: String,
-        data_dir: PathBuf,
-        pause_image: String,
+        node: NodeContext,
+        events: tokio::sync::mpsc::UnboundedSender<PodEvent>,
     ) -> Self {
+        let NodeContext { node_name, host_ip, data_dir, pause_image } = node;
         PodSync {
             client,
             runtime,
@@ -97,7 +111,13 @@ impl<R: ContainerRuntime> PodSync<R> {
             written: Default::default(),
             pull_backoff: Default::default(),
             prober: Prober::default(),
+            events,
+            backoff_reported: Default::default(),
         }
+    }
+
+    fn event(&self, pod: &Value, warning: bool, reason: &'static str, message: String) {
+        let _ = self.events.send((pod.clone(), warning, reason, message));
     }
 
     /// One pass over every pod of this node and every pod container Docker has.
@@ -137,7 +157,9 @@ impl<R: ContainerRuntime> PodSync<R> {
             self.written.lock().expect("written").remove(uid);
         }
         let live = self.runtime.pod_instances().await.map_err(|e| e.to_string())?;
-        self.prober.retain(&live.iter().map(|i| i.id.clone()).collect::<Vec<_>>());
+        let live_ids: Vec<String> = live.iter().map(|i| i.id.clone()).collect();
+        self.prober.retain(&live_ids);
+        self.backoff_reported.lock().expect("backoff").retain(|id| live_ids.contains(id));
         let live_sandboxes: Vec<String> =
             live.iter().filter(|i| i.is_sandbox() && i.state == RunState::Running).map(|i| i.id.clone()).collect();
         self.network.release_all_but(&live_sandboxes);
@@ -274,7 +296,8 @@ impl<R: ContainerRuntime> PodSync<R> {
                 let started = seconds_since(running.started_at.as_deref()).unwrap_or_default().as_secs();
                 let verdict = self.prober.check(&self.runtime, spec, &running.id, pod_ip, started).await;
                 if let Some(message) = &verdict.restart {
-                    eprintln!("kubeboot agent: {message}");
+                    self.event(pod, true, "Unhealthy", message.clone());
+                    self.event(pod, false, "Killing", message.clone());
                     let _ = self.runtime.stop(&running.id, grace).await;
                 }
                 (name, verdict.ready)
@@ -358,6 +381,14 @@ impl<R: ContainerRuntime> PodSync<R> {
                         text(ctx.pod, "/metadata/namespace"),
                         text(ctx.pod, "/metadata/uid")
                     );
+                    if self.backoff_reported.lock().expect("backoff").insert(i.id.clone()) {
+                        self.event(
+                            ctx.pod,
+                            true,
+                            "BackOff",
+                            format!("Back-off restarting failed container {name} in pod {pod}"),
+                        );
+                    }
                     return Some((
                         "CrashLoopBackOff".into(),
                         format!("back-off {}s restarting failed container={name} pod={pod}", backoff.as_secs()),
@@ -366,16 +397,22 @@ impl<R: ContainerRuntime> PodSync<R> {
                 i.attempt + 1
             }
         };
-        if let Err(w) = self.ensure_image(spec).await {
+        if let Err(w) = self.ensure_image(ctx.pod, spec).await {
             return Some(w);
         }
         let body = match container_config::container(ctx, spec, init, attempt) {
             Ok(b) => b,
-            Err(message) => return Some(("CreateContainerConfigError".into(), message)),
+            Err(message) => {
+                self.event(ctx.pod, true, "Failed", format!("Error: {message}"));
+                return Some(("CreateContainerConfigError".into(), message));
+            }
         };
         if let Err(e) = self.runtime.create_and_start(&body).await {
+            self.event(ctx.pod, true, "Failed", format!("Error: {e}"));
             return Some(("RunContainerError".into(), e.to_string()));
         }
+        self.event(ctx.pod, false, "Created", format!("Created container {name}"));
+        self.event(ctx.pod, false, "Started", format!("Started container {name}"));
         // Keep the instance before this one (for `logs --previous`), remove older ones.
         for old in instances.iter().filter(|i| i.container == name && i.init == init && i.attempt + 1 < attempt) {
             let _ = self.runtime.remove(&old.id).await;
@@ -383,7 +420,7 @@ impl<R: ContainerRuntime> PodSync<R> {
         None
     }
 
-    async fn ensure_image(&self, spec: &Value) -> Result<(), Waiting> {
+    async fn ensure_image(&self, pod: &Value, spec: &Value) -> Result<(), Waiting> {
         let image = text(spec, "/image");
         let policy = pull_policy(spec);
         let present = self.runtime.image_present(&image).await.unwrap_or(false);
@@ -396,6 +433,7 @@ impl<R: ContainerRuntime> PodSync<R> {
             _ => true,
         };
         if !must_pull {
+            self.event(pod, false, "Pulled", format!("Container image {image:?} already present on machine"));
             return Ok(());
         }
         if let Some((not_before, _)) = self.pull_backoff.lock().expect("backoff").get(&image) {
@@ -403,15 +441,20 @@ impl<R: ContainerRuntime> PodSync<R> {
                 return Err(("ImagePullBackOff".into(), format!("Back-off pulling image {image:?}")));
             }
         }
+        self.event(pod, false, "Pulling", format!("Pulling image {image:?}"));
+        let started = Instant::now();
         match self.runtime.pull(&image).await {
             Ok(()) => {
                 self.pull_backoff.lock().expect("backoff").remove(&image);
+                let took = started.elapsed().as_secs_f64();
+                self.event(pod, false, "Pulled", format!("Successfully pulled image {image:?} in {took:.3}s"));
                 Ok(())
             }
             Err(e) => {
                 let mut backoff = self.pull_backoff.lock().expect("backoff");
                 let delay = backoff.get(&image).map(|(_, d)| (*d * 2).min(MAX_BACKOFF)).unwrap_or(FIRST_BACKOFF);
                 backoff.insert(image.clone(), (Instant::now() + delay, delay));
+                self.event(pod, true, "Failed", format!("Failed to pull image {image:?}: {e}"));
                 Err(("ErrImagePull".into(), e.to_string()))
             }
         }
@@ -458,6 +501,9 @@ impl<R: ContainerRuntime> PodSync<R> {
     async fn finish_deletion(&self, pod: &Value, instances: &[Instance]) -> Result<(), String> {
         let deadline = pod.pointer("/metadata/deletionTimestamp").and_then(Value::as_str).and_then(parse_rfc3339);
         let grace = deadline.map(|d| (d - time::OffsetDateTime::now_utc()).whole_seconds().max(0)).unwrap_or(0);
+        for i in instances.iter().filter(|i| !i.is_sandbox() && i.state == RunState::Running) {
+            self.event(pod, false, "Killing", format!("Stopping container {}", i.container));
+        }
         self.tear_down(instances, grace).await;
         let uid = text(pod, "/metadata/uid");
         volumes::clean(&volumes::pod_dir(&self.data_dir, &uid));

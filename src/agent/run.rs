@@ -12,7 +12,7 @@ use tokio::sync::Mutex;
 
 use super::network::PodNetwork;
 use super::node_info::{node_object, observed_status};
-use super::pod_sync::PodSync;
+use super::pod_sync::{NodeContext, PodSync};
 use super::registration::{heartbeat, register, HEARTBEAT_SECS};
 use super::runtime::docker::DockerRuntime;
 use super::runtime::ContainerRuntime;
@@ -45,12 +45,20 @@ pub async fn run(
     let config = Kubeconfig::parse(&text).map_err(|e| err(e.to_string()))?;
     let client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let pods_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
+    let events_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let address = address
         .or_else(|| super::local_address::address_towards(client.server()))
         .ok_or_else(|| err(format!("no route to {}: pass --address", client.server())))?;
     let node = node_object(node_name, &address.to_string(), master);
     let facts = Arc::new(Mutex::new(RuntimeFacts::default()));
-    tokio::spawn(run_pods(pods_client, node_name.to_string(), address.to_string(), facts.clone()));
+    let (events, mut pending_events) = tokio::sync::mpsc::unbounded_channel::<super::pod_sync::PodEvent>();
+    let events_node = node_name.to_string();
+    tokio::spawn(async move {
+        while let Some((pod, warning, reason, message)) = pending_events.recv().await {
+            super::events::record(&events_client, &events_node, &pod, warning, reason, &message).await;
+        }
+    });
+    tokio::spawn(run_pods(pods_client, node_name.to_string(), address.to_string(), facts.clone(), events));
     let mut registered = false;
     loop {
         let observed = {
@@ -106,7 +114,13 @@ async fn pod_cidr(client: &ApiClient, node_name: &str) -> Result<ipnet::Ipv4Net,
         .map_err(|e| format!("podCIDR: {e}"))
 }
 
-async fn run_pods(client: ApiClient, node_name: String, host_ip: String, facts: Arc<Mutex<RuntimeFacts>>) {
+async fn run_pods(
+    client: ApiClient,
+    node_name: String,
+    host_ip: String,
+    facts: Arc<Mutex<RuntimeFacts>>,
+    events: tokio::sync::mpsc::UnboundedSender<super::pod_sync::PodEvent>,
+) {
     let runtime = retry("connecting to Docker", DockerRuntime::connect).await;
     facts.lock().await.version = runtime.version().await.ok();
     let pause_image = retry("loading the pause image", || super::runtime::pause_image::ensure(&runtime)).await;
@@ -119,7 +133,13 @@ async fn run_pods(client: ApiClient, node_name: String, host_ip: String, facts: 
         facts.lock().await.version.clone().unwrap_or_default(),
         super::network::BRIDGE
     );
-    let sync = Arc::new(PodSync::new(client, runtime, network, node_name.clone(), host_ip, data_dir, pause_image));
+    let sync = Arc::new(PodSync::new(
+        client,
+        runtime,
+        network,
+        NodeContext { node_name: node_name.clone(), host_ip, data_dir, pause_image },
+        events,
+    ));
     let (changed, mut changes) = tokio::sync::mpsc::channel::<String>(256);
     let watcher = sync.clone();
     let watch_path = format!("/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3D{node_name}");

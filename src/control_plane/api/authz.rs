@@ -37,7 +37,7 @@ pub fn authorize(
             // What a pod's volumes and environment read, one object at a time (never a list of secrets).
             "ConfigMap" | "Secret" => verb == "get",
             "Lease" => namespace == Some("kube-node-lease") && name.is_none_or(|n| n == own),
-            "Event" => ["create", "update", "patch"].contains(&verb),
+            "Event" => ["get", "create", "update", "patch"].contains(&verb),
             _ => false,
         },
         Identity::User { .. } => false,
