@@ -141,3 +141,25 @@ fn watch_from_too_old_a_version_is_gone() {
     let (code, body) = s.curl("/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1", who, &[]);
     assert_eq!((code, body.as_str()), (200, ""), "nothing to report from now on, and the stream ends at its timeout");
 }
+
+#[test]
+fn malformed_metadata_is_refused_not_a_crash() {
+    let s = common::api::start();
+    let admin = (s.file("admin.pem", &s.admin.0), s.file("admin-key.pem", &s.admin.1));
+    let who = Some((admin.0.as_path(), admin.1.as_path()));
+    let cm = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"1"}}"#;
+    let json = ["-H", "Content-Type: application/json"];
+    let (code, _) =
+        s.curl("/api/v1/namespaces/default/configmaps", who, &[&json[..], &["-X", "POST", "-d", cm]].concat());
+    assert_eq!(code, 201);
+    let merge = ["-X", "PATCH", "-H", "Content-Type: application/merge-patch+json", "-d", r#"{"metadata":"x"}"#];
+    let (code, body) = s.curl("/api/v1/namespaces/default/configmaps/c", who, &merge);
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("metadata"), "{body}");
+    let put = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":["c"]}"#;
+    let (code, body) =
+        s.curl("/api/v1/namespaces/default/configmaps/c", who, &[&json[..], &["-X", "PUT", "-d", put]].concat());
+    assert!(code == 400 || code == 422, "{code} {body}");
+    let (code, _) = s.curl("/api/v1/namespaces/default/configmaps/c", who, &[]);
+    assert_eq!(code, 200, "the server is still there");
+}

@@ -5,7 +5,7 @@
 //! changed pod (configured: the removed env var and the old label are gone), gets with -A, -L and a field
 //! selector, patches with each patch type and applies server-side, gets pod,replicaset,deployment and all,
 //! watches pods (ADDED, MODIFIED, DELETED), deletes with -f, is refused an invalid Deployment with the
-//! server's 422 message and (1.27+) a misspelled field. A missing binary is reported as SKIPPED by name.
+//! server's 422 message and (1.27+) a misspelled field. A missing binary fails the test, named.
 
 mod common;
 
@@ -14,29 +14,32 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// (label, path) of each kubectl to try; missing ones are printed as skipped.
+/// (label, path) of each kubectl to try. A missing one fails the test, named: a compatibility test that
+/// cannot find its subject must not pass.
 fn kubectls() -> Vec<(String, PathBuf)> {
     let mut found = Vec::new();
+    let mut missing = Vec::new();
     let on_path = std::env::var_os("PATH")
         .and_then(|p| std::env::split_paths(&p).map(|d| d.join("kubectl")).find(|p| p.is_file()));
     match &on_path {
         Some(p) => found.push(("kubectl (PATH)".to_string(), p.clone())),
-        None => eprintln!("SKIPPED kubectl (PATH): not found"),
+        None => missing.push("kubectl on PATH".to_string()),
     }
     let beside = on_path.and_then(|p| std::fs::canonicalize(p).ok()).and_then(|p| p.parent().map(Path::to_path_buf));
     for minor in 27..=33 {
         let name = format!("kubectl.1.{minor}");
         match beside.as_ref().map(|d| d.join(&name)).filter(|p| p.is_file()) {
             Some(p) => found.push((name, p)),
-            None => eprintln!("SKIPPED {name}: not beside the kubectl on PATH"),
+            None => missing.push(format!("{name} beside the kubectl on PATH")),
         }
     }
     let debian = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kubectl-1.20/usr/bin/kubectl");
     if debian.is_file() {
         found.push(("kubectl 1.20 (Debian kubernetes-client)".into(), debian));
     } else {
-        eprintln!("SKIPPED kubectl 1.20 (Debian kubernetes-client): run .ci/setup to unpack it");
+        missing.push("kubectl 1.20 in target/kubectl-1.20 (run .ci/setup to unpack Debian's kubernetes-client)".into());
     }
+    assert!(missing.is_empty(), "kubectl binaries missing: {}", missing.join(", "));
     found
 }
 

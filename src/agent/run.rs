@@ -126,6 +126,9 @@ async fn run_pods(
     let pause_image = retry("loading the pause image", || super::runtime::pause_image::ensure(&runtime)).await;
     let cidr = retry("waiting for the node's podCIDR", || pod_cidr(&client, &node_name)).await;
     let data_dir = PathBuf::from(crate::control_plane::layout::DEFAULT_DATA_DIR);
+    // Secret volumes live under it.
+    retry("securing the state folder", || async { crate::control_plane::layout::secure_data_dir(&data_dir, None) })
+        .await;
     let network = PodNetwork::new(cidr, data_dir.join("network/ips"));
     retry("setting up the pod bridge", || network.ensure_bridge()).await;
     eprintln!(

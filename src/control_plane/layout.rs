@@ -54,6 +54,19 @@ impl Layout {
     }
 }
 
+/// The state folder holds bootstrap-token secrets, every Secret and the pods' secret volumes: 0700, and the
+/// store (when there is one) 0600 — made so at every start, which also fixes a folder an older kubeboot
+/// left 0755.
+pub fn secure_data_dir(dir: &Path, store: Option<&Path>) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    if let Some(store) = store.filter(|s| s.exists()) {
+        std::fs::set_permissions(store, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
 /// Write a file atomically with `mode` (temp file in the same folder, fsync, rename).
 pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write;

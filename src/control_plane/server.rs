@@ -34,8 +34,11 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     let ca = ClusterCa::load(&ca_pem, &read(&layout.pki("ca.key"))?).map_err(|e| ServerError::Other(e.to_string()))?;
     let tls = server_config(&ca_pem, &read(&layout.pki("apiserver.crt"))?, &read(&layout.pki("apiserver.key"))?)
         .map_err(|e| ServerError::Other(e.to_string()))?;
+    let secure = |e: std::io::Error| ServerError::Other(format!("{}: {e}", layout.data_dir.display()));
+    super::layout::secure_data_dir(&layout.data_dir, None).map_err(secure)?;
     let store: Arc<dyn Store> =
         Arc::new(RedbStore::open(&layout.store()).map_err(|e| ServerError::Other(e.to_string()))?);
+    super::layout::secure_data_dir(&layout.data_dir, Some(&layout.store())).map_err(secure)?;
     let kubeconfig = Kubeconfig::cluster_only(&settings.cluster_name, &settings.server_url(), &ca_pem).to_yaml();
     let state = Arc::new(ApiState::new(store, ca, kubeconfig).map_err(|e| ServerError::Other(e.to_string()))?);
     // The controller writes through the API's store so its changes reach watches too.

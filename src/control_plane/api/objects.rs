@@ -338,6 +338,25 @@ fn defaults(kind: &ResourceKind, object: &mut Value) {
     }
 }
 
+/// An object whose metadata is not an object (`{"metadata":"x"}`, from a body or a patch) is refused before
+/// anything indexes into it.
+fn well_formed(kind: &ResourceKind, object: &Value) -> Result<(), Response> {
+    if !object.is_object() {
+        return Err(status(StatusCode::BAD_REQUEST, "BadRequest", "the body is not a JSON object"));
+    }
+    match object.get("metadata") {
+        None | Some(Value::Object(_)) => Ok(()),
+        Some(_) => Err(invalid(
+            kind,
+            "",
+            vec![validation::FieldError {
+                field: "metadata".into(),
+                message: "Invalid value: must be an object".into(),
+            }],
+        )),
+    }
+}
+
 /// Merge what an update may change into the stored object: on /status only the status; on the main
 /// resource everything but the status (for kinds with a status subresource), and never uid or
 /// creationTimestamp.
@@ -422,7 +441,7 @@ fn update(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
         );
     }
     let old: Value = serde_json::from_slice(&existing.value).unwrap_or(Value::Null);
-    if let Err(r) = strict_fields(kind, query, &new) {
+    if let Err(r) = well_formed(kind, &new).and_then(|_| strict_fields(kind, query, &new)) {
         return r;
     }
     let merged = merge_update(kind, &old, new, path.subresource.as_deref());
@@ -471,7 +490,7 @@ fn patch_object(
             );
         }
     }
-    if let Err(r) = strict_fields(kind, query, &patched) {
+    if let Err(r) = well_formed(kind, &patched).and_then(|_| strict_fields(kind, query, &patched)) {
         return r;
     }
     let merged = merge_update(kind, &old, patched, path.subresource.as_deref());
