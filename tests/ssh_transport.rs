@@ -188,3 +188,31 @@ fn unreachable_port_gives_a_clear_error() {
     assert!(err.is_unreachable(), "{err}");
     assert!(err.to_string().contains("cannot connect to 127.0.0.1:"), "{err}");
 }
+
+#[test]
+fn known_host_presenting_another_key_type_is_refused() {
+    let mut f = fixture();
+    let t = target(f.sshd.port, &f.key, f.client.path());
+    runtime().block_on(async { SshSession::connect(&t).await.unwrap().close().await });
+    let recorded = std::fs::read_to_string(&t.known_hosts_file).unwrap();
+    assert!(recorded.contains(" ssh-ed25519 "), "{recorded}");
+    let original = f.sshd.host_key.clone();
+
+    // A host that has keys of two types: the one recorded is asked for first, so it connects as before.
+    f.sshd.stop();
+    let rsa = f.sshd.dir.path().join("extra_rsa_key");
+    common::run("ssh-keygen", &["-q", "-t", "rsa", "-N", "", "-f", rsa.to_str().unwrap()]);
+    f.sshd.extra_host_keys = vec![rsa];
+    f.sshd.host_key = original;
+    f.sshd.launch();
+    runtime().block_on(async { SshSession::connect(&t).await.unwrap().close().await });
+    assert_eq!(std::fs::read_to_string(&t.known_hosts_file).unwrap(), recorded, "nothing new recorded");
+
+    // A man in the middle with only an RSA key: refused under accept-new, nothing recorded, nothing sent.
+    let accepted_before = f.sshd.log().matches("Accepted publickey").count();
+    f.sshd.restart_with_host_key_types(&["rsa"]);
+    let err = runtime().block_on(SshSession::connect(&t)).err().expect("a new key type from a known host is refused");
+    assert!(matches!(err, TransportError::HostKeyChanged { line: 1, .. }), "{err}");
+    assert_eq!(std::fs::read_to_string(&t.known_hosts_file).unwrap(), recorded, "known_hosts must not change");
+    assert_eq!(f.sshd.log().matches("Accepted publickey").count(), accepted_before, "no credentials sent");
+}

@@ -61,6 +61,11 @@ impl HostKeyChecker {
             Ok(true) => Ok(()),
             // A recorded key that differs is refused whatever the policy: that is the attack to stop.
             Err(KeyError::KeyChanged { line }) => Err(Rejection::Changed { line }),
+            // A known host presenting a key of a type it never showed (RSA where ed25519 is recorded) is
+            // refused too, as OpenSSH does: accept-new is for hosts with nothing recorded.
+            Ok(false) | Err(_) if self.policy != HostKeyPolicy::Off && !self.recorded().is_empty() => {
+                Err(Rejection::Changed { line: self.recorded()[0].0 })
+            }
             Ok(false) | Err(_) => match self.policy {
                 HostKeyPolicy::Off => Ok(()),
                 HostKeyPolicy::Strict => Err(Rejection::Unknown),
@@ -68,6 +73,34 @@ impl HostKeyChecker {
             },
         }
     }
+}
+
+impl HostKeyChecker {
+    /// (line, key type) of every key recorded for this host in the known_hosts file, plain or hashed names.
+    pub fn recorded(&self) -> Vec<(usize, String)> {
+        let name = Self::known_hosts_name(&self.address, self.port);
+        let text = std::fs::read_to_string(&self.file).unwrap_or_default();
+        text.lines()
+            .enumerate()
+            .filter_map(|(i, line)| {
+                let mut fields = line.split_whitespace();
+                let hosts = fields.next().filter(|h| !h.starts_with('#') && !h.starts_with('@'))?;
+                let key_type = fields.next()?;
+                hosts.split(',').any(|h| host_matches(h, &name)).then(|| (i + 1, key_type.to_string()))
+            })
+            .collect()
+    }
+}
+
+/// A known_hosts name: literal, or OpenSSH's hashed form `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`.
+fn host_matches(pattern: &str, name: &str) -> bool {
+    use base64::Engine;
+    let Some(hashed) = pattern.strip_prefix("|1|") else { return pattern == name };
+    let Some((salt, hash)) = hashed.split_once('|') else { return false };
+    let engine = base64::engine::general_purpose::STANDARD;
+    let (Ok(salt), Ok(hash)) = (engine.decode(salt), engine.decode(hash)) else { return false };
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &salt);
+    ring::hmac::verify(&key, name.as_bytes(), &hash).is_ok()
 }
 
 impl russh::client::Handler for HostKeyChecker {
@@ -92,6 +125,31 @@ impl russh::client::Handler for HostKeyChecker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recorded_keys_of_a_host_plain_and_hashed() {
+        use base64::Engine;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("known_hosts");
+        let salt = b"0123456789abcdefghij";
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, salt);
+        let tag = ring::hmac::sign(&key, b"[10.0.0.1]:2222");
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let hashed = format!("|1|{}|{}", b64.encode(salt), b64.encode(tag.as_ref()));
+        std::fs::write(
+            &file,
+            format!("# comment\nother ssh-rsa AAAA\n10.0.0.9,[10.0.0.1]:2222 ssh-ed25519 AAAA\n{hashed} ecdsa-sha2-nistp256 AAAA\n"),
+        )
+        .unwrap();
+        let checker = HostKeyChecker {
+            address: "10.0.0.1".into(),
+            port: 2222,
+            policy: HostKeyPolicy::AcceptNew,
+            file,
+            rejection: Arc::new(Mutex::new(None)),
+        };
+        assert_eq!(checker.recorded(), [(3, "ssh-ed25519".to_string()), (4, "ecdsa-sha2-nistp256".to_string())]);
+    }
 
     #[test]
     fn parallel_records_never_interleave() {

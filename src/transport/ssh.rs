@@ -40,14 +40,29 @@ pub struct SshSession {
     _bastion: Option<Box<SshSession>>,
 }
 
-fn client_config() -> Arc<client::Config> {
+/// `recorded`: the key types known_hosts has for the host. As OpenSSH does, they are asked for first, so a
+/// host with several keys presents the one we know (any other type from a known host is refused).
+fn client_config(recorded: &[String]) -> Arc<client::Config> {
+    let mut preferred = russh::Preferred::DEFAULT.clone();
+    let mut keys = preferred.key.to_vec();
+    keys.sort_by_key(|algorithm| !recorded.iter().any(|r| *r == key_type(algorithm)));
+    preferred.key = keys.into();
     Arc::new(client::Config {
         nodelay: true,
         inactivity_timeout: None,
         keepalive_interval: Some(Duration::from_secs(5)),
         keepalive_max: 3,
+        preferred,
         ..Default::default()
     })
+}
+
+/// The key type known_hosts records for keys of this signature algorithm.
+fn key_type(algorithm: &russh::keys::Algorithm) -> String {
+    match algorithm {
+        russh::keys::Algorithm::Rsa { .. } => "ssh-rsa".into(),
+        other => other.as_str().to_string(),
+    }
 }
 
 impl SshSession {
@@ -94,6 +109,7 @@ impl SshSession {
             file: target.known_hosts_file.clone(),
             rejection: rejection.clone(),
         };
+        let recorded: Vec<String> = checker.recorded().into_iter().map(|(_, key_type)| key_type).collect();
         let address = format!("{}:{}", target.address, target.port);
         let connect_err =
             |source| TransportError::Connect { host: target.name.clone(), address: address.clone(), source };
@@ -107,14 +123,14 @@ impl SshSession {
                         .map_err(|e| {
                             connect_err(std::io::Error::other(format!("through {}: {e}", jump.target.name)))
                         })?;
-                    Ok(client::connect_stream(client_config(), channel.into_stream(), checker).await)
+                    Ok(client::connect_stream(client_config(&recorded), channel.into_stream(), checker).await)
                 }
                 None => {
                     let tcp = tokio::net::TcpStream::connect((target.address.as_str(), target.port))
                         .await
                         .map_err(connect_err)?;
                     tcp.set_nodelay(true).map_err(connect_err)?;
-                    Ok(client::connect_stream(client_config(), tcp, checker).await)
+                    Ok(client::connect_stream(client_config(&recorded), tcp, checker).await)
                 }
             }
         };

@@ -56,6 +56,8 @@ pub struct Sshd {
     pub dir: tempfile::TempDir,
     pub port: u16,
     pub host_key: PathBuf,
+    /// More HostKey lines (a host that has keys of several types).
+    pub extra_host_keys: Vec<PathBuf>,
     child: Option<Child>,
 }
 
@@ -72,7 +74,7 @@ impl Sshd {
     pub fn prepare(port: u16, authorized: &[(&str, &Path)]) -> Sshd {
         let dir = tempfile::tempdir().unwrap();
         let host_key = make_key(dir.path(), "ssh_host_ed25519_key", "");
-        let sshd = Sshd { dir, port, host_key, child: None };
+        let sshd = Sshd { dir, port, host_key, extra_host_keys: Vec::new(), child: None };
         let keys_dir = sshd.dir.path().join("authorized_keys");
         std::fs::create_dir(&keys_dir).unwrap();
         for (user, public) in authorized {
@@ -87,13 +89,14 @@ impl Sshd {
     fn config(&self) -> String {
         let d = self.dir.path().display();
         format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile {d}/sshd.pid\n\
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {key}\n{extra}PidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys/%u\nStrictModes no\nUsePAM no\n\
              PasswordAuthentication yes\nKbdInteractiveAuthentication no\nPermitRootLogin yes\n\
              AllowTcpForwarding yes\nSubsystem sftp internal-sftp\nLogLevel DEBUG\nMaxSessions 100\n\
              MaxStartups 100:30:200\n",
             port = self.port,
             key = self.host_key.display(),
+            extra = self.extra_host_keys.iter().map(|k| format!("HostKey {}\n", k.display())).collect::<String>(),
         )
     }
 
@@ -128,6 +131,23 @@ impl Sshd {
         std::fs::remove_file(&self.host_key).unwrap();
         std::fs::remove_file(format!("{}.pub", self.host_key.display())).unwrap();
         make_key(self.dir.path(), "ssh_host_ed25519_key", "");
+        self.launch();
+    }
+
+    /// Restart on the same port with fresh host keys of these types (`ed25519`, `rsa`, `ecdsa`), the first
+    /// the main one.
+    pub fn restart_with_host_key_types(&mut self, types: &[&str]) {
+        self.stop();
+        let keys: Vec<PathBuf> = types
+            .iter()
+            .map(|t| {
+                let path = self.dir.path().join(format!("host_{t}_{}", free_port()));
+                run("ssh-keygen", &["-q", "-t", t, "-N", "", "-f", path.to_str().unwrap()]);
+                path
+            })
+            .collect();
+        self.host_key = keys[0].clone();
+        self.extra_host_keys = keys[1..].to_vec();
         self.launch();
     }
 
