@@ -280,6 +280,12 @@ fn pods_run_on_docker_across_the_lab() {
     assert!(!k.run(&["get", "pod", "pod-1"]).0, "pod-1 is gone once delete returns");
     assert_eq!(lab_sh(&node, "docker ps -aq -f name=_pod-1_ | wc -l").trim(), "0");
 
+    // 10. `kubectl delete node`: the running agent registers its Node again, as kubelet does.
+    k.ok(&["delete", "node", "lab-node2"]);
+    wait_for("lab-node2 registered again and Ready", Duration::from_secs(60), || {
+        k.run(&["get", "node", "lab-node2", "--no-headers"]).1.split_whitespace().nth(1) == Some("Ready")
+    });
+
     let down = kubeboot(&["lab", "down"], &[]);
     assert!(down.status.success(), "lab down: {}", String::from_utf8_lossy(&down.stderr));
 }

@@ -67,5 +67,6 @@ pub async fn heartbeat(client: &ApiClient, name: &str, observed: &Value) -> Resu
             _ => return Err(api_error(&reply)),
         }
     }
-    Ok(())
+    // Lost to two concurrent writers: not written, and said so (the next tick tries again).
+    Err(AgentError::Api { status: 409, message: format!("node {name} kept changing; heartbeat not written") })
 }

@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 use super::network::PodNetwork;
 use super::node_info::{node_object, observed_status};
 use super::pod_sync::{NodeContext, PodSync};
-use super::registration::{heartbeat, register, HEARTBEAT_SECS};
+use super::registration::{heartbeat, register, AgentError, HEARTBEAT_SECS};
 use super::runtime::docker::DockerRuntime;
 use super::runtime::ContainerRuntime;
 use crate::apiclient::ApiClient;
@@ -74,6 +74,11 @@ pub async fn run(
         .await;
         match result {
             Ok(()) => registered = true,
+            // The Node was deleted (`kubectl delete node`): register it again, as kubelet does.
+            Err(AgentError::Api { status: 404, .. }) => {
+                eprintln!("kubeboot agent: Node {node_name} is gone; registering it again");
+                registered = false;
+            }
             Err(e) => eprintln!("kubeboot agent: {e}; retrying"),
         }
         // A failed first registration is retried sooner than a heartbeat.

@@ -73,15 +73,21 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
 async fn control_loops(store: Arc<dyn Store>, hub: Arc<WatchHub>, cluster_cidr: ipnet::IpNet) {
     let mut live = hub.subscribe_live();
     let mut last_lifecycle = std::time::Instant::now();
+    let lifecycle = Arc::new(std::sync::Mutex::new(node_lifecycle::NodeLifecycle::default()));
     loop {
         let s = store.clone();
+        let lifecycle = lifecycle.clone();
         let lifecycle_due = last_lifecycle.elapsed() >= Duration::from_secs(5);
         if lifecycle_due {
             last_lifecycle = std::time::Instant::now();
         }
         let outcome = tokio::task::spawn_blocking(move || {
             let now = time::OffsetDateTime::now_utc();
-            let marked = if lifecycle_due { node_lifecycle::reconcile(s.as_ref(), now)? } else { Vec::new() };
+            let marked = if lifecycle_due {
+                lifecycle.lock().expect("node lifecycle").reconcile(s.as_ref(), now)?
+            } else {
+                Vec::new()
+            };
             let cidrs = node_ipam::reconcile(s.as_ref(), cluster_cidr, node_ipam::NODE_MASK)?;
             let pass = scheduler::schedule_pending(s.as_ref())?;
             Ok::<_, crate::control_plane::store::StoreError>((marked, cidrs, pass))

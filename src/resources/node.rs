@@ -58,21 +58,6 @@ pub fn set_ready(
     list.push(condition);
 }
 
-/// Kubernetes' node lifecycle rule: no heartbeat for `grace` turns Ready into Unknown. Returns true when the
-/// node changed.
-pub fn mark_unknown_if_stale(node: &mut Value, now: OffsetDateTime, grace: time::Duration) -> bool {
-    if ready_status(node) == Some("Unknown") {
-        return false;
-    }
-    match last_heartbeat(node) {
-        Some(beat) if now - beat > grace => {
-            set_ready(node, "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.", None, now);
-            true
-        }
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,12 +68,10 @@ mod tests {
         let mut node = json!({"metadata": {"name": "n1"}});
         set_ready(&mut node, "True", "KubeletReady", "ready", Some(t0), t0);
         assert_eq!(ready_status(&node), Some("True"));
-        let grace = time::Duration::seconds(40);
-        assert!(!mark_unknown_if_stale(&mut node, t0 + time::Duration::seconds(39), grace));
-        assert!(mark_unknown_if_stale(&mut node, t0 + time::Duration::seconds(41), grace));
+        let t_unknown = t0 + time::Duration::seconds(41);
+        set_ready(&mut node, "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.", None, t_unknown);
         assert_eq!(ready_status(&node), Some("Unknown"));
         assert_eq!(last_heartbeat(&node), Some(t0), "the last heartbeat is kept");
-        assert!(!mark_unknown_if_stale(&mut node, t0 + time::Duration::seconds(90), grace), "once is enough");
         let t1 = t0 + time::Duration::seconds(100);
         set_ready(&mut node, "True", "KubeletReady", "ready", Some(t1), t1);
         assert_eq!(node["status"]["conditions"].as_array().unwrap().len(), 1);
