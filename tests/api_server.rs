@@ -5,6 +5,7 @@
 mod common;
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use kubeboot::bootstrap::discovery::verify_cluster_info;
 use kubeboot::bootstrap::pki::{describe, node_csr, ClusterCa};
@@ -162,4 +163,47 @@ fn malformed_metadata_is_refused_not_a_crash() {
     assert!(code == 400 || code == 422, "{code} {body}");
     let (code, _) = s.curl("/api/v1/namespaces/default/configmaps/c", who, &[]);
     assert_eq!(code, 200, "the server is still there");
+}
+
+/// Does the server still hold this connection open? (A read that ends means it closed it.)
+async fn closed_by_server(stream: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1];
+    matches!(tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await, Ok(Ok(0)) | Ok(Err(_)))
+}
+
+#[test]
+fn idle_connections_are_limited_timed_out_and_never_block_admins() {
+    let s = common::api::start();
+    let admin = (s.file("admin.pem", &s.admin.0), s.file("admin-key.pem", &s.admin.1));
+    let who = Some((admin.0.as_path(), admin.1.as_path()));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let per_source = kubeboot::control_plane::api::MAX_HANDSHAKES_PER_SOURCE;
+    let server: std::net::SocketAddr = format!("127.0.0.1:{}", s.port).parse().unwrap();
+    // An unauthenticated client on another address opens connections and sends nothing.
+    let mut idle = rt.block_on(async {
+        let mut idle = Vec::new();
+        for _ in 0..per_source + 72 {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+            idle.push(socket.connect(server).await.unwrap());
+        }
+        idle
+    });
+    let started = Instant::now();
+    let (code, body) = s.curl("/api/v1/namespaces", who, &[]);
+    assert_eq!(code, 200, "an admin is served while {} idle connections are open: {body}", idle.len());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(500));
+    let closed_now = rt.block_on(async {
+        // All at once: the check must not take longer than what it checks.
+        futures::future::join_all(idle.iter_mut().map(closed_by_server)).await.into_iter().filter(|c| *c).count()
+    });
+    assert_eq!(closed_now, 72, "only {per_source} handshakes per source address are held");
+    std::thread::sleep(kubeboot::control_plane::api::HANDSHAKE_TIMEOUT + Duration::from_secs(1));
+    let closed_later = rt.block_on(async {
+        // All at once: the check must not take longer than what it checks.
+        futures::future::join_all(idle.iter_mut().map(closed_by_server)).await.into_iter().filter(|c| *c).count()
+    });
+    assert_eq!(closed_later, idle.len(), "a handshake that never comes is given up after the timeout");
 }

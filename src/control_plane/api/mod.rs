@@ -19,5 +19,5 @@ mod watch_stream;
 
 pub use identity::Identity;
 pub use routes::{router, ApiState};
-pub use serve::serve;
+pub use serve::{serve, HANDSHAKE_TIMEOUT, MAX_HANDSHAKES_PER_SOURCE};
 pub use tls::{server_config, TlsError};
