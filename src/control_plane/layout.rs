@@ -67,17 +67,58 @@ pub fn secure_data_dir(dir: &Path, store: Option<&Path>) -> std::io::Result<()> 
     Ok(())
 }
 
-/// Write a file atomically with `mode` (temp file in the same folder, fsync, rename).
+/// Write a file atomically with `mode`: a temp file of its own (unique name, created with the final mode, so
+/// no moment exists where the secret is readable by others), fsync, rename, fsync of the folder (so the
+/// rename survives a crash). Temp files a killed run left beside the target are removed.
 pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let prefix = format!(".{name}.kubeboot-tmp.");
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
-    let tmp = path.with_extension("kubeboot-tmp");
-    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(mode).open(&tmp)?;
-    f.write_all(contents)?;
+    let tmp = dir.join(format!("{prefix}{}.{}", std::process::id(), crate::resources::meta::random_suffix()));
+    let mut f = std::fs::OpenOptions::new().create_new(true).write(true).mode(mode).open(&tmp)?;
+    // The umask may have taken bits off at creation; mode is exactly what was asked.
     f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    f.write_all(contents)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn atomic_private_writes_with_their_own_temp_names() {
+        let dir = tempfile::tempdir().unwrap();
+        // What a killed run left: a stale temp file of ca.key.
+        std::fs::write(dir.path().join(".ca.key.kubeboot-tmp.1.abcde"), "partial").unwrap();
+        std::thread::scope(|scope| {
+            for name in ["ca.key", "ca.crt"] {
+                let path = dir.path().join(name);
+                scope.spawn(move || write_file(&path, name.as_bytes(), 0o600).unwrap());
+            }
+        });
+        for name in ["ca.key", "ca.crt"] {
+            let path = dir.path().join(name);
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), name, "each file its own contents");
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left.len(), 2, "no temp files left: {left:?}");
+    }
 }
