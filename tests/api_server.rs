@@ -207,3 +207,124 @@ fn idle_connections_are_limited_timed_out_and_never_block_admins() {
     });
     assert_eq!(closed_later, idle.len(), "a handshake that never comes is given up after the timeout");
 }
+
+#[test]
+fn node_authorization_matrix() {
+    let s = common::api::start();
+    let admin = (s.file("admin.pem", &s.admin.0), s.file("admin-key.pem", &s.admin.1));
+    let as_admin = Some((admin.0.as_path(), admin.1.as_path()));
+    let n1 = s.state.ca.issue_client("system:node:n1", &["system:nodes"]).unwrap();
+    let node = (s.file("n1.pem", &n1.cert_pem), s.file("n1-key.pem", &n1.key_pem));
+    let as_n1 = Some((node.0.as_path(), node.1.as_path()));
+    let send = |who, method: &str, path: &str, content_type: &str, body: &str| {
+        let mut args = vec!["-X", method];
+        if !body.is_empty() {
+            args.extend(["-H", content_type, "-d", body]);
+        }
+        s.curl(path, who, &args).0
+    };
+    let json = "Content-Type: application/json";
+    // What the admin sets up: a pod on n1 that uses configmap "used" and secret "used-s", a pod elsewhere.
+    for (path, body) in [
+        ("/api/v1/namespaces/default/configmaps", r#"{"metadata":{"name":"used"},"data":{"a":"1"}}"#),
+        ("/api/v1/namespaces/default/configmaps", r#"{"metadata":{"name":"other"},"data":{"a":"1"}}"#),
+        ("/api/v1/namespaces/default/secrets", r#"{"metadata":{"name":"used-s"},"data":{"a":"MQ=="}}"#),
+        ("/api/v1/namespaces/default/secrets", r#"{"metadata":{"name":"other-s"},"data":{"a":"MQ=="}}"#),
+        (
+            "/api/v1/namespaces/default/pods",
+            r#"{"metadata":{"name":"p1"},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"x","env":[{"name":"E","valueFrom":{"secretKeyRef":{"name":"used-s","key":"a"}}}]}],"volumes":[{"name":"v","configMap":{"name":"used"}}]}}"#,
+        ),
+        (
+            "/api/v1/namespaces/default/pods",
+            r#"{"metadata":{"name":"p2"},"spec":{"nodeName":"n2","containers":[{"name":"c","image":"x"}]}}"#,
+        ),
+    ] {
+        assert_eq!(send(as_admin, "POST", path, json, body), 201, "{path} {body}");
+    }
+    let apply = "Content-Type: application/apply-patch+yaml";
+    let merge = "Content-Type: application/merge-patch+json";
+    let event = |kind: &str, name: &str| {
+        format!(
+            r#"{{"metadata":{{"name":"e-{name}"}},"involvedObject":{{"kind":"{kind}","name":"{name}","namespace":"default"}},"reason":"R","message":"m"}}"#
+        )
+    };
+    let cases: Vec<(&str, &str, &str, &str, String, u16)> = vec![
+        ("its own Node", "POST", "/api/v1/nodes", json, r#"{"metadata":{"name":"n1"}}"#.into(), 201),
+        ("another Node", "POST", "/api/v1/nodes", json, r#"{"metadata":{"name":"n2"}}"#.into(), 403),
+        ("a Node by generateName", "POST", "/api/v1/nodes", json, r#"{"metadata":{"generateName":"n"}}"#.into(), 403),
+        (
+            "another Node through apply on its own URL",
+            "PATCH",
+            "/api/v1/nodes/n1?fieldManager=x",
+            apply,
+            r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"n2"}}"#.into(),
+            422,
+        ),
+        ("renaming its Node", "PATCH", "/api/v1/nodes/n1", merge, r#"{"metadata":{"name":"n2"}}"#.into(), 422),
+        (
+            "its own Lease",
+            "POST",
+            "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+            json,
+            r#"{"metadata":{"name":"n1"}}"#.into(),
+            201,
+        ),
+        (
+            "a Lease by generateName",
+            "POST",
+            "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+            json,
+            r#"{"metadata":{"generateName":"n"}}"#.into(),
+            403,
+        ),
+        ("a configmap its pod uses", "GET", "/api/v1/namespaces/default/configmaps/used", json, String::new(), 200),
+        (
+            "a configmap no pod of it uses",
+            "GET",
+            "/api/v1/namespaces/default/configmaps/other",
+            json,
+            String::new(),
+            403,
+        ),
+        ("a secret its pod uses", "GET", "/api/v1/namespaces/default/secrets/used-s", json, String::new(), 200),
+        ("a secret no pod of it uses", "GET", "/api/v1/namespaces/default/secrets/other-s", json, String::new(), 403),
+        ("the list of secrets", "GET", "/api/v1/namespaces/default/secrets", json, String::new(), 403),
+        ("an event about its pod", "POST", "/api/v1/namespaces/default/events", json, event("Pod", "p1"), 201),
+        ("an event about its Node", "POST", "/api/v1/namespaces/default/events", json, event("Node", "n1"), 201),
+        (
+            "an event about another node's pod",
+            "POST",
+            "/api/v1/namespaces/default/events",
+            json,
+            event("Pod", "p2"),
+            403,
+        ),
+        (
+            "patching an event",
+            "PATCH",
+            "/api/v1/namespaces/default/events/e-p1",
+            merge,
+            r#"{"message":"x"}"#.into(),
+            403,
+        ),
+        (
+            "the status of its pod",
+            "PATCH",
+            "/api/v1/namespaces/default/pods/p1/status",
+            merge,
+            r#"{"status":{"phase":"Running"}}"#.into(),
+            200,
+        ),
+        (
+            "the status of another node's pod",
+            "PATCH",
+            "/api/v1/namespaces/default/pods/p2/status",
+            merge,
+            r#"{"status":{"phase":"Running"}}"#.into(),
+            403,
+        ),
+    ];
+    for (what, method, path, content_type, body, expected) in cases {
+        assert_eq!(send(as_n1, method, path, content_type, &body), expected, "node n1: {what}");
+    }
+}

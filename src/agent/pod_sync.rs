@@ -240,7 +240,7 @@ impl<R: ContainerRuntime> PodSync<R> {
             None => self.new_sandbox(pod, &instances).await?,
         };
         let instances = self.runtime_instances(&uid).await?;
-        let (config_maps, secrets) = volumes::referenced_objects(pod);
+        let (config_maps, secrets) = crate::resources::pod::referenced_objects(pod);
         let sources = self.fetch_sources(&text(pod, "/metadata/namespace"), &config_maps, &secrets).await;
         let pod_dir = volumes::pod_dir(&self.data_dir, &uid);
         let volume_paths = match volumes::prepare(pod, &pod_dir, &sources) {

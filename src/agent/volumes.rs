@@ -15,35 +15,6 @@ pub struct VolumeSources {
     pub secrets: HashMap<String, Option<Value>>,
 }
 
-/// The configmap and secret names a pod refers to (volumes, env, envFrom).
-pub fn referenced_objects(pod: &Value) -> (Vec<String>, Vec<String>) {
-    let (mut cms, mut secrets) = (Vec::new(), Vec::new());
-    let push = |list: &mut Vec<String>, v: Option<&Value>| {
-        if let Some(name) = v.and_then(Value::as_str) {
-            if !list.iter().any(|n| n == name) {
-                list.push(name.to_string());
-            }
-        }
-    };
-    for volume in pod.pointer("/spec/volumes").and_then(Value::as_array).into_iter().flatten() {
-        push(&mut cms, volume.pointer("/configMap/name"));
-        push(&mut secrets, volume.pointer("/secret/secretName"));
-    }
-    for field in ["initContainers", "containers"] {
-        for c in pod.pointer(&format!("/spec/{field}")).and_then(Value::as_array).into_iter().flatten() {
-            for env in c.get("env").and_then(Value::as_array).into_iter().flatten() {
-                push(&mut cms, env.pointer("/valueFrom/configMapKeyRef/name"));
-                push(&mut secrets, env.pointer("/valueFrom/secretKeyRef/name"));
-            }
-            for from in c.get("envFrom").and_then(Value::as_array).into_iter().flatten() {
-                push(&mut cms, from.pointer("/configMapRef/name"));
-                push(&mut secrets, from.pointer("/secretRef/name"));
-            }
-        }
-    }
-    (cms, secrets)
-}
-
 /// The folder of a pod on the node: /var/lib/kubeboot/pods/<uid>.
 pub fn pod_dir(data_dir: &Path, uid: &str) -> PathBuf {
     data_dir.join("pods").join(uid)

@@ -26,7 +26,8 @@ pub fn authorize(
         Identity::Anonymous => return Some(unauthorized()),
         Identity::Admin { .. } => true,
         Identity::Node { name: own } => match kind.kind {
-            "Node" => READS.contains(&verb) || (verb != "delete" && name.is_none_or(|n| n == own)),
+            // Its own Node only, named (no generateName): checked against the name it will be stored under.
+            "Node" => READS.contains(&verb) || (verb != "delete" && name == Some(own.as_str())),
             // Writes to pods are further held to pods bound to this node (node_owns_pod).
             "Pod" => {
                 READS.contains(&verb)
@@ -34,10 +35,12 @@ pub fn authorize(
                     || verb == "delete"
             }
             "Service" | "Namespace" => READS.contains(&verb),
-            // What a pod's volumes and environment read, one object at a time (never a list of secrets).
+            // What its pods' volumes and environment read, one object at a time (never a list), and only
+            // those a pod bound to it refers to (node_object_rules).
             "ConfigMap" | "Secret" => verb == "get",
-            "Lease" => namespace == Some("kube-node-lease") && name.is_none_or(|n| n == own),
-            "Event" => ["get", "create", "update", "patch"].contains(&verb),
+            "Lease" => namespace == Some("kube-node-lease") && name == Some(own.as_str()),
+            // About its own objects: held to the event's involvedObject by node_object_rules.
+            "Event" => ["get", "create", "update"].contains(&verb),
             _ => false,
         },
         Identity::User { .. } => false,
@@ -93,5 +96,73 @@ pub fn node_owns_pod(
         StatusCode::FORBIDDEN,
         "Forbidden",
         format!("pods {name:?} is forbidden: node {own:?} can only {verb} pods bound to it"),
+    ))
+}
+
+fn pods_bound_to(
+    store: &dyn crate::control_plane::store::Store,
+    namespace: &str,
+    node: &str,
+) -> Vec<serde_json::Value> {
+    store
+        .list(&format!("/pods/{namespace}/"))
+        .map(|(items, _)| items)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| serde_json::from_slice::<serde_json::Value>(&s.value).ok())
+        .filter(|pod| crate::resources::pod::node_name(pod) == Some(node))
+        .collect()
+}
+
+/// Kubernetes' node authorizer, for what the URL alone does not say: a node gets a configmap or secret only
+/// when a pod bound to it refers to it, and writes events only about its own Node or pods bound to it.
+pub fn node_object_rules(
+    identity: &Identity,
+    verb: &str,
+    path: &super::object_path::ObjectPath,
+    body: &[u8],
+    store: &dyn crate::control_plane::store::Store,
+) -> Option<Response> {
+    let Identity::Node { name: own } = identity else { return None };
+    let namespace = path.namespace.as_deref().unwrap_or("default");
+    let allowed = match path.kind.kind {
+        "ConfigMap" | "Secret" if verb == "get" => {
+            let wanted = path.name.as_deref().unwrap_or("");
+            pods_bound_to(store, namespace, own).iter().any(|pod| {
+                let (config_maps, secrets) = crate::resources::pod::referenced_objects(pod);
+                let names = if path.kind.kind == "ConfigMap" { config_maps } else { secrets };
+                names.iter().any(|n| n == wanted)
+            })
+        }
+        "Event" if matches!(verb, "create" | "update") => {
+            let event: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            let involved =
+                |field: &str| event.pointer(&format!("/involvedObject/{field}")).and_then(serde_json::Value::as_str);
+            match involved("kind") {
+                Some("Node") => involved("name") == Some(own.as_str()),
+                Some("Pod") => {
+                    involved("namespace").is_none_or(|ns| ns == namespace)
+                        && pods_bound_to(store, namespace, own)
+                            .iter()
+                            .any(|p| crate::resources::meta::name(p) == involved("name"))
+                }
+                _ => false,
+            }
+        }
+        _ => true,
+    };
+    if allowed {
+        return None;
+    }
+    Some(status(
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+        format!(
+            "{} {:?} is forbidden: User \"system:node:{own}\" cannot {verb} resource {:?} in API group {:?} in the namespace {namespace:?}: no relationship found between node {own:?} and this object",
+            path.kind.plural,
+            path.name.as_deref().unwrap_or(""),
+            path.kind.plural,
+            path.kind.group
+        ),
     ))
 }

@@ -154,6 +154,9 @@ pub async fn handle(
     if let Some(denied) = super::authz::node_owns_pod(&identity, verb, &path, store) {
         return denied;
     }
+    if let Some(denied) = super::authz::node_object_rules(&identity, verb, &path, &body, store) {
+        return denied;
+    }
     let accept = header(&headers, axum::http::header::ACCEPT);
     // Bodies are JSON. kubectl 1.32+ tries protobuf first and falls back to JSON on a 415.
     let media = header(&headers, axum::http::header::CONTENT_TYPE).unwrap_or("application/json");
@@ -393,6 +396,10 @@ fn write_update(
     unchanged: bool,
 ) -> Response {
     let (kind, name) = (path.kind, path.name.as_deref().unwrap_or(""));
+    if meta::name(&merged) != Some(name) {
+        let error = validation::FieldError { field: "metadata.name".into(), message: "field is immutable".into() };
+        return invalid(kind, name, vec![error]);
+    }
     let mut object = match admit(store, path, merged) {
         Ok(o) => o,
         Err(r) => return r,
@@ -460,10 +467,22 @@ fn patch_object(
         Ok(Some(s)) => s,
         // Server-side apply creates what is not there yet.
         Ok(None) if content_type.starts_with("application/apply-patch+yaml") => {
-            let object = match patch::apply(&json!({}), body, content_type) {
+            let mut object = match patch::apply(&json!({}), body, content_type) {
                 Ok(o) => o,
                 Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
             };
+            if let Err(r) = well_formed(kind, &object) {
+                return r;
+            }
+            // The object is the one the URL names (and was authorized for), whatever the body says.
+            if meta::name(&object).is_some_and(|n| n != name) {
+                return status(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "the name of the object does not match the name on the URL",
+                );
+            }
+            object["metadata"]["name"] = json!(name);
             return create(store, path, query, &serde_json::to_vec(&object).expect("json"));
         }
         Ok(None) => return store_error(kind, name, StoreError::NotFound(String::new())),
