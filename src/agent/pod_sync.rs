@@ -128,7 +128,7 @@ impl<R: ContainerRuntime> PodSync<R> {
             return Err(format!("listing pods: {}", reply.message()));
         }
         let pods: Vec<Value> = reply.json()["items"].as_array().cloned().unwrap_or_default();
-        let instances = self.runtime.pod_instances().await.map_err(|e| e.to_string())?;
+        let instances = self.runtime.pod_instances(None).await.map_err(|e| e.to_string())?;
         let mut by_pod: HashMap<String, Vec<Instance>> = HashMap::new();
         for i in instances {
             by_pod.entry(i.pod_uid.clone()).or_default().push(i);
@@ -156,7 +156,7 @@ impl<R: ContainerRuntime> PodSync<R> {
             volumes::clean(&volumes::pod_dir(&self.data_dir, uid));
             self.written.lock().expect("written").remove(uid);
         }
-        let live = self.runtime.pod_instances().await.map_err(|e| e.to_string())?;
+        let live = self.runtime.pod_instances(None).await.map_err(|e| e.to_string())?;
         let live_ids: Vec<String> = live.iter().map(|i| i.id.clone()).collect();
         self.prober.retain(&live_ids);
         self.backoff_reported.lock().expect("backoff").retain(|id| live_ids.contains(id));
@@ -307,14 +307,7 @@ impl<R: ContainerRuntime> PodSync<R> {
     }
 
     async fn runtime_instances(&self, uid: &str) -> Result<Vec<Instance>, String> {
-        Ok(self
-            .runtime
-            .pod_instances()
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .filter(|i| i.pod_uid == uid)
-            .collect())
+        self.runtime.pod_instances(Some(uid)).await.map_err(|e| e.to_string())
     }
 
     /// Init containers one at a time; true once all have succeeded.
@@ -423,7 +416,8 @@ impl<R: ContainerRuntime> PodSync<R> {
     async fn ensure_image(&self, pod: &Value, spec: &Value) -> Result<(), Waiting> {
         let image = text(spec, "/image");
         let policy = pull_policy(spec);
-        let present = self.runtime.image_present(&image).await.unwrap_or(false);
+        // Always pulls whatever is there: only the other policies need to know what is present.
+        let present = policy != "Always" && self.runtime.image_present(&image).await.unwrap_or(false);
         let must_pull = match policy.as_str() {
             "Never" if !present => {
                 return Err(("ErrImageNeverPull".into(), RuntimeError::NeverPull(image).to_string()));

@@ -114,8 +114,12 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     /// Every container that belongs to a pod, with its state.
-    async fn pod_instances(&self) -> Result<Vec<Instance>, RuntimeError> {
-        let filters: HashMap<&str, Vec<&str>> = [("label", vec![LABEL_POD_UID])].into_iter().collect();
+    async fn pod_instances(&self, pod_uid: Option<&str>) -> Result<Vec<Instance>, RuntimeError> {
+        let label = match pod_uid {
+            Some(uid) => format!("{LABEL_POD_UID}={uid}"),
+            None => LABEL_POD_UID.to_string(),
+        };
+        let filters: HashMap<&str, Vec<&str>> = [("label", vec![label.as_str()])].into_iter().collect();
         let list = self
             .docker
             .list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build()))
@@ -141,7 +145,10 @@ impl ContainerRuntime for DockerRuntime {
                 Err(e) => return Err(e),
             }
         }
-        self.finished.lock().expect("cache").retain(|id, _| seen.contains(id));
+        // Only a list of every pod's containers tells which cached ones are gone.
+        if pod_uid.is_none() {
+            self.finished.lock().expect("cache").retain(|id, _| seen.contains(id));
+        }
         Ok(out)
     }
 

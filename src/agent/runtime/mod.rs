@@ -123,8 +123,8 @@ pub struct ContainerSpec {
 pub trait ContainerRuntime: Send + Sync {
     /// The runtime's version, as the Node reports it after `docker://`.
     fn version(&self) -> impl Future<Output = Result<String, RuntimeError>> + Send;
-    /// Every container that belongs to a pod, with its state.
-    fn pod_instances(&self) -> impl Future<Output = Result<Vec<Instance>, RuntimeError>> + Send;
+    /// Every container that belongs to a pod (or to the pod with this uid), with its state.
+    fn pod_instances(&self, pod_uid: Option<&str>) -> impl Future<Output = Result<Vec<Instance>, RuntimeError>> + Send;
     fn image_present(&self, image: &str) -> impl Future<Output = Result<bool, RuntimeError>> + Send;
     fn pull(&self, image: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
     /// Load a `docker save` archive.
@@ -200,7 +200,7 @@ pub mod fake {
         async fn version(&self) -> Result<String, RuntimeError> {
             Ok("fake".into())
         }
-        async fn pod_instances(&self) -> Result<Vec<Instance>, RuntimeError> {
+        async fn pod_instances(&self, _: Option<&str>) -> Result<Vec<Instance>, RuntimeError> {
             Ok(Vec::new())
         }
         async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
