@@ -14,6 +14,7 @@ use super::runtime::{
     LABEL_POD_UID, LABEL_SANDBOX, LABEL_SPEC_HASH, LABEL_TYPE, SANDBOX_NAME,
 };
 use super::volumes::VolumeSources;
+use crate::resources::meta::text;
 use crate::resources::quantity::{cpu_millis, units};
 
 /// What a container's configuration depends on besides the pod.
@@ -25,10 +26,6 @@ pub struct PodContext<'a> {
     pub sandbox_id: String,
     pub sources: &'a VolumeSources,
     pub volume_paths: &'a HashMap<String, PathBuf>,
-}
-
-fn text(v: &Value, pointer: &str) -> String {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string()
 }
 
 fn pod_labels(pod: &Value, kind: &str) -> HashMap<String, String> {

@@ -18,7 +18,7 @@ use super::probes::Prober;
 use super::runtime::{ContainerRuntime, Instance, RunState, RuntimeError};
 use super::volumes::{self, VolumeSources};
 use crate::apiclient::ApiClient;
-use crate::resources::meta::{now_rfc3339, parse_rfc3339};
+use crate::resources::meta::{now_rfc3339, parse_rfc3339, text};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const FIRST_BACKOFF: Duration = Duration::from_secs(10);
@@ -57,10 +57,6 @@ pub type PodEvent = (Value, bool, &'static str, String);
 
 /// Why a container is not running, as its waiting state says it.
 type Waiting = (String, String);
-
-fn text(v: &Value, pointer: &str) -> String {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string()
-}
 
 /// Kubernetes' default pull policy: Always for `:latest` or no tag, IfNotPresent otherwise.
 pub fn pull_policy(container: &Value) -> String {

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
+use super::meta::text;
 use super::node_table::{self, age};
 use super::table::Column;
 
@@ -264,7 +265,6 @@ mod tests {
 /// reason), then `Init:N/M` / `Init:<reason>` while init containers run, else the last container's waiting
 /// or terminated reason (CrashLoopBackOff, ErrImagePull, Completed, Error, …), and Terminating once deleted.
 pub fn pod_status_column(pod: &Value) -> (usize, String, i64) {
-    let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
     let mut reason = text(pod, "/status/reason");
     if reason.is_empty() {
         reason = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending").to_string();
