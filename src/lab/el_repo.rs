@@ -7,11 +7,16 @@ use std::path::Path;
 
 use super::background::Background;
 use super::error::LabError;
-use super::image::{cached_image, LAB_REPO_URL};
+use super::image::cached_image;
 use super::network::GATEWAY;
 
 const SCRIPT: &str = include_str!("el-repo.sh");
 pub const PORT: u16 = 8088;
+
+/// Where lab hosts find the repositories: the bridge address.
+pub fn url() -> String {
+    format!("http://{GATEWAY}:{PORT}")
+}
 
 fn server(lab_dir: &Path) -> Background {
     Background {
@@ -47,6 +52,7 @@ pub fn stop(lab_dir: &Path) {
 /// The inventory lines EL hosts need: where the docker-ce and kubernetes repositories are.
 pub fn inventory_vars() -> String {
     format!(
-        "vars:\n  docker_ce_repo_baseurl: {LAB_REPO_URL}/docker-ce/\n  docker_ce_repo_gpgcheck: 0\n  kubernetes_repo_baseurl: {LAB_REPO_URL}/kubernetes/\n  kubernetes_repo_gpgcheck: 0\n"
+        "vars:\n  docker_ce_repo_baseurl: {url}/docker-ce/\n  docker_ce_repo_gpgcheck: 0\n  kubernetes_repo_baseurl: {url}/kubernetes/\n  kubernetes_repo_gpgcheck: 0\n",
+        url = url()
     )
 }

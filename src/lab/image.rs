@@ -51,9 +51,6 @@ pub fn ensure_base(lab_dir: &Path) -> Result<PathBuf, LabError> {
 /// links against or calls (on real EL these come with the distribution).
 const EL_PACKAGES: &[&str] = &["dnf", "rpm", "iptables", "libdevmapper1.02.1"];
 
-/// Where lab hosts find the lab's package repositories (served by the tests from the bridge address).
-pub const LAB_REPO_URL: &str = "http://10.88.0.1:8088";
-
 const EL_OS_RELEASE: &str = r#"NAME="Rocky Linux"
 VERSION="9.3 (Blue Onyx)"
 ID="rocky"
@@ -99,7 +96,10 @@ pub fn ensure_el_base(lab_dir: &Path, base: &Path) -> Result<PathBuf, LabError> 
         write("etc/dnf/vars/releasever", "9\n")?;
         write(
             "etc/yum.repos.d/lab-base.repo",
-            &format!("[lab-base]\nname=kubeboot lab base repository\nbaseurl={LAB_REPO_URL}/base/\nenabled=1\ngpgcheck=0\nskip_if_unavailable=1\n"),
+            &format!(
+                "[lab-base]\nname=kubeboot lab base repository\nbaseurl={}/base/\nenabled=1\ngpgcheck=0\nskip_if_unavailable=1\n",
+                super::el_repo::url()
+            ),
         )?;
         let yum = partial.join("usr/bin/yum");
         if std::fs::symlink_metadata(&yum).is_err() {
