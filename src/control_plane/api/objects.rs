@@ -563,10 +563,13 @@ fn delete(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
     let grace = options.grace_period_seconds.or(query.grace_period_seconds);
     if kind.kind == "Pod" {
         if let Some(marked) = graceful_pod_deletion(&object, grace) {
-            return match store.update(&key, &serde_json::to_vec(&marked).expect("json"), Some(existing.revision)) {
-                Ok(revision) => {
-                    Json(served(kind, &serde_json::to_vec(&marked).expect("json"), revision)).into_response()
-                }
+            // Already marked with this grace or a shorter one: answered as it is, nothing written.
+            if marked == object {
+                return Json(served(kind, &existing.value, existing.revision)).into_response();
+            }
+            let bytes = serde_json::to_vec(&marked).expect("json");
+            return match store.update(&key, &bytes, Some(existing.revision)) {
+                Ok(revision) => Json(served(kind, &bytes, revision)).into_response(),
                 Err(e) => store_error(kind, name, e),
             };
         }
@@ -598,7 +601,6 @@ fn graceful_pod_deletion(pod: &Value, requested: Option<i64>) -> Option<Value> {
     }
     let current = pod.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64);
     if current.is_some_and(|c| c <= grace) {
-        // Already marked with this grace or a shorter one: nothing to change.
         return Some(pod.clone());
     }
     let mut marked = pod.clone();
