@@ -16,6 +16,7 @@ pub mod lab;
 pub mod playbook;
 pub mod render;
 pub mod resources;
+pub mod streaming;
 pub mod systemd_units;
 pub mod table;
 pub mod tasks;
