@@ -1,10 +1,12 @@
 //! The node agent (`kubeboot agent`): registers its Node and posts a heartbeat (the Ready condition) every
-//! 10 s through the API server with its node certificate.
+//! 10 s through the API server with its node certificate, runs the node's pods on Docker, and serves the
+//! node API (logs, exec, attach, port-forward) to the API server.
 
 pub mod container_config;
 pub mod events;
 pub mod local_address;
 pub mod network;
+pub mod node_api;
 pub mod node_cleanup;
 pub mod node_info;
 pub mod pause;

@@ -90,6 +90,7 @@ pub fn node_object(name: &str, address: &str, master: bool) -> Value {
         "spec": {"taints": taints},
         "status": {
             "addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": name}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": crate::agent::node_api::NODE_API_PORT}},
             "capacity": {"cpu": cpus.to_string(), "memory": format!("{memory_kib}Ki"), "pods": "110"},
             "allocatable": {"cpu": cpus.to_string(), "memory": format!("{memory_kib}Ki"), "pods": "110"},
             "nodeInfo": {

@@ -46,6 +46,9 @@ pub async fn run(
     let client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let pods_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let events_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
+    let node_api_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
+    let (_, ca_pem) = config.first_cluster().map_err(|e| err(e.to_string()))?;
+    tokio::spawn(super::node_api::run(node_api_client, ca_pem, node_name.to_string()));
     let address = address
         .or_else(|| super::local_address::address_towards(client.server()))
         .ok_or_else(|| err(format!("no route to {}: pass --address", client.server())))?;
@@ -87,7 +90,7 @@ pub async fn run(
     }
 }
 
-async fn retry<T, E: std::fmt::Display, F: std::future::Future<Output = Result<T, E>>>(
+pub(super) async fn retry<T, E: std::fmt::Display, F: std::future::Future<Output = Result<T, E>>>(
     what: &str,
     mut f: impl FnMut() -> F,
 ) -> T {

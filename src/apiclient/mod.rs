@@ -137,6 +137,24 @@ impl ApiClient {
         body: Option<Vec<u8>>,
         bearer: Option<&str>,
     ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
+        let mut req = Request::builder().method(method).uri(path);
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        if let Some(token) = bearer {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let req =
+            req.body(Full::new(Bytes::from(body.unwrap_or_default()))).map_err(|e| self.http_error(e.to_string()))?;
+        self.send_request(req).await
+    }
+
+    /// Send `req` (its URI a path) on a new connection that may be upgraded (`hyper::upgrade::on` the
+    /// response): the API server's proxy to a node's agent uses this for exec, attach and port-forward.
+    pub async fn send_request(
+        &self,
+        mut req: Request<Full<Bytes>>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
         let connect = |message: String| ClientError::Connect { server: self.server.clone(), message };
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
@@ -147,16 +165,9 @@ impl ApiClient {
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .map_err(|e| self.http_error(e.to_string()))?;
-        tokio::spawn(conn);
-        let mut req = Request::builder().method(method).uri(path).header("host", &self.host);
-        if body.is_some() {
-            req = req.header("content-type", "application/json");
-        }
-        if let Some(token) = bearer {
-            req = req.header("authorization", format!("Bearer {token}"));
-        }
-        let req =
-            req.body(Full::new(Bytes::from(body.unwrap_or_default()))).map_err(|e| self.http_error(e.to_string()))?;
+        tokio::spawn(conn.with_upgrades());
+        let host = hyper::header::HeaderValue::from_str(&self.host).map_err(|e| self.http_error(e.to_string()))?;
+        req.headers_mut().insert(hyper::header::HOST, host);
         sender.send_request(req).await.map_err(|e| self.http_error(e.to_string()))
     }
 

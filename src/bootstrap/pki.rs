@@ -12,6 +12,9 @@ use time::{Duration, OffsetDateTime};
 
 use super::pin::pin_of_spki;
 
+/// The API server's identity towards the agents' node APIs (kubeadm's apiserver-kubelet-client).
+pub const API_SERVER_NODE_CLIENT: &str = "kube-apiserver-kubelet-client";
+
 /// kubeadm's lifetimes: ten years for the CA, one for everything it signs.
 const CA_DAYS: i64 = 3650;
 const LEAF_DAYS: i64 = 365;
@@ -125,35 +128,51 @@ impl ClusterCa {
     /// Sign a node's CSR. Only the public key is taken from it; the subject must name `node_name` as a node
     /// and nothing else, and the certificate is a client certificate whatever the CSR asks for.
     pub fn sign_node_csr(&self, csr_pem: &str, node_name: &str) -> Result<String, PkiError> {
-        let csr = CertificateSigningRequestParams::from_pem(csr_pem).map_err(|e| PkiError::Request(e.to_string()))?;
-        let expected_cn = format!("system:node:{node_name}");
-        let mut cns = Vec::new();
-        let mut orgs = Vec::new();
-        for (ty, value) in csr.params.distinguished_name.iter() {
-            let text = match value {
-                DnValue::Utf8String(s) => s.clone(),
-                DnValue::PrintableString(s) => s.as_str().to_string(),
-                other => format!("{other:?}"),
-            };
-            match ty {
-                DnType::CommonName => cns.push(text),
-                DnType::OrganizationName => orgs.push(text),
-                other => return Err(PkiError::Request(format!("unexpected subject field {other:?}"))),
-            }
-        }
-        if cns != [expected_cn.clone()] || orgs != ["system:nodes"] {
-            return Err(PkiError::Request(format!(
-                "the request's subject must be CN={expected_cn}, O=system:nodes (got CN={cns:?}, O={orgs:?})"
-            )));
-        }
-        let mut params = CertificateParams::default();
-        params.distinguished_name = name(&expected_cn, &["system:nodes"]);
+        let (public_key, mut params) = node_request(csr_pem, node_name)?;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.use_authority_key_identifier_extension = true;
-        validity(&mut params, LEAF_DAYS);
-        Ok(params.signed_by(&csr.public_key, &self.issuer)?.pem())
+        Ok(params.signed_by(&public_key, &self.issuer)?.pem())
     }
+
+    /// A node agent's serving certificate (kubelet's `kubernetes.io/kubelet-serving`): the same subject
+    /// rule as `sign_node_csr`, and as SANs only the node's address as the server saw it and its name.
+    pub fn sign_node_serving_csr(&self, csr_pem: &str, node_name: &str, address: IpAddr) -> Result<String, PkiError> {
+        let (public_key, mut params) = node_request(csr_pem, node_name)?;
+        params.subject_alt_names = vec![SanType::IpAddress(address), SanType::DnsName(node_name.try_into()?)];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        Ok(params.signed_by(&public_key, &self.issuer)?.pem())
+    }
+}
+
+/// A node's CSR checked: its public key, and the certificate's parameters with the node's subject.
+fn node_request(csr_pem: &str, node_name: &str) -> Result<(rcgen::PublicKey, CertificateParams), PkiError> {
+    let csr = CertificateSigningRequestParams::from_pem(csr_pem).map_err(|e| PkiError::Request(e.to_string()))?;
+    let expected_cn = format!("system:node:{node_name}");
+    let mut cns = Vec::new();
+    let mut orgs = Vec::new();
+    for (ty, value) in csr.params.distinguished_name.iter() {
+        let text = match value {
+            DnValue::Utf8String(s) => s.clone(),
+            DnValue::PrintableString(s) => s.as_str().to_string(),
+            other => format!("{other:?}"),
+        };
+        match ty {
+            DnType::CommonName => cns.push(text),
+            DnType::OrganizationName => orgs.push(text),
+            other => return Err(PkiError::Request(format!("unexpected subject field {other:?}"))),
+        }
+    }
+    if cns != [expected_cn.clone()] || orgs != ["system:nodes"] {
+        return Err(PkiError::Request(format!(
+            "the request's subject must be CN={expected_cn}, O=system:nodes (got CN={cns:?}, O={orgs:?})"
+        )));
+    }
+    let mut params = CertificateParams::default();
+    params.distinguished_name = name(&expected_cn, &["system:nodes"]);
+    params.use_authority_key_identifier_extension = true;
+    validity(&mut params, LEAF_DAYS);
+    Ok((csr.public_key, params))
 }
 
 /// A node's key and CSR for CN=system:node:<name>, O=system:nodes.
@@ -226,6 +245,20 @@ mod tests {
         let (other_ca, _) = ClusterCa::generate("other").unwrap();
         assert!(!describe(&node, other_ca.cert_pem()).unwrap().2, "not signed by a different CA");
         assert_ne!(other_ca.pin().unwrap(), pin);
+    }
+
+    #[test]
+    fn node_serving_certificates_name_the_nodes_address() {
+        let (ca, _) = ClusterCa::generate("demo").unwrap();
+        let (csr, _) = node_csr("k8s-node1").unwrap();
+        let ip: IpAddr = "10.88.0.11".parse().unwrap();
+        let cert = ca.sign_node_serving_csr(&csr, "k8s-node1", ip).unwrap();
+        let der = first_cert_der(&cert).unwrap();
+        let (_, parsed) = x509_parser::parse_x509_certificate(&der).unwrap();
+        let sans = parsed.subject_alternative_name().unwrap().unwrap().value.general_names.clone();
+        assert_eq!(format!("{sans:?}"), r#"[IPAddress([10, 88, 0, 11]), DNSName("k8s-node1")]"#);
+        assert!(parsed.extended_key_usage().unwrap().unwrap().value.server_auth);
+        assert!(ca.sign_node_serving_csr(&csr, "k8s-node2", ip).is_err(), "only for the node it names");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::api::{router, serve, server_config, ApiState};
+use super::api::{router, serve, server_config, ApiState, ClientCertificates};
 use super::controllers::{node_ipam, node_lifecycle};
 use super::layout::{Layout, ServerSettings};
 use super::scheduler;
@@ -32,8 +32,13 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
         .map_err(|e| ServerError::Config { path: layout.settings().display().to_string(), message: e.to_string() })?;
     let ca_pem = read(&layout.pki("ca.crt"))?;
     let ca = ClusterCa::load(&ca_pem, &read(&layout.pki("ca.key"))?).map_err(|e| ServerError::Other(e.to_string()))?;
-    let tls = server_config(&ca_pem, &read(&layout.pki("apiserver.crt"))?, &read(&layout.pki("apiserver.key"))?)
-        .map_err(|e| ServerError::Other(e.to_string()))?;
+    let tls = server_config(
+        &ca_pem,
+        &read(&layout.pki("apiserver.crt"))?,
+        &read(&layout.pki("apiserver.key"))?,
+        ClientCertificates::Optional,
+    )
+    .map_err(|e| ServerError::Other(e.to_string()))?;
     let secure = |e: std::io::Error| ServerError::Other(format!("{}: {e}", layout.data_dir.display()));
     super::layout::secure_data_dir(&layout.data_dir, None).map_err(secure)?;
     let store: Arc<dyn Store> =

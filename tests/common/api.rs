@@ -8,7 +8,7 @@ use std::sync::Arc;
 use kubeboot::bootstrap::kubeconfig::Kubeconfig;
 use kubeboot::bootstrap::pki::ClusterCa;
 use kubeboot::bootstrap::token::BootstrapToken;
-use kubeboot::control_plane::api::{router, serve, server_config, ApiState};
+use kubeboot::control_plane::api::{router, serve, server_config, ApiState, ClientCertificates};
 use kubeboot::control_plane::store::{RedbStore, Store};
 use kubeboot::control_plane::tokens;
 
@@ -39,7 +39,7 @@ pub fn start() -> Server {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
-    let tls = server_config(&ca_pem, &serving.cert_pem, &serving.key_pem).unwrap();
+    let tls = server_config(&ca_pem, &serving.cert_pem, &serving.key_pem, ClientCertificates::Optional).unwrap();
     let kubeconfig = Kubeconfig::cluster_only("t", &format!("https://127.0.0.1:{port}"), &ca_pem).to_yaml();
     let state = Arc::new(ApiState::new(store, ca, kubeconfig).unwrap());
     let served = state.clone();

@@ -16,7 +16,7 @@ use futures::StreamExt;
 use super::{ContainerRuntime, ContainerSpec, Instance, RunState, RuntimeError, LABEL_POD_UID};
 
 pub struct DockerRuntime {
-    docker: bollard::Docker,
+    pub(super) docker: bollard::Docker,
     finished: Mutex<HashMap<String, Instance>>,
 }
 

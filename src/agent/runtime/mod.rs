@@ -4,6 +4,7 @@
 //! plain data.
 
 pub mod docker;
+pub mod docker_streams;
 pub mod pause_image;
 
 use std::collections::HashMap;

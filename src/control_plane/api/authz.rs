@@ -48,6 +48,18 @@ pub fn authorize(
     if allowed {
         return None;
     }
+    Some(forbidden(identity, verb, kind, namespace, name, subresource))
+}
+
+/// Kubernetes' 403 wording: who, which verb, which resource (with its subresource), where.
+pub fn forbidden(
+    identity: &Identity,
+    verb: &str,
+    kind: &ResourceKind,
+    namespace: Option<&str>,
+    name: Option<&str>,
+    subresource: Option<&str>,
+) -> Response {
     let user = match identity {
         Identity::Node { name } => format!("system:node:{name}"),
         Identity::User { user } | Identity::Admin { user } => user.clone(),
@@ -57,17 +69,20 @@ pub fn authorize(
         Some(ns) => format!("in the namespace {ns:?}"),
         None => "at the cluster scope".into(),
     };
-    Some(status(
+    let resource = match subresource {
+        Some(sub) => format!("{}/{sub}", kind.plural),
+        None => kind.plural.to_string(),
+    };
+    status(
         StatusCode::FORBIDDEN,
         "Forbidden",
         format!(
-            "{} {:?} is forbidden: User {user:?} cannot {verb} resource {:?} in API group {:?} {scope}",
+            "{} {:?} is forbidden: User {user:?} cannot {verb} resource {resource:?} in API group {:?} {scope}",
             kind.plural,
             name.unwrap_or(""),
-            kind.plural,
             kind.group
         ),
-    ))
+    )
 }
 
 /// A node writes only pods bound to it: checked against the stored pod (the URL alone does not say).

@@ -116,6 +116,18 @@ pub async fn handle(
         Some("binding") if kind.kind == "Pod" && method == Method::POST => {
             return super::binding::create(&state, &identity, &path, &body);
         }
+        Some("scale") if super::scale::serves(kind.kind) && path.name.is_some() => {
+            let verb = match method {
+                Method::GET => "get",
+                Method::PUT => "update",
+                _ => "patch",
+            };
+            let (ns, name) = (path.namespace.as_deref(), path.name.as_deref());
+            if let Some(denied) = authorize(&identity, verb, kind, ns, name, Some("scale")) {
+                return denied;
+            }
+            return super::scale::handle(state.store.as_ref(), &path, &method, &headers, &body);
+        }
         Some(_) => return super::status::not_found(),
     }
     let verb = match (&method, path.name.is_some()) {

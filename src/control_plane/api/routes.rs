@@ -8,12 +8,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde::Deserialize;
 use serde_json::json;
 
 use super::bootstrap_tokens;
 use super::discovery;
 use super::identity::Identity;
+use super::node_certificates;
+use super::node_proxy;
 use super::object_path::{self, ApiPath};
 use super::objects::{self, ObjectQuery};
 use super::openapi;
@@ -21,7 +22,6 @@ use super::openapi;
 use super::status::{not_found, status, unauthorized};
 use crate::bootstrap::jws::sign_detached;
 use crate::bootstrap::pki::ClusterCa;
-use crate::bootstrap::token::BootstrapToken;
 use crate::control_plane::store::{Store, StoreError, WatchHub, WatchedStore};
 use crate::control_plane::tokens;
 
@@ -34,6 +34,8 @@ pub struct ApiState {
     pub node_certificate_requests: std::sync::atomic::AtomicU64,
     /// The watch feed of every write through `store`.
     pub watch: Arc<WatchHub>,
+    /// Our client certificate towards the agents' node APIs, issued by the CA at first use (memory only).
+    node_api_client: std::sync::OnceLock<Result<crate::bootstrap::pki::Issued, String>>,
 }
 
 /// Events a watch can resume from without relisting.
@@ -46,7 +48,26 @@ impl ApiState {
         let watch = watched.hub();
         let store: Arc<dyn Store> = Arc::new(watched);
         objects::ensure_namespaces(store.as_ref())?;
-        Ok(ApiState { store, ca, cluster_kubeconfig, node_certificate_requests: Default::default(), watch })
+        Ok(ApiState {
+            store,
+            ca,
+            cluster_kubeconfig,
+            node_certificate_requests: Default::default(),
+            watch,
+            node_api_client: Default::default(),
+        })
+    }
+
+    /// The certificate the API server shows to node APIs (CN=kube-apiserver-kubelet-client, O=system:masters).
+    pub fn node_api_client(&self) -> Result<&crate::bootstrap::pki::Issued, String> {
+        self.node_api_client
+            .get_or_init(|| {
+                self.ca
+                    .issue_client(crate::bootstrap::pki::API_SERVER_NODE_CLIENT, &["system:masters"])
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }
 
@@ -55,6 +76,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
     let authenticated = Router::new()
         .route("/kubeboot/v1/bootstrap-tokens", get(bootstrap_tokens::list).post(bootstrap_tokens::create))
         .route("/kubeboot/v1/bootstrap-tokens/{id}", axum::routing::delete(bootstrap_tokens::delete))
+        .route("/kubeboot/v1/node-serving-certificates", post(node_certificates::serving))
         .route("/version", get(discovery::version))
         .route("/api", get(discovery::api_versions))
         .route("/apis", get(discovery::groups))
@@ -68,7 +90,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/healthz", get(health))
         .route("/readyz", get(health))
         .route("/api/v1/namespaces/kube-public/configmaps/cluster-info", get(cluster_info))
-        .route("/kubeboot/v1/node-certificates", post(node_certificate))
+        .route("/kubeboot/v1/node-certificates", post(node_certificates::client))
         .merge(authenticated)
         .fallback(fallback)
         .with_state(state)
@@ -114,59 +136,6 @@ async fn cluster_info(State(state): State<Arc<ApiState>>) -> Response {
     .into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NodeCertificateRequest {
-    node_name: String,
-    csr: String,
-}
-
-fn bearer(headers: &HeaderMap) -> Option<BootstrapToken> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    BootstrapToken::parse(value.strip_prefix("Bearer ")?).ok()
-}
-
-/// TLS bootstrap: a valid bootstrap token buys exactly one thing, a client certificate for
-/// system:node:<name> signed from the node's own CSR.
-async fn node_certificate(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    state.node_certificate_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let Some(token) = bearer(&headers) else { return unauthorized() };
-    match tokens::authenticate(state.store.as_ref(), &token) {
-        Ok(true) => {}
-        Ok(false) => return unauthorized(),
-        Err(e) => return status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()),
-    }
-    let request: NodeCertificateRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
-    };
-    // kubeadm refuses to join a name that is a Ready node: a second host would take over its identity.
-    match state.store.get(&format!("/nodes/{}", request.node_name)) {
-        Ok(Some(stored)) => {
-            let node: serde_json::Value = serde_json::from_slice(&stored.value).unwrap_or_default();
-            if crate::resources::node::ready_status(&node) == Some("True") {
-                return status(
-                    StatusCode::CONFLICT,
-                    "AlreadyExists",
-                    format!(
-                        "a Ready node named {:?} is already in the cluster: join under another --node-name, or \
-                         reset that node and delete its Node first",
-                        request.node_name
-                    ),
-                );
-            }
-        }
-        Ok(None) => {}
-        Err(e) => return status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()),
-    }
-    match state.ca.sign_node_csr(&request.csr, &request.node_name) {
-        Ok(cert) => {
-            (StatusCode::CREATED, Json(json!({"certificate": cert, "ca": state.ca.cert_pem()}))).into_response()
-        }
-        Err(e) => status(StatusCode::FORBIDDEN, "Forbidden", e.to_string()),
-    }
-}
-
 async fn openapi_v2(headers: HeaderMap) -> Response {
     openapi::v2(headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()))
 }
@@ -179,22 +148,44 @@ async fn openapi_v3(axum::extract::Path(gv): axum::extract::Path<String>) -> Res
     openapi::v3_group_version(&gv).unwrap_or_else(not_found)
 }
 
-/// Everything under /api/v1 and /apis/{group}/{version}: discovery documents and objects.
+/// The largest request body read (axum's default limit, kept).
+const MAX_BODY: usize = 2 * 1024 * 1024;
+
+/// Everything under /api/v1 and /apis/{group}/{version}: discovery documents and objects. A pod's log,
+/// exec, attach and portforward go to its node before the body is read (their connection may be upgraded).
 async fn resources(
     State(state): State<Arc<ApiState>>,
     Extension(identity): Extension<Identity>,
-    method: axum::http::Method,
-    uri: axum::http::Uri,
-    query: axum::extract::Query<ObjectQuery>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> Response {
-    match object_path::parse(uri.path()) {
-        ApiPath::GroupVersion { group, version } => discovery::resources(&group, &version),
-        ApiPath::Group(group) => discovery::group(&group),
-        ApiPath::Object(path) => objects::handle(state, identity, method, path, query.0, headers, body).await,
-        ApiPath::Unknown => not_found(),
+    let path = match object_path::parse(request.uri().path()) {
+        ApiPath::GroupVersion { group, version } => return discovery::resources(&group, &version),
+        ApiPath::Group(group) => return discovery::group(&group),
+        ApiPath::Unknown => return not_found(),
+        ApiPath::Object(path) => path,
+    };
+    let to_node = path.kind.kind == "Pod"
+        && path.name.is_some()
+        && path.subresource.as_deref().is_some_and(|s| node_proxy::NODE_SUBRESOURCES.contains(&s));
+    if to_node {
+        return node_proxy::handle(state, identity, path, request).await;
     }
+    let query = match axum::extract::Query::<ObjectQuery>::try_from_uri(request.uri()) {
+        Ok(q) => q.0,
+        Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.body_text()),
+    };
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                format!("the request body is larger than {MAX_BODY} bytes"),
+            )
+        }
+    };
+    objects::handle(state, identity, parts.method, path, query, parts.headers, body).await
 }
 
 /// Paths nobody serves: 401 to anonymous clients (they learn nothing), 404 to the others.

@@ -21,6 +21,10 @@ use tokio_rustls::TlsAcceptor;
 
 use super::identity::Identity;
 
+/// The client's address, in every request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddress(pub std::net::SocketAddr);
+
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_HANDSHAKES_PER_SOURCE: usize = 128;
@@ -103,7 +107,7 @@ pub async fn serve(
                         .and_then(|certs| certs.first())
                         .map(|leaf| Identity::from_cert_der(leaf))
                         .unwrap_or(Identity::Anonymous);
-                    let service = TowerToHyperService::new(app.layer(Extension(identity)));
+                    let service = TowerToHyperService::new(app.layer(Extension(identity)).layer(Extension(PeerAddress(peer))));
                     let mut builder = Builder::new(TokioExecutor::new());
                     builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
                     let _ = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await;

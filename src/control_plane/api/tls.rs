@@ -1,5 +1,6 @@
-//! TLS for the API server (rustls, ring): the serving certificate, and client certificates verified against
-//! the cluster CA but optional — unauthenticated clients may reach /healthz, /readyz and cluster-info only.
+//! TLS for the API server and the agents' node API (rustls, ring): the serving certificate, and client
+//! certificates verified against the cluster CA — optional for the API server (unauthenticated clients may
+//! reach /healthz, /readyz and cluster-info only), required by the node API.
 
 use std::sync::Arc;
 
@@ -18,16 +19,30 @@ fn err(e: impl std::fmt::Display) -> TlsError {
     TlsError::Config(e.to_string())
 }
 
-pub fn server_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<Arc<ServerConfig>, TlsError> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientCertificates {
+    Optional,
+    Required,
+}
+
+pub fn server_config(
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+    clients: ClientCertificates,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(cert.map_err(err)?).map_err(err)?;
     }
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .allow_unauthenticated()
-        .build()
-        .map_err(err)?;
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
+    let verifier = match clients {
+        ClientCertificates::Optional => verifier.allow_unauthenticated(),
+        ClientCertificates::Required => verifier,
+    }
+    .build()
+    .map_err(err)?;
     let certs: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<_, _>>().map_err(err)?;
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(err)?;

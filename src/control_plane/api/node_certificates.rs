@@ -1,0 +1,100 @@
+//! Node certificates: the TLS bootstrap's client certificate (a bootstrap token buys exactly that), and the
+//! agent's serving certificate for its node API (asked for with the node's own certificate; its address is
+//! the one the server sees the request come from, so a node cannot get a certificate for another's address).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::identity::Identity;
+use super::routes::ApiState;
+use super::serve::PeerAddress;
+use super::status::{status, unauthorized};
+use crate::bootstrap::token::BootstrapToken;
+use crate::control_plane::tokens;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeCertificateRequest {
+    node_name: String,
+    csr: String,
+}
+
+fn bearer(headers: &HeaderMap) -> Option<BootstrapToken> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    BootstrapToken::parse(value.strip_prefix("Bearer ")?).ok()
+}
+
+/// TLS bootstrap: a valid bootstrap token buys exactly one thing, a client certificate for
+/// system:node:<name> signed from the node's own CSR.
+pub async fn client(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    state.node_certificate_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let Some(token) = bearer(&headers) else { return unauthorized() };
+    match tokens::authenticate(state.store.as_ref(), &token) {
+        Ok(true) => {}
+        Ok(false) => return unauthorized(),
+        Err(e) => return status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()),
+    }
+    let request: NodeCertificateRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
+    };
+    // kubeadm refuses to join a name that is a Ready node: a second host would take over its identity.
+    match state.store.get(&format!("/nodes/{}", request.node_name)) {
+        Ok(Some(stored)) => {
+            let node: serde_json::Value = serde_json::from_slice(&stored.value).unwrap_or_default();
+            if crate::resources::node::ready_status(&node) == Some("True") {
+                return status(
+                    StatusCode::CONFLICT,
+                    "AlreadyExists",
+                    format!(
+                        "a Ready node named {:?} is already in the cluster: join under another --node-name, or \
+                         reset that node and delete its Node first",
+                        request.node_name
+                    ),
+                );
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()),
+    }
+    match state.ca.sign_node_csr(&request.csr, &request.node_name) {
+        Ok(cert) => {
+            (StatusCode::CREATED, Json(json!({"certificate": cert, "ca": state.ca.cert_pem()}))).into_response()
+        }
+        Err(e) => status(StatusCode::FORBIDDEN, "Forbidden", e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct ServingCertificateRequest {
+    csr: String,
+}
+
+/// A node's serving certificate, for the node named by the client certificate, valid for the address the
+/// request came from.
+pub async fn serving(
+    State(state): State<Arc<ApiState>>,
+    Extension(identity): Extension<Identity>,
+    Extension(PeerAddress(peer)): Extension<PeerAddress>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Identity::Node { name } = identity else {
+        return status(StatusCode::FORBIDDEN, "Forbidden", "only a node may ask for a node serving certificate");
+    };
+    let request: ServingCertificateRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
+    };
+    match state.ca.sign_node_serving_csr(&request.csr, &name, peer.ip()) {
+        Ok(cert) => {
+            (StatusCode::CREATED, Json(json!({"certificate": cert, "address": peer.ip().to_string()}))).into_response()
+        }
+        Err(e) => status(StatusCode::FORBIDDEN, "Forbidden", e.to_string()),
+    }
+}
