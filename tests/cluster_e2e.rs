@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{kubeboot, lab_sh};
 use serde_json::Value;
@@ -35,15 +35,6 @@ fn node_status(master: &str) -> Vec<(String, String, String)> {
 
 fn ready_names(master: &str) -> Vec<String> {
     node_status(master).into_iter().filter(|(_, ready, _)| ready == "True").map(|(n, _, _)| n).collect()
-}
-
-fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    start.elapsed()
 }
 
 fn up(inv: &str) -> (i32, Value, String) {
@@ -183,21 +174,21 @@ fn up_builds_reruns_clean_heals_grows_and_rebuilds_after_reset() {
 
     // 5. A stopped agent: NotReady within 60 s; started again: Ready.
     lab_sh("lab-node1", "systemctl stop kubeboot-agent");
-    let took = wait_for("lab-node1 NotReady", Duration::from_secs(60), || {
+    let took = common::wait_for("lab-node1 NotReady", Duration::from_secs(60), || {
         node_status("lab-master").iter().any(|(n, ready, _)| n == "lab-node1" && ready != "True")
     });
     eprintln!("lab-node1 NotReady {took:?} after its agent stopped");
     lab_sh("lab-node1", "systemctl start kubeboot-agent");
-    wait_for("lab-node1 Ready again", Duration::from_secs(20), || ready_names("lab-master") == hosts);
+    common::wait_for("lab-node1 Ready again", Duration::from_secs(20), || ready_names("lab-master") == hosts);
 
     // 6. SIGKILL the server: systemd restarts it, every Node is still there (same uid), agents carry on.
     let before = node_status("lab-master");
     lab_sh("lab-master", "systemctl kill -s KILL kubeboot-server");
     std::thread::sleep(Duration::from_secs(3));
-    wait_for("the server back", Duration::from_secs(30), || {
+    common::wait_for("the server back", Duration::from_secs(30), || {
         lab_sh("lab-master", "systemctl is-active kubeboot-server") == "active\n"
     });
-    wait_for("all Ready after the restart", Duration::from_secs(30), || node_status("lab-master") == before);
+    common::wait_for("all Ready after the restart", Duration::from_secs(30), || node_status("lab-master") == before);
 
     // 6b. A node reset by hand while its Node is still Ready cannot join under that name (the server
     // refuses, up says so for that host and does not wait for it); once the Node has gone NotReady, up
@@ -210,7 +201,7 @@ fn up_builds_reruns_clean_heals_grows_and_rebuilds_after_reset() {
     assert_eq!(failures[0]["task"], "kubeboot join");
     assert!(failures[0]["message"].as_str().unwrap().contains("a Ready node named \"lab-node2\""), "{failures:?}");
     assert!(failures[0]["command"].as_str().unwrap().contains("--token -"), "no token on the command line");
-    wait_for("lab-node2 NotReady", Duration::from_secs(60), || {
+    common::wait_for("lab-node2 NotReady", Duration::from_secs(60), || {
         node_status("lab-master").iter().any(|(n, ready, _)| n == "lab-node2" && ready != "True")
     });
     let (code, rejoined, _) = up(inv);

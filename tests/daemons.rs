@@ -4,9 +4,11 @@
 //! host cannot join under a Ready node's name; tokens are created, listed (never their secrets) and deleted,
 //! and a deleted token buys nothing; init on an initialised master changes nothing.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kubeboot::apiclient::ApiClient;
 use kubeboot::bootstrap::kubeconfig::Kubeconfig;
@@ -39,14 +41,6 @@ fn admin_client(admin_conf: &Path) -> ApiClient {
 fn node(client: &ApiClient, rt: &tokio::runtime::Runtime) -> Option<serde_json::Value> {
     let reply = rt.block_on(client.request("GET", "/api/v1/nodes/m1", None, None)).ok()?;
     (reply.status == 200).then(|| reply.json())
-}
-
-fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]
@@ -89,7 +83,7 @@ fn master_registers_survives_a_server_kill_and_keeps_its_ca() {
     ]);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let admin = admin_client(&cfg.join("admin.conf"));
-    wait_for("m1 Ready", Duration::from_secs(30), || {
+    common::wait_for("m1 Ready", Duration::from_secs(30), || {
         node(&admin, &rt).is_some_and(|n| ready_status(&n) == Some("True"))
     });
     let registered = node(&admin, &rt).unwrap();
@@ -102,7 +96,7 @@ fn master_registers_survives_a_server_kill_and_keeps_its_ca() {
     let _ = server.0.kill();
     let _ = server.0.wait();
     server = spawn(&server_args);
-    wait_for("the agent to heartbeat through the restarted server", Duration::from_secs(40), || {
+    common::wait_for("the agent to heartbeat through the restarted server", Duration::from_secs(40), || {
         node(&admin, &rt)
             .is_some_and(|n| n["metadata"]["uid"] == uid && last_heartbeat(&n).is_some_and(|b| b > beat_before))
     });
@@ -129,7 +123,7 @@ fn master_registers_survives_a_server_kill_and_keeps_its_ca() {
     let node_conf = node_dir.join("agent.conf");
     let _agent_n1 =
         spawn(&["agent", "--kubeconfig", node_conf.to_str().unwrap(), "--node-name", "n1", "--address", "127.0.0.2"]);
-    wait_for("n1 Ready", Duration::from_secs(30), || {
+    common::wait_for("n1 Ready", Duration::from_secs(30), || {
         let reply = rt.block_on(admin.request("GET", "/api/v1/nodes/n1", None, None));
         reply.is_ok_and(|r| r.status == 200 && ready_status(&r.json()) == Some("True"))
     });

@@ -14,35 +14,6 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// (label, path) of each kubectl to try. A missing one fails the test, named: a compatibility test that
-/// cannot find its subject must not pass.
-fn kubectls() -> Vec<(String, PathBuf)> {
-    let mut found = Vec::new();
-    let mut missing = Vec::new();
-    let on_path = std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("kubectl")).find(|p| p.is_file()));
-    match &on_path {
-        Some(p) => found.push(("kubectl (PATH)".to_string(), p.clone())),
-        None => missing.push("kubectl on PATH".to_string()),
-    }
-    let beside = on_path.and_then(|p| std::fs::canonicalize(p).ok()).and_then(|p| p.parent().map(Path::to_path_buf));
-    for minor in 27..=33 {
-        let name = format!("kubectl.1.{minor}");
-        match beside.as_ref().map(|d| d.join(&name)).filter(|p| p.is_file()) {
-            Some(p) => found.push((name, p)),
-            None => missing.push(format!("{name} beside the kubectl on PATH")),
-        }
-    }
-    let debian = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kubectl-1.20/usr/bin/kubectl");
-    if debian.is_file() {
-        found.push(("kubectl 1.20 (Debian kubernetes-client)".into(), debian));
-    } else {
-        missing.push("kubectl 1.20 in target/kubectl-1.20 (run .ci/setup to unpack Debian's kubernetes-client)".into());
-    }
-    assert!(missing.is_empty(), "kubectl binaries missing: {}", missing.join(", "));
-    found
-}
-
 fn node(name: &str, ip: &str, master: bool) -> Value {
     let mut n = kubeboot::agent::node_info::node_object(name, ip, master);
     let now = time::OffsetDateTime::now_utc();
@@ -83,7 +54,7 @@ fn kubectl_versions_get_nodes() {
         assert_eq!(reply.status, 201, "{}", reply.message());
     }
 
-    let binaries = kubectls();
+    let binaries = common::kubectls::all();
     assert!(!binaries.is_empty(), "no kubectl at all on this machine");
     for (label, kubectl) in binaries {
         let run = |args: &[&str]| {
@@ -147,7 +118,7 @@ fn kubectl_versions_apply_get_watch_delete() {
     let (server, admin_conf, _) = server_with_kubeconfig();
     let manifests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/manifests");
     let manifest = |name: &str| manifests.join(name).to_str().unwrap().to_string();
-    for (i, (label, kubectl)) in kubectls().into_iter().enumerate() {
+    for (i, (label, kubectl)) in common::kubectls::all().into_iter().enumerate() {
         let ns = format!("kc-{i}");
         let kubectl_cmd = || kubectl_in(&kubectl, &admin_conf, server.dir.path());
         let run = |args: &[&str]| {
@@ -217,6 +188,15 @@ fn kubectl_versions_apply_get_watch_delete() {
         let containers = dep["spec"]["template"]["spec"]["containers"].as_array().unwrap();
         assert_eq!((containers.len(), containers[0]["image"].as_str()), (1, Some("nginx:1.26")), "{label}");
         assert_eq!(containers[0]["ports"][0]["containerPort"], 80, "{label}: the strategic merge kept the ports");
+        // kubectl scale through the scale subresource (autoscaling/v1 Scale); only spec.replicas changes.
+        let scaled = ok(&["scale", "deployment", "web", "-n", &ns, "--replicas", "4"]);
+        assert_eq!(scaled.trim_end(), "deployment.apps/web scaled", "{label}");
+        let dep: Value = serde_json::from_str(&ok(&["get", "deployment", "web", "-n", &ns, "-o", "json"])).unwrap();
+        assert_eq!(dep["spec"]["replicas"], 4, "{label}");
+        assert_eq!(dep["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.26", "{label}");
+        let (code, refused) =
+            run(&["scale", "replicaset", "frontend", "-n", &ns, "--replicas", "2", "--current-replicas", "9"]);
+        assert_ne!(code, Some(0), "{label}: a precondition that does not hold: {refused}");
         let ssa = ok(&["apply", "--server-side", "-n", &ns, "-f", &manifest("configmap.yaml")]);
         assert!(ssa.contains("serverside-applied") || ssa.contains("configured"), "{label}: {ssa}");
 

@@ -10,7 +10,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{kubeboot, lab_sh};
 use serde_json::Value;
@@ -46,14 +46,6 @@ impl Kubectl {
         } else {
             Value::Null
         }
-    }
-}
-
-fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
-        std::thread::sleep(Duration::from_millis(500));
     }
 }
 
@@ -93,7 +85,7 @@ fn pods_run_on_docker_across_the_lab() {
 
     // 1. pod-1 of the walkthrough, unmodified: 2/2 Running on a worker, kubectl's columns as on kubeadm.
     k.ok(&["apply", "-f", &manifest("examples/pod-1.yaml")]);
-    wait_for("pod-1 Running and Ready", Duration::from_secs(120), || running_ready(&k.pod("pod-1")));
+    common::wait_for("pod-1 Running and Ready", Duration::from_secs(120), || running_ready(&k.pod("pod-1")));
     let pod = k.pod("pod-1");
     let node = pod["spec"]["nodeName"].as_str().unwrap().to_string();
     assert_ne!(node, "lab-master", "the master's taint keeps pods off it");
@@ -141,10 +133,10 @@ fn pods_run_on_docker_across_the_lab() {
         "-f",
         &manifest("tests/manifests/workloads/nowhere.yaml"),
     ]);
-    wait_for("pod-volume-3 Running", Duration::from_secs(60), || running_ready(&k.pod("pod-volume-3")));
+    common::wait_for("pod-volume-3 Running", Duration::from_secs(60), || running_ready(&k.pod("pod-volume-3")));
     assert_eq!(k.pod("pod-volume-3")["spec"]["nodeName"], "lab-node1");
     let expected = "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/master: }, 2 node(s) didn't match Pod's node affinity/selector.";
-    wait_for("nowhere is unschedulable", Duration::from_secs(30), || {
+    common::wait_for("nowhere is unschedulable", Duration::from_secs(30), || {
         k.pod("nowhere")["status"]["conditions"].as_array().is_some_and(|cs| {
             cs.iter().any(|c| c["type"] == "PodScheduled" && c["reason"] == "Unschedulable" && c["message"] == expected)
         })
@@ -154,13 +146,13 @@ fn pods_run_on_docker_across_the_lab() {
 
     // 5. A crashing container: CrashLoopBackOff and a growing restart count, its last exit kept.
     k.ok(&["apply", "-f", &manifest("tests/manifests/workloads/crasher.yaml")]);
-    wait_for("crasher restarted twice", Duration::from_secs(90), || {
+    common::wait_for("crasher restarted twice", Duration::from_secs(90), || {
         k.pod("crasher")["status"]["containerStatuses"][0]["restartCount"].as_i64().unwrap_or(0) >= 2
     });
-    wait_for("crasher in CrashLoopBackOff", Duration::from_secs(30), || {
+    common::wait_for("crasher in CrashLoopBackOff", Duration::from_secs(30), || {
         k.ok(&["get", "pod", "crasher", "--no-headers"]).contains("CrashLoopBackOff")
     });
-    wait_for("a BackOff event for crasher", Duration::from_secs(30), || {
+    common::wait_for("a BackOff event for crasher", Duration::from_secs(30), || {
         k.ok(&["get", "events", "--field-selector", "involvedObject.name=crasher,reason=BackOff"])
             .contains("Back-off restarting failed container crash")
     });
@@ -176,7 +168,7 @@ fn pods_run_on_docker_across_the_lab() {
         "-f",
         &manifest("tests/manifests/workloads/no-image.yaml"),
     ]);
-    wait_for("probed: web ready, never-ready not, dies restarted", Duration::from_secs(90), || {
+    common::wait_for("probed: web ready, never-ready not, dies restarted", Duration::from_secs(90), || {
         let pod = k.pod("probed");
         let status = |name: &str| {
             pod["status"]["containerStatuses"]
@@ -191,7 +183,7 @@ fn pods_run_on_docker_across_the_lab() {
     });
     let row = k.ok(&["get", "pod", "probed", "--no-headers"]);
     assert!(row.split_whitespace().nth(1).is_some_and(|r| r != "3/3"), "not every container is ready: {row}");
-    wait_for("no-image in ImagePullBackOff", Duration::from_secs(60), || {
+    common::wait_for("no-image in ImagePullBackOff", Duration::from_secs(60), || {
         let out = k.ok(&["get", "pod", "no-image", "--no-headers"]);
         out.contains("ImagePullBackOff") || out.contains("ErrImagePull")
     });
@@ -201,16 +193,16 @@ fn pods_run_on_docker_across_the_lab() {
     let cordoned = k.ok(&["get", "nodes", "lab-node1", "--no-headers"]);
     assert!(cordoned.contains("SchedulingDisabled"), "{cordoned}");
     k.ok(&["apply", "-f", &manifest("tests/manifests/workloads/pinned.yaml")]);
-    wait_for("pinned waits for the cordoned node", Duration::from_secs(30), || {
+    common::wait_for("pinned waits for the cordoned node", Duration::from_secs(30), || {
         k.pod("pinned")["status"]["conditions"].to_string().contains("1 node(s) were unschedulable")
     });
     k.ok(&["uncordon", "lab-node1"]);
-    wait_for("pinned runs once uncordoned", Duration::from_secs(60), || running_ready(&k.pod("pinned")));
+    common::wait_for("pinned runs once uncordoned", Duration::from_secs(60), || running_ready(&k.pod("pinned")));
     k.ok(&["delete", "pod", "pinned"]);
 
     // 6. emptyDir shared by the pod's containers; hostPath kept on the node after the pod is gone.
     k.ok(&["apply", "-f", &manifest("examples/pod-volume-1.yaml")]);
-    wait_for("pod-volume-1 Running", Duration::from_secs(60), || running_ready(&k.pod("pod-volume-1")));
+    common::wait_for("pod-volume-1 Running", Duration::from_secs(60), || running_ready(&k.pod("pod-volume-1")));
     let vnode = k.pod("pod-volume-1")["spec"]["nodeName"].as_str().unwrap().to_string();
     lab_sh(
         &vnode,
@@ -234,10 +226,10 @@ fn pods_run_on_docker_across_the_lab() {
     // 6b. Init containers run first (Init:0/1 meanwhile), a configMap reaches env and files, fieldRef the
     // pod's name, an emptyDir in memory is shared with the init container.
     k.ok(&["apply", "-f", &manifest("tests/manifests/workloads/init-and-config.yaml")]);
-    wait_for("init-pod initializing", Duration::from_secs(60), || {
+    common::wait_for("init-pod initializing", Duration::from_secs(60), || {
         k.ok(&["get", "pod", "init-pod", "--no-headers"]).contains("Init:0/1")
     });
-    wait_for("init-pod Running", Duration::from_secs(60), || running_ready(&k.pod("init-pod")));
+    common::wait_for("init-pod Running", Duration::from_secs(60), || running_ready(&k.pod("init-pod")));
     let init = k.pod("init-pod");
     assert_eq!(init["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"], "Completed");
     let inode = init["spec"]["nodeName"].as_str().unwrap().to_string();
@@ -263,7 +255,7 @@ fn pods_run_on_docker_across_the_lab() {
 
     // 8. A Docker restart is survived: pod-1 comes back (restartPolicy Always) and answers again.
     lab_sh(&node, "systemctl restart docker");
-    wait_for("pod-1 back after a Docker restart", Duration::from_secs(90), || {
+    common::wait_for("pod-1 back after a Docker restart", Duration::from_secs(90), || {
         running_ready(&k.pod("pod-1"))
             && lab_sh(other, &format!("curl -s -m 2 {}:8000", k.pod("pod-1")["status"]["podIP"].as_str().unwrap_or("")))
                 .contains("8000")
@@ -274,7 +266,7 @@ fn pods_run_on_docker_across_the_lab() {
     // A forced delete removes the object at once; the agent then removes the containers of a pod that is gone.
     let inode = k.pod("no-image")["spec"]["nodeName"].as_str().unwrap_or("").to_string();
     k.ok(&["delete", "pod", "no-image", "--force", "--grace-period=0"]);
-    wait_for("the forced pod's sandbox removed", Duration::from_secs(30), || {
+    common::wait_for("the forced pod's sandbox removed", Duration::from_secs(30), || {
         lab_sh(&inode, "docker ps -aq -f name=_no-image_ | wc -l").trim() == "0"
     });
     assert!(!k.run(&["get", "pod", "pod-1"]).0, "pod-1 is gone once delete returns");
@@ -282,7 +274,7 @@ fn pods_run_on_docker_across_the_lab() {
 
     // 10. `kubectl delete node`: the running agent registers its Node again, as kubelet does.
     k.ok(&["delete", "node", "lab-node2"]);
-    wait_for("lab-node2 registered again and Ready", Duration::from_secs(60), || {
+    common::wait_for("lab-node2 registered again and Ready", Duration::from_secs(60), || {
         k.run(&["get", "node", "lab-node2", "--no-headers"]).1.split_whitespace().nth(1) == Some("Ready")
     });
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod kubectls;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,16 @@ pub const PASSWORD_USER: &str = "kbtest";
 pub const PASSWORD: &str = "kbtest-Password-1";
 pub const SUDO_USER: &str = "kbsudo";
 pub const SUDO_PASSWORD: &str = "kbsudo-Password-1";
+
+/// Poll `check` until it holds (every 200 ms), failing the test with `what` after `limit`; how long it took.
+pub fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    start.elapsed()
+}
 
 pub fn run(program: &str, args: &[&str]) -> String {
     let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));

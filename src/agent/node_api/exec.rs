@@ -88,12 +88,24 @@ async fn run(
     mut streams: CommandStreams,
 ) {
     let runtime = &state.runtime;
+    // kubectl sends the terminal's size as soon as its streams are open: start the process with it.
+    let mut first_size = None;
+    if let Some(sizes) = streams.resize.as_mut() {
+        if let Ok(Some(size)) = tokio::time::timeout(Duration::from_secs(1), sizes.recv()).await {
+            first_size = Some((size.width, size.height));
+        }
+    }
     let started = match &target {
         Target::Exec { command } => runtime
-            .exec_session(container_id, command.clone(), options.stdin, options.tty)
+            .exec_session(container_id, command.clone(), options.stdin, options.tty, first_size)
             .await
             .map(|(exec_id, session)| (Some(exec_id), session)),
-        Target::Attach => runtime.attach(container_id, options.stdin).await.map(|session| (None, session)),
+        Target::Attach => {
+            if let Some((width, height)) = first_size {
+                let _ = runtime.resize_container(container_id, width, height).await;
+            }
+            runtime.attach(container_id, options.stdin).await.map(|session| (None, session))
+        }
     };
     let (exec_id, Session { mut output, mut input }) = match started {
         Ok(s) => s,

@@ -110,29 +110,31 @@ async fn forward(error: SpdyStream, data: SpdyStream, target: Arc<Target>) {
     };
     let (mut from_pod, mut to_pod) = tcp.into_split();
     let SpdyStream { mut inbound, out, .. } = data;
-    let upstream = async move {
+    // The client's bytes to the pod; its end (FIN) half-closes the pod's connection.
+    let upstream = tokio::spawn(async move {
         while let Some(chunk) = inbound.recv().await {
             if to_pod.write_all(&chunk).await.is_err() {
                 break;
             }
         }
         let _ = to_pod.shutdown().await;
-    };
-    let downstream = async {
-        let mut buf = vec![0u8; 32 * 1024];
-        loop {
-            match from_pod.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if out.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
-                        break;
-                    }
+    });
+    // The pod's bytes to the client until the pod closes; then the pair is done, as with kubelet: kubectl
+    // waits for the error stream's end before it closes its local connection, so waiting here for the
+    // client's FIN as well would leave both sides waiting.
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        match from_pod.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if out.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                    break;
                 }
             }
         }
-        let _ = out.close().await;
-    };
-    tokio::join!(upstream, downstream);
+    }
+    upstream.abort();
+    let _ = out.close().await;
     let _ = error.out.close().await;
 }
 

@@ -68,13 +68,15 @@ impl DockerRuntime {
     }
 
     /// Start `command` in the container, attached to its streams; returns the exec's id too (for resize
-    /// and the exit code).
+    /// and the exit code). A TTY gets `size` (width, height) from the start where the daemon takes it in the
+    /// exec's config (API 1.42+), and a resize at once after the start for older daemons.
     pub async fn exec_session(
         &self,
         id: &str,
         command: Vec<String>,
         stdin: bool,
         tty: bool,
+        size: Option<(u16, u16)>,
     ) -> Result<(String, Session), RuntimeError> {
         let config = ExecConfig {
             cmd: Some(command),
@@ -82,12 +84,16 @@ impl DockerRuntime {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             tty: Some(tty),
+            console_size: size.filter(|_| tty).map(|(w, h)| vec![h as usize, w as usize]),
             ..Default::default()
         };
         let created = self.docker.create_exec(id, config).await?;
         let start = StartExecOptions { detach: false, tty, output_capacity: None };
         match self.docker.start_exec(&created.id, Some(start)).await? {
             StartExecResults::Attached { output: out, input } => {
+                if let Some((width, height)) = size.filter(|_| tty) {
+                    let _ = self.resize_exec(&created.id, width, height).await;
+                }
                 Ok((created.id, Session { output: Box::pin(out.map(output)), input }))
             }
             StartExecResults::Detached => Err(RuntimeError::Docker("the exec started detached".into())),
