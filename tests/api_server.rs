@@ -86,6 +86,46 @@ fn anonymous_admin_node_and_token_access() {
     let (admin_cert, admin_key) = (s.file("admin.pem", &s.admin.0), s.file("admin-key.pem", &s.admin.1));
     assert_eq!(s.curl("/api", Some((&admin_cert, &admin_key)), &[]).0, 200);
 
+    // A node's serving certificate (its node API): asked with its own certificate, for its own name, valid
+    // for the address the server saw the request come from.
+    let serving = "/kubeboot/v1/node-serving-certificates";
+    let (serving_csr, _) = node_csr("n1").unwrap();
+    let ask = |who: Option<(&Path, &Path)>, csr: &str| {
+        let body = serde_json::json!({ "csr": csr }).to_string();
+        s.curl(serving, who, &["-X", "POST", "-H", "Content-Type: application/json", "--data", &body])
+    };
+    let as_node = Some((node_cert.as_path(), node_key.as_path()));
+    let as_admin = Some((admin_cert.as_path(), admin_key.as_path()));
+    assert_eq!(ask(None, &serving_csr).0, 401);
+    assert_eq!(ask(as_admin, &serving_csr).0, 403, "only nodes get serving certificates");
+    assert_eq!(ask(as_node, &node_csr("n2").unwrap().0).0, 403, "only for itself");
+    let (code, body) = ask(as_node, &serving_csr);
+    assert_eq!(code, 201, "{body}");
+    let issued: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(issued["address"], "127.0.0.1");
+    let der = x509_parser::pem::parse_x509_pem(issued["certificate"].as_str().unwrap().as_bytes()).unwrap().1.contents;
+    let (_, parsed) = x509_parser::parse_x509_certificate(&der).unwrap();
+    let sans = format!("{:?}", parsed.subject_alternative_name().unwrap().unwrap().value.general_names);
+    assert_eq!(sans, r#"[IPAddress([127, 0, 0, 1]), DNSName("n1")]"#);
+
+    // Subresources: unknown ones are 404, never the parent; a pod's log and exec are admins' only.
+    let admin_pod =
+        serde_json::json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}});
+    let (code, _) = s.curl(
+        "/api/v1/namespaces/default/pods",
+        as_admin,
+        &["-X", "POST", "-H", "Content-Type: application/json", "--data", &admin_pod.to_string()],
+    );
+    assert_eq!(code, 201);
+    assert_eq!(s.curl("/api/v1/namespaces/default/pods/p/frobnicate", as_admin, &[]).0, 404);
+    assert_eq!(s.curl("/api/v1/namespaces/default/pods/p/scale", as_admin, &[]).0, 404);
+    let (code, body) = s.curl("/api/v1/namespaces/default/pods/p/log", as_node, &[]);
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains(r#"cannot get resource \"pods/log\""#), "{body}");
+    let (code, body) = s.curl("/api/v1/namespaces/default/pods/p/log", as_admin, &[]);
+    assert_eq!(code, 400, "not scheduled yet: {body}");
+    assert!(body.contains("pod p does not have a host assigned"), "{body}");
+
     // Node authorization: a node writes only its own Node; an admin writes any; stale writes conflict.
     let (node, admin) =
         (Some((node_cert.as_path(), node_key.as_path())), Some((admin_cert.as_path(), admin_key.as_path())));

@@ -1,4 +1,4 @@
-//! kubectl logs, exec, attach, cp and port-forward end to end, on one lab cluster (`lab up 2` + `up`: a
+//! kubectl logs, exec, attach, cp and port-forward (pod/, svc/, deploy/) end to end, on one lab cluster (`lab up 2` + `up`: a
 //! master and a worker), with Debian's kubectl 1.20 (SPDY/3.1) and the machine's kubectl 1.33 (WebSocket:
 //! v5.channel.k8s.io, and SPDY tunnelled in WebSocket for port-forward). The path is the real one: kubectl
 //! → API server (authorizes, proxies) → the worker's node API on :10250 → Docker / the pod's network
@@ -192,6 +192,16 @@ fn checks_with(k: &Kubectl, work: &Path) {
     let again = http_get(port).expect("the forward survives closed connections");
     assert!(again.contains("containerPort : 8000"), "{label}: {again}");
     stop(forward);
+
+    // svc/ and deploy/: kubectl finds the pod by their selectors (the Service's port 80 is targetPort 8000).
+    for (target, remote) in [("svc/talker", 80), ("deploy/talker", 8000)] {
+        let port = common::free_port();
+        let (forward, lines) = k.spawn(&["port-forward", target, &format!("{port}:{remote}")]);
+        read_until(&lines, Duration::from_secs(20), "port-forward ready", |l| l.contains("Forwarding from 127.0.0.1"));
+        let answer = http_get(port).expect("a forwarded request");
+        assert!(answer.contains("containerPort : 8000"), "{label} {target}: {answer}");
+        stop(forward);
+    }
 
     // A port nothing listens on: the request fails and kubectl reports why.
     let port = common::free_port();
