@@ -24,16 +24,7 @@ fn node(name: &str, ip: &str, master: bool) -> Value {
 /// An API server with an admin kubeconfig written for kubectl.
 fn server_with_kubeconfig() -> (common::api::Server, PathBuf, kubeboot::bootstrap::kubeconfig::Kubeconfig) {
     let server = common::api::start();
-    let admin_conf = server.dir.path().join("admin.conf");
-    let conf = kubeboot::bootstrap::kubeconfig::Kubeconfig::with_user(
-        "t",
-        &format!("https://127.0.0.1:{}", server.port),
-        &server.ca_pem,
-        "kubernetes-admin",
-        &server.admin.0,
-        &server.admin.1,
-    );
-    std::fs::write(&admin_conf, conf.to_yaml()).unwrap();
+    let (admin_conf, conf) = server.admin_kubeconfig();
     (server, admin_conf, conf)
 }
 

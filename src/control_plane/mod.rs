@@ -8,6 +8,7 @@ pub mod init;
 pub mod layout;
 pub mod pod_binding;
 pub mod reset;
+pub mod runtime;
 pub mod scheduler;
 pub mod server;
 pub mod store;

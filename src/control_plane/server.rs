@@ -1,5 +1,5 @@
 //! `kubeboot server`: loads the PKI and settings `init` wrote, opens the store, runs the controllers (node
-//! lifecycle, node IPAM) and the scheduler, and serves the API until SIGTERM or SIGINT.
+//! lifecycle, node IPAM; the controller manager's workload controllers) and the scheduler, and serves the API until SIGTERM or SIGINT.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +60,7 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
         message: format!("pod_network_cidr: {e}"),
     })?;
     tokio::spawn(control_loops(store.clone(), state.watch.clone(), cluster_cidr));
+    tokio::spawn(super::runtime::run(state.clone(), super::controllers::all()));
 
     let shutdown = async {
         let mut term =

@@ -49,7 +49,7 @@ impl EventReport<'_> {
                 "namespace": namespace,
                 "name": meta::name(self.object).unwrap_or_default(),
                 "uid": self.object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default(),
-                "apiVersion": "v1",
+                "apiVersion": self.object.get("apiVersion").and_then(Value::as_str).unwrap_or("v1"),
             },
             "reason": self.reason,
             "message": self.message,

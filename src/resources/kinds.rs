@@ -66,6 +66,22 @@ pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resourc
     KINDS.iter().find(|k| k.group == group && k.version == version && k.plural == plural)
 }
 
+/// The kind a store key belongs to (the preferred version of it).
+pub fn of_key(key: &str) -> Option<&'static ResourceKind> {
+    KINDS.iter().find(|k| key.starts_with(&k.prefix(None)))
+}
+
+/// The kind an ownerReference (apiVersion + kind) names, if it is one served here.
+pub fn of_reference(api_version: &str, kind: &str) -> Option<&'static ResourceKind> {
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    KINDS.iter().find(|k| k.group == group && k.kind == kind)
+}
+
+/// Shorthand for a kind known to be served (panics on a typo, at the first use in any test).
+pub fn served(group: &str, plural: &str) -> &'static ResourceKind {
+    KINDS.iter().find(|k| k.group == group && k.plural == plural).expect("a served kind")
+}
+
 impl ResourceKind {
     /// "v1", "apps/v1".
     pub fn api_version(&self) -> String {

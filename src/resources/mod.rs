@@ -4,6 +4,7 @@
 pub mod event;
 pub mod kinds;
 pub mod known_fields;
+pub mod label_selector;
 pub mod meta;
 pub mod node;
 pub mod node_table;

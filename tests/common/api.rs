@@ -26,6 +26,16 @@ pub struct Server {
 }
 
 pub fn start() -> Server {
+    start_inner(false)
+}
+
+/// The same server with the controller manager running beside it (as `kubeboot server` runs it).
+#[allow(dead_code)]
+pub fn start_with_controllers() -> Server {
+    start_inner(true)
+}
+
+fn start_inner(controllers: bool) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let (ca, _) = ClusterCa::generate("t").unwrap();
     let ca_pem = ca.cert_pem().to_string();
@@ -47,6 +57,10 @@ pub fn start() -> Server {
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async move {
+            if controllers {
+                let all = kubeboot::control_plane::controllers::all();
+                tokio::spawn(kubeboot::control_plane::runtime::run(served.clone(), all));
+            }
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             serve(listener, tls, router(served), async move {
                 let _ = stopped.await;
@@ -59,6 +73,22 @@ pub fn start() -> Server {
 }
 
 impl Server {
+    /// An admin kubeconfig for kubectl, written into the server's directory.
+    #[allow(dead_code)]
+    pub fn admin_kubeconfig(&self) -> (PathBuf, Kubeconfig) {
+        let path = self.dir.path().join("admin.conf");
+        let conf = Kubeconfig::with_user(
+            "t",
+            &format!("https://127.0.0.1:{}", self.port),
+            &self.ca_pem,
+            "kubernetes-admin",
+            &self.admin.0,
+            &self.admin.1,
+        );
+        std::fs::write(&path, conf.to_yaml()).unwrap();
+        (path, conf)
+    }
+
     pub fn file(&self, name: &str, text: &str) -> PathBuf {
         let p = self.dir.path().join(name);
         std::fs::write(&p, text).unwrap();

@@ -90,6 +90,8 @@ pub struct ObjectQuery {
     pub field_validation: Option<String>,
     /// DELETE's grace period when no DeleteOptions body carries one.
     pub grace_period_seconds: Option<i64>,
+    /// DELETE's propagationPolicy when no DeleteOptions body carries one.
+    pub propagation_policy: Option<String>,
 }
 
 impl ObjectQuery {
@@ -329,6 +331,14 @@ fn create(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
         Err(r) => return r,
     };
     meta::stamp_new(&mut object);
+    if tracks_generation(kind) {
+        object["metadata"]["generation"] = json!(1);
+    }
+    for field in ["deletionTimestamp", "deletionGracePeriodSeconds"] {
+        if let Some(m) = object["metadata"].as_object_mut() {
+            m.remove(field);
+        }
+    }
     defaults(kind, &mut object);
     let name = meta::name(&object).unwrap_or_default().to_string();
     let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(String::from);
@@ -342,6 +352,11 @@ fn create(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
         }
         Err(e) => store_error(kind, &name, e),
     }
+}
+
+/// Kinds whose metadata.generation counts spec changes (their controllers report status.observedGeneration).
+fn tracks_generation(kind: &ResourceKind) -> bool {
+    matches!(kind.group, "apps" | "batch")
 }
 
 /// What the server fills in that clients leave out.
@@ -381,10 +396,20 @@ fn merge_update(kind: &ResourceKind, old: &Value, mut new: Value, subresource: O
         merged["status"] = new.get("status").cloned().unwrap_or(Value::Null);
         return merged;
     }
-    for field in ["uid", "creationTimestamp"] {
-        if let Some(v) = old.pointer(&format!("/metadata/{field}")) {
-            new["metadata"][field] = v.clone();
+    // Set by the server only: what the client sent for these is replaced by what is stored.
+    for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        match old.pointer(&format!("/metadata/{field}")) {
+            Some(v) => new["metadata"][field] = v.clone(),
+            None => {
+                if let Some(m) = new["metadata"].as_object_mut() {
+                    m.remove(field);
+                }
+            }
         }
+    }
+    if tracks_generation(kind) && old.get("spec") != new.get("spec") {
+        let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+        new["metadata"]["generation"] = json!(generation + 1);
     }
     if kind.status && kind.kind != "Node" {
         match old.get("status") {
@@ -416,6 +441,28 @@ fn write_update(
         Ok(o) => o,
         Err(r) => return r,
     };
+    let deleting = object.pointer("/metadata/deletionTimestamp").is_some();
+    if deleting {
+        if let Some(added) = added_finalizer(&old_finalizers(store, path), &object) {
+            let error = validation::FieldError {
+                field: "metadata.finalizers".into(),
+                message: format!("Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers [{added}]"),
+            };
+            return invalid(kind, name, vec![error]);
+        }
+    }
+    // The last finalizer of an object being deleted is gone: the deletion completes now (a pod in graceful
+    // deletion, grace > 0, is left to its node's agent).
+    let grace = object.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
+    if deleting && grace == 0 && finalizers(&object).is_empty() && !dry_run(query) {
+        return match store.delete(&kind.key(path.namespace.as_deref(), name), Some(expected)) {
+            Ok(old) => {
+                after_delete(store, kind, name);
+                Json(served(kind, &old.value, old.revision)).into_response()
+            }
+            Err(e) => store_error(kind, name, e),
+        };
+    }
     if unchanged || dry_run(query) {
         meta::set_resource_version(&mut object, expected);
         return Json(object).into_response();
@@ -431,6 +478,27 @@ fn write_update(
         }
         Err(e) => store_error(kind, name, e),
     }
+}
+
+fn finalizers(object: &Value) -> Vec<&str> {
+    object
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|f| f.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+fn old_finalizers(store: &dyn Store, path: &ObjectPath) -> Vec<String> {
+    let key = path.kind.key(path.namespace.as_deref(), path.name.as_deref().unwrap_or(""));
+    let old: Value = match store.get(&key) {
+        Ok(Some(s)) => serde_json::from_slice(&s.value).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    finalizers(&old).into_iter().map(String::from).collect()
+}
+
+fn added_finalizer(old: &[String], new: &Value) -> Option<String> {
+    finalizers(new).into_iter().find(|f| !old.iter().any(|o| o == f)).map(String::from)
 }
 
 fn update(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]) -> Response {
@@ -539,6 +607,9 @@ fn patch_object(
 struct DeleteOptions {
     grace_period_seconds: Option<i64>,
     preconditions: Option<Preconditions>,
+    propagation_policy: Option<String>,
+    /// The pre-1.7 spelling of propagationPolicy Orphan (true) / Background (false).
+    orphan_dependents: Option<bool>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -575,25 +646,93 @@ fn delete(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
     let grace = options.grace_period_seconds.or(query.grace_period_seconds);
     if kind.kind == "Pod" {
         if let Some(marked) = graceful_pod_deletion(&object, grace) {
-            // Already marked with this grace or a shorter one: answered as it is, nothing written.
-            if marked == object {
-                return Json(served(kind, &existing.value, existing.revision)).into_response();
-            }
-            let bytes = serde_json::to_vec(&marked).expect("json");
-            return match store.update(&key, &bytes, Some(existing.revision)) {
-                Ok(revision) => Json(served(kind, &bytes, revision)).into_response(),
-                Err(e) => store_error(kind, name, e),
-            };
+            return write_marked(store, kind, name, &existing, &object, marked);
         }
+    }
+    let policy = options
+        .propagation_policy
+        .or(query.propagation_policy.clone())
+        .or(options.orphan_dependents.map(|o| if o { "Orphan".into() } else { "Background".into() }))
+        .unwrap_or_else(|| default_propagation(kind).into());
+    let finalizer = match policy.as_str() {
+        "Foreground" => Some(FOREGROUND_FINALIZER),
+        "Orphan" => Some(ORPHAN_FINALIZER),
+        "Background" => None,
+        other => {
+            return invalid(
+                kind,
+                name,
+                vec![validation::FieldError {
+                    field: "propagationPolicy".into(),
+                    message: format!(
+                        "Unsupported value: {other:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+                    ),
+                }],
+            )
+        }
+    };
+    // Finalizers hold the object (marked) until the controllers that own them let go.
+    let mut marked = object.clone();
+    if let Some(f) = finalizer {
+        if !finalizers(&marked).contains(&f) {
+            let mut list: Vec<Value> =
+                marked.pointer("/metadata/finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
+            list.push(json!(f));
+            marked["metadata"]["finalizers"] = json!(list);
+        }
+    }
+    if !finalizers(&marked).is_empty() {
+        if marked.pointer("/metadata/deletionTimestamp").is_none() {
+            marked["metadata"]["deletionTimestamp"] = json!(meta::now_rfc3339());
+            marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+        }
+        return write_marked(store, kind, name, &existing, &object, marked);
     }
     match store.delete(&key, Some(existing.revision)) {
         Ok(old) => {
-            if kind.kind == "Namespace" {
-                delete_namespace_contents(store, name);
-            }
+            after_delete(store, kind, name);
             Json(served(kind, &old.value, old.revision)).into_response()
         }
         Err(e) => store_error(kind, name, e),
+    }
+}
+
+/// A deletion that only marks the object (graceful pod deletion, finalizers): the marked object is
+/// written, or, when it is already marked so, answered as it is with nothing written.
+fn write_marked(
+    store: &dyn Store,
+    kind: &ResourceKind,
+    name: &str,
+    existing: &crate::control_plane::store::Stored,
+    object: &Value,
+    marked: Value,
+) -> Response {
+    if marked == *object {
+        return Json(served(kind, &existing.value, existing.revision)).into_response();
+    }
+    let bytes = serde_json::to_vec(&marked).expect("json");
+    match store.update(&existing.key, &bytes, Some(existing.revision)) {
+        Ok(revision) => Json(served(kind, &bytes, revision)).into_response(),
+        Err(e) => store_error(kind, name, e),
+    }
+}
+
+pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
+pub const ORPHAN_FINALIZER: &str = "orphan";
+
+/// Kubernetes' default when DeleteOptions name no policy: Orphan for batch/v1 Jobs (kept for old clients;
+/// kubectl always sends Background), Background for everything else.
+fn default_propagation(kind: &ResourceKind) -> &'static str {
+    if kind.kind == "Job" {
+        "Orphan"
+    } else {
+        "Background"
+    }
+}
+
+fn after_delete(store: &dyn Store, kind: &ResourceKind, name: &str) {
+    if kind.kind == "Namespace" {
+        delete_namespace_contents(store, name);
     }
 }
 

@@ -93,7 +93,12 @@ pub fn handle(store: &dyn Store, path: &ObjectPath, method: &Method, headers: &H
     let Some(count) = replicas.as_i64().filter(|n| *n >= 0 && *n <= i32::MAX as i64) else {
         return invalid(name, &replicas);
     };
-    object["spec"]["replicas"] = json!(count);
+    if object.pointer("/spec/replicas").and_then(Value::as_i64) != Some(count) {
+        object["spec"]["replicas"] = json!(count);
+        // A spec change: the generation the controllers report back grows, as on any spec write.
+        let generation = object.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+        object["metadata"]["generation"] = json!(generation + 1);
+    }
     match store.update(&key, &serde_json::to_vec(&object).expect("json"), Some(revision)) {
         Ok(written) => Json(scale_of(&object, written)).into_response(),
         Err(e) => store_error(kind, name, e),

@@ -1,0 +1,153 @@
+//! What a reconciler decides, as data: the writes to make, in order, and when to look again. The runtime
+//! carries them out through the API (local_api.rs); reconcilers stay plain functions that tests call with
+//! a cache and read the plan of.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::local_api::{ApiError, LocalApi};
+use crate::resources::event::{bump, EventReport};
+use crate::resources::kinds::ResourceKind;
+use crate::resources::meta;
+
+/// An Event about an object, as kube-controller-manager's recorder writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventNote {
+    /// The object it is about (its metadata and apiVersion are read).
+    pub about: Value,
+    pub kind: &'static str,
+    pub warning: bool,
+    pub reason: String,
+    /// `{name}` is replaced with the name of the object a Create made (generateName).
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Create {
+        kind: &'static ResourceKind,
+        object: Value,
+        event: Option<EventNote>,
+    },
+    /// PUT of the whole object; its resourceVersion is the precondition.
+    Update {
+        kind: &'static ResourceKind,
+        object: Value,
+    },
+    UpdateStatus {
+        kind: &'static ResourceKind,
+        object: Value,
+    },
+    MergePatch {
+        kind: &'static ResourceKind,
+        namespace: Option<String>,
+        name: String,
+        patch: Value,
+    },
+    Delete {
+        kind: &'static ResourceKind,
+        namespace: Option<String>,
+        name: String,
+        /// Delete only this incarnation of the name.
+        uid: Option<String>,
+        propagation: Option<&'static str>,
+        event: Option<EventNote>,
+    },
+    Event(EventNote),
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    /// Look at the key again after this long even if nothing changes (deadlines, minReadySeconds).
+    pub requeue_after: Option<Duration>,
+}
+
+impl Plan {
+    pub fn push(&mut self, action: Action) {
+        self.actions.push(action);
+    }
+
+    /// The earlier of the current and `after`.
+    pub fn requeue(&mut self, after: Duration) {
+        self.requeue_after = Some(self.requeue_after.map_or(after, |d| d.min(after)));
+    }
+}
+
+pub const COMPONENT: &str = "kube-controller-manager";
+
+/// Carry out one action. Returns the store revision it wrote (0 when it wrote nothing).
+pub async fn execute(api: &LocalApi, action: Action) -> Result<u64, ApiError> {
+    let written = |v: &Value| meta::resource_version(v).unwrap_or(0);
+    match action {
+        Action::Create { kind, object, event } => {
+            let created = api.create(kind, &object).await?;
+            let mut revision = written(&created);
+            if let Some(mut note) = event {
+                note.message = note.message.replace("{name}", meta::name(&created).unwrap_or_default());
+                revision = revision.max(record(api, &note).await?);
+            }
+            Ok(revision)
+        }
+        Action::Update { kind, object } => api.update(kind, &object, None).await.map(|v| written(&v)),
+        Action::UpdateStatus { kind, object } => api.update(kind, &object, Some("status")).await.map(|v| written(&v)),
+        Action::MergePatch { kind, namespace, name, patch } => {
+            api.merge_patch(kind, namespace.as_deref(), &name, &patch).await.map(|v| written(&v))
+        }
+        Action::Delete { kind, namespace, name, uid, propagation, event } => {
+            let mut options = json!({"kind": "DeleteOptions", "apiVersion": "v1"});
+            if let Some(uid) = uid {
+                options["preconditions"] = json!({"uid": uid});
+            }
+            if let Some(policy) = propagation {
+                options["propagationPolicy"] = json!(policy);
+            }
+            let revision = match api.delete(kind, namespace.as_deref(), &name, &options).await {
+                Ok(v) => written(&v),
+                // Gone already, or a new object under the name: nothing of ours to delete.
+                Err(e) if e.is_not_found() || (e.code == 409 && e.message.starts_with("Precondition")) => 0,
+                Err(e) => return Err(e),
+            };
+            match event {
+                Some(note) => Ok(revision.max(record(api, &note).await?)),
+                None => Ok(revision),
+            }
+        }
+        Action::Event(note) => record(api, &note).await,
+    }
+}
+
+/// Write an Event through the API, counting repeats up as the recorder aggregates them.
+async fn record(api: &LocalApi, note: &EventNote) -> Result<u64, ApiError> {
+    let events = crate::resources::kinds::find("", "v1", "events").expect("events are served");
+    let report = EventReport {
+        object: &note.about,
+        kind: note.kind,
+        warning: note.warning,
+        reason: &note.reason,
+        message: &note.message,
+        component: COMPONENT,
+        host: None,
+    };
+    let namespace = report.namespace().to_string();
+    for _ in 0..3 {
+        match api.get(events, Some(&namespace), &report.name()).await {
+            Ok(mut event) => {
+                bump(&mut event);
+                match api.update(events, &event, None).await {
+                    Ok(v) => return Ok(meta::resource_version(&v).unwrap_or(0)),
+                    Err(e) if e.is_conflict() => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) if e.is_not_found() => match api.create(events, &report.new_event()).await {
+                Ok(v) => return Ok(meta::resource_version(&v).unwrap_or(0)),
+                Err(e) if e.already_exists() => continue,
+                Err(e) => return Err(e),
+            },
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,102 @@
+//! The controller runtime, kube-controller-manager's skeleton: one informer keeps a cache of the watched
+//! kinds current from the server's watch; each controller (a reconciler: plain functions over that cache
+//! returning a plan) has a work queue and workers that carry plans out through the API's own handlers.
+//! Only the holder of the kube-controller-manager Lease runs them, so a second master changes nothing.
+
+pub mod actions;
+pub mod cache;
+pub mod controller;
+pub mod informer;
+pub mod leader;
+pub mod local_api;
+pub mod queue;
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use tokio::task::JoinSet;
+
+use crate::control_plane::api::ApiState;
+pub use actions::{Action, EventNote, Plan};
+pub use cache::Cache;
+pub use controller::{Controller, Reconciler};
+pub use informer::Change;
+pub use local_api::{ApiError, LocalApi};
+
+/// Workers per controller (kube-controller-manager's default concurrent syncs is 5 for most; 2 cores here).
+const WORKERS: usize = 2;
+
+/// The store prefixes the informer follows: every served kind but Events (nothing owns or reconciles them).
+fn watched_prefixes() -> Vec<String> {
+    let mut prefixes: Vec<String> =
+        crate::resources::kinds::KINDS.iter().filter(|k| k.kind != "Event").map(|k| k.prefix(None)).collect();
+    prefixes.sort();
+    prefixes.dedup();
+    prefixes
+}
+
+fn candidate_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "kubeboot".into());
+    format!("{}_{}", host.trim(), crate::resources::meta::random_suffix())
+}
+
+/// Start the informer and every controller's workers; they run until the set is dropped or aborted.
+fn start(state: &Arc<ApiState>, reconcilers: &[Arc<dyn Reconciler>]) -> JoinSet<()> {
+    let cache = Arc::new(RwLock::new(Cache::default()));
+    let (observed_tx, observed_rx) = tokio::sync::watch::channel(0u64);
+    let controllers: Arc<Vec<Arc<Controller>>> =
+        Arc::new(reconcilers.iter().map(|r| Arc::new(Controller::new(r.clone()))).collect());
+    let informer = informer::Informer {
+        store: state.store.clone(),
+        hub: state.watch.clone(),
+        prefixes: watched_prefixes(),
+        cache: cache.clone(),
+        observed: observed_tx,
+    };
+    let mut tasks = JoinSet::new();
+    let notified = controllers.clone();
+    tasks.spawn(informer.run(move |change, cache| {
+        for controller in notified.iter() {
+            controller.notice(change, cache);
+        }
+    }));
+    let api = LocalApi::new(state.clone());
+    for controller in controllers.iter() {
+        for _ in 0..WORKERS {
+            tasks.spawn(controller.clone().work(cache.clone(), observed_rx.clone(), api.clone()));
+        }
+    }
+    tasks
+}
+
+/// kube-controller-manager: wait to lead, run the controllers while leading, stop them when the Lease is lost.
+pub async fn run(state: Arc<ApiState>, reconcilers: Vec<Arc<dyn Reconciler>>) {
+    let mut election = leader::LeaderElection::new(LocalApi::new(state.clone()), candidate_identity());
+    loop {
+        loop {
+            match election.try_acquire_or_renew().await {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(e) => eprintln!("kubeboot controller-manager: leader election: {e}"),
+            }
+            tokio::time::sleep(leader::RETRY_PERIOD).await;
+        }
+        eprintln!(
+            "kubeboot controller-manager: {} leads (Lease kube-system/{})",
+            election.identity,
+            leader::LEASE_NAME
+        );
+        let mut tasks = start(&state, &reconcilers);
+        let mut renewed = Instant::now();
+        while renewed.elapsed() < leader::RENEW_DEADLINE {
+            tokio::time::sleep(leader::RETRY_PERIOD).await;
+            match election.try_acquire_or_renew().await {
+                Ok(true) => renewed = Instant::now(),
+                Ok(false) => break,
+                Err(e) => eprintln!("kubeboot controller-manager: renewing the lease: {e}"),
+            }
+        }
+        tasks.abort_all();
+        eprintln!("kubeboot controller-manager: lost the lease; controllers stopped");
+    }
+}
