@@ -21,7 +21,17 @@ struct Kubectl<'a> {
     namespace: String,
 }
 
-impl Kubectl<'_> {
+impl<'a> Kubectl<'a> {
+    fn new(label: &str, namespace: &str, conf: &'a Path, home: &'a Path) -> Self {
+        Kubectl {
+            path: common::kubectls::by_label(label),
+            label: label.into(),
+            conf,
+            home,
+            namespace: namespace.into(),
+        }
+    }
+
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new(&self.path)
             .args(["-n", &self.namespace])
@@ -75,6 +85,147 @@ fn replica_set(name: &str, replicas: u32) -> String {
     format!(
         "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels:\n      type: {name}\n  template:\n    metadata:\n      labels:\n        type: {name}\n    spec:\n      containers:\n      - name: container\n        image: kubetm/app:v1\n"
     )
+}
+
+fn deployment(name: &str, image: &str, strategy: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 2\n  strategy:\n    type: {strategy}\n  selector:\n    matchLabels:\n      type: {name}\n  template:\n    metadata:\n      labels:\n        type: {name}\n    spec:\n      containers:\n      - name: container\n        image: {image}\n"
+    )
+}
+
+/// (name, revision, spec replicas) of the namespace's ReplicaSets, by revision.
+fn replica_sets(k: &Kubectl) -> Vec<(String, u64, u64)> {
+    let list = k.json(&["get", "rs"]);
+    let mut out: Vec<(String, u64, u64)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rs| {
+            let revision = rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"].as_str().unwrap_or("0");
+            (
+                rs["metadata"]["name"].as_str().unwrap().to_string(),
+                revision.parse().unwrap(),
+                rs["spec"]["replicas"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    out.sort_by_key(|r| r.1);
+    out
+}
+
+fn pod_images(k: &Kubectl) -> Vec<String> {
+    let list = k.json(&["get", "pods"]);
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .map(|p| p["spec"]["containers"][0]["image"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn deployment_checks(k: &Kubectl) {
+    let label = &k.label;
+    let rollout_done = || {
+        k.run(&["rollout", "status", "deploy/deployment-1", "--timeout=60s"]);
+    };
+    k.apply(&deployment("deployment-1", "kubetm/app:v1", "RollingUpdate"));
+    rollout_done();
+    let first = replica_sets(k);
+    assert_eq!(first.len(), 1, "{label}: {first:?}");
+    assert!(first[0].0.starts_with("deployment-1-") && first[0].1 == 1 && first[0].2 == 2, "{label}: {first:?}");
+
+    k.run(&["set", "image", "deploy/deployment-1", "container=kubetm/app:v2"]);
+    rollout_done();
+    common::wait_for(&format!("{label}: only v2 pods"), Duration::from_secs(20), || {
+        pod_images(k) == ["kubetm/app:v2", "kubetm/app:v2"]
+    });
+    let rolled = replica_sets(k);
+    assert_eq!(rolled.iter().map(|r| (r.1, r.2)).collect::<Vec<_>>(), [(1, 0), (2, 2)], "{label}: {rolled:?}");
+    let history = k.run(&["rollout", "history", "deploy/deployment-1"]);
+    assert!(
+        history.lines().any(|l| l.starts_with("1 ")) && history.lines().any(|l| l.starts_with("2 ")),
+        "{label}: {history}"
+    );
+
+    // Undo: v1's ReplicaSet comes back as revision 3.
+    k.run(&["rollout", "undo", "deploy/deployment-1"]);
+    rollout_done();
+    common::wait_for(&format!("{label}: v1 pods again"), Duration::from_secs(20), || {
+        pod_images(k) == ["kubetm/app:v1", "kubetm/app:v1"]
+    });
+    let undone = replica_sets(k);
+    assert_eq!(
+        undone.iter().map(|r| (r.0.as_str(), r.1)).collect::<Vec<_>>(),
+        [(rolled[1].0.as_str(), 2), (first[0].0.as_str(), 3)],
+        "{label}"
+    );
+
+    // Restart: a new template (restartedAt), a new ReplicaSet at revision 4; scale follows.
+    k.run(&["rollout", "restart", "deploy/deployment-1"]);
+    rollout_done();
+    assert_eq!(replica_sets(k).last().map(|r| (r.1, r.2)), Some((4, 2)), "{label}");
+    k.run(&["scale", "deploy/deployment-1", "--replicas=3"]);
+    rollout_done();
+    k.wait_pods("3 pods after scaling the deployment", |p| p.len() == 3);
+    let status = k.json(&["get", "deploy", "deployment-1"])["status"].clone();
+    assert_eq!(
+        (status["replicas"].as_u64(), status["availableReplicas"].as_u64(), status["updatedReplicas"].as_u64()),
+        (Some(3), Some(3), Some(3)),
+        "{label}: {status}"
+    );
+
+    k.run(&["delete", "deploy", "deployment-1"]);
+    common::wait_for(
+        &format!("{label}: ReplicaSets and pods gone with the deployment"),
+        Duration::from_secs(30),
+        || replica_sets(k).is_empty() && k.pods().is_empty(),
+    );
+
+    // Recreate: the old ReplicaSet is emptied before the new one grows.
+    k.apply(&deployment("deployment-1", "kubetm/app:v1", "Recreate"));
+    rollout_done();
+    k.run(&["set", "image", "deploy/deployment-1", "container=kubetm/app:v2"]);
+    rollout_done();
+    let events = k.run(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.kind=Deployment",
+        "--sort-by=.metadata.creationTimestamp",
+    ]);
+    let down = events.find("to 0 from 2").unwrap_or_else(|| panic!("{label}: no scale down to 0: {events}"));
+    let last_up = events.rfind("to 2 from 0").unwrap_or_else(|| panic!("{label}: no scale up: {events}"));
+    assert!(down < last_up, "{label}: Recreate scaled down before up: {events}");
+    k.run(&["delete", "deploy", "deployment-1", "--cascade=foreground"]);
+    assert!(replica_sets(k).is_empty() && k.pods().is_empty(), "{label}: foreground deletion waits for its dependents");
+}
+
+/// What an agent would do, for a test without nodes: every pod of the test's namespaces Running and Ready.
+fn stand_in_kubelet(
+    conf: kubeboot::bootstrap::kubeconfig::Kubeconfig,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    let client = kubeboot::apiclient::ApiClient::from_kubeconfig(&conf).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let reply = rt.block_on(client.request("GET", "/api/v1/pods", None, None)).unwrap();
+        for mut pod in reply.json()["items"].as_array().cloned().unwrap_or_default() {
+            if pod["status"]["phase"] == "Running" || !pod["metadata"]["deletionTimestamp"].is_null() {
+                continue;
+            }
+            let now = kubeboot::resources::meta::now_rfc3339();
+            pod["status"] = serde_json::json!({"phase": "Running", "conditions": [
+                {"type": "Ready", "status": "True", "lastTransitionTime": now}]});
+            let path = format!(
+                "/api/v1/namespaces/{}/pods/{}/status",
+                pod["metadata"]["namespace"].as_str().unwrap(),
+                pod["metadata"]["name"].as_str().unwrap()
+            );
+            let _ = rt.block_on(client.request("PUT", &path, Some(serde_json::to_vec(&pod).unwrap()), None));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn checks(k: &Kubectl) {
@@ -152,17 +303,23 @@ fn checks(k: &Kubectl) {
 #[test]
 fn replica_sets_and_garbage_collection_through_kubectl() {
     let server = common::api::start_with_controllers();
-    let (conf_path, _) = server.admin_kubeconfig();
+    let (conf_path, conf) = server.admin_kubeconfig();
     for (label, namespace) in [("kubectl 1.20", "k120"), ("kubectl.1.33", "k133")] {
-        let k = Kubectl {
-            path: common::kubectls::by_label(label),
-            label: label.into(),
-            conf: &conf_path,
-            home: server.dir.path(),
-            namespace: namespace.into(),
-        };
+        let k = Kubectl::new(label, namespace, &conf_path, server.dir.path());
         checks(&k);
     }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let kubelet = {
+        let stop = stop.clone();
+        std::thread::spawn(move || stand_in_kubelet(conf, stop))
+    };
+    for (label, namespace) in [("kubectl 1.20", "d120"), ("kubectl.1.33", "d133")] {
+        let k = Kubectl::new(label, namespace, &conf_path, server.dir.path());
+        k.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n"));
+        deployment_checks(&k);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    kubelet.join().unwrap();
     let lease = Command::new(common::kubectls::by_label("kubectl.1.33"))
         .args(["-n", "kube-system", "get", "lease", "kube-controller-manager", "-o", "json"])
         .env("KUBECONFIG", &conf_path)

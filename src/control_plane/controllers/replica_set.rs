@@ -261,11 +261,7 @@ impl Reconciler for ReplicaSetController {
             }
         }
         let status = status(rs, &owned, now, &mut plan);
-        if rs.get("status") != Some(&status) {
-            let mut updated = rs.clone();
-            updated["status"] = status;
-            plan.push(Action::UpdateStatus { kind: replica_sets(), object: updated });
-        }
+        plan.update_status(replica_sets(), rs, status);
         plan
     }
 }

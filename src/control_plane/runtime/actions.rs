@@ -69,6 +69,15 @@ impl Plan {
         self.actions.push(action);
     }
 
+    /// Write `status` as `object`'s status if it differs from the stored one.
+    pub fn update_status(&mut self, kind: &'static ResourceKind, object: &Value, status: Value) {
+        if object.get("status") != Some(&status) {
+            let mut updated = object.clone();
+            updated["status"] = status;
+            self.push(Action::UpdateStatus { kind, object: updated });
+        }
+    }
+
     /// The earlier of the current and `after`.
     pub fn requeue(&mut self, after: Duration) {
         self.requeue_after = Some(self.requeue_after.map_or(after, |d| d.min(after)));
