@@ -298,6 +298,10 @@ pub struct InitArgs {
     pub pod_network_cidr: ipnet::IpNet,
     #[arg(long, default_value = "kubeboot")]
     pub cluster_name: String,
+    /// How long pods stay on a node that is not Ready before they are evicted and replaced elsewhere
+    /// (a Go duration: the tolerationSeconds every pod gets for the not-ready and unreachable taints)
+    #[arg(long, default_value = "5m")]
+    pub pod_eviction_timeout: String,
     /// This master's node name (default: the hostname)
     #[arg(long)]
     pub node_name: Option<String>,

@@ -8,12 +8,15 @@ use crate::{UsageError, EXIT_OK};
 
 pub fn run(args: InitArgs) -> anyhow::Result<u8> {
     let ttl = parse_ttl(&args.token_ttl).map_err(|e| UsageError(format!("--token-ttl: {e}")))?;
+    let eviction = crate::inventory::spec::parse_eviction_timeout(&args.pod_eviction_timeout)
+        .map_err(|e| UsageError(format!("--pod-eviction-timeout: {e}")))?;
     let layout = Layout::new(&args.dirs.config_dir, &args.dirs.data_dir);
     let settings = ServerSettings {
         cluster_name: args.cluster_name,
         advertise_address: args.advertise_address.to_string(),
         port: args.port,
         pod_network_cidr: args.pod_network_cidr.to_string(),
+        pod_eviction_timeout_seconds: eviction,
     };
     let node_name = args.node_name.unwrap_or_else(super::hostname);
     let outcome = crate::control_plane::init::initialize(&layout, &settings, &node_name, &[], ttl)?;

@@ -21,6 +21,14 @@ pub struct ServerSettings {
     pub advertise_address: String,
     pub port: u16,
     pub pod_network_cidr: String,
+    /// tolerationSeconds of the not-ready/unreachable NoExecute tolerations every pod gets (older
+    /// server.yaml files have none: Kubernetes' 300).
+    #[serde(default = "default_eviction_timeout")]
+    pub pod_eviction_timeout_seconds: u64,
+}
+
+fn default_eviction_timeout() -> u64 {
+    300
 }
 
 impl ServerSettings {

@@ -46,6 +46,9 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     super::layout::secure_data_dir(&layout.data_dir, Some(&layout.store())).map_err(secure)?;
     let kubeconfig = Kubeconfig::cluster_only(&settings.cluster_name, &settings.server_url(), &ca_pem).to_yaml();
     let state = Arc::new(ApiState::new(store, ca, kubeconfig).map_err(|e| ServerError::Other(e.to_string()))?);
+    state
+        .pod_eviction_timeout_seconds
+        .store(settings.pod_eviction_timeout_seconds, std::sync::atomic::Ordering::Relaxed);
     // The controller writes through the API's store so its changes reach watches too.
     let store = state.store.clone();
 

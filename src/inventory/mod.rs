@@ -31,6 +31,7 @@ pub struct Cluster {
     pub name: String,
     pub pod_network_cidr: ipnet::IpNet,
     pub control_plane_endpoint: Option<Endpoint>,
+    pub pod_eviction_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +85,10 @@ impl Inventory {
             name: file.cluster.name.clone(),
             pod_network_cidr: spec::parse_cidr(
                 file.cluster.pod_network_cidr.as_deref().unwrap_or(spec::DEFAULT_POD_NETWORK_CIDR),
+            )
+            .expect("validated"),
+            pod_eviction_timeout_seconds: spec::parse_eviction_timeout(
+                file.cluster.pod_eviction_timeout.as_deref().unwrap_or(spec::DEFAULT_POD_EVICTION_TIMEOUT),
             )
             .expect("validated"),
             control_plane_endpoint: file

@@ -34,6 +34,20 @@ pub struct ClusterSpec {
     pub pod_network_cidr: Option<String>,
     #[serde(default)]
     pub control_plane_endpoint: Option<String>,
+    /// How long pods stay bound to a node that is not Ready before they are evicted (a Go duration;
+    /// Kubernetes' default-not-ready/unreachable-toleration-seconds, 5m).
+    #[serde(default)]
+    pub pod_eviction_timeout: Option<String>,
+}
+
+pub const DEFAULT_POD_EVICTION_TIMEOUT: &str = "5m";
+
+/// A pod eviction timeout in seconds (a Go duration, at least 1 s).
+pub fn parse_eviction_timeout(text: &str) -> Result<u64, String> {
+    match crate::bootstrap::ttl::parse_ttl(text) {
+        Ok(Some(seconds)) if seconds > 0 => Ok(seconds),
+        _ => Err(format!("{text:?} is not a duration of at least 1s (e.g. 5m, 30s, 1m30s)")),
+    }
 }
 
 pub const DEFAULT_POD_NETWORK_CIDR: &str = "20.96.0.0/12";

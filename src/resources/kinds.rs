@@ -43,6 +43,7 @@ pub const KINDS: &[ResourceKind] = &[
     kind("", "v1", "events", "event", "Event", true, &["ev"], &[], false),
     kind("apps", "v1", "deployments", "deployment", "Deployment", true, &["deploy"], &["all"], true),
     kind("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, &["rs"], &["all"], true),
+    kind("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, &["ds"], &["all"], true),
     kind("batch", "v1", "jobs", "job", "Job", true, &[], &["all"], true),
     kind("batch", "v1", "cronjobs", "cronjob", "CronJob", true, &["cj"], &["all"], true),
     kind("batch", "v1beta1", "cronjobs", "cronjob", "CronJob", true, &["cj"], &["all"], true),

@@ -1,7 +1,9 @@
 //! API objects shared by the server and the agent, kept as JSON values in Kubernetes' wire shape (so fields
 //! a client sends and we do not model survive a round trip), with typed helpers for what we act on.
 
+pub mod cron_schedule;
 pub mod event;
+pub mod job_defaults;
 pub mod kinds;
 pub mod known_fields;
 pub mod label_selector;

@@ -184,6 +184,32 @@ pub fn set_condition(
     true
 }
 
+pub const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
+pub const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
+
+/// Kubernetes' DefaultTolerationSeconds admission: a pod that does not tolerate the not-ready or
+/// unreachable NoExecute taint already gets a toleration of it for `seconds`.
+pub fn add_default_tolerations(pod: &mut Value, seconds: u64) {
+    if !pod.get("spec").is_some_and(Value::is_object) {
+        return;
+    }
+    let mut tolerations: Vec<Value> =
+        pod.pointer("/spec/tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
+    for key in [NOT_READY_TAINT, UNREACHABLE_TAINT] {
+        let covered = tolerations.iter().any(|t| {
+            let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
+            let t_key = t.get("key").and_then(Value::as_str).unwrap_or("");
+            (effect.is_empty() || effect == "NoExecute")
+                && (t_key == key || (t_key.is_empty() && t["operator"] == "Exists"))
+        });
+        if !covered {
+            tolerations
+                .push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": seconds}));
+        }
+    }
+    pod["spec"]["tolerations"] = json!(tolerations);
+}
+
 pub fn condition<'a>(pod: &'a Value, kind: &str) -> Option<&'a Value> {
     pod.pointer("/status/conditions")?.as_array()?.iter().find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
 }

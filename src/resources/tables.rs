@@ -62,6 +62,18 @@ pub fn columns(kind: &str) -> Vec<Column> {
             col("Images", "string", 1),
             col("Selector", "string", 1),
         ],
+        "DaemonSet" => &[
+            col("Desired", "integer", 0),
+            col("Current", "integer", 0),
+            col("Ready", "integer", 0),
+            col("Up-to-date", "integer", 0),
+            col("Available", "integer", 0),
+            col("Node Selector", "string", 0),
+            AGE,
+            col("Containers", "string", 1),
+            col("Images", "string", 1),
+            col("Selector", "string", 1),
+        ],
         "Service" => &[
             col("Type", "string", 0),
             col("Cluster-IP", "string", 0),
@@ -159,6 +171,29 @@ pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
                 .chain([age, json!(names), json!(images), json!(selector(o, "/spec/selector/matchLabels"))])
                 .collect()
         }
+        "DaemonSet" => {
+            let (names, images) = containers(o, "/spec/template/spec/containers");
+            let node_selector = o
+                .pointer("/spec/template/spec/nodeSelector")
+                .and_then(Value::as_object)
+                .filter(|m| !m.is_empty())
+                .map(|m| {
+                    m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")
+                })
+                .unwrap_or_else(|| "<none>".into());
+            vec![
+                json!(n(o, "/status/desiredNumberScheduled")),
+                json!(n(o, "/status/currentNumberScheduled")),
+                json!(n(o, "/status/numberReady")),
+                json!(n(o, "/status/updatedNumberScheduled")),
+                json!(n(o, "/status/numberAvailable")),
+                json!(node_selector),
+                age,
+                json!(names),
+                json!(images),
+                json!(selector(o, "/spec/selector/matchLabels")),
+            ]
+        }
         "Service" => {
             let ports: Vec<String> = o
                 .pointer("/spec/ports")
@@ -242,6 +277,7 @@ mod tests {
             "Pod",
             "Deployment",
             "ReplicaSet",
+            "DaemonSet",
             "Service",
             "Job",
             "CronJob",

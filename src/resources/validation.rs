@@ -96,7 +96,7 @@ pub fn validate(kind: &str, o: &Value) -> Vec<FieldError> {
     }
     match kind {
         "Pod" => pod_spec(&mut errors, o, "/spec"),
-        "Deployment" | "ReplicaSet" => templated(&mut errors, o),
+        "Deployment" | "ReplicaSet" | "DaemonSet" => templated(&mut errors, o),
         "Job" => pod_spec(&mut errors, o, "/spec/template/spec"),
         "CronJob" => {
             required(&mut errors, o, "/spec/schedule");

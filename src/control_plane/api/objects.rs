@@ -185,11 +185,11 @@ pub async fn handle(
         "watch" => super::watch_stream::watch(&state, kind, path.namespace.as_deref(), &query, accept),
         "list" => list(store, kind, path.namespace.as_deref(), &query, accept),
         "get" => get(store, &path, &query, accept),
-        "create" => create(store, &path, &query, &body),
+        "create" => create(store, &path, &query, &body, &admission(&state)),
         "update" => update(store, &path, &query, &body),
         "patch" => {
             let content_type = header(&headers, axum::http::header::CONTENT_TYPE).unwrap_or("");
-            patch_object(store, &path, &query, &body, content_type)
+            patch_object(store, &path, &query, &body, content_type, &admission(&state))
         }
         _ => delete(store, &path, &query, &body),
     }
@@ -312,7 +312,17 @@ fn dry_run(query: &ObjectQuery) -> bool {
     query.dry_run.as_deref() == Some("All")
 }
 
-fn create(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]) -> Response {
+/// The server's settings that defaulting on create needs.
+pub struct Admission {
+    /// tolerationSeconds of the default not-ready/unreachable NoExecute tolerations.
+    pub toleration_seconds: u64,
+}
+
+fn admission(state: &ApiState) -> Admission {
+    Admission { toleration_seconds: state.pod_eviction_timeout_seconds.load(std::sync::atomic::Ordering::Relaxed) }
+}
+
+fn create(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8], admission: &Admission) -> Response {
     let kind = path.kind;
     let mut object = match parse_body(body) {
         Ok(o) => o,
@@ -340,6 +350,9 @@ fn create(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
         }
     }
     defaults(kind, &mut object);
+    if kind.kind == "Pod" {
+        crate::resources::pod::add_default_tolerations(&mut object, admission.toleration_seconds);
+    }
     let name = meta::name(&object).unwrap_or_default().to_string();
     let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(String::from);
     if dry_run(query) {
@@ -361,6 +374,9 @@ fn tracks_generation(kind: &ResourceKind) -> bool {
 
 /// What the server fills in that clients leave out.
 fn defaults(kind: &ResourceKind, object: &mut Value) {
+    if kind.kind == "Job" {
+        crate::resources::job_defaults::apply(object);
+    }
     match kind.kind {
         "Namespace" if object.pointer("/status/phase").is_none() => object["status"] = json!({"phase": "Active"}),
         "Pod" if object.pointer("/status/phase").is_none() => object["status"] = json!({"phase": "Pending"}),
@@ -541,6 +557,7 @@ fn patch_object(
     query: &ObjectQuery,
     body: &[u8],
     content_type: &str,
+    admission: &Admission,
 ) -> Response {
     let (kind, name) = (path.kind, path.name.as_deref().unwrap_or(""));
     let existing = match store.get(&kind.key(path.namespace.as_deref(), name)) {
@@ -563,7 +580,7 @@ fn patch_object(
                 );
             }
             object["metadata"]["name"] = json!(name);
-            return create(store, path, query, &serde_json::to_vec(&object).expect("json"));
+            return create(store, path, query, &serde_json::to_vec(&object).expect("json"), admission);
         }
         Ok(None) => return store_error(kind, name, StoreError::NotFound(String::new())),
         Err(e) => return store_error(kind, name, e),

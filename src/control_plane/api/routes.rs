@@ -34,6 +34,8 @@ pub struct ApiState {
     pub node_certificate_requests: std::sync::atomic::AtomicU64,
     /// The watch feed of every write through `store`.
     pub watch: Arc<WatchHub>,
+    /// Pods tolerate a not-ready or unreachable node this long before they are evicted (server.yaml).
+    pub pod_eviction_timeout_seconds: std::sync::atomic::AtomicU64,
     /// Our client certificate towards the agents' node APIs, issued by the CA at first use (memory only).
     node_api_client: std::sync::OnceLock<Result<crate::bootstrap::pki::Issued, String>>,
 }
@@ -55,6 +57,7 @@ impl ApiState {
             node_certificate_requests: Default::default(),
             watch,
             node_api_client: Default::default(),
+            pod_eviction_timeout_seconds: std::sync::atomic::AtomicU64::new(300),
         })
     }
 

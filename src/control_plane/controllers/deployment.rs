@@ -388,14 +388,7 @@ fn clean_up_history(d: &Value, old: &[&Value], plan: &mut Plan) {
     }
     empty.sort_by_key(|rs| revision(rs));
     for rs in &empty[..empty.len() - limit] {
-        plan.push(Action::Delete {
-            kind: replica_sets(),
-            namespace: namespace(rs).map(String::from),
-            name: meta::name(rs).unwrap_or_default().to_string(),
-            uid: cache::uid(rs).map(String::from),
-            propagation: Some("Background"),
-            event: None,
-        });
+        plan.push(Action::delete(replica_sets(), rs, Some("Background"), None));
     }
 }
 

@@ -66,14 +66,7 @@ fn update(key: &str, object: Value) -> Option<Action> {
 
 /// Delete this incarnation (uid) of the object at `key`.
 fn delete(key: &str, object: &Value, propagation: &'static str) -> Option<Action> {
-    kinds::of_key(key).map(|kind| Action::Delete {
-        kind,
-        namespace: object.pointer("/metadata/namespace").and_then(Value::as_str).map(String::from),
-        name: crate::resources::meta::name(object).unwrap_or_default().to_string(),
-        uid: cache::uid(object).map(String::from),
-        propagation: Some(propagation),
-        event: None,
-    })
+    kinds::of_key(key).map(|kind| Action::delete(kind, object, Some(propagation), None))
 }
 
 /// The plan for `key` as an owner being deleted (Foreground or Orphan).

@@ -1,16 +1,42 @@
 //! Control loops inside `kubeboot server`. node_lifecycle and node_ipam are plain functions over the store,
 //! run on an interval; the rest are reconcilers run by the controller runtime (control_plane/runtime).
 
+pub mod cron_job;
+pub mod daemon_set;
 pub mod deployment;
 pub mod garbage_collector;
+pub mod job;
 pub mod node_ipam;
 pub mod node_lifecycle;
+pub mod node_taints;
 pub mod replica_set;
 pub mod rollout;
+pub mod taint_eviction;
 
 use std::sync::Arc;
 
-use crate::control_plane::runtime::Reconciler;
+use crate::control_plane::runtime::{Cache, Change, Reconciler};
+use crate::resources::pod::controller_uid;
+
+/// The keys a change concerns for a controller of the objects under `own_prefix` that owns those under
+/// `dependent_prefix`: the object itself, or the controller owner (old and new) of a changed dependent.
+pub fn own_or_owner_keys(change: &Change, cache: &Cache, own_prefix: &str, dependent_prefix: &str) -> Vec<String> {
+    if change.key.starts_with(own_prefix) {
+        return vec![change.key.clone()];
+    }
+    if !change.key.starts_with(dependent_prefix) {
+        return Vec::new();
+    }
+    let mut keys: Vec<String> = [&change.old, &change.new]
+        .into_iter()
+        .flatten()
+        .filter_map(|o| controller_uid(o).and_then(|u| cache.key_of_uid(u)))
+        .filter(|k| k.starts_with(own_prefix))
+        .map(String::from)
+        .collect();
+    keys.dedup();
+    keys
+}
 
 /// The controllers kube-controller-manager runs here, in the order they are started.
 pub fn all() -> Vec<Arc<dyn Reconciler>> {
@@ -18,5 +44,10 @@ pub fn all() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(garbage_collector::GarbageCollector),
         Arc::new(replica_set::ReplicaSetController),
         Arc::new(deployment::DeploymentController),
+        Arc::new(daemon_set::DaemonSetController),
+        Arc::new(job::JobController),
+        Arc::new(cron_job::CronJobController),
+        Arc::new(node_taints::NodeTaints),
+        Arc::new(taint_eviction::TaintEviction),
     ]
 }

@@ -247,16 +247,9 @@ impl Reconciler for ReplicaSetController {
                 }
             } else if diff < 0 {
                 for p in deletion_order(active).into_iter().take((-diff as usize).min(BURST)) {
-                    let name = meta::name(p).unwrap_or_default().to_string();
+                    let name = meta::name(p).unwrap_or_default();
                     let note = event(rs, "ReplicaSet", false, "SuccessfulDelete", format!("Deleted pod: {name}"));
-                    plan.push(Action::Delete {
-                        kind: pods(),
-                        namespace: ns.map(String::from),
-                        name,
-                        uid: cache::uid(p).map(String::from),
-                        propagation: None,
-                        event: Some(note),
-                    });
+                    plan.push(Action::delete(pods(), p, None, Some(note)));
                 }
             }
         }

@@ -57,6 +57,25 @@ pub enum Action {
     Event(EventNote),
 }
 
+impl Action {
+    /// Delete this incarnation (uid) of `object`, of kind `kind`.
+    pub fn delete(
+        kind: &'static ResourceKind,
+        object: &Value,
+        propagation: Option<&'static str>,
+        event: Option<EventNote>,
+    ) -> Action {
+        Action::Delete {
+            kind,
+            namespace: object.pointer("/metadata/namespace").and_then(Value::as_str).map(String::from),
+            name: meta::name(object).unwrap_or_default().to_string(),
+            uid: object.pointer("/metadata/uid").and_then(Value::as_str).map(String::from),
+            propagation,
+            event,
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Plan {
     pub actions: Vec<Action>,

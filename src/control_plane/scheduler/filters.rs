@@ -52,14 +52,16 @@ pub fn effective_taints(node: &Value) -> Vec<Value> {
         _ => Some("node.kubernetes.io/not-ready"),
     };
     if let Some(key) = condition {
-        if !taints.iter().any(|t| str_at(t, "/key") == key) {
+        // NoSchedule as well as any NoExecute of the same key: pods tolerate the NoExecute one for a while
+        // (their eviction timeout), which must not let new pods onto the node.
+        if !taints.iter().any(|t| str_at(t, "/key") == key && str_at(t, "/effect") == "NoSchedule") {
             taints.push(serde_json::json!({"key": key, "effect": "NoSchedule"}));
         }
     }
     taints
 }
 
-fn tolerates(toleration: &Value, taint: &Value) -> bool {
+pub fn tolerates(toleration: &Value, taint: &Value) -> bool {
     let (key, operator) = (str_at(toleration, "/key"), str_at(toleration, "/operator"));
     let effect = str_at(toleration, "/effect");
     if !effect.is_empty() && effect != str_at(taint, "/effect") {
@@ -98,7 +100,7 @@ fn requirement_matches(requirement: &Value, value: Option<&str>) -> bool {
 }
 
 /// nodeSelector and required node affinity (terms ORed, expressions within a term ANDed).
-fn matches_affinity(pod: &Value, node: &Value) -> bool {
+pub fn matches_affinity(pod: &Value, node: &Value) -> bool {
     let labels = node.pointer("/metadata/labels");
     let label = |key: &str| labels.and_then(|l| l.get(key)).and_then(Value::as_str);
     let selector_ok = pod
