@@ -185,18 +185,20 @@ fn deployment_checks(k: &Kubectl) {
     // Recreate: the old ReplicaSet is emptied before the new one grows.
     k.apply(&deployment("deployment-1", "kubetm/app:v1", "Recreate"));
     rollout_done();
+    // Watched while it rolls: never a v1 and a v2 pod at once.
     k.run(&["set", "image", "deploy/deployment-1", "container=kubetm/app:v2"]);
+    let mut seen = Vec::new();
+    common::wait_for(&format!("{label}: Recreate reaches v2"), Duration::from_secs(60), || {
+        let images = pod_images(k);
+        seen.push(images.clone());
+        !images.is_empty() && images.iter().all(|i| i == "kubetm/app:v2")
+    });
     rollout_done();
-    let events = k.run(&[
-        "get",
-        "events",
-        "--field-selector",
-        "involvedObject.kind=Deployment",
-        "--sort-by=.metadata.creationTimestamp",
-    ]);
-    let down = events.find("to 0 from 2").unwrap_or_else(|| panic!("{label}: no scale down to 0: {events}"));
-    let last_up = events.rfind("to 2 from 0").unwrap_or_else(|| panic!("{label}: no scale up: {events}"));
-    assert!(down < last_up, "{label}: Recreate scaled down before up: {events}");
+    let mixed =
+        seen.iter().find(|images| images.iter().any(|i| i.ends_with("v1")) && images.iter().any(|i| i.ends_with("v2")));
+    assert!(mixed.is_none(), "{label}: Recreate ran old and new pods together: {mixed:?} in {seen:?}");
+    let events = k.run(&["get", "events", "--field-selector", "involvedObject.kind=Deployment"]);
+    assert!(events.contains("to 0 from 2"), "{label}: no scale down to 0: {events}");
     k.run(&["delete", "deploy", "deployment-1", "--cascade=foreground"]);
     assert!(replica_sets(k).is_empty() && k.pods().is_empty(), "{label}: foreground deletion waits for its dependents");
 }

@@ -75,12 +75,7 @@ fn pods_run_on_docker_across_the_lab() {
     let forward = common::run("iptables", &["-S", "FORWARD"]);
     assert!(forward.contains("-i kblab0 -m comment --comment kubeboot-lab -j DROP"), "{forward}");
 
-    let up = kubeboot(&["up", "-i", inv], &[]);
-    assert!(up.status.success(), "up: {}{}", String::from_utf8_lossy(&up.stdout), String::from_utf8_lossy(&up.stderr));
-    let conf = kubeboot(&["kubeconfig", "-i", inv], &[]);
-    assert!(conf.status.success());
-    let kubeconfig = work.path().join("admin.conf");
-    std::fs::write(&kubeconfig, &conf.stdout).unwrap();
+    let kubeconfig = common::up_with_kubeconfig(inv, work.path());
     let k = Kubectl { kubeconfig };
 
     // 1. pod-1 of the walkthrough, unmodified: 2/2 Running on a worker, kubectl's columns as on kubeadm.

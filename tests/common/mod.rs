@@ -262,6 +262,18 @@ pub fn start_server(cfg: &Path, data: &Path, port: &str) -> Child {
         .unwrap()
 }
 
+/// `up` on the lab inventory `inv`, then its admin kubeconfig written into `dir`; the kubeconfig's path.
+#[allow(dead_code)]
+pub fn up_with_kubeconfig(inv: &str, dir: &Path) -> PathBuf {
+    let up = kubeboot(&["up", "-i", inv], &[]);
+    assert!(up.status.success(), "up: {}{}", String::from_utf8_lossy(&up.stdout), String::from_utf8_lossy(&up.stderr));
+    let conf = kubeboot(&["kubeconfig", "-i", inv], &[]);
+    assert!(conf.status.success(), "kubeconfig: {}", String::from_utf8_lossy(&conf.stderr));
+    let kubeconfig = dir.join("admin.conf");
+    std::fs::write(&kubeconfig, &conf.stdout).unwrap();
+    kubeconfig
+}
+
 /// The machine's lab taken down and `count` fresh Debian hosts booted; their inventory is written to
 /// `inventory` (tests share the one lab of the machine, one test binary at a time).
 pub fn fresh_lab(count: u32, inventory: &str) {
