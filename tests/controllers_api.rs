@@ -329,5 +329,17 @@ fn replica_sets_and_garbage_collection_through_kubectl() {
         .output()
         .unwrap();
     let lease: Value = serde_json::from_slice(&lease.stdout).expect("the controller manager's Lease");
+    let metrics = Command::new(common::kubectls::by_label("kubectl.1.33"))
+        .args(["get", "--raw", "/metrics"])
+        .env("KUBECONFIG", &conf_path)
+        .env("HOME", server.dir.path())
+        .output()
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    let reconciles = |controller: &str| -> u64 {
+        let prefix = format!("kubeboot_controller_reconciles_total{{controller=\"{controller}\"}} ");
+        metrics.lines().find_map(|l| l.strip_prefix(prefix.as_str())).and_then(|n| n.parse().ok()).unwrap_or(0)
+    };
+    assert!(reconciles("replicaset") > 10 && reconciles("deployment") > 10, "{metrics}");
     assert!(lease["spec"]["holderIdentity"].as_str().is_some_and(|h| !h.is_empty()), "{lease}");
 }

@@ -1,11 +1,10 @@
-//! `kubeboot server`: loads the PKI and settings `init` wrote, opens the store, runs the controllers (node
-//! lifecycle, node IPAM; the controller manager's workload controllers) and the scheduler, and serves the API until SIGTERM or SIGINT.
+//! `kubeboot server`: loads the PKI and settings `init` wrote, opens the store, runs the controller manager
+//! (node lifecycle, node IPAM, workload controllers, garbage collection) and the scheduler, and serves the API until SIGTERM or SIGINT.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::api::{router, serve, server_config, ApiState, ClientCertificates};
-use super::controllers::{node_ipam, node_lifecycle};
 use super::layout::{Layout, ServerSettings};
 use super::scheduler;
 use super::store::{RedbStore, Store, WatchHub};
@@ -62,8 +61,8 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
         path: layout.settings().display().to_string(),
         message: format!("pod_network_cidr: {e}"),
     })?;
-    tokio::spawn(control_loops(store.clone(), state.watch.clone(), cluster_cidr));
-    tokio::spawn(super::runtime::run(state.clone(), super::controllers::all()));
+    tokio::spawn(scheduler_loop(store.clone(), state.watch.clone()));
+    tokio::spawn(super::runtime::run(state.clone(), super::controllers::all(cluster_cidr)));
 
     let shutdown = async {
         let mut term =
@@ -77,45 +76,20 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     Ok(())
 }
 
-/// The controllers and the scheduler: a pass whenever a pod or node is written (a burst of writes makes
-/// one pass) and at least every 5 s (node liveness, retries). Store work runs off the async workers.
-async fn control_loops(store: Arc<dyn Store>, hub: Arc<WatchHub>, cluster_cidr: ipnet::IpNet) {
+/// The scheduler: a pass whenever a pod or node is written (a burst of writes makes one pass) and at least
+/// every 5 s (retries). Store work runs off the async workers.
+async fn scheduler_loop(store: Arc<dyn Store>, hub: Arc<WatchHub>) {
     let mut live = hub.subscribe_live();
-    let mut last_lifecycle = std::time::Instant::now();
-    let lifecycle = Arc::new(std::sync::Mutex::new(node_lifecycle::NodeLifecycle::default()));
     loop {
         let s = store.clone();
-        let lifecycle = lifecycle.clone();
-        let lifecycle_due = last_lifecycle.elapsed() >= Duration::from_secs(5);
-        if lifecycle_due {
-            last_lifecycle = std::time::Instant::now();
-        }
-        let outcome = tokio::task::spawn_blocking(move || {
-            let now = time::OffsetDateTime::now_utc();
-            let marked = if lifecycle_due {
-                lifecycle.lock().expect("node lifecycle").reconcile(s.as_ref(), now)?
-            } else {
-                Vec::new()
-            };
-            let cidrs = node_ipam::reconcile(s.as_ref(), cluster_cidr, node_ipam::NODE_MASK)?;
-            let pass = scheduler::schedule_pending(s.as_ref())?;
-            Ok::<_, crate::control_plane::store::StoreError>((marked, cidrs, pass))
-        })
-        .await;
-        match outcome {
-            Ok(Ok((marked, cidrs, pass))) => {
-                if !marked.is_empty() {
-                    eprintln!("kubeboot server: nodes not heard from in 40 s: {}", marked.join(", "));
-                }
-                for (node, cidr) in cidrs {
-                    eprintln!("kubeboot server: node {node} gets podCIDR {cidr}");
-                }
+        match tokio::task::spawn_blocking(move || scheduler::schedule_pending(s.as_ref())).await {
+            Ok(Ok(pass)) => {
                 for (pod, node) in pass.bound {
                     eprintln!("kubeboot server: scheduled {pod} on {node}");
                 }
             }
-            Ok(Err(e)) => eprintln!("kubeboot server: controllers: {e}"),
-            Err(e) => eprintln!("kubeboot server: controllers: {e}"),
+            Ok(Err(e)) => eprintln!("kubeboot server: scheduler: {e}"),
+            Err(e) => eprintln!("kubeboot server: scheduler: {e}"),
         }
         // Wait for a pod or node write (or the tick), then drain what else arrived meanwhile.
         let deadline = tokio::time::sleep(Duration::from_secs(5));

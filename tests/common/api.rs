@@ -58,7 +58,7 @@ fn start_inner(controllers: bool) -> Server {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async move {
             if controllers {
-                let all = kubeboot::control_plane::controllers::all();
+                let all = kubeboot::control_plane::controllers::all("10.244.0.0/16".parse().unwrap());
                 tokio::spawn(kubeboot::control_plane::runtime::run(served.clone(), all));
             }
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();

@@ -81,6 +81,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/kubeboot/v1/bootstrap-tokens/{id}", axum::routing::delete(bootstrap_tokens::delete))
         .route("/kubeboot/v1/node-serving-certificates", post(node_certificates::serving))
         .route("/version", get(discovery::version))
+        .route("/metrics", get(metrics))
         .route("/api", get(discovery::api_versions))
         .route("/apis", get(discovery::groups))
         .route("/openapi/v2", get(openapi_v2))
@@ -97,6 +98,18 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(authenticated)
         .fallback(fallback)
         .with_state(state)
+}
+
+/// The controller manager's counters (Prometheus text), for admins.
+async fn metrics(Extension(identity): Extension<Identity>) -> Response {
+    if !matches!(identity, Identity::Admin { .. }) {
+        return status(axum::http::StatusCode::FORBIDDEN, "Forbidden", "metrics are for admins");
+    }
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::control_plane::runtime::metrics::render(),
+    )
+        .into_response()
 }
 
 /// 401 for a client without a (verified) certificate, before any handler runs.

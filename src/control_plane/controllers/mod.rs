@@ -1,5 +1,5 @@
-//! Control loops inside `kubeboot server`. node_lifecycle and node_ipam are plain functions over the store,
-//! run on an interval; the rest are reconcilers run by the controller runtime (control_plane/runtime).
+//! kube-controller-manager's controllers inside `kubeboot server`: reconcilers (plain functions over the
+//! informer's cache returning plans) run by the controller runtime (control_plane/runtime).
 
 pub mod cron_job;
 pub mod daemon_set;
@@ -38,16 +38,19 @@ pub fn own_or_owner_keys(change: &Change, cache: &Cache, own_prefix: &str, depen
     keys
 }
 
-/// The controllers kube-controller-manager runs here, in the order they are started.
-pub fn all() -> Vec<Arc<dyn Reconciler>> {
+/// The controllers kube-controller-manager runs here, in the order they are started. `pod_network`: the
+/// cluster's pod range, out of which each Node gets its podCIDR.
+pub fn all(pod_network: ipnet::IpNet) -> Vec<Arc<dyn Reconciler>> {
     vec![
+        Arc::new(node_lifecycle::NodeLifecycle::default()),
+        Arc::new(node_ipam::NodeIpam { cluster: pod_network, mask: node_ipam::NODE_MASK }),
+        Arc::new(node_taints::NodeTaints),
+        Arc::new(taint_eviction::TaintEviction),
         Arc::new(garbage_collector::GarbageCollector),
         Arc::new(replica_set::ReplicaSetController),
         Arc::new(deployment::DeploymentController),
         Arc::new(daemon_set::DaemonSetController),
         Arc::new(job::JobController),
         Arc::new(cron_job::CronJobController),
-        Arc::new(node_taints::NodeTaints),
-        Arc::new(taint_eviction::TaintEviction),
     ]
 }

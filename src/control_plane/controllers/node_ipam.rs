@@ -1,74 +1,98 @@
 //! Kubernetes' node IPAM controller: every Node gets a podCIDR (a /24 by default) out of the cluster's pod
 //! network. The allocation lives in the Node itself (spec.podCIDR and spec.podCIDRs), so it survives server
-//! restarts, and a deleted Node frees its range for the next one.
+//! restarts, and a deleted Node frees its range for the next one. All nodes are one key: allocations are
+//! made by one worker at a time, from a cache that has seen the previous ones, so no range goes twice.
 
 use std::collections::HashSet;
 
 use ipnet::{IpNet, Ipv4Net};
 use serde_json::{json, Value};
+use time::OffsetDateTime;
 
-use crate::control_plane::store::{Store, StoreError};
+use crate::control_plane::runtime::{Action, Cache, Change, Plan, Reconciler};
+use crate::resources::kinds;
 
 pub const NODE_MASK: u8 = 24;
+const KEY: &str = "all-nodes";
 
-/// Give every Node without a podCIDR the first free one. Returns (node, cidr) for each assignment.
-pub fn reconcile(store: &dyn Store, cluster: IpNet, mask: u8) -> Result<Vec<(String, String)>, StoreError> {
-    let IpNet::V4(cluster) = cluster else { return Ok(Vec::new()) };
-    let mask = mask.max(cluster.prefix_len());
-    let (nodes, _) = store.list("/nodes/")?;
-    let mut taken: HashSet<String> = HashSet::new();
-    let mut missing = Vec::new();
-    for stored in &nodes {
-        let Ok(node) = serde_json::from_slice::<Value>(&stored.value) else { continue };
-        match node.pointer("/spec/podCIDR").and_then(Value::as_str) {
-            Some(cidr) => {
-                taken.insert(cidr.to_string());
+pub struct NodeIpam {
+    pub cluster: IpNet,
+    pub mask: u8,
+}
+
+impl Reconciler for NodeIpam {
+    fn name(&self) -> &'static str {
+        "node-ipam"
+    }
+
+    fn keys_for(&self, change: &Change, _cache: &Cache) -> Vec<String> {
+        let missing = change.new.as_ref().is_some_and(|n| n.pointer("/spec/podCIDR").is_none());
+        if change.key.starts_with("/nodes/") && missing {
+            return vec![KEY.into()];
+        }
+        Vec::new()
+    }
+
+    fn reconcile(&self, _key: &str, cache: &Cache, _now: OffsetDateTime) -> Plan {
+        let mut plan = Plan::default();
+        let IpNet::V4(cluster) = self.cluster else { return plan };
+        let mask = self.mask.max(cluster.prefix_len());
+        let nodes: Vec<&Value> = cache.list(kinds::served("", "nodes"), None).map(|n| n.as_ref()).collect();
+        let taken: HashSet<&str> =
+            nodes.iter().filter_map(|n| n.pointer("/spec/podCIDR").and_then(Value::as_str)).collect();
+        let Ok(subnets) = cluster.subnets(mask) else { return plan };
+        let mut free = subnets.filter(|s: &Ipv4Net| !taken.contains(s.to_string().as_str()));
+        for node in nodes.into_iter().filter(|n| n.pointer("/spec/podCIDR").is_none()) {
+            let Some(cidr) = free.next() else { break };
+            let mut assigned = node.clone();
+            if !assigned.get("spec").is_some_and(Value::is_object) {
+                assigned["spec"] = json!({});
             }
-            None => missing.push((stored.clone(), node)),
+            assigned["spec"]["podCIDR"] = json!(cidr.to_string());
+            assigned["spec"]["podCIDRs"] = json!([cidr.to_string()]);
+            plan.push(Action::Update { kind: kinds::served("", "nodes"), object: assigned });
         }
+        plan
     }
-    let mut free = cluster
-        .subnets(mask)
-        .map_err(|e| StoreError::Backend(e.to_string()))?
-        .filter(|s: &Ipv4Net| !taken.contains(&s.to_string()));
-    let mut assigned = Vec::new();
-    for (stored, mut node) in missing {
-        let Some(cidr) = free.next() else { break };
-        if !node.get("spec").is_some_and(Value::is_object) {
-            node["spec"] = json!({});
-        }
-        node["spec"]["podCIDR"] = json!(cidr.to_string());
-        node["spec"]["podCIDRs"] = json!([cidr.to_string()]);
-        match store.update(&stored.key, &serde_json::to_vec(&node).expect("json"), Some(stored.revision)) {
-            Ok(_) => assigned.push((stored.key.trim_start_matches("/nodes/").to_string(), cidr.to_string())),
-            // The agent wrote in between (a heartbeat): the next pass assigns it.
-            Err(StoreError::Conflict { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(assigned)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control_plane::store::RedbStore;
+    use std::sync::Arc;
+
+    fn assigned(plan: &Plan) -> Vec<(String, String)> {
+        plan.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Update { object, .. } => Some((
+                    object["metadata"]["name"].as_str().unwrap().to_string(),
+                    object["spec"]["podCIDR"].as_str().unwrap().to_string(),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
 
     #[test]
     fn assigns_keeps_and_reuses_ranges() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
-        let cluster: IpNet = "10.244.0.0/16".parse().unwrap();
+        let ipam = NodeIpam { cluster: "10.244.0.0/16".parse().unwrap(), mask: NODE_MASK };
+        let mut cache = Cache::default();
         for name in ["a", "b"] {
-            store
-                .create(&format!("/nodes/{name}"), json!({"metadata": {"name": name}}).to_string().as_bytes())
-                .unwrap();
+            cache.apply(&format!("/nodes/{name}"), Some(Arc::new(json!({"metadata": {"name": name}}))));
         }
-        let first = reconcile(&store, cluster, NODE_MASK).unwrap();
-        assert_eq!(first, [("a".into(), "10.244.0.0/24".into()), ("b".into(), "10.244.1.0/24".into())]);
-        assert!(reconcile(&store, cluster, NODE_MASK).unwrap().is_empty(), "kept");
-        store.delete("/nodes/a", None).unwrap();
-        store.create("/nodes/c", json!({"metadata": {"name": "c"}}).to_string().as_bytes()).unwrap();
-        assert_eq!(reconcile(&store, cluster, NODE_MASK).unwrap(), [("c".into(), "10.244.0.0/24".into())]);
+        let now = OffsetDateTime::now_utc();
+        let first = ipam.reconcile(KEY, &cache, now);
+        assert_eq!(assigned(&first), [("a".into(), "10.244.0.0/24".into()), ("b".into(), "10.244.1.0/24".into())]);
+        for action in first.actions {
+            if let Action::Update { object, .. } = action {
+                cache
+                    .apply(&format!("/nodes/{}", object["metadata"]["name"].as_str().unwrap()), Some(Arc::new(object)));
+            }
+        }
+        assert!(ipam.reconcile(KEY, &cache, now).actions.is_empty(), "kept");
+        cache.apply("/nodes/a", None);
+        cache.apply("/nodes/c", Some(Arc::new(json!({"metadata": {"name": "c"}}))));
+        assert_eq!(assigned(&ipam.reconcile(KEY, &cache, now)), [("c".into(), "10.244.0.0/24".into())]);
     }
 }

@@ -53,10 +53,13 @@ impl Controller {
         let mut observed = observed;
         loop {
             let key = self.queue.next().await;
+            let started = std::time::Instant::now();
             let plan = {
                 let cache = cache.read().expect("cache");
                 self.reconciler.reconcile(&key, &cache, OffsetDateTime::now_utc())
             };
+            let took = started.elapsed();
+            let planned = plan.actions.len();
             let mut written = 0;
             let mut failed = None;
             for action in plan.actions {
@@ -68,6 +71,7 @@ impl Controller {
                     }
                 }
             }
+            super::metrics::record(self.reconciler.name(), took, planned, failed.is_some());
             match failed {
                 Some(e) => {
                     let delay = self.queue.add_rate_limited(&key);

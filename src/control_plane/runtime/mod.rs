@@ -9,6 +9,7 @@ pub mod controller;
 pub mod informer;
 pub mod leader;
 pub mod local_api;
+pub mod metrics;
 pub mod queue;
 
 use std::sync::{Arc, RwLock};
