@@ -13,10 +13,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kubeboot::agent::node_info::node_object;
-use kubeboot::agent::registration::{heartbeat, register};
-use kubeboot::apiclient::{ApiClient, Trust};
-use kubeboot::bootstrap::pki::{node_csr, ClusterCa};
+#[path = "support/simulated_nodes.rs"]
+mod simulated_nodes;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
@@ -59,30 +57,13 @@ fn main() {
     let pid = server.id();
     std::thread::sleep(Duration::from_millis(500));
 
-    let ca_pem = std::fs::read_to_string(cfg.join("pki/ca.crt")).unwrap();
-    let ca = ClusterCa::load(&ca_pem, &std::fs::read_to_string(cfg.join("pki/ca.key")).unwrap()).unwrap();
     let url = format!("https://127.0.0.1:{port}");
     eprintln!("issuing {nodes} node certificates…");
-    let clients: Vec<(String, ApiClient)> = (0..nodes)
-        .map(|i| {
-            let name = format!("node-{i:04}");
-            let (csr, key) = node_csr(&name).unwrap();
-            let cert = ca.sign_node_csr(&csr, &name).unwrap();
-            let client = ApiClient::new(&url, Trust::Ca(ca_pem.clone()), Some((&cert, &key))).unwrap();
-            (name, client)
-        })
-        .collect();
-    let clients = Arc::new(clients);
+    let clients = simulated_nodes::clients(&cfg, &url, nodes);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
 
     eprintln!("registering…");
-    rt.block_on(async {
-        for (i, (name, client)) in clients.iter().enumerate() {
-            register(client, &node_object(name, &format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256), false))
-                .await
-                .unwrap();
-        }
-    });
+    rt.block_on(simulated_nodes::register_all(&clients));
 
     eprintln!("{nodes} nodes heartbeating every 10 s for {seconds} s…");
     let latencies = Arc::new(Mutex::new(Vec::new()));
@@ -93,23 +74,10 @@ fn main() {
         .map(|i| {
             let (clients, latencies, errors) = (clients.clone(), latencies.clone(), errors.clone());
             // Spread evenly over the 10 s period, as agents started at different times are.
-            let offset = Duration::from_millis((i as u64 * 10_000) / nodes as u64);
-            rt.spawn(async move {
-                let (name, client) = &clients[i];
-                let mut next = tokio::time::Instant::from_std(started + offset);
-                loop {
-                    tokio::time::sleep_until(next).await;
-                    if Instant::now() >= end {
-                        return;
-                    }
-                    let t = Instant::now();
-                    match heartbeat(client, name, &serde_json::json!({})).await {
-                        Ok(()) => latencies.lock().unwrap().push(t.elapsed()),
-                        Err(_) => *errors.lock().unwrap() += 1,
-                    }
-                    next += Duration::from_secs(10);
-                }
-            })
+            rt.spawn(simulated_nodes::heartbeat_until(clients, i, started, end, move |result| match result {
+                Ok(took) => latencies.lock().unwrap().push(took),
+                Err(()) => *errors.lock().unwrap() += 1,
+            }))
         })
         .collect();
 
