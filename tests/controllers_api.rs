@@ -165,6 +165,18 @@ fn deployment_checks(k: &Kubectl) {
     k.run(&["rollout", "restart", "deploy/deployment-1"]);
     rollout_done();
     assert_eq!(replica_sets(k).last().map(|r| (r.1, r.2)), Some((4, 2)), "{label}");
+    // Paused: a new template waits; resumed, it rolls.
+    k.run(&["rollout", "pause", "deploy/deployment-1"]);
+    k.run(&["set", "image", "deploy/deployment-1", "container=kubetm/app:v3"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(replica_sets(k).len(), 3, "{label}: no new ReplicaSet while paused (history limit 10)");
+    let paused = k.json(&["get", "deploy", "deployment-1"]);
+    let progressing =
+        paused["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Progressing").cloned();
+    assert_eq!(progressing.map(|c| c["reason"].clone()), Some(serde_json::json!("DeploymentPaused")), "{label}");
+    k.run(&["rollout", "resume", "deploy/deployment-1"]);
+    rollout_done();
+    assert_eq!(replica_sets(k).last().map(|r| (r.1, r.2)), Some((5, 2)), "{label}");
     k.run(&["scale", "deploy/deployment-1", "--replicas=3"]);
     rollout_done();
     k.wait_pods("3 pods after scaling the deployment", |p| p.len() == 3);
