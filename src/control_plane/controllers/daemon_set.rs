@@ -124,7 +124,11 @@ impl Reconciler for DaemonSetController {
         let owned = claim(
             ds,
             daemon_sets(),
-            cache.list(pods(), ds.pointer("/metadata/namespace").and_then(Value::as_str)),
+            cache.claimable(
+                pods(),
+                ds.pointer("/metadata/namespace").and_then(Value::as_str),
+                cache::uid(ds).unwrap_or_default(),
+            ),
             &mut plan,
         );
         let min_ready = ds.pointer("/spec/minReadySeconds").and_then(Value::as_i64).unwrap_or(0);

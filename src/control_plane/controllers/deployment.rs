@@ -435,7 +435,8 @@ impl Reconciler for DeploymentController {
         let uid = cache::uid(d).unwrap_or_default();
         let selector = d.pointer("/spec/selector");
         let owned: Vec<&Value> = cache
-            .list(replica_sets(), namespace(d))
+            .claimable(replica_sets(), namespace(d), uid)
+            .into_iter()
             .map(|rs| rs.as_ref())
             .filter(|rs| pod::controller_uid(rs) == Some(uid) && matches(selector, labels(rs)))
             .collect();

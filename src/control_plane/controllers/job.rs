@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::replica_set::{claim, deleting, is_active, pod_from_template};
-use crate::control_plane::runtime::{Action, Cache, Change, EventNote, Plan, Reconciler};
+use crate::control_plane::runtime::{cache, Action, Cache, Change, EventNote, Plan, Reconciler};
 use crate::resources::kinds::{self, ResourceKind};
 use crate::resources::meta::{self, parse_rfc3339, rfc3339};
 use crate::resources::pod;
@@ -141,7 +141,11 @@ impl Reconciler for JobController {
         let owned = claim(
             job,
             jobs(),
-            cache.list(pods(), job.pointer("/metadata/namespace").and_then(Value::as_str)),
+            cache.claimable(
+                pods(),
+                job.pointer("/metadata/namespace").and_then(Value::as_str),
+                cache::uid(job).unwrap_or_default(),
+            ),
             &mut plan,
         );
 

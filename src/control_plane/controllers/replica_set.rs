@@ -111,7 +111,7 @@ fn event(about: &Value, kind: &'static str, warning: bool, reason: &str, message
 pub fn claim<'a>(
     owner: &Value,
     owner_kind: &'static ResourceKind,
-    candidates: impl Iterator<Item = &'a std::sync::Arc<Value>>,
+    candidates: Vec<&'a std::sync::Arc<Value>>,
     plan: &mut Plan,
 ) -> Vec<&'a Value> {
     let uid = cache::uid(owner).unwrap_or_default();
@@ -232,7 +232,8 @@ impl Reconciler for ReplicaSetController {
         let Some(rs) = cache.get(key) else { return plan };
         let rs = rs.as_ref();
         let ns = namespace(rs);
-        let owned = claim(rs, replica_sets(), cache.list(pods(), ns), &mut plan);
+        let owned =
+            claim(rs, replica_sets(), cache.claimable(pods(), ns, cache::uid(rs).unwrap_or_default()), &mut plan);
         if !deleting(rs) {
             let active: Vec<&Value> = owned.iter().copied().filter(|p| is_active(p)).collect();
             let diff = replicas(rs) - active.len() as i64;

@@ -13,6 +13,9 @@ pub struct Cache {
     objects: BTreeMap<String, Arc<Value>>,
     by_uid: HashMap<String, String>,
     dependents: HashMap<String, BTreeSet<String>>,
+    /// Keys of objects no controller owns: with `dependents`, all a controller may claim, so a sync need
+    /// not walk every pod of a namespace.
+    orphans: BTreeSet<String>,
     /// The last store revision applied (of any key: the watch carries every write).
     pub revision: u64,
 }
@@ -64,6 +67,27 @@ impl Cache {
             .collect()
     }
 
+    /// Objects of `kind` in `namespace` that `owner_uid` may claim: those naming it in their
+    /// ownerReferences, and those no controller owns; in key order.
+    pub fn claimable<'a>(
+        &'a self,
+        kind: &ResourceKind,
+        namespace: Option<&str>,
+        owner_uid: &str,
+    ) -> Vec<&'a Arc<Value>> {
+        let prefix = kind.prefix(namespace);
+        let orphans = self.orphans.range(prefix.clone()..).take_while(|k| k.starts_with(&prefix));
+        let keys: BTreeSet<&String> = self
+            .dependents
+            .get(owner_uid)
+            .into_iter()
+            .flatten()
+            .filter(|k| k.starts_with(&prefix))
+            .chain(orphans)
+            .collect();
+        keys.into_iter().filter_map(|k| self.objects.get(k)).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.objects.len()
     }
@@ -78,6 +102,7 @@ impl Cache {
             Some(new) => self.objects.insert(key.to_string(), new.clone()),
             None => self.objects.remove(key),
         };
+        self.orphans.remove(key);
         if let Some(old) = &old {
             if let Some(u) = uid(old) {
                 self.by_uid.remove(u);
@@ -97,6 +122,9 @@ impl Cache {
             }
             for owner in owner_uids(new) {
                 self.dependents.entry(owner.to_string()).or_default().insert(key.to_string());
+            }
+            if crate::resources::pod::controller_uid(new).is_none() {
+                self.orphans.insert(key.to_string());
             }
         }
         old
@@ -126,6 +154,14 @@ mod tests {
         assert_eq!(cache.list(pods, None).count(), 2);
         assert_eq!(cache.dependents("rs-1").len(), 1);
         assert_eq!(cache.key_of_uid("p-1"), Some("/pods/default/a"));
+        // Owned without a controller reference counts as an orphan too (anyone's controller may adopt it).
+        assert_eq!(cache.claimable(pods, Some("default"), "rs-1").len(), 1);
+        assert_eq!(cache.claimable(pods, Some("default"), "rs-2").len(), 1);
+        let controlled = json!({"metadata": {"uid": "p-3", "ownerReferences": [{"uid": "rs-9", "controller": true}]}});
+        cache.apply("/pods/default/c", Some(Arc::new(controlled)));
+        assert_eq!(cache.claimable(pods, Some("default"), "rs-1").len(), 1);
+        assert_eq!(cache.claimable(pods, Some("default"), "rs-9").len(), 2);
+        assert_eq!(cache.claimable(pods, Some("other"), "rs-9").len(), 1);
         // Released: the owner reference removed.
         cache.apply("/pods/default/a", Some(Arc::new(json!({"metadata": {"uid": "p-1"}}))));
         assert!(cache.dependents("rs-1").is_empty());
