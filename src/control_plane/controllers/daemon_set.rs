@@ -121,16 +121,7 @@ impl Reconciler for DaemonSetController {
         let Some(ds) = cache.get(key) else { return plan };
         let ds = ds.as_ref();
         let hash = template_hash(&ds["spec"]["template"]);
-        let owned = claim(
-            ds,
-            daemon_sets(),
-            cache.claimable(
-                pods(),
-                ds.pointer("/metadata/namespace").and_then(Value::as_str),
-                cache::uid(ds).unwrap_or_default(),
-            ),
-            &mut plan,
-        );
+        let owned = claim(ds, daemon_sets(), cache, &mut plan);
         let min_ready = ds.pointer("/spec/minReadySeconds").and_then(Value::as_i64).unwrap_or(0);
         let mut by_node: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
         for p in owned.iter().copied() {

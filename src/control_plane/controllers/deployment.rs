@@ -434,10 +434,13 @@ impl Reconciler for DeploymentController {
         }
         let uid = cache::uid(d).unwrap_or_default();
         let selector = d.pointer("/spec/selector");
+        // Only ReplicaSets it controls: a Deployment does not adopt orphans.
+        let own_prefix = replica_sets().prefix(namespace(d));
         let owned: Vec<&Value> = cache
-            .claimable(replica_sets(), namespace(d), uid)
+            .dependents(uid)
             .into_iter()
-            .map(|rs| rs.as_ref())
+            .filter(|(key, _)| key.starts_with(&own_prefix))
+            .map(|(_, rs)| rs.as_ref())
             .filter(|rs| pod::controller_uid(rs) == Some(uid) && matches(selector, labels(rs)))
             .collect();
         let new_rs = owned.iter().copied().find(|rs| same_template(rs, d));

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::replica_set::{claim, deleting, is_active, pod_from_template};
-use crate::control_plane::runtime::{cache, Action, Cache, Change, EventNote, Plan, Reconciler};
+use crate::control_plane::runtime::{Action, Cache, Change, EventNote, Plan, Reconciler};
 use crate::resources::kinds::{self, ResourceKind};
 use crate::resources::meta::{self, parse_rfc3339, rfc3339};
 use crate::resources::pod;
@@ -138,16 +138,7 @@ impl Reconciler for JobController {
         let job = job.as_ref();
         let now_text = rfc3339(now);
         let mut status = job.get("status").cloned().filter(Value::is_object).unwrap_or(json!({}));
-        let owned = claim(
-            job,
-            jobs(),
-            cache.claimable(
-                pods(),
-                job.pointer("/metadata/namespace").and_then(Value::as_str),
-                cache::uid(job).unwrap_or_default(),
-            ),
-            &mut plan,
-        );
+        let owned = claim(job, jobs(), cache, &mut plan);
 
         // Finished: its TTL, and no pod left running.
         if finished_condition(job).is_some() {

@@ -111,13 +111,13 @@ fn event(about: &Value, kind: &'static str, warning: bool, reason: &str, message
 pub fn claim<'a>(
     owner: &Value,
     owner_kind: &'static ResourceKind,
-    candidates: Vec<&'a std::sync::Arc<Value>>,
+    cache: &'a Cache,
     plan: &mut Plan,
 ) -> Vec<&'a Value> {
     let uid = cache::uid(owner).unwrap_or_default();
     let selector = owner.pointer("/spec/selector");
     let mut owned = Vec::new();
-    for p in candidates {
+    for p in cache.claimable(pods(), namespace(owner), uid) {
         let p = p.as_ref();
         let selected = matches(selector, labels(p));
         match pod::controller_uid(p) {
@@ -231,9 +231,7 @@ impl Reconciler for ReplicaSetController {
         let mut plan = Plan::default();
         let Some(rs) = cache.get(key) else { return plan };
         let rs = rs.as_ref();
-        let ns = namespace(rs);
-        let owned =
-            claim(rs, replica_sets(), cache.claimable(pods(), ns, cache::uid(rs).unwrap_or_default()), &mut plan);
+        let owned = claim(rs, replica_sets(), cache, &mut plan);
         if !deleting(rs) {
             let active: Vec<&Value> = owned.iter().copied().filter(|p| is_active(p)).collect();
             let diff = replicas(rs) - active.len() as i64;
