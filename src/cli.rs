@@ -296,6 +296,10 @@ pub struct InitArgs {
     pub port: u16,
     #[arg(long, default_value = "20.96.0.0/12")]
     pub pod_network_cidr: ipnet::IpNet,
+    /// The Services' virtual address range (ClusterIPs); the `kubernetes` Service takes its first address,
+    /// cluster DNS its tenth. Never routed: a private range that overlaps no network the nodes reach
+    #[arg(long, default_value = "10.96.0.0/12")]
+    pub service_cidr: ipnet::Ipv4Net,
     #[arg(long, default_value = "kubeboot")]
     pub cluster_name: String,
     /// How long pods stay on a node that is not Ready before they are evicted and replaced elsewhere

@@ -13,6 +13,7 @@ pub mod pause;
 pub mod pod_status;
 pub mod pod_sync;
 pub mod probes;
+pub mod proxy;
 pub mod registration;
 pub mod run;
 pub mod runtime;

@@ -37,12 +37,31 @@ pub fn remove_pods_and_network(data_dir: &Path) -> Vec<String> {
         removed.push(format!("bridge {BRIDGE}"));
     }
     let _ = run("ip", &["route", "flush", "proto", "77"]);
-    for (table, chain, ours) in super::network::rules_jumps() {
+    let jumps = super::network::rules_jumps().into_iter().chain(super::proxy::rules::JUMPS);
+    for (table, chain, ours) in jumps {
         while run("iptables", &["-t", table, "-D", chain, "-j", ours]).is_some() {}
-        if run("iptables", &["-t", table, "-F", ours]).is_some()
-            && run("iptables", &["-t", table, "-X", ours]).is_some()
-        {
-            removed.push(format!("iptables chain {table}/{ours}"));
+    }
+    // Every chain of ours, the per-Service ones included: all flushed first (they jump to each other),
+    // then deleted.
+    for table in ["filter", "nat"] {
+        let saved = run("iptables-save", &["-t", table]).unwrap_or_default();
+        let chains: Vec<&str> = saved
+            .lines()
+            .filter_map(|l| l.strip_prefix(':'))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|c| c.starts_with("KUBEBOOT-"))
+            .collect();
+        for c in &chains {
+            let _ = run("iptables", &["-t", table, "-F", c]);
+        }
+        let mut deleted = 0;
+        for c in &chains {
+            if run("iptables", &["-t", table, "-X", c]).is_some() {
+                deleted += 1;
+            }
+        }
+        if deleted > 0 {
+            removed.push(format!("{deleted} iptables chains in {table}"));
         }
     }
     removed

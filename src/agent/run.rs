@@ -47,8 +47,11 @@ pub async fn run(
     let pods_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let events_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let node_api_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
+    let proxy_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
+    let proxy_watch_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let (_, ca_pem) = config.first_cluster().map_err(|e| err(e.to_string()))?;
     tokio::spawn(super::node_api::run(node_api_client, ca_pem, node_name.to_string()));
+    tokio::spawn(super::proxy::run_proxy(proxy_client, proxy_watch_client));
     let address = address
         .or_else(|| super::local_address::address_towards(client.server()))
         .ok_or_else(|| err(format!("no route to {}: pass --address", client.server())))?;

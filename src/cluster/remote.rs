@@ -8,12 +8,13 @@ use crate::transport::shell_quote;
 pub fn init(inventory: &Inventory, node_name: &str, advertise_address: &str, port: u16) -> String {
     format!(
         "{REMOTE_BINARY} init --advertise-address {} --port {port} --pod-network-cidr {} --cluster-name {} \
-         --node-name {} --token-ttl 15m --pod-eviction-timeout {}s",
+         --node-name {} --token-ttl 15m --pod-eviction-timeout {}s --service-cidr {}",
         shell_quote(advertise_address),
         inventory.cluster.pod_network_cidr,
         shell_quote(&inventory.cluster.name),
         shell_quote(node_name),
         inventory.cluster.pod_eviction_timeout_seconds,
+        inventory.cluster.service_cidr,
     )
 }
 

@@ -17,6 +17,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<u8> {
         port: args.port,
         pod_network_cidr: args.pod_network_cidr.to_string(),
         pod_eviction_timeout_seconds: eviction,
+        service_cidr: args.service_cidr.to_string(),
     };
     let node_name = args.node_name.unwrap_or_else(super::hostname);
     let outcome = crate::control_plane::init::initialize(&layout, &settings, &node_name, &[], ttl)?;

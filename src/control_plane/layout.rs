@@ -25,6 +25,13 @@ pub struct ServerSettings {
     /// server.yaml files have none: Kubernetes' 300).
     #[serde(default = "default_eviction_timeout")]
     pub pod_eviction_timeout_seconds: u64,
+    /// The Services' ClusterIP range (older server.yaml files have none: kubeadm's 10.96.0.0/12).
+    #[serde(default = "default_service_cidr")]
+    pub service_cidr: String,
+}
+
+fn default_service_cidr() -> String {
+    crate::control_plane::api::DEFAULT_SERVICE_NETWORK.to_string()
 }
 
 fn default_eviction_timeout() -> u64 {

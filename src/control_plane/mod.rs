@@ -6,6 +6,7 @@ pub mod controllers;
 pub mod events;
 pub mod init;
 pub mod layout;
+pub mod master_service;
 pub mod pod_binding;
 pub mod reset;
 pub mod runtime;

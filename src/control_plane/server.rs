@@ -61,6 +61,18 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
         path: layout.settings().display().to_string(),
         message: format!("pod_network_cidr: {e}"),
     })?;
+    let service_network = crate::inventory::spec::parse_service_cidr(&settings.service_cidr).map_err(|e| {
+        ServerError::Config { path: layout.settings().display().to_string(), message: format!("service_cidr: {e}") }
+    })?;
+    state.set_service_network(service_network);
+    super::master_service::ensure_kubernetes_service(
+        store.as_ref(),
+        service_network,
+        &settings.advertise_address,
+        settings.port,
+    )
+    .map_err(|e| ServerError::Other(format!("the kubernetes Service: {e}")))?;
+    tokio::spawn(allocation_repair_loop(store.clone()));
     tokio::spawn(scheduler_loop(store.clone(), state.watch.clone()));
     tokio::spawn(super::runtime::run(state.clone(), super::controllers::all(cluster_cidr)));
 
@@ -74,6 +86,21 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     };
     serve(listener, tls, router(state), shutdown).await;
     Ok(())
+}
+
+/// Free ClusterIPs and NodePorts no Service holds (left by a crash mid-create, or a namespace deleted
+/// wholesale): at start and every 3 minutes, as kube-apiserver's repair loops.
+async fn allocation_repair_loop(store: Arc<dyn Store>) {
+    loop {
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || super::api::service_allocation::repair(s.as_ref())).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => eprintln!("kubeboot server: freed {n} service allocations no Service holds"),
+            Ok(Err(e)) => eprintln!("kubeboot server: service allocation repair: {e}"),
+            Err(e) => eprintln!("kubeboot server: service allocation repair: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(180)).await;
+    }
 }
 
 /// The scheduler: a pass whenever a pod or node is written (a burst of writes makes one pass) and at least

@@ -32,6 +32,7 @@ pub struct Cluster {
     pub pod_network_cidr: ipnet::IpNet,
     pub control_plane_endpoint: Option<Endpoint>,
     pub pod_eviction_timeout_seconds: u64,
+    pub service_cidr: ipnet::Ipv4Net,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +90,10 @@ impl Inventory {
             .expect("validated"),
             pod_eviction_timeout_seconds: spec::parse_eviction_timeout(
                 file.cluster.pod_eviction_timeout.as_deref().unwrap_or(spec::DEFAULT_POD_EVICTION_TIMEOUT),
+            )
+            .expect("validated"),
+            service_cidr: spec::parse_service_cidr(
+                file.cluster.service_cidr.as_deref().unwrap_or(spec::DEFAULT_SERVICE_CIDR),
             )
             .expect("validated"),
             control_plane_endpoint: file

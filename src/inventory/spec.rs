@@ -38,7 +38,12 @@ pub struct ClusterSpec {
     /// Kubernetes' default-not-ready/unreachable-toleration-seconds, 5m).
     #[serde(default)]
     pub pod_eviction_timeout: Option<String>,
+    /// The Services' ClusterIP range (kubeadm's --service-cidr).
+    #[serde(default)]
+    pub service_cidr: Option<String>,
 }
+
+pub const DEFAULT_SERVICE_CIDR: &str = "10.96.0.0/12";
 
 pub const DEFAULT_POD_EVICTION_TIMEOUT: &str = "5m";
 
@@ -187,6 +192,15 @@ pub fn parse_cidr(raw: &str) -> Result<IpNet, String> {
         return Err(format!("{raw:?} has host bits set (did you mean {}?)", net.trunc()));
     }
     Ok(net)
+}
+
+/// The Services' range: an IPv4 CIDR with room for the `kubernetes` and DNS Services (at most /28).
+pub fn parse_service_cidr(raw: &str) -> Result<ipnet::Ipv4Net, String> {
+    match parse_cidr(raw)? {
+        IpNet::V4(net) if net.prefix_len() <= 28 => Ok(net),
+        IpNet::V4(_) => Err(format!("{raw:?} is too small for Services (at most /28, e.g. 10.96.0.0/12)")),
+        IpNet::V6(_) => Err(format!("{raw:?} is IPv6; Services here are IPv4 only (e.g. 10.96.0.0/12)")),
+    }
 }
 
 /// `host:port` of the control plane.

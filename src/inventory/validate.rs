@@ -22,6 +22,9 @@ pub fn check(file: &InventoryFile, locator: &Locator, base_dir: &Path) -> Vec<Pr
     if let Some(Err(m)) = file.cluster.pod_network_cidr.as_deref().map(parse_cidr) {
         at("cluster.pod_network_cidr", m);
     }
+    if let Some(Err(m)) = file.cluster.service_cidr.as_deref().map(super::spec::parse_service_cidr) {
+        at("cluster.service_cidr", m);
+    }
     if let Some(Err(m)) = file.cluster.pod_eviction_timeout.as_deref().map(super::spec::parse_eviction_timeout) {
         at("cluster.pod_eviction_timeout", m);
     }

@@ -192,6 +192,7 @@ impl Lab {
         let mut text = format!(
             "# Written by `kubeboot lab up`: local lab hosts (systemd-nspawn + network namespaces).\n\
              cluster:\n  name: lab\n  pod_network_cidr: 10.244.0.0/16   # a private range, routed only inside the lab\n\
+             \x20 service_cidr: 10.96.0.0/16       # ClusterIPs: private, never routed (rewritten on each node)\n\
              docker:\n  source: distro        # lab hosts use Debian's docker.io\n\
              \x20 registry_mirrors: [\"http://{registry}\"]   # the lab's own registry (kubetm/* stand-ins)\n\
              \x20 insecure_registries: [\"{registry}\"]\n\

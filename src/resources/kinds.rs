@@ -41,6 +41,7 @@ pub const KINDS: &[ResourceKind] = &[
     kind("", "v1", "configmaps", "configmap", "ConfigMap", true, &["cm"], &[], false),
     kind("", "v1", "secrets", "secret", "Secret", true, &[], &[], false),
     kind("", "v1", "events", "event", "Event", true, &["ev"], &[], false),
+    kind("", "v1", "endpoints", "endpoints", "Endpoints", true, &["ep"], &[], false),
     kind("apps", "v1", "deployments", "deployment", "Deployment", true, &["deploy"], &["all"], true),
     kind("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, &["rs"], &["all"], true),
     kind("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, &["ds"], &["all"], true),
@@ -48,6 +49,7 @@ pub const KINDS: &[ResourceKind] = &[
     kind("batch", "v1", "cronjobs", "cronjob", "CronJob", true, &["cj"], &["all"], true),
     kind("batch", "v1beta1", "cronjobs", "cronjob", "CronJob", true, &["cj"], &["all"], true),
     kind("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, &[], &[], false),
+    kind("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, &[], &[], false),
 ];
 
 /// The groups with their versions, the preferred (first) version first.
@@ -127,7 +129,15 @@ mod tests {
         assert_eq!(old.prefix(None), new.prefix(None), "one storage for both versions");
         assert_eq!(
             groups(),
-            [("apps", vec!["v1"]), ("batch", vec!["v1", "v1beta1"]), ("coordination.k8s.io", vec!["v1"])]
+            [
+                ("apps", vec!["v1"]),
+                ("batch", vec!["v1", "v1beta1"]),
+                ("coordination.k8s.io", vec!["v1"]),
+                ("discovery.k8s.io", vec!["v1"])
+            ]
         );
+        let slices = find("discovery.k8s.io", "v1", "endpointslices").unwrap();
+        assert_eq!(slices.key(Some("default"), "web-x"), "/discovery.k8s.io/endpointslices/default/web-x");
+        assert_eq!(of_key("/endpoints/default/web").map(|k| k.kind), Some("Endpoints"));
     }
 }

@@ -93,6 +93,10 @@ pub fn columns(kind: &str) -> Vec<Column> {
         "ConfigMap" => &[col("Data", "integer", 0), AGE],
         "Secret" => &[col("Type", "string", 0), col("Data", "integer", 0), AGE],
         "Lease" => &[col("Holder", "string", 0), AGE],
+        "Endpoints" => &[col("Endpoints", "string", 0), AGE],
+        "EndpointSlice" => {
+            &[col("AddressType", "string", 0), col("Ports", "string", 0), col("Endpoints", "string", 0), AGE]
+        }
         _ => &[AGE],
     };
     c.extend(more.iter().cloned());
@@ -199,13 +203,37 @@ pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
                 .pointer("/spec/ports")
                 .and_then(Value::as_array)
                 .map(|ps| {
-                    ps.iter().map(|p| format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP"))).collect()
+                    ps.iter()
+                        .map(|p| {
+                            let node_port = p.get("nodePort").and_then(Value::as_u64).map(|n| format!(":{n}"));
+                            format!(
+                                "{}{}/{}",
+                                p["port"],
+                                node_port.unwrap_or_default(),
+                                p["protocol"].as_str().unwrap_or("TCP")
+                            )
+                        })
+                        .collect()
                 })
                 .unwrap_or_default();
+            let ty = s(o, "/spec/type").unwrap_or("ClusterIP");
+            let ingress: Vec<&str> = o
+                .pointer("/status/loadBalancer/ingress")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i.get("ip").or_else(|| i.get("hostname")).and_then(Value::as_str))
+                .collect();
+            let external = match ty {
+                "ExternalName" => json!(s(o, "/spec/externalName").unwrap_or("<none>")),
+                "LoadBalancer" if ingress.is_empty() => json!("<pending>"),
+                "LoadBalancer" => json!(ingress.join(",")),
+                _ => none(),
+            };
             vec![
-                json!(s(o, "/spec/type").unwrap_or("ClusterIP")),
+                json!(ty),
                 json!(s(o, "/spec/clusterIP").unwrap_or("<none>")),
-                none(),
+                external,
                 json!(if ports.is_empty() { "<none>".to_string() } else { ports.join(",") }),
                 age,
                 json!(selector(o, "/spec/selector")),
@@ -230,9 +258,65 @@ pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
         "ConfigMap" => vec![json!(count(o, "/data") + count(o, "/binaryData")), age],
         "Secret" => vec![json!(s(o, "/type").unwrap_or("Opaque")), json!(count(o, "/data")), age],
         "Lease" => vec![json!(s(o, "/spec/holderIdentity").unwrap_or("<none>")), age],
+        "Endpoints" => vec![json!(endpoints_cell(o)), age],
+        "EndpointSlice" => {
+            let ports: Vec<String> = o
+                .get("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.get("port").and_then(Value::as_u64).map(|n| n.to_string()))
+                .collect();
+            let addresses: Vec<&str> = o
+                .get("endpoints")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .flat_map(|e| e.get("addresses").and_then(Value::as_array).into_iter().flatten())
+                .filter_map(Value::as_str)
+                .collect();
+            vec![
+                json!(s(o, "/addressType").unwrap_or("")),
+                json!(if ports.is_empty() { "<unset>".to_string() } else { ports.join(",") }),
+                json!(first_three(addresses.iter().map(|a| a.to_string()).collect(), "<unset>")),
+                age,
+            ]
+        }
         _ => vec![age],
     });
     row
+}
+
+/// kubectl's ENDPOINTS cell: ready address:port pairs, the first three, then "+ N more...".
+fn endpoints_cell(o: &Value) -> String {
+    let mut pairs = Vec::new();
+    for subset in o.get("subsets").and_then(Value::as_array).into_iter().flatten() {
+        let ports: Vec<u64> = subset
+            .get("ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["port"].as_u64())
+            .collect();
+        for address in subset.get("addresses").and_then(Value::as_array).into_iter().flatten() {
+            let ip = address["ip"].as_str().unwrap_or("");
+            if ports.is_empty() {
+                pairs.push(ip.to_string());
+            }
+            for port in &ports {
+                pairs.push(format!("{ip}:{port}"));
+            }
+        }
+    }
+    first_three(pairs, "<none>")
+}
+
+fn first_three(items: Vec<String>, empty: &str) -> String {
+    match items.len() {
+        0 => empty.to_string(),
+        1..=3 => items.join(","),
+        n => format!("{} + {} more...", items[..3].join(","), n - 3),
+    }
 }
 
 fn event_cells(o: &Value, now: OffsetDateTime) -> Vec<Value> {
@@ -285,6 +369,8 @@ mod tests {
             "Secret",
             "Lease",
             "Event",
+            "Endpoints",
+            "EndpointSlice",
         ] {
             assert_eq!(columns(kind).len(), cells(kind, &json!({"metadata": {"name": "x"}}), now).len(), "{kind}");
         }

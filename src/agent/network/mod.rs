@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use ipnet::Ipv4Net;
 
 pub use command::NetworkError;
-use command::{run, run_with_stdin};
+pub(crate) use command::{run, run_with_stdin};
 
 pub const BRIDGE: &str = "kubeboot0";
 

@@ -34,7 +34,8 @@ pub fn authorize(
                     || (matches!(verb, "update" | "patch") && subresource == Some("status"))
                     || verb == "delete"
             }
-            "Service" | "Namespace" => READS.contains(&verb),
+            // The agent is also the node's kube-proxy (system:node-proxier reads these).
+            "Service" | "Namespace" | "Endpoints" | "EndpointSlice" => READS.contains(&verb),
             // What its pods' volumes and environment read, one object at a time (never a list), and only
             // those a pod bound to it refers to (node_object_rules).
             "ConfigMap" | "Secret" => verb == "get",

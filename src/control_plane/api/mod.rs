@@ -16,11 +16,12 @@ mod openapi;
 mod routes;
 mod scale;
 mod serve;
+pub mod service_allocation;
 pub mod status;
 mod tls;
 mod watch_stream;
 
 pub use identity::Identity;
-pub use routes::{router, ApiState};
+pub use routes::{router, ApiState, DEFAULT_SERVICE_NETWORK};
 pub use serve::{serve, PeerAddress, HANDSHAKE_TIMEOUT, MAX_HANDSHAKES_PER_SOURCE};
 pub use tls::{server_config, ClientCertificates, TlsError};

@@ -19,6 +19,7 @@ use super::identity::Identity;
 use super::list_query::{bad_selector, ListQuery};
 use super::object_path::ObjectPath;
 use super::routes::ApiState;
+use super::service_allocation;
 use super::status::{status, status_object};
 use crate::control_plane::store::{Store, StoreError};
 use crate::resources::kinds::ResourceKind;
@@ -186,7 +187,7 @@ pub async fn handle(
         "list" => list(store, kind, path.namespace.as_deref(), &query, accept),
         "get" => get(store, &path, &query, accept),
         "create" => create(store, &path, &query, &body, &admission(&state)),
-        "update" => update(store, &path, &query, &body),
+        "update" => update(store, &path, &query, &body, &admission(&state)),
         "patch" => {
             let content_type = header(&headers, axum::http::header::CONTENT_TYPE).unwrap_or("");
             patch_object(store, &path, &query, &body, content_type, &admission(&state))
@@ -316,10 +317,15 @@ fn dry_run(query: &ObjectQuery) -> bool {
 pub struct Admission {
     /// tolerationSeconds of the default not-ready/unreachable NoExecute tolerations.
     pub toleration_seconds: u64,
+    /// Where Services' ClusterIPs come from.
+    pub service_network: ipnet::Ipv4Net,
 }
 
 fn admission(state: &ApiState) -> Admission {
-    Admission { toleration_seconds: state.pod_eviction_timeout_seconds.load(std::sync::atomic::Ordering::Relaxed) }
+    Admission {
+        toleration_seconds: state.pod_eviction_timeout_seconds.load(std::sync::atomic::Ordering::Relaxed),
+        service_network: state.service_network(),
+    }
 }
 
 fn create(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8], admission: &Admission) -> Response {
@@ -358,12 +364,26 @@ fn create(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
     if dry_run(query) {
         return (StatusCode::CREATED, Json(object)).into_response();
     }
-    match store.create(&kind.key(namespace.as_deref(), &name), &serde_json::to_vec(&object).expect("json")) {
+    let key = kind.key(namespace.as_deref(), &name);
+    let allocated = if kind.kind == "Service" {
+        match service_allocation::prepare(store, admission.service_network, &key, &mut object, None) {
+            Ok(a) => Some(a),
+            Err(errors) => return invalid(kind, &name, errors),
+        }
+    } else {
+        None
+    };
+    match store.create(&key, &serde_json::to_vec(&object).expect("json")) {
         Ok(revision) => {
             meta::set_resource_version(&mut object, revision);
             (StatusCode::CREATED, Json(object)).into_response()
         }
-        Err(e) => store_error(kind, &name, e),
+        Err(e) => {
+            if let Some(a) = allocated {
+                a.undo(store);
+            }
+            store_error(kind, &name, e)
+        }
     }
 }
 
@@ -377,10 +397,42 @@ fn defaults(kind: &ResourceKind, object: &mut Value) {
     if kind.kind == "Job" {
         crate::resources::job_defaults::apply(object);
     }
+    if kind.kind == "Service" {
+        service_defaults(object);
+    }
     match kind.kind {
         "Namespace" if object.pointer("/status/phase").is_none() => object["status"] = json!({"phase": "Active"}),
         "Pod" if object.pointer("/status/phase").is_none() => object["status"] = json!({"phase": "Pending"}),
         _ => {}
+    }
+}
+
+/// What the API server fills in on a Service (allocation aside): type, affinity, traffic policies, and per
+/// port the protocol and the targetPort (the port itself).
+fn service_defaults(object: &mut Value) {
+    let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let ty = spec.entry("type").or_insert(json!("ClusterIP")).as_str().unwrap_or("ClusterIP").to_string();
+    if ty == "ExternalName" {
+        return;
+    }
+    spec.entry("sessionAffinity").or_insert(json!("None"));
+    spec.entry("internalTrafficPolicy").or_insert(json!("Cluster"));
+    if matches!(ty.as_str(), "NodePort" | "LoadBalancer") {
+        spec.entry("externalTrafficPolicy").or_insert(json!("Cluster"));
+    }
+    if spec.get("sessionAffinity") == Some(&json!("ClientIP")) {
+        spec.entry("sessionAffinityConfig").or_insert(json!({"clientIP": {"timeoutSeconds": 10800}}));
+    }
+    for port in spec.get_mut("ports").and_then(Value::as_array_mut).into_iter().flatten() {
+        if let Some(p) = port.as_object_mut() {
+            p.entry("protocol").or_insert(json!("TCP"));
+            if let Some(number) = p.get("port").cloned() {
+                p.entry("targetPort").or_insert(number);
+            }
+        }
+    }
+    if ty == "LoadBalancer" && object.pointer("/status/loadBalancer").is_none() {
+        object["status"] = json!({"loadBalancer": {}});
     }
 }
 
@@ -440,13 +492,16 @@ fn merge_update(kind: &ResourceKind, old: &Value, mut new: Value, subresource: O
     new
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_update(
     store: &dyn Store,
     path: &ObjectPath,
     query: &ObjectQuery,
+    old: &Value,
     merged: Value,
     expected: u64,
     unchanged: bool,
+    admission: &Admission,
 ) -> Response {
     let (kind, name) = (path.kind, path.name.as_deref().unwrap_or(""));
     if meta::name(&merged) != Some(name) {
@@ -473,7 +528,7 @@ fn write_update(
     if deleting && grace == 0 && finalizers(&object).is_empty() && !dry_run(query) {
         return match store.delete(&kind.key(path.namespace.as_deref(), name), Some(expected)) {
             Ok(old) => {
-                after_delete(store, kind, name);
+                after_delete(store, kind, &old);
                 Json(served(kind, &old.value, old.revision)).into_response()
             }
             Err(e) => store_error(kind, name, e),
@@ -483,16 +538,30 @@ fn write_update(
         meta::set_resource_version(&mut object, expected);
         return Json(object).into_response();
     }
-    match store.update(
-        &kind.key(path.namespace.as_deref(), name),
-        &serde_json::to_vec(&object).expect("json"),
-        Some(expected),
-    ) {
+    let key = kind.key(path.namespace.as_deref(), name);
+    let allocated = if kind.kind == "Service" && path.subresource.is_none() {
+        service_defaults(&mut object);
+        match service_allocation::prepare(store, admission.service_network, &key, &mut object, Some(old)) {
+            Ok(a) => Some(a),
+            Err(errors) => return invalid(kind, name, errors),
+        }
+    } else {
+        None
+    };
+    match store.update(&key, &serde_json::to_vec(&object).expect("json"), Some(expected)) {
         Ok(revision) => {
+            if allocated.is_some() {
+                service_allocation::release_unused(store, &key, old, Some(&object));
+            }
             meta::set_resource_version(&mut object, revision);
             Json(object).into_response()
         }
-        Err(e) => store_error(kind, name, e),
+        Err(e) => {
+            if let Some(a) = allocated {
+                a.undo(store);
+            }
+            store_error(kind, name, e)
+        }
     }
 }
 
@@ -517,7 +586,7 @@ fn added_finalizer(old: &[String], new: &Value) -> Option<String> {
     finalizers(new).into_iter().find(|f| !old.iter().any(|o| o == f)).map(String::from)
 }
 
-fn update(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]) -> Response {
+fn update(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8], admission: &Admission) -> Response {
     let (kind, name) = (path.kind, path.name.as_deref().unwrap_or(""));
     let new = match parse_body(body) {
         Ok(o) => o,
@@ -548,7 +617,7 @@ fn update(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
         return r;
     }
     let merged = merge_update(kind, &old, new, path.subresource.as_deref());
-    write_update(store, path, query, merged, existing.revision, false)
+    write_update(store, path, query, &old, merged, existing.revision, false, admission)
 }
 
 fn patch_object(
@@ -616,7 +685,7 @@ fn patch_object(
         meta::strip_resource_version(&mut b);
         a == b
     };
-    write_update(store, path, query, merged, existing.revision, unchanged)
+    write_update(store, path, query, &old, merged, existing.revision, unchanged, admission)
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -707,7 +776,7 @@ fn delete(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
     }
     match store.delete(&key, Some(existing.revision)) {
         Ok(old) => {
-            after_delete(store, kind, name);
+            after_delete(store, kind, &old);
             Json(served(kind, &old.value, old.revision)).into_response()
         }
         Err(e) => store_error(kind, name, e),
@@ -747,9 +816,12 @@ fn default_propagation(kind: &ResourceKind) -> &'static str {
     }
 }
 
-fn after_delete(store: &dyn Store, kind: &ResourceKind, name: &str) {
-    if kind.kind == "Namespace" {
-        delete_namespace_contents(store, name);
+fn after_delete(store: &dyn Store, kind: &ResourceKind, old: &crate::control_plane::store::Stored) {
+    let object: Value = serde_json::from_slice(&old.value).unwrap_or(Value::Null);
+    match kind.kind {
+        "Namespace" => delete_namespace_contents(store, meta::name(&object).unwrap_or_default()),
+        "Service" => service_allocation::release_unused(store, &old.key, &object, None),
+        _ => {}
     }
 }
 
@@ -783,7 +855,9 @@ fn delete_namespace_contents(store: &dyn Store, namespace: &str) {
     for kind in crate::resources::kinds::KINDS.iter().filter(|k| k.namespaced) {
         if let Ok((items, _)) = store.list(&kind.prefix(Some(namespace))) {
             for item in items {
-                let _ = store.delete(&item.key, None);
+                if let Ok(old) = store.delete(&item.key, None) {
+                    after_delete(store, kind, &old);
+                }
             }
         }
     }

@@ -36,9 +36,14 @@ pub struct ApiState {
     pub watch: Arc<WatchHub>,
     /// Pods tolerate a not-ready or unreachable node this long before they are evicted (server.yaml).
     pub pod_eviction_timeout_seconds: std::sync::atomic::AtomicU64,
+    /// The Services' ClusterIP range (server.yaml; kubeadm's 10.96.0.0/12 until set).
+    service_network: std::sync::RwLock<ipnet::Ipv4Net>,
     /// Our client certificate towards the agents' node APIs, issued by the CA at first use (memory only).
     node_api_client: std::sync::OnceLock<Result<crate::bootstrap::pki::Issued, String>>,
 }
+
+/// kubeadm's service-cidr default.
+pub const DEFAULT_SERVICE_NETWORK: &str = "10.96.0.0/12";
 
 /// Events a watch can resume from without relisting.
 const WATCH_HISTORY: usize = 10_000;
@@ -58,7 +63,16 @@ impl ApiState {
             watch,
             node_api_client: Default::default(),
             pod_eviction_timeout_seconds: std::sync::atomic::AtomicU64::new(300),
+            service_network: std::sync::RwLock::new(DEFAULT_SERVICE_NETWORK.parse().expect("a network")),
         })
+    }
+
+    pub fn service_network(&self) -> ipnet::Ipv4Net {
+        *self.service_network.read().expect("service network")
+    }
+
+    pub fn set_service_network(&self, network: ipnet::Ipv4Net) {
+        *self.service_network.write().expect("service network") = network;
     }
 
     /// The certificate the API server shows to node APIs (CN=kube-apiserver-kubelet-client, O=system:masters).

@@ -4,6 +4,7 @@
 pub mod cron_job;
 pub mod daemon_set;
 pub mod deployment;
+pub mod endpoints;
 pub mod garbage_collector;
 pub mod job;
 pub mod node_ipam;
@@ -52,5 +53,6 @@ pub fn all(pod_network: ipnet::IpNet) -> Vec<Arc<dyn Reconciler>> {
         Arc::new(daemon_set::DaemonSetController),
         Arc::new(job::JobController),
         Arc::new(cron_job::CronJobController),
+        Arc::new(endpoints::EndpointsController),
     ]
 }
