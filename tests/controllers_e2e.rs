@@ -11,72 +11,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::kubectl::{image, manifest, ready, Kubectl};
 use common::{kubeboot, lab_sh};
 use serde_json::Value;
-
-#[derive(Clone)]
-struct Kubectl {
-    path: PathBuf,
-    label: String,
-    kubeconfig: PathBuf,
-}
-
-impl Kubectl {
-    fn run(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new(&self.path).arg("--kubeconfig").arg(&self.kubeconfig).args(args).output().unwrap();
-        (
-            out.status.success(),
-            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-        )
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (ok, out) = self.run(args);
-        assert!(ok, "{} {}: {out}", self.label, args.join(" "));
-        out
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.extend(["-o", "json"]);
-        let (ok, out) = self.run(&all);
-        if !ok {
-            return Value::Null;
-        }
-        serde_json::from_str(&out).unwrap_or(Value::Null)
-    }
-
-    /// Pods matching `selector` that are not being deleted.
-    fn pods(&self, selector: &str) -> Vec<Value> {
-        self.json(&["get", "pods", "-l", selector])["items"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
-            .collect()
-    }
-}
-
-fn manifest(rel: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel).display().to_string()
-}
-
-fn ready(pod: &Value) -> bool {
-    pod["status"]["conditions"]
-        .as_array()
-        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-}
-
-fn image(pod: &Value) -> String {
-    pod["spec"]["containers"][0]["image"].as_str().unwrap_or("").to_string()
-}
 
 fn node_of(pod: &Value) -> String {
     pod["spec"]["nodeName"].as_str().unwrap_or("").to_string()
@@ -296,12 +237,7 @@ fn controllers_run_the_walkthroughs_workloads_on_the_lab() {
     assert_ne!(with_timeout, inventory, "{inventory}");
     std::fs::write(&inv_path, with_timeout).unwrap();
     let kubeconfig = common::up_with_kubeconfig(inv, work.path());
-    let kubectl = |label: &str| Kubectl {
-        path: common::kubectls::by_label(label),
-        label: label.into(),
-        kubeconfig: kubeconfig.clone(),
-    };
-    let (k20, k33) = (kubectl("kubectl 1.20"), kubectl("kubectl.1.33"));
+    let (k20, k33) = (Kubectl::new("kubectl 1.20", &kubeconfig), Kubectl::new("kubectl.1.33", &kubeconfig));
 
     // The slow ones first, checked last: the cron jobs and the jobs run while the rest is checked.
     let started = Instant::now();

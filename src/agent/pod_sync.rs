@@ -15,6 +15,7 @@ use super::container_config::{self, PodContext};
 use super::network::PodNetwork;
 use super::pod_status::{self, latest, restarts, Observed};
 use super::probes::Prober;
+use super::proxy::gate::EndpointGate;
 use super::runtime::{ContainerRuntime, Instance, RunState, RuntimeError};
 use super::volumes::{self, VolumeSources};
 use crate::apiclient::ApiClient;
@@ -33,6 +34,7 @@ pub struct PodSync<R: ContainerRuntime> {
     pub host_ip: String,
     pub data_dir: PathBuf,
     pub pause_image: String,
+    endpoint_gate: EndpointGate,
     /// The status last written per pod uid (nothing is written while it stays the same).
     written: Mutex<HashMap<String, Value>>,
     /// Image pull back-off: image -> (not before, current delay).
@@ -50,6 +52,8 @@ pub struct NodeContext {
     pub host_ip: String,
     pub data_dir: PathBuf,
     pub pause_image: String,
+    /// Holds a terminating pod's SIGTERM until the Service rules no longer send it traffic.
+    pub endpoint_gate: EndpointGate,
 }
 
 /// An event about a pod for the events task: (pod, warning, reason, message).
@@ -95,7 +99,7 @@ impl<R: ContainerRuntime> PodSync<R> {
         node: NodeContext,
         events: tokio::sync::mpsc::UnboundedSender<PodEvent>,
     ) -> Self {
-        let NodeContext { node_name, host_ip, data_dir, pause_image } = node;
+        let NodeContext { node_name, host_ip, data_dir, pause_image, endpoint_gate } = node;
         PodSync {
             client,
             runtime,
@@ -104,6 +108,7 @@ impl<R: ContainerRuntime> PodSync<R> {
             host_ip,
             data_dir,
             pause_image,
+            endpoint_gate,
             written: Default::default(),
             pull_backoff: Default::default(),
             prober: Prober::default(),
@@ -490,7 +495,20 @@ impl<R: ContainerRuntime> PodSync<R> {
     /// them, the sandbox, the address and the pod's volumes, then delete the object for good.
     async fn finish_deletion(&self, pod: &Value, instances: &[Instance]) -> Result<(), String> {
         let deadline = pod.pointer("/metadata/deletionTimestamp").and_then(Value::as_str).and_then(parse_rfc3339);
-        let grace = deadline.map(|d| (d - time::OffsetDateTime::now_utc()).whole_seconds().max(0)).unwrap_or(0);
+        let mut grace = deadline.map(|d| (d - time::OffsetDateTime::now_utc()).whole_seconds().max(0)).unwrap_or(0);
+        let running = instances.iter().any(|i| !i.is_sandbox() && i.state == RunState::Running);
+        let pod_ip = pod.pointer("/status/podIP").and_then(Value::as_str).and_then(|ip| ip.parse().ok());
+        if let (true, Some(ip)) = (running, pod_ip) {
+            // Out of every node's Service rules first; the wait comes out of the grace period, half at most.
+            let waited = self.endpoint_gate.wait_out(ip, Duration::from_secs(grace.max(0) as u64 / 2)).await;
+            grace -= waited.as_secs() as i64;
+            eprintln!(
+                "kubeboot agent: pod {}/{}: out of the Service rules after {} ms, stopping it",
+                text(pod, "/metadata/namespace"),
+                text(pod, "/metadata/name"),
+                waited.as_millis()
+            );
+        }
         for i in instances.iter().filter(|i| !i.is_sandbox() && i.state == RunState::Running) {
             self.event(pod, false, "Killing", format!("Stopping container {}", i.container));
         }

@@ -51,7 +51,8 @@ pub async fn run(
     let proxy_watch_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let (_, ca_pem) = config.first_cluster().map_err(|e| err(e.to_string()))?;
     tokio::spawn(super::node_api::run(node_api_client, ca_pem, node_name.to_string()));
-    tokio::spawn(super::proxy::run_proxy(proxy_client, proxy_watch_client));
+    let endpoint_gate = super::proxy::gate::EndpointGate::default();
+    tokio::spawn(super::proxy::run_proxy(proxy_client, proxy_watch_client, endpoint_gate.clone()));
     let address = address
         .or_else(|| super::local_address::address_towards(client.server()))
         .ok_or_else(|| err(format!("no route to {}: pass --address", client.server())))?;
@@ -64,7 +65,14 @@ pub async fn run(
             super::events::record(&events_client, &events_node, &pod, warning, reason, &message).await;
         }
     });
-    tokio::spawn(run_pods(pods_client, node_name.to_string(), address.to_string(), facts.clone(), events));
+    let pod_node = NodeContext {
+        node_name: node_name.to_string(),
+        host_ip: address.to_string(),
+        data_dir: PathBuf::from(crate::control_plane::layout::DEFAULT_DATA_DIR),
+        pause_image: String::new(),
+        endpoint_gate,
+    };
+    tokio::spawn(run_pods(pods_client, pod_node, facts.clone(), events));
     let mut registered = false;
     loop {
         let observed = {
@@ -127,33 +135,29 @@ async fn pod_cidr(client: &ApiClient, node_name: &str) -> Result<ipnet::Ipv4Net,
 
 async fn run_pods(
     client: ApiClient,
-    node_name: String,
-    host_ip: String,
+    mut node: NodeContext,
     facts: Arc<Mutex<RuntimeFacts>>,
     events: tokio::sync::mpsc::UnboundedSender<super::pod_sync::PodEvent>,
 ) {
     let runtime = retry("connecting to Docker", DockerRuntime::connect).await;
     facts.lock().await.version = runtime.version().await.ok();
     let pause_image = retry("loading the pause image", || super::runtime::pause_image::ensure(&runtime)).await;
+    node.pause_image = pause_image;
+    let node_name = node.node_name.clone();
     let cidr = retry("waiting for the node's podCIDR", || pod_cidr(&client, &node_name)).await;
-    let data_dir = PathBuf::from(crate::control_plane::layout::DEFAULT_DATA_DIR);
     // Secret volumes live under it.
-    retry("securing the state folder", || async { crate::control_plane::layout::secure_data_dir(&data_dir, None) })
-        .await;
-    let network = PodNetwork::new(cidr, data_dir.join("network/ips"));
+    retry("securing the state folder", || async {
+        crate::control_plane::layout::secure_data_dir(&node.data_dir, None)
+    })
+    .await;
+    let network = PodNetwork::new(cidr, node.data_dir.join("network/ips"));
     retry("setting up the pod bridge", || network.ensure_bridge()).await;
     eprintln!(
         "kubeboot agent: pods on Docker {}, network {cidr} on {}",
         facts.lock().await.version.clone().unwrap_or_default(),
         super::network::BRIDGE
     );
-    let sync = Arc::new(PodSync::new(
-        client,
-        runtime,
-        network,
-        NodeContext { node_name: node_name.clone(), host_ip, data_dir, pause_image },
-        events,
-    ));
+    let sync = Arc::new(PodSync::new(client, runtime, network, node, events));
     let (changed, mut changes) = tokio::sync::mpsc::channel::<String>(256);
     let watcher = sync.clone();
     let watch_path = format!("/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3D{node_name}");
@@ -167,8 +171,12 @@ async fn run_pods(
     });
     let mut last_images = std::time::Instant::now() - Duration::from_secs(60);
     loop {
+        let pass = std::time::Instant::now();
         if let Err(e) = sync.sync().await {
             eprintln!("kubeboot agent: pod sync: {e}");
+        }
+        if pass.elapsed() > Duration::from_secs(3) {
+            eprintln!("kubeboot agent: a pod sync pass took {:?} (the next pod changes waited for it)", pass.elapsed());
         }
         if last_images.elapsed() > Duration::from_secs(30) {
             last_images = std::time::Instant::now();

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod kubectl;
 pub mod kubectls;
 
 use std::net::TcpListener;

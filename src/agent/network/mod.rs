@@ -69,6 +69,9 @@ impl PodNetwork {
             run("ip", &["link", "add", &host_end, "type", "veth", "peer", "name", &pod_end]).await?;
             run("ip", &["link", "set", &pod_end, "netns", &pid]).await?;
             run("ip", &["link", "set", &host_end, "master", BRIDGE, "up"]).await?;
+            // Hairpin (kubelet's hairpin-veth): a pod reaching its own Service is DNATed back to itself and
+            // the bridge must send the frame out of the port it came in on.
+            run("ip", &["link", "set", &host_end, "type", "bridge_slave", "hairpin", "on"]).await?;
             let inside = format!(
                 "link set {pod_end} name eth0\naddr add {ip}/{len} dev eth0\nlink set eth0 up\nlink set lo up\nroute add default via {gw}\n",
                 len = self.pod_cidr.prefix_len(),

@@ -3,6 +3,7 @@
 //! rendered rules differ from what was applied. Every 30 s it resyncs anyway and puts back the jumps into
 //! its chains (a Docker or firewall restart may remove them).
 
+pub mod gate;
 pub mod rules;
 
 use std::collections::BTreeSet;
@@ -41,11 +42,12 @@ async fn ensure_sysctls() {
 pub struct Proxy {
     client: ApiClient,
     applied: String,
+    gate: gate::EndpointGate,
 }
 
 impl Proxy {
-    pub fn new(client: ApiClient) -> Self {
-        Proxy { client, applied: String::new() }
+    pub fn new(client: ApiClient, gate: gate::EndpointGate) -> Self {
+        Proxy { client, applied: String::new(), gate }
     }
 
     /// One sync: list, render, apply if changed. Returns whether rules were written.
@@ -60,6 +62,9 @@ impl Proxy {
             run_with_stdin("iptables-restore", &["--noflush"], &rendered.text).await.map_err(|e| e.to_string())?;
             self.applied = probe.text;
             ensure_jumps().await.map_err(|e| e.to_string())?;
+            // Ready endpoints only: a terminating pod kept as a last resort must not hold its own SIGTERM.
+            let ready = ports.iter().filter(|p| !p.terminating_fallback);
+            self.gate.publish(ready.flat_map(|p| p.endpoints.iter().map(|(ip, _)| *ip)).collect());
             return Ok(true);
         }
         Ok(false)
@@ -76,7 +81,7 @@ pub async fn ensure_jumps() -> Result<(), NetworkError> {
     Ok(())
 }
 
-pub async fn run_proxy(client: ApiClient, watch_client: ApiClient) {
+pub async fn run_proxy(client: ApiClient, watch_client: ApiClient, gate: gate::EndpointGate) {
     ensure_sysctls().await;
     let (changed, mut changes) = tokio::sync::mpsc::channel::<String>(1024);
     let watch_client = std::sync::Arc::new(watch_client);
@@ -93,7 +98,7 @@ pub async fn run_proxy(client: ApiClient, watch_client: ApiClient) {
             }
         });
     }
-    let mut proxy = Proxy::new(client);
+    let mut proxy = Proxy::new(client, gate);
     let mut last_full = Instant::now();
     loop {
         let started = Instant::now();

@@ -37,6 +37,8 @@ pub struct ServicePort {
     /// ClientIP affinity timeout, seconds.
     pub affinity_seconds: Option<u32>,
     pub endpoints: Vec<(Ipv4Addr, u16)>,
+    /// The endpoints are terminating ones kept because none is ready (kube-proxy's fallback).
+    pub terminating_fallback: bool,
 }
 
 fn text(v: &Value, pointer: &str) -> String {
@@ -104,6 +106,7 @@ pub fn service_ports(services: &[Value], slices: &[Value]) -> Vec<ServicePort> {
                     }
                 }
             }
+            let terminating_fallback = ready.is_empty() && !terminating.is_empty();
             let endpoints = if ready.is_empty() { terminating } else { ready };
             let node_port = sp
                 .get("nodePort")
@@ -122,6 +125,7 @@ pub fn service_ports(services: &[Value], slices: &[Value]) -> Vec<ServicePort> {
                 node_port,
                 affinity_seconds,
                 endpoints: endpoints.into_iter().collect(),
+                terminating_fallback,
             });
         }
     }

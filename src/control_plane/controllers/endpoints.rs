@@ -91,6 +91,19 @@ fn pod_ports(service: &Value, pod: &Value) -> Vec<Value> {
     out
 }
 
+/// A slice's ports always carry a name, "" for an unnamed one (kubectl's describe dereferences it).
+fn slice_ports(ports: Vec<Value>) -> Vec<Value> {
+    ports
+        .into_iter()
+        .map(|mut p| {
+            if p.get("name").is_none() {
+                p["name"] = json!("");
+            }
+            p
+        })
+        .collect()
+}
+
 fn target_ref(pod: &Value) -> Value {
     json!({"kind": "Pod", "namespace": namespace(pod).unwrap_or("default"),
         "name": meta::name(pod).unwrap_or_default(), "uid": cache::uid(pod).unwrap_or_default()})
@@ -260,8 +273,7 @@ impl Reconciler for EndpointsController {
             .filter(|s| s.pointer("/metadata/labels").and_then(|l| l.get(SERVICE_NAME_LABEL)) == Some(&json!(name)))
             .filter(|s| s.pointer("/metadata/labels").and_then(|l| l.get(MANAGED_BY_LABEL)) == Some(&json!(MANAGED_BY)))
             .collect();
-        let service =
-            cache.get(key).map(|s| s.as_ref()).filter(|s| !s.pointer("/metadata/deletionTimestamp").is_some());
+        let service = cache.get(key).map(|s| s.as_ref()).filter(|s| s.pointer("/metadata/deletionTimestamp").is_none());
         let Some(service) = service.filter(|s| selector(s).is_some()) else {
             // Gone, or no selector (any more): what this controller wrote goes. A Service without a
             // selector keeps Endpoints someone else wrote (they carry no slice label of ours).
@@ -303,7 +315,7 @@ impl Reconciler for EndpointsController {
                     "ownerReferences": [owner_reference(service)]},
                 "addressType": "IPv4",
                 "endpoints": members.iter().map(|p| slice_endpoint(p)).collect::<Vec<_>>(),
-                "ports": ports});
+                "ports": slice_ports(ports)});
             let current = current_slices.iter().copied().find(|s| meta::name(s) == Some(slice_name.as_str()));
             converge(&mut plan, slices(), current, wanted, &["endpoints", "ports", "addressType"]);
             slice_names.push(slice_name);
@@ -405,7 +417,10 @@ mod tests {
         let ep = created(&plan, "Endpoints")[0];
         let ports: Vec<&Value> = ep["subsets"].as_array().unwrap().iter().map(|s| &s["ports"][0]["port"]).collect();
         assert_eq!(ports, [&json!(8000), &json!(8080)], "a pod without the named port is left out");
-        assert_eq!(created(&plan, "EndpointSlice").len(), 2);
+        let slices = created(&plan, "EndpointSlice");
+        assert_eq!(slices.len(), 2);
+        assert_eq!(slices[0]["ports"][0]["name"], "", "an unnamed port is named \"\" in a slice");
+        assert!(ep["subsets"][0]["ports"][0].get("name").is_none(), "and left out in Endpoints");
     }
 
     #[test]

@@ -1,0 +1,69 @@
+//! kubectl as the e2e suites drive it: one binary (1.20 or 1.33) against one cluster's kubeconfig.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+#[derive(Clone)]
+pub struct Kubectl {
+    pub path: PathBuf,
+    pub label: String,
+    pub kubeconfig: PathBuf,
+}
+
+impl Kubectl {
+    /// The kubectl labelled so (kubectls::by_label) against `kubeconfig`.
+    pub fn new(label: &str, kubeconfig: &Path) -> Self {
+        Kubectl { path: super::kubectls::by_label(label), label: label.into(), kubeconfig: kubeconfig.to_path_buf() }
+    }
+
+    pub fn run(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new(&self.path).arg("--kubeconfig").arg(&self.kubeconfig).args(args).output().unwrap();
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let (ok, out) = self.run(args);
+        assert!(ok, "{} {}: {out}", self.label, args.join(" "));
+        out
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        let (ok, out) = self.run(&all);
+        if !ok {
+            return Value::Null;
+        }
+        serde_json::from_str(&out).unwrap_or(Value::Null)
+    }
+
+    /// Pods matching `selector` that are not being deleted.
+    pub fn pods(&self, selector: &str) -> Vec<Value> {
+        self.json(&["get", "pods", "-l", selector])["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+            .collect()
+    }
+}
+
+pub fn manifest(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel).display().to_string()
+}
+
+pub fn ready(pod: &Value) -> bool {
+    pod["status"]["conditions"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+}
+
+pub fn image(pod: &Value) -> String {
+    pod["spec"]["containers"][0]["image"].as_str().unwrap_or("").to_string()
+}
