@@ -72,6 +72,9 @@ impl PodNetwork {
             // Hairpin (kubelet's hairpin-veth): a pod reaching its own Service is DNATed back to itself and
             // the bridge must send the frame out of the port it came in on.
             run("ip", &["link", "set", &host_end, "type", "bridge_slave", "hairpin", "on"]).await?;
+            // A neighbour entry left by an earlier pod with this address would send its traffic to a
+            // MAC that is gone until the entry goes stale (readiness probes failing for half a minute).
+            run("ip", &["neigh", "flush", "to", &ip.to_string(), "dev", BRIDGE]).await?;
             let inside = format!(
                 "link set {pod_end} name eth0\naddr add {ip}/{len} dev eth0\nlink set eth0 up\nlink set lo up\nroute add default via {gw}\n",
                 len = self.pod_cidr.prefix_len(),
