@@ -13,13 +13,7 @@ mkdir -p "$work"
 cargo build --release -q
 kb=$PWD/target/release/kubeboot
 . bench/common.sh
-inv=$work/controllers-lab.yaml
-export KUBECONFIG=$work/controllers-admin.conf
-
-"$kb" lab down >/dev/null 2>&1 || true
-"$kb" lab up 3 --inventory "$inv" >/dev/null 2>&1
-"$kb" up -i "$inv" > "$work/controllers-up.log"
-"$kb" kubeconfig -i "$inv" > "$KUBECONFIG"
+lab_cluster controllers 3
 
 cat > "$work/bench-deploy.yaml" <<'YAML'
 apiVersion: apps/v1

@@ -13,14 +13,7 @@ mkdir -p "$work"
 cargo build --release -q
 kb=$PWD/target/release/kubeboot
 . bench/common.sh
-inv=$work/pods-lab.yaml
-export KUBECONFIG=$work/pods-admin.conf
-
-
-"$kb" lab down >/dev/null 2>&1 || true
-"$kb" lab up 3 --inventory "$inv" >/dev/null 2>&1
-"$kb" up -i "$inv" > "$work/pods-up.log"
-"$kb" kubeconfig -i "$inv" > "$KUBECONFIG"
+lab_cluster pods 3
 
 # Warm-up: images pulled and the pause image loaded on both workers.
 for node in lab-node1 lab-node2; do

@@ -17,13 +17,7 @@ kb=$PWD/target/release/kubeboot
 . bench/common.sh
 k133=$(dirname "$(readlink -f "$(command -v kubectl)")")/kubectl.1.33
 k120=$PWD/target/kubectl-1.20/usr/bin/kubectl
-inv=$work/streaming-lab.yaml
-export KUBECONFIG=$work/streaming-admin.conf
-
-"$kb" lab down >/dev/null 2>&1 || true
-"$kb" lab up 2 --inventory "$inv" >/dev/null 2>&1
-"$kb" up -i "$inv" > "$work/streaming-up.log"
-"$kb" kubeconfig -i "$inv" > "$KUBECONFIG"
+lab_cluster streaming 2
 "$k133" apply -f tests/manifests/workloads/talker.yaml >/dev/null
 "$k133" wait --for=condition=Ready pod/talker --timeout=180s >/dev/null
 node=$("$k133" get pod talker -o jsonpath='{.spec.nodeName}')

@@ -1,12 +1,12 @@
 //! The node's kube-proxy: follows Services and EndpointSlices through the API (a watch on each; any event
-//! relists both) and programs them into iptables with one iptables-restore per change, only when the
-//! rendered rules differ from what was applied. Every 30 s it resyncs anyway and puts back the jumps into
-//! its chains (a Docker or firewall restart may remove them).
+//! relists both) and programs them into iptables with one iptables-restore per change, writing only the
+//! chains whose rules differ from what it applied (everything, read back from the node, on the first sync
+//! and every 5 minutes). Every 30 s it resyncs anyway and puts back the jumps into its chains (a Docker or
+//! firewall restart may remove them).
 
 pub mod gate;
 pub mod rules;
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -39,44 +39,98 @@ async fn ensure_sysctls() {
     }
 }
 
+/// How often the node's state is read back and everything rewritten, whatever the proxy thinks it applied
+/// (someone may have flushed a chain).
+const FULL_SYNC: Duration = Duration::from_secs(300);
+
 pub struct Proxy {
     client: ApiClient,
-    applied: String,
+    /// What the node holds, as far as this proxy knows; None: unknown, rewrite everything.
+    applied: Option<rules::Rendered>,
+    last_full: Instant,
     gate: gate::EndpointGate,
 }
 
 impl Proxy {
     pub fn new(client: ApiClient, gate: gate::EndpointGate) -> Self {
-        Proxy { client, applied: String::new(), gate }
+        Proxy { client, applied: None, last_full: Instant::now(), gate }
     }
 
-    /// One sync: list, render, apply if changed. Returns whether rules were written.
-    pub async fn sync(&mut self) -> Result<bool, String> {
+    /// One sync: list, render, write what changed. Returns how long each step took when rules were written.
+    pub async fn sync(&mut self) -> Result<Option<SyncTimes>, String> {
+        let started = Instant::now();
         let services = list(&self.client, "/api/v1/services").await?;
         let slices = list(&self.client, "/apis/discovery.k8s.io/v1/endpointslices").await?;
+        let listed = Instant::now();
         let ports = rules::service_ports(&services, &slices);
-        let probe = rules::render(&ports, &BTreeSet::new());
-        if probe.text != self.applied {
-            let saved = run("iptables-save", &["-t", "nat"]).await.map_err(|e| e.to_string())?;
-            let rendered = rules::render(&ports, &rules::existing_service_chains(&saved));
-            run_with_stdin("iptables-restore", &["--noflush"], &rendered.text).await.map_err(|e| e.to_string())?;
-            self.applied = probe.text;
-            ensure_jumps().await.map_err(|e| e.to_string())?;
-            // Ready endpoints only: a terminating pod kept as a last resort must not hold its own SIGTERM.
-            let ready = ports.iter().filter(|p| !p.terminating_fallback);
-            self.gate.publish(ready.flat_map(|p| p.endpoints.iter().map(|(ip, _)| *ip)).collect());
-            return Ok(true);
+        let rendered = rules::render(&ports);
+        if self.last_full.elapsed() > FULL_SYNC {
+            self.applied = None;
         }
-        Ok(false)
+        if self.applied.as_ref() == Some(&rendered) {
+            return Ok(None);
+        }
+        let rendered_at = Instant::now();
+        let (text, saved) = match self.applied.take() {
+            Some(applied) => (rendered.changes_since(&applied), None),
+            None => {
+                let saved = run("iptables-save", &[]).await.map_err(|e| e.to_string())?;
+                self.last_full = Instant::now();
+                (rendered.full_text(&rules::existing_service_chains(&saved)), Some(saved))
+            }
+        };
+        // On failure `applied` stays None: the next sync reads the node back and rewrites it all.
+        run_with_stdin("iptables-restore", &["--noflush"], &text).await.map_err(|e| e.to_string())?;
+        if let Some(saved) = saved {
+            ensure_jumps(&saved).await.map_err(|e| e.to_string())?;
+        }
+        // Ready endpoints only: a terminating pod kept as a last resort must not hold its own SIGTERM.
+        let ready = ports.iter().filter(|p| !p.terminating_fallback);
+        self.gate.publish(ready.flat_map(|p| p.endpoints.iter().map(|(ip, _)| *ip)).collect());
+        let times = SyncTimes {
+            list: listed - started,
+            render: rendered_at - listed,
+            apply: rendered_at.elapsed(),
+            written: text.lines().count(),
+            rules: rendered.rule_count(),
+        };
+        self.applied = Some(rendered);
+        Ok(Some(times))
     }
 }
 
-/// The jumps from the built-in chains into ours, first in each.
-pub async fn ensure_jumps() -> Result<(), NetworkError> {
-    for (table, chain, ours) in rules::JUMPS {
-        if run("iptables", &["-t", table, "-C", chain, "-j", ours]).await.is_err() {
-            run("iptables", &["-t", table, "-I", chain, "1", "-j", ours]).await?;
-        }
+/// Where a sync's time went, for the log and the benchmark.
+pub struct SyncTimes {
+    pub list: Duration,
+    pub render: Duration,
+    pub apply: Duration,
+    /// Lines given to iptables-restore, and rules the node holds in all.
+    pub written: usize,
+    pub rules: usize,
+}
+
+impl std::fmt::Display for SyncTimes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        write!(
+            f,
+            "{} lines written ({} rules in all) in {:.0} ms (reading {:.0} ms, rendering {:.0} ms, iptables {:.0} ms)",
+            self.written,
+            self.rules,
+            ms(self.list + self.render + self.apply),
+            ms(self.list),
+            ms(self.render),
+            ms(self.apply)
+        )
+    }
+}
+
+/// The jumps from the built-in chains into ours, first in each; `saved` is `iptables-save` output, so the
+/// usual case (all there) costs no iptables call: each one reads the whole ruleset, which is slow when
+/// there are thousands of rules.
+pub async fn ensure_jumps(saved: &str) -> Result<(), NetworkError> {
+    for (table, chain, ours) in rules::missing_jumps(saved) {
+        run("iptables", &["-t", table, "-I", chain, "1", "-j", ours]).await?;
     }
     Ok(())
 }
@@ -101,15 +155,18 @@ pub async fn run_proxy(client: ApiClient, watch_client: ApiClient, gate: gate::E
     let mut proxy = Proxy::new(client, gate);
     let mut last_full = Instant::now();
     loop {
-        let started = Instant::now();
         match proxy.sync().await {
-            Ok(true) => eprintln!("kubeboot agent: proxy: rules applied in {} ms", started.elapsed().as_millis()),
-            Ok(false) => {}
+            Ok(Some(times)) => eprintln!("kubeboot agent: proxy: {times}"),
+            Ok(None) => {}
             Err(e) => eprintln!("kubeboot agent: proxy: {e}"),
         }
         if last_full.elapsed() > RESYNC {
             last_full = Instant::now();
-            if let Err(e) = ensure_jumps().await {
+            let checked = match run("iptables-save", &[]).await {
+                Ok(saved) => ensure_jumps(&saved).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = checked {
                 eprintln!("kubeboot agent: proxy: {e}");
             }
         }

@@ -49,6 +49,13 @@ fn text(v: &Value, pointer: &str) -> String {
 /// or, when none is ready, those still serving while they terminate (kube-proxy's fallback, so a rollout's
 /// last pod keeps answering until its replacement is ready).
 pub fn service_ports(services: &[Value], slices: &[Value]) -> Vec<ServicePort> {
+    // Slices by (namespace, service name): one pass, not one per Service.
+    let mut by_service: std::collections::HashMap<(String, String), Vec<&Value>> = Default::default();
+    for slice in slices.iter().filter(|s| s.get("addressType").and_then(Value::as_str).unwrap_or("IPv4") == "IPv4") {
+        if let Some(service) = slice.pointer("/metadata/labels/kubernetes.io~1service-name").and_then(Value::as_str) {
+            by_service.entry((text(slice, "/metadata/namespace"), service.to_string())).or_default().push(slice);
+        }
+    }
     let mut out = Vec::new();
     for svc in services {
         let (ns, name) = (text(svc, "/metadata/namespace"), text(svc, "/metadata/name"));
@@ -63,14 +70,7 @@ pub fn service_ports(services: &[Value], slices: &[Value]) -> Vec<ServicePort> {
                     .and_then(Value::as_u64)
                     .unwrap_or(10800) as u32
             });
-        let own_slices: Vec<&Value> = slices
-            .iter()
-            .filter(|s| text(s, "/metadata/namespace") == ns)
-            .filter(|s| {
-                s.pointer("/metadata/labels/kubernetes.io~1service-name").and_then(Value::as_str) == Some(&name)
-            })
-            .filter(|s| s.get("addressType").and_then(Value::as_str).unwrap_or("IPv4") == "IPv4")
-            .collect();
+        let own_slices = by_service.get(&(ns.clone(), name.clone())).map(Vec::as_slice).unwrap_or_default();
         for sp in svc.pointer("/spec/ports").and_then(Value::as_array).into_iter().flatten() {
             let port_name = sp.get("name").and_then(Value::as_str).unwrap_or("");
             let protocol = sp.get("protocol").and_then(Value::as_str).unwrap_or("TCP").to_string();
@@ -79,7 +79,7 @@ pub fn service_ports(services: &[Value], slices: &[Value]) -> Vec<ServicePort> {
             };
             let mut ready = BTreeSet::new();
             let mut terminating = BTreeSet::new();
-            for slice in &own_slices {
+            for slice in own_slices {
                 let Some(target) = slice
                     .get("ports")
                     .and_then(Value::as_array)
@@ -141,29 +141,82 @@ fn chain(prefix: &str, what: &str) -> String {
     format!("{prefix}{hash}")
 }
 
-/// The chains a render declares (every KUBEBOOT- chain of the nat table it wants).
+/// The rules for a set of Service ports: the filter table's two chains whole, the nat table chain by
+/// chain (so a sync can write only the chains that changed, as kube-proxy does since 1.26).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Rendered {
-    pub text: String,
-    pub nat_chains: BTreeSet<String>,
+    pub filter: Vec<String>,
+    pub nat: std::collections::BTreeMap<String, Vec<String>>,
 }
 
-/// The whole nat and filter state for `ports`; `stale` are KUBEBOOT-SVC-/SEP- chains that exist now
-/// (read back from the node) and are deleted unless still wanted.
-pub fn render(ports: &[ServicePort], stale: &BTreeSet<String>) -> Rendered {
-    let mut nat_chains: BTreeSet<String> =
+impl Rendered {
+    /// Everything, for a node whose state is unknown: every chain declared (so flushed) and written;
+    /// `stale` are KUBEBOOT-SVC-/SEP- chains found on the node, deleted unless still wanted.
+    pub fn full_text(&self, stale: &BTreeSet<String>) -> String {
+        let gone: Vec<&String> = stale.iter().filter(|c| !self.nat.contains_key(*c)).collect();
+        self.text(self.nat.keys().collect(), gone)
+    }
+
+    /// Only what changed since `applied` was written: new and changed chains rewritten, chains that went
+    /// away deleted (whatever jumped to them changed too, so it is rewritten in the same transaction).
+    pub fn changes_since(&self, applied: &Rendered) -> String {
+        let changed = self.nat.iter().filter(|(c, rules)| applied.nat.get(*c) != Some(rules)).map(|(c, _)| c).collect();
+        let gone = applied.nat.keys().filter(|c| !self.nat.contains_key(*c)).collect();
+        self.text(changed, gone)
+    }
+
+    /// iptables-restore input: the filter chains, then nat's `write` chains declared and filled and
+    /// `gone` ones declared (flushed) and deleted once nothing jumps to them.
+    fn text(&self, write: Vec<&String>, gone: Vec<&String>) -> String {
+        let mut text = String::from("*filter\n:KUBEBOOT-SVC-REJECT - [0:0]\n:KUBEBOOT-SVC-FORWARD - [0:0]\n");
+        for line in &self.filter {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text.push_str("COMMIT\n*nat\n");
+        for c in write.iter().chain(&gone) {
+            text.push_str(&format!(":{c} - [0:0]\n"));
+        }
+        for c in &write {
+            for line in &self.nat[*c] {
+                text.push_str(&format!("-A {c} {line}\n"));
+            }
+        }
+        for c in gone {
+            text.push_str(&format!("-X {c}\n"));
+        }
+        text.push_str("COMMIT\n");
+        text
+    }
+
+    /// Rules in all, for the log.
+    pub fn rule_count(&self) -> usize {
+        self.filter.len() + self.nat.values().map(Vec::len).sum::<usize>()
+    }
+}
+
+/// The whole nat and filter state for `ports`.
+pub fn render(ports: &[ServicePort]) -> Rendered {
+    // Declared even when empty: the built-in chains jump to them.
+    let mut nat: std::collections::BTreeMap<String, Vec<String>> =
         ["KUBEBOOT-SERVICES", "KUBEBOOT-NODEPORTS", "KUBEBOOT-SVC-POSTROUTING", "KUBEBOOT-MARK-MASQ"]
             .into_iter()
-            .map(String::from)
+            .map(|c| (c.to_string(), Vec::new()))
             .collect();
-    let mut nat = Vec::new();
+    let mut add = |chain: &str, rule: String| nat.entry(chain.to_string()).or_default().push(rule);
     let mut filter = Vec::new();
-    nat.push(format!("-A KUBEBOOT-MARK-MASQ -j MARK --set-xmark {MASQ_MARK}"));
-    nat.push(format!("-A KUBEBOOT-SVC-POSTROUTING -m mark ! --mark {MASQ_MARK} -j RETURN"));
-    nat.push("-A KUBEBOOT-SVC-POSTROUTING -j MARK --set-xmark 0x4000/0x0".into());
-    nat.push(
-        "-A KUBEBOOT-SVC-POSTROUTING -m comment --comment \"kubeboot service traffic requiring SNAT\" -j MASQUERADE"
-            .into(),
+    add("KUBEBOOT-MARK-MASQ", format!("-j MARK --set-xmark {MASQ_MARK}"));
+    add("KUBEBOOT-SVC-POSTROUTING", format!("-m mark ! --mark {MASQ_MARK} -j RETURN"));
+    add("KUBEBOOT-SVC-POSTROUTING", "-j MARK --set-xmark 0x4000/0x0".into());
+    add(
+        "KUBEBOOT-SVC-POSTROUTING",
+        "-m comment --comment \"kubeboot service traffic requiring SNAT\" -j MASQUERADE".into(),
     );
+    // Forwarded service traffic (a NodePort answered by a pod on another node) passes Docker's DROP policy.
+    filter.push(format!(
+        "-A KUBEBOOT-SVC-FORWARD -m mark --mark {MASQ_MARK} -m comment --comment \"kubeboot forwarding rules for marked service traffic\" -j ACCEPT"
+    ));
+    filter.push("-A KUBEBOOT-SVC-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT".into());
     for sp in ports {
         let proto = sp.protocol.to_lowercase();
         let comment = |what: &str| format!("-m comment --comment \"{} {what}\"", sp.id);
@@ -184,23 +237,25 @@ pub fn render(ports: &[ServicePort], stale: &BTreeSet<String>) -> Rendered {
             continue;
         }
         let svc_chain = chain("KUBEBOOT-SVC-", &format!("{}/{}", sp.id, sp.protocol));
-        nat_chains.insert(svc_chain.clone());
         if let Some(ip) = sp.cluster_ip {
-            nat.push(format!(
-                "-A KUBEBOOT-SERVICES -d {ip}/32 -p {proto} -m {proto} --dport {} {} -j {svc_chain}",
-                sp.port,
-                comment("cluster IP")
-            ));
+            add(
+                "KUBEBOOT-SERVICES",
+                format!(
+                    "-d {ip}/32 -p {proto} -m {proto} --dport {} {} -j {svc_chain}",
+                    sp.port,
+                    comment("cluster IP")
+                ),
+            );
         }
         if let Some(np) = sp.node_port {
-            nat.push(format!(
-                "-A KUBEBOOT-NODEPORTS -p {proto} -m {proto} --dport {np} {} -j KUBEBOOT-MARK-MASQ",
-                comment("node port")
-            ));
-            nat.push(format!(
-                "-A KUBEBOOT-NODEPORTS -p {proto} -m {proto} --dport {np} {} -j {svc_chain}",
-                comment("node port")
-            ));
+            add(
+                "KUBEBOOT-NODEPORTS",
+                format!("-p {proto} -m {proto} --dport {np} {} -j KUBEBOOT-MARK-MASQ", comment("node port")),
+            );
+            add(
+                "KUBEBOOT-NODEPORTS",
+                format!("-p {proto} -m {proto} --dport {np} {} -j {svc_chain}", comment("node port")),
+            );
         }
         let endpoint_chains: Vec<String> = sp
             .endpoints
@@ -209,83 +264,100 @@ pub fn render(ports: &[ServicePort], stale: &BTreeSet<String>) -> Rendered {
             .collect();
         if let Some(seconds) = sp.affinity_seconds {
             for sep in &endpoint_chains {
-                nat.push(format!(
-                    "-A {svc_chain} -m recent --name {sep} --mask 255.255.255.255 --rsource --rcheck --seconds {seconds} --reap -j {sep}"
-                ));
+                add(
+                    &svc_chain,
+                    format!(
+                        "-m recent --name {sep} --mask 255.255.255.255 --rsource --rcheck --seconds {seconds} --reap -j {sep}"
+                    ),
+                );
             }
         }
         let n = endpoint_chains.len();
         for (i, sep) in endpoint_chains.iter().enumerate() {
             let remaining = n - i;
             if remaining > 1 {
-                nat.push(format!(
-                    "-A {svc_chain} -m statistic --mode random --probability {:.10} -j {sep}",
-                    1.0 / remaining as f64
-                ));
+                add(
+                    &svc_chain,
+                    format!("-m statistic --mode random --probability {:.10} -j {sep}", 1.0 / remaining as f64),
+                );
             } else {
-                nat.push(format!("-A {svc_chain} -j {sep}"));
+                add(&svc_chain, format!("-j {sep}"));
             }
         }
         for ((ip, port), sep) in sp.endpoints.iter().zip(&endpoint_chains) {
-            nat_chains.insert(sep.clone());
-            nat.push(format!("-A {sep} -s {ip}/32 {} -j KUBEBOOT-MARK-MASQ", comment("hairpin")));
+            add(sep, format!("-s {ip}/32 {} -j KUBEBOOT-MARK-MASQ", comment("hairpin")));
             let recent = match sp.affinity_seconds {
-                Some(_) => format!(" -m recent --name {sep} --mask 255.255.255.255 --rsource --set"),
+                Some(_) => format!("-m recent --name {sep} --mask 255.255.255.255 --rsource --set "),
                 None => String::new(),
             };
-            nat.push(format!("-A {sep}{recent} -p {proto} -m {proto} -j DNAT --to-destination {ip}:{port}"));
+            add(sep, format!("{recent}-p {proto} -m {proto} -j DNAT --to-destination {ip}:{port}"));
         }
     }
     // NodePorts last: only for packets to one of this node's own addresses.
-    nat.push("-A KUBEBOOT-SERVICES -m addrtype --dst-type LOCAL -j KUBEBOOT-NODEPORTS".into());
-
-    // Forwarded service traffic (a NodePort answered by a pod on another node) passes Docker's DROP policy.
-    let mut text = String::from("*filter\n:KUBEBOOT-SVC-REJECT - [0:0]\n:KUBEBOOT-SVC-FORWARD - [0:0]\n");
-    text.push_str(&format!(
-        "-A KUBEBOOT-SVC-FORWARD -m mark --mark {MASQ_MARK} -m comment --comment \"kubeboot forwarding rules for marked service traffic\" -j ACCEPT\n"
-    ));
-    text.push_str("-A KUBEBOOT-SVC-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n");
-    for line in filter {
-        text.push_str(&line);
-        text.push('\n');
-    }
-    text.push_str("COMMIT\n*nat\n");
-    for c in &nat_chains {
-        text.push_str(&format!(":{c} - [0:0]\n"));
-    }
-    // Chains of Services and endpoints that went away: declared (so flushed) and deleted, in the same
-    // transaction, after nothing jumps to them any more.
-    let gone: Vec<&String> = stale.iter().filter(|c| !nat_chains.contains(*c)).collect();
-    for c in &gone {
-        text.push_str(&format!(":{c} - [0:0]\n"));
-    }
-    for line in nat {
-        text.push_str(&line);
-        text.push('\n');
-    }
-    for c in gone {
-        text.push_str(&format!("-X {c}\n"));
-    }
-    text.push_str("COMMIT\n");
-    Rendered { text, nat_chains }
+    add("KUBEBOOT-SERVICES", "-m addrtype --dst-type LOCAL -j KUBEBOOT-NODEPORTS".into());
+    Rendered { filter, nat }
 }
 
-/// The KUBEBOOT-SVC-/SEP- chains `iptables-save -t nat` lists.
+/// The JUMPS `iptables-save` output (all tables) does not show.
+pub fn missing_jumps(saved: &str) -> Vec<(&'static str, &'static str, &'static str)> {
+    let mut table = "";
+    let mut present = BTreeSet::new();
+    for line in saved.lines() {
+        if let Some(name) = line.strip_prefix('*') {
+            table = name.trim();
+        } else if let Some(rule) = line.strip_prefix("-A ") {
+            let mut words = rule.split_whitespace();
+            if let (Some(chain), Some("-j"), Some(target), None) =
+                (words.next(), words.next(), words.next(), words.next())
+            {
+                present.insert((table.to_string(), chain.to_string(), target.to_string()));
+            }
+        }
+    }
+    JUMPS.into_iter().filter(|(t, c, o)| !present.contains(&(t.to_string(), c.to_string(), o.to_string()))).collect()
+}
+
+/// The KUBEBOOT-SVC-/SEP- chains of the nat table in `iptables-save` output.
 pub fn existing_service_chains(saved: &str) -> BTreeSet<String> {
-    saved
-        .lines()
-        .filter_map(|l| l.strip_prefix(':'))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|c| c.starts_with("KUBEBOOT-SVC-") || c.starts_with("KUBEBOOT-SEP-"))
-        .filter(|c| *c != "KUBEBOOT-SVC-POSTROUTING" && *c != "KUBEBOOT-SVC-REJECT")
-        .map(String::from)
-        .collect()
+    let mut in_nat = false;
+    let mut chains = BTreeSet::new();
+    for line in saved.lines() {
+        if let Some(table) = line.strip_prefix('*') {
+            in_nat = table.trim() == "nat";
+        }
+        let Some(chain) = line.strip_prefix(':').and_then(|l| l.split_whitespace().next()) else { continue };
+        if in_nat
+            && (chain.starts_with("KUBEBOOT-SVC-") || chain.starts_with("KUBEBOOT-SEP-"))
+            && chain != "KUBEBOOT-SVC-POSTROUTING"
+        {
+            chains.insert(chain.to_string());
+        }
+    }
+    chains
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn missing_jumps_are_read_from_iptables_save() {
+        let saved = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j KUBEBOOT-SVC-REJECT\n-A FORWARD -j KUBEBOOT-SVC-FORWARD\nCOMMIT\n\
+                     *nat\n-A PREROUTING -j KUBEBOOT-SERVICES\n-A OUTPUT -m foo -j KUBEBOOT-SERVICES\nCOMMIT\n";
+        let missing = missing_jumps(saved);
+        assert_eq!(
+            missing,
+            [
+                ("nat", "OUTPUT", "KUBEBOOT-SERVICES"),
+                ("nat", "POSTROUTING", "KUBEBOOT-SVC-POSTROUTING"),
+                ("filter", "FORWARD", "KUBEBOOT-SVC-REJECT"),
+                ("filter", "OUTPUT", "KUBEBOOT-SVC-REJECT"),
+            ],
+            "a jump with a match is not ours; the nat INPUT jump is in filter"
+        );
+        assert_eq!(missing_jumps("").len(), JUMPS.len());
+    }
 
     fn fixtures() -> (Vec<Value>, Vec<Value>) {
         let services = vec![
@@ -336,14 +408,14 @@ mod tests {
         let (services, slices) = fixtures();
         let ports = service_ports(&services, &slices);
         let stale: BTreeSet<String> = ["KUBEBOOT-SVC-GONEGONEGONE".to_string()].into();
-        let rendered = render(&ports, &stale);
+        let rendered = render(&ports).full_text(&stale);
         let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/proxy-rules.txt");
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::write(&golden, &rendered.text).unwrap();
+            std::fs::write(&golden, &rendered).unwrap();
         }
         let expected =
             std::fs::read_to_string(&golden).expect("tests/golden/proxy-rules.txt (UPDATE_GOLDEN=1 writes it)");
-        assert_eq!(rendered.text, expected);
+        assert_eq!(rendered, expected);
     }
 
     #[test]
@@ -357,16 +429,45 @@ mod tests {
         assert_eq!(by_id("default/sticky:http").affinity_seconds, Some(60));
         assert!(by_id("default/empty:").endpoints.is_empty());
         assert!(ports.iter().all(|p| p.id != "default/headless:"), "headless: no virtual address to program");
-        let text = render(&ports, &BTreeSet::new()).text;
+        let text = render(&ports).full_text(&BTreeSet::new());
         assert!(text.contains("--probability 0.5000000000"), "two endpoints: half each");
         assert!(text.contains("-d 10.96.0.22/32 -p tcp -m tcp --dport 80 -m comment --comment \"default/empty: has no endpoints\" -j REJECT"));
         assert!(!text.contains("-d None"));
     }
 
     #[test]
+    fn a_sync_writes_only_the_chains_that_changed() {
+        let (services, mut slices) = fixtures();
+        let before = render(&service_ports(&services, &slices));
+        let nothing = before.changes_since(&before);
+        assert_eq!(nothing.lines().filter(|l| l.starts_with(':')).count(), 2, "only the filter chains: {nothing}");
+        // One endpoint of svc-1 goes: its SVC chain is rewritten, its SEP chain deleted, nothing else.
+        let gone_ip = slices[0]["endpoints"][0]["addresses"][0].as_str().unwrap().to_string();
+        slices[0]["endpoints"].as_array_mut().unwrap().remove(0);
+        let after = render(&service_ports(&services, &slices));
+        let text = after.changes_since(&before);
+        let declared: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix(':')).collect();
+        let deleted: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("-X ")).collect();
+        assert_eq!(deleted.len(), 1, "{text}");
+        assert_eq!(declared.len(), 2 + 2, "the two filter chains, the SVC chain and the gone SEP chain: {text}");
+        assert!(declared.iter().any(|d| d.starts_with("KUBEBOOT-SVC-") && !d.starts_with(deleted[0])), "{text}");
+        assert!(!text.contains(&format!("--to-destination {gone_ip}:")), "{text}");
+        assert!(!text.contains("KUBEBOOT-SERVICES"), "the cluster IP rules did not change: {text}");
+        // Written on top of the full state, the change gives the full state of `after`.
+        let full_after = after.full_text(&BTreeSet::new());
+        let nat_rules = |t: &str| -> BTreeSet<String> {
+            t.lines().filter(|l| l.starts_with("-A KUBEBOOT-SEP")).map(String::from).collect()
+        };
+        let mut applied = nat_rules(&before.full_text(&BTreeSet::new()));
+        applied.retain(|r| !deleted.iter().any(|d| r.starts_with(&format!("-A {d} "))));
+        assert_eq!(applied, nat_rules(&full_after));
+    }
+
+    #[test]
     fn stale_chains_read_back() {
-        let saved = "*nat\n:PREROUTING ACCEPT [0:0]\n:KUBEBOOT-SERVICES - [0:0]\n:KUBEBOOT-SVC-POSTROUTING - [0:0]\n:KUBEBOOT-SVC-ABC - [0:0]\n:KUBEBOOT-SEP-DEF - [0:0]\nCOMMIT\n";
+        let saved = "*filter\n:KUBEBOOT-SVC-REJECT - [0:0]\n:KUBEBOOT-SVC-FORWARD - [0:0]\nCOMMIT\n\
+                     *nat\n:PREROUTING ACCEPT [0:0]\n:KUBEBOOT-SERVICES - [0:0]\n:KUBEBOOT-SVC-POSTROUTING - [0:0]\n:KUBEBOOT-SVC-ABC - [0:0]\n:KUBEBOOT-SEP-DEF - [0:0]\nCOMMIT\n";
         let found: Vec<String> = existing_service_chains(saved).into_iter().collect();
-        assert_eq!(found, ["KUBEBOOT-SEP-DEF", "KUBEBOOT-SVC-ABC"]);
+        assert_eq!(found, ["KUBEBOOT-SEP-DEF", "KUBEBOOT-SVC-ABC"], "the filter table's chains are not nat's");
     }
 }
