@@ -1,6 +1,7 @@
 //! The EL path for real: a mixed lab (EL master, EL node, Debian node), the docker-ce repository rendered from
 //! the template and pointed at the lab's own RPM repository (built and served by `lab up --flavor el`),
-//! `rpm -q` showing the pin, the walkthrough's pod-1 running on the EL node's docker-ce 18.06.2.ce, a pin
+//! `rpm -q` showing the pin, the walkthrough's pod-1 running on the EL node's docker-ce 18.06.2.ce and
+//! reached through svc-1's ClusterIP from every host, a pin
 //! upgrade on the EL hosts only, and a missing pin failing one host while the others complete. Takes the
 //! machine's lab down at the end.
 
@@ -44,17 +45,20 @@ fn up(inv: &Path, extra: &[&str]) -> (i32, Value, String) {
     (out.status.code().unwrap_or(-1), json, text)
 }
 
-/// pod-1 of the walkthrough pinned to `node` (kubectl apply from this machine) answers from `from`.
+/// pod-1 of the walkthrough pinned to `node` (kubectl apply from this machine) answers from `from` by its
+/// address, and through svc-1's ClusterIP from every host (each host's own proxy rules, EL's included).
 fn pod_runs_on(inv: &Path, node: &str, from: &str, dir: &Path) {
     let conf = kubeboot(&["kubeconfig", "-i", inv.to_str().unwrap()], &[]);
     assert!(conf.status.success());
     let kubeconfig = dir.join("admin.conf");
     std::fs::write(&kubeconfig, &conf.stdout).unwrap();
-    let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pod-1.yaml")).unwrap();
-    let pinned = dir.join("pod-1.yaml");
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/service-1.yaml")).unwrap();
+    let pinned = dir.join("service-1.yaml");
+    // The first spec is pod-1's.
     std::fs::write(
         &pinned,
-        manifest.replace("spec:\n", &format!("spec:\n  nodeSelector:\n    kubernetes.io/hostname: {node}\n")),
+        manifest.replacen("spec:\n", &format!("spec:\n  nodeSelector:\n    kubernetes.io/hostname: {node}\n"), 1),
     )
     .unwrap();
     let kubectl = |args: &[&str]| {
@@ -80,7 +84,20 @@ fn pod_runs_on(inv: &Path, node: &str, from: &str, dir: &Path) {
         std::thread::sleep(Duration::from_millis(500));
     };
     assert_eq!(lab_sh(from, &format!("curl -s -m 5 {ip}:8000")).trim(), "containerPort : 8000");
-    let (ok, out) = kubectl(&["delete", "pod", "pod-1"]);
+    let (_, cluster_ip) = kubectl(&["get", "svc", "svc-1", "-o", "jsonpath={.spec.clusterIP}"]);
+    for host in ["lab-master", "lab-node1", "lab-node2"] {
+        let mut reply = String::new();
+        // The endpoint reaches each host's proxy within a moment of the pod's readiness.
+        for _ in 0..20 {
+            reply = lab_sh(host, &format!("curl -s -m 5 {cluster_ip}:9000"));
+            if reply.trim() == "containerPort : 8080" {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        assert_eq!(reply.trim(), "containerPort : 8080", "svc-1 from {host}: {}", lab_sh(host, "iptables --version"));
+    }
+    let (ok, out) = kubectl(&["delete", "-f", pinned.to_str().unwrap()]);
     assert!(ok, "{out}");
 }
 
@@ -137,7 +154,8 @@ fn mixed_el_and_debian_lab_converges_and_follows_the_pin() {
     assert_eq!(lab_sh("lab-node2", "dpkg-query -W -f='${Status}' docker.io"), "install ok installed");
     assert_eq!(lab_sh("lab-node2", "systemctl is-active docker"), "active\n");
 
-    // The walkthrough's scenario: pod-1 runs on the EL node's docker-ce 18.06.2.ce and answers by pod IP.
+    // The walkthrough's scenario: pod-1 runs on the EL node's docker-ce 18.06.2.ce and answers by pod IP
+    // and through svc-1.
     pod_runs_on(&inv, "lab-node1", "lab-node2", work.path());
 
     let (code, rerun, _) = up(&inv, &[]);
