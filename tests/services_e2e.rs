@@ -4,8 +4,9 @@
 //! 422 (also after a server restart) and a freed one can be had again; Endpoints and EndpointSlices follow
 //! the pods; svc-1 answers with container2's page from every node and from a pod, its own pod included
 //! (hairpin); NodePorts answer on every lab host's address from this machine; a Deployment's Service spreads
-//! requests, ClientIP affinity pins them, a Service without endpoints refuses at once; endpoints follow a
-//! scale; a client sending requests through a rolling update sees no failure; `reset` leaves no KUBEBOOT
+//! requests, ClientIP affinity pins them, a Service without endpoints refuses at once; cluster DNS (the
+//! kube-dns Service on every node, pods' resolv.conf, short names, headless and SRV records, a Job reaching
+//! svc-1 by name); endpoints follow a scale; a client sending requests through a rolling update sees no failure; `reset` leaves no KUBEBOOT
 //! chain or rule on any host.
 
 mod common;
@@ -43,7 +44,11 @@ fn http_get(address: &str) -> String {
 }
 
 fn ready_addresses(k: &Kubectl, svc: &str) -> BTreeSet<String> {
-    let ep = k.json(&["get", "endpoints", svc]);
+    ready_addresses_in(k, "default", svc)
+}
+
+fn ready_addresses_in(k: &Kubectl, namespace: &str, svc: &str) -> BTreeSet<String> {
+    let ep = k.json(&["-n", namespace, "get", "endpoints", svc]);
     ep["subsets"]
         .as_array()
         .into_iter()
@@ -161,6 +166,38 @@ fn data_path_checks(k: &Kubectl) {
     assert_eq!(code.trim(), "7", "a Service without endpoints");
 }
 
+fn dns_checks(k: &Kubectl) {
+    let table = k.ok(&["-n", "kube-system", "get", "svc", "kube-dns"]);
+    assert!(table.contains("10.96.0.10") && table.contains("53/UDP,53/TCP"), "{table}");
+    let dns_endpoints = ready_addresses_in(k, "kube-system", "kube-dns");
+    let nodes: BTreeSet<String> = HOSTS.iter().map(|(_, a)| a.to_string()).collect();
+    assert_eq!(dns_endpoints, nodes, "every Ready node serves DNS");
+    let resolv = k.ok(&["exec", "client", "--", "cat", "/etc/resolv.conf"]);
+    assert_eq!(
+        resolv,
+        "nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n"
+    );
+    let svc1 = cluster_ip(k, "svc-1");
+    let lookup = k.ok(&["exec", "client", "--", "nslookup", "svc-1.default.svc.cluster.local"]);
+    assert!(lookup.contains(&format!("Address: {svc1}")), "{lookup}");
+    for url in ["http://svc-1:9000/", "http://svc-1.default:9000/", "http://svc-1.default.svc.cluster.local:9000/"] {
+        let (ok, out) = k.run(&["exec", "client", "--", "timeout", "5", "wget", "-qO-", url]);
+        assert!(ok && out.trim() == "containerPort : 8080", "{url}: {out}");
+    }
+    // A headless Service: its ready pods, and SRV records per named port.
+    let pods = pod_ips(k, "app=web");
+    let (_, headless) = k.run(&["exec", "client", "--", "nslookup", "web-headless.default.svc.cluster.local"]);
+    let answered: BTreeSet<String> =
+        headless.lines().filter_map(|l| l.strip_prefix("Address: ").map(|a| a.trim().to_string())).collect();
+    assert_eq!(answered, pods, "{headless}");
+    let (_, srv) =
+        k.run(&["exec", "client", "--", "nslookup", "-type=srv", "_http._tcp.web-headless.default.svc.cluster.local"]);
+    assert_eq!(srv.matches("service = 0 100 8080 ").count(), pods.len(), "{srv}");
+    // The check: a Job reaching svc-1 by name completes.
+    k.ok(&["apply", "-f", &manifest("tests/manifests/services/dns-job.yaml")]);
+    k.ok(&["wait", "--for=condition=complete", "job/dns-job", "--timeout=120s"]);
+}
+
 fn scale_checks(k: &Kubectl) {
     for replicas in [5, 2, 3] {
         k.ok(&["scale", "deploy", "web", &format!("--replicas={replicas}")]);
@@ -239,6 +276,7 @@ fn services_carry_traffic_on_the_lab() {
     allocation_checks(&k33);
     endpoints_checks(&k20, &k33);
     data_path_checks(&k33);
+    dns_checks(&k33);
     scale_checks(&k20);
     rollout_checks(&k33);
     reset_checks(inv);

@@ -26,6 +26,8 @@ pub struct PodContext<'a> {
     pub sandbox_id: String,
     pub sources: &'a VolumeSources,
     pub volume_paths: &'a HashMap<String, PathBuf>,
+    /// The pod's resolv.conf on the node, mounted in each container (unless it mounts its own there).
+    pub resolv_conf: Option<PathBuf>,
 }
 
 fn pod_labels(pod: &Value, kind: &str) -> HashMap<String, String> {
@@ -233,6 +235,11 @@ pub fn container(ctx: &PodContext, container: &Value, init: bool, attempt: u32) 
         let read_only = mount.get("readOnly").and_then(Value::as_bool) == Some(true);
         binds.push(format!("{}:{}{}", host.display(), text(mount, "/mountPath"), if read_only { ":ro" } else { "" }));
     }
+    if let Some(path) =
+        ctx.resolv_conf.as_ref().filter(|_| !binds.iter().any(|b| b.split(':').nth(1) == Some("/etc/resolv.conf")))
+    {
+        binds.push(format!("{}:/etc/resolv.conf:ro", path.display()));
+    }
     let quantity = |kind: &str, resource: &str| {
         container.pointer(&format!("/resources/{kind}/{resource}")).and_then(crate::resources::pod::quantity_text)
     };
@@ -300,6 +307,7 @@ mod tests {
             sandbox_id: "sb".into(),
             sources: &sources,
             volume_paths: &volumes,
+            resolv_conf: Some(PathBuf::from("/var/lib/kubeboot/pods/u1/resolv.conf")),
         };
         let c = json!({"name": "c1", "image": "kubetm/p8000", "command": ["sh", "-c"], "args": ["echo $(POD)"],
             "env": [{"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
@@ -318,7 +326,13 @@ mod tests {
         }
         assert_eq!(body.args.unwrap(), ["echo pod-1"]);
         assert_eq!(body.join_sandbox.as_deref(), Some("sb"));
-        assert_eq!(body.binds, ["/var/lib/kubeboot/pods/u1/volumes/empty-dir/data:/data:ro"]);
+        assert_eq!(
+            body.binds,
+            [
+                "/var/lib/kubeboot/pods/u1/volumes/empty-dir/data:/data:ro",
+                "/var/lib/kubeboot/pods/u1/resolv.conf:/etc/resolv.conf:ro"
+            ]
+        );
         assert_eq!((body.nano_cpus, body.memory_limit), (Some(500_000_000), Some(64 << 20)));
         assert_eq!(body.user.as_deref(), Some("1000"));
         assert_eq!(body.labels[LABEL_ATTEMPT], "2");

@@ -3,6 +3,7 @@
 //! node API (logs, exec, attach, port-forward) to the API server.
 
 pub mod container_config;
+pub mod dns;
 pub mod events;
 pub mod local_address;
 pub mod network;

@@ -35,6 +35,7 @@ pub struct PodSync<R: ContainerRuntime> {
     pub data_dir: PathBuf,
     pub pause_image: String,
     endpoint_gate: EndpointGate,
+    dns_zone: tokio::sync::watch::Receiver<std::sync::Arc<crate::agent::dns::zone::Zone>>,
     /// The status last written per pod uid (nothing is written while it stays the same).
     written: Mutex<HashMap<String, Value>>,
     /// Image pull back-off: image -> (not before, current delay).
@@ -54,6 +55,8 @@ pub struct NodeContext {
     pub pause_image: String,
     /// Holds a terminating pod's SIGTERM until the Service rules no longer send it traffic.
     pub endpoint_gate: EndpointGate,
+    /// The cluster DNS names (the kube-dns Service's address for pods' resolv.conf).
+    pub dns_zone: tokio::sync::watch::Receiver<std::sync::Arc<crate::agent::dns::zone::Zone>>,
 }
 
 /// An event about a pod for the events task: (pod, warning, reason, message).
@@ -99,7 +102,7 @@ impl<R: ContainerRuntime> PodSync<R> {
         node: NodeContext,
         events: tokio::sync::mpsc::UnboundedSender<PodEvent>,
     ) -> Self {
-        let NodeContext { node_name, host_ip, data_dir, pause_image, endpoint_gate } = node;
+        let NodeContext { node_name, host_ip, data_dir, pause_image, endpoint_gate, dns_zone } = node;
         PodSync {
             client,
             runtime,
@@ -109,6 +112,7 @@ impl<R: ContainerRuntime> PodSync<R> {
             data_dir,
             pause_image,
             endpoint_gate,
+            dns_zone,
             written: Default::default(),
             pull_backoff: Default::default(),
             prober: Prober::default(),
@@ -264,6 +268,7 @@ impl<R: ContainerRuntime> PodSync<R> {
             sandbox_id: sandbox_id.clone(),
             sources: &sources,
             volume_paths: &volume_paths,
+            resolv_conf: self.write_resolv_conf(pod, &pod_dir),
         };
         let policy = pod.pointer("/spec/restartPolicy").and_then(Value::as_str).unwrap_or("Always").to_string();
         let init_done = self.sync_init_containers(&ctx, &instances, &policy, &mut waiting).await;
@@ -489,6 +494,27 @@ impl<R: ContainerRuntime> PodSync<R> {
             }
         }
         sources
+    }
+
+    /// The pod's resolv.conf for its dnsPolicy, written when it changed; None when it cannot be written
+    /// (the containers then get Docker's, a copy of the node's).
+    fn write_resolv_conf(&self, pod: &Value, pod_dir: &std::path::Path) -> Option<PathBuf> {
+        use crate::agent::dns::{resolv_conf, zone, CLUSTER_DOMAIN};
+        let service = format!("kube-dns.kube-system.svc.{CLUSTER_DOMAIN}");
+        let cluster_dns = match self.dns_zone.borrow().lookup(&service, zone::Kind::A) {
+            zone::Lookup::Found(found) => found.into_iter().find_map(|(_, d)| match d {
+                zone::Data::A(ip) => Some(ip),
+                _ => None,
+            }),
+            _ => None,
+        };
+        let text = resolv_conf::render(pod, CLUSTER_DOMAIN, cluster_dns, &resolv_conf::node_resolv_conf());
+        let path = pod_dir.join("resolv.conf");
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            std::fs::create_dir_all(pod_dir).ok()?;
+            std::fs::write(&path, text).ok()?;
+        }
+        Some(path)
     }
 
     /// Graceful deletion's node half: stop the containers within what is left of the grace period, remove

@@ -52,10 +52,19 @@ pub async fn run(
     let (_, ca_pem) = config.first_cluster().map_err(|e| err(e.to_string()))?;
     tokio::spawn(super::node_api::run(node_api_client, ca_pem, node_name.to_string()));
     let endpoint_gate = super::proxy::gate::EndpointGate::default();
-    tokio::spawn(super::proxy::run_proxy(proxy_client, proxy_watch_client, endpoint_gate.clone()));
+    let (zone, zone_updates) = tokio::sync::watch::channel(Arc::new(super::dns::zone::Zone::default()));
+    tokio::spawn(super::proxy::run_proxy(proxy_client, proxy_watch_client, endpoint_gate.clone(), zone));
     let address = address
         .or_else(|| super::local_address::address_towards(client.server()))
         .ok_or_else(|| err(format!("no route to {}: pass --address", client.server())))?;
+    // Cluster DNS on the node's address (the kube-dns Service's endpoints are the nodes).
+    let dns_address = std::net::SocketAddr::new(address, 53);
+    let dns_zone = zone_updates.clone();
+    tokio::spawn(async move {
+        if let Err(e) = super::dns::server::serve(dns_address, dns_zone, super::dns::server::node_resolvers()).await {
+            eprintln!("kubeboot agent: cluster DNS on {dns_address}: {e}");
+        }
+    });
     let node = node_object(node_name, &address.to_string(), master);
     let facts = Arc::new(Mutex::new(RuntimeFacts::default()));
     let (events, mut pending_events) = tokio::sync::mpsc::unbounded_channel::<super::pod_sync::PodEvent>();
@@ -71,6 +80,7 @@ pub async fn run(
         data_dir: PathBuf::from(crate::control_plane::layout::DEFAULT_DATA_DIR),
         pause_image: String::new(),
         endpoint_gate,
+        dns_zone: zone_updates.clone(),
     };
     tokio::spawn(run_pods(pods_client, pod_node, facts.clone(), events));
     let mut registered = false;

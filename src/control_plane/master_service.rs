@@ -72,3 +72,34 @@ pub fn ensure_kubernetes_service(
     ensure(store, SLICE_KEY, slice, &["endpoints", "ports"])?;
     Ok(())
 }
+
+/// The kube-dns Service in kube-system at the range's tenth address (kubeadm's place for it), ports 53 UDP
+/// and TCP, without a selector: the dns-endpoints controller names the nodes, whose agents serve DNS.
+pub fn ensure_dns_service(store: &dyn Store, network: Ipv4Net) -> Result<(), StoreError> {
+    use super::controllers::dns_endpoints::{ports, NAME, NAMESPACE};
+    let key = format!("/services/{NAMESPACE}/{NAME}");
+    if store.get(&key)?.is_some() {
+        return Ok(());
+    }
+    let ip = service_allocation::dns_service_ip(network).to_string();
+    let mut ports = ports();
+    for p in ports.as_array_mut().into_iter().flatten() {
+        p["targetPort"] = json!(53);
+    }
+    let mut service = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": NAME, "namespace": NAMESPACE,
+            "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "kubeboot-dns"}},
+        "spec": {"type": "ClusterIP", "clusterIP": ip, "sessionAffinity": "None",
+            "internalTrafficPolicy": "Cluster", "ports": ports},
+        "status": {"loadBalancer": {}}});
+    let allocated = service_allocation::prepare(store, network, &key, &mut service, None)
+        .map_err(|e| StoreError::Backend(format!("the kube-dns Service: {}", e[0].message)))?;
+    meta::stamp_new(&mut service);
+    if let Err(e) = store.create(&key, &serde_json::to_vec(&service).expect("json")) {
+        allocated.undo(store);
+        if !matches!(e, StoreError::AlreadyExists(_)) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}

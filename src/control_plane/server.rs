@@ -72,6 +72,8 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
         settings.port,
     )
     .map_err(|e| ServerError::Other(format!("the kubernetes Service: {e}")))?;
+    super::master_service::ensure_dns_service(store.as_ref(), service_network)
+        .map_err(|e| ServerError::Other(format!("the kube-dns Service: {e}")))?;
     tokio::spawn(allocation_repair_loop(store.clone()));
     tokio::spawn(scheduler_loop(store.clone(), state.watch.clone()));
     tokio::spawn(super::runtime::run(state.clone(), super::controllers::all(cluster_cidr)));

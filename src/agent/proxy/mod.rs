@@ -49,11 +49,17 @@ pub struct Proxy {
     applied: Option<rules::Rendered>,
     last_full: Instant,
     gate: gate::EndpointGate,
+    /// The cluster DNS names, rebuilt from the same lists on every sync.
+    zone: tokio::sync::watch::Sender<std::sync::Arc<crate::agent::dns::zone::Zone>>,
 }
 
 impl Proxy {
-    pub fn new(client: ApiClient, gate: gate::EndpointGate) -> Self {
-        Proxy { client, applied: None, last_full: Instant::now(), gate }
+    pub fn new(
+        client: ApiClient,
+        gate: gate::EndpointGate,
+        zone: tokio::sync::watch::Sender<std::sync::Arc<crate::agent::dns::zone::Zone>>,
+    ) -> Self {
+        Proxy { client, applied: None, last_full: Instant::now(), gate, zone }
     }
 
     /// One sync: list, render, write what changed. Returns how long each step took when rules were written.
@@ -62,6 +68,8 @@ impl Proxy {
         let services = list(&self.client, "/api/v1/services").await?;
         let slices = list(&self.client, "/apis/discovery.k8s.io/v1/endpointslices").await?;
         let listed = Instant::now();
+        let zone = crate::agent::dns::zone::Zone::build(crate::agent::dns::CLUSTER_DOMAIN, &services, &slices);
+        self.zone.send_replace(std::sync::Arc::new(zone));
         let ports = rules::service_ports(&services, &slices);
         let rendered = rules::render(&ports);
         if self.last_full.elapsed() > FULL_SYNC {
@@ -135,7 +143,12 @@ pub async fn ensure_jumps(saved: &str) -> Result<(), NetworkError> {
     Ok(())
 }
 
-pub async fn run_proxy(client: ApiClient, watch_client: ApiClient, gate: gate::EndpointGate) {
+pub async fn run_proxy(
+    client: ApiClient,
+    watch_client: ApiClient,
+    gate: gate::EndpointGate,
+    zone: tokio::sync::watch::Sender<std::sync::Arc<crate::agent::dns::zone::Zone>>,
+) {
     ensure_sysctls().await;
     let (changed, mut changes) = tokio::sync::mpsc::channel::<String>(1024);
     let watch_client = std::sync::Arc::new(watch_client);
@@ -152,7 +165,7 @@ pub async fn run_proxy(client: ApiClient, watch_client: ApiClient, gate: gate::E
             }
         });
     }
-    let mut proxy = Proxy::new(client, gate);
+    let mut proxy = Proxy::new(client, gate, zone);
     let mut last_full = Instant::now();
     loop {
         match proxy.sync().await {

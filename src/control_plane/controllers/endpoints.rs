@@ -22,15 +22,15 @@ pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
 const MANAGED_BY: &str = "endpointslice-controller.k8s.io";
 
-fn services() -> &'static ResourceKind {
+pub(super) fn services() -> &'static ResourceKind {
     kinds::served("", "services")
 }
 
-fn endpoints() -> &'static ResourceKind {
+pub(super) fn endpoints() -> &'static ResourceKind {
     kinds::served("", "endpoints")
 }
 
-fn slices() -> &'static ResourceKind {
+pub(super) fn slices() -> &'static ResourceKind {
     kinds::served("discovery.k8s.io", "endpointslices")
 }
 
@@ -199,7 +199,13 @@ fn copied_labels(service: &Value) -> Map<String, Value> {
 }
 
 /// Create `wanted` or bring the cached object at its name in line (data fields and labels only).
-fn converge(plan: &mut Plan, kind: &'static ResourceKind, current: Option<&Value>, wanted: Value, fields: &[&str]) {
+pub(super) fn converge(
+    plan: &mut Plan,
+    kind: &'static ResourceKind,
+    current: Option<&Value>,
+    wanted: Value,
+    fields: &[&str],
+) {
     match current {
         None => plan.push(Action::Create { kind, object: wanted, event: None }),
         Some(current) => {

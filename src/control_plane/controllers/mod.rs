@@ -4,6 +4,7 @@
 pub mod cron_job;
 pub mod daemon_set;
 pub mod deployment;
+pub mod dns_endpoints;
 pub mod endpoints;
 pub mod garbage_collector;
 pub mod job;
@@ -54,5 +55,6 @@ pub fn all(pod_network: ipnet::IpNet) -> Vec<Arc<dyn Reconciler>> {
         Arc::new(job::JobController),
         Arc::new(cron_job::CronJobController),
         Arc::new(endpoints::EndpointsController),
+        Arc::new(dns_endpoints::DnsEndpoints),
     ]
 }
