@@ -209,12 +209,20 @@ fn pods_run_on_docker_across_the_lab() {
         "lab-node1",
         "docker exec $(docker ps -q -f name=k8s_container_pod-volume-3_) sh -c 'echo kept > /mount1/f'",
     );
+    let vuid = k.pod("pod-volume-1")["metadata"]["uid"].as_str().unwrap().to_string();
+    assert_eq!(lab_sh(&vnode, &format!("ls -d /var/lib/kubeboot/pods/{vuid} | wc -l")).trim(), "1");
     k.ok(&["delete", "pod", "pod-volume-3", "pod-volume-1"]);
     assert_eq!(lab_sh("lab-node1", "cat /node-v/f").trim(), "kept", "hostPath stays");
+    // The pod's folder (its emptyDir, resolv.conf) goes with it; other pods' folders stay.
     assert_eq!(
-        lab_sh(&vnode, "ls /var/lib/kubeboot/pods | wc -l; docker ps -aq -f name=pod-volume | wc -l")
-            .split_whitespace()
-            .collect::<Vec<_>>(),
+        lab_sh(
+            &vnode,
+            &format!(
+                "ls -d /var/lib/kubeboot/pods/{vuid} 2>/dev/null | wc -l; docker ps -aq -f name=pod-volume | wc -l"
+            )
+        )
+        .split_whitespace()
+        .collect::<Vec<_>>(),
         ["0", "0"]
     );
 

@@ -161,6 +161,14 @@ impl<R: ContainerRuntime> PodSync<R> {
             volumes::clean(&volumes::pod_dir(&self.data_dir, uid));
             self.written.lock().expect("written").remove(uid);
         }
+        // Folders of pods that no longer exist and left no containers (removed while this node was down),
+        // as kubelet's cleanupOrphanedPodDirs.
+        for uid in
+            volumes::pod_dirs(&self.data_dir).into_iter().filter(|u| !wanted.contains(u) && !by_pod.contains_key(u))
+        {
+            eprintln!("kubeboot agent: removing the folder of pod {uid}, which no longer exists");
+            volumes::clean(&volumes::pod_dir(&self.data_dir, &uid));
+        }
         let live = self.runtime.pod_instances(None).await.map_err(|e| e.to_string())?;
         let live_ids: Vec<String> = live.iter().map(|i| i.id.clone()).collect();
         self.prober.retain(&live_ids);

@@ -20,6 +20,13 @@ pub fn pod_dir(data_dir: &Path, uid: &str) -> PathBuf {
     data_dir.join("pods").join(uid)
 }
 
+/// The uids of the pods that have a folder on the node.
+pub fn pod_dirs(data_dir: &Path) -> Vec<String> {
+    std::fs::read_dir(data_dir.join("pods"))
+        .map(|entries| entries.flatten().filter_map(|e| e.file_name().into_string().ok()).collect())
+        .unwrap_or_default()
+}
+
 fn io(what: &str, path: &Path, e: std::io::Error) -> String {
     format!("{what} {}: {e}", path.display())
 }
