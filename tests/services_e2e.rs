@@ -249,12 +249,8 @@ fn reset_checks(inv: &str) {
 
 #[test]
 fn services_carry_traffic_on_the_lab() {
-    let work = tempfile::tempdir().unwrap();
-    let inv_path = work.path().join("lab.yaml");
-    let inv = inv_path.to_str().unwrap();
-    common::fresh_lab(3, inv);
-    let kubeconfig = common::up_with_kubeconfig(inv, work.path());
-    let (k20, k33) = (Kubectl::new("kubectl 1.20", &kubeconfig), Kubectl::new("kubectl.1.33", &kubeconfig));
+    let cluster = common::kubectl::lab_cluster();
+    let (k20, k33, inv) = (&cluster.k20, &cluster.k33, cluster.inventory.as_str());
     for file in [
         "examples/service-1.yaml",
         "examples/service-2.yaml",
@@ -268,17 +264,17 @@ fn services_carry_traffic_on_the_lab() {
         let ready_pod = |name: &str| ready(&k33.json(&["get", "pod", name]));
         ready_pod("pod-1")
             && ready_pod("client")
-            && pod_ips(&k33, "app=web").len() == 3
-            && ready_addresses(&k33, "web") == pod_ips(&k33, "app=web")
-            && !ready_addresses(&k33, "svc-1").is_empty()
+            && pod_ips(k33, "app=web").len() == 3
+            && ready_addresses(k33, "web") == pod_ips(k33, "app=web")
+            && !ready_addresses(k33, "svc-1").is_empty()
     });
 
-    allocation_checks(&k33);
-    endpoints_checks(&k20, &k33);
-    data_path_checks(&k33);
-    dns_checks(&k33);
-    scale_checks(&k20);
-    rollout_checks(&k33);
+    allocation_checks(k33);
+    endpoints_checks(k20, k33);
+    data_path_checks(k33);
+    dns_checks(k33);
+    scale_checks(k20);
+    rollout_checks(k33);
     reset_checks(inv);
 
     let down = kubeboot(&["lab", "down"], &[]);

@@ -232,7 +232,18 @@ pub fn container(ctx: &PodContext, container: &Value, init: bool, attempt: u32) 
                 std::fs::create_dir_all(&host).map_err(|e| format!("creating subPath {}: {e}", host.display()))?;
             }
         }
-        let read_only = mount.get("readOnly").and_then(Value::as_bool) == Some(true);
+        // A claim mounted read-only for the whole pod is read-only in every container.
+        let claim_read_only = ctx
+            .pod
+            .pointer("/spec/volumes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|v| v.get("name").and_then(Value::as_str) == Some(volume.as_str()))
+            .and_then(|v| v.pointer("/persistentVolumeClaim/readOnly"))
+            .and_then(Value::as_bool)
+            == Some(true);
+        let read_only = mount.get("readOnly").and_then(Value::as_bool) == Some(true) || claim_read_only;
         binds.push(format!("{}:{}{}", host.display(), text(mount, "/mountPath"), if read_only { ":ro" } else { "" }));
     }
     if let Some(path) =

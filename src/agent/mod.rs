@@ -6,6 +6,7 @@ pub mod container_config;
 pub mod dns;
 pub mod events;
 pub mod local_address;
+pub mod local_path;
 pub mod network;
 pub mod node_api;
 pub mod node_cleanup;

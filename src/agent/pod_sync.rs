@@ -254,7 +254,8 @@ impl<R: ContainerRuntime> PodSync<R> {
         };
         let instances = self.runtime_instances(&uid).await?;
         let (config_maps, secrets) = crate::resources::pod::referenced_objects(pod);
-        let sources = self.fetch_sources(&text(pod, "/metadata/namespace"), &config_maps, &secrets).await;
+        let claims = crate::resources::storage::pod_claims(pod);
+        let sources = self.fetch_sources(&text(pod, "/metadata/namespace"), &config_maps, &secrets, &claims).await;
         let pod_dir = volumes::pod_dir(&self.data_dir, &uid);
         let volume_paths = match volumes::prepare(pod, &pod_dir, &sources) {
             Ok(p) => p,
@@ -487,21 +488,46 @@ impl<R: ContainerRuntime> PodSync<R> {
         Ok((id, ip.to_string()))
     }
 
-    async fn fetch_sources(&self, namespace: &str, config_maps: &[String], secrets: &[String]) -> VolumeSources {
+    async fn fetch_sources(
+        &self,
+        namespace: &str,
+        config_maps: &[String],
+        secrets: &[String],
+        claims: &[String],
+    ) -> VolumeSources {
         let mut sources = VolumeSources::default();
-        for (kind, names, into) in
-            [("configmaps", config_maps, &mut sources.config_maps), ("secrets", secrets, &mut sources.secrets)]
-        {
+        for (kind, names, into) in [
+            ("configmaps", config_maps, &mut sources.config_maps),
+            ("secrets", secrets, &mut sources.secrets),
+            ("persistentvolumeclaims", claims, &mut sources.claims),
+        ] {
             for name in names {
-                let path = format!("/api/v1/namespaces/{namespace}/{kind}/{name}");
-                let object = match self.client.request("GET", &path, None, None).await {
-                    Ok(r) if r.status == 200 => Some(r.json()),
-                    _ => None,
-                };
-                into.insert(name.clone(), object);
+                into.insert(
+                    name.clone(),
+                    self.get_object(&format!("/api/v1/namespaces/{namespace}/{kind}/{name}")).await,
+                );
             }
         }
+        let bound: Vec<String> = sources
+            .claims
+            .values()
+            .flatten()
+            .filter_map(|c| c.pointer("/spec/volumeName").and_then(Value::as_str).filter(|v| !v.is_empty()))
+            .map(String::from)
+            .collect();
+        for volume in bound {
+            let object = self.get_object(&format!("/api/v1/persistentvolumes/{volume}")).await;
+            sources.volumes.insert(volume, object);
+        }
         sources
+    }
+
+    /// One object from the API, None when it is not there (or cannot be read now).
+    async fn get_object(&self, path: &str) -> Option<Value> {
+        match self.client.request("GET", path, None, None).await {
+            Ok(r) if r.status == 200 => Some(r.json()),
+            _ => None,
+        }
     }
 
     /// The pod's resolv.conf for its dnsPolicy, written when it changed; None when it cannot be written

@@ -49,8 +49,10 @@ pub async fn run(
     let node_api_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let proxy_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let proxy_watch_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
+    let local_path_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let (_, ca_pem) = config.first_cluster().map_err(|e| err(e.to_string()))?;
     tokio::spawn(super::node_api::run(node_api_client, ca_pem, node_name.to_string()));
+    tokio::spawn(super::local_path::run(local_path_client, node_name.to_string()));
     let endpoint_gate = super::proxy::gate::EndpointGate::default();
     let (zone, zone_updates) = tokio::sync::watch::channel(Arc::new(super::dns::zone::Zone::default()));
     tokio::spawn(super::proxy::run_proxy(proxy_client, proxy_watch_client, endpoint_gate.clone(), zone));

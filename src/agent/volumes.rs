@@ -1,6 +1,7 @@
 //! A pod's volumes as folders on the node, bind-mounted into its containers: emptyDir (a folder, or a
 //! tmpfs for `medium: Memory`) under the pod's folder and removed with the pod; hostPath as asked (`type`
-//! checked or created); configMap, secret and downwardAPI written as files (defaultMode / items' mode).
+//! checked or created); persistentVolumeClaim as the folder of its bound hostPath or `local` volume;
+//! configMap, secret and downwardAPI written as files (defaultMode / items' mode).
 
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
@@ -8,11 +9,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// What the volumes need from the API: configmaps and secrets by name (None = not found).
+/// What the volumes need from the API: configmaps, secrets and claims by name, the volumes those claims are
+/// bound to by volume name (None = not found).
 #[derive(Default)]
 pub struct VolumeSources {
     pub config_maps: HashMap<String, Option<Value>>,
     pub secrets: HashMap<String, Option<Value>>,
+    pub claims: HashMap<String, Option<Value>>,
+    pub volumes: HashMap<String, Option<Value>>,
 }
 
 /// The folder of a pod on the node: /var/lib/kubeboot/pods/<uid>.
@@ -97,6 +101,62 @@ fn downward_value(pod: &Value, field_path: &str) -> Option<String> {
     Some(text)
 }
 
+/// A hostPath volume's path, checked or created as its `type` says (`mode` for a folder it creates).
+fn host_path(host: &Value, mode: u32) -> Result<PathBuf, String> {
+    let path = PathBuf::from(host.get("path").and_then(Value::as_str).unwrap_or("/"));
+    let kind = host.get("type").and_then(Value::as_str).unwrap_or("");
+    let fail = |what: &str| Err(format!("hostPath type check failed: {} is not a {what}", path.display()));
+    match kind {
+        "DirectoryOrCreate" if !path.exists() => {
+            std::fs::create_dir_all(&path).map_err(|e| io("creating", &path, e))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| io("chmod", &path, e))?;
+        }
+        "FileOrCreate" if !path.exists() => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| io("creating", parent, e))?;
+            }
+            std::fs::write(&path, b"").map_err(|e| io("creating", &path, e))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+                .map_err(|e| io("chmod", &path, e))?;
+        }
+        "Directory" if !path.is_dir() => return fail("directory"),
+        "File" if !path.is_file() => return fail("file"),
+        "Socket" | "CharDevice" | "BlockDevice" if !path.exists() => return fail(kind),
+        _ => {}
+    }
+    Ok(path)
+}
+
+/// The folder of the volume a claim is bound to: hostPath as above (a local-path folder made writable by
+/// anyone, as k3s makes them), `local` as it is (it must exist, as kubelet requires).
+fn claimed_path(claim: &Value, sources: &VolumeSources) -> Result<PathBuf, String> {
+    let name = claim.get("claimName").and_then(Value::as_str).unwrap_or("");
+    let Some(pvc) = sources.claims.get(name).cloned().flatten() else {
+        return Err(format!("persistentvolumeclaim {name:?} not found"));
+    };
+    let volume = pvc.pointer("/spec/volumeName").and_then(Value::as_str).unwrap_or("");
+    let bound = pvc.pointer("/status/phase").and_then(Value::as_str) == Some("Bound");
+    if volume.is_empty() || !bound {
+        return Err(format!("persistentvolumeclaim {name:?} is not bound"));
+    }
+    let Some(pv) = sources.volumes.get(volume).cloned().flatten() else {
+        return Err(format!("persistentvolume {volume:?} not found"));
+    };
+    if let Some(host) = pv.pointer("/spec/hostPath") {
+        let mode = if crate::resources::storage::is_local_path(&pv) { 0o777 } else { 0o755 };
+        return host_path(host, mode);
+    }
+    if let Some(path) = pv.pointer("/spec/local/path").and_then(Value::as_str) {
+        let path = PathBuf::from(path);
+        if !path.exists() {
+            return Err(format!("local volume {volume:?}: path {:?} does not exist", path.display().to_string()));
+        }
+        return Ok(path);
+    }
+    Err(format!("persistentvolume {volume:?}: only hostPath and local volumes can be mounted by kubeboot"))
+}
+
 /// Make every volume of `pod` ready on the node; returns volume name -> host path.
 pub fn prepare(pod: &Value, pod_dir: &Path, sources: &VolumeSources) -> Result<HashMap<String, PathBuf>, String> {
     let mut out = HashMap::new();
@@ -117,29 +177,9 @@ pub fn prepare(pod: &Value, pod_dir: &Path, sources: &VolumeSources) -> Result<H
             }
             dir
         } else if let Some(host) = volume.get("hostPath") {
-            let path = PathBuf::from(host.get("path").and_then(Value::as_str).unwrap_or("/"));
-            let kind = host.get("type").and_then(Value::as_str).unwrap_or("");
-            let fail = |what: &str| Err(format!("hostPath type check failed: {} is not a {what}", path.display()));
-            match kind {
-                "DirectoryOrCreate" if !path.exists() => {
-                    std::fs::create_dir_all(&path).map_err(|e| io("creating", &path, e))?;
-                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                        .map_err(|e| io("chmod", &path, e))?;
-                }
-                "FileOrCreate" if !path.exists() => {
-                    if let Some(parent) = path.parent() {
-                        std::fs::create_dir_all(parent).map_err(|e| io("creating", parent, e))?;
-                    }
-                    std::fs::write(&path, b"").map_err(|e| io("creating", &path, e))?;
-                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
-                        .map_err(|e| io("chmod", &path, e))?;
-                }
-                "Directory" if !path.is_dir() => return fail("directory"),
-                "File" if !path.is_file() => return fail("file"),
-                "Socket" | "CharDevice" | "BlockDevice" if !path.exists() => return fail(kind),
-                _ => {}
-            }
-            path
+            host_path(host, 0o755)?
+        } else if let Some(claim) = volume.get("persistentVolumeClaim") {
+            claimed_path(claim, sources)?
         } else if let Some(cm) = volume.get("configMap") {
             let source = cm.get("name").and_then(Value::as_str).unwrap_or("");
             let optional = cm.get("optional").and_then(Value::as_bool) == Some(true);
@@ -186,7 +226,7 @@ pub fn prepare(pod: &Value, pod_dir: &Path, sources: &VolumeSources) -> Result<H
             dir
         } else {
             return Err(format!(
-                "volume {name:?}: only emptyDir, hostPath, configMap, secret and downwardAPI are supported"
+                "volume {name:?}: only emptyDir, hostPath, persistentVolumeClaim, configMap, secret and downwardAPI are supported"
             ));
         };
         out.insert(name.to_string(), path);

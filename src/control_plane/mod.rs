@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod controllers;
+pub mod default_storage_class;
 pub mod events;
 pub mod init;
 pub mod layout;

@@ -74,6 +74,8 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     .map_err(|e| ServerError::Other(format!("the kubernetes Service: {e}")))?;
     super::master_service::ensure_dns_service(store.as_ref(), service_network)
         .map_err(|e| ServerError::Other(format!("the kube-dns Service: {e}")))?;
+    super::default_storage_class::ensure(store.as_ref())
+        .map_err(|e| ServerError::Other(format!("the default StorageClass: {e}")))?;
     tokio::spawn(allocation_repair_loop(store.clone()));
     tokio::spawn(scheduler_loop(store.clone(), state.watch.clone()));
     tokio::spawn(super::runtime::run(state.clone(), super::controllers::all(cluster_cidr)));
@@ -105,7 +107,10 @@ async fn allocation_repair_loop(store: Arc<dyn Store>) {
     }
 }
 
-/// The scheduler: a pass whenever a pod or node is written (a burst of writes makes one pass) and at least
+/// The store prefixes whose writes can make a pending pod schedulable.
+const SCHEDULING_INPUTS: [&str; 4] = ["/pods/", "/nodes/", "/persistentvolumeclaims/", "/persistentvolumes/"];
+
+/// The scheduler: a pass whenever a pod, node, claim or volume is written (a burst of writes makes one pass) and at least
 /// every 5 s (retries). Store work runs off the async workers.
 async fn scheduler_loop(store: Arc<dyn Store>, hub: Arc<WatchHub>) {
     let mut live = hub.subscribe_live();
@@ -127,7 +132,7 @@ async fn scheduler_loop(store: Arc<dyn Store>, hub: Arc<WatchHub>) {
             tokio::select! {
                 _ = &mut deadline => break,
                 event = live.recv() => match event {
-                    Ok(e) if e.key.starts_with("/pods/") || e.key.starts_with("/nodes/") => break,
+                    Ok(e) if SCHEDULING_INPUTS.iter().any(|p| e.key.starts_with(p)) => break,
                     Ok(_) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,

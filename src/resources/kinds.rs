@@ -42,6 +42,18 @@ pub const KINDS: &[ResourceKind] = &[
     kind("", "v1", "secrets", "secret", "Secret", true, &[], &[], false),
     kind("", "v1", "events", "event", "Event", true, &["ev"], &[], false),
     kind("", "v1", "endpoints", "endpoints", "Endpoints", true, &["ep"], &[], false),
+    kind("", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", false, &["pv"], &[], true),
+    kind(
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        "PersistentVolumeClaim",
+        true,
+        &["pvc"],
+        &[],
+        true,
+    ),
     kind("apps", "v1", "deployments", "deployment", "Deployment", true, &["deploy"], &["all"], true),
     kind("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, &["rs"], &["all"], true),
     kind("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, &["ds"], &["all"], true),
@@ -50,6 +62,7 @@ pub const KINDS: &[ResourceKind] = &[
     kind("batch", "v1beta1", "cronjobs", "cronjob", "CronJob", true, &["cj"], &["all"], true),
     kind("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, &[], &[], false),
     kind("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, &[], &[], false),
+    kind("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", false, &["sc"], &[], false),
 ];
 
 /// The groups with their versions, the preferred (first) version first.
@@ -133,7 +146,8 @@ mod tests {
                 ("apps", vec!["v1"]),
                 ("batch", vec!["v1", "v1beta1"]),
                 ("coordination.k8s.io", vec!["v1"]),
-                ("discovery.k8s.io", vec!["v1"])
+                ("discovery.k8s.io", vec!["v1"]),
+                ("storage.k8s.io", vec!["v1"])
             ]
         );
         let slices = find("discovery.k8s.io", "v1", "endpointslices").unwrap();

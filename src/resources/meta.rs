@@ -44,6 +44,25 @@ pub fn strip_resource_version(object: &mut Value) {
     }
 }
 
+pub fn has_finalizer(object: &Value, finalizer: &str) -> bool {
+    object.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| f.iter().any(|x| x == finalizer))
+}
+
+/// A copy of `object` without `finalizer` (what its owner writes back once its work is done).
+pub fn without_finalizer(object: &Value, finalizer: &str) -> Value {
+    let mut out = object.clone();
+    let kept: Vec<Value> = object
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|f| *f != finalizer)
+        .cloned()
+        .collect();
+    out["metadata"]["finalizers"] = Value::Array(kept);
+    out
+}
+
 /// uid and creationTimestamp for a new object.
 pub fn stamp_new(object: &mut Value) {
     let uid = uuid_v4();

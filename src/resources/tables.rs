@@ -90,6 +90,35 @@ pub fn columns(kind: &str) -> Vec<Column> {
             col("Last Schedule", "string", 0),
             AGE,
         ],
+        "PersistentVolume" => &[
+            col("Capacity", "string", 0),
+            col("Access Modes", "string", 0),
+            col("Reclaim Policy", "string", 0),
+            col("Status", "string", 0),
+            col("Claim", "string", 0),
+            col("StorageClass", "string", 0),
+            col("VolumeAttributesClass", "string", 0),
+            col("Reason", "string", 0),
+            AGE,
+            col("VolumeMode", "string", 1),
+        ],
+        "PersistentVolumeClaim" => &[
+            col("Status", "string", 0),
+            col("Volume", "string", 0),
+            col("Capacity", "string", 0),
+            col("Access Modes", "string", 0),
+            col("StorageClass", "string", 0),
+            col("VolumeAttributesClass", "string", 0),
+            AGE,
+            col("VolumeMode", "string", 1),
+        ],
+        "StorageClass" => &[
+            col("Provisioner", "string", 0),
+            col("ReclaimPolicy", "string", 0),
+            col("VolumeBindingMode", "string", 0),
+            col("AllowVolumeExpansion", "string", 0),
+            AGE,
+        ],
         "ConfigMap" => &[col("Data", "integer", 0), AGE],
         "Secret" => &[col("Type", "string", 0), col("Data", "integer", 0), AGE],
         "Lease" => &[col("Holder", "string", 0), AGE],
@@ -255,6 +284,7 @@ pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
             json!(s(o, "/status/lastScheduleTime").unwrap_or("<none>")),
             age,
         ],
+        "PersistentVolume" | "PersistentVolumeClaim" | "StorageClass" => return storage_cells(kind, o, age),
         "ConfigMap" => vec![json!(count(o, "/data") + count(o, "/binaryData")), age],
         "Secret" => vec![json!(s(o, "/type").unwrap_or("Opaque")), json!(count(o, "/data")), age],
         "Lease" => vec![json!(s(o, "/spec/holderIdentity").unwrap_or("<none>")), age],
@@ -285,6 +315,74 @@ pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
         _ => vec![age],
     });
     row
+}
+
+/// kube-apiserver's storage rows (printers.go): a volume or claim being deleted shows Terminating, a claim's
+/// capacity and modes only once it names its volume, the default class "(default)" after its name.
+fn storage_cells(kind: &str, o: &Value, age: Value) -> Vec<Value> {
+    use super::storage::{access_modes_text, claim_class, is_default_class, volume_class};
+    let name = s(o, "/metadata/name").unwrap_or("");
+    let phase = if o.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
+        "Terminating"
+    } else {
+        s(o, "/status/phase").unwrap_or("")
+    };
+    let unset = |pointer: &str| json!(s(o, pointer).unwrap_or("<unset>"));
+    match kind {
+        "PersistentVolume" => {
+            let claim = match o.pointer("/spec/claimRef").filter(|r| r.is_object()) {
+                Some(r) => format!("{}/{}", s(r, "/namespace").unwrap_or(""), s(r, "/name").unwrap_or("")),
+                None => String::new(),
+            };
+            vec![
+                json!(name),
+                json!(s(o, "/spec/capacity/storage").unwrap_or("0")),
+                json!(access_modes_text(o.pointer("/spec/accessModes"))),
+                json!(s(o, "/spec/persistentVolumeReclaimPolicy").unwrap_or("")),
+                json!(phase),
+                json!(claim),
+                json!(volume_class(o)),
+                unset("/spec/volumeAttributesClassName"),
+                json!(s(o, "/status/reason").unwrap_or("")),
+                age,
+                unset("/spec/volumeMode"),
+            ]
+        }
+        "PersistentVolumeClaim" => {
+            let volume = s(o, "/spec/volumeName").unwrap_or("");
+            let (capacity, modes) = if volume.is_empty() {
+                (String::new(), String::new())
+            } else {
+                (
+                    s(o, "/status/capacity/storage").unwrap_or("0").to_string(),
+                    access_modes_text(o.pointer("/status/accessModes")),
+                )
+            };
+            vec![
+                json!(name),
+                json!(phase),
+                json!(volume),
+                json!(capacity),
+                json!(modes),
+                json!(claim_class(o)),
+                unset("/spec/volumeAttributesClassName"),
+                age,
+                unset("/spec/volumeMode"),
+            ]
+        }
+        _ => {
+            let shown = if is_default_class(o) { format!("{name} (default)") } else { name.to_string() };
+            let expansion = o.get("allowVolumeExpansion").and_then(Value::as_bool).unwrap_or(false);
+            vec![
+                json!(shown),
+                json!(s(o, "/provisioner").unwrap_or("")),
+                json!(s(o, "/reclaimPolicy").unwrap_or("Delete")),
+                json!(s(o, "/volumeBindingMode").unwrap_or("Immediate")),
+                json!(expansion.to_string()),
+                age,
+            ]
+        }
+    }
 }
 
 /// kubectl's ENDPOINTS cell: ready address:port pairs, the first three, then "+ N more...".

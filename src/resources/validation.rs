@@ -103,6 +103,35 @@ pub fn validate(kind: &str, o: &Value) -> Vec<FieldError> {
             required(&mut errors, o, "/spec/jobTemplate");
             pod_spec(&mut errors, o, "/spec/jobTemplate/spec/template/spec");
         }
+        "PersistentVolume" => {
+            required(&mut errors, o, "/spec/capacity/storage");
+            required(&mut errors, o, "/spec/accessModes");
+            let sources = ["hostPath", "local", "nfs", "csi", "iscsi", "fc", "cephfs", "rbd"];
+            let given = sources.iter().filter(|s| o.pointer(&format!("/spec/{s}")).is_some()).count();
+            if given == 0 {
+                errors.push(FieldError {
+                    field: "spec".into(),
+                    message: "Required value: must specify a volume type".into(),
+                });
+            } else if given > 1 {
+                errors.push(FieldError {
+                    field: "spec".into(),
+                    message: "Forbidden: may not specify more than 1 volume type".into(),
+                });
+            }
+            if o.pointer("/spec/local").is_some() {
+                required(&mut errors, o, "/spec/local/path");
+                required(&mut errors, o, "/spec/nodeAffinity");
+            }
+            if o.pointer("/spec/hostPath").is_some() {
+                required(&mut errors, o, "/spec/hostPath/path");
+            }
+        }
+        "PersistentVolumeClaim" => {
+            required(&mut errors, o, "/spec/accessModes");
+            required(&mut errors, o, "/spec/resources/requests/storage");
+        }
+        "StorageClass" => required(&mut errors, o, "/provisioner"),
         "Service" => {
             if let Some(ports) = o.pointer("/spec/ports").and_then(Value::as_array) {
                 for (i, _) in ports.iter().enumerate() {

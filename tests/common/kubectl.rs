@@ -67,3 +67,20 @@ pub fn ready(pod: &Value) -> bool {
 pub fn image(pod: &Value) -> String {
     pod["spec"]["containers"][0]["image"].as_str().unwrap_or("").to_string()
 }
+
+/// A fresh three-host lab with a cluster `up` on it, and kubectl 1.20 and 1.33 pointed at it.
+pub struct LabCluster {
+    pub work: tempfile::TempDir,
+    pub inventory: String,
+    pub k20: Kubectl,
+    pub k33: Kubectl,
+}
+
+pub fn lab_cluster() -> LabCluster {
+    let work = tempfile::tempdir().unwrap();
+    let inventory = work.path().join("lab.yaml").display().to_string();
+    super::fresh_lab(3, &inventory);
+    let kubeconfig = super::up_with_kubeconfig(&inventory, work.path());
+    let (k20, k33) = (Kubectl::new("kubectl 1.20", &kubeconfig), Kubectl::new("kubectl.1.33", &kubeconfig));
+    LabCluster { work, inventory, k20, k33 }
+}

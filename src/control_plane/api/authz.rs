@@ -1,6 +1,7 @@
 //! Who may do what (Kubernetes' RBAC defaults and node authorizer, reduced to what kubeboot serves):
-//! admins (O=system:masters) everything; a node reads nodes, pods, services and namespaces, gets single
-//! configmaps and secrets (its pods' volumes and env), writes only its own Node, its own Lease in
+//! admins (O=system:masters) everything; a node reads nodes, pods, services, namespaces and
+//! PersistentVolumes, gets single configmaps, secrets and claims (its pods' volumes and env), writes only
+//! the local-path volumes provisioned on it, its own Node, its own Lease in
 //! kube-node-lease and the status of pods bound to it, deletes pods bound to it (the last step of graceful
 //! deletion), and creates events; anyone else nothing.
 
@@ -38,7 +39,11 @@ pub fn authorize(
             "Service" | "Namespace" | "Endpoints" | "EndpointSlice" => READS.contains(&verb),
             // What its pods' volumes and environment read, one object at a time (never a list), and only
             // those a pod bound to it refers to (node_object_rules).
-            "ConfigMap" | "Secret" => verb == "get",
+            "ConfigMap" | "Secret" | "PersistentVolumeClaim" => verb == "get",
+            // Volumes are read for mounts and for the local-path folders to remove; a volume provisioned
+            // on this node is written (its finalizer dropped once the folder is gone), held to that by
+            // node_object_rules.
+            "PersistentVolume" => READS.contains(&verb) || matches!(verb, "update" | "patch"),
             "Lease" => namespace == Some("kube-node-lease") && name == Some(own.as_str()),
             // About its own objects: held to the event's involvedObject by node_object_rules.
             "Event" => ["get", "create", "update"].contains(&verb),
@@ -130,8 +135,8 @@ fn pods_bound_to(
         .collect()
 }
 
-/// Kubernetes' node authorizer, for what the URL alone does not say: a node gets a configmap or secret only
-/// when a pod bound to it refers to it, and writes events only about its own Node or pods bound to it.
+/// Kubernetes' node authorizer, for what the URL alone does not say: a node gets a configmap, secret or
+/// claim only when a pod bound to it refers to it, writes a volume only when it was provisioned on it, and writes events only about its own Node or pods bound to it.
 pub fn node_object_rules(
     identity: &Identity,
     verb: &str,
@@ -149,6 +154,24 @@ pub fn node_object_rules(
                 let names = if path.kind.kind == "ConfigMap" { config_maps } else { secrets };
                 names.iter().any(|n| n == wanted)
             })
+        }
+        "PersistentVolumeClaim" if verb == "get" => {
+            let wanted = path.name.as_deref().unwrap_or("");
+            pods_bound_to(store, namespace, own)
+                .iter()
+                .any(|pod| crate::resources::storage::pod_claims(pod).iter().any(|c| c == wanted))
+        }
+        "PersistentVolume" if matches!(verb, "update" | "patch") => {
+            let key = path.kind.key(None, path.name.as_deref().unwrap_or(""));
+            store
+                .get(&key)
+                .ok()
+                .flatten()
+                .and_then(|s| serde_json::from_slice::<serde_json::Value>(&s.value).ok())
+                .is_some_and(|pv| {
+                    crate::resources::storage::is_local_path(&pv)
+                        && crate::resources::storage::pinned_node(&pv) == Some(own.as_str())
+                })
         }
         "Event" if matches!(verb, "create" | "update") => {
             let event: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();

@@ -356,6 +356,9 @@ fn create(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
         }
     }
     defaults(kind, &mut object);
+    if kind.kind == "PersistentVolumeClaim" {
+        crate::resources::storage_defaults::default_class(&mut object, &storage_classes(store));
+    }
     if kind.kind == "Pod" {
         crate::resources::pod::add_default_tolerations(&mut object, admission.toleration_seconds);
     }
@@ -387,6 +390,15 @@ fn create(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
     }
 }
 
+/// Every StorageClass, for the DefaultStorageClass admission of a new claim.
+fn storage_classes(store: &dyn Store) -> Vec<Value> {
+    let classes = crate::resources::kinds::served("storage.k8s.io", "storageclasses");
+    store
+        .list(&classes.prefix(None))
+        .map(|(items, _)| items.iter().filter_map(|s| serde_json::from_slice(&s.value).ok()).collect())
+        .unwrap_or_default()
+}
+
 /// Kinds whose metadata.generation counts spec changes (their controllers report status.observedGeneration).
 fn tracks_generation(kind: &ResourceKind) -> bool {
     matches!(kind.group, "apps" | "batch")
@@ -399,6 +411,9 @@ fn defaults(kind: &ResourceKind, object: &mut Value) {
     }
     if kind.kind == "Service" {
         service_defaults(object);
+    }
+    if matches!(kind.kind, "PersistentVolume" | "PersistentVolumeClaim" | "StorageClass") {
+        crate::resources::storage_defaults::apply(kind.kind, object);
     }
     match kind.kind {
         "Namespace" if object.pointer("/status/phase").is_none() => object["status"] = json!({"phase": "Active"}),

@@ -8,12 +8,15 @@ pub mod dns_endpoints;
 pub mod endpoints;
 pub mod garbage_collector;
 pub mod job;
+pub mod local_path;
 pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod node_taints;
 pub mod replica_set;
 pub mod rollout;
 pub mod taint_eviction;
+pub mod volume_binder;
+pub mod volume_protection;
 
 use std::sync::Arc;
 
@@ -56,5 +59,8 @@ pub fn all(pod_network: ipnet::IpNet) -> Vec<Arc<dyn Reconciler>> {
         Arc::new(cron_job::CronJobController),
         Arc::new(endpoints::EndpointsController),
         Arc::new(dns_endpoints::DnsEndpoints),
+        Arc::new(volume_binder::VolumeBinder::default()),
+        Arc::new(local_path::LocalPathProvisioner),
+        Arc::new(volume_protection::VolumeProtection),
     ]
 }

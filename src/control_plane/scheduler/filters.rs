@@ -17,6 +17,8 @@ pub enum Misfit {
     HostPorts,
     Insufficient(&'static str),
     TooManyPods,
+    VolumeNodeAffinity,
+    NoVolumeToBind,
 }
 
 impl Misfit {
@@ -30,6 +32,8 @@ impl Misfit {
             Misfit::HostPorts => "node(s) didn't have free ports for the requested pod ports".into(),
             Misfit::Insufficient(resource) => format!("Insufficient {resource}"),
             Misfit::TooManyPods => "Too many pods".into(),
+            Misfit::VolumeNodeAffinity => "node(s) had volume node affinity conflict".into(),
+            Misfit::NoVolumeToBind => "node(s) didn't find available persistent volumes to bind".into(),
         }
     }
 }
@@ -85,20 +89,6 @@ fn untolerated_taint(pod: &Value, node: &Value) -> Option<Misfit> {
         .map(|t| Misfit::Taint { key: str_at(&t, "/key").into(), value: str_at(&t, "/value").into() })
 }
 
-fn requirement_matches(requirement: &Value, value: Option<&str>) -> bool {
-    let values: Vec<&str> = array(requirement, "/values").filter_map(Value::as_str).collect();
-    let number = |s: &str| s.parse::<i64>().ok();
-    match str_at(requirement, "/operator") {
-        "In" => value.is_some_and(|v| values.contains(&v)),
-        "NotIn" => value.is_none_or(|v| !values.contains(&v)),
-        "Exists" => value.is_some(),
-        "DoesNotExist" => value.is_none(),
-        "Gt" => matches!((value.and_then(number), values.first().and_then(|v| number(v))), (Some(a), Some(b)) if a > b),
-        "Lt" => matches!((value.and_then(number), values.first().and_then(|v| number(v))), (Some(a), Some(b)) if a < b),
-        _ => false,
-    }
-}
-
 /// nodeSelector and required node affinity (terms ORed, expressions within a term ANDed).
 pub fn matches_affinity(pod: &Value, node: &Value) -> bool {
     let labels = node.pointer("/metadata/labels");
@@ -116,11 +106,7 @@ pub fn matches_affinity(pod: &Value, node: &Value) -> bool {
     else {
         return true;
     };
-    let name = crate::resources::meta::name(node);
-    terms.iter().any(|term| {
-        array(term, "/matchExpressions").all(|r| requirement_matches(r, label(str_at(r, "/key"))))
-            && array(term, "/matchFields").all(|r| str_at(r, "/key") == "metadata.name" && requirement_matches(r, name))
-    })
+    crate::resources::node_selector::matches_terms(terms, node)
 }
 
 fn host_ports(pod: &Value) -> Vec<(u64, String)> {

@@ -6,6 +6,7 @@
 
 pub mod filters;
 pub mod score;
+pub mod volume_binding;
 
 use std::collections::HashMap;
 
@@ -24,6 +25,8 @@ const SOURCE: EventSource = EventSource { component: "default-scheduler" };
 pub struct Pass {
     pub bound: Vec<(String, String)>,
     pub unschedulable: Vec<String>,
+    /// Pods whose node is chosen and whose claims wait for their volumes to be bound there.
+    pub waiting_for_volumes: Vec<(String, String)>,
 }
 
 fn parse(value: &[u8]) -> Option<Value> {
@@ -59,14 +62,28 @@ pub fn schedule_pending(store: &dyn Store) -> Result<Pass, StoreError> {
             on_node.entry(node.to_string()).or_default().push(pod.clone());
         }
     }
+    let volumes = volume_binding::Volumes::load(store)?;
     let mut pass = Pass::default();
     for pod in pods.iter().filter(|p| node_name(p).is_none() && !is_deleting(p) && !is_terminal(p) && is_ours(p)) {
+        let (namespace, name) = (
+            pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default"),
+            meta::name(pod).unwrap_or(""),
+        );
+        let claims = match volumes.claims_of(pod) {
+            Ok(claims) => claims,
+            Err(reason) => {
+                let message = format!("0/{} nodes are available: {reason}.", nodes.len());
+                mark_unschedulable(store, namespace, name, &message)?;
+                pass.unschedulable.push(pod_id(pod));
+                continue;
+            }
+        };
         let mut best: Option<((i64, i64), &str)> = None;
         let mut misfits = Vec::new();
         for node in &nodes {
             let name = meta::name(node).unwrap_or("");
             let bound: Vec<&Value> = on_node.get(name).map(|v| v.iter().collect()).unwrap_or_default();
-            match filters::misfit(pod, node, &bound) {
+            match filters::misfit(pod, node, &bound).or_else(|| volumes.misfit(&claims, node)) {
                 Some(m) => misfits.push(m),
                 None => {
                     let s = score::score(pod, node, &bound);
@@ -77,11 +94,15 @@ pub fn schedule_pending(store: &dyn Store) -> Result<Pass, StoreError> {
                 }
             }
         }
-        let (namespace, name) = (
-            pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default"),
-            meta::name(pod).unwrap_or(""),
-        );
         match best {
+            // Claims that wait for their first consumer are given the node; the pod is bound once every claim
+            // is Bound.
+            Some((_, node)) if claims.iter().any(|c| !matches!(c, volume_binding::Claim::Bound(_))) => {
+                for (claim_namespace, claim) in volume_binding::unplaced(&claims) {
+                    volume_binding::select_node(store, &claim_namespace, &claim, node)?;
+                }
+                pass.waiting_for_volumes.push((pod_id(pod), node.to_string()));
+            }
             Some((_, node)) => match bind(store, namespace, name, node) {
                 Ok(bound_pod) => {
                     let message = format!("Successfully assigned {namespace}/{name} to {node}");
@@ -180,5 +201,66 @@ mod tests {
         assert!(again.bound.is_empty());
         let (events_after, _) = store.list("/events/default/").unwrap();
         assert_eq!(events.len(), events_after.len(), "an unchanged message writes nothing");
+    }
+
+    #[test]
+    fn volumes_pin_pods_and_delayed_claims_get_a_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
+        for name in ["w1", "w2"] {
+            put(
+                &store,
+                &format!("/nodes/{name}"),
+                ready_node(name, json!({"kubernetes.io/hostname": name}), json!([])),
+            );
+        }
+        let claim = |name: &str, class: &str, volume: &str| {
+            json!({"metadata": {"name": name, "namespace": "default"},
+                   "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+                            "storageClassName": class, "volumeName": volume},
+                   "status": {"phase": if volume.is_empty() { "Pending" } else { "Bound" }}})
+        };
+        put(&store, "/persistentvolumeclaims/default/pinned", claim("pinned", "", "local-w2"));
+        put(&store, "/persistentvolumeclaims/default/later", claim("later", "local-path", ""));
+        put(&store, "/persistentvolumeclaims/default/now", claim("now", "", ""));
+        put(
+            &store,
+            "/persistentvolumes/local-w2",
+            json!({"metadata": {"name": "local-w2"}, "spec": {"local": {"path": "/srv"},
+                "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                    {"key": "kubernetes.io/hostname", "operator": "In", "values": ["w2"]}]}]}}}}),
+        );
+        put(
+            &store,
+            "/storage.k8s.io/storageclasses/local-path",
+            json!({"metadata": {"name": "local-path"}, "provisioner": "kubeboot.io/local-path",
+                   "volumeBindingMode": "WaitForFirstConsumer"}),
+        );
+        let pod = |name: &str, claim: &str| {
+            json!({"metadata": {"name": name, "namespace": "default"},
+                   "spec": {"containers": [{"name": "c"}],
+                            "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": claim}}]}})
+        };
+        for (name, claim) in [("a", "pinned"), ("b", "later"), ("c", "now"), ("d", "missing")] {
+            put(&store, &format!("/pods/default/{name}"), pod(name, claim));
+        }
+        let pass = schedule_pending(&store).unwrap();
+        assert_eq!(pass.bound, [("default/a".to_string(), "w2".to_string())], "the local volume pins pod a to w2");
+        assert_eq!(pass.waiting_for_volumes.len(), 1);
+        let later: Value =
+            serde_json::from_slice(&store.get("/persistentvolumeclaims/default/later").unwrap().unwrap().value)
+                .unwrap();
+        assert_eq!(
+            later["metadata"]["annotations"]["volume.kubernetes.io/selected-node"],
+            pass.waiting_for_volumes[0].1
+        );
+        let message = |name: &str| {
+            let pod: Value =
+                serde_json::from_slice(&store.get(&format!("/pods/default/{name}")).unwrap().unwrap().value).unwrap();
+            crate::resources::pod::condition(&pod, "PodScheduled").unwrap()["message"].clone()
+        };
+        assert_eq!(message("c"), "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims.");
+        assert_eq!(message("d"), "0/2 nodes are available: persistentvolumeclaim \"missing\" not found.");
+        assert!(schedule_pending(&store).unwrap().bound.is_empty(), "b waits for its volume");
     }
 }
