@@ -368,3 +368,59 @@ fn node_authorization_matrix() {
         assert_eq!(send(as_n1, method, path, content_type, &body), expected, "node n1: {what}");
     }
 }
+
+/// Watches held open by one identity are capped; past the cap a watch is a 429 with Retry-After, other
+/// identities are served, and a closed watch frees its slot.
+#[test]
+fn watches_are_capped_per_identity() {
+    use http_body_util::Full;
+    use kubeboot::apiclient::ApiClient;
+    use kubeboot::bootstrap::kubeconfig::Kubeconfig;
+    use kubeboot::control_plane::api::watch_quota::MAX_WATCHES_PER_IDENTITY;
+
+    let s = common::api::start();
+    let server = format!("https://127.0.0.1:{}", s.port);
+    let node = s.state.ca.issue_client("system:node:n1", &["system:nodes"]).unwrap();
+    let node_client = |_: usize| {
+        let conf = Kubeconfig::with_user("t", &server, &s.ca_pem, "n1", &node.cert_pem, &node.key_pem);
+        ApiClient::from_kubeconfig(&conf).unwrap()
+    };
+    let admin = {
+        let conf = Kubeconfig::with_user("t", &server, &s.ca_pem, "admin", &s.admin.0, &s.admin.1);
+        ApiClient::from_kubeconfig(&conf).unwrap()
+    };
+    async fn watch(client: &ApiClient) -> hyper::Response<hyper::body::Incoming> {
+        let request = axum::http::Request::get("/api/v1/namespaces/default/pods?watch=1&timeoutSeconds=60")
+            .body(Full::new(axum::body::Bytes::new()))
+            .unwrap();
+        client.send_request(request).await.unwrap()
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let clients: Vec<ApiClient> = (0..MAX_WATCHES_PER_IDENTITY).map(node_client).collect();
+        let mut open = Vec::new();
+        for client in &clients {
+            let response = watch(client).await;
+            assert_eq!(response.status(), 200);
+            open.push(response);
+        }
+        let refused = watch(&clients[0]).await;
+        assert_eq!(refused.status(), 429, "watch number {} of one node", MAX_WATCHES_PER_IDENTITY + 1);
+        assert_eq!(refused.headers()["retry-after"], "1");
+        assert_eq!(watch(&admin).await.status(), 200, "an admin still watches");
+        drop(open.pop());
+        // The server notices the closed connection when it next writes; a pod write makes it write.
+        let pod = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"i"}]}}"#;
+        let created = admin.request("POST", "/api/v1/namespaces/default/pods", Some(pod.as_bytes().to_vec()), None).await;
+        assert_eq!(created.unwrap().status, 201);
+        let mut freed = false;
+        for _ in 0..50 {
+            if watch(&clients[0]).await.status() == 200 {
+                freed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(freed, "a closed watch gives its slot back");
+    });
+}

@@ -32,8 +32,11 @@ pub fn now_unix() -> u64 {
 }
 
 pub fn create(store: &dyn Store, token: &BootstrapToken, ttl_secs: Option<u64>) -> Result<(), StoreError> {
-    let record =
-        TokenRecord { id: token.id().into(), secret: token.secret().into(), expires: ttl_secs.map(|t| now_unix() + t) };
+    let record = TokenRecord {
+        id: token.id().into(),
+        secret: token.secret().into(),
+        expires: ttl_secs.map(|t| now_unix().saturating_add(t)),
+    };
     store.create(&format!("{PREFIX}{}", token.id()), &serde_json::to_vec(&record).expect("plain data")).map(|_| ())
 }
 
@@ -87,5 +90,9 @@ mod tests {
         assert_eq!(valid(&store).unwrap(), vec![live.clone()]);
         delete(&store, "abcdef").unwrap();
         assert!(!authenticate(&store, &live).unwrap());
+        // An admin's API request for the longest lifetime there is: lives (saturates), no overflow.
+        let long = BootstrapToken::parse("longgg.0123456789abcdef").unwrap();
+        create(&store, &long, Some(u64::MAX)).unwrap();
+        assert!(authenticate(&store, &long).unwrap());
     }
 }

@@ -44,6 +44,16 @@ pub fn strip_resource_version(object: &mut Value) {
     }
 }
 
+/// `t` moved by `seconds`, held to the calendar's ends: a client's `ttlSecondsAfterFinished`,
+/// `activeDeadlineSeconds`, `--grace-period` or `tolerationSeconds` of i64::MAX means "never", not a panic.
+pub fn plus_seconds(t: OffsetDateTime, seconds: i64) -> OffsetDateTime {
+    let moved = t.checked_add(time::Duration::seconds(seconds));
+    moved.unwrap_or_else(|| {
+        let end = if seconds > 0 { time::Date::MAX } else { time::Date::MIN };
+        time::PrimitiveDateTime::new(end, time::Time::MIDNIGHT).assume_utc()
+    })
+}
+
 pub fn has_finalizer(object: &Value, finalizer: &str) -> bool {
     object.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| f.iter().any(|x| x == finalizer))
 }
@@ -106,5 +116,14 @@ mod tests {
         assert_eq!(resource_version(&o), None);
         stamp_new(&mut o);
         assert_eq!(o["metadata"]["uid"].as_str().unwrap().len(), 36);
+    }
+
+    #[test]
+    fn far_deadlines_saturate() {
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(plus_seconds(now, 60) - now, time::Duration::seconds(60));
+        assert_eq!(plus_seconds(now, i64::MAX).year(), 9999, "never, not a panic");
+        assert_eq!(plus_seconds(now, i64::MIN).year(), -9999);
+        assert!(!rfc3339(plus_seconds(now, i64::MAX)).is_empty());
     }
 }

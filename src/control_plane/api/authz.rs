@@ -66,11 +66,7 @@ pub fn forbidden(
     name: Option<&str>,
     subresource: Option<&str>,
 ) -> Response {
-    let user = match identity {
-        Identity::Node { name } => format!("system:node:{name}"),
-        Identity::User { user } | Identity::Admin { user } => user.clone(),
-        Identity::Anonymous => "system:anonymous".into(),
-    };
+    let user = identity.user_name();
     let scope = match namespace {
         Some(ns) => format!("in the namespace {ns:?}"),
         None => "at the cluster scope".into(),

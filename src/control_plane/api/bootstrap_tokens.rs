@@ -63,7 +63,7 @@ pub async fn create(
     match tokens::create(state.store.as_ref(), &token, request.ttl_seconds) {
         Ok(()) => (
             StatusCode::CREATED,
-            Json(json!({"token": token.expose(), "expires": request.ttl_seconds.map(|t| tokens::now_unix() + t)})),
+            Json(json!({"token": token.expose(), "expires": request.ttl_seconds.map(|t| tokens::now_unix().saturating_add(t))})),
         )
             .into_response(),
         Err(e) => internal(e),

@@ -17,6 +17,15 @@ pub enum Identity {
 }
 
 impl Identity {
+    /// The user name Kubernetes would give this identity (in 403s, quotas, logs).
+    pub fn user_name(&self) -> String {
+        match self {
+            Identity::Node { name } => format!("system:node:{name}"),
+            Identity::User { user } | Identity::Admin { user } => user.clone(),
+            Identity::Anonymous => "system:anonymous".into(),
+        }
+    }
+
     /// From the DER of the client's (already verified) leaf certificate.
     pub fn from_cert_der(der: &[u8]) -> Identity {
         let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else { return Identity::Anonymous };

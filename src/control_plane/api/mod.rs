@@ -19,7 +19,11 @@ mod serve;
 pub mod service_allocation;
 pub mod status;
 mod tls;
+pub mod watch_quota;
 mod watch_stream;
+
+#[cfg(test)]
+mod admission_fuzz;
 
 pub use identity::Identity;
 pub use routes::{router, ApiState, DEFAULT_SERVICE_NETWORK};

@@ -183,7 +183,10 @@ pub async fn handle(
         );
     }
     match verb {
-        "watch" => super::watch_stream::watch(&state, kind, path.namespace.as_deref(), &query, accept),
+        "watch" => match state.watch_quota.take(&identity) {
+            Ok(slot) => super::watch_stream::watch(&state, kind, path.namespace.as_deref(), &query, accept, slot),
+            Err(refused) => refused.response(),
+        },
         "list" => list(store, kind, path.namespace.as_deref(), &query, accept),
         "get" => get(store, &path, &query, accept),
         "create" => create(store, &path, &query, &body, &admission(&state)),
@@ -328,7 +331,13 @@ fn admission(state: &ApiState) -> Admission {
     }
 }
 
-fn create(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8], admission: &Admission) -> Response {
+pub(super) fn create(
+    store: &dyn Store,
+    path: &ObjectPath,
+    query: &ObjectQuery,
+    body: &[u8],
+    admission: &Admission,
+) -> Response {
     let kind = path.kind;
     let mut object = match parse_body(body) {
         Ok(o) => o,
@@ -339,7 +348,7 @@ fn create(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
             object["metadata"]["name"] = json!(format!("{prefix}{}", meta::random_suffix()));
         }
     }
-    if let Err(r) = strict_fields(kind, query, &object) {
+    if let Err(r) = well_formed(kind, &object).and_then(|_| strict_fields(kind, query, &object)) {
         return r;
     }
     let mut object = match admit(store, path, object) {
@@ -451,22 +460,50 @@ fn service_defaults(object: &mut Value) {
     }
 }
 
-/// An object whose metadata is not an object (`{"metadata":"x"}`, from a body or a patch) is refused before
-/// anything indexes into it.
+/// An object whose metadata, spec or status is not an object (`{"metadata":"x"}`, `{"spec":[]}`, from a
+/// body or a patch) is refused before anything indexes into it, as Kubernetes' decoder refuses it.
 fn well_formed(kind: &ResourceKind, object: &Value) -> Result<(), Response> {
     if !object.is_object() {
         return Err(status(StatusCode::BAD_REQUEST, "BadRequest", "the body is not a JSON object"));
     }
-    match object.get("metadata") {
-        None | Some(Value::Object(_)) => Ok(()),
-        Some(_) => Err(invalid(
+    if !matches!(object.get("metadata"), None | Some(Value::Object(_))) {
+        return Err(invalid(
             kind,
             "",
             vec![validation::FieldError {
                 field: "metadata".into(),
                 message: "Invalid value: must be an object".into(),
             }],
-        )),
+        ));
+    }
+    for field in ["spec", "status"] {
+        if !matches!(object.get(field), None | Some(Value::Null) | Some(Value::Object(_))) {
+            return Err(status(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                format!(
+                    "{} in version {:?} cannot be handled as a {}: json: cannot unmarshal {} into Go struct field {}.{field}",
+                    kind.kind,
+                    kind.version,
+                    kind.kind,
+                    json_type(&object[field]),
+                    kind.kind
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Go's name for a JSON value's type, as its decoder words a mismatch.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }
 
@@ -601,7 +638,13 @@ fn added_finalizer(old: &[String], new: &Value) -> Option<String> {
     finalizers(new).into_iter().find(|f| !old.iter().any(|o| o == f)).map(String::from)
 }
 
-fn update(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8], admission: &Admission) -> Response {
+pub(super) fn update(
+    store: &dyn Store,
+    path: &ObjectPath,
+    query: &ObjectQuery,
+    body: &[u8],
+    admission: &Admission,
+) -> Response {
     let (kind, name) = (path.kind, path.name.as_deref().unwrap_or(""));
     let new = match parse_body(body) {
         Ok(o) => o,
@@ -635,7 +678,7 @@ fn update(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]
     write_update(store, path, query, &old, merged, existing.revision, false, admission)
 }
 
-fn patch_object(
+pub(super) fn patch_object(
     store: &dyn Store,
     path: &ObjectPath,
     query: &ObjectQuery,
@@ -718,7 +761,7 @@ struct Preconditions {
     uid: Option<String>,
 }
 
-fn delete(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]) -> Response {
+pub(super) fn delete(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, body: &[u8]) -> Response {
     let (kind, name) = (path.kind, path.name.as_deref().unwrap_or(""));
     let key = kind.key(path.namespace.as_deref(), name);
     if dry_run(query) {
@@ -859,7 +902,7 @@ fn graceful_pod_deletion(pod: &Value, requested: Option<i64>) -> Option<Value> {
         return Some(pod.clone());
     }
     let mut marked = pod.clone();
-    let deadline = time::OffsetDateTime::now_utc() + time::Duration::seconds(grace);
+    let deadline = meta::plus_seconds(time::OffsetDateTime::now_utc(), grace);
     marked["metadata"]["deletionTimestamp"] = json!(meta::rfc3339(deadline));
     marked["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
     Some(marked)

@@ -40,6 +40,8 @@ pub struct ApiState {
     service_network: std::sync::RwLock<ipnet::Ipv4Net>,
     /// Our client certificate towards the agents' node APIs, issued by the CA at first use (memory only).
     node_api_client: std::sync::OnceLock<Result<crate::bootstrap::pki::Issued, String>>,
+    /// Concurrent watches per identity.
+    pub watch_quota: Arc<super::watch_quota::WatchQuota>,
 }
 
 /// kubeadm's service-cidr default.
@@ -62,6 +64,7 @@ impl ApiState {
             node_certificate_requests: Default::default(),
             watch,
             node_api_client: Default::default(),
+            watch_quota: Default::default(),
             pod_eviction_timeout_seconds: std::sync::atomic::AtomicU64::new(300),
             service_network: std::sync::RwLock::new(DEFAULT_SERVICE_NETWORK.parse().expect("a network")),
         })

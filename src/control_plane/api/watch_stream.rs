@@ -59,6 +59,7 @@ pub fn watch(
     namespace: Option<&str>,
     query: &ObjectQuery,
     accept: Option<&str>,
+    slot: super::watch_quota::WatchSlot,
 ) -> Response {
     let filter = match query.list.filter() {
         Ok(f) => f,
@@ -91,6 +92,8 @@ pub fn watch(
     let subscription = state.watch.subscribe(start);
     let timeout = Duration::from_secs(query.timeout_seconds.unwrap_or(1800).clamp(1, 3600));
     tokio::spawn(async move {
+        // Held for as long as the watch runs.
+        let _slot = slot;
         for line in initial {
             if tx.send(line).await.is_err() {
                 return;

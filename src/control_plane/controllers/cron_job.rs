@@ -189,7 +189,7 @@ impl Reconciler for CronJobController {
                 let mut from = status["lastScheduleTime"].as_str().and_then(parse_rfc3339).unwrap_or(created);
                 let deadline = cj.pointer("/spec/startingDeadlineSeconds").and_then(Value::as_i64);
                 if let Some(d) = deadline {
-                    from = from.max(now - time::Duration::seconds(d));
+                    from = from.max(crate::resources::meta::plus_seconds(now, d.saturating_neg()));
                 }
                 let (latest, missed, next) = due(&schedule, &tz, from, now);
                 if let Some(next) = next {

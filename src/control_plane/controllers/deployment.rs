@@ -270,7 +270,7 @@ fn deployment_status(
     } else if let Some(current) = conditions.iter().find(|c| c["type"] == "Progressing").cloned() {
         // Still rolling, nothing moved: past the deadline it has failed to progress.
         let since = current["lastUpdateTime"].as_str().and_then(parse_rfc3339).unwrap_or(now);
-        let overdue = since + time::Duration::seconds(deadline);
+        let overdue = crate::resources::meta::plus_seconds(since, deadline);
         if current["reason"] != "ProgressDeadlineExceeded" && current["reason"] != "NewReplicaSetAvailable" {
             if overdue <= now {
                 let message = format!("ReplicaSet {rs_name:?} has timed out progressing.");

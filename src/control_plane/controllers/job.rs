@@ -146,7 +146,7 @@ impl Reconciler for JobController {
                 delete_pod(p, job, &mut plan);
             }
             if let (Some(ttl), Some(at)) = (int(job, "/spec/ttlSecondsAfterFinished"), finished_at(job)) {
-                let expires = at + time::Duration::seconds(ttl);
+                let expires = crate::resources::meta::plus_seconds(at, ttl);
                 if expires <= now && !deleting(job) {
                     plan.push(Action::delete(jobs(), job, Some("Background"), None));
                 } else if expires > now {
@@ -183,7 +183,8 @@ impl Reconciler for JobController {
             Some(n) => succeeded >= n,
             None => succeeded > 0 && active.is_empty(),
         };
-        let deadline = int(job, "/spec/activeDeadlineSeconds").map(|s| started + time::Duration::seconds(s));
+        let deadline =
+            int(job, "/spec/activeDeadlineSeconds").map(|s| crate::resources::meta::plus_seconds(started, s));
         if complete {
             set_condition(&mut status, "Complete", "", "", &now_text);
             status["completionTime"] = json!(now_text);

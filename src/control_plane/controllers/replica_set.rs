@@ -52,7 +52,7 @@ pub fn ready_since(pod: &Value) -> Option<OffsetDateTime> {
 /// Ready for at least `min_ready` at `now`; otherwise how long until it will be (None: not ready at all).
 pub fn availability(pod: &Value, min_ready: i64, now: OffsetDateTime) -> Result<(), Option<Duration>> {
     let since = ready_since(pod).ok_or(None)?;
-    let available_at = since + time::Duration::seconds(min_ready);
+    let available_at = crate::resources::meta::plus_seconds(since, min_ready);
     if min_ready <= 0 || available_at <= now {
         return Ok(());
     }

@@ -35,7 +35,7 @@ pub fn eviction_time(pod: &Value, node: &Value) -> Option<OffsetDateTime> {
         let seconds =
             matching.iter().map(|t| t.get("tolerationSeconds").and_then(Value::as_i64)).collect::<Option<Vec<i64>>>();
         if let Some(limit) = seconds.and_then(|s| s.into_iter().min()) {
-            let deadline = added + time::Duration::seconds(limit.max(0));
+            let deadline = crate::resources::meta::plus_seconds(added, limit.max(0));
             at = Some(at.map_or(deadline, |a| a.min(deadline)));
         }
     }
