@@ -55,6 +55,11 @@ pub fn store_error(kind: &ResourceKind, name: &str, e: StoreError) -> Response {
                 describe(kind, name)
             ),
         ),
+        StoreError::NoSpace(m) => status(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "InsufficientStorage",
+            format!("the store has no space left on its device; the write was not made ({m})"),
+        ),
         StoreError::Backend(m) => status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", m),
     }
 }

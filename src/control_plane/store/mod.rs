@@ -24,6 +24,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0} already exists")]
     AlreadyExists(String),
+    /// The disk is full: the write was not made (nothing acknowledged is lost); reads still work.
+    #[error("store: no space left on the device: {0}")]
+    NoSpace(String),
     #[error("store: {0}")]
     Backend(String),
 }

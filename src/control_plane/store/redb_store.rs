@@ -1,7 +1,12 @@
 //! The embedded store on redb: one file, ACID transactions, each commit durable before it returns — so an
 //! acknowledged write survives a crash (kill -9) of the server.
+//!
+//! A write that fails on the disk (full, an I/O error) leaves redb refusing every later write until the
+//! database is opened again, so the store reopens it at once: the failed write is answered (NoSpace for a
+//! full disk, the API's 507), reads go on, and writes work again as soon as there is room — no restart.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -14,54 +19,99 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const REVISION: &str = "revision";
 
 pub struct RedbStore {
-    db: Database,
+    path: PathBuf,
+    /// None only while a reopen after a failure has not succeeded yet.
+    db: RwLock<Option<Database>>,
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+/// A redb error as the store reports it: a full disk apart from everything else.
+fn backend(e: impl Into<redb::Error>) -> StoreError {
+    match e.into() {
+        redb::Error::Io(io)
+            if matches!(io.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) =>
+        {
+            StoreError::NoSpace(io.to_string())
+        }
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+fn open_database(path: &Path) -> Result<Database, StoreError> {
+    let db = Database::create(path).map_err(backend)?;
+    // Create the tables once so readers never meet a missing table.
+    let txn = db.begin_write().map_err(backend)?;
+    txn.open_table(OBJECTS).map_err(backend)?;
+    txn.open_table(META).map_err(backend)?;
+    txn.commit().map_err(backend)?;
+    Ok(db)
 }
 
 impl RedbStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(backend)?;
-        // Create the tables once so readers never meet a missing table.
-        let txn = db.begin_write().map_err(backend)?;
-        txn.open_table(OBJECTS).map_err(backend)?;
-        txn.open_table(META).map_err(backend)?;
-        txn.commit().map_err(backend)?;
-        Ok(RedbStore { db })
+        Ok(RedbStore { path: path.to_path_buf(), db: RwLock::new(Some(open_database(path)?)) })
+    }
+
+    /// Run `f` on the open database (reopening it first if a reopen failed before).
+    fn with_db<T>(&self, f: impl FnOnce(&Database) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        {
+            let guard = self.db.read().expect("not poisoned");
+            if let Some(db) = guard.as_ref() {
+                return f(db);
+            }
+        }
+        self.reopen()?;
+        let guard = self.db.read().expect("not poisoned");
+        f(guard.as_ref().ok_or_else(|| StoreError::Backend("the store is closed".into()))?)
+    }
+
+    /// Close and open the database again (redb's way out of a failed write).
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut guard = self.db.write().expect("not poisoned");
+        guard.take();
+        let db = open_database(&self.path)?;
+        *guard = Some(db);
+        Ok(())
     }
 
     /// One write transaction: `change` sees the current entry and says what to store (None = delete); the
-    /// revision is bumped and committed with it.
+    /// revision is bumped and committed with it. A failure of the disk reopens the database.
     fn write<T>(
         &self,
         key: &str,
         change: impl FnOnce(Option<(u64, Vec<u8>)>) -> Result<(Option<Vec<u8>>, T), StoreError>,
     ) -> Result<(u64, T), StoreError> {
-        let txn = self.db.begin_write().map_err(backend)?;
-        let result = {
-            let mut objects = txn.open_table(OBJECTS).map_err(backend)?;
-            let mut meta = txn.open_table(META).map_err(backend)?;
-            let current = objects.get(key).map_err(backend)?.map(|v| {
-                let (rev, bytes) = v.value();
-                (rev, bytes.to_vec())
-            });
-            let (next_value, out) = change(current)?;
-            let revision = meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0) + 1;
-            meta.insert(REVISION, revision).map_err(backend)?;
-            match next_value {
-                Some(bytes) => {
-                    objects.insert(key, (revision, bytes.as_slice())).map_err(backend)?;
+        let mut refused = false;
+        let result = self.with_db(|db| {
+            let txn = db.begin_write().map_err(backend)?;
+            let result = {
+                let mut objects = txn.open_table(OBJECTS).map_err(backend)?;
+                let mut meta = txn.open_table(META).map_err(backend)?;
+                let current = objects.get(key).map_err(backend)?.map(|v| {
+                    let (rev, bytes) = v.value();
+                    (rev, bytes.to_vec())
+                });
+                let (next_value, out) = change(current).inspect_err(|_| refused = true)?;
+                let revision = meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0) + 1;
+                meta.insert(REVISION, revision).map_err(backend)?;
+                match next_value {
+                    Some(bytes) => {
+                        objects.insert(key, (revision, bytes.as_slice())).map_err(backend)?;
+                    }
+                    None => {
+                        objects.remove(key).map_err(backend)?;
+                    }
                 }
-                None => {
-                    objects.remove(key).map_err(backend)?;
-                }
+                (revision, out)
+            };
+            txn.commit().map_err(backend)?;
+            Ok(result)
+        });
+        if result.is_err() && !refused {
+            if let Err(e) = self.reopen() {
+                eprintln!("kubeboot server: reopening the store after a failed write: {e}");
             }
-            (revision, out)
-        };
-        txn.commit().map_err(backend)?;
-        Ok(result)
+        }
+        result
     }
 }
 
@@ -74,30 +124,34 @@ fn check(key: &str, expected: Option<u64>, actual: u64) -> Result<(), StoreError
 
 impl Store for RedbStore {
     fn get(&self, key: &str) -> Result<Option<Stored>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let objects = txn.open_table(OBJECTS).map_err(backend)?;
-        Ok(objects.get(key).map_err(backend)?.map(|v| {
-            let (revision, bytes) = v.value();
-            Stored { key: key.into(), value: bytes.to_vec(), revision }
-        }))
+        self.with_db(|db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let objects = txn.open_table(OBJECTS).map_err(backend)?;
+            Ok(objects.get(key).map_err(backend)?.map(|v| {
+                let (revision, bytes) = v.value();
+                Stored { key: key.into(), value: bytes.to_vec(), revision }
+            }))
+        })
     }
 
     fn list(&self, prefix: &str) -> Result<(Vec<Stored>, u64), StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let objects = txn.open_table(OBJECTS).map_err(backend)?;
-        let meta = txn.open_table(META).map_err(backend)?;
-        let mut out = Vec::new();
-        for entry in objects.range(prefix..).map_err(backend)? {
-            let (k, v) = entry.map_err(backend)?;
-            let key = k.value();
-            if !key.starts_with(prefix) {
-                break;
+        self.with_db(|db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let objects = txn.open_table(OBJECTS).map_err(backend)?;
+            let meta = txn.open_table(META).map_err(backend)?;
+            let mut out = Vec::new();
+            for entry in objects.range(prefix..).map_err(backend)? {
+                let (k, v) = entry.map_err(backend)?;
+                let key = k.value();
+                if !key.starts_with(prefix) {
+                    break;
+                }
+                let (revision, bytes) = v.value();
+                out.push(Stored { key: key.to_string(), value: bytes.to_vec(), revision });
             }
-            let (revision, bytes) = v.value();
-            out.push(Stored { key: key.to_string(), value: bytes.to_vec(), revision });
-        }
-        let revision = meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0);
-        Ok((out, revision))
+            let revision = meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0);
+            Ok((out, revision))
+        })
     }
 
     fn create(&self, key: &str, value: &[u8]) -> Result<u64, StoreError> {
@@ -127,9 +181,11 @@ impl Store for RedbStore {
     }
 
     fn revision(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let meta = txn.open_table(META).map_err(backend)?;
-        Ok(meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0))
+        self.with_db(|db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let meta = txn.open_table(META).map_err(backend)?;
+            Ok(meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0))
+        })
     }
 }
 
