@@ -55,6 +55,10 @@ pub enum Command {
         /// A name that is not there is not an error
         #[arg(long)]
         ignore_not_found: bool,
+        /// Also refuse the nodes' client certificates from now on, until they join again (what `reset -i`
+        /// does; `kubectl delete node` alone lets a running agent register again)
+        #[arg(long)]
+        revoke_credentials: bool,
         #[command(flatten)]
         kubeconfig: KubeconfigArg,
     },

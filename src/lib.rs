@@ -50,8 +50,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
         cli::Command::Get { resource, output, kubeconfig } => {
             runtime.block_on(commands::get::run(resource, output, kubeconfig))
         }
-        cli::Command::Delete { resource, names, ignore_not_found, kubeconfig } => {
-            runtime.block_on(commands::delete::run(resource, &names, ignore_not_found, kubeconfig))
+        cli::Command::Delete { resource, names, ignore_not_found, revoke_credentials, kubeconfig } => {
+            runtime.block_on(commands::delete::run(resource, &names, ignore_not_found, revoke_credentials, kubeconfig))
         }
         cli::Command::Init(args) => commands::init::run(args),
         cli::Command::Join(args) => runtime.block_on(commands::join::run(args)),

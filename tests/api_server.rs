@@ -424,3 +424,38 @@ fn watches_are_capped_per_identity() {
         assert!(freed, "a closed watch gives its slot back");
     });
 }
+
+/// A node certificate stops working when its node joins again under the same name (the TLS bootstrap
+/// issues a new one) or when an admin revokes the node's credentials (`reset -i`); nodes cannot revoke.
+#[test]
+fn an_old_or_revoked_node_certificate_is_refused() {
+    let s = common::api::start();
+    let admin = (s.file("admin.pem", &s.admin.0), s.file("admin-key.pem", &s.admin.1));
+    let admin = Some((admin.0.as_path(), admin.1.as_path()));
+    let join = |n: usize| {
+        let (csr, key) = node_csr("n1").unwrap();
+        let body = serde_json::json!({"nodeName": "n1", "csr": csr}).to_string();
+        let auth = format!("Authorization: Bearer {}", common::api::TOKEN);
+        let args = ["-X", "POST", "-H", &auth, "-H", "Content-Type: application/json", "--data", &body];
+        let (code, answer) = s.curl("/kubeboot/v1/node-certificates", None, &args);
+        assert_eq!(code, 201, "{answer}");
+        let cert: Value = serde_json::from_str(&answer).unwrap();
+        (
+            s.file(&format!("n1-{n}.pem"), cert["certificate"].as_str().unwrap()),
+            s.file(&format!("n1-{n}-key.pem"), &key),
+        )
+    };
+    let first = join(1);
+    let as_first = Some((first.0.as_path(), first.1.as_path()));
+    assert_eq!(s.curl("/api/v1/nodes", as_first, &[]).0, 200);
+    let second = join(2);
+    let as_second = Some((second.0.as_path(), second.1.as_path()));
+    assert_eq!(s.curl("/api/v1/nodes", as_first, &[]).0, 401, "the certificate of before the re-join");
+    assert_eq!(s.curl("/api/v1/nodes", as_second, &[]).0, 200);
+    let revoke = ["-X", "DELETE"];
+    assert_eq!(s.curl("/kubeboot/v1/node-credentials/n2", as_second, &revoke).0, 403, "a node cannot revoke");
+    let (code, body) = s.curl("/kubeboot/v1/node-credentials/n1", admin, &revoke);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(s.curl("/api/v1/nodes", as_second, &[]).0, 401, "revoked");
+    assert_eq!(s.curl("/api/v1/nodes", admin, &[]).0, 200, "admins are untouched");
+}

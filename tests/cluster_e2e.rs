@@ -193,7 +193,7 @@ fn up_builds_reruns_clean_heals_grows_and_rebuilds_after_reset() {
     // 6b. A node reset by hand while its Node is still Ready cannot join under that name (the server
     // refuses, up says so for that host and does not wait for it); once the Node has gone NotReady, up
     // joins it again.
-    lab_sh("lab-node2", "kubeboot reset");
+    lab_sh("lab-node2", "cp /etc/kubeboot/agent.conf /root/old-agent.conf && kubeboot reset");
     let (code, refused, _) = up(inv);
     assert_eq!(code, 1, "{refused}");
     let failures = refused["hosts"]["lab-node2"]["failures"].as_array().unwrap().clone();
@@ -207,6 +207,11 @@ fn up_builds_reruns_clean_heals_grows_and_rebuilds_after_reset() {
     let (code, rejoined, _) = up(inv);
     assert_eq!(code, 0, "{rejoined}");
     assert_eq!(ready_names("lab-master"), hosts);
+    // The certificate the node had before it left is refused now that it joined again; the new one works.
+    let old = lab_sh("lab-node2", "kubeboot get nodes --kubeconfig /root/old-agent.conf 2>&1; echo exit=$?");
+    assert!(old.contains("401") && !old.contains("exit=0"), "{old}");
+    let new = lab_sh("lab-node2", "kubeboot get nodes --kubeconfig /etc/kubeboot/agent.conf 2>&1; echo exit=$?");
+    assert!(new.contains("exit=0"), "{new}");
 
     // 7. A 4th host: only it joins; the others change only their /etc/hosts (which lists every host).
     let lab = kubeboot(&["lab", "up", "4", "--inventory", inv], &[]);
@@ -217,6 +222,16 @@ fn up_builds_reruns_clean_heals_grows_and_rebuilds_after_reset() {
     for host in hosts {
         assert_eq!(tasks_changed(&grown, host), ["/etc/hosts lists every inventory host"], "{host}");
     }
+    assert_eq!(ready_names("lab-master"), ["lab-master", "lab-node1", "lab-node2", "lab-node3"]);
+
+    // 7b. reset -i of one node revokes its certificate (a copy kept on the host is refused); up joins it again.
+    lab_sh("lab-node3", "cp /etc/kubeboot/agent.conf /root/old-agent.conf");
+    let reset = kubeboot(&["reset", "-i", inv, "--limit", "lab-node3"], &[]);
+    assert!(reset.status.success(), "{reset:?}");
+    let old = lab_sh("lab-node3", "kubeboot get nodes --kubeconfig /root/old-agent.conf 2>&1; echo exit=$?");
+    assert!(old.contains("401") && !old.contains("exit=0"), "{old}");
+    let (code, rejoined, _) = up(inv);
+    assert_eq!(code, 0, "{rejoined}");
     assert_eq!(ready_names("lab-master"), ["lab-master", "lab-node1", "lab-node2", "lab-node3"]);
 
     // 8. reset -i undoes it all (Docker stays); up then builds a new cluster (a new CA).

@@ -83,6 +83,12 @@ pub async fn list_nodes(client: &ApiClient) -> Result<Vec<Value>, ClientError> {
     Ok(answer["items"].as_array().cloned().unwrap_or_default())
 }
 
+/// Refuse the node's client certificates until it joins again.
+pub async fn revoke_node_credentials(client: &ApiClient, name: &str) -> Result<(), ClientError> {
+    let reply = client.request("DELETE", &format!("/kubeboot/v1/node-credentials/{name}"), None, None).await?;
+    expect(client, reply, 200).map(|_| ())
+}
+
 /// Delete a Node object; false when there was none.
 pub async fn delete_node(client: &ApiClient, name: &str) -> Result<bool, ClientError> {
     let reply = client.request("DELETE", &format!("/api/v1/nodes/{name}"), None, None).await?;

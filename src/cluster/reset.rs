@@ -1,5 +1,5 @@
-//! `kubeboot reset -i INV`: the Node objects of the hosts go first (through the first master, while it
-//! still serves), then each host runs `kubeboot reset` — nodes in parallel, the first master last, since
+//! `kubeboot reset -i INV`: the Node objects of the hosts go first, their client certificates revoked
+//! (through the first master, while it still serves), then each host runs `kubeboot reset` — nodes in parallel, the first master last, since
 //! its server is what the others' Node deletions needed. Docker and the kubeboot binary stay.
 
 use super::members::{self, record, Member, StepFailure};
@@ -23,7 +23,8 @@ pub async fn reset(inventory: &Inventory, hosts: &[&Host], forks: usize) -> Reca
     let resetting: Vec<&Member> = members.iter().filter(|m| master_selected || m.name() != first.name).collect();
     if let Some(master) = master.filter(|m| m.state.server_active) {
         let names: Vec<String> = resetting.iter().map(|m| shell_quote(m.name())).collect();
-        let command = format!("{REMOTE_BINARY} delete nodes --ignore-not-found {}", names.join(" "));
+        let command =
+            format!("{REMOTE_BINARY} delete nodes --ignore-not-found --revoke-credentials {}", names.join(" "));
         if let Err(f) = master.run(&command, b"").await {
             record(&mut recap, master.name(), "delete Node objects", Err(f));
         }

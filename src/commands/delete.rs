@@ -1,4 +1,4 @@
-//! `kubeboot delete nodes NAME…` (what `reset -i` runs on the master).
+//! `kubeboot delete nodes NAME… [--revoke-credentials]` (what `reset -i` runs on the master).
 
 use crate::apiclient::admin;
 use crate::cli::{GetResource, KubeconfigArg};
@@ -8,6 +8,7 @@ pub async fn run(
     resource: GetResource,
     names: &[String],
     ignore_not_found: bool,
+    revoke_credentials: bool,
     kubeconfig: KubeconfigArg,
 ) -> anyhow::Result<u8> {
     let client = admin::client(kubeconfig.kubeconfig.as_deref())?;
@@ -15,6 +16,11 @@ pub async fn run(
     match resource {
         GetResource::Nodes => {
             for name in names {
+                // Revoked first: the node's agent, still running, must not register its Node again.
+                if revoke_credentials {
+                    admin::revoke_node_credentials(&client, name).await?;
+                    println!("node \"{name}\" credentials revoked");
+                }
                 if admin::delete_node(&client, name).await? {
                     println!("node \"{name}\" deleted");
                 } else if !ignore_not_found {

@@ -8,6 +8,7 @@ pub mod events;
 pub mod init;
 pub mod layout;
 pub mod master_service;
+pub mod node_credentials;
 pub mod pod_binding;
 pub mod reset;
 pub mod runtime;

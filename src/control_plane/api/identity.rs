@@ -1,6 +1,10 @@
 //! Who a client is, from its verified client certificate (Kubernetes' conventions): O=system:masters is an
 //! admin; CN=system:node:<name> with O=system:nodes is that node; no certificate is anonymous.
 
+/// SHA-256 (hex) of the client certificate a connection was made with (empty without one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertificateFingerprint(pub String);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Identity {
     Anonymous,

@@ -16,7 +16,7 @@ use super::routes::ApiState;
 use super::serve::PeerAddress;
 use super::status::{status, unauthorized};
 use crate::bootstrap::token::BootstrapToken;
-use crate::control_plane::tokens;
+use crate::control_plane::{node_credentials, tokens};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -63,11 +63,45 @@ pub async fn client(State(state): State<Arc<ApiState>>, headers: HeaderMap, body
         Ok(None) => {}
         Err(e) => return status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()),
     }
-    match state.ca.sign_node_csr(&request.csr, &request.node_name) {
-        Ok(cert) => {
-            (StatusCode::CREATED, Json(json!({"certificate": cert, "ca": state.ca.cert_pem()}))).into_response()
-        }
-        Err(e) => status(StatusCode::FORBIDDEN, "Forbidden", e.to_string()),
+    let cert = match state.ca.sign_node_csr(&request.csr, &request.node_name) {
+        Ok(cert) => cert,
+        Err(e) => return status(StatusCode::FORBIDDEN, "Forbidden", e.to_string()),
+    };
+    // From now on this is the node's only certificate: an earlier one (a host that left) is refused.
+    let Some(fingerprint) = fingerprint(&cert) else {
+        return status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "the issued certificate does not parse");
+    };
+    if let Err(e) = node_credentials::record_issued(state.store.as_ref(), &request.node_name, &fingerprint) {
+        return super::objects::store_error(crate::resources::kinds::served("", "nodes"), &request.node_name, e);
+    }
+    (StatusCode::CREATED, Json(json!({"certificate": cert, "ca": state.ca.cert_pem()}))).into_response()
+}
+
+/// SHA-256 (hex) of a PEM certificate's DER, as the server sees it on a connection.
+fn fingerprint(cert_pem: &str) -> Option<String> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes()).ok()?;
+    Some(crate::bootstrap::pin::sha256_hex(&pem.contents))
+}
+
+/// DELETE /kubeboot/v1/node-credentials/NAME (admins; what `reset -i` runs): no certificate of that node
+/// is accepted until it joins again.
+pub async fn revoke(
+    State(state): State<Arc<ApiState>>,
+    Extension(identity): Extension<Identity>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    if !matches!(identity, Identity::Admin { .. }) {
+        return status(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!("{} cannot revoke node credentials", identity.user_name()),
+        );
+    }
+    match node_credentials::revoke(state.store.as_ref(), &name) {
+        Ok(()) => Json(json!({"kind": "Status", "apiVersion": "v1", "status": "Success",
+            "message": format!("the credentials of node {name:?} are revoked")}))
+        .into_response(),
+        Err(e) => super::objects::store_error(crate::resources::kinds::served("", "nodes"), &name, e),
     }
 }
 

@@ -97,6 +97,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/kubeboot/v1/bootstrap-tokens", get(bootstrap_tokens::list).post(bootstrap_tokens::create))
         .route("/kubeboot/v1/bootstrap-tokens/{id}", axum::routing::delete(bootstrap_tokens::delete))
         .route("/kubeboot/v1/node-serving-certificates", post(node_certificates::serving))
+        .route("/kubeboot/v1/node-credentials/{name}", axum::routing::delete(node_certificates::revoke))
         .route("/version", get(discovery::version))
         .route("/metrics", get(metrics))
         .route("/api", get(discovery::api_versions))
@@ -106,7 +107,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/openapi/v3/{*gv}", get(openapi_v3))
         .route("/api/{*rest}", axum::routing::any(resources))
         .route("/apis/{*rest}", axum::routing::any(resources))
-        .route_layer(axum::middleware::from_fn(require_certificate));
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_certificate));
     Router::new()
         .route("/healthz", get(health))
         .route("/readyz", get(health))
@@ -129,14 +130,24 @@ async fn metrics(Extension(identity): Extension<Identity>) -> Response {
         .into_response()
 }
 
-/// 401 for a client without a (verified) certificate, before any handler runs.
+/// 401 for a client without a (verified) certificate, or with a node certificate that is no longer its
+/// node's current one (node_credentials), before any handler runs.
 async fn require_certificate(
+    State(state): State<Arc<ApiState>>,
     Extension(identity): Extension<Identity>,
+    Extension(fingerprint): Extension<super::identity::CertificateFingerprint>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     if !identity.is_authenticated() {
         return unauthorized();
+    }
+    if let Identity::Node { name } = &identity {
+        match crate::control_plane::node_credentials::is_current(state.store.as_ref(), name, &fingerprint.0) {
+            Ok(true) => {}
+            Ok(false) => return unauthorized(),
+            Err(e) => return status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()),
+        }
     }
     next.run(request).await
 }

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
-use super::identity::Identity;
+use super::identity::{CertificateFingerprint, Identity};
 
 /// The client's address, in every request's extensions.
 #[derive(Debug, Clone, Copy)]
@@ -100,14 +100,12 @@ pub async fn serve(
                     // A failed or slow handshake (wrong CA, a port scan, an idle socket) only ends that connection.
                     let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else { return };
                     drop(slot);
-                    let identity = stream
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|certs| certs.first())
-                        .map(|leaf| Identity::from_cert_der(leaf))
-                        .unwrap_or(Identity::Anonymous);
-                    let service = TowerToHyperService::new(app.layer(Extension(identity)).layer(Extension(PeerAddress(peer))));
+                    let leaf = stream.get_ref().1.peer_certificates().and_then(|certs| certs.first());
+                    let identity = leaf.map(|leaf| Identity::from_cert_der(leaf)).unwrap_or(Identity::Anonymous);
+                    let fingerprint = CertificateFingerprint(leaf.map(|l| crate::bootstrap::pin::sha256_hex(l)).unwrap_or_default());
+                    let service = TowerToHyperService::new(
+                        app.layer(Extension(identity)).layer(Extension(fingerprint)).layer(Extension(PeerAddress(peer))),
+                    );
                     let mut builder = Builder::new(TokioExecutor::new());
                     builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
                     let _ = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await;
