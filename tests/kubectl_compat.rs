@@ -191,6 +191,20 @@ fn kubectl_versions_apply_get_watch_delete() {
         let ssa = ok(&["apply", "--server-side", "-n", &ns, "-f", &manifest("configmap.yaml")]);
         assert!(ssa.contains("serverside-applied") || ssa.contains("configured"), "{label}: {ssa}");
 
+        // A Secret's stringData is stored base64-encoded in data, as the API server does; /version/ answers.
+        let secret_file = server.dir.path().join(format!("{ns}-secret.yaml"));
+        std::fs::write(
+            &secret_file,
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: s3cret\n",
+        )
+        .unwrap();
+        ok(&["apply", "-n", &ns, "-f", secret_file.to_str().unwrap()]);
+        let secret: Value = serde_json::from_str(&ok(&["get", "secret", "creds", "-n", &ns, "-o", "json"])).unwrap();
+        assert_eq!(secret["data"]["password"], "czNjcmV0", "{label}: {secret}");
+        assert!(secret.get("stringData").is_none() && secret["type"] == "Opaque", "{label}: {secret}");
+        let version: Value = serde_json::from_str(&ok(&["get", "--raw", "/version/"])).unwrap();
+        assert_eq!(version["major"], "1", "{label}");
+
         let listed = ok(&["get", "pod,replicaset,deployment", "-n", &ns]);
         for name in ["pod/nginx", "replicaset.apps/frontend", "deployment.apps/web"] {
             assert!(listed.contains(name), "{label}: {name} in\n{listed}");

@@ -14,6 +14,7 @@ pub mod node_table;
 pub mod patch;
 pub mod pod;
 pub mod quantity;
+pub mod secret;
 pub mod selector;
 pub mod storage;
 pub mod storage_defaults;

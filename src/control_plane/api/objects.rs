@@ -304,6 +304,9 @@ fn admit(store: &dyn Store, path: &ObjectPath, mut object: Value) -> Result<Valu
     }
     object["apiVersion"] = json!(kind.api_version());
     object["kind"] = json!(kind.kind);
+    if kind.kind == "Secret" {
+        crate::resources::secret::normalize(&mut object);
+    }
     let errors = validation::validate(kind.kind, &object);
     if !errors.is_empty() {
         return Err(invalid(kind, meta::name(&object).unwrap_or(""), errors));

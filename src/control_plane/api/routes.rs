@@ -99,6 +99,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/kubeboot/v1/node-serving-certificates", post(node_certificates::serving))
         .route("/kubeboot/v1/node-credentials/{name}", axum::routing::delete(node_certificates::revoke))
         .route("/version", get(discovery::version))
+        .route("/version/", get(discovery::version))
         .route("/metrics", get(metrics))
         .route("/api", get(discovery::api_versions))
         .route("/apis", get(discovery::groups))
