@@ -272,7 +272,7 @@ fn node_authorization_matrix() {
         ("/api/v1/namespaces/default/secrets", r#"{"metadata":{"name":"other-s"},"data":{"a":"MQ=="}}"#),
         (
             "/api/v1/namespaces/default/pods",
-            r#"{"metadata":{"name":"p1"},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"x","env":[{"name":"E","valueFrom":{"secretKeyRef":{"name":"used-s","key":"a"}}}]}],"volumes":[{"name":"v","configMap":{"name":"used"}}]}}"#,
+            r#"{"metadata":{"name":"p1"},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"x","env":[{"name":"E","valueFrom":{"secretKeyRef":{"name":"used-s","key":"a"}}}]}],"volumes":[{"name":"v","configMap":{"name":"used"}},{"name":"d","persistentVolumeClaim":{"claimName":"used-c"}}]}}"#,
         ),
         (
             "/api/v1/namespaces/default/pods",
@@ -280,6 +280,31 @@ fn node_authorization_matrix() {
         ),
     ] {
         assert_eq!(send(as_admin, "POST", path, json, body), 201, "{path} {body}");
+    }
+    // Claims (one its pod uses) and volumes: provisioned by local-path on n1, on n2, and one made by hand.
+    let claim = |name: &str| {
+        format!(
+            r#"{{"metadata":{{"name":"{name}"}},"spec":{{"accessModes":["ReadWriteOnce"],"resources":{{"requests":{{"storage":"1Gi"}}}}}}}}"#
+        )
+    };
+    let volume = |name: &str, node: &str, provisioned: bool| {
+        let annotations = if provisioned {
+            r#""annotations":{"pv.kubernetes.io/provisioned-by":"kubeboot.io/local-path"}"#
+        } else {
+            r#""labels":{}"#
+        };
+        format!(
+            r#"{{"metadata":{{"name":"{name}",{annotations}}},"spec":{{"capacity":{{"storage":"1Gi"}},"accessModes":["ReadWriteOnce"],"hostPath":{{"path":"/var/lib/kubeboot/storage/{name}"}},"nodeAffinity":{{"required":{{"nodeSelectorTerms":[{{"matchExpressions":[{{"key":"kubernetes.io/hostname","operator":"In","values":["{node}"]}}]}}]}}}}}}}}"#
+        )
+    };
+    for (path, body) in [
+        ("/api/v1/namespaces/default/persistentvolumeclaims", claim("used-c")),
+        ("/api/v1/namespaces/default/persistentvolumeclaims", claim("other-c")),
+        ("/api/v1/persistentvolumes", volume("mine", "n1", true)),
+        ("/api/v1/persistentvolumes", volume("theirs", "n2", true)),
+        ("/api/v1/persistentvolumes", volume("by-hand", "n1", false)),
+    ] {
+        assert_eq!(send(as_admin, "POST", path, json, &body), 201, "{path} {body}");
     }
     let apply = "Content-Type: application/apply-patch+yaml";
     let merge = "Content-Type: application/merge-patch+json";
@@ -329,6 +354,49 @@ fn node_authorization_matrix() {
         ("a secret its pod uses", "GET", "/api/v1/namespaces/default/secrets/used-s", json, String::new(), 200),
         ("a secret no pod of it uses", "GET", "/api/v1/namespaces/default/secrets/other-s", json, String::new(), 403),
         ("the list of secrets", "GET", "/api/v1/namespaces/default/secrets", json, String::new(), 403),
+        (
+            "a claim its pod uses",
+            "GET",
+            "/api/v1/namespaces/default/persistentvolumeclaims/used-c",
+            json,
+            String::new(),
+            200,
+        ),
+        (
+            "a claim no pod of it uses",
+            "GET",
+            "/api/v1/namespaces/default/persistentvolumeclaims/other-c",
+            json,
+            String::new(),
+            403,
+        ),
+        ("the list of claims", "GET", "/api/v1/namespaces/default/persistentvolumeclaims", json, String::new(), 403),
+        ("the list of volumes", "GET", "/api/v1/persistentvolumes", json, String::new(), 200),
+        (
+            "a volume provisioned on it",
+            "PATCH",
+            "/api/v1/persistentvolumes/mine",
+            merge,
+            r#"{"metadata":{"labels":{"x":"y"}}}"#.into(),
+            200,
+        ),
+        (
+            "a volume provisioned on another node",
+            "PATCH",
+            "/api/v1/persistentvolumes/theirs",
+            merge,
+            r#"{"metadata":{"labels":{"x":"y"}}}"#.into(),
+            403,
+        ),
+        (
+            "a volume made by hand on it",
+            "PATCH",
+            "/api/v1/persistentvolumes/by-hand",
+            merge,
+            r#"{"metadata":{"labels":{"x":"y"}}}"#.into(),
+            403,
+        ),
+        ("deleting a volume provisioned on it", "DELETE", "/api/v1/persistentvolumes/mine", json, String::new(), 403),
         ("an event about its pod", "POST", "/api/v1/namespaces/default/events", json, event("Pod", "p1"), 201),
         ("an event about its Node", "POST", "/api/v1/namespaces/default/events", json, event("Node", "n1"), 201),
         (
