@@ -25,7 +25,7 @@ pub fn to_clean<'a>(volumes: &'a [Value], node: &str) -> Vec<&'a Value> {
     volumes
         .iter()
         .filter(|pv| is_local_path(pv) && pinned_node(pv) == Some(node))
-        .filter(|pv| pv.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()))
+        .filter(|pv| crate::resources::meta::is_deleting(pv))
         .filter(|pv| crate::resources::meta::has_finalizer(pv, LOCAL_PATH_FINALIZER))
         .collect()
 }

@@ -61,16 +61,27 @@ pub fn has_finalizer(object: &Value, finalizer: &str) -> bool {
 /// A copy of `object` without `finalizer` (what its owner writes back once its work is done).
 pub fn without_finalizer(object: &Value, finalizer: &str) -> Value {
     let mut out = object.clone();
-    let kept: Vec<Value> = object
-        .pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|f| *f != finalizer)
-        .cloned()
-        .collect();
-    out["metadata"]["finalizers"] = Value::Array(kept);
+    if let Some(list) = out.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
+        list.retain(|f| f != finalizer);
+    }
     out
+}
+
+/// `finalizer` added to `object`'s finalizers, once.
+pub fn add_finalizer(object: &mut Value, finalizer: &str) {
+    let list = &mut object["metadata"]["finalizers"];
+    if !list.is_array() {
+        *list = Value::Array(Vec::new());
+    }
+    let items = list.as_array_mut().expect("an array");
+    if !items.iter().any(|f| f == finalizer) {
+        items.push(Value::String(finalizer.to_string()));
+    }
+}
+
+/// The object is being deleted (a deletionTimestamp is set).
+pub fn is_deleting(object: &Value) -> bool {
+    object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())
 }
 
 /// uid and creationTimestamp for a new object.

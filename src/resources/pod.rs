@@ -29,7 +29,7 @@ pub fn is_terminal(pod: &Value) -> bool {
 }
 
 pub fn is_deleting(pod: &Value) -> bool {
-    pod.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())
+    super::meta::is_deleting(pod)
 }
 
 fn containers<'a>(pod: &'a Value, field: &str) -> impl Iterator<Item = &'a Value> {

@@ -83,10 +83,6 @@ pub fn waits_for_consumer(class: &Value) -> bool {
     s(class, "/volumeBindingMode") == Some("WaitForFirstConsumer")
 }
 
-fn deleting(o: &Value) -> bool {
-    o.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())
-}
-
 /// The claim a volume's claimRef names, as (namespace, name, uid — "" when only reserved by name).
 pub fn claim_ref(pv: &Value) -> Option<(&str, &str, &str)> {
     let r = pv.pointer("/spec/claimRef").filter(|r| r.is_object())?;
@@ -146,7 +142,7 @@ pub fn best_match<'a>(
     node: Option<&Value>,
 ) -> Option<&'a Value> {
     let mut best: Option<&Value> = None;
-    for pv in volumes.filter(|pv| !deleting(pv)) {
+    for pv in volumes.filter(|pv| !super::meta::is_deleting(pv)) {
         let reserved = reserved_for(pv, pvc);
         let free = claim_ref(pv).is_none() && s(pv, "/status/phase").is_none_or(|p| p == "Available" || p == "Pending");
         if !(reserved || free) || !satisfies(pv, pvc) || node.is_some_and(|n| !node_allows(pv, n)) {

@@ -5,18 +5,8 @@
 
 use serde_json::{json, Value};
 
+use super::meta::add_finalizer;
 use super::storage::{is_default_class, PVC_PROTECTION, PV_PROTECTION};
-
-fn add_finalizer(object: &mut Value, finalizer: &str) {
-    let list = &mut object["metadata"]["finalizers"];
-    if !list.is_array() {
-        *list = json!([]);
-    }
-    let items = list.as_array_mut().expect("an array");
-    if !items.iter().any(|f| f == finalizer) {
-        items.push(json!(finalizer));
-    }
-}
 
 pub fn apply(kind: &str, object: &mut Value) {
     match kind {

@@ -322,11 +322,7 @@ pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
 fn storage_cells(kind: &str, o: &Value, age: Value) -> Vec<Value> {
     use super::storage::{access_modes_text, claim_class, is_default_class, volume_class};
     let name = s(o, "/metadata/name").unwrap_or("");
-    let phase = if o.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
-        "Terminating"
-    } else {
-        s(o, "/status/phase").unwrap_or("")
-    };
+    let phase = if super::meta::is_deleting(o) { "Terminating" } else { s(o, "/status/phase").unwrap_or("") };
     let unset = |pointer: &str| json!(s(o, pointer).unwrap_or("<unset>"));
     match kind {
         "PersistentVolume" => {

@@ -826,12 +826,7 @@ pub(super) fn delete(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, 
     // Finalizers hold the object (marked) until the controllers that own them let go.
     let mut marked = object.clone();
     if let Some(f) = finalizer {
-        if !finalizers(&marked).contains(&f) {
-            let mut list: Vec<Value> =
-                marked.pointer("/metadata/finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
-            list.push(json!(f));
-            marked["metadata"]["finalizers"] = json!(list);
-        }
+        meta::add_finalizer(&mut marked, f);
     }
     if !finalizers(&marked).is_empty() {
         if marked.pointer("/metadata/deletionTimestamp").is_none() {

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use crate::control_plane::api::objects::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
 use crate::control_plane::runtime::{cache, Action, Cache, Change, Plan, Reconciler};
 use crate::resources::kinds;
+use crate::resources::meta::{has_finalizer, without_finalizer};
 
 pub struct GarbageCollector;
 
@@ -28,18 +29,6 @@ fn references(object: &Value) -> Vec<&Value> {
 
 fn deleting(object: &Value) -> bool {
     object.pointer("/metadata/deletionTimestamp").is_some()
-}
-
-fn has_finalizer(object: &Value, name: &str) -> bool {
-    object.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| f.iter().any(|v| v == name))
-}
-
-fn without_finalizer(object: &Value, name: &str) -> Value {
-    let mut out = object.clone();
-    if let Some(list) = out.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
-        list.retain(|v| v != name);
-    }
-    out
 }
 
 fn without_references(object: &Value, gone: &[&str]) -> Value {

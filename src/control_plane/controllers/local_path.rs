@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use super::volume_binder::{claims, classes, volumes};
 use crate::control_plane::runtime::{Action, Cache, Change, EventNote, Plan, Reconciler};
+use crate::resources::meta::is_deleting;
 use crate::resources::storage::{
     annotation, claim_class, is_local_path, local_path_folder, LOCAL_PATH_FINALIZER, LOCAL_PATH_PROVISIONER,
     PROVISIONED_BY, PV_PROTECTION, SELECTED_NODE, STORAGE_PROVISIONER,
@@ -17,10 +18,6 @@ use crate::resources::storage::{
 
 fn text<'a>(o: &'a Value, pointer: &str) -> &'a str {
     o.pointer(pointer).and_then(Value::as_str).unwrap_or("")
-}
-
-fn deleting(o: &Value) -> bool {
-    o.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())
 }
 
 /// The name of the volume made for a claim (Kubernetes' provisioners' convention).
@@ -34,7 +31,7 @@ impl LocalPathProvisioner {
     fn provision(&self, pvc: &Value, cache: &Cache) -> Plan {
         let mut plan = Plan::default();
         let ours = annotation(pvc, STORAGE_PROVISIONER) == Some(LOCAL_PATH_PROVISIONER);
-        if !ours || deleting(pvc) || !text(pvc, "/spec/volumeName").is_empty() {
+        if !ours || is_deleting(pvc) || !text(pvc, "/spec/volumeName").is_empty() {
             return plan;
         }
         let name = volume_name(pvc);
@@ -92,7 +89,10 @@ impl LocalPathProvisioner {
     fn reclaim(&self, pv: &Value) -> Plan {
         let mut plan = Plan::default();
         let released = text(pv, "/status/phase") == "Released";
-        if is_local_path(pv) && released && !deleting(pv) && text(pv, "/spec/persistentVolumeReclaimPolicy") == "Delete"
+        if is_local_path(pv)
+            && released
+            && !is_deleting(pv)
+            && text(pv, "/spec/persistentVolumeReclaimPolicy") == "Delete"
         {
             plan.push(Action::delete(volumes(), pv, None, None));
         }

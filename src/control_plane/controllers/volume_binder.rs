@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 
 use crate::control_plane::runtime::{Action, Cache, Change, EventNote, Plan, Reconciler};
 use crate::resources::kinds::{self, ResourceKind};
+use crate::resources::meta::is_deleting;
 use crate::resources::storage::{
     annotation, best_match, claim_class, claim_ref, is_local_path, reserved_for, satisfies, waits_for_consumer,
     BETA_STORAGE_PROVISIONER, BIND_COMPLETED, BOUND_BY_CONTROLLER, SELECTED_NODE, STORAGE_PROVISIONER,
@@ -37,10 +38,6 @@ pub(super) fn classes() -> &'static ResourceKind {
 
 fn text<'a>(o: &'a Value, pointer: &str) -> &'a str {
     o.pointer(pointer).and_then(Value::as_str).unwrap_or("")
-}
-
-fn deleting(o: &Value) -> bool {
-    o.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())
 }
 
 /// The binder. It remembers the last reason it reported per claim, so a claim that keeps waiting gets one
@@ -307,7 +304,7 @@ impl Reconciler for VolumeBinder {
         };
         if key.starts_with(&claims().prefix(None)) {
             // A claim on its way out binds nothing new; its volume is released once it is gone.
-            if deleting(object) {
+            if is_deleting(object) {
                 return Plan::default();
             }
             self.sync_claim(key, object, cache)
@@ -322,7 +319,7 @@ impl Reconciler for VolumeBinder {
 fn waiting_claims(cache: &Cache) -> Vec<String> {
     cache
         .list(claims(), None)
-        .filter(|c| text(c, "/spec/volumeName").is_empty() && !deleting(c))
+        .filter(|c| text(c, "/spec/volumeName").is_empty() && !is_deleting(c))
         .map(|c| claims().key(c.pointer("/metadata/namespace").and_then(Value::as_str), text(c, "/metadata/name")))
         .collect()
 }

@@ -9,13 +9,9 @@ use time::OffsetDateTime;
 use super::volume_binder::{claims, volumes};
 use crate::control_plane::runtime::{Action, Cache, Change, Plan, Reconciler};
 use crate::resources::kinds;
-use crate::resources::meta::{has_finalizer, without_finalizer};
+use crate::resources::meta::{has_finalizer, is_deleting, without_finalizer};
 use crate::resources::pod::is_terminal;
 use crate::resources::storage::{pod_claims, PVC_PROTECTION, PV_PROTECTION};
-
-fn deleting(o: &Value) -> bool {
-    o.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())
-}
 
 /// A pod that has not finished refers to the claim.
 fn in_use(pvc: &Value, cache: &Cache) -> bool {
@@ -53,7 +49,7 @@ impl Reconciler for VolumeProtection {
     fn reconcile(&self, key: &str, cache: &Cache, _now: OffsetDateTime) -> Plan {
         let mut plan = Plan::default();
         let Some(object) = cache.get(key) else { return plan };
-        if !deleting(object) {
+        if !is_deleting(object) {
             return plan;
         }
         if key.starts_with(&claims().prefix(None)) {

@@ -62,9 +62,16 @@ pub fn schedule_pending(store: &dyn Store) -> Result<Pass, StoreError> {
             on_node.entry(node.to_string()).or_default().push(pod.clone());
         }
     }
-    let volumes = volume_binding::Volumes::load(store)?;
+    let pending: Vec<&Value> =
+        pods.iter().filter(|p| node_name(p).is_none() && !is_deleting(p) && !is_terminal(p) && is_ours(p)).collect();
+    // Claims, volumes and classes are read only when a pending pod uses a claim (most passes have none).
+    let volumes = if pending.iter().any(|p| !crate::resources::storage::pod_claims(p).is_empty()) {
+        volume_binding::Volumes::load(store)?
+    } else {
+        volume_binding::Volumes::default()
+    };
     let mut pass = Pass::default();
-    for pod in pods.iter().filter(|p| node_name(p).is_none() && !is_deleting(p) && !is_terminal(p) && is_ours(p)) {
+    for pod in pending {
         let (namespace, name) = (
             pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default"),
             meta::name(pod).unwrap_or(""),

@@ -61,7 +61,7 @@ impl Volumes {
             let Some(pvc) = self.claims.get(&format!("{namespace}/{claim_name}")) else {
                 return Err(format!("persistentvolumeclaim {claim_name:?} not found"));
             };
-            if pvc.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
+            if crate::resources::meta::is_deleting(pvc) {
                 return Err(format!("persistentvolumeclaim {claim_name:?} is being deleted"));
             }
             let volume = pvc.pointer("/spec/volumeName").and_then(Value::as_str).unwrap_or("");
