@@ -26,22 +26,28 @@ pub struct Server {
 }
 
 pub fn start() -> Server {
-    start_inner(false, None)
+    start_inner(false, None, None)
 }
 
 /// The server with its store file at `store` (a small filesystem, say).
 #[allow(dead_code)]
 pub fn start_with_store(store: &Path) -> Server {
-    start_inner(false, Some(store))
+    start_inner(false, Some(store), None)
+}
+
+/// The server over a store the test built (one that wraps a RedbStore to hold its writes, say).
+#[allow(dead_code)]
+pub fn start_over(store: Arc<dyn Store>) -> Server {
+    start_inner(false, None, Some(store))
 }
 
 /// The same server with the controller manager running beside it (as `kubeboot server` runs it).
 #[allow(dead_code)]
 pub fn start_with_controllers() -> Server {
-    start_inner(true, None)
+    start_inner(true, None, None)
 }
 
-fn start_inner(controllers: bool, store_path: Option<&Path>) -> Server {
+fn start_inner(controllers: bool, store_path: Option<&Path>, store: Option<Arc<dyn Store>>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let (ca, _) = ClusterCa::generate("t").unwrap();
     let ca_pem = ca.cert_pem().to_string();
@@ -50,7 +56,7 @@ fn start_inner(controllers: bool, store_path: Option<&Path>) -> Server {
     let admin = (admin.cert_pem.clone(), admin.key_pem.clone());
     let serving = ca.issue_serving("kubeboot-apiserver", &["127.0.0.1".into(), "localhost".into()]).unwrap();
     let store_path = store_path.map(Path::to_path_buf).unwrap_or_else(|| dir.path().join("state.redb"));
-    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&store_path).unwrap());
+    let store: Arc<dyn Store> = store.unwrap_or_else(|| Arc::new(RedbStore::open(&store_path).unwrap()));
     tokens::create(store.as_ref(), &BootstrapToken::parse(TOKEN).unwrap(), Some(3600)).unwrap();
     tokens::create(store.as_ref(), &BootstrapToken::parse(EXPIRED).unwrap(), Some(0)).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

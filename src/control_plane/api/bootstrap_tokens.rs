@@ -60,14 +60,15 @@ pub async fn create(
         Ok(t) => t,
         Err(e) => return internal(e),
     };
-    match tokens::create(state.store.as_ref(), &token, request.ttl_seconds) {
+    super::off_workers::off_workers(move || match tokens::create(state.store.as_ref(), &token, request.ttl_seconds) {
         Ok(()) => (
             StatusCode::CREATED,
             Json(json!({"token": token.expose(), "expires": request.ttl_seconds.map(|t| tokens::now_unix().saturating_add(t))})),
         )
             .into_response(),
         Err(e) => internal(e),
-    }
+    })
+    .await
 }
 
 pub async fn delete(
@@ -78,11 +79,12 @@ pub async fn delete(
     if let Some(r) = admin_only(&identity) {
         return r;
     }
-    match tokens::delete(state.store.as_ref(), &id) {
+    super::off_workers::off_workers(move || match tokens::delete(state.store.as_ref(), &id) {
         Ok(()) => Json(json!({"deleted": id})).into_response(),
         Err(StoreError::NotFound(_)) => {
             status(StatusCode::NOT_FOUND, "NotFound", format!("bootstrap token {id:?} not found"))
         }
         Err(e) => internal(e),
-    }
+    })
+    .await
 }

@@ -12,6 +12,7 @@ mod node_certificates;
 mod node_proxy;
 pub(crate) mod object_path;
 pub(crate) mod objects;
+mod off_workers;
 mod openapi;
 mod routes;
 mod scale;

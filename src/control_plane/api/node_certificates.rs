@@ -33,14 +33,18 @@ fn bearer(headers: &HeaderMap) -> Option<BootstrapToken> {
 /// TLS bootstrap: a valid bootstrap token buys exactly one thing, a client certificate for
 /// system:node:<name> signed from the node's own CSR.
 pub async fn client(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    super::off_workers::off_workers(move || issue_client(&state, &headers, &body)).await
+}
+
+fn issue_client(state: &ApiState, headers: &HeaderMap, body: &[u8]) -> Response {
     state.node_certificate_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let Some(token) = bearer(&headers) else { return unauthorized() };
+    let Some(token) = bearer(headers) else { return unauthorized() };
     match tokens::authenticate(state.store.as_ref(), &token) {
         Ok(true) => {}
         Ok(false) => return unauthorized(),
         Err(e) => return status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()),
     }
-    let request: NodeCertificateRequest = match serde_json::from_slice(&body) {
+    let request: NodeCertificateRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
     };
@@ -97,12 +101,13 @@ pub async fn revoke(
             format!("{} cannot revoke node credentials", identity.user_name()),
         );
     }
-    match node_credentials::revoke(state.store.as_ref(), &name) {
+    super::off_workers::off_workers(move || match node_credentials::revoke(state.store.as_ref(), &name) {
         Ok(()) => Json(json!({"kind": "Status", "apiVersion": "v1", "status": "Success",
             "message": format!("the credentials of node {name:?} are revoked")}))
         .into_response(),
         Err(e) => super::objects::store_error(crate::resources::kinds::served("", "nodes"), &name, e),
-    }
+    })
+    .await
 }
 
 #[derive(Deserialize)]

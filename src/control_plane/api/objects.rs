@@ -107,7 +107,22 @@ impl ObjectQuery {
 }
 
 /// One request on an object path. `identity` is already known to be authenticated or not.
+///
+/// Answered off the async workers (off_workers): writes commit to disk, lists and a watch's first events
+/// read and encode whole collections; a watch's stream then runs on them.
 pub async fn handle(
+    state: Arc<ApiState>,
+    identity: Identity,
+    method: Method,
+    path: ObjectPath,
+    query: ObjectQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    super::off_workers::off_workers(move || respond(state, identity, method, path, query, headers, body)).await
+}
+
+fn respond(
     state: Arc<ApiState>,
     identity: Identity,
     method: Method,

@@ -68,15 +68,18 @@ impl WatchHub {
         WatchHub { live, history: Mutex::new(History { events: VecDeque::new(), floor }), capacity }
     }
 
-    fn publish(history: &mut History, hub: &WatchHub, event: Event) {
+    /// Into the history and out to live watchers under one lock, so a subscriber gets each event once:
+    /// in its replay or on its live feed.
+    fn publish(&self, event: Event) {
         let event = Arc::new(event);
+        let mut history = self.history.lock().expect("watch history");
         history.events.push_back(event.clone());
-        while history.events.len() > hub.capacity {
+        while history.events.len() > self.capacity {
             if let Some(old) = history.events.pop_front() {
                 history.floor = old.revision;
             }
         }
-        let _ = hub.live.send(event);
+        let _ = self.live.send(event);
     }
 
     /// The live feed only (for in-process controllers that re-read the store on any change).
@@ -100,13 +103,17 @@ impl WatchHub {
 pub struct WatchedStore {
     inner: Arc<dyn Store>,
     hub: Arc<WatchHub>,
+    /// Held across a write and its publishing, so events go out in revision order. The history lock is
+    /// taken only to publish: a watch starting never waits for a commit (its fsync) to finish; an event
+    /// committed but not yet published reaches it live, and watchers skip what they have already seen.
+    writes: Mutex<()>,
 }
 
 impl WatchedStore {
     /// `capacity`: how many events the history keeps.
     pub fn new(inner: Arc<dyn Store>, capacity: usize) -> Result<Self, StoreError> {
         let floor = inner.revision()?;
-        Ok(WatchedStore { inner, hub: Arc::new(WatchHub::new(floor, capacity)) })
+        Ok(WatchedStore { inner, hub: Arc::new(WatchHub::new(floor, capacity)), writes: Mutex::new(()) })
     }
 
     pub fn hub(&self) -> Arc<WatchHub> {
@@ -122,26 +129,25 @@ impl Store for WatchedStore {
         self.inner.list(prefix)
     }
     fn create(&self, key: &str, value: &[u8]) -> Result<u64, StoreError> {
-        // The history lock is held across the write so events are published in revision order.
-        let mut history = self.hub.history.lock().expect("watch history");
+        let _write = self.writes.lock().expect("store writes");
         let revision = self.inner.create(key, value)?;
         let event = Event { kind: EventKind::Added, key: key.into(), revision, value: value.to_vec() };
-        WatchHub::publish(&mut history, &self.hub, event);
+        self.hub.publish(event);
         Ok(revision)
     }
     fn update(&self, key: &str, value: &[u8], expected: Option<u64>) -> Result<u64, StoreError> {
-        let mut history = self.hub.history.lock().expect("watch history");
+        let _write = self.writes.lock().expect("store writes");
         let revision = self.inner.update(key, value, expected)?;
         let event = Event { kind: EventKind::Modified, key: key.into(), revision, value: value.to_vec() };
-        WatchHub::publish(&mut history, &self.hub, event);
+        self.hub.publish(event);
         Ok(revision)
     }
     fn delete(&self, key: &str, expected: Option<u64>) -> Result<Stored, StoreError> {
-        let mut history = self.hub.history.lock().expect("watch history");
+        let _write = self.writes.lock().expect("store writes");
         let old = self.inner.delete(key, expected)?;
         let event =
             Event { kind: EventKind::Deleted, key: key.into(), revision: old.revision, value: old.value.clone() };
-        WatchHub::publish(&mut history, &self.hub, event);
+        self.hub.publish(event);
         Ok(old)
     }
     fn revision(&self) -> Result<u64, StoreError> {
