@@ -132,6 +132,11 @@ fn become_uploads_root_owned_files_atomically() {
     let dest_dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dest_dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let dest = dest_dir.path().join("root-only.conf");
+    // What a run killed mid-upload left: a staged copy of this file in /tmp (the only place the login user
+    // can write), named by the target's hash.
+    let key = kubeboot::bootstrap::pin::sha256_hex(dest.to_str().unwrap().as_bytes());
+    let stale = format!("/tmp/.kubeboot-stage.{}.1-dead", &key[..16]);
+    std::fs::write(&stale, "partial").unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let s = SshSession::connect(&t).await.unwrap();
@@ -142,4 +147,10 @@ fn become_uploads_root_owned_files_atomically() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let meta = std::fs::metadata(&dest).unwrap();
     assert_eq!((meta.uid(), meta.permissions().mode() & 0o777), (0, 0o600));
+    let staged: Vec<String> = std::fs::read_dir("/tmp")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&format!(".kubeboot-stage.{}.", &key[..16])))
+        .collect();
+    assert!(staged.is_empty(), "staged copies left in /tmp: {staged:?}");
 }

@@ -86,6 +86,8 @@ fn upload_10_mb_keeps_bytes_and_mode_atomically() {
     runtime().block_on(async {
         let s = SshSession::connect(&target(f.sshd.port, &f.key, f.client.path())).await.unwrap();
         std::fs::write(&dest, b"old contents").unwrap();
+        // What a run killed mid-upload left beside the target.
+        std::fs::write(dest_dir.path().join(".blob.bin.kubeboot-1-dead"), b"partial").unwrap();
         s.upload(&data, dest.to_str().unwrap(), 0o640).await.unwrap();
         let back = s.read(dest.to_str().unwrap()).await.unwrap().expect("file exists");
         assert!(back == data, "downloaded bytes differ from uploaded");

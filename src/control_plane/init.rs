@@ -64,7 +64,7 @@ pub fn initialize(
         write_missing_credentials(layout, settings, node_name, extra_sans, &ca)?;
     }
     let token = if created {
-        std::fs::create_dir_all(&layout.data_dir).map_err(io(&layout.data_dir))?;
+        super::layout::secure_data_dir(&layout.data_dir, None).map_err(io(&layout.data_dir))?;
         let store = RedbStore::open(&layout.store())?;
         let token = BootstrapToken::generate()?;
         tokens::create(&store, &token, token_ttl)?;

@@ -32,8 +32,6 @@ pub enum TransportError {
     Protocol { host: String, message: String },
     #[error("{host}: SFTP error on {path}: {message}")]
     Sftp { host: String, path: String, message: String },
-    #[error("{host}: {message}")]
-    Local { host: String, message: String },
 }
 
 impl TransportError {

@@ -1,11 +1,10 @@
 //! How kubeboot talks to a host: run a command, upload a file atomically, read a file.
-//! `ssh` reaches remote hosts over one russh connection each; `local` runs on this machine (for `init` and
-//! `join`, which run on the host itself).
+//! `ssh` reaches remote hosts over one russh connection each (`init` and `join` on a host write their files
+//! themselves: control_plane::layout).
 
 mod become_sudo;
 mod error;
 mod host_keys;
-mod local;
 pub mod secrets;
 mod ssh;
 mod target;
@@ -14,7 +13,6 @@ use std::future::Future;
 
 pub use become_sudo::shell_quote;
 pub use error::TransportError;
-pub use local::LocalTransport;
 pub use ssh::SshSession;
 pub use target::{HostKeyPolicy, SshTarget};
 
@@ -68,8 +66,30 @@ pub trait Transport: Send + Sync {
     fn read(&self, path: &str) -> impl Future<Output = Result<Option<Vec<u8>>, TransportError>> + Send;
 }
 
+/// The name shared by every staged copy of `path`: beside the target (same filesystem, so installing is a
+/// rename), or in /tmp when the login user cannot write there and sudo installs it (then named by a hash of
+/// the target). The next upload of the same file removes what a killed run left under it.
+fn staging_prefix(path: &str, in_tmp: bool) -> String {
+    if in_tmp {
+        let key = crate::bootstrap::pin::sha256_hex(path.as_bytes());
+        return format!("/tmp/.kubeboot-stage.{}.", &key[..16]);
+    }
+    let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
+    format!("{}/.{name}.kubeboot-", if dir.is_empty() { "" } else { dir })
+}
+
+/// A fresh staging name for one upload of `path` (see staging_prefix).
+pub(crate) fn staging_path(path: &str, in_tmp: bool) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{}{}-{nanos:x}{n}", staging_prefix(path, in_tmp), std::process::id())
+}
+
 /// The shell command that moves an uploaded temp file into place; shared by every transport so the
-/// atomicity rules are written once: same folder, fsync, rename.
+/// atomicity rules are written once: same folder, fsync, rename. `copy`: the file was staged in /tmp.
 pub(crate) fn install_command(staged: &str, path: &str, mode: u32, copy: bool) -> String {
     let (staged_q, path_q) = (shell_quote(staged), shell_quote(path));
     let tmp = shell_quote(&format!("{path}.kubeboot-tmp"));
@@ -79,10 +99,8 @@ pub(crate) fn install_command(staged: &str, path: &str, mode: u32, copy: bool) -
     } else {
         format!("mv -f {staged_q} {tmp} && ")
     };
-    // Staged files of an earlier run that was killed mid-upload (same folder, same name) go too.
-    let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
-    let leftovers =
-        format!("{}/.{}.kubeboot-*", shell_quote(if dir.is_empty() { "/" } else { dir }), shell_quote(name));
+    // Staged copies of this file an earlier run left when it was killed mid-upload go too.
+    let leftovers = format!("{}*", shell_quote(&staging_prefix(path, copy)));
     format!(
         "set -e; umask 077; {place}chmod {mode:o} {tmp} && (sync {tmp} 2>/dev/null || true) && mv -f {tmp} {path_q} && rm -f {leftovers}"
     )

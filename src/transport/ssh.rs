@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 
 use super::become_sudo::{self, SudoState};
 use super::host_keys::{HostKeyChecker, Rejection};
-use super::{install_command, secrets, shell_quote, ExecOutput, SshTarget, Transport, TransportError};
+use super::{install_command, secrets, shell_quote, staging_path, ExecOutput, SshTarget, Transport, TransportError};
 
 /// Backoff between attempts while a host refuses connections (it may be booting). Never used for
 /// authentication or host-key failures, which a retry cannot fix.
@@ -353,13 +353,7 @@ impl Transport for SshSession {
             |message: String| TransportError::Sftp { host: self.target.name.clone(), path: path.to_string(), message };
         // As root the temp file goes beside the target (rename is atomic there); through sudo the login user
         // can only write to /tmp, and the install step copies it beside the target first.
-        let unique = format!("kubeboot-{}-{}", std::process::id(), unique_suffix());
-        let staged = if self.target.become_root {
-            format!("/tmp/.{unique}")
-        } else {
-            let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
-            format!("{}/.{name}.{unique}", if dir.is_empty() { "/" } else { dir })
-        };
+        let staged = staging_path(path, self.target.become_root);
         let sftp = self.sftp().await?;
         // Created 0600 so contents are never readable by others while staged (e.g. in /tmp).
         let mut attributes = FileAttributes::empty();
@@ -400,14 +394,6 @@ async fn send_stdin(channel: &russh::Channel<client::Msg>, stdin: &[u8]) -> Resu
         channel.data(stdin).await?;
     }
     channel.eof().await
-}
-
-fn unique_suffix() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("{nanos:x}{}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 fn signal_number(sig: &russh::Sig) -> u32 {

@@ -36,7 +36,17 @@ fn backend(e: impl Into<redb::Error>) -> StoreError {
     }
 }
 
+/// The store holds bootstrap-token secrets and every Secret: its file is 0600 before redb writes a byte to
+/// it (a run killed right after creating it leaves nothing readable), and made so again at every open.
+fn private_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path);
+    file.and_then(|f| f.set_permissions(std::fs::Permissions::from_mode(0o600)))
+        .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))
+}
+
 fn open_database(path: &Path) -> Result<Database, StoreError> {
+    private_file(path)?;
     let db = Database::create(path).map_err(backend)?;
     // Create the tables once so readers never meet a missing table.
     let txn = db.begin_write().map_err(backend)?;
@@ -192,6 +202,20 @@ impl Store for RedbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_file_is_private_from_its_creation_and_at_every_open() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        drop(RedbStore::open(&path).unwrap());
+        assert_eq!(mode(&path), 0o600, "a new store");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = RedbStore::open(&path).unwrap();
+        assert_eq!(mode(&path), 0o600, "an older kubeboot's 0644 store");
+        store.create("/k", b"{}").unwrap();
+    }
 
     #[test]
     fn crud_with_revisions_conflicts_and_prefix_lists() {
