@@ -133,6 +133,47 @@ fn kubectl_versions_apply_get_watch_delete() {
             let again = ok(&["apply", "-n", &ns, "-f", &manifest(m)]);
             assert!(again.trim_end().ends_with("unchanged"), "{label} {m} again: {again}");
         }
+        // The server's defaults, as kube-apiserver fills them in; the second apply above left them and the
+        // generation as they were.
+        let web: Value = serde_json::from_str(&ok(&["get", "deployment", "web", "-n", &ns, "-o", "json"])).unwrap();
+        assert_eq!(web["metadata"]["generation"], 1, "{label}");
+        let spec = &web["spec"];
+        assert_eq!(
+            spec["strategy"],
+            serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
+            "{label}"
+        );
+        assert_eq!(
+            (spec["revisionHistoryLimit"].as_i64(), spec["progressDeadlineSeconds"].as_i64()),
+            (Some(10), Some(600))
+        );
+        let pod_spec = &spec["template"]["spec"];
+        assert_eq!(
+            (pod_spec["restartPolicy"].as_str(), pod_spec["dnsPolicy"].as_str(), pod_spec["schedulerName"].as_str()),
+            (Some("Always"), Some("ClusterFirst"), Some("default-scheduler")),
+            "{label}"
+        );
+        let container = &pod_spec["containers"][0];
+        assert_eq!(
+            (container["imagePullPolicy"].as_str(), container["ports"][0]["protocol"].as_str()),
+            (Some("IfNotPresent"), Some("TCP")),
+            "{label}"
+        );
+        assert_eq!(container["terminationMessagePath"], "/dev/termination-log", "{label}");
+        let job: Value = serde_json::from_str(&ok(&["get", "job", "pi", "-n", &ns, "-o", "json"])).unwrap();
+        let job = &job["spec"];
+        assert_eq!(
+            (job["backoffLimit"].as_i64(), job["completions"].as_i64()),
+            (Some(4), Some(1)),
+            "{label}: kept, filled"
+        );
+        let cron: Value = serde_json::from_str(&ok(&["get", "cronjob", "hello", "-n", &ns, "-o", "json"])).unwrap();
+        assert_eq!(
+            (cron["spec"]["concurrencyPolicy"].as_str(), cron["spec"]["failedJobsHistoryLimit"].as_i64()),
+            (Some("Allow"), Some(1)),
+            "{label}"
+        );
+
         let changed = ok(&["apply", "-n", &ns, "-f", &manifest("pod-changed.yaml")]);
         assert_eq!(changed.trim_end(), "pod/nginx configured", "{label}");
         let pod: Value = serde_json::from_str(&ok(&["get", "pod", "nginx", "-n", &ns, "-o", "json"])).unwrap();
@@ -260,5 +301,74 @@ fn kubectl_versions_apply_get_watch_delete() {
         }
         assert!(ok(&["delete", "namespace", &ns]).contains("deleted"), "{label}");
         eprintln!("ok: {label} (delete -f took {delete_took:?})");
+    }
+}
+
+/// `kubectl auth can-i` (with `--list`) and, where kubectl has it (1.28+ GA), `kubectl auth whoami`,
+/// answered from the authorizer the server applies: an admin may do anything, a node what the node
+/// authorizer lets it, nobody else anything.
+#[test]
+fn kubectl_versions_auth_can_i_and_whoami() {
+    let (server, admin_conf, _) = server_with_kubeconfig();
+    let node = server.state.ca.issue_client("system:node:n1", &["system:nodes"]).unwrap();
+    let node_conf = server.dir.path().join("node.conf");
+    let conf = kubeboot::bootstrap::kubeconfig::Kubeconfig::with_user(
+        "t",
+        &format!("https://127.0.0.1:{}", server.port),
+        &server.ca_pem,
+        "system:node:n1",
+        &node.cert_pem,
+        &node.key_pem,
+    );
+    std::fs::write(&node_conf, conf.to_yaml()).unwrap();
+    for (label, kubectl) in common::kubectls::all() {
+        let run = |conf: &Path, args: &[&str]| {
+            let out = kubectl_in(&kubectl, conf, server.dir.path()).args(args).output().unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).trim().to_string(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let can_i = |conf: &Path, args: &[&str]| {
+            let mut all = vec!["auth", "can-i"];
+            all.extend_from_slice(args);
+            let (code, out, err) = run(conf, &all);
+            match (code, out.as_str()) {
+                (Some(0), "yes") => true,
+                (Some(1), o) if o == "no" || o.starts_with("no - ") => false,
+                _ => panic!("{label} {all:?}: {code:?} {out} {err}"),
+            }
+        };
+        let admin = admin_conf.as_path();
+        assert!(can_i(admin, &["create", "deployments"]), "{label}");
+        assert!(can_i(admin, &["delete", "nodes", "--all-namespaces"]), "{label}");
+        assert!(can_i(admin, &["get", "/healthz"]), "{label}");
+        let node = node_conf.as_path();
+        assert!(can_i(node, &["get", "nodes"]), "{label}: a node reads nodes");
+        assert!(can_i(node, &["update", "nodes/n1"]), "{label}: its own Node");
+        assert!(!can_i(node, &["update", "nodes/n2"]), "{label}: not another's");
+        assert!(!can_i(node, &["create", "deployments"]), "{label}");
+        assert!(!can_i(node, &["list", "secrets"]), "{label}: secrets one at a time, never a list");
+        assert!(!can_i(node, &["get", "secrets/s1", "-n", "default"]), "{label}: no pod of n1 uses s1");
+        assert!(can_i(node, &["get", "/version"]), "{label}");
+        assert!(!can_i(node, &["get", "/metrics"]), "{label}");
+
+        let (code, listed, err) = run(admin, &["auth", "can-i", "--list"]);
+        assert_eq!(code, Some(0), "{label}: {err}");
+        assert!(listed.lines().any(|l| l.split_whitespace().take(3).eq(["*.*", "[]", "[]"])), "{label}: {listed}");
+        let (code, listed, err) = run(node, &["auth", "can-i", "--list"]);
+        assert_eq!(code, Some(0), "{label}: {err}");
+        assert!(listed.lines().any(|l| l.starts_with("pods ") && l.contains("get list watch")), "{label}: {listed}");
+        assert!(!listed.contains("deployments"), "{label}: {listed}");
+
+        if !label.contains("1.20") && !label.contains("1.27") {
+            let (code, who, err) = run(admin, &["auth", "whoami", "-o", "json"]);
+            assert_eq!(code, Some(0), "{label}: {err}");
+            let who: Value = serde_json::from_str(&who).unwrap();
+            assert_eq!(who["status"]["userInfo"]["username"], "kubernetes-admin", "{label}");
+            let (_, who, _) = run(node, &["auth", "whoami"]);
+            assert!(who.contains("system:node:n1") && who.contains("system:nodes"), "{label}: {who}");
+        }
     }
 }

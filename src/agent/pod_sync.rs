@@ -65,18 +65,13 @@ pub type PodEvent = (Value, bool, &'static str, String);
 /// Why a container is not running, as its waiting state says it.
 type Waiting = (String, String);
 
-/// Kubernetes' default pull policy: Always for `:latest` or no tag, IfNotPresent otherwise.
+/// The container's pull policy; the API's default when a pod from an older server has none.
 pub fn pull_policy(container: &Value) -> String {
     if let Some(p) = container.get("imagePullPolicy").and_then(Value::as_str) {
         return p.to_string();
     }
     let image = container.get("image").and_then(Value::as_str).unwrap_or("");
-    let (_, tag) = super::runtime::docker::split_image(image);
-    if tag == "latest" && !image.contains('@') {
-        "Always".into()
-    } else {
-        "IfNotPresent".into()
-    }
+    crate::resources::pod_defaults::pull_policy_for(image).into()
 }
 
 /// kubelet's crash back-off before the restart that follows `attempt` (0-based): the first restart is

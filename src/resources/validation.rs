@@ -58,6 +58,18 @@ fn pod_spec(errors: &mut Vec<FieldError>, o: &Value, base: &str) {
     }
 }
 
+/// A Job's pods end: their restartPolicy (Always when left out) must be OnFailure or Never.
+fn job_restart_policy(errors: &mut Vec<FieldError>, o: &Value, base: &str) {
+    let pointer = format!("{base}/restartPolicy");
+    let policy = o.pointer(&pointer).and_then(Value::as_str).unwrap_or("Always");
+    if !matches!(policy, "OnFailure" | "Never") {
+        errors.push(FieldError {
+            field: field_path(&pointer),
+            message: format!("Unsupported value: {policy:?}: supported values: \"OnFailure\", \"Never\""),
+        });
+    }
+}
+
 /// Does `selector.matchLabels` select `labels`?
 fn selects(selector: &Value, labels: &Value) -> bool {
     selector
@@ -97,11 +109,15 @@ pub fn validate(kind: &str, o: &Value) -> Vec<FieldError> {
     match kind {
         "Pod" => pod_spec(&mut errors, o, "/spec"),
         "Deployment" | "ReplicaSet" | "DaemonSet" => templated(&mut errors, o),
-        "Job" => pod_spec(&mut errors, o, "/spec/template/spec"),
+        "Job" => {
+            pod_spec(&mut errors, o, "/spec/template/spec");
+            job_restart_policy(&mut errors, o, "/spec/template/spec");
+        }
         "CronJob" => {
             required(&mut errors, o, "/spec/schedule");
             required(&mut errors, o, "/spec/jobTemplate");
             pod_spec(&mut errors, o, "/spec/jobTemplate/spec/template/spec");
+            job_restart_policy(&mut errors, o, "/spec/jobTemplate/spec/template/spec");
         }
         "PersistentVolume" => {
             required(&mut errors, o, "/spec/capacity/storage");
@@ -161,6 +177,19 @@ mod tests {
         let mut good = bad.clone();
         good["spec"]["template"]["metadata"]["labels"]["app"] = json!("web");
         assert!(validate("Deployment", &good).is_empty());
+    }
+
+    #[test]
+    fn job_pods_must_end() {
+        let job = |policy: Value| {
+            json!({"metadata": {"name": "j"}, "spec": {"template": {"spec": {"restartPolicy": policy,
+                "containers": [{"name": "c", "image": "i"}]}}}})
+        };
+        assert!(validate("Job", &job(json!("Never"))).is_empty());
+        let errors = validate("Job", &job(Value::Null));
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "spec.template.spec.restartPolicy");
+        assert_eq!(errors[0].message, r#"Unsupported value: "Always": supported values: "OnFailure", "Never""#);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::access_reviews::REVIEW_RESOURCES;
 use super::status::not_found;
 use crate::resources::kinds::{self, KINDS};
 
@@ -42,13 +43,24 @@ fn group_json(group: &str, versions: &[&str]) -> Value {
     json!({"name": group, "versions": versions, "preferredVersion": versions[0]})
 }
 
+/// The groups of the stored kinds, then those of the review resources (access_reviews.rs).
+fn all_groups() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut groups = kinds::groups();
+    for (group, version, _, _) in REVIEW_RESOURCES {
+        if !groups.iter().any(|(g, _)| *g == group) {
+            groups.push((group, vec![version]));
+        }
+    }
+    groups
+}
+
 pub async fn groups() -> Response {
-    let groups: Vec<Value> = kinds::groups().iter().map(|(g, vs)| group_json(g, vs)).collect();
+    let groups: Vec<Value> = all_groups().iter().map(|(g, vs)| group_json(g, vs)).collect();
     Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})).into_response()
 }
 
 pub fn group(name: &str) -> Response {
-    match kinds::groups().into_iter().find(|(g, _)| *g == name) {
+    match all_groups().into_iter().find(|(g, _)| *g == name) {
         Some((g, vs)) => {
             let mut body = group_json(g, &vs);
             body["kind"] = json!("APIGroup");
@@ -64,10 +76,15 @@ const VERBS: [&str; 8] = ["create", "delete", "deletecollection", "get", "list",
 /// /api/v1 or /apis/{group}/{version}: the APIResourceList kubectl maps kinds and short names with.
 pub fn resources(group: &str, version: &str) -> Response {
     let served: Vec<_> = KINDS.iter().filter(|k| k.group == group && k.version == version).collect();
-    if served.is_empty() {
+    let reviews: Vec<_> = REVIEW_RESOURCES.iter().filter(|(g, v, _, _)| *g == group && *v == version).collect();
+    if served.is_empty() && reviews.is_empty() {
         return not_found();
     }
     let mut resources = Vec::new();
+    for (_, _, plural, kind) in reviews {
+        resources
+            .push(json!({"name": plural, "singularName": "", "namespaced": false, "kind": kind, "verbs": ["create"]}));
+    }
     for k in served {
         resources.push(json!({
             "name": k.plural, "singularName": k.singular, "namespaced": k.namespaced, "kind": k.kind,

@@ -30,6 +30,16 @@ impl Identity {
         }
     }
 
+    /// The groups Kubernetes would report for this identity (`kubectl auth whoami`).
+    pub fn groups(&self) -> Vec<&'static str> {
+        match self {
+            Identity::Admin { .. } => vec!["system:masters", "system:authenticated"],
+            Identity::Node { .. } => vec!["system:nodes", "system:authenticated"],
+            Identity::User { .. } => vec!["system:authenticated"],
+            Identity::Anonymous => vec!["system:unauthenticated"],
+        }
+    }
+
     /// From the DER of the client's (already verified) leaf certificate.
     pub fn from_cert_der(der: &[u8]) -> Identity {
         let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else { return Identity::Anonymous };

@@ -2,6 +2,7 @@
 //! errors. Anonymous clients reach /healthz, /readyz and cluster-info only; a bootstrap token buys a node
 //! certificate; everything else (discovery, /version and OpenAPI included) needs a client certificate.
 
+mod access_reviews;
 mod authz;
 mod binding;
 mod bootstrap_tokens;
@@ -14,6 +15,7 @@ pub(crate) mod object_path;
 pub(crate) mod objects;
 mod off_workers;
 mod openapi;
+mod protobuf;
 mod routes;
 mod scale;
 mod serve;

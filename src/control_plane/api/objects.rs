@@ -101,8 +101,9 @@ pub struct ObjectQuery {
 }
 
 impl ObjectQuery {
+    /// `watch` read as Go's strconv.ParseBool reads it (the Python client sends `watch=True`).
     pub fn is_watch(&self) -> bool {
-        matches!(self.watch.as_deref(), Some("true" | "1"))
+        matches!(self.watch.as_deref(), Some("1" | "t" | "T" | "true" | "True" | "TRUE"))
     }
 }
 
@@ -196,11 +197,7 @@ fn respond(
     // Bodies are JSON. kubectl 1.32+ tries protobuf first and falls back to JSON on a 415.
     let media = header(&headers, axum::http::header::CONTENT_TYPE).unwrap_or("application/json");
     if matches!(verb, "create" | "update") && !media.starts_with("application/json") {
-        return status(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format ({media}); accepted media types include: application/json"),
-        );
+        return super::status::unsupported_media_type(media);
     }
     match verb {
         "watch" => match state.watch_quota.take(&identity) {
@@ -436,8 +433,16 @@ fn tracks_generation(kind: &ResourceKind) -> bool {
     matches!(kind.group, "apps" | "batch")
 }
 
+/// What the server fills into a spec a client wrote, on create and on every update of the main resource (so
+/// a client that leaves the defaults out, as `kubectl apply` does, changes nothing and keeps them).
+fn spec_defaults(kind: &ResourceKind, object: &mut Value) {
+    crate::resources::workload_defaults::apply(kind.kind, object);
+    crate::resources::pod_defaults::apply(kind.kind, object);
+}
+
 /// What the server fills in that clients leave out.
 fn defaults(kind: &ResourceKind, object: &mut Value) {
+    spec_defaults(kind, object);
     if kind.kind == "Job" {
         crate::resources::job_defaults::apply(object);
     }
@@ -550,6 +555,7 @@ fn merge_update(kind: &ResourceKind, old: &Value, mut new: Value, subresource: O
             }
         }
     }
+    spec_defaults(kind, &mut new);
     if tracks_generation(kind) && old.get("spec") != new.get("spec") {
         let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
         new["metadata"]["generation"] = json!(generation + 1);

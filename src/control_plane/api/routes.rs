@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::json;
 
+use super::access_reviews;
 use super::bootstrap_tokens;
 use super::discovery;
 use super::identity::Identity;
@@ -106,6 +107,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/openapi/v2", get(openapi_v2))
         .route("/openapi/v3", get(openapi_v3_index))
         .route("/openapi/v3/{*gv}", get(openapi_v3))
+        .route("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", post(access_reviews::access))
+        .route("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", post(access_reviews::rules))
+        .route("/apis/authentication.k8s.io/v1/selfsubjectreviews", post(access_reviews::whoami))
         .route("/api/{*rest}", axum::routing::any(resources))
         .route("/apis/{*rest}", axum::routing::any(resources))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_certificate));

@@ -30,3 +30,12 @@ pub fn not_found() -> Response {
 pub fn unauthorized() -> Response {
     status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized")
 }
+
+/// A body in a format other than JSON (kubectl 1.32+ tries protobuf first, then falls back to JSON on this).
+pub fn unsupported_media_type(media: &str) -> Response {
+    status(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "UnsupportedMediaType",
+        format!("the body of the request was in an unknown format ({media}); accepted media types include: application/json"),
+    )
+}

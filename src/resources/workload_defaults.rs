@@ -1,0 +1,96 @@
+//! What the API server fills into a workload's own spec (apps/v1 and batch/v1 SetDefaults_*): replicas,
+//! update strategies, history limits, deadlines. Written only where missing, so applying them again changes
+//! nothing; pod templates get pod_defaults.
+
+use serde_json::{json, Map, Value};
+
+use super::pod_defaults::set;
+
+/// A RollingUpdate strategy (the default type) gets its rollingUpdate parameters; another type none.
+fn rolling(strategy: &mut Map<String, Value>, parameters: Value) {
+    set(strategy, "type", json!("RollingUpdate"));
+    if strategy.get("type") == Some(&json!("RollingUpdate")) {
+        let given = strategy.entry("rollingUpdate").or_insert(json!({}));
+        if let (Some(given), Value::Object(defaults)) = (given.as_object_mut(), parameters) {
+            for (field, value) in defaults {
+                set(given, &field, value);
+            }
+        }
+    }
+}
+
+pub fn apply(kind: &str, object: &mut Value) {
+    let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    match kind {
+        "Deployment" => {
+            set(spec, "replicas", json!(1));
+            set(spec, "revisionHistoryLimit", json!(10));
+            set(spec, "progressDeadlineSeconds", json!(600));
+            let strategy = spec.entry("strategy").or_insert(json!({}));
+            if let Some(s) = strategy.as_object_mut() {
+                rolling(s, json!({"maxSurge": "25%", "maxUnavailable": "25%"}));
+            }
+        }
+        "ReplicaSet" => set(spec, "replicas", json!(1)),
+        "DaemonSet" => {
+            set(spec, "revisionHistoryLimit", json!(10));
+            let strategy = spec.entry("updateStrategy").or_insert(json!({}));
+            if let Some(s) = strategy.as_object_mut() {
+                rolling(s, json!({"maxUnavailable": 1, "maxSurge": 0}));
+            }
+        }
+        "CronJob" => {
+            set(spec, "concurrencyPolicy", json!("Allow"));
+            set(spec, "suspend", json!(false));
+            set(spec, "successfulJobsHistoryLimit", json!(3));
+            set(spec, "failedJobsHistoryLimit", json!(1));
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deployments_get_a_25_percent_rolling_update_and_keep_what_is_set() {
+        let mut d = json!({"spec": {}});
+        apply("Deployment", &mut d);
+        assert_eq!(
+            d["spec"],
+            json!({"replicas": 1, "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600,
+                   "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}})
+        );
+        let mut recreate = json!({"spec": {"replicas": 3, "strategy": {"type": "Recreate"}}});
+        apply("Deployment", &mut recreate);
+        assert_eq!(recreate["spec"]["strategy"], json!({"type": "Recreate"}));
+        assert_eq!(recreate["spec"]["replicas"], 3);
+        let mut partial = json!({"spec": {"strategy": {"rollingUpdate": {"maxSurge": 1}}}});
+        apply("Deployment", &mut partial);
+        assert_eq!(partial["spec"]["strategy"]["rollingUpdate"], json!({"maxSurge": 1, "maxUnavailable": "25%"}));
+        let once = partial.clone();
+        apply("Deployment", &mut partial);
+        assert_eq!(partial, once);
+    }
+
+    #[test]
+    fn daemon_sets_cron_jobs_and_replica_sets() {
+        let mut ds = json!({"spec": {}});
+        apply("DaemonSet", &mut ds);
+        assert_eq!(ds["spec"]["updateStrategy"]["rollingUpdate"], json!({"maxUnavailable": 1, "maxSurge": 0}));
+        let mut cj = json!({"spec": {"schedule": "* * * * *"}});
+        apply("CronJob", &mut cj);
+        assert_eq!(
+            (cj["spec"]["concurrencyPolicy"].as_str(), cj["spec"]["successfulJobsHistoryLimit"].as_i64()),
+            (Some("Allow"), Some(3))
+        );
+        assert_eq!(
+            (cj["spec"]["failedJobsHistoryLimit"].as_i64(), cj["spec"]["suspend"].as_bool()),
+            (Some(1), Some(false))
+        );
+        let mut rs = json!({"spec": {}});
+        apply("ReplicaSet", &mut rs);
+        assert_eq!(rs["spec"]["replicas"], 1);
+    }
+}
