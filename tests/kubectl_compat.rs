@@ -92,7 +92,7 @@ fn kubectl_versions_get_nodes() {
     }
 }
 
-const MANIFESTS: [&str; 9] = [
+const MANIFESTS: [&str; 16] = [
     "pod.yaml",
     "deployment.yaml",
     "replicaset.yaml",
@@ -102,6 +102,13 @@ const MANIFESTS: [&str; 9] = [
     "configmap.yaml",
     "secret.yaml",
     "lease.yaml",
+    "statefulset.yaml",
+    "ingress.yaml",
+    "networkpolicy.yaml",
+    "serviceaccount.yaml",
+    "role.yaml",
+    "rolebinding.yaml",
+    "hpa.yaml",
 ];
 
 #[test]
@@ -173,6 +180,48 @@ fn kubectl_versions_apply_get_watch_delete() {
             (Some("Allow"), Some(1)),
             "{label}"
         );
+
+        // (Not in MANIFESTS: kubectl re-sends a PodDisruptionBudget's selector on every apply, its patch
+        // strategy being `replace`, so the second apply says "configured" against any server.)
+        assert!(ok(&["apply", "-n", &ns, "-f", &manifest("pdb.yaml")]).trim_end().ends_with("created"), "{label}");
+        // The kinds served without controllers: listed by api-resources, printed with kubectl's columns.
+        let resources = ok(&["api-resources"]);
+        for (name, short) in [
+            ("statefulsets", "sts"),
+            ("ingresses", "ing"),
+            ("networkpolicies", "netpol"),
+            ("serviceaccounts", "sa"),
+            ("horizontalpodautoscalers", "hpa"),
+            ("poddisruptionbudgets", "pdb"),
+            ("priorityclasses", "pc"),
+            ("clusterrolebindings", ""),
+            ("roles", ""),
+        ] {
+            let line = resources.lines().find(|l| l.split_whitespace().next() == Some(name));
+            assert!(
+                line.is_some_and(|l| short.is_empty() || l.split_whitespace().nth(1) == Some(short)),
+                "{label}: {name}: {resources}"
+            );
+        }
+        let header = |what: &str| {
+            ok(&["get", what, "-n", &ns]).lines().next().unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ")
+        };
+        assert_eq!(header("sts"), "NAME READY AGE", "{label}");
+        assert_eq!(header("ing"), "NAME CLASS HOSTS ADDRESS PORTS AGE", "{label}");
+        assert_eq!(header("netpol"), "NAME POD-SELECTOR AGE", "{label}");
+        assert_eq!(header("hpa"), "NAME REFERENCE TARGETS MINPODS MAXPODS REPLICAS AGE", "{label}");
+        assert_eq!(header("pdb"), "NAME MIN AVAILABLE MAX UNAVAILABLE ALLOWED DISRUPTIONS AGE", "{label}");
+        assert_eq!(header("rolebinding"), "NAME ROLE AGE", "{label}");
+        let binding = ok(&["get", "rolebinding", "read-pods", "-n", &ns, "-o", "wide"]);
+        assert!(
+            binding.lines().nth(1).is_some_and(|l| l.contains("Role/pod-reader") && l.contains("jane")),
+            "{label}: {binding}"
+        );
+        let invalid_hpa = r#"{"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"bad"},"spec":{"scaleTargetRef":{"kind":"Deployment","name":"web"},"maxReplicas":0}}"#;
+        let bad_file = server.dir.path().join(format!("{ns}-bad-hpa.json"));
+        std::fs::write(&bad_file, invalid_hpa).unwrap();
+        let (code, text) = run(&["apply", "-n", &ns, "-f", bad_file.to_str().unwrap()]);
+        assert!(code != Some(0) && text.contains("spec.maxReplicas: Invalid value: 0"), "{label}: {text}");
 
         let changed = ok(&["apply", "-n", &ns, "-f", &manifest("pod-changed.yaml")]);
         assert_eq!(changed.trim_end(), "pod/nginx configured", "{label}");

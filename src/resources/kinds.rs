@@ -63,6 +63,48 @@ pub const KINDS: &[ResourceKind] = &[
     kind("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, &[], &[], false),
     kind("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, &[], &[], false),
     kind("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", false, &["sc"], &[], false),
+    // Served and validated for what users apply beside the walkthrough's kinds; no controller acts on them.
+    kind("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, &["sa"], &[], false),
+    kind("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, &["sts"], &["all"], true),
+    kind("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", true, &["ing"], &[], true),
+    kind("networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", true, &["netpol"], &[], false),
+    kind("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, &[], &[], false),
+    kind("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, &[], &[], false),
+    kind("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false, &[], &[], false),
+    kind(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        "ClusterRoleBinding",
+        false,
+        &[],
+        &[],
+        false,
+    ),
+    kind(
+        "autoscaling",
+        "v2",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        "HorizontalPodAutoscaler",
+        true,
+        &["hpa"],
+        &["all"],
+        true,
+    ),
+    kind(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        "PodDisruptionBudget",
+        true,
+        &["pdb"],
+        &[],
+        true,
+    ),
+    kind("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", false, &["pc"], &[], false),
 ];
 
 /// The groups with their versions, the preferred (first) version first.
@@ -147,7 +189,12 @@ mod tests {
                 ("batch", vec!["v1", "v1beta1"]),
                 ("coordination.k8s.io", vec!["v1"]),
                 ("discovery.k8s.io", vec!["v1"]),
-                ("storage.k8s.io", vec!["v1"])
+                ("storage.k8s.io", vec!["v1"]),
+                ("networking.k8s.io", vec!["v1"]),
+                ("rbac.authorization.k8s.io", vec!["v1"]),
+                ("autoscaling", vec!["v2"]),
+                ("policy", vec!["v1"]),
+                ("scheduling.k8s.io", vec!["v1"]),
             ]
         );
         let slices = find("discovery.k8s.io", "v1", "endpointslices").unwrap();

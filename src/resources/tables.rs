@@ -126,6 +126,44 @@ pub fn columns(kind: &str) -> Vec<Column> {
         "EndpointSlice" => {
             &[col("AddressType", "string", 0), col("Ports", "string", 0), col("Endpoints", "string", 0), AGE]
         }
+        "ServiceAccount" => &[col("Secrets", "string", 0), AGE],
+        "StatefulSet" => &[col("Ready", "string", 0), AGE, col("Containers", "string", 1), col("Images", "string", 1)],
+        "Ingress" => &[
+            col("Class", "string", 0),
+            col("Hosts", "string", 0),
+            col("Address", "string", 0),
+            col("Ports", "string", 0),
+            AGE,
+        ],
+        "NetworkPolicy" => &[col("Pod-Selector", "string", 0), AGE],
+        "Role" | "ClusterRole" => &[col("Created At", "date", 0)],
+        "RoleBinding" | "ClusterRoleBinding" => &[
+            col("Role", "string", 0),
+            AGE,
+            col("Users", "string", 1),
+            col("Groups", "string", 1),
+            col("ServiceAccounts", "string", 1),
+        ],
+        "HorizontalPodAutoscaler" => &[
+            col("Reference", "string", 0),
+            col("Targets", "string", 0),
+            col("MinPods", "string", 0),
+            col("MaxPods", "integer", 0),
+            col("Replicas", "integer", 0),
+            AGE,
+        ],
+        "PodDisruptionBudget" => &[
+            col("Min Available", "string", 0),
+            col("Max Unavailable", "string", 0),
+            col("Allowed Disruptions", "integer", 0),
+            AGE,
+        ],
+        "PriorityClass" => &[
+            col("Value", "integer", 0),
+            col("Global-Default", "boolean", 0),
+            AGE,
+            col("PreemptionPolicy", "string", 0),
+        ],
         _ => &[AGE],
     };
     c.extend(more.iter().cloned());
@@ -312,9 +350,125 @@ pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
                 age,
             ]
         }
+        "ServiceAccount" => vec![json!(list_len(o, "/secrets").to_string()), age],
+        "StatefulSet" => {
+            let (names, images) = containers(o, "/spec/template/spec/containers");
+            let desired = o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+            vec![json!(format!("{}/{desired}", n(o, "/status/readyReplicas"))), age, json!(names), json!(images)]
+        }
+        "Ingress" => ingress_cells(o, age),
+        "NetworkPolicy" => {
+            let pods = label_selector_text(o.pointer("/spec/podSelector"));
+            vec![json!(if pods.is_empty() { "<none>".to_string() } else { pods }), age]
+        }
+        "Role" | "ClusterRole" => vec![json!(s(o, "/metadata/creationTimestamp").unwrap_or(""))],
+        "RoleBinding" | "ClusterRoleBinding" => {
+            let subjects = |want: &str| {
+                let names: Vec<String> = o
+                    .get("subjects")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter(|x| s(x, "/kind") == Some(want))
+                    .map(|x| match (want, s(x, "/namespace")) {
+                        ("ServiceAccount", Some(ns)) => format!("{ns}/{}", s(x, "/name").unwrap_or("")),
+                        _ => s(x, "/name").unwrap_or("").to_string(),
+                    })
+                    .collect();
+                json!(names.join(", "))
+            };
+            vec![
+                json!(format!("{}/{}", s(o, "/roleRef/kind").unwrap_or(""), s(o, "/roleRef/name").unwrap_or(""))),
+                age,
+                subjects("User"),
+                subjects("Group"),
+                subjects("ServiceAccount"),
+            ]
+        }
+        "HorizontalPodAutoscaler" => vec![
+            json!(format!(
+                "{}/{}",
+                s(o, "/spec/scaleTargetRef/kind").unwrap_or(""),
+                s(o, "/spec/scaleTargetRef/name").unwrap_or("")
+            )),
+            json!(if list_len(o, "/spec/metrics") == 0 { "<none>" } else { "<unknown>" }),
+            json!(o.pointer("/spec/minReplicas").and_then(Value::as_i64).unwrap_or(1).to_string()),
+            json!(n(o, "/spec/maxReplicas")),
+            json!(n(o, "/status/currentReplicas")),
+            age,
+        ],
+        "PodDisruptionBudget" => {
+            let text = |pointer: &str| match o.pointer(pointer) {
+                Some(Value::String(v)) => json!(v),
+                Some(Value::Number(v)) => json!(v.to_string()),
+                _ => json!("N/A"),
+            };
+            vec![
+                text("/spec/minAvailable"),
+                text("/spec/maxUnavailable"),
+                json!(n(o, "/status/disruptionsAllowed")),
+                age,
+            ]
+        }
+        "PriorityClass" => vec![
+            json!(n(o, "/value")),
+            json!(o.get("globalDefault").and_then(Value::as_bool).unwrap_or(false)),
+            age,
+            json!(s(o, "/preemptionPolicy").unwrap_or("PreemptLowerPriority")),
+        ],
         _ => vec![age],
     });
     row
+}
+
+fn list_len(o: &Value, pointer: &str) -> usize {
+    o.pointer(pointer).and_then(Value::as_array).map(Vec::len).unwrap_or(0)
+}
+
+/// A metav1.LabelSelector as kubectl prints it: `k=v,k2 in (a,b)`; empty for one that selects everything.
+fn label_selector_text(selector: Option<&Value>) -> String {
+    let Some(selector) = selector else { return String::new() };
+    let mut parts: Vec<String> = selector
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    for e in selector.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+        let values: Vec<&str> =
+            e.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        let key = s(e, "/key").unwrap_or("");
+        parts.push(match s(e, "/operator").unwrap_or("") {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_string(),
+            "DoesNotExist" => format!("!{key}"),
+            other => format!("{key} {other}"),
+        });
+    }
+    parts.join(",")
+}
+
+/// kubectl's ingress row: class, the rules' hosts (`*` for none), the load balancer's addresses, 80 or 80, 443.
+fn ingress_cells(o: &Value, age: Value) -> Vec<Value> {
+    let rules: Vec<&Value> = o.pointer("/spec/rules").and_then(Value::as_array).into_iter().flatten().collect();
+    let hosts: Vec<&str> = rules.iter().map(|r| s(r, "/host").unwrap_or("*")).collect();
+    let addresses: Vec<&str> = o
+        .pointer("/status/loadBalancer/ingress")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.get("ip").or_else(|| i.get("hostname")).and_then(Value::as_str))
+        .collect();
+    let ports = if list_len(o, "/spec/tls") > 0 { "80, 443" } else { "80" };
+    vec![
+        json!(s(o, "/spec/ingressClassName").unwrap_or("<none>")),
+        json!(if hosts.is_empty() { "*".to_string() } else { hosts.join(",") }),
+        json!(addresses.join(",")),
+        json!(ports),
+        age,
+    ]
 }
 
 /// kube-apiserver's storage rows (printers.go): a volume or claim being deleted shows Terminating, a claim's
@@ -449,23 +603,7 @@ mod tests {
     #[test]
     fn every_row_fills_every_column() {
         let now = OffsetDateTime::now_utc();
-        for kind in [
-            "Node",
-            "Namespace",
-            "Pod",
-            "Deployment",
-            "ReplicaSet",
-            "DaemonSet",
-            "Service",
-            "Job",
-            "CronJob",
-            "ConfigMap",
-            "Secret",
-            "Lease",
-            "Event",
-            "Endpoints",
-            "EndpointSlice",
-        ] {
+        for kind in super::super::kinds::KINDS.iter().map(|k| k.kind) {
             assert_eq!(columns(kind).len(), cells(kind, &json!({"metadata": {"name": "x"}}), now).len(), "{kind}");
         }
         let dep = json!({"metadata": {"name": "web"}, "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
@@ -474,6 +612,37 @@ mod tests {
         assert_eq!(row[1], "0/3");
         assert_eq!((row[5].as_str(), row[6].as_str()), (Some("nginx"), Some("nginx:1.25")));
         assert_eq!(row[7], "app=web");
+    }
+
+    #[test]
+    fn the_kinds_without_controllers_print_as_kubectl_does() {
+        let now = OffsetDateTime::now_utc();
+        let binding = json!({"metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "User", "name": "jane"}, {"kind": "ServiceAccount", "name": "ci", "namespace": "build"}]});
+        let row = cells("RoleBinding", &binding, now);
+        assert_eq!(
+            (row[1].as_str(), row[3].as_str(), row[5].as_str()),
+            (Some("ClusterRole/view"), Some("jane"), Some("build/ci"))
+        );
+        let policy = json!({"metadata": {"name": "p"}, "spec": {"podSelector": {"matchLabels": {"app": "db"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]}}});
+        assert_eq!(cells("NetworkPolicy", &policy, now)[1], "app=db,tier in (a,b)");
+        assert_eq!(cells("NetworkPolicy", &json!({"spec": {"podSelector": {}}}), now)[1], "<none>");
+        let ingress = json!({"metadata": {"name": "i"}, "spec": {"ingressClassName": "nginx",
+            "rules": [{"host": "a.example"}, {}], "tls": [{"hosts": ["a.example"]}]}});
+        let row = cells("Ingress", &ingress, now);
+        assert_eq!(
+            (row[1].as_str(), row[2].as_str(), row[4].as_str()),
+            (Some("nginx"), Some("a.example,*"), Some("80, 443"))
+        );
+        let pdb = json!({"metadata": {"name": "d"}, "spec": {"minAvailable": 2}});
+        assert_eq!(
+            (cells("PodDisruptionBudget", &pdb, now)[1].as_str(), cells("PodDisruptionBudget", &pdb, now)[2].as_str()),
+            (Some("2"), Some("N/A"))
+        );
+        let hpa = json!({"metadata": {"name": "h"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 5}});
+        let row = cells("HorizontalPodAutoscaler", &hpa, now);
+        assert_eq!((row[1].as_str(), row[3].as_str(), row[4].as_i64()), (Some("Deployment/web"), Some("1"), Some(5)));
     }
 }
 

@@ -148,6 +148,47 @@ pub fn validate(kind: &str, o: &Value) -> Vec<FieldError> {
             required(&mut errors, o, "/spec/resources/requests/storage");
         }
         "StorageClass" => required(&mut errors, o, "/provisioner"),
+        "StatefulSet" => templated(&mut errors, o),
+        "Ingress"
+            if o.pointer("/spec/defaultBackend").is_none() && o.pointer("/spec/rules").is_none_or(Value::is_null) =>
+        {
+            errors.push(FieldError {
+                field: "spec".into(),
+                message: "Invalid value: either `defaultBackend` or `rules` must be specified".into(),
+            });
+        }
+        "Role" | "ClusterRole" => {
+            for (i, _) in o.get("rules").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                required(&mut errors, o, &format!("/rules/{i}/verbs"));
+            }
+        }
+        "RoleBinding" | "ClusterRoleBinding" => {
+            required(&mut errors, o, "/roleRef/kind");
+            required(&mut errors, o, "/roleRef/name");
+            for (i, _) in o.get("subjects").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                required(&mut errors, o, &format!("/subjects/{i}/kind"));
+                required(&mut errors, o, &format!("/subjects/{i}/name"));
+            }
+        }
+        "HorizontalPodAutoscaler" => {
+            required(&mut errors, o, "/spec/scaleTargetRef/kind");
+            required(&mut errors, o, "/spec/scaleTargetRef/name");
+            let max = o.pointer("/spec/maxReplicas").and_then(Value::as_i64).unwrap_or(0);
+            if max < 1 {
+                errors.push(FieldError {
+                    field: "spec.maxReplicas".into(),
+                    message: format!("Invalid value: {max}: must be greater than or equal to 1"),
+                });
+            }
+        }
+        "PodDisruptionBudget"
+            if o.pointer("/spec/minAvailable").is_some() && o.pointer("/spec/maxUnavailable").is_some() =>
+        {
+            errors.push(FieldError {
+                field: "spec".into(),
+                message: "Invalid value: minAvailable and maxUnavailable cannot be both set".into(),
+            });
+        }
         "Service" => {
             if let Some(ports) = o.pointer("/spec/ports").and_then(Value::as_array) {
                 for (i, _) in ports.iter().enumerate() {
@@ -177,6 +218,34 @@ mod tests {
         let mut good = bad.clone();
         good["spec"]["template"]["metadata"]["labels"]["app"] = json!("web");
         assert!(validate("Deployment", &good).is_empty());
+    }
+
+    #[test]
+    fn the_kinds_without_controllers_are_validated() {
+        let fields =
+            |kind: &str, o: Value| -> Vec<String> { validate(kind, &o).into_iter().map(|e| e.field).collect() };
+        let binding = json!({"metadata": {"name": "b"}, "subjects": [{"kind": "User"}]});
+        assert_eq!(fields("RoleBinding", binding), ["roleRef.kind", "roleRef.name", "subjects[0].name"]);
+        assert_eq!(
+            fields(
+                "HorizontalPodAutoscaler",
+                json!({"metadata": {"name": "h"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "w"}}})
+            ),
+            ["spec.maxReplicas"]
+        );
+        assert_eq!(fields("Ingress", json!({"metadata": {"name": "i"}, "spec": {}})), ["spec"]);
+        assert_eq!(
+            fields(
+                "PodDisruptionBudget",
+                json!({"metadata": {"name": "p"}, "spec": {"minAvailable": 1, "maxUnavailable": 1}})
+            ),
+            ["spec"]
+        );
+        assert_eq!(
+            fields("ClusterRole", json!({"metadata": {"name": "r"}, "rules": [{"resources": ["pods"]}]})),
+            ["rules[0].verbs"]
+        );
+        assert!(fields("PriorityClass", json!({"metadata": {"name": "high"}, "value": 1000})).is_empty());
     }
 
     #[test]

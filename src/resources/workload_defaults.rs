@@ -1,5 +1,6 @@
-//! What the API server fills into a workload's own spec (apps/v1 and batch/v1 SetDefaults_*): replicas,
-//! update strategies, history limits, deadlines. Written only where missing, so applying them again changes
+//! What the API server fills into a workload's own spec (apps/v1, batch/v1, autoscaling/v2, networking/v1
+//! and scheduling/v1 SetDefaults_*): replicas, update strategies, history limits, deadlines, an
+//! autoscaler's CPU target, a network policy's types, a priority class's preemption. Written only where missing, so applying them again changes
 //! nothing; pod templates get pod_defaults.
 
 use serde_json::{json, Map, Value};
@@ -20,6 +21,12 @@ fn rolling(strategy: &mut Map<String, Value>, parameters: Value) {
 }
 
 pub fn apply(kind: &str, object: &mut Value) {
+    if kind == "PriorityClass" {
+        if let Some(class) = object.as_object_mut() {
+            set(class, "preemptionPolicy", json!("PreemptLowerPriority"));
+        }
+        return;
+    }
     let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) else { return };
     match kind {
         "Deployment" => {
@@ -38,6 +45,28 @@ pub fn apply(kind: &str, object: &mut Value) {
             if let Some(s) = strategy.as_object_mut() {
                 rolling(s, json!({"maxUnavailable": 1, "maxSurge": 0}));
             }
+        }
+        "StatefulSet" => {
+            set(spec, "replicas", json!(1));
+            set(spec, "podManagementPolicy", json!("OrderedReady"));
+            set(spec, "revisionHistoryLimit", json!(10));
+            set(spec, "persistentVolumeClaimRetentionPolicy", json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
+            let strategy = spec.entry("updateStrategy").or_insert(json!({}));
+            if let Some(s) = strategy.as_object_mut() {
+                rolling(s, json!({"partition": 0}));
+            }
+        }
+        "HorizontalPodAutoscaler" => {
+            set(spec, "minReplicas", json!(1));
+            let cpu = json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]);
+            set(spec, "metrics", cpu);
+        }
+        "NetworkPolicy" => {
+            let mut types = vec![json!("Ingress")];
+            if spec.get("egress").is_some_and(|e| !e.is_null()) {
+                types.push(json!("Egress"));
+            }
+            set(spec, "policyTypes", Value::Array(types));
         }
         "CronJob" => {
             set(spec, "concurrencyPolicy", json!("Allow"));
@@ -89,6 +118,18 @@ mod tests {
             (cj["spec"]["failedJobsHistoryLimit"].as_i64(), cj["spec"]["suspend"].as_bool()),
             (Some(1), Some(false))
         );
+        let mut sts = json!({"spec": {}});
+        apply("StatefulSet", &mut sts);
+        assert_eq!(sts["spec"]["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
+        let mut hpa = json!({"spec": {"maxReplicas": 3}});
+        apply("HorizontalPodAutoscaler", &mut hpa);
+        assert_eq!(hpa.pointer("/spec/metrics/0/resource/target/averageUtilization"), Some(&json!(80)));
+        let mut policy = json!({"spec": {"podSelector": {}, "egress": [{}]}});
+        apply("NetworkPolicy", &mut policy);
+        assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+        let mut class = json!({"value": 10});
+        apply("PriorityClass", &mut class);
+        assert_eq!(class["preemptionPolicy"], "PreemptLowerPriority");
         let mut rs = json!({"spec": {}});
         apply("ReplicaSet", &mut rs);
         assert_eq!(rs["spec"]["replicas"], 1);
