@@ -421,3 +421,34 @@ fn kubectl_versions_auth_can_i_and_whoami() {
         }
     }
 }
+
+/// kubectl 1.27+ read discovery in two requests (/api and /apis, aggregated) instead of one per
+/// group-version; kubectl 1.20, which does not know aggregated discovery, still gets the classic documents.
+#[test]
+fn kubectl_versions_discover_in_two_requests() {
+    let (server, admin_conf, _) = server_with_kubeconfig();
+    for (i, (label, kubectl)) in common::kubectls::all().into_iter().enumerate() {
+        let home = server.dir.path().join(format!("home-{i}")); // no discovery cache
+        std::fs::create_dir_all(&home).unwrap();
+        let out = kubectl_in(&kubectl, &admin_conf, &home).args(["get", "deployments", "-A", "-v=6"]).output().unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{label}: {log}");
+        // `GET https://…/path?… 200 OK`, or since 1.30 `"Response" verb="GET" url="https://…/path?…"`.
+        let paths: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(" GET https://") || (l.contains("\"Response\"") && l.contains("verb=\"GET\"")))
+            .filter_map(|l| l.split_once("https://").map(|(_, rest)| rest))
+            .filter_map(|rest| rest.split_once('/').map(|(_, path)| path.split(['?', ' ', '"']).next().unwrap_or("")))
+            .collect();
+        let group_versions: Vec<&&str> = paths
+            .iter()
+            .filter(|p| *p == &"api/v1" || (p.starts_with("apis/") && p.matches('/').count() == 2))
+            .collect();
+        if label.contains("1.20") {
+            assert!(!group_versions.is_empty(), "{label}: the classic documents: {paths:?}");
+        } else {
+            assert!(group_versions.is_empty(), "{label}: a request per group-version: {paths:?}");
+            assert!(paths.contains(&"api") && paths.contains(&"apis"), "{label}: {paths:?}");
+        }
+    }
+}

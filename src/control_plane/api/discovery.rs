@@ -1,7 +1,10 @@
-//! What kubectl reads before anything else: /version, and the legacy discovery documents (/api, /api/v1,
-//! /apis, /apis/{group}, /apis/{group}/{version}) built from the kinds we serve. kubectl 1.27+ first asks for
-//! aggregated discovery; a plain answer makes it fall back to these, which every kubectl since 1.20 reads.
+//! What kubectl reads before anything else: /version, and discovery built from the kinds we serve. kubectl
+//! 1.26+ ask /api and /apis for aggregated discovery (apidiscovery.k8s.io v2, or v2beta1) and get every
+//! group-version's resources in those two answers; other clients get the classic documents (/api, /api/v1,
+//! /apis, /apis/{group}, /apis/{group}/{version}), which every kubectl since 1.20 reads.
 
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -30,7 +33,10 @@ pub async fn version() -> Response {
     .into_response()
 }
 
-pub async fn api_versions() -> Response {
+pub async fn api_versions(headers: HeaderMap) -> Response {
+    if let Some(version) = aggregated_version(&headers) {
+        return aggregated(version, vec![("", vec!["v1"])]);
+    }
     Json(json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
         {"clientCIDR": "0.0.0.0/0", "serverAddress": ""}
     ]}))
@@ -54,7 +60,10 @@ fn all_groups() -> Vec<(&'static str, Vec<&'static str>)> {
     groups
 }
 
-pub async fn groups() -> Response {
+pub async fn groups(headers: HeaderMap) -> Response {
+    if let Some(version) = aggregated_version(&headers) {
+        return aggregated(version, all_groups());
+    }
     let groups: Vec<Value> = all_groups().iter().map(|(g, vs)| group_json(g, vs)).collect();
     Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})).into_response()
 }
@@ -71,34 +80,124 @@ pub fn group(name: &str) -> Response {
     }
 }
 
-const VERBS: [&str; 8] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const VERBS: [&str; 7] = ["create", "delete", "get", "list", "patch", "update", "watch"];
+
+/// One resource of a group-version, whichever discovery document carries it.
+struct Served {
+    plural: &'static str,
+    singular: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+    verbs: &'static [&'static str],
+    short_names: &'static [&'static str],
+    categories: &'static [&'static str],
+    status: bool,
+}
+
+/// The stored kinds of `group`/`version`, then its review resources (create only).
+fn served(group: &str, version: &str) -> Vec<Served> {
+    let kinds = KINDS.iter().filter(|k| k.group == group && k.version == version).map(|k| Served {
+        plural: k.plural,
+        singular: k.singular,
+        kind: k.kind,
+        namespaced: k.namespaced,
+        verbs: &VERBS,
+        short_names: k.short_names,
+        categories: k.categories,
+        status: k.status,
+    });
+    let reviews =
+        REVIEW_RESOURCES.iter().filter(|(g, v, _, _)| *g == group && *v == version).map(|(_, _, plural, kind)| {
+            Served {
+                plural,
+                singular: "",
+                kind,
+                namespaced: false,
+                verbs: &["create"],
+                short_names: &[],
+                categories: &[],
+                status: false,
+            }
+        });
+    kinds.chain(reviews).collect()
+}
 
 /// /api/v1 or /apis/{group}/{version}: the APIResourceList kubectl maps kinds and short names with.
 pub fn resources(group: &str, version: &str) -> Response {
-    let served: Vec<_> = KINDS.iter().filter(|k| k.group == group && k.version == version).collect();
-    let reviews: Vec<_> = REVIEW_RESOURCES.iter().filter(|(g, v, _, _)| *g == group && *v == version).collect();
-    if served.is_empty() && reviews.is_empty() {
+    let served = served(group, version);
+    if served.is_empty() {
         return not_found();
     }
     let mut resources = Vec::new();
-    for (_, _, plural, kind) in reviews {
-        resources
-            .push(json!({"name": plural, "singularName": "", "namespaced": false, "kind": kind, "verbs": ["create"]}));
-    }
-    for k in served {
-        resources.push(json!({
-            "name": k.plural, "singularName": k.singular, "namespaced": k.namespaced, "kind": k.kind,
-            "verbs": VERBS.iter().filter(|v| **v != "deletecollection").collect::<Vec<_>>(),
-            "shortNames": k.short_names, "categories": k.categories,
-        }));
-        if k.status {
+    for r in served {
+        let mut resource = json!({
+            "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
+            "verbs": r.verbs,
+        });
+        if !r.short_names.is_empty() || !r.categories.is_empty() || r.verbs.len() > 1 {
+            resource["shortNames"] = json!(r.short_names);
+            resource["categories"] = json!(r.categories);
+        }
+        resources.push(resource);
+        if r.status {
             resources.push(json!({
-                "name": format!("{}/status", k.plural), "singularName": "", "namespaced": k.namespaced,
-                "kind": k.kind, "verbs": ["get", "patch", "update"],
+                "name": format!("{}/status", r.plural), "singularName": "", "namespaced": r.namespaced,
+                "kind": r.kind, "verbs": ["get", "patch", "update"],
             }));
         }
     }
     let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
     Json(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
         .into_response()
+}
+
+/// Which aggregated discovery version the client's Accept asks for (kubectl 1.26+ ask for it first, v2
+/// before v2beta1; older clients and plain `application/json` get the classic documents).
+fn aggregated_version(headers: &HeaderMap) -> Option<&'static str> {
+    let accept = headers.get(ACCEPT).and_then(|v| v.to_str().ok())?;
+    accept
+        .split(',')
+        .filter(|media| media.contains("g=apidiscovery.k8s.io") && media.contains("as=APIGroupDiscoveryList"))
+        .find_map(|media| {
+            let params: Vec<&str> = media.split(';').map(str::trim).collect();
+            ["v2", "v2beta1"].into_iter().find(|v| params.contains(&format!("v={v}").as_str()))
+        })
+}
+
+/// One APIGroupDiscovery: the group's versions (preferred first), each with all of its resources.
+fn group_discovery(group: &str, versions: &[&str]) -> Value {
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|version| {
+            let resources: Vec<Value> = served(group, version)
+                .into_iter()
+                .map(|r| {
+                    let response_kind = json!({"group": group, "version": version, "kind": r.kind});
+                    let subresources: Vec<Value> = if r.status {
+                        vec![json!({"subresource": "status", "responseKind": response_kind, "verbs": ["get", "patch", "update"]})]
+                    } else {
+                        Vec::new()
+                    };
+                    json!({
+                        "resource": r.plural, "responseKind": response_kind, "singularResource": r.singular,
+                        "scope": if r.namespaced { "Namespaced" } else { "Cluster" }, "verbs": r.verbs,
+                        "shortNames": r.short_names, "categories": r.categories, "subresources": subresources,
+                    })
+                })
+                .collect();
+            json!({"version": version, "resources": resources, "freshness": "Current"})
+        })
+        .collect();
+    json!({"metadata": {"name": group}, "versions": versions})
+}
+
+/// /api or /apis as one APIGroupDiscoveryList: every resource of every version in a single answer.
+fn aggregated(version: &str, groups: Vec<(&'static str, Vec<&'static str>)>) -> Response {
+    let items: Vec<Value> = groups.iter().map(|(g, vs)| group_discovery(g, vs)).collect();
+    let body = json!({
+        "kind": "APIGroupDiscoveryList", "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+        "metadata": {}, "items": items,
+    });
+    let media = format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList");
+    ([(CONTENT_TYPE, media)], Json(body)).into_response()
 }
