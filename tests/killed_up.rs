@@ -3,7 +3,7 @@
 //! `kubeboot init` / `join` / `token` processes it started on the hosts (a crash, or a power cut, of the
 //! whole run). Then, on every host:
 //! - no file is partial: every certificate and key under /etc/kubeboot parses, every kubeconfig parses;
-//! - no secret and no temp file is readable by group or others;
+//! - no secret, and no temp file of one, is readable by group or others;
 //! - a rerun of `up` converges to 3 Ready nodes, keeps the CA the killed run wrote, and leaves no temp or
 //!   staged file anywhere.
 //!
@@ -91,23 +91,26 @@ fn files(host: &str) -> Vec<(u32, String)> {
     .collect()
 }
 
-fn is_temp(path: &str) -> bool {
+/// The file a temp file stands for (`.ca.key.kubeboot-tmp.PID.X` -> `ca.key`), or None for a file in place.
+fn temp_target(path: &str) -> Option<&str> {
     let name = path.rsplit('/').next().unwrap_or(path);
-    name.contains(".kubeboot-")
+    name.strip_prefix('.').and_then(|n| n.split_once(".kubeboot-")).map(|(target, _)| target)
 }
 
-fn is_secret(path: &str) -> bool {
-    [".key", ".conf", ".redb"].iter().any(|s| path.ends_with(s))
+fn is_secret(name: &str) -> bool {
+    [".key", ".conf", ".redb"].iter().any(|s| name.ends_with(s))
 }
 
 /// What is wrong with the host's files now: partial ones, readable secrets or temp files.
 fn problems(host: &str) -> Vec<String> {
     let mut found = Vec::new();
     for (mode, path) in files(host) {
-        if (is_secret(&path) || is_temp(&path)) && mode & 0o077 != 0 {
+        // A temp file has its target's mode from its creation: a secret's is never readable by others.
+        let target = temp_target(&path);
+        if is_secret(target.unwrap_or(&path)) && mode & 0o077 != 0 {
             found.push(format!("{path} is readable by others: {mode:o}"));
         }
-        if is_temp(&path) {
+        if target.is_some() {
             continue;
         }
         let complete = if path.ends_with(".crt") {
