@@ -129,11 +129,19 @@ fn kubectl_versions_apply_get_watch_delete() {
             assert_eq!(code, Some(0), "{label} {args:?}: {text}");
             text
         };
-        // (Not `kubectl create namespace`: kubectl 1.32+ sends its typed generators' bodies as protobuf,
-        // which the server answers with 415.)
-        let ns_file = server.dir.path().join(format!("{ns}.yaml"));
-        std::fs::write(&ns_file, format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n")).unwrap();
-        assert!(ok(&["apply", "-f", ns_file.to_str().unwrap()]).contains("created"), "{label}");
+        // kubectl's generators (kubectl 1.32+ send their bodies as protobuf).
+        assert_eq!(ok(&["create", "namespace", &ns]).trim(), format!("namespace/{ns} created"), "{label}");
+        ok(&["create", "configmap", "generated", "-n", &ns, "--from-literal=mode=fast", "--from-literal=level=2"]);
+        ok(&["create", "secret", "generic", "generated", "-n", &ns, "--from-literal=password=s3cret"]);
+        let cm: Value = serde_json::from_str(&ok(&["get", "configmap", "generated", "-n", &ns, "-o", "json"])).unwrap();
+        assert_eq!(cm["data"], serde_json::json!({"mode": "fast", "level": "2"}), "{label}");
+        let secret: Value =
+            serde_json::from_str(&ok(&["get", "secret", "generated", "-n", &ns, "-o", "json"])).unwrap();
+        assert_eq!(
+            (secret["data"]["password"].as_str(), secret["type"].as_str()),
+            (Some("czNjcmV0"), Some("Opaque")),
+            "{label}"
+        );
         for m in MANIFESTS {
             let first = ok(&["apply", "-n", &ns, "-f", &manifest(m)]);
             assert!(first.trim_end().ends_with("created"), "{label} {m}: {first}");

@@ -196,9 +196,24 @@ fn respond(
     let accept = header(&headers, axum::http::header::ACCEPT);
     // Bodies are JSON. kubectl 1.32+ tries protobuf first and falls back to JSON on a 415.
     let media = header(&headers, axum::http::header::CONTENT_TYPE).unwrap_or("application/json");
-    if matches!(verb, "create" | "update") && !media.starts_with("application/json") {
+    // kubectl 1.32+'s generators send Namespaces, ConfigMaps and Secrets only as protobuf.
+    let decoded;
+    let body = if matches!(verb, "create" | "update") && media.starts_with(super::protobuf::MEDIA_TYPE) {
+        if !super::protobuf::reads_objects_of(kind.kind) {
+            return super::status::unsupported_media_type(media);
+        }
+        match super::protobuf::object_as_json(&body, kind.kind) {
+            Ok(object) => {
+                decoded = Bytes::from(serde_json::to_vec(&object).expect("json"));
+                &decoded
+            }
+            Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
+        }
+    } else if matches!(verb, "create" | "update") && !media.starts_with("application/json") {
         return super::status::unsupported_media_type(media);
-    }
+    } else {
+        &body
+    };
     match verb {
         "watch" => match state.watch_quota.take(&identity) {
             Ok(slot) => super::watch_stream::watch(&state, kind, path.namespace.as_deref(), &query, accept, slot),
@@ -206,13 +221,13 @@ fn respond(
         },
         "list" => list(store, kind, path.namespace.as_deref(), &query, accept),
         "get" => get(store, &path, &query, accept),
-        "create" => create(store, &path, &query, &body, &admission(&state)),
-        "update" => update(store, &path, &query, &body, &admission(&state)),
+        "create" => create(store, &path, &query, body, &admission(&state)),
+        "update" => update(store, &path, &query, body, &admission(&state)),
         "patch" => {
             let content_type = header(&headers, axum::http::header::CONTENT_TYPE).unwrap_or("");
-            patch_object(store, &path, &query, &body, content_type, &admission(&state))
+            patch_object(store, &path, &query, body, content_type, &admission(&state))
         }
-        _ => delete(store, &path, &query, &body),
+        _ => delete(store, &path, &query, body),
     }
 }
 
