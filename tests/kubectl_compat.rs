@@ -249,6 +249,43 @@ fn kubectl_versions_apply_get_watch_delete() {
         let running = ok(&["get", "pods", "-n", &ns, "--field-selector", "status.phase=Running", "-o", "name"]);
         assert!(!running.contains("pod/nginx"), "{label}: {running}");
 
+        // Output templates, diff against the server (a server-side dry run), wait.
+        let jsonpath = ok(&[
+            "get",
+            "deployment",
+            "web",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}",
+        ]);
+        assert_eq!(jsonpath, "2 nginx:1.25", "{label}");
+        let custom =
+            ok(&["get", "pods", "-n", &ns, "-o", "custom-columns=NAME:.metadata.name,POLICY:.spec.restartPolicy"]);
+        assert!(custom.lines().any(|l| l.split_whitespace().eq(["nginx", "Always"])), "{label}: {custom}");
+        // (kubectl 1.20 looks for dryRun in the OpenAPI v2 document, whose definitions are empty here: its
+        // diff refuses with "doesn't support dry-run". Newer kubectl read the v3 documents, which carry it.)
+        if !label.contains("1.20") {
+            let (code, same) = run(&["diff", "-n", &ns, "-f", &manifest("deployment.yaml")]);
+            assert_eq!(code, Some(0), "{label}: no difference: {same}");
+            let scaled = std::fs::read_to_string(manifests.join("deployment.yaml"))
+                .unwrap()
+                .replace("replicas: 2", "replicas: 4");
+            let scaled_file = server.dir.path().join(format!("{ns}-scaled.yaml"));
+            std::fs::write(&scaled_file, scaled).unwrap();
+            let (code, diff) = run(&["diff", "-n", &ns, "-f", scaled_file.to_str().unwrap()]);
+            let shown = diff.contains("-  replicas: 2") && diff.contains("+  replicas: 4");
+            assert!(code == Some(1) && shown, "{label}: {code:?} {diff}");
+            let replicas = ok(&["get", "deployment", "web", "-n", &ns, "-o", "jsonpath={.spec.replicas}"]);
+            assert_eq!(replicas, "2", "{label}: diff changed nothing");
+        }
+        if !label.contains("1.20") {
+            // (--for=jsonpath came with kubectl 1.23.)
+            let waited =
+                ok(&["wait", "-n", &ns, "--for=jsonpath={.data.mode}=fast", "configmap/generated", "--timeout=10s"]);
+            assert!(waited.contains("condition met"), "{label}: {waited}");
+        }
+
         // kubectl patch with each patch type, and server-side apply.
         ok(&["patch", "configmap", "settings", "-n", &ns, "--type", "merge", "-p", r#"{"data":{"extra":"1"}}"#]);
         ok(&[
