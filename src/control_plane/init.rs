@@ -65,9 +65,8 @@ pub fn initialize(
     }
     let token = if created {
         super::layout::secure_data_dir(&layout.data_dir, None).map_err(io(&layout.data_dir))?;
-        let store = RedbStore::open(&layout.store())?;
         let token = BootstrapToken::generate()?;
-        tokens::create(&store, &token, token_ttl)?;
+        tokens::create(&first_store(layout)?, &token, token_ttl)?;
         write_file(&layout.settings(), crate::yaml::to_string(settings).as_bytes(), 0o644)
             .map_err(io(&layout.settings()))?;
         Some(token)
@@ -80,6 +79,28 @@ pub fn initialize(
 }
 
 /// The serving certificate, admin.conf and the master's own agent.conf, each only if missing.
+/// The store of a master whose init has not finished (no server.yaml yet, so no server has used it): the one
+/// a killed init completed, or a new one built under a temp name and renamed into place, so that a kill
+/// never leaves a half-made database behind (redb refuses one: "not a redb database"). One that does not
+/// open is such a leftover of an older kubeboot, and is replaced.
+fn first_store(layout: &Layout) -> Result<RedbStore, InitError> {
+    let path = layout.store();
+    if path.exists() {
+        if let Ok(store) = RedbStore::open(&path) {
+            return Ok(store);
+        }
+    }
+    let staging = layout.data_dir.join(".state.redb.kubeboot-tmp");
+    match std::fs::remove_file(&staging) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&staging)(e)),
+        _ => {}
+    }
+    drop(RedbStore::open(&staging)?); // made, its tables committed durably, closed
+    std::fs::rename(&staging, &path).map_err(io(&path))?;
+    std::fs::File::open(&layout.data_dir).and_then(|d| d.sync_all()).map_err(io(&layout.data_dir))?;
+    Ok(RedbStore::open(&path)?)
+}
+
 fn write_missing_credentials(
     layout: &Layout,
     settings: &ServerSettings,
@@ -126,4 +147,51 @@ fn write_missing_credentials(
         write_file(&layout.agent_conf(), conf.to_yaml().as_bytes(), 0o600).map_err(io(&layout.agent_conf()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> ServerSettings {
+        ServerSettings {
+            cluster_name: "t".into(),
+            advertise_address: "127.0.0.1".into(),
+            port: 6443,
+            pod_network_cidr: "10.244.0.0/16".into(),
+            pod_eviction_timeout_seconds: 300,
+            service_cidr: "10.96.0.0/16".into(),
+        }
+    }
+
+    #[test]
+    fn an_init_killed_while_making_the_store_is_finished_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(&dir.path().join("etc"), &dir.path().join("var"));
+        std::fs::create_dir_all(&layout.data_dir).unwrap();
+        // What a kill inside redb's first write leaves: a store that is not a database yet, and a temp one.
+        std::fs::write(layout.store(), b"redb").unwrap();
+        std::fs::write(layout.data_dir.join(".state.redb.kubeboot-tmp"), b"half").unwrap();
+        let outcome = initialize(&layout, &settings(), "m1", &[], Some(60)).unwrap();
+        assert!(outcome.created && outcome.token.is_some());
+        let store = RedbStore::open(&layout.store()).unwrap();
+        assert_eq!(tokens::valid(&store).unwrap().len(), 1, "the new token is in the rebuilt store");
+        let names: Vec<String> = std::fs::read_dir(&layout.data_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into())
+            .collect();
+        assert_eq!(names, ["state.redb"], "no temp store left");
+    }
+
+    #[test]
+    fn a_store_a_killed_init_completed_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(&dir.path().join("etc"), &dir.path().join("var"));
+        std::fs::create_dir_all(&layout.data_dir).unwrap();
+        let first = BootstrapToken::generate().unwrap();
+        tokens::create(&RedbStore::open(&layout.store()).unwrap(), &first, Some(60)).unwrap();
+        initialize(&layout, &settings(), "m1", &[], Some(60)).unwrap();
+        let store = RedbStore::open(&layout.store()).unwrap();
+        assert_eq!(tokens::valid(&store).unwrap().len(), 2, "the killed run's token and the new one");
+    }
 }
