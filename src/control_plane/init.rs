@@ -90,14 +90,9 @@ fn first_store(layout: &Layout) -> Result<RedbStore, InitError> {
             return Ok(store);
         }
     }
-    let staging = layout.data_dir.join(".state.redb.kubeboot-tmp");
-    match std::fs::remove_file(&staging) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&staging)(e)),
-        _ => {}
-    }
+    let staging = super::layout::temp_beside(&path).map_err(io(&path))?;
     drop(RedbStore::open(&staging)?); // made, its tables committed durably, closed
-    std::fs::rename(&staging, &path).map_err(io(&path))?;
-    std::fs::File::open(&layout.data_dir).and_then(|d| d.sync_all()).map_err(io(&layout.data_dir))?;
+    super::layout::rename_into_place(&staging, &path).map_err(io(&path))?;
     Ok(RedbStore::open(&path)?)
 }
 
@@ -171,7 +166,7 @@ mod tests {
         std::fs::create_dir_all(&layout.data_dir).unwrap();
         // What a kill inside redb's first write leaves: a store that is not a database yet, and a temp one.
         std::fs::write(layout.store(), b"redb").unwrap();
-        std::fs::write(layout.data_dir.join(".state.redb.kubeboot-tmp"), b"half").unwrap();
+        std::fs::write(layout.data_dir.join(".state.redb.kubeboot-tmp.1.bcdfg"), b"half").unwrap();
         let outcome = initialize(&layout, &settings(), "m1", &[], Some(60)).unwrap();
         assert!(outcome.created && outcome.token.is_some());
         let store = RedbStore::open(&layout.store()).unwrap();

@@ -82,12 +82,9 @@ pub fn secure_data_dir(dir: &Path, store: Option<&Path>) -> std::io::Result<()> 
     Ok(())
 }
 
-/// Write a file atomically with `mode`: a temp file of its own (unique name, created with the final mode, so
-/// no moment exists where the secret is readable by others), fsync, rename, fsync of the folder (so the
-/// rename survives a crash). Temp files a killed run left beside the target are removed.
-pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+/// A temp name of its own beside `path` (`.NAME.kubeboot-tmp.PID.RANDOM`), for a file that is then renamed
+/// into place; the temp files of `path` a killed run left are removed first.
+pub fn temp_beside(path: &Path) -> std::io::Result<PathBuf> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -99,14 +96,28 @@ pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()
             }
         }
     }
-    let tmp = dir.join(format!("{prefix}{}.{}", std::process::id(), crate::resources::meta::random_suffix()));
+    Ok(dir.join(format!("{prefix}{}.{}", std::process::id(), crate::resources::meta::random_suffix())))
+}
+
+/// Rename a complete (fsynced) temp file into place, then fsync the folder so the rename survives a crash.
+pub fn rename_into_place(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    std::fs::rename(tmp, path)?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Write a file atomically with `mode`: a temp file of its own (temp_beside), created with the final mode
+/// (so no moment exists where the secret is readable by others), fsynced, then renamed into place.
+pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let tmp = temp_beside(path)?;
     let mut f = std::fs::OpenOptions::new().create_new(true).write(true).mode(mode).open(&tmp)?;
     // The umask may have taken bits off at creation; mode is exactly what was asked.
     f.set_permissions(std::fs::Permissions::from_mode(mode))?;
     f.write_all(contents)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
+    rename_into_place(&tmp, path)
 }
 
 #[cfg(test)]

@@ -80,12 +80,7 @@ fn staging_prefix(path: &str, in_tmp: bool) -> String {
 
 /// A fresh staging name for one upload of `path` (see staging_prefix).
 pub(crate) fn staging_path(path: &str, in_tmp: bool) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{}{}-{nanos:x}{n}", staging_prefix(path, in_tmp), std::process::id())
+    format!("{}{}-{}", staging_prefix(path, in_tmp), std::process::id(), crate::resources::meta::random_suffix())
 }
 
 /// The shell command that moves an uploaded temp file into place; shared by every transport so the

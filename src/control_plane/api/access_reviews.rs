@@ -20,12 +20,26 @@ use super::routes::ApiState;
 use super::status::status;
 use crate::resources::kinds::{ResourceKind, KINDS};
 
-/// (group, version, plural, kind) of the review resources, for discovery.
-pub const REVIEW_RESOURCES: [(&str, &str, &str, &str); 3] = [
-    ("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview"),
-    ("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview"),
-    ("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview"),
+/// The review resources, for discovery: cluster-scoped, create only, never stored.
+pub const REVIEW_RESOURCES: [ResourceKind; 3] = [
+    review("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+    review("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview"),
+    review("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview"),
 ];
+
+const fn review(group: &'static str, plural: &'static str, kind: &'static str) -> ResourceKind {
+    ResourceKind {
+        group,
+        version: "v1",
+        plural,
+        singular: "",
+        kind,
+        namespaced: false,
+        short_names: &[],
+        categories: &[],
+        status: false,
+    }
+}
 
 /// Verbs a node may be asked about when the review names `*`.
 const EVERY_VERB: [&str; 7] = ["get", "list", "watch", "create", "update", "patch", "delete"];

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::access_reviews::REVIEW_RESOURCES;
 use super::status::not_found;
-use crate::resources::kinds::{self, KINDS};
+use crate::resources::kinds::{self, ResourceKind, KINDS};
 
 /// The Kubernetes version the API speaks (its shape), and ours.
 pub const KUBERNETES_MINOR: &str = "30";
@@ -52,9 +52,9 @@ fn group_json(group: &str, versions: &[&str]) -> Value {
 /// The groups of the stored kinds, then those of the review resources (access_reviews.rs).
 fn all_groups() -> Vec<(&'static str, Vec<&'static str>)> {
     let mut groups = kinds::groups();
-    for (group, version, _, _) in REVIEW_RESOURCES {
-        if !groups.iter().any(|(g, _)| *g == group) {
-            groups.push((group, vec![version]));
+    for review in &REVIEW_RESOURCES {
+        if !groups.iter().any(|(g, _)| *g == review.group) {
+            groups.push((review.group, vec![review.version]));
         }
     }
     groups
@@ -82,44 +82,20 @@ pub fn group(name: &str) -> Response {
 
 const VERBS: [&str; 7] = ["create", "delete", "get", "list", "patch", "update", "watch"];
 
-/// One resource of a group-version, whichever discovery document carries it.
-struct Served {
-    plural: &'static str,
-    singular: &'static str,
-    kind: &'static str,
-    namespaced: bool,
-    verbs: &'static [&'static str],
-    short_names: &'static [&'static str],
-    categories: &'static [&'static str],
-    status: bool,
+/// The resources of `group`/`version`: its stored kinds, with every verb, then its review resources,
+/// which are only created (`stored` false).
+fn served(group: &str, version: &str) -> Vec<(&'static ResourceKind, bool)> {
+    let at = |k: &&ResourceKind| k.group == group && k.version == version;
+    let kinds = KINDS.iter().filter(at).map(|k| (k, true));
+    kinds.chain(REVIEW_RESOURCES.iter().filter(at).map(|k| (k, false))).collect()
 }
 
-/// The stored kinds of `group`/`version`, then its review resources (create only).
-fn served(group: &str, version: &str) -> Vec<Served> {
-    let kinds = KINDS.iter().filter(|k| k.group == group && k.version == version).map(|k| Served {
-        plural: k.plural,
-        singular: k.singular,
-        kind: k.kind,
-        namespaced: k.namespaced,
-        verbs: &VERBS,
-        short_names: k.short_names,
-        categories: k.categories,
-        status: k.status,
-    });
-    let reviews =
-        REVIEW_RESOURCES.iter().filter(|(g, v, _, _)| *g == group && *v == version).map(|(_, _, plural, kind)| {
-            Served {
-                plural,
-                singular: "",
-                kind,
-                namespaced: false,
-                verbs: &["create"],
-                short_names: &[],
-                categories: &[],
-                status: false,
-            }
-        });
-    kinds.chain(reviews).collect()
+fn verbs(stored: bool) -> &'static [&'static str] {
+    if stored {
+        &VERBS
+    } else {
+        &["create"]
+    }
 }
 
 /// /api/v1 or /apis/{group}/{version}: the APIResourceList kubectl maps kinds and short names with.
@@ -129,12 +105,12 @@ pub fn resources(group: &str, version: &str) -> Response {
         return not_found();
     }
     let mut resources = Vec::new();
-    for r in served {
+    for (r, stored) in served {
         let mut resource = json!({
             "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
-            "verbs": r.verbs,
+            "verbs": verbs(stored),
         });
-        if !r.short_names.is_empty() || !r.categories.is_empty() || r.verbs.len() > 1 {
+        if stored {
             resource["shortNames"] = json!(r.short_names);
             resource["categories"] = json!(r.categories);
         }
@@ -171,7 +147,7 @@ fn group_discovery(group: &str, versions: &[&str]) -> Value {
         .map(|version| {
             let resources: Vec<Value> = served(group, version)
                 .into_iter()
-                .map(|r| {
+                .map(|(r, stored)| {
                     let response_kind = json!({"group": group, "version": version, "kind": r.kind});
                     let subresources: Vec<Value> = if r.status {
                         vec![json!({"subresource": "status", "responseKind": response_kind, "verbs": ["get", "patch", "update"]})]
@@ -180,7 +156,7 @@ fn group_discovery(group: &str, versions: &[&str]) -> Value {
                     };
                     json!({
                         "resource": r.plural, "responseKind": response_kind, "singularResource": r.singular,
-                        "scope": if r.namespaced { "Namespaced" } else { "Cluster" }, "verbs": r.verbs,
+                        "scope": if r.namespaced { "Namespaced" } else { "Cluster" }, "verbs": verbs(stored),
                         "shortNames": r.short_names, "categories": r.categories, "subresources": subresources,
                     })
                 })
