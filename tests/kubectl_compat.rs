@@ -5,7 +5,8 @@
 //! changed pod (configured: the removed env var and the old label are gone), gets with -A, -L and a field
 //! selector, patches with each patch type and applies server-side, gets pod,replicaset,deployment and all,
 //! watches pods (ADDED, MODIFIED, DELETED), deletes with -f, is refused an invalid Deployment with the
-//! server's 422 message and (1.27+) a misspelled field. A missing binary fails the test, named.
+//! server's 422 message and a misspelled field (by the server for 1.27+, by 1.20 from the OpenAPI schema),
+//! diffs, and explains kinds at any depth. A missing binary fails the test, named.
 
 mod common;
 
@@ -263,9 +264,8 @@ fn kubectl_versions_apply_get_watch_delete() {
         let custom =
             ok(&["get", "pods", "-n", &ns, "-o", "custom-columns=NAME:.metadata.name,POLICY:.spec.restartPolicy"]);
         assert!(custom.lines().any(|l| l.split_whitespace().eq(["nginx", "Always"])), "{label}: {custom}");
-        // (kubectl 1.20 looks for dryRun in the OpenAPI v2 document, whose definitions are empty here: its
-        // diff refuses with "doesn't support dry-run". Newer kubectl read the v3 documents, which carry it.)
-        if !label.contains("1.20") {
+        // (kubectl 1.20 finds dryRun in the OpenAPI v2 document's paths, newer kubectl in the v3 documents.)
+        {
             let (code, same) = run(&["diff", "-n", &ns, "-f", &manifest("deployment.yaml")]);
             assert_eq!(code, Some(0), "{label}: no difference: {same}");
             let scaled = std::fs::read_to_string(manifests.join("deployment.yaml"))
@@ -386,11 +386,12 @@ fn kubectl_versions_apply_get_watch_delete() {
             "{label}: {refused}"
         );
         let (code, typo) = run(&["apply", "-n", &ns, "-f", &manifest("typo-configmap.yaml")]);
+        assert_eq!(code, Some(1), "{label}: {typo}");
         if label.contains("1.20") {
-            // kubectl 1.20 predates server-side field validation and does not ask for it.
-            assert_eq!(code, Some(0), "{label}: {typo}");
+            // kubectl 1.20 predates server-side field validation: it validates against the OpenAPI v2 schema.
+            let refused = r#"unknown field "dataa" in io.k8s.api.core.v1.ConfigMap"#;
+            assert!(typo.contains("ValidationError(ConfigMap)") && typo.contains(refused), "{label}: {typo}");
         } else {
-            assert_eq!(code, Some(1), "{label}: {typo}");
             assert!(typo.contains(r#"strict decoding error: unknown field "dataa""#), "{label}: {typo}");
         }
         assert!(ok(&["delete", "namespace", &ns]).contains("deleted"), "{label}");
@@ -495,5 +496,43 @@ fn kubectl_versions_discover_in_two_requests() {
             assert!(group_versions.is_empty(), "{label}: a request per group-version: {paths:?}");
             assert!(paths.contains(&"api") && paths.contains(&"apis"), "{label}: {paths:?}");
         }
+    }
+}
+
+/// `kubectl explain` reads the served kinds' real schemas (OpenAPI v2 protobuf for 1.20, v3 for 1.27+) at
+/// any depth, for the kinds with controllers and those without.
+#[test]
+fn kubectl_versions_explain() {
+    let (server, admin_conf, _) = server_with_kubeconfig();
+    for (i, (label, kubectl)) in common::kubectls::all().into_iter().enumerate() {
+        let home = server.dir.path().join(format!("home-{i}"));
+        std::fs::create_dir_all(&home).unwrap();
+        let explain = |args: &[&str]| {
+            let out = kubectl_in(&kubectl, &admin_conf, &home).arg("explain").args(args).output().unwrap();
+            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            (out.status.code(), text)
+        };
+        let expect = |args: &[&str], wanted: &[&str]| {
+            let (code, text) = explain(args);
+            assert_eq!(code, Some(0), "{label} explain {args:?}: {text}");
+            for w in wanted {
+                assert!(text.contains(w), "{label} explain {args:?}: no {w:?} in {text}");
+            }
+        };
+        expect(&["pods"], &["Pod is a collection of containers that can run on a host", "spec\t<"]);
+        expect(&["pod.spec.containers.ports.containerPort"], &["containerPort <integer>", "Number of port to expose"]);
+        expect(&["deployments.spec.strategy", "--recursive"], &["rollingUpdate\t<", "maxSurge\t<", "type\t<string>"]);
+        expect(
+            &["cronjobs.spec.jobTemplate.spec.template.spec.restartPolicy"],
+            &["restartPolicy <string>", "One of Always, OnFailure"],
+        );
+        expect(
+            &["cronjobs.spec.schedule", "--api-version=batch/v1beta1"],
+            &["schedule <string>", "The schedule in Cron format"],
+        );
+        expect(&["networkpolicy.spec.ingress"], &["ingress is a list of ingress rules"]);
+        expect(&["priorityclass.value"], &["value <integer>"]);
+        let (code, text) = explain(&["pods.spec.nope"]);
+        assert!(code == Some(1) && text.contains(r#"field "nope" does not exist"#), "{label}: {code:?} {text}");
     }
 }

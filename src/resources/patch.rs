@@ -41,7 +41,12 @@ pub fn apply(object: &Value, body: &[u8], content_type: &str) -> Result<Value, P
 
 /// The key a list of objects merges by, from the list's field name and where it is.
 fn merge_key(path: &[String], field: &str) -> Option<&'static str> {
-    let inside_container = path.iter().any(|p| p.ends_with("ontainers"));
+    list_merge_key(field, path.iter().any(|p| p.ends_with("ontainers")))
+}
+
+/// The key a list of objects named `field` merges by (ports differ inside a container). The OpenAPI
+/// documents publish this same table, so kubectl computes the patches this server merges.
+pub fn list_merge_key(field: &str, inside_container: bool) -> Option<&'static str> {
     Some(match field {
         "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => "name",
         "volumeMounts" => "mountPath",
