@@ -1,6 +1,7 @@
 //! The controllers end to end on one lab cluster (`lab up 3` + `up`: a master and two workers, pod eviction
 //! timeout 20 s), with real Docker and kubectl 1.20 and 1.33: the walkthrough's replicaset-1 keeps 3 pods
-//! through a deleted pod and `kubectl scale`; deployment-2 rolls v1 -> v2 (RollingUpdate, minReadySeconds)
+//! through a deleted pod and `kubectl scale`, as a ReplicationController keeps 2 through a scale to 1 and
+//! takes its pod with it when deleted; deployment-2 rolls v1 -> v2 (RollingUpdate, minReadySeconds)
 //! never below replicas - maxUnavailable ready pods (watched throughout) and `rollout undo` brings v1 back;
 //! deployment-1 (Recreate) shows the gap; deleting deployments removes their ReplicaSets and pods (Background
 //! and Foreground); job-1 completes (`kubectl wait --for=condition=complete`), a Job of 3 completions runs
@@ -170,6 +171,25 @@ fn cron_job_checks(k: &Kubectl, started: Instant) {
     }
 }
 
+/// A ReplicationController (selector defaulted from its template) keeps its pods, scales, and takes them
+/// with it when deleted.
+fn replication_controller_checks(k: &Kubectl) {
+    k.ok(&["apply", "-f", &manifest("tests/manifests/replicationcontroller.yaml")]);
+    let running = |n: usize| {
+        let pods = k.pods("app=legacy");
+        pods.len() == n && pods.iter().all(ready)
+    };
+    common::wait_for("legacy: 2 pods Running and Ready", Duration::from_secs(120), || running(2));
+    let rc = k.ok(&["get", "rc", "legacy", "-o", "wide"]);
+    let row: Vec<&str> = rc.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(&row[1..4], ["2", "2", "2"], "{rc}");
+    assert_eq!(row.last(), Some(&"app=legacy"), "{rc}");
+    k.ok(&["scale", "rc", "legacy", "--replicas=1"]);
+    common::wait_for("legacy: 1 pod after scale", Duration::from_secs(60), || running(1));
+    k.ok(&["delete", "rc", "legacy"]);
+    common::wait_for("legacy: its pod deleted with it", Duration::from_secs(60), || k.pods("app=legacy").is_empty());
+}
+
 fn daemon_set_checks(k: &Kubectl) {
     common::wait_for("node-agent on each worker", Duration::from_secs(120), || {
         let pods = k.pods("app=node-agent");
@@ -246,6 +266,7 @@ fn controllers_run_the_walkthroughs_workloads_on_the_lab() {
     k33.ok(&["apply", "-f", &manifest("tests/manifests/workloads/jobs.yaml")]);
 
     replica_set_checks(&k20);
+    replication_controller_checks(&k33);
     rolling_update_checks(&k33);
     recreate_checks(&k20);
     job_checks(&k20, &k33);

@@ -177,7 +177,8 @@ fn top(kind: &str) -> Option<&'static [(&'static str, Shape)]> {
         "Deployment" => {
             &[("apiVersion", Any), ("kind", Any), ("metadata", METADATA), ("spec", DEPLOYMENT_SPEC), ("status", Any)]
         }
-        "ReplicaSet" => {
+        // A ReplicationController's spec has a ReplicaSet's fields (its selector is a label map).
+        "ReplicaSet" | "ReplicationController" => {
             &[("apiVersion", Any), ("kind", Any), ("metadata", METADATA), ("spec", REPLICASET_SPEC), ("status", Any)]
         }
         "Job" => &[("apiVersion", Any), ("kind", Any), ("metadata", METADATA), ("spec", JOB_SPEC), ("status", Any)],

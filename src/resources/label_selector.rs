@@ -2,7 +2,19 @@
 //! Exists, DoesNotExist): all requirements must hold; an empty selector matches everything and a missing
 //! one (null) nothing, as Kubernetes' LabelSelectorAsSelector.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use serde_json::{json, Map, Value};
+
+/// A workload's pod selector as a LabelSelector. A ReplicationController's `spec.selector` is a plain
+/// label map, which is `matchLabels` in the other kinds' form.
+pub fn of_workload<'a>(kind: &str, object: &'a Value) -> Option<Cow<'a, Value>> {
+    let selector = object.pointer("/spec/selector")?;
+    if kind == "ReplicationController" {
+        return Some(Cow::Owned(json!({"matchLabels": selector})));
+    }
+    Some(Cow::Borrowed(selector))
+}
 
 pub fn matches(selector: Option<&Value>, labels: Option<&Map<String, Value>>) -> bool {
     let Some(selector) = selector.filter(|s| s.is_object()) else { return false };

@@ -53,7 +53,7 @@ pub fn columns(kind: &str) -> Vec<Column> {
             col("Images", "string", 1),
             col("Selector", "string", 1),
         ],
-        "ReplicaSet" => &[
+        "ReplicaSet" | "ReplicationController" => &[
             col("Desired", "integer", 0),
             col("Current", "integer", 0),
             col("Ready", "integer", 0),
@@ -185,6 +185,15 @@ fn containers(o: &Value, pointer: &str) -> (String, String) {
     (names.join(","), images.join(","))
 }
 
+/// Where a workload keeps its selector's labels (a ReplicationController's selector is the label map).
+fn selector_labels(kind: &str) -> &'static str {
+    if kind == "ReplicationController" {
+        "/spec/selector"
+    } else {
+        "/spec/selector/matchLabels"
+    }
+}
+
 fn selector(o: &Value, pointer: &str) -> String {
     let Some(map) = o.pointer(pointer).and_then(Value::as_object) else { return "<none>".into() };
     let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect();
@@ -226,7 +235,7 @@ pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
                 none(),
             ]
         }
-        "Deployment" | "ReplicaSet" => {
+        "Deployment" | "ReplicaSet" | "ReplicationController" => {
             let (names, images) = containers(o, "/spec/template/spec/containers");
             let desired = o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
             let head = if kind == "Deployment" {
@@ -239,7 +248,7 @@ pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
                 vec![json!(desired), json!(n(o, "/status/replicas")), json!(n(o, "/status/readyReplicas"))]
             };
             head.into_iter()
-                .chain([age, json!(names), json!(images), json!(selector(o, "/spec/selector/matchLabels"))])
+                .chain([age, json!(names), json!(images), json!(selector(o, selector_labels(kind)))])
                 .collect()
         }
         "DaemonSet" => {

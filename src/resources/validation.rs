@@ -78,14 +78,17 @@ fn selects(selector: &Value, labels: &Value) -> bool {
         .is_none_or(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)))
 }
 
-fn templated(errors: &mut Vec<FieldError>, o: &Value) {
+fn templated(errors: &mut Vec<FieldError>, kind: &str, o: &Value) {
     required(errors, o, "/spec/selector");
+    if kind == "ReplicationController" {
+        required(errors, o, "/spec/template");
+    }
     pod_spec(errors, o, "/spec/template/spec");
-    let (Some(selector), Some(labels)) = (o.pointer("/spec/selector"), o.pointer("/spec/template/metadata/labels"))
-    else {
+    let selector = crate::resources::label_selector::of_workload(kind, o);
+    let (Some(selector), Some(labels)) = (selector, o.pointer("/spec/template/metadata/labels")) else {
         return;
     };
-    if !selects(selector, labels) {
+    if !selects(&selector, labels) {
         errors.push(FieldError {
             field: "spec.template.metadata.labels".into(),
             message: format!("Invalid value: {labels}: `selector` does not match template `labels`"),
@@ -108,7 +111,7 @@ pub fn validate(kind: &str, o: &Value) -> Vec<FieldError> {
     }
     match kind {
         "Pod" => pod_spec(&mut errors, o, "/spec"),
-        "Deployment" | "ReplicaSet" | "DaemonSet" => templated(&mut errors, o),
+        "Deployment" | "ReplicaSet" | "DaemonSet" | "ReplicationController" => templated(&mut errors, kind, o),
         "Job" => {
             pod_spec(&mut errors, o, "/spec/template/spec");
             job_restart_policy(&mut errors, o, "/spec/template/spec");
@@ -148,7 +151,7 @@ pub fn validate(kind: &str, o: &Value) -> Vec<FieldError> {
             required(&mut errors, o, "/spec/resources/requests/storage");
         }
         "StorageClass" => required(&mut errors, o, "/provisioner"),
-        "StatefulSet" => templated(&mut errors, o),
+        "StatefulSet" => templated(&mut errors, kind, o),
         "Ingress"
             if o.pointer("/spec/defaultBackend").is_none() && o.pointer("/spec/rules").is_none_or(Value::is_null) =>
         {

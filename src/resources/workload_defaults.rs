@@ -7,6 +7,25 @@ use serde_json::{json, Map, Value};
 
 use super::pod_defaults::set;
 
+/// core/v1's SetDefaults_ReplicationController: an empty selector and empty labels are the template's labels.
+/// Applied before validation (which requires a selector), as the API server defaults before it validates.
+pub fn replication_controller_labels(object: &mut Value) {
+    let Some(labels) = object
+        .pointer("/spec/template/metadata/labels")
+        .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
+        .cloned()
+    else {
+        return;
+    };
+    let empty = |v: Option<&Value>| v.and_then(Value::as_object).is_none_or(|m| m.is_empty());
+    if empty(object.pointer("/spec/selector")) {
+        object["spec"]["selector"] = labels.clone();
+    }
+    if empty(object.pointer("/metadata/labels")) && object["metadata"].is_object() {
+        object["metadata"]["labels"] = labels;
+    }
+}
+
 /// A RollingUpdate strategy (the default type) gets its rollingUpdate parameters; another type none.
 fn rolling(strategy: &mut Map<String, Value>, parameters: Value) {
     set(strategy, "type", json!("RollingUpdate"));
@@ -38,7 +57,7 @@ pub fn apply(kind: &str, object: &mut Value) {
                 rolling(s, json!({"maxSurge": "25%", "maxUnavailable": "25%"}));
             }
         }
-        "ReplicaSet" => set(spec, "replicas", json!(1)),
+        "ReplicaSet" | "ReplicationController" => set(spec, "replicas", json!(1)),
         "DaemonSet" => {
             set(spec, "revisionHistoryLimit", json!(10));
             let strategy = spec.entry("updateStrategy").or_insert(json!({}));
@@ -133,5 +152,21 @@ mod tests {
         let mut rs = json!({"spec": {}});
         apply("ReplicaSet", &mut rs);
         assert_eq!(rs["spec"]["replicas"], 1);
+    }
+
+    #[test]
+    fn replication_controllers_take_their_templates_labels() {
+        let mut rc = json!({"metadata": {"name": "rc"}, "spec": {"template": {"metadata": {"labels": {"app": "x"}}}}});
+        replication_controller_labels(&mut rc);
+        apply("ReplicationController", &mut rc);
+        assert_eq!((&rc["spec"]["selector"], &rc["metadata"]["labels"]), (&json!({"app": "x"}), &json!({"app": "x"})));
+        assert_eq!(rc["spec"]["replicas"], 1);
+        let mut own = json!({"metadata": {"labels": {"tier": "a"}}, "spec": {"selector": {"app": "x"},
+            "template": {"metadata": {"labels": {"app": "x", "v": "2"}}}}});
+        replication_controller_labels(&mut own);
+        assert_eq!(
+            (&own["spec"]["selector"], &own["metadata"]["labels"]),
+            (&json!({"app": "x"}), &json!({"tier": "a"}))
+        );
     }
 }

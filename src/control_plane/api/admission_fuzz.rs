@@ -136,6 +136,7 @@ fn valid(kind: &ResourceKind) -> Value {
     let mut o = match kind.kind {
         "Pod" => json!({"spec": pod_spec}),
         "Deployment" | "ReplicaSet" | "DaemonSet" => json!({"spec": {"selector": selector, "template": template}}),
+        "ReplicationController" => json!({"spec": {"selector": {"app": "web"}, "template": template}}),
         "Job" => json!({"spec": {"template": template}}),
         "CronJob" => json!({"spec": {"schedule": "*/1 * * * *", "jobTemplate": {"spec": {"template": template}}}}),
         "Service" => json!({"spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80}]}}),

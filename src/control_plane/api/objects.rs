@@ -103,7 +103,7 @@ pub struct ObjectQuery {
 impl ObjectQuery {
     /// `watch` read as Go's strconv.ParseBool reads it (the Python client sends `watch=True`).
     pub fn is_watch(&self) -> bool {
-        matches!(self.watch.as_deref(), Some("1" | "t" | "T" | "true" | "True" | "TRUE"))
+        crate::resources::go_bool::query_flag(self.watch.as_deref())
     }
 }
 
@@ -334,6 +334,9 @@ fn admit(store: &dyn Store, path: &ObjectPath, mut object: Value) -> Result<Valu
     if kind.kind == "Secret" {
         crate::resources::secret::normalize(&mut object);
     }
+    if kind.kind == "ReplicationController" {
+        crate::resources::workload_defaults::replication_controller_labels(&mut object);
+    }
     let errors = validation::validate(kind.kind, &object);
     if !errors.is_empty() {
         return Err(invalid(kind, meta::name(&object).unwrap_or(""), errors));
@@ -445,7 +448,7 @@ fn storage_classes(store: &dyn Store) -> Vec<Value> {
 
 /// Kinds whose metadata.generation counts spec changes (their controllers report status.observedGeneration).
 fn tracks_generation(kind: &ResourceKind) -> bool {
-    matches!(kind.group, "apps" | "batch")
+    matches!(kind.group, "apps" | "batch") || kind.kind == "ReplicationController"
 }
 
 /// What the server fills into a spec a client wrote, on create and on every update of the main resource (so

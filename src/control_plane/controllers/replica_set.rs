@@ -1,4 +1,5 @@
-//! The ReplicaSet controller: keeps `spec.replicas` active pods matching the selector. Pods are made from
+//! The ReplicaSet controller, which also runs ReplicationControllers (the same job; their selector is a
+//! label map): keeps `spec.replicas` active pods matching the selector. Pods are made from
 //! the template (generateName `<rs>-`, a controller ownerReference), orphans whose labels match are
 //! adopted and owned pods whose labels no longer match are released, surplus pods go in Kubernetes' order
 //! (unscheduled, pending, not ready, ready for less time, more restarts, newer first), and the status
@@ -13,14 +14,26 @@ use time::OffsetDateTime;
 use super::garbage_collector::controller_reference;
 use crate::control_plane::runtime::{cache, Action, Cache, Change, EventNote, Plan, Reconciler};
 use crate::resources::kinds::{self, ResourceKind};
-use crate::resources::label_selector::{labels, matches};
+use crate::resources::label_selector::{labels, matches, of_workload};
 use crate::resources::meta::{self, parse_rfc3339};
 use crate::resources::pod;
 
 /// At most this many pods are created or deleted in one pass (kube-controller-manager's burstReplicas).
 pub const BURST: usize = 500;
 
-pub struct ReplicaSetController;
+pub struct ReplicaSetController {
+    kind: &'static ResourceKind,
+}
+
+impl ReplicaSetController {
+    pub fn for_replica_sets() -> Self {
+        Self { kind: replica_sets() }
+    }
+
+    pub fn for_replication_controllers() -> Self {
+        Self { kind: kinds::served("", "replicationcontrollers") }
+    }
+}
 
 pub fn replica_sets() -> &'static ResourceKind {
     kinds::served("apps", "replicasets")
@@ -115,11 +128,11 @@ pub fn claim<'a>(
     plan: &mut Plan,
 ) -> Vec<&'a Value> {
     let uid = cache::uid(owner).unwrap_or_default();
-    let selector = owner.pointer("/spec/selector");
+    let selector = of_workload(owner_kind.kind, owner);
     let mut owned = Vec::new();
     for p in cache.claimable(pods(), namespace(owner), uid) {
         let p = p.as_ref();
-        let selected = matches(selector, labels(p));
+        let selected = matches(selector.as_deref(), labels(p));
         match pod::controller_uid(p) {
             Some(controller) if controller == uid => {
                 if selected {
@@ -190,11 +203,15 @@ pub fn replicas(object: &Value) -> i64 {
 
 impl Reconciler for ReplicaSetController {
     fn name(&self) -> &'static str {
-        "replicaset"
+        if self.kind.kind == "ReplicationController" {
+            "replicationcontroller"
+        } else {
+            "replicaset"
+        }
     }
 
     fn keys_for(&self, change: &Change, cache: &Cache) -> Vec<String> {
-        if change.key.starts_with(&replica_sets().prefix(None)) {
+        if change.key.starts_with(&self.kind.prefix(None)) {
             return vec![change.key.clone()];
         }
         if !change.key.starts_with(&pods().prefix(None)) {
@@ -204,17 +221,17 @@ impl Reconciler for ReplicaSetController {
         for p in [&change.old, &change.new].into_iter().flatten() {
             match pod::controller_uid(p) {
                 Some(owner) => {
-                    if let Some(key) = cache.key_of_uid(owner).filter(|k| k.starts_with(&replica_sets().prefix(None))) {
+                    if let Some(key) = cache.key_of_uid(owner).filter(|k| k.starts_with(&self.kind.prefix(None))) {
                         keys.push(key.to_string());
                     }
                 }
                 // An orphan: every ReplicaSet of its namespace whose selector takes it may adopt it.
                 None => {
-                    for rs in cache.list(replica_sets(), namespace(p)) {
-                        if matches(rs.pointer("/spec/selector"), labels(p)) {
+                    for rs in cache.list(self.kind, namespace(p)) {
+                        if matches(of_workload(self.kind.kind, rs).as_deref(), labels(p)) {
                             keys.push(format!(
                                 "{}{}",
-                                replica_sets().prefix(namespace(p)),
+                                self.kind.prefix(namespace(p)),
                                 meta::name(rs).unwrap_or_default()
                             ));
                         }
@@ -231,29 +248,29 @@ impl Reconciler for ReplicaSetController {
         let mut plan = Plan::default();
         let Some(rs) = cache.get(key) else { return plan };
         let rs = rs.as_ref();
-        let owned = claim(rs, replica_sets(), cache, &mut plan);
+        let owned = claim(rs, self.kind, cache, &mut plan);
         if !deleting(rs) {
             let active: Vec<&Value> = owned.iter().copied().filter(|p| is_active(p)).collect();
             let diff = replicas(rs) - active.len() as i64;
             if diff > 0 {
                 for _ in 0..(diff as usize).min(BURST) {
-                    let note = event(rs, "ReplicaSet", false, "SuccessfulCreate", "Created pod: {name}".into());
+                    let note = event(rs, self.kind.kind, false, "SuccessfulCreate", "Created pod: {name}".into());
                     plan.push(Action::Create {
                         kind: pods(),
-                        object: pod_from_template(rs, replica_sets()),
+                        object: pod_from_template(rs, self.kind),
                         event: Some(note),
                     });
                 }
             } else if diff < 0 {
                 for p in deletion_order(active).into_iter().take((-diff as usize).min(BURST)) {
                     let name = meta::name(p).unwrap_or_default();
-                    let note = event(rs, "ReplicaSet", false, "SuccessfulDelete", format!("Deleted pod: {name}"));
+                    let note = event(rs, self.kind.kind, false, "SuccessfulDelete", format!("Deleted pod: {name}"));
                     plan.push(Action::delete(pods(), p, None, Some(note)));
                 }
             }
         }
         let status = status(rs, &owned, now, &mut plan);
-        plan.update_status(replica_sets(), rs, status);
+        plan.update_status(self.kind, rs, status);
         plan
     }
 }
@@ -294,7 +311,11 @@ mod tests {
             let key = format!("/pods/default/{}", p["metadata"]["name"].as_str().unwrap());
             cache.apply(&key, Some(Arc::new(p)));
         }
-        ReplicaSetController.reconcile("/apps/replicasets/default/web", &cache, parse_rfc3339(now).unwrap())
+        ReplicaSetController::for_replica_sets().reconcile(
+            "/apps/replicasets/default/web",
+            &cache,
+            parse_rfc3339(now).unwrap(),
+        )
     }
 
     fn counts(plan: &Plan) -> (usize, Vec<String>, usize) {
@@ -309,6 +330,25 @@ mod tests {
             .collect();
         let updates = plan.actions.iter().filter(|a| matches!(a, Action::Update { .. })).count();
         (creates, deletes, updates)
+    }
+
+    #[test]
+    fn replication_controllers_select_by_their_label_map() {
+        let mut rc = rs(2);
+        rc["apiVersion"] = json!("v1");
+        rc["kind"] = json!("ReplicationController");
+        rc["spec"]["selector"] = json!({"app": "web"});
+        let mut cache = Cache::default();
+        cache.apply("/replicationcontrollers/default/web", Some(Arc::new(rc)));
+        cache.apply("/pods/default/orphan", Some(Arc::new(pod("orphan", None, None, Some("n1")))));
+        let controller = ReplicaSetController::for_replication_controllers();
+        let plan = controller.reconcile("/replicationcontrollers/default/web", &cache, parse_rfc3339(T0).unwrap());
+        assert_eq!(counts(&plan), (1, vec![], 1), "the orphan adopted, one pod made");
+        let Action::Create { object, event, .. } = &plan.actions[1] else { panic!("{:?}", plan.actions) };
+        let owner = &object["metadata"]["ownerReferences"][0];
+        assert_eq!((owner["kind"].as_str(), owner["apiVersion"].as_str()), (Some("ReplicationController"), Some("v1")));
+        assert_eq!(event.as_ref().unwrap().kind, "ReplicationController");
+        assert_eq!(controller.name(), "replicationcontroller");
     }
 
     #[test]

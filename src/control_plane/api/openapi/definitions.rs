@@ -44,6 +44,7 @@ fn kind_schema(kind: &ResourceKind, generator: &mut SchemaGenerator) -> Option<s
         ("", "Node") => generator.subschema_for::<core::v1::Node>(),
         ("", "Pod") => generator.subschema_for::<core::v1::Pod>(),
         ("", "Service") => generator.subschema_for::<core::v1::Service>(),
+        ("", "ReplicationController") => generator.subschema_for::<core::v1::ReplicationController>(),
         ("", "ConfigMap") => generator.subschema_for::<core::v1::ConfigMap>(),
         ("", "Secret") => generator.subschema_for::<core::v1::Secret>(),
         ("", "Event") => generator.subschema_for::<core::v1::Event>(),
