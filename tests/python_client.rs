@@ -6,15 +6,8 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
 #[test]
 fn the_official_python_client_works_against_the_server() {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyclient/bin/python");
-    let has_client = Command::new(&python).args(["-c", "import kubernetes"]).status().is_ok_and(|s| s.success());
-    assert!(has_client, "no Python client at {} (run .ci/setup: pip install kubernetes into it)", python.display());
-
     let server = common::api::start();
     let (admin_conf, conf) = server.admin_kubeconfig();
     let api = kubeboot::apiclient::ApiClient::from_kubeconfig(&conf).unwrap();
@@ -26,10 +19,6 @@ fn the_official_python_client_works_against_the_server() {
         rt.block_on(api.request("POST", "/api/v1/nodes", Some(serde_json::to_vec(&node).unwrap()), None)).unwrap();
     assert_eq!(reply.status, 201, "{}", reply.message());
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/client_compat.py");
-    let out = Command::new(&python).arg(&script).arg(&admin_conf).env("HOME", server.dir.path()).output().unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{stdout}{stderr}");
-    let passed: Vec<&str> = stdout.lines().filter_map(|l| l.strip_prefix("ok ")).collect();
-    assert_eq!(passed.len(), 14, "every check ran: {stdout}");
+    let passed = common::python_client::run_script("client_compat.py", &admin_conf, server.dir.path());
+    assert_eq!(passed.len(), 14, "every check ran: {passed:?}");
 }

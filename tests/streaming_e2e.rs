@@ -2,7 +2,8 @@
 //! master and a worker), with Debian's kubectl 1.20 (SPDY/3.1) and the machine's kubectl 1.33 (WebSocket:
 //! v5.channel.k8s.io, and SPDY tunnelled in WebSocket for port-forward). The path is the real one: kubectl
 //! → API server (authorizes, proxies) → the worker's node API on :10250 → Docker / the pod's network
-//! namespace. A node's certificate is refused, by the API server and by the node API itself. Takes the lab
+//! namespace. The official Python client's logs, exec and port-forward take the same path
+//! (tests/python/client_streams.py). A node's certificate is refused, by the API server and by the node API itself. Takes the lab
 //! down at the end.
 
 mod common;
@@ -245,6 +246,8 @@ fn logs_exec_attach_cp_and_port_forward_through_the_node_api() {
     for k in [&k20, &k33] {
         checks_with(k, work.path());
     }
+    let passed = common::python_client::run_script("client_streams.py", &kubeconfig, work.path());
+    assert_eq!(passed.len(), 7, "every Python client check ran: {passed:?}");
 
     // --previous: the instance before the restart.
     common::wait_for("restarter restarted", Duration::from_secs(60), || {

@@ -37,7 +37,9 @@ pub struct StreamOptions {
 
 impl StreamOptions {
     pub fn from_query(pairs: &[(String, String)]) -> StreamOptions {
-        let flag = |name: &str| pairs.iter().any(|(k, v)| k == name && matches!(v.as_str(), "1" | "true" | "True"));
+        let flag = |name: &str| {
+            pairs.iter().any(|(k, v)| k == name && crate::resources::go_bool::query_flag(Some(v.as_str())))
+        };
         let tty = flag("tty");
         // With a TTY, stderr is merged into stdout and has no stream of its own.
         StreamOptions { stdin: flag("stdin"), stdout: flag("stdout"), stderr: flag("stderr") && !tty, tty }

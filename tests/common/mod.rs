@@ -6,6 +6,7 @@
 pub mod api;
 pub mod kubectl;
 pub mod kubectls;
+pub mod python_client;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -17,7 +17,7 @@ use crate::control_plane::api::status::status;
 /// kubelet's log options from the query; a bad value is a 400.
 fn options(pairs: &[(String, String)], now: i64) -> Result<(LogOptions, bool, Option<u64>), String> {
     let get = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let flag = |name: &str| matches!(get(name), Some("true" | "1"));
+    let flag = |name: &str| crate::resources::go_bool::query_flag(get(name));
     let number = |name: &str| -> Result<Option<u64>, String> {
         get(name)
             .map(|v| v.parse::<u64>().map_err(|_| format!("{name}: {v:?} is not a non-negative number")))
@@ -85,7 +85,7 @@ mod tests {
         assert_eq!(log, LogOptions { follow: true, timestamps: false, since: Some(700), tail_lines: Some(5) });
         assert_eq!((previous, limit), (false, Some(10)));
         let (log, previous, _) =
-            options(&q(&[("sinceTime", "1970-01-01T00:01:40Z"), ("previous", "true"), ("timestamps", "true")]), 0)
+            options(&q(&[("sinceTime", "1970-01-01T00:01:40Z"), ("previous", "True"), ("timestamps", "true")]), 0)
                 .unwrap();
         assert_eq!((log.since, log.timestamps, previous), (Some(100), true, true));
         assert!(options(&q(&[("tailLines", "-1")]), 0).unwrap_err().contains("tailLines"));

@@ -1,7 +1,13 @@
-//! `port-forward` (kubelet's `/portForward/{ns}/{pod}/{uid}`): over SPDY (`portforward.k8s.io`), directly or
-//! tunnelled in WebSocket (`SPDY/3.1+portforward.k8s.io`, kubectl 1.31+). Each forwarded connection is a
-//! pair of streams with one `requestid` — `error` and `data`, with the `port` header — and becomes a TCP
-//! connection to localhost:port made inside the pod's network namespace, as kubelet does.
+//! `port-forward` (kubelet's `/portForward/{ns}/{pod}/{uid}`), in each protocol kubelet serves:
+//! - SPDY (`portforward.k8s.io`), directly or tunnelled in WebSocket (`SPDY/3.1+portforward.k8s.io`,
+//!   kubectl 1.31+): each forwarded connection is a pair of streams with one `requestid` — `error` and
+//!   `data`, with the `port` header;
+//! - WebSocket channels (`v4.channel.k8s.io`, the client libraries'): the ports are the query's `port`
+//!   (or the API's `ports`), port i has data channel 2i and error channel 2i+1, each opened by the port
+//!   number (2 bytes, little-endian), and the connection ends when the pod's connections have.
+//!
+//! Either way each becomes a TCP connection to localhost:port made inside the pod's network namespace, as
+//! kubelet does.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
@@ -20,10 +26,12 @@ use super::NodeApiState;
 use crate::agent::runtime::ContainerRuntime;
 use crate::streaming::spdy::connection::{SpdyConnection, SpdyStream};
 use crate::streaming::upgrade::{negotiate, switching_protocols, Transport};
-use crate::streaming::websocket;
+use crate::streaming::{websocket, OutputChannel};
 
 const SPDY_PROTOCOLS: &[&str] = &["portforward.k8s.io"];
-const WEBSOCKET_PROTOCOLS: &[&str] = &["SPDY/3.1+portforward.k8s.io"];
+const SPDY_TUNNEL: &str = "SPDY/3.1+portforward.k8s.io";
+const CHANNELS: &str = "v4.channel.k8s.io";
+const WEBSOCKET_PROTOCOLS: &[&str] = &[SPDY_TUNNEL, CHANNELS];
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub async fn port_forward(
@@ -50,19 +58,44 @@ pub async fn port_forward(
         Ok(n) => n,
         Err(refusal) => return refusal.into_response(),
     };
+    let channels = negotiated.protocol == CHANNELS;
+    let ports = match requested_ports(request.uri().query().unwrap_or("")) {
+        Ok(ports) if !ports.is_empty() || !channels => ports,
+        Ok(_) => return bad_request("query parameter \"port\" is required".into()),
+        Err(message) => return bad_request(message),
+    };
     let upgrade = hyper::upgrade::on(&mut request);
     let transport = negotiated.transport.clone();
-    let target = Target { pid, sandbox_id: sandbox.id, uid };
+    let target = Arc::new(Target { pid, sandbox_id: sandbox.id, uid });
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
         let io = TokioIo::new(upgraded);
-        let connection = match transport {
-            Transport::Spdy => SpdyConnection::serve(io),
-            Transport::WebSocket { .. } => SpdyConnection::serve(websocket::tunnel(websocket::accept(io).await)),
-        };
-        forward_streams(connection, Arc::new(target)).await;
+        match transport {
+            Transport::Spdy => forward_streams(SpdyConnection::serve(io), target).await,
+            Transport::WebSocket { .. } if channels => {
+                forward_channels(websocket::accept(io).await, ports, target).await
+            }
+            Transport::WebSocket { .. } => {
+                let tunnel = websocket::tunnel(websocket::accept(io).await);
+                forward_streams(SpdyConnection::serve(tunnel), target).await
+            }
+        }
     });
     switching_protocols(&negotiated)
+}
+
+fn bad_request(message: String) -> Response {
+    crate::control_plane::api::status::status(axum::http::StatusCode::BAD_REQUEST, "BadRequest", message)
+}
+
+/// The ports a WebSocket client asks for: kubelet's `port`, or `ports` as the API names it (repeated or
+/// comma-separated).
+fn requested_ports(query: &str) -> Result<Vec<u16>, String> {
+    form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == "port" || k == "ports")
+        .flat_map(|(_, v)| v.split(',').map(|p| p.trim().to_string()).collect::<Vec<_>>())
+        .map(|p| p.parse::<u16>().ok().filter(|n| *n > 0).ok_or_else(|| format!("invalid port {p:?}")))
+        .collect()
 }
 
 /// Where forwarded connections go: the pod's network namespace (its sandbox's process).
@@ -87,6 +120,14 @@ async fn forward_streams(mut connection: SpdyConnection, target: Arc<Target>) {
     }
 }
 
+/// Kubelet's words for a port the pod does not answer on.
+fn connect_error(target: &Target, port: u16, e: &std::io::Error) -> Bytes {
+    Bytes::from(format!(
+        "error forwarding port {port} to pod {}, uid {}: failed to connect to localhost:{port} inside the pod's network namespace: {e}",
+        target.sandbox_id, target.uid,
+    ))
+}
+
 async fn forward(error: SpdyStream, data: SpdyStream, target: Arc<Target>) {
     let port = data.header("port").and_then(|p| p.parse::<u16>().ok());
     let connected = match port {
@@ -96,20 +137,56 @@ async fn forward(error: SpdyStream, data: SpdyStream, target: Arc<Target>) {
     let tcp = match connected {
         Ok(tcp) => tcp,
         Err(e) => {
-            let message = format!(
-                "error forwarding port {} to pod {}, uid {}: failed to connect to localhost:{} inside the pod's network namespace: {e}",
-                port.unwrap_or(0),
-                target.sandbox_id,
-                target.uid,
-                port.unwrap_or(0),
-            );
-            let _ = error.out.send_last(Bytes::from(message)).await;
+            let _ = error.out.send_last(connect_error(&target, port.unwrap_or(0), &e)).await;
             let _ = data.out.close().await;
             return;
         }
     };
+    let SpdyStream { inbound, out, .. } = data;
+    pump(tcp, inbound, &out).await;
+    let _ = out.close().await;
+    let _ = error.out.close().await;
+}
+
+/// The WebSocket channel protocol: every port's pair of channels, each opened with the port number.
+async fn forward_channels<IO>(ws: tokio_tungstenite::WebSocketStream<IO>, ports: Vec<u16>, target: Arc<Target>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut inputs = HashMap::new();
+    let mut receivers = Vec::new();
+    for i in 0..ports.len() {
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        inputs.insert((2 * i) as u8, tx);
+        receivers.push(rx);
+    }
+    let connection = websocket::ChannelConnection::serve(ws, inputs);
+    let mut forwards = Vec::new();
+    for (i, (port, inbound)) in ports.into_iter().zip(receivers).enumerate() {
+        let (data, error) = (connection.output((2 * i) as u8), connection.output((2 * i + 1) as u8));
+        let target = target.clone();
+        forwards.push(tokio::spawn(async move {
+            let opening = Bytes::copy_from_slice(&port.to_le_bytes());
+            if data.send(opening.clone()).await.is_err() || error.send(opening).await.is_err() {
+                return;
+            }
+            match connect_in_namespace(target.pid, port).await {
+                Ok(tcp) => pump(tcp, inbound, &data).await,
+                Err(e) => {
+                    let _ = error.send(connect_error(&target, port, &e)).await;
+                }
+            }
+        }));
+    }
+    for forward in forwards {
+        let _ = forward.await;
+    }
+    connection.shutdown().await;
+}
+
+/// The client's bytes to the pod and the pod's back, until the pod closes its end.
+async fn pump(tcp: tokio::net::TcpStream, mut inbound: tokio::sync::mpsc::Receiver<Bytes>, out: &OutputChannel) {
     let (mut from_pod, mut to_pod) = tcp.into_split();
-    let SpdyStream { mut inbound, out, .. } = data;
     // The client's bytes to the pod; its end (FIN) half-closes the pod's connection.
     let upstream = tokio::spawn(async move {
         while let Some(chunk) = inbound.recv().await {
@@ -134,8 +211,6 @@ async fn forward(error: SpdyStream, data: SpdyStream, target: Arc<Target>) {
         }
     }
     upstream.abort();
-    let _ = out.close().await;
-    let _ = error.out.close().await;
 }
 
 /// A TCP connection to localhost:port made from inside the network namespace of process `pid`: a thread
@@ -157,4 +232,18 @@ async fn connect_in_namespace(pid: i64, port: u16) -> std::io::Result<tokio::net
     stream.set_nonblocking(true)?;
     let _ = stream.set_nodelay(true);
     tokio::net::TcpStream::from_std(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_from_either_name_repeated_or_listed() {
+        assert_eq!(requested_ports("port=8000&port=80"), Ok(vec![8000, 80]));
+        assert_eq!(requested_ports("ports=8000,9000"), Ok(vec![8000, 9000]));
+        assert_eq!(requested_ports(""), Ok(vec![]));
+        assert_eq!(requested_ports("ports=http"), Err("invalid port \"http\"".into()));
+        assert_eq!(requested_ports("port=0"), Err("invalid port \"0\"".into()));
+    }
 }
