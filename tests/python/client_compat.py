@@ -1,6 +1,7 @@
 """The official Kubernetes Python client (PyPI `kubernetes`, installed by .ci/setup into target/pyclient)
 against a kubeboot API server: list nodes (the client requires every nodeInfo field), CRUD, patch, replace,
-watch, scale and list with label and field selectors on the served kinds, defaults read back through the
+watch, scale and list with label and field selectors on the served kinds (and create, read, patch, list
+and delete of every other served kind), defaults read back through the
 client's typed models, and a SelfSubjectAccessReview. Prints `ok <check>` per check; any failure raises.
 
     target/pyclient/bin/python tests/python/client_compat.py KUBECONFIG
@@ -35,6 +36,72 @@ def not_found(call, *args):
     except ApiException as e:
         return e.status == 404
     return False
+
+
+def other_kinds(core):
+    """(API, the client's name for the kind, namespaced, a valid body) of every served kind the checks above
+    do not create."""
+    selector = {"matchLabels": {"app": "x"}}
+    template = {"metadata": {"labels": {"app": "x"}},
+                "spec": {"containers": [{"name": "c", "image": "registry.local/app:v1"}]}}
+    rule = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}
+    subject = [{"kind": "User", "name": "jane", "apiGroup": "rbac.authorization.k8s.io"}]
+    return [
+        (core, "persistent_volume", False, {"spec": {"capacity": {"storage": "1Gi"},
+                                                     "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/srv"}}}),
+        (core, "persistent_volume_claim", True, {"spec": {"accessModes": ["ReadWriteOnce"],
+                                                          "resources": {"requests": {"storage": "1Gi"}}}}),
+        (core, "endpoints", True, {"subsets": [{"addresses": [{"ip": "10.1.2.3"}], "ports": [{"port": 80}]}]}),
+        (core, "service_account", True, {}),
+        (core, "replication_controller", True, {"spec": {"replicas": 0, "template": template}}),
+        (core, "event", True, {"involvedObject": {"kind": "Pod", "name": "solo", "namespace": NS},
+                               "reason": "Checked", "message": "by the Python client", "type": "Normal"}),
+        (client.AppsV1Api(), "replica_set", True, {"spec": {"replicas": 0, "selector": selector, "template": template}}),
+        (client.AppsV1Api(), "daemon_set", True, {"spec": {"selector": selector, "template": template}}),
+        (client.AppsV1Api(), "stateful_set", True, {"spec": {"replicas": 0, "serviceName": "x", "selector": selector,
+                                                             "template": template}}),
+        (client.NetworkingV1Api(), "ingress", True, {"spec": {"defaultBackend": {"service": {
+            "name": "web", "port": {"number": 80}}}}}),
+        (client.NetworkingV1Api(), "network_policy", True, {"spec": {"podSelector": {}}}),
+        (client.RbacAuthorizationV1Api(), "role", True, {"rules": [rule]}),
+        (client.RbacAuthorizationV1Api(), "role_binding", True, {
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}, "subjects": subject}),
+        (client.RbacAuthorizationV1Api(), "cluster_role", False, {"rules": [rule]}),
+        (client.RbacAuthorizationV1Api(), "cluster_role_binding", False, {
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "r"},
+            "subjects": subject}),
+        (client.AutoscalingV2Api(), "horizontal_pod_autoscaler", True, {"spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 3}}),
+        (client.PolicyV1Api(), "pod_disruption_budget", True, {"spec": {"minAvailable": 1, "selector": selector}}),
+        (client.SchedulingV1Api(), "priority_class", False, {"value": 1000}),
+        (client.StorageV1Api(), "storage_class", False, {"provisioner": "example.com/none"}),
+        (client.DiscoveryV1Api(), "endpoint_slice", True, {"addressType": "IPv4",
+                                                          "endpoints": [{"addresses": ["10.1.2.3"]}]}),
+        (client.CoordinationV1Api(), "lease", True, {"spec": {"holderIdentity": "py"}}),
+    ]
+
+
+def every_other_kind(core):
+    """Create, read, patch, list by the patched label and delete each kind, through the client's typed
+    methods, so every answer is read into the client's models."""
+    for api, kind, namespaced, body in other_kinds(core):
+        name = "py-" + kind.replace("_", "-")
+        scoped = "namespaced_" if namespaced else ""
+        call = lambda verb, *args, **kw: getattr(api, f"{verb}_{scoped}{kind}")(*args, *([NS] if namespaced else []), **kw)
+        made = call("create", body=dict(body, metadata={"name": name}))
+        assert made.metadata.name == name and made.metadata.uid, (kind, made.metadata)
+        assert call("read", name).metadata.uid == made.metadata.uid, kind
+        patched = call("patch", name, body={"metadata": {"labels": {"checked": "py"}}})
+        assert patched.metadata.labels == {"checked": "py"} or patched.metadata.labels.get("checked") == "py", kind
+        listed = call("list", label_selector="checked=py").items
+        assert [o.metadata.name for o in listed] == [name], (kind, listed)
+        call("delete", name)
+        try:
+            gone = call("read", name).metadata.deletion_timestamp is not None  # held by a finalizer
+        except ApiException as e:
+            gone = e.status == 404
+        assert gone, kind
+    ok(f"create, read, patch, list and delete of {len(other_kinds(core))} more kinds")
 
 
 def main(kubeconfig):
@@ -133,6 +200,8 @@ def main(kubeconfig):
             verb="create", group="apps", resource="deployments", namespace=NS))))
     assert review.status.allowed
     ok("self subject access review")
+
+    every_other_kind(core)
 
     core.delete_namespaced_config_map("settings", NS)
     assert not_found(core.read_namespaced_config_map, "settings", NS)
