@@ -521,7 +521,8 @@ fn kubectl_versions_explain() {
         };
         expect(&["pods"], &["Pod is a collection of containers that can run on a host", "spec\t<"]);
         expect(&["pod.spec.containers.ports.containerPort"], &["containerPort <integer>", "Number of port to expose"]);
-        expect(&["deployments.spec.strategy", "--recursive"], &["rollingUpdate\t<", "maxSurge\t<", "type\t<string>"]);
+        let surge = if label.contains("1.20") { "maxSurge\t<string>" } else { "maxSurge\t<IntOrString>" };
+        expect(&["deployments.spec.strategy", "--recursive"], &["rollingUpdate\t<", surge, "type\t<string>"]);
         expect(
             &["cronjobs.spec.jobTemplate.spec.template.spec.restartPolicy"],
             &["restartPolicy <string>", "One of Always, OnFailure"],

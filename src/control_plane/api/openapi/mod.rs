@@ -109,6 +109,22 @@ fn v3_parameters(operation: &Value) -> Value {
     operation
 }
 
+/// OpenAPI v2 has no "integer or string": Kubernetes' v2 document calls such a value (IntOrString, Quantity) a
+/// string, IntOrString with the format `int-or-string`; kubectl 1.20's validation takes any value for a string.
+fn v2_scalars(definitions: &definitions::Definitions) -> definitions::Definitions {
+    let mut out = definitions.clone();
+    for (name, schema) in out.iter_mut() {
+        let Some(schema) = schema.as_object_mut() else { continue };
+        if schema.get("x-kubernetes-int-or-string") == Some(&json!(true)) && !schema.contains_key("type") {
+            schema.insert("type".into(), json!("string"));
+            if name.ends_with(".IntOrString") {
+                schema.insert("format".into(), json!("int-or-string"));
+            }
+        }
+    }
+    out
+}
+
 fn content_hash(bytes: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA512, bytes);
     digest.as_ref().iter().map(|b| format!("{b:02X}")).collect()
@@ -125,7 +141,7 @@ fn build_documents() -> Documents {
         entry.1.push(definition.clone());
         paths.insert(path, item);
     }
-    let v2 = json!({"swagger": "2.0", "info": info(), "paths": paths, "definitions": schemas.definitions});
+    let v2 = json!({"swagger": "2.0", "info": info(), "paths": paths, "definitions": v2_scalars(&schemas.definitions)});
     let v3 = by_group_version
         .into_iter()
         .map(|(gv, (paths, roots))| {
@@ -204,6 +220,13 @@ mod tests {
         let patch = &apps["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(patch["parameters"][0]["schema"]["type"], "string");
         assert!(docs.v3.contains_key("apis/batch/v1beta1"));
+        let int_or_string = "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
+        assert!(schemas[int_or_string].get("type").is_none(), "v3 keeps x-kubernetes-int-or-string alone");
+        let v2: Value = serde_json::from_slice(&docs.v2_json).unwrap();
+        assert_eq!(
+            (v2["definitions"][int_or_string]["type"].as_str(), v2["definitions"][int_or_string]["format"].as_str()),
+            (Some("string"), Some("int-or-string"))
+        );
         let text = String::from_utf8_lossy(apps_bytes(docs)).to_string();
         assert!(!text.contains(REF_PREFIX), "no v2 reference is left");
     }
