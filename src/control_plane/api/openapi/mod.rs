@@ -227,11 +227,7 @@ mod tests {
             (v2["definitions"][int_or_string]["type"].as_str(), v2["definitions"][int_or_string]["format"].as_str()),
             (Some("string"), Some("int-or-string"))
         );
-        let text = String::from_utf8_lossy(apps_bytes(docs)).to_string();
+        let text = String::from_utf8_lossy(&docs.v3["apis/apps/v1"].1).to_string();
         assert!(!text.contains(REF_PREFIX), "no v2 reference is left");
-    }
-
-    fn apps_bytes(docs: &Documents) -> &[u8] {
-        &docs.v3["apis/apps/v1"].1
     }
 }
