@@ -185,12 +185,11 @@ fn containers(o: &Value, pointer: &str) -> (String, String) {
     (names.join(","), images.join(","))
 }
 
-/// Where a workload keeps its selector's labels (a ReplicationController's selector is the label map).
-fn selector_labels(kind: &str) -> &'static str {
-    if kind == "ReplicationController" {
-        "/spec/selector"
-    } else {
-        "/spec/selector/matchLabels"
+/// A workload's selector as kubectl's SELECTOR column shows it (its matchLabels).
+fn workload_selector(kind: &str, o: &Value) -> String {
+    match crate::resources::label_selector::of_workload(kind, o) {
+        Some(s) => selector(&s, "/matchLabels"),
+        None => "<none>".into(),
     }
 }
 
@@ -247,9 +246,7 @@ pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
             } else {
                 vec![json!(desired), json!(n(o, "/status/replicas")), json!(n(o, "/status/readyReplicas"))]
             };
-            head.into_iter()
-                .chain([age, json!(names), json!(images), json!(selector(o, selector_labels(kind)))])
-                .collect()
+            head.into_iter().chain([age, json!(names), json!(images), json!(workload_selector(kind, o))]).collect()
         }
         "DaemonSet" => {
             let (names, images) = containers(o, "/spec/template/spec/containers");
@@ -621,6 +618,10 @@ mod tests {
         assert_eq!(row[1], "0/3");
         assert_eq!((row[5].as_str(), row[6].as_str()), (Some("nginx"), Some("nginx:1.25")));
         assert_eq!(row[7], "app=web");
+        let rc = json!({"metadata": {"name": "legacy"}, "spec": {"replicas": 2, "selector": {"app": "legacy"}},
+            "status": {"replicas": 2, "readyReplicas": 1}});
+        let row = cells("ReplicationController", &rc, now);
+        assert_eq!((&row[1], &row[2], &row[3], &row[7]), (&json!(2), &json!(2), &json!(1), &json!("app=legacy")));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The `scale` subresource of Deployments, ReplicaSets and StatefulSets (autoscaling/v1 Scale): read
+//! The `scale` subresource of Deployments, ReplicaSets, StatefulSets and ReplicationControllers (autoscaling/v1 Scale): read
 //! `spec.replicas` and the label selector, write `spec.replicas` only — what `kubectl scale` does.
 
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -17,8 +17,9 @@ pub fn serves(kind: &str) -> bool {
 }
 
 /// The Scale of `object` at `revision`.
-fn scale_of(object: &Value, revision: u64) -> Value {
-    let selector = object.pointer("/spec/selector/matchLabels").and_then(Value::as_object).map(|labels| {
+fn scale_of(kind: &str, object: &Value, revision: u64) -> Value {
+    let selector = crate::resources::label_selector::of_workload(kind, object);
+    let selector = selector.as_deref().and_then(|s| s.get("matchLabels")).and_then(Value::as_object).map(|labels| {
         labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(",")
     });
     let mut metadata = json!({
@@ -61,7 +62,7 @@ pub fn handle(store: &dyn Store, path: &ObjectPath, method: &Method, headers: &H
         Ok(None) => return store_error(kind, name, StoreError::NotFound(String::new())),
         Err(e) => return store_error(kind, name, e),
     };
-    let current = scale_of(&object, revision);
+    let current = scale_of(kind.kind, &object, revision);
     let wanted = match *method {
         Method::GET => return Json(current).into_response(),
         Method::PUT => serde_json::from_slice::<Value>(body).ok(),
@@ -100,7 +101,7 @@ pub fn handle(store: &dyn Store, path: &ObjectPath, method: &Method, headers: &H
         object["metadata"]["generation"] = json!(generation + 1);
     }
     match store.update(&key, &serde_json::to_vec(&object).expect("json"), Some(revision)) {
-        Ok(written) => Json(scale_of(&object, written)).into_response(),
+        Ok(written) => Json(scale_of(kind.kind, &object, written)).into_response(),
         Err(e) => store_error(kind, name, e),
     }
 }
@@ -116,10 +117,12 @@ mod tests {
             "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web", "tier": "front"}}},
             "status": {"replicas": 2},
         });
-        let scale = scale_of(&deployment, 42);
+        let scale = scale_of("Deployment", &deployment, 42);
         assert_eq!(scale["apiVersion"], "autoscaling/v1");
         assert_eq!(scale["metadata"]["resourceVersion"], "42");
         assert_eq!(scale["spec"]["replicas"], 3);
         assert_eq!(scale["status"], json!({"replicas": 2, "selector": "app=web,tier=front"}));
+        let rc = json!({"metadata": {"name": "rc"}, "spec": {"replicas": 1, "selector": {"app": "legacy"}}});
+        assert_eq!(scale_of("ReplicationController", &rc, 7)["status"]["selector"], "app=legacy");
     }
 }
