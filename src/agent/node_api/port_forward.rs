@@ -24,6 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::containers::{sandbox, PodRef};
 use super::NodeApiState;
 use crate::agent::runtime::ContainerRuntime;
+use crate::control_plane::api::status::bad_request;
 use crate::streaming::spdy::connection::{SpdyConnection, SpdyStream};
 use crate::streaming::upgrade::{negotiate, switching_protocols, Transport};
 use crate::streaming::{websocket, OutputChannel};
@@ -61,7 +62,7 @@ pub async fn port_forward(
     let channels = negotiated.protocol == CHANNELS;
     let ports = match requested_ports(request.uri().query().unwrap_or("")) {
         Ok(ports) if !ports.is_empty() || !channels => ports,
-        Ok(_) => return bad_request("query parameter \"port\" is required".into()),
+        Ok(_) => return bad_request("query parameter \"port\" is required"),
         Err(message) => return bad_request(message),
     };
     let upgrade = hyper::upgrade::on(&mut request);
@@ -82,10 +83,6 @@ pub async fn port_forward(
         }
     });
     switching_protocols(&negotiated)
-}
-
-fn bad_request(message: String) -> Response {
-    crate::control_plane::api::status::status(axum::http::StatusCode::BAD_REQUEST, "BadRequest", message)
 }
 
 /// The ports a WebSocket client asks for: kubelet's `port`, or `ports` as the API names it (repeated or

@@ -19,7 +19,7 @@ use serde_json::Value;
 use super::identity::Identity;
 use super::object_path::ObjectPath;
 use super::routes::ApiState;
-use super::status::status;
+use super::status::{bad_request, status};
 use crate::apiclient::{ApiClient, Trust};
 use crate::resources::meta;
 
@@ -35,10 +35,6 @@ const FORWARDED_HEADERS: [&str; 6] = [
     "sec-websocket-version",
     "sec-websocket-protocol",
 ];
-
-fn bad_request(message: String) -> Response {
-    status(StatusCode::BAD_REQUEST, "BadRequest", message)
-}
 
 fn internal(message: String) -> Response {
     status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)

@@ -27,6 +27,11 @@ pub fn not_found() -> Response {
     status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource")
 }
 
+/// A request the server will not act on as sent (400 BadRequest).
+pub fn bad_request(message: impl Into<String>) -> Response {
+    status(StatusCode::BAD_REQUEST, "BadRequest", message)
+}
+
 pub fn unauthorized() -> Response {
     status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized")
 }

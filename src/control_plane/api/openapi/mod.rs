@@ -51,11 +51,7 @@ fn info() -> Value {
 
 /// The PATCH operation of one kind, in v2's form (a v3 parameter wraps its type in a schema).
 fn patch_operation(kind: &ResourceKind) -> (String, Value) {
-    let base = if kind.group.is_empty() {
-        format!("/api/{}", kind.version)
-    } else {
-        format!("/apis/{}/{}", kind.group, kind.version)
-    };
+    let base = format!("/{}", group_version_path(kind));
     let path = if kind.namespaced {
         format!("{base}/namespaces/{{namespace}}/{}/{{name}}", kind.plural)
     } else {
