@@ -244,7 +244,6 @@ fn stand_in_kubelet(
 
 fn checks(k: &Kubectl) {
     let label = &k.label;
-    // (apply, not `create namespace`/`run`: kubectl 1.32+ generators send protobuf, not served yet.)
     k.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {}\n", k.namespace));
     k.apply(&replica_set("replica1", 3));
     let rs = k.json(&["get", "rs", "replica1"]);

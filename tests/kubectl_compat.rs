@@ -134,7 +134,8 @@ fn kubectl_versions_apply_get_watch_delete() {
             assert_eq!(code, Some(0), "{label} {args:?}: {text}");
             text
         };
-        // kubectl's generators (kubectl 1.32+ send their bodies as protobuf).
+        // kubectl's generators (kubectl 1.32+ send their bodies as protobuf; every generator is checked in
+        // kubectl_versions_create_generators).
         assert_eq!(ok(&["create", "namespace", &ns]).trim(), format!("namespace/{ns} created"), "{label}");
         ok(&["create", "configmap", "generated", "-n", &ns, "--from-literal=mode=fast", "--from-literal=level=2"]);
         ok(&["create", "secret", "generic", "generated", "-n", &ns, "--from-literal=password=s3cret"]);
@@ -602,22 +603,39 @@ fn kubectl_versions_apply_prune() {
     }
 }
 
+/// A JSON value without what says nothing: null members, and a `metadata` left empty. kubectl's JSON has
+/// them (Go's encoder writes a template's `metadata: {creationTimestamp: null}`); protobuf cannot say them.
+fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .filter(|(k, v)| !(k == "metadata" && v.as_object().is_some_and(|m| m.is_empty())))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
 /// kubectl's generators (`create deployment|service|job|cronjob|serviceaccount|role|rolebinding|
 /// poddisruptionbudget|ingress|clusterrole|clusterrolebinding|priorityclass`, `expose`, `run`): each object
-/// is created as kubectl built it. kubectl 1.32+ (and the dispatcher on PATH for some) send most of these
-/// bodies only as protobuf, which is decoded for Namespace, ConfigMap and Secret alone: the others get the
-/// API server's 415, pinned here. kubectl 1.20 builds its PodDisruptionBudget as policy/v1beta1, which
-/// Kubernetes stopped serving in 1.25.
+/// is created as kubectl built it, on every version. kubectl 1.32+ (and the dispatcher on PATH for some)
+/// send most of these bodies only as protobuf: what they stored must equal what 1.31 stored from JSON.
+/// kubectl 1.20 builds its PodDisruptionBudget as policy/v1beta1, which Kubernetes stopped serving in 1.25.
 #[test]
 fn kubectl_versions_create_generators() {
     let (server, admin_conf, _) = server_with_kubeconfig();
-    let protobuf_only = "the body of the request was in an unknown format (application/vnd.kubernetes.protobuf)";
+    // What each kubectl's generators built, as the server stored it (metadata and status aside): kubectl
+    // 1.32+ send these bodies as protobuf, the others as JSON, and both must come out the same.
+    let mut built: Vec<(String, Vec<(String, Value)>)> = Vec::new();
     for (i, (label, kubectl)) in common::kubectls::all().into_iter().enumerate() {
         let home = server.dir.path().join(format!("home-{i}"));
         std::fs::create_dir_all(&home).unwrap();
         let ns = format!("gen-{i}");
         let run = |args: &[&str]| run_in(&kubectl, &admin_conf, &home, args);
-        let sends_json = label.contains("1.20") || (27..=31).any(|m| label == format!("kubectl.1.{m}"));
+        let is_1_20 = label.contains("1.20");
         assert_eq!(run(&["create", "namespace", &ns]).0, Some(0), "{label}");
         let (cr, crb, pc) = (format!("cr-{i}"), format!("crb-{i}"), format!("pc-{i}"));
         let crb_role = format!("--clusterrole={cr}");
@@ -647,45 +665,83 @@ fn kubectl_versions_create_generators() {
                 full.extend(["-n", &ns]);
             }
             let (code, text) = run(&full);
-            let refused = if label.contains("1.20") && args[1] == "poddisruptionbudget" {
-                text.contains(r#"no matches for kind "PodDisruptionBudget" in version "policy/v1beta1""#)
-            } else if !sends_json {
-                text.contains(protobuf_only) || (args[0] == "expose" && text.contains("not found"))
-            } else {
-                false
-            };
+            // kubectl 1.20 builds a policy/v1beta1 PDB, which Kubernetes stopped serving in 1.25.
+            let refused = is_1_20
+                && args[1] == "poddisruptionbudget"
+                && text.contains(r#"no matches for kind "PodDisruptionBudget" in version "policy/v1beta1""#);
             assert!(code == Some(0) || refused, "{label} {args:?}: {code:?} {text}");
             if code == Some(0) {
                 created.push(args[1]);
             }
         }
-        if sends_json {
-            let get = |args: &[&str]| run(&[&["get", "-n", &ns, "-o"], args].concat()).1;
-            assert_eq!(
-                get(&["jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}", "deployment", "web"]),
-                "2 nginx:1.25",
-                "{label}"
-            );
-            assert_eq!(
-                get(&["jsonpath={.spec.type} {.spec.ports[0].targetPort}", "service", "np"]),
-                "NodePort 8080",
-                "{label}"
-            );
-            assert_eq!(
-                get(&["jsonpath={.spec.ports[0].port} {.spec.selector.app}", "service", "exposed"]),
-                "81 web",
-                "{label}"
-            );
-            assert_eq!(get(&["jsonpath={.spec.schedule}", "cronjob", "tick"]), "*/5 * * * *", "{label}");
-            assert_eq!(
-                get(&["jsonpath={.roleRef.name} {.subjects[0].name}", "rolebinding", "reader"]),
-                "reader jane",
-                "{label}"
-            );
-            assert_eq!(get(&["jsonpath={.value}", "priorityclass", &pc]), "100", "{label}");
-            assert_eq!(created.len(), if label.contains("1.20") { 14 } else { 15 }, "{label}: {created:?}");
-        }
-        assert!(created.contains(&"solo"), "{label}: kubectl run sends JSON on every version: {created:?}");
+        assert_eq!(created.len(), if is_1_20 { 14 } else { 15 }, "{label}: {created:?}");
+        let get = |args: &[&str]| run(&[&["get", "-n", &ns, "-o"], args].concat()).1;
+        assert_eq!(
+            get(&["jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}", "deployment", "web"]),
+            "2 nginx:1.25",
+            "{label}"
+        );
+        assert_eq!(
+            get(&["jsonpath={.spec.type} {.spec.ports[0].targetPort}", "service", "np"]),
+            "NodePort 8080",
+            "{label}"
+        );
+        assert_eq!(
+            get(&["jsonpath={.spec.ports[0].port} {.spec.selector.app}", "service", "exposed"]),
+            "81 web",
+            "{label}"
+        );
+        assert_eq!(get(&["jsonpath={.spec.schedule}", "cronjob", "tick"]), "*/5 * * * *", "{label}");
+        assert_eq!(
+            get(&["jsonpath={.roleRef.name} {.subjects[0].name}", "rolebinding", "reader"]),
+            "reader jane",
+            "{label}"
+        );
+        assert_eq!(get(&["jsonpath={.value}", "priorityclass", &pc]), "100", "{label}");
+        let objects = [
+            ("deployment", "web"),
+            ("service", "np"),
+            ("job", "once"),
+            ("cronjob", "tick"),
+            ("role", "reader"),
+            ("rolebinding", "reader"),
+            ("poddisruptionbudget", "pdb"),
+            ("ingress", "web"),
+            ("priorityclass", pc.as_str()),
+        ];
+        let stored = objects
+            .iter()
+            .filter(|(kind, _)| !(is_1_20 && *kind == "poddisruptionbudget"))
+            .map(|(kind, name)| {
+                let mut object: Value = serde_json::from_str(&get(&["json", kind, name])).unwrap();
+                let object = object.as_object_mut().unwrap();
+                object.remove("metadata");
+                object.remove("status");
+                // Names and values carrying the namespace's index, and the allocated ones, differ by run.
+                if *kind == "service" {
+                    for field in ["clusterIP", "clusterIPs"] {
+                        object["spec"].as_object_mut().unwrap().remove(field);
+                    }
+                    object["spec"]["ports"][0].as_object_mut().unwrap().remove("nodePort");
+                }
+                if *kind == "job" {
+                    object["spec"].as_object_mut().unwrap().remove("selector");
+                    object["spec"]["template"].as_object_mut().unwrap().remove("metadata");
+                }
+                if *kind == "priorityclass" {
+                    object.remove("value");
+                }
+                (kind.to_string(), without_nulls(Value::Object(object.clone())))
+            })
+            .collect();
+        built.push((label.clone(), stored));
         eprintln!("ok: {label} created {created:?}");
+    }
+    // kubectl 1.31 is the newest to send JSON; 1.32 and 1.33 build the same objects and send protobuf.
+    let json_sent = &built.iter().find(|(label, _)| label == "kubectl.1.31").expect("kubectl.1.31").1;
+    for (label, objects) in built.iter().filter(|(label, _)| label == "kubectl.1.32" || label == "kubectl.1.33") {
+        for ((kind, from_protobuf), (_, from_json)) in objects.iter().zip(json_sent) {
+            assert_eq!(from_protobuf, from_json, "{label} {kind}: sent as protobuf, stored differently than as JSON");
+        }
     }
 }

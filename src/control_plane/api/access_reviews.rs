@@ -49,7 +49,8 @@ fn parse(headers: &HeaderMap, body: &[u8], kind: &'static str) -> Result<Value, 
     let media = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
     let bad = |why: String| Box::new(status(StatusCode::BAD_REQUEST, "BadRequest", why));
     if media.starts_with(super::protobuf::MEDIA_TYPE) {
-        return super::protobuf::review_as_json(body, kind).map_err(|e| bad(e.to_string()));
+        let resource = REVIEW_RESOURCES.iter().find(|r| r.kind == kind).expect("a review kind");
+        return super::protobuf::object_as_json(body, resource).map_err(|e| bad(e.to_string()));
     }
     if !media.starts_with("application/json") {
         return Err(Box::new(super::status::unsupported_media_type(media)));

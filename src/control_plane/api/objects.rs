@@ -170,6 +170,10 @@ fn respond(
             )
         }
     };
+    let body = match request_body(verb, &headers, body, kind) {
+        Ok(body) => body,
+        Err(refused) => return *refused,
+    };
     let body_name = if verb == "create" {
         serde_json::from_slice::<Value>(&body).ok().and_then(|b| meta::name(&b).map(String::from))
     } else {
@@ -194,26 +198,7 @@ fn respond(
         return denied;
     }
     let accept = header(&headers, axum::http::header::ACCEPT);
-    // Bodies are JSON. kubectl 1.32+ tries protobuf first and falls back to JSON on a 415.
-    let media = header(&headers, axum::http::header::CONTENT_TYPE).unwrap_or("application/json");
-    // kubectl 1.32+'s generators send Namespaces, ConfigMaps and Secrets only as protobuf.
-    let decoded;
-    let body = if matches!(verb, "create" | "update") && media.starts_with(super::protobuf::MEDIA_TYPE) {
-        if !super::protobuf::reads_objects_of(kind.kind) {
-            return super::status::unsupported_media_type(media);
-        }
-        match super::protobuf::object_as_json(&body, kind.kind) {
-            Ok(object) => {
-                decoded = Bytes::from(serde_json::to_vec(&object).expect("json"));
-                &decoded
-            }
-            Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
-        }
-    } else if matches!(verb, "create" | "update") && !media.starts_with("application/json") {
-        return super::status::unsupported_media_type(media);
-    } else {
-        &body
-    };
+    let body = &body;
     match verb {
         "watch" => match state.watch_quota.take(&identity) {
             Ok(slot) => super::watch_stream::watch(&state, kind, path.namespace.as_deref(), &query, accept, slot),
@@ -977,4 +962,24 @@ pub fn ensure_namespaces(store: &dyn Store) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// A create or update body as JSON: sent so, or as protobuf (kubectl 1.32+'s generators and client-go's
+/// default for built-in kinds), read into the JSON every later step reads. Other media get a 415, on
+/// which kubectl falls back to JSON.
+fn request_body(verb: &str, headers: &HeaderMap, body: Bytes, kind: &ResourceKind) -> Result<Bytes, Box<Response>> {
+    if !matches!(verb, "create" | "update") {
+        return Ok(body);
+    }
+    let media = header(headers, axum::http::header::CONTENT_TYPE).unwrap_or("application/json");
+    if media.starts_with(super::protobuf::MEDIA_TYPE) {
+        return match super::protobuf::object_as_json(&body, kind) {
+            Ok(object) => Ok(Bytes::from(serde_json::to_vec(&object).expect("json"))),
+            Err(e) => Err(Box::new(status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()))),
+        };
+    }
+    if !media.starts_with("application/json") {
+        return Err(Box::new(super::status::unsupported_media_type(media)));
+    }
+    Ok(body)
 }

@@ -1,0 +1,145 @@
+//! The protobuf field table of every message the served group-versions use: fields.json, written by
+//! tools/protobuf_fields.py from k8s.io/api's and k8s.io/apimachinery's generated.proto files and Go types
+//! (rerun it to follow a newer Kubernetes). Parsed once, at the first protobuf body.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::resources::kinds::ResourceKind;
+
+/// How a field's values are written: a protobuf scalar, or a message named in the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldType {
+    String,
+    Bytes,
+    Bool,
+    /// int32, int64, uint32, uint64: varints read as Go reads them (int32 sign-extended to 64 bits).
+    Varint,
+    /// sint32, sint64: zigzag varints.
+    ZigZag,
+    Fixed32,
+    Fixed64,
+    Float,
+    Double,
+    Message(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub number: u32,
+    /// The JSON name (empty for an inlined struct).
+    pub json: String,
+    pub ty: FieldType,
+    pub repeated: bool,
+    /// map<string, ty>.
+    pub map: bool,
+    /// A Go pointer: its zero value was set on purpose, so it is kept.
+    pub pointer: bool,
+    /// An embedded Go struct without a JSON name: its fields are the parent's.
+    pub inline: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Message {
+    /// A Go slice type (metav1.Verbs, ExtraValue): its JSON is its one repeated field's array.
+    pub list: bool,
+    pub fields: Vec<Field>,
+}
+
+impl Message {
+    pub fn field(&self, number: u32) -> Option<&Field> {
+        self.fields.iter().find(|f| f.number == number)
+    }
+}
+
+#[derive(Deserialize)]
+struct MessageEntry {
+    #[serde(default)]
+    list: bool,
+    fields: Vec<(u32, String, String, String)>,
+}
+
+fn field_type(name: &str) -> FieldType {
+    match name {
+        "string" => FieldType::String,
+        "bytes" => FieldType::Bytes,
+        "bool" => FieldType::Bool,
+        "int32" | "int64" | "uint32" | "uint64" => FieldType::Varint,
+        "sint32" | "sint64" => FieldType::ZigZag,
+        "fixed32" => FieldType::Fixed32,
+        "fixed64" => FieldType::Fixed64,
+        "float" => FieldType::Float,
+        "double" => FieldType::Double,
+        message => FieldType::Message(message.to_string()),
+    }
+}
+
+fn table() -> &'static HashMap<String, Message> {
+    static TABLE: OnceLock<HashMap<String, Message>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let entries: HashMap<String, MessageEntry> =
+            serde_json::from_str(include_str!("fields.json")).expect("fields.json is the generator's JSON");
+        entries
+            .into_iter()
+            .map(|(name, entry)| {
+                let fields = entry
+                    .fields
+                    .into_iter()
+                    .map(|(number, json, ty, flags)| Field {
+                        number,
+                        json,
+                        ty: field_type(&ty),
+                        repeated: flags.contains('r'),
+                        map: flags.contains('m'),
+                        pointer: flags.contains('p'),
+                        inline: flags.contains('i'),
+                    })
+                    .collect();
+                (name, Message { list: entry.list, fields })
+            })
+            .collect()
+    })
+}
+
+pub fn message(name: &str) -> Option<&'static Message> {
+    table().get(name)
+}
+
+/// The protobuf message of a served kind: k8s.io/api's package is the group's first label ("core" for
+/// the legacy group), then the version.
+pub fn message_name(kind: &ResourceKind) -> String {
+    let package = kind.group.split('.').next().filter(|g| !g.is_empty()).unwrap_or("core");
+    format!("k8s.io.api.{package}.{}.{}", kind.version, kind.kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::kinds::KINDS;
+
+    #[test]
+    fn every_served_kind_has_its_message_and_every_field_type_is_in_the_table() {
+        for kind in KINDS {
+            assert!(message(&message_name(kind)).is_some(), "{} has no message", message_name(kind));
+        }
+        for (name, message) in table() {
+            for field in &message.fields {
+                if let FieldType::Message(ty) = &field.ty {
+                    assert!(table().contains_key(ty), "{name}.{} is a {ty}, which the table lacks", field.json);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn go_pointers_and_embedded_structs_are_marked() {
+        let spec = message("k8s.io.api.apps.v1.DeploymentSpec").unwrap();
+        let replicas = spec.fields.iter().find(|f| f.json == "replicas").unwrap();
+        let paused = spec.fields.iter().find(|f| f.json == "paused").unwrap();
+        assert!(replicas.pointer && !paused.pointer);
+        let selector = message("k8s.io.api.core.v1.ConfigMapKeySelector").unwrap();
+        assert!(selector.field(1).unwrap().inline, "LocalObjectReference is embedded");
+    }
+}
