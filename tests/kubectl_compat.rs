@@ -404,6 +404,93 @@ fn kubectl_versions_apply_get_watch_delete() {
     }
 }
 
+fn event(ns: &str, name: &str, message: &str) -> String {
+    serde_json::json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": name, "namespace": ns},
+        "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": "watched", "namespace": ns},
+        "reason": "Checked", "message": message, "type": "Normal", "count": 1,
+        "firstTimestamp": "2026-12-04T20:00:00Z", "lastTimestamp": "2026-12-04T20:00:00Z",
+        "source": {"component": "kubectl-compat"},
+    })
+    .to_string()
+}
+
+/// `kubectl events --watch` (1.27+) lists and then watches Events through client-go's typed client: kubectl
+/// 1.32+ ask for protobuf, so the list and each watch event reach them as protobuf (length-prefixed
+/// WatchEvents), the others as JSON. Both show an Event made before they started and one made after.
+#[test]
+fn kubectl_versions_events_watch() {
+    let (server, admin_conf, _) = server_with_kubeconfig();
+    let kubectls = common::kubectls::all().into_iter().filter(|(label, _)| !label.contains("1.20"));
+    for (i, (label, kubectl)) in kubectls.enumerate() {
+        let home = server.dir.path().join(format!("events-home-{i}"));
+        std::fs::create_dir_all(&home).unwrap();
+        let ns = format!("events-{i}");
+        let apply = |json: String| {
+            let file = home.join("event.json");
+            std::fs::write(&file, json).unwrap();
+            let (code, text) = run_in(&kubectl, &admin_conf, &home, &["apply", "-f", file.to_str().unwrap()]);
+            assert_eq!(code, Some(0), "{label}: {text}");
+        };
+        assert_eq!(run_in(&kubectl, &admin_conf, &home, &["create", "namespace", &ns]).0, Some(0), "{label}");
+        apply(event(&ns, "before", "made before the watch"));
+        let mut watch = kubectl_in(&kubectl, &admin_conf, &home)
+            .args(["events", "-n", &ns, "--watch", "-v=8"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        let readers: Vec<_> = [
+            Box::new(watch.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(watch.stderr.take().unwrap()),
+        ]
+        .into_iter()
+        .map(|stream| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            })
+        })
+        .collect();
+        drop(tx);
+        let mut seen = Vec::new();
+        let wait_for = |what: &str, seen: &mut Vec<String>| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while !seen.iter().any(|l: &String| l.contains(what)) {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match lines.recv_timeout(left) {
+                    Ok(line) => seen.push(line),
+                    Err(_) => panic!("{label}: no {what:?} from kubectl events --watch:\n{}", seen.join("\n")),
+                }
+            }
+        };
+        wait_for("made before the watch", &mut seen);
+        // The watch starts after the list; an Event made now arrives through it.
+        wait_for("watch=true", &mut seen);
+        apply(event(&ns, "after", "made while watching"));
+        wait_for("made while watching", &mut seen);
+        let _ = watch.kill();
+        let _ = watch.wait();
+        for reader in readers {
+            let _ = reader.join();
+        }
+        if label == "kubectl.1.32" || label == "kubectl.1.33" {
+            let framed = "Content-Type: application/vnd.kubernetes.protobuf;stream=watch";
+            assert!(
+                seen.iter().any(|l| l.contains(framed)),
+                "{label}: the watch was not protobuf:\n{}",
+                seen.join("\n")
+            );
+        }
+        eprintln!("ok: {label}");
+    }
+}
+
 /// `kubectl auth can-i` (with `--list`) and, where kubectl has it (1.28+ GA), `kubectl auth whoami`,
 /// answered from the authorizer the server applies: an admin may do anything, a node what the node
 /// authorizer lets it, nobody else anything.
@@ -619,6 +706,20 @@ fn without_nulls(value: Value) -> Value {
     }
 }
 
+/// `without_nulls`, and without empty objects: a typed Go object prints its empty structs (`status: {}`).
+fn without_empties(value: Value) -> Value {
+    match without_nulls(value) {
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| (k, without_empties(v)))
+                .filter(|(_, v)| !v.as_object().is_some_and(|m| m.is_empty()))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_empties).collect()),
+        other => other,
+    }
+}
+
 /// kubectl's generators (`create deployment|service|job|cronjob|serviceaccount|role|rolebinding|
 /// poddisruptionbudget|ingress|clusterrole|clusterrolebinding|priorityclass`, `expose`, `run`): each object
 /// is created as kubectl built it, on every version. kubectl 1.32+ (and the dispatcher on PATH for some)
@@ -698,6 +799,21 @@ fn kubectl_versions_create_generators() {
             "{label}"
         );
         assert_eq!(get(&["jsonpath={.value}", "priorityclass", &pc]), "100", "{label}");
+        // What create prints is the server's answer as kubectl decoded it (protobuf for 1.32+): the stored
+        // object. describe reads the Deployment and lists its ReplicaSets and Events, typed too.
+        let printed = run(&["create", "deployment", "printed", "--image=nginx:1.25", "-n", &ns, "-o", "json"]).1;
+        let printed: Value = serde_json::from_str(&printed).unwrap_or_else(|e| panic!("{label}: {e}: {printed}"));
+        let stored: Value = serde_json::from_str(&get(&["json", "deployment", "printed"])).unwrap();
+        for field in ["/spec", "/metadata/uid", "/metadata/resourceVersion", "/metadata/creationTimestamp"] {
+            let (printed, stored) = (printed.pointer(field).cloned(), stored.pointer(field).cloned());
+            assert_eq!(printed.map(without_empties), stored.map(without_empties), "{label} {field}");
+        }
+        let (code, described) = run(&["describe", "deployment", "web", "-n", &ns, "-v=8"]);
+        assert!(code == Some(0) && described.contains("Pod Template:"), "{label}: {described}");
+        if label == "kubectl.1.32" || label == "kubectl.1.33" {
+            let answered_in_protobuf = "Content-Type: application/vnd.kubernetes.protobuf";
+            assert!(described.contains(answered_in_protobuf), "{label} was not answered in protobuf: {described}");
+        }
         let objects = [
             ("deployment", "web"),
             ("service", "np"),

@@ -243,9 +243,28 @@ fn logs_exec_attach_cp_and_port_forward_through_the_node_api() {
     let chatty = k20.run(&["exec", "-v=8", "talker", "-c", "c1", "--", "true"]);
     assert!(text(&chatty).contains("X-Stream-Protocol-Version: v4.channel.k8s.io"), "{}", text(&chatty));
 
+    // kubectl 1.33's typed reads (describe's pod and its events, the pods behind svc/ and deploy/ for
+    // port-forward) are answered in protobuf, as it asks; 1.20 asks for JSON. A running pod's whole status
+    // comes through.
+    let described = k33.run(&["describe", "pod", "talker", "-v=8"]);
+    let described = text(&described);
+    assert!(described.contains("Content-Type: application/vnd.kubernetes.protobuf"), "{described}");
+    let shows = |key: &str, value: &str| {
+        described.lines().any(|l| l.trim_start().starts_with(key) && l.split_whitespace().any(|w| w.starts_with(value)))
+    };
+    for (key, value) in [("Status:", "Running"), ("Ready:", "True"), ("Restart Count:", "0"), ("Node:", "lab-node1/")] {
+        assert!(shows(key, value), "{key} {value} in\n{described}");
+    }
+
     for k in [&k20, &k33] {
         checks_with(k, work.path());
     }
+    // Every answer asked for in protobuf was written so: the server logs each one it had to send as JSON.
+    let fallbacks = lab_sh(
+        "lab-master",
+        "journalctl -u kubeboot-server --no-pager -o cat | grep 'cannot be written as protobuf' || true",
+    );
+    assert_eq!(fallbacks.trim(), "", "answers that could not be written as protobuf");
     let passed = common::python_client::run_script("client_streams.py", &kubeconfig, work.path());
     assert_eq!(passed.len(), 7, "every Python client check ran: {passed:?}");
 

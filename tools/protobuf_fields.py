@@ -30,6 +30,9 @@ ROOTS = [
     "authorization/v1", "authentication/v1",
 ]
 
+# And the Status of a watch's ERROR event.
+EXTRA_MESSAGES = ["k8s.io.apimachinery.pkg.apis.meta.v1.Status"]
+
 FIELD = re.compile(r"^\s*(optional|repeated)\s+(\S+)\s+(\w+)\s*=\s*(\d+)\s*;")
 MAP_FIELD = re.compile(r"^\s*map<\s*string\s*,\s*(\S+)\s*>\s+(\w+)\s*=\s*(\d+)\s*;")
 GO_FIELD = re.compile(r"^\s*(?:(\w+)\s+)?([^\s`]+)\s+`([^`]*)`")
@@ -137,7 +140,7 @@ def main():
                 messages[full] = fields
                 go_facts[full] = (structs.get(name), name in slices)
     roots = [packages_of_dir[(api_repo, d)] for d in ROOTS]
-    wanted, queue = set(), [m for m in messages if m.rsplit(".", 1)[0] in roots]
+    wanted, queue = set(), [m for m in messages if m.rsplit(".", 1)[0] in roots] + EXTRA_MESSAGES
     while queue:
         name = queue.pop()
         if name in wanted:

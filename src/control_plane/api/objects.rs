@@ -120,7 +120,11 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    super::off_workers::off_workers(move || respond(state, identity, method, path, query, headers, body)).await
+    // A watch streams JSON events; every other answer is written as protobuf when the client asks so.
+    let accept = (!query.is_watch()).then(|| headers.get(axum::http::header::ACCEPT).cloned()).flatten();
+    let answer =
+        super::off_workers::off_workers(move || respond(state, identity, method, path, query, headers, body)).await;
+    super::protobuf::answer_as_asked(accept, answer).await
 }
 
 fn respond(
@@ -237,13 +241,13 @@ fn list(
         return Json(tables::table(kind.kind, &objects, revision, query.list.include_object.as_deref()))
             .into_response();
     }
-    Json(json!({
+    let list = json!({
         "apiVersion": kind.api_version(),
         "kind": format!("{}List", kind.kind),
         "metadata": {"resourceVersion": revision.to_string()},
         "items": objects,
-    }))
-    .into_response()
+    });
+    super::protobuf::answer(accept, StatusCode::OK, list)
 }
 
 fn get(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, accept: Option<&str>) -> Response {
@@ -255,7 +259,7 @@ fn get(store: &dyn Store, path: &ObjectPath, query: &ObjectQuery, accept: Option
                 let table = tables::table(kind.kind, &[object], s.revision, query.list.include_object.as_deref());
                 return Json(table).into_response();
             }
-            Json(object).into_response()
+            super::protobuf::answer(accept, StatusCode::OK, object)
         }
         Ok(None) => store_error(kind, name, StoreError::NotFound(String::new())),
         Err(e) => store_error(kind, name, e),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -19,6 +20,7 @@ use super::node_proxy;
 use super::object_path::{self, ApiPath};
 use super::objects::{self, ObjectQuery};
 use super::openapi;
+use super::protobuf;
 
 use super::status::{not_found, status, unauthorized};
 use crate::bootstrap::jws::sign_detached;
@@ -107,9 +109,18 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/openapi/v2", get(openapi_v2))
         .route("/openapi/v3", get(openapi_v3_index))
         .route("/openapi/v3/{*gv}", get(openapi_v3))
-        .route("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", post(access_reviews::access))
-        .route("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", post(access_reviews::rules))
-        .route("/apis/authentication.k8s.io/v1/selfsubjectreviews", post(access_reviews::whoami))
+        .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            post(access_reviews::access).layer(from_fn(protobuf::as_asked)),
+        )
+        .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+            post(access_reviews::rules).layer(from_fn(protobuf::as_asked)),
+        )
+        .route(
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            post(access_reviews::whoami).layer(from_fn(protobuf::as_asked)),
+        )
         .route("/api/{*rest}", axum::routing::any(resources))
         .route("/apis/{*rest}", axum::routing::any(resources))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_certificate));

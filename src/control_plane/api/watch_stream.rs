@@ -1,8 +1,9 @@
-//! `?watch=1`: a chunked stream of JSON events, one per line — `{"type":"ADDED","object":{…}}` — for one
-//! kind (and namespace), filtered by the request's selectors, Table-wrapped when kubectl asks for tables
-//! (column definitions in the first event only, as Kubernetes does). Without a resourceVersion the current
-//! objects come first as ADDED; an expired one is answered with an ERROR event carrying 410 Expired, after
-//! which clients list again. A watcher too slow for the live feed gets the same and relists.
+//! `?watch=1`: a chunked stream of events for one kind (and namespace), filtered by the request's
+//! selectors: JSON lines — `{"type":"ADDED","object":{…}}` — Table-wrapped when kubectl asks for tables
+//! (column definitions in the first event only, as Kubernetes does), or length-prefixed protobuf
+//! WatchEvents for clients that ask for protobuf first. Without a resourceVersion the current objects come
+//! first as ADDED; an expired one is answered with an ERROR event carrying 410 Expired, after which
+//! clients list again. A watcher too slow for the live feed gets the same and relists.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -22,15 +23,27 @@ use crate::resources::kinds::ResourceKind;
 use crate::resources::table::wants_table;
 use crate::resources::tables;
 
+/// Writes each event as the client asked: a JSON line (objects Table-wrapped for kubectl's tables), or a
+/// length-prefixed protobuf frame for clients that ask for protobuf first (client-go's typed informers).
 struct Encoder {
     kind: &'static ResourceKind,
     table: bool,
+    protobuf: bool,
     include: Option<String>,
     first: bool,
 }
 
 impl Encoder {
     fn line(&mut self, event_type: &str, object: Value, revision: u64) -> Bytes {
+        if self.protobuf {
+            return match super::protobuf::watch_frame(event_type, &object) {
+                Ok(frame) => Bytes::from(frame),
+                Err(e) => {
+                    eprintln!("kubeboot server: a {} watch event cannot be written as protobuf: {e}", self.kind.kind);
+                    self.error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", &e.to_string())
+                }
+            };
+        }
         let object = if self.table {
             let mut t = tables::table(self.kind.kind, &[object], revision, self.include.as_deref());
             if !std::mem::take(&mut self.first) {
@@ -44,13 +57,30 @@ impl Encoder {
         line.push(b'\n');
         Bytes::from(line)
     }
-}
 
-fn expired(message: &str) -> Bytes {
-    let status = status_object(StatusCode::GONE, "Expired", message);
-    let mut line = serde_json::to_vec(&json!({"type": "ERROR", "object": status})).expect("json");
-    line.push(b'\n');
-    Bytes::from(line)
+    /// An ERROR event carrying a Status: 410 Expired sends the client back to list again.
+    fn error(&self, code: StatusCode, reason: &str, message: &str) -> Bytes {
+        let status = status_object(code, reason, message);
+        if self.protobuf {
+            if let Ok(frame) = super::protobuf::watch_frame("ERROR", &status) {
+                return Bytes::from(frame);
+            }
+        }
+        let mut line = serde_json::to_vec(&json!({"type": "ERROR", "object": status})).expect("json");
+        line.push(b'\n');
+        Bytes::from(line)
+    }
+
+    fn expired(&self, message: &str) -> Bytes {
+        self.error(StatusCode::GONE, "Expired", message)
+    }
+
+    fn content_type(&self) -> &'static str {
+        match self.protobuf {
+            true => super::protobuf::WATCH_MEDIA_TYPE,
+            false => "application/json",
+        }
+    }
 }
 
 pub fn watch(
@@ -66,8 +96,11 @@ pub fn watch(
         Err(e) => return super::list_query::bad_selector(e),
     };
     let prefix = kind.prefix(namespace);
-    let mut encoder =
-        Encoder { kind, table: wants_table(accept), include: query.list.include_object.clone(), first: true };
+    let table = wants_table(accept);
+    let protobuf = !table && super::protobuf::asked_first(accept);
+    let include = query.list.include_object.clone();
+    let mut encoder = Encoder { kind, table, protobuf, include, first: true };
+    let content_type = encoder.content_type();
     let from: Option<u64> =
         query.resource_version.as_deref().filter(|v| !v.is_empty() && *v != "0").and_then(|v| v.parse().ok());
 
@@ -102,7 +135,7 @@ pub fn watch(
         let mut sub = match subscription {
             Ok(s) => s,
             Err(gone) => {
-                let _ = tx.send(expired(&gone.to_string())).await;
+                let _ = tx.send(encoder.expired(&gone.to_string())).await;
                 return;
             }
         };
@@ -137,7 +170,7 @@ pub fn watch(
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let _ = tx.send(expired("the watcher fell behind; list again")).await;
+                        let _ = tx.send(encoder.expired("the watcher fell behind; list again")).await;
                         return;
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
@@ -147,5 +180,5 @@ pub fn watch(
     });
     let stream =
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx)) });
-    ([(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response()
+    ([(header::CONTENT_TYPE, content_type)], Body::from_stream(stream)).into_response()
 }

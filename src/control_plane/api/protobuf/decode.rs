@@ -10,48 +10,12 @@ use serde_json::{Map, Number, Value};
 use time::OffsetDateTime;
 
 use super::fields::{self, Field, FieldType};
+use super::special_messages;
 
 /// Deeper than any Kubernetes object nests; a bound for hostile bodies.
 const MAX_DEPTH: usize = 64;
 
 type Result<T> = std::result::Result<T, String>;
-
-/// The messages whose JSON is not their fields: Go gives them their own marshalling.
-mod own_json {
-    /// metav1.Time and metav1.MicroTime.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Timestamp {
-        #[prost(int64, tag = "1")]
-        pub seconds: i64,
-        #[prost(int32, tag = "2")]
-        pub nanos: i32,
-    }
-
-    /// intstr.IntOrString: type 0 is an int, 1 a string.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct IntOrString {
-        #[prost(int64, tag = "1")]
-        pub kind: i64,
-        #[prost(int32, tag = "2")]
-        pub int_val: i32,
-        #[prost(string, tag = "3")]
-        pub str_val: String,
-    }
-
-    /// resource.Quantity: its canonical string.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Quantity {
-        #[prost(string, tag = "1")]
-        pub string: String,
-    }
-
-    /// runtime.RawExtension and metav1.FieldsV1: JSON bytes.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Raw {
-        #[prost(bytes = "vec", tag = "1")]
-        pub raw: Vec<u8>,
-    }
-}
 
 /// The JSON of the message `name` (a full protobuf name, e.g. k8s.io.api.apps.v1.Deployment).
 pub fn message(bytes: &[u8], name: &str) -> Result<Value> {
@@ -63,19 +27,21 @@ fn own_json(bytes: &[u8], name: &str) -> Option<Result<Value>> {
     let wire = |e: prost::DecodeError| format!("{name}: {e}");
     let decoded = match name {
         "k8s.io.apimachinery.pkg.apis.meta.v1.Time" | "k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime" => {
-            own_json::Timestamp::decode(bytes).map_err(wire).and_then(|t| timestamp(&t, name.ends_with("MicroTime")))
+            special_messages::Timestamp::decode(bytes)
+                .map_err(wire)
+                .and_then(|t| timestamp(&t, name.ends_with("MicroTime")))
         }
         "k8s.io.apimachinery.pkg.util.intstr.IntOrString" => {
-            own_json::IntOrString::decode(bytes).map_err(wire).map(|v| match v.kind {
+            special_messages::IntOrString::decode(bytes).map_err(wire).map(|v| match v.kind {
                 1 => Value::String(v.str_val),
                 _ => Value::from(v.int_val),
             })
         }
         "k8s.io.apimachinery.pkg.api.resource.Quantity" => {
-            own_json::Quantity::decode(bytes).map_err(wire).map(|q| Value::String(q.string))
+            special_messages::Quantity::decode(bytes).map_err(wire).map(|q| Value::String(q.string))
         }
         "k8s.io.apimachinery.pkg.runtime.RawExtension" | "k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1" => {
-            own_json::Raw::decode(bytes).map_err(wire).and_then(|r| match r.raw.is_empty() {
+            special_messages::Raw::decode(bytes).map_err(wire).and_then(|r| match r.raw.is_empty() {
                 true => Ok(Value::Null),
                 false => serde_json::from_slice(&r.raw).map_err(|e| format!("{name} does not hold JSON: {e}")),
             })
@@ -86,7 +52,7 @@ fn own_json(bytes: &[u8], name: &str) -> Option<Result<Value>> {
 }
 
 /// Go marshals the zero time as null; others in RFC 3339, UTC (MicroTime with microseconds).
-fn timestamp(t: &own_json::Timestamp, micro: bool) -> Result<Value> {
+fn timestamp(t: &special_messages::Timestamp, micro: bool) -> Result<Value> {
     if t.seconds == 0 && t.nanos == 0 {
         return Ok(Value::Null);
     }

@@ -107,11 +107,16 @@ pub fn message(name: &str) -> Option<&'static Message> {
     table().get(name)
 }
 
-/// The protobuf message of a served kind: k8s.io/api's package is the group's first label ("core" for
-/// the legacy group), then the version.
+/// The protobuf message of a served kind.
 pub fn message_name(kind: &ResourceKind) -> String {
-    let package = kind.group.split('.').next().filter(|g| !g.is_empty()).unwrap_or("core");
-    format!("k8s.io.api.{package}.{}.{}", kind.version, kind.kind)
+    message_name_of(kind.group, kind.version, kind.kind)
+}
+
+/// The protobuf message of `kind` (DeploymentList too) in a group-version: k8s.io/api's package is the
+/// group's first label ("core" for the legacy group), then the version.
+pub fn message_name_of(group: &str, version: &str, kind: &str) -> String {
+    let package = group.split('.').next().filter(|g| !g.is_empty()).unwrap_or("core");
+    format!("k8s.io.api.{package}.{version}.{kind}")
 }
 
 #[cfg(test)]

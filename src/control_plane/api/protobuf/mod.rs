@@ -1,12 +1,20 @@
-//! Kubernetes' protobuf wire format (`application/vnd.kubernetes.protobuf`) for request bodies: kubectl
-//! 1.32+ sends its generators' objects and its review requests only this way, and client-go programs
-//! prefer it. A body is the magic `k8s\0`, then a runtime.Unknown whose `raw` is the object's own message,
-//! decoded (decode.rs) through the field table generated from Kubernetes' sources (fields.rs) into the
-//! JSON the handlers read: the store's format stays JSON, and answers stay JSON, which client-go decodes
-//! by the response's Content-Type.
+//! Kubernetes' protobuf wire format (`application/vnd.kubernetes.protobuf`): kubectl 1.32+ sends its
+//! generators' objects and its review requests only this way, and client-go's typed clients ask for it
+//! first. A body is the magic `k8s\0`, then a runtime.Unknown whose `raw` is the object's own message.
+//! Request bodies are decoded (decode.rs) through the field table generated from Kubernetes' sources
+//! (fields.rs) into the JSON the handlers read; the store's format stays JSON. Answers are written as
+//! protobuf (encode.rs) when the client asks for it first and the answer is an object or list of a served
+//! kind; everything else (Status errors, Tables, watches) stays JSON, which client-go decodes by the
+//! response's Content-Type.
 
 mod decode;
+mod encode;
 mod fields;
+mod special_messages;
+
+use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderValue;
+use axum::response::Response;
 
 use prost::Message as _;
 use serde_json::{json, Value};
@@ -22,8 +30,110 @@ pub enum ProtobufError {
     NoMagic,
     #[error("the body is not a protobuf {0}: {1}")]
     Decode(String, String),
+    #[error("{0} cannot be written as protobuf: {1}")]
+    Encode(String, String),
     #[error("the body is a {found}, not a {expected}")]
     WrongKind { expected: String, found: String },
+}
+
+/// Whether the client asks for protobuf first, as client-go's typed clients do
+/// (`application/vnd.kubernetes.protobuf,application/json`).
+pub fn asked_first(accept: Option<&str>) -> bool {
+    let first = accept.and_then(|a| a.split(',').next()).map(str::trim).unwrap_or("");
+    first.split(';').next() == Some(MEDIA_TYPE) && !first.contains("as=")
+}
+
+/// A watch's Content-Type when its events are protobuf.
+pub const WATCH_MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf;stream=watch";
+
+/// An object's or list's JSON as a protobuf body, by its own apiVersion and kind (a Status is metav1's).
+pub fn object_as_protobuf(object: &Value) -> Result<Vec<u8>, ProtobufError> {
+    let text = |field: &str| object.get(field).and_then(Value::as_str).unwrap_or("");
+    let (api_version, kind) = (text("apiVersion"), text("kind"));
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let name = match kind {
+        "Status" => "k8s.io.apimachinery.pkg.apis.meta.v1.Status".to_string(),
+        _ => fields::message_name_of(group, version, kind),
+    };
+    let raw = encode::message(object, &name).map_err(|e| ProtobufError::Encode(name, e))?;
+    let type_meta = Some(TypeMeta { api_version: api_version.into(), kind: kind.into() });
+    Ok([MAGIC, &Unknown { type_meta, raw }.encode_to_vec()].concat())
+}
+
+/// An object or list answered as the client asked: protobuf when it asks for that first and the kind has a
+/// message, else JSON. Read paths call this with the value in hand (no JSON round trip); answer_as_asked
+/// does the same for handlers that only have their JSON answer.
+pub fn answer(accept: Option<&str>, code: axum::http::StatusCode, value: Value) -> Response {
+    use axum::response::IntoResponse;
+    if asked_first(accept) {
+        if let Ok(encoded) = object_as_protobuf(&value) {
+            return (code, [(CONTENT_TYPE, MEDIA_TYPE)], encoded).into_response();
+        }
+    }
+    (code, axum::Json(value)).into_response()
+}
+
+/// `response` as the client asked for it: a successful JSON answer becomes protobuf when `accept` asks for
+/// that first and the answer is of a kind the table has; anything else is returned as it is.
+pub async fn answer_as_asked(accept: Option<HeaderValue>, response: Response) -> Response {
+    let json = response.headers().get(CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !asked_first(accept.as_ref().and_then(|a| a.to_str().ok())) || !response.status().is_success() || !json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return super::status::status(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "the answer could not be read back",
+        );
+    };
+    super::off_workers::off_workers(move || {
+        let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let kind = answer.get("kind").and_then(Value::as_str).unwrap_or("");
+        match object_as_protobuf(&answer) {
+            Ok(encoded) => {
+                parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
+                parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+                Response::from_parts(parts, axum::body::Body::from(encoded))
+            }
+            // Kinds without a message (Table, APIResourceList) are JSON as Kubernetes serves them; a served
+            // kind that cannot be written is a bug worth a log line, and the client still gets its answer.
+            Err(e) => {
+                if !matches!(e, ProtobufError::Encode(ref name, _) if fields::message(name).is_none()) {
+                    eprintln!("kubeboot server: answering a {kind} in JSON: {e}");
+                }
+                Response::from_parts(parts, axum::body::Body::from(bytes))
+            }
+        }
+    })
+    .await
+}
+
+/// metav1.WatchEvent: on a protobuf watch, each event is one of these, not enveloped, after a 4-byte
+/// big-endian length; its object is an enveloped protobuf body (kube-apiserver's watch encoder).
+#[derive(Clone, PartialEq, prost::Message)]
+struct WatchEvent {
+    #[prost(string, tag = "1")]
+    event_type: String,
+    #[prost(message, optional, tag = "2")]
+    object: Option<special_messages::Raw>,
+}
+
+/// One watch event as a protobuf watch frames it.
+pub fn watch_frame(event_type: &str, object: &Value) -> Result<Vec<u8>, ProtobufError> {
+    let raw = object_as_protobuf(object)?;
+    let event = WatchEvent { event_type: event_type.into(), object: Some(special_messages::Raw { raw }) };
+    let message = event.encode_to_vec();
+    let length =
+        u32::try_from(message.len()).map_err(|_| ProtobufError::Encode("WatchEvent".into(), "over 4 GiB".into()))?;
+    Ok([&length.to_be_bytes()[..], &message].concat())
+}
+
+/// Middleware for handlers that answer one object (the reviews): their answers as the client asked.
+pub async fn as_asked(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let accept = request.headers().get(axum::http::header::ACCEPT).cloned();
+    answer_as_asked(accept, next.run(request).await).await
 }
 
 /// runtime.Unknown: the envelope of every protobuf body.
@@ -351,5 +461,80 @@ mod tests {
             let refused = object_as_json(&envelope("Namespace", raw), namespaces);
             assert!(matches!(refused, Err(ProtobufError::Decode(..))), "{refused:?}");
         }
+    }
+
+    #[test]
+    fn objects_and_lists_go_to_protobuf_and_back_unchanged() {
+        let pod_spec = json!({
+            "volumes": [{"name": "scratch", "emptyDir": {}}, {"name": "conf", "configMap": {"name": "web", "defaultMode": 420}}],
+            "containers": [{
+                "name": "nginx", "image": "nginx:1.25", "args": ["-g", ""],
+                "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                "resources": {"limits": {"cpu": "1", "memory": "64Mi"}},
+                "env": [{"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "web", "key": "mode", "optional": false}}}],
+                "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 5},
+            }],
+            "terminationGracePeriodSeconds": 0,
+            "securityContext": {"runAsUser": 0, "supplementalGroups": [1, 2]},
+        });
+        let deployment = json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": "web", "namespace": "default", "uid": "0b5e", "resourceVersion": "42", "generation": 3,
+                "creationTimestamp": "2026-12-04T20:29:22Z", "labels": {"app": "web", "empty": ""},
+                "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsV1": {"f:spec": {}}}],
+            },
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}}, "spec": pod_spec},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
+            },
+            "status": {"replicas": 2, "conditions": [{"type": "Available", "status": "True", "lastUpdateTime": "2026-12-04T20:29:23Z"}]},
+        });
+        let list = json!({
+            "apiVersion": "apps/v1", "kind": "DeploymentList", "metadata": {"resourceVersion": "43"},
+            "items": [deployment.clone(), deployment.clone()],
+        });
+        let deployments = served("apps", "deployments");
+        let body = object_as_protobuf(&deployment).unwrap();
+        assert_eq!(object_as_json(&body, deployments).unwrap(), deployment);
+        let raw = unwrap(&object_as_protobuf(&list).unwrap(), "DeploymentList").unwrap();
+        assert_eq!(decode::message(&raw, "k8s.io.api.apps.v1.DeploymentList").unwrap()["items"][1], {
+            let mut item = deployment.clone();
+            item.as_object_mut().unwrap().retain(|k, _| k != "apiVersion" && k != "kind");
+            item
+        });
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"p": "czNjcmV0"}, "type": "Opaque"});
+        assert_eq!(object_as_json(&object_as_protobuf(&secret).unwrap(), served("", "secrets")).unwrap(), secret);
+        // What the table has no message for stays JSON.
+        let table = json!({"apiVersion": "meta.k8s.io/v1", "kind": "Table", "rows": []});
+        assert!(object_as_protobuf(&table).is_err());
+    }
+
+    #[test]
+    fn protobuf_is_written_only_when_asked_for_first() {
+        assert!(asked_first(Some("application/vnd.kubernetes.protobuf,application/json")));
+        assert!(asked_first(Some("application/vnd.kubernetes.protobuf, */*")));
+        assert!(!asked_first(Some("application/json, application/vnd.kubernetes.protobuf")));
+        assert!(!asked_first(Some("application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io")));
+        assert!(!asked_first(None));
+    }
+
+    #[test]
+    fn watch_events_are_length_prefixed_with_the_object_enveloped() {
+        let config_map =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}});
+        let frame = watch_frame("MODIFIED", &config_map).unwrap();
+        let (length, message) = frame.split_at(4);
+        assert_eq!(u32::from_be_bytes(length.try_into().unwrap()) as usize, message.len());
+        let event = WatchEvent::decode(message).unwrap();
+        assert_eq!(event.event_type, "MODIFIED");
+        let object = event.object.unwrap().raw;
+        assert_eq!(object_as_json(&object, served("", "configmaps")).unwrap(), config_map);
+        let gone = json!({"apiVersion": "v1", "kind": "Status", "status": "Failure", "reason": "Expired", "code": 410});
+        let event = WatchEvent::decode(&watch_frame("ERROR", &gone).unwrap()[4..]).unwrap();
+        assert!(unwrap(&event.object.unwrap().raw, "Status").is_ok());
     }
 }
