@@ -42,6 +42,44 @@ fn run_in(kubectl: &Path, admin_conf: &Path, home: &Path, args: &[&str]) -> (Opt
     (out.status.code(), text)
 }
 
+/// One kubectl against the test server, with a HOME of its own (kubectl caches discovery there, and each
+/// version must do its own) and a namespace of its own.
+struct Session<'a> {
+    label: &'a str,
+    kubectl: &'a Path,
+    admin_conf: &'a Path,
+    home: PathBuf,
+    ns: String,
+}
+
+impl<'a> Session<'a> {
+    /// Makes the HOME and creates the namespace `{prefix}-{i}`.
+    fn start(
+        server: &common::api::Server,
+        admin_conf: &'a Path,
+        kubectl: (usize, &'a str, &'a Path),
+        prefix: &str,
+    ) -> Self {
+        let (i, label, kubectl) = kubectl;
+        let home = server.dir.path().join(format!("{prefix}-home-{i}"));
+        std::fs::create_dir_all(&home).unwrap();
+        let session = Session { label, kubectl, admin_conf, home, ns: format!("{prefix}-{i}") };
+        session.ok(&["create", "namespace", &session.ns]);
+        session
+    }
+
+    fn run(&self, args: &[&str]) -> (Option<i32>, String) {
+        run_in(self.kubectl, self.admin_conf, &self.home, args)
+    }
+
+    /// Runs kubectl and fails the test unless it succeeds; what it printed.
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, text) = self.run(args);
+        assert_eq!(code, Some(0), "{} {args:?}: {text}", self.label);
+        text
+    }
+}
+
 #[test]
 fn kubectl_versions_get_nodes() {
     let (server, admin_conf, conf) = server_with_kubeconfig();
@@ -424,19 +462,16 @@ fn kubectl_versions_events_watch() {
     let (server, admin_conf, _) = server_with_kubeconfig();
     let kubectls = common::kubectls::all().into_iter().filter(|(label, _)| !label.contains("1.20"));
     for (i, (label, kubectl)) in kubectls.enumerate() {
-        let home = server.dir.path().join(format!("events-home-{i}"));
-        std::fs::create_dir_all(&home).unwrap();
-        let ns = format!("events-{i}");
+        let session = Session::start(&server, &admin_conf, (i, &label, &kubectl), "events");
+        let (home, ns) = (&session.home, session.ns.as_str());
         let apply = |json: String| {
             let file = home.join("event.json");
             std::fs::write(&file, json).unwrap();
-            let (code, text) = run_in(&kubectl, &admin_conf, &home, &["apply", "-f", file.to_str().unwrap()]);
-            assert_eq!(code, Some(0), "{label}: {text}");
+            session.ok(&["apply", "-f", file.to_str().unwrap()]);
         };
-        assert_eq!(run_in(&kubectl, &admin_conf, &home, &["create", "namespace", &ns]).0, Some(0), "{label}");
-        apply(event(&ns, "before", "made before the watch"));
-        let mut watch = kubectl_in(&kubectl, &admin_conf, &home)
-            .args(["events", "-n", &ns, "--watch", "-v=8"])
+        apply(event(ns, "before", "made before the watch"));
+        let mut watch = kubectl_in(&kubectl, &admin_conf, home)
+            .args(["events", "-n", ns, "--watch", "-v=8"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -472,7 +507,7 @@ fn kubectl_versions_events_watch() {
         wait_for("made before the watch", &mut seen);
         // The watch starts after the list; an Event made now arrives through it.
         wait_for("watch=true", &mut seen);
-        apply(event(&ns, "after", "made while watching"));
+        apply(event(ns, "after", "made while watching"));
         wait_for("made while watching", &mut seen);
         let _ = watch.kill();
         let _ = watch.wait();
@@ -635,17 +670,11 @@ fn kubectl_versions_explain() {
 fn kubectl_versions_apply_prune() {
     let (server, admin_conf, _) = server_with_kubeconfig();
     for (i, (label, kubectl)) in common::kubectls::all().into_iter().enumerate() {
-        let home = server.dir.path().join(format!("home-{i}"));
-        std::fs::create_dir_all(&home).unwrap();
-        let ns = format!("prune-{i}");
-        let run = |args: &[&str]| run_in(&kubectl, &admin_conf, &home, args);
-        let ok = |args: &[&str]| {
-            let (code, text) = run(args);
-            assert_eq!(code, Some(0), "{label} {args:?}: {text}");
-            text
-        };
-        ok(&["create", "namespace", &ns]);
-        ok(&["create", "configmap", "unlabelled", "-n", &ns, "--from-literal=k=v"]);
+        let session = Session::start(&server, &admin_conf, (i, &label, &kubectl), "prune");
+        let (home, ns) = (&session.home, session.ns.as_str());
+        let run = |args: &[&str]| session.run(args);
+        let ok = |args: &[&str]| session.ok(args);
+        ok(&["create", "configmap", "unlabelled", "-n", ns, "--from-literal=k=v"]);
         let labels = "labels: {app: prune-demo}";
         let configmap =
             |n: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {n}\n  {labels}\ndata: {{k: v}}\n");
@@ -663,9 +692,9 @@ fn kubectl_versions_apply_prune() {
         .unwrap();
         let smaller = home.join("smaller.yaml");
         std::fs::write(&smaller, configmap("one")).unwrap();
-        ok(&["apply", "-n", &ns, "-f", whole.to_str().unwrap()]);
+        ok(&["apply", "-n", ns, "-f", whole.to_str().unwrap()]);
 
-        let prune = ["apply", "-n", &ns, "--prune", "-l", "app=prune-demo", "-f", smaller.to_str().unwrap()];
+        let prune = ["apply", "-n", ns, "--prune", "-l", "app=prune-demo", "-f", smaller.to_str().unwrap()];
         let pruned = if label.contains("1.20") {
             let (code, refused) = run(&prune);
             let gone = r#"no matches for kind "Ingress" in version "extensions/v1beta1""#;
@@ -682,11 +711,11 @@ fn kubectl_versions_apply_prune() {
         {
             assert!(pruned.contains(gone), "{label}: no {gone:?} in {pruned}");
         }
-        let left = ok(&["get", "configmaps,services,deployments", "-n", &ns, "-o", "name"]);
+        let left = ok(&["get", "configmaps,services,deployments", "-n", ns, "-o", "name"]);
         let mut left: Vec<&str> = left.lines().filter(|l| !l.contains("kube-root-ca")).collect();
         left.sort();
         assert_eq!(left, ["configmap/one", "configmap/unlabelled"], "{label}");
-        ok(&["delete", "namespace", &ns]);
+        ok(&["delete", "namespace", ns]);
     }
 }
 
@@ -732,12 +761,10 @@ fn kubectl_versions_create_generators() {
     // 1.32+ send these bodies as protobuf, the others as JSON, and both must come out the same.
     let mut built: Vec<(String, Vec<(String, Value)>)> = Vec::new();
     for (i, (label, kubectl)) in common::kubectls::all().into_iter().enumerate() {
-        let home = server.dir.path().join(format!("home-{i}"));
-        std::fs::create_dir_all(&home).unwrap();
-        let ns = format!("gen-{i}");
-        let run = |args: &[&str]| run_in(&kubectl, &admin_conf, &home, args);
+        let session = Session::start(&server, &admin_conf, (i, &label, &kubectl), "gen");
+        let ns = session.ns.as_str();
+        let run = |args: &[&str]| session.run(args);
         let is_1_20 = label.contains("1.20");
-        assert_eq!(run(&["create", "namespace", &ns]).0, Some(0), "{label}");
         let (cr, crb, pc) = (format!("cr-{i}"), format!("crb-{i}"), format!("pc-{i}"));
         let crb_role = format!("--clusterrole={cr}");
         let namespaced: [&[&str]; 12] = [
@@ -763,7 +790,7 @@ fn kubectl_versions_create_generators() {
         for (args, in_ns) in namespaced.iter().map(|a| (a, true)).chain(cluster.iter().map(|a| (a, false))) {
             let mut full = args.to_vec();
             if in_ns {
-                full.extend(["-n", &ns]);
+                full.extend(["-n", ns]);
             }
             let (code, text) = run(&full);
             // kubectl 1.20 builds a policy/v1beta1 PDB, which Kubernetes stopped serving in 1.25.
@@ -776,7 +803,7 @@ fn kubectl_versions_create_generators() {
             }
         }
         assert_eq!(created.len(), if is_1_20 { 14 } else { 15 }, "{label}: {created:?}");
-        let get = |args: &[&str]| run(&[&["get", "-n", &ns, "-o"], args].concat()).1;
+        let get = |args: &[&str]| run(&[&["get", "-n", ns, "-o"], args].concat()).1;
         assert_eq!(
             get(&["jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}", "deployment", "web"]),
             "2 nginx:1.25",
@@ -801,14 +828,14 @@ fn kubectl_versions_create_generators() {
         assert_eq!(get(&["jsonpath={.value}", "priorityclass", &pc]), "100", "{label}");
         // What create prints is the server's answer as kubectl decoded it (protobuf for 1.32+): the stored
         // object. describe reads the Deployment and lists its ReplicaSets and Events, typed too.
-        let printed = run(&["create", "deployment", "printed", "--image=nginx:1.25", "-n", &ns, "-o", "json"]).1;
+        let printed = run(&["create", "deployment", "printed", "--image=nginx:1.25", "-n", ns, "-o", "json"]).1;
         let printed: Value = serde_json::from_str(&printed).unwrap_or_else(|e| panic!("{label}: {e}: {printed}"));
         let stored: Value = serde_json::from_str(&get(&["json", "deployment", "printed"])).unwrap();
         for field in ["/spec", "/metadata/uid", "/metadata/resourceVersion", "/metadata/creationTimestamp"] {
             let (printed, stored) = (printed.pointer(field).cloned(), stored.pointer(field).cloned());
             assert_eq!(printed.map(without_empties), stored.map(without_empties), "{label} {field}");
         }
-        let (code, described) = run(&["describe", "deployment", "web", "-n", &ns, "-v=8"]);
+        let (code, described) = run(&["describe", "deployment", "web", "-n", ns, "-v=8"]);
         assert!(code == Some(0) && described.contains("Pod Template:"), "{label}: {described}");
         if label == "kubectl.1.32" || label == "kubectl.1.33" {
             let answered_in_protobuf = "Content-Type: application/vnd.kubernetes.protobuf";
@@ -859,5 +886,61 @@ fn kubectl_versions_create_generators() {
         for ((kind, from_protobuf), (_, from_json)) in objects.iter().zip(json_sent) {
             assert_eq!(from_protobuf, from_json, "{label} {kind}: sent as protobuf, stored differently than as JSON");
         }
+    }
+}
+
+/// `kubectl autoscale`: kubectl 1.20–1.32 create autoscaling/v1 HorizontalPodAutoscalers, 1.33 v2; both
+/// need the scale subresource in discovery. The object reads the same through either version.
+#[test]
+fn kubectl_versions_autoscale() {
+    let (server, admin_conf, _) = server_with_kubeconfig();
+    for (i, (label, kubectl)) in common::kubectls::all().into_iter().enumerate() {
+        let session = Session::start(&server, &admin_conf, (i, &label, &kubectl), "autoscale");
+        let ns = session.ns.as_str();
+        let ok = |args: &[&str]| session.ok(args);
+        ok(&["create", "deployment", "web", "--image=nginx:1.25", "-n", ns]);
+        let made = ok(&["autoscale", "deployment", "web", "--min=2", "--max=4", "--cpu-percent=60", "-n", ns]);
+        assert!(made.contains("horizontalpodautoscaler.autoscaling/web autoscaled"), "{label}: {made}");
+        let v2 =
+            "jsonpath={.spec.minReplicas} {.spec.maxReplicas} {.spec.metrics[0].resource.target.averageUtilization}";
+        assert_eq!(
+            ok(&["get", "horizontalpodautoscalers.v2.autoscaling", "web", "-n", ns, "-o", v2]),
+            "2 4 60",
+            "{label}"
+        );
+        let v1 = "jsonpath={.apiVersion} {.spec.targetCPUUtilizationPercentage} {.spec.scaleTargetRef.name}";
+        assert_eq!(
+            ok(&["get", "horizontalpodautoscalers.v1.autoscaling", "web", "-n", ns, "-o", v1]),
+            "autoscaling/v1 60 web",
+            "{label}"
+        );
+        // An update through v1 keeps what only v2 can say.
+        ok(&[
+            "patch",
+            "horizontalpodautoscalers.v2.autoscaling",
+            "web",
+            "-n",
+            ns,
+            "--type=json",
+            "-p",
+            r#"[{"op": "add", "path": "/spec/behavior", "value": {"scaleDown": {"stabilizationWindowSeconds": 30}}}]"#,
+        ]);
+        ok(&[
+            "patch",
+            "horizontalpodautoscalers.v1.autoscaling",
+            "web",
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            r#"{"spec": {"targetCPUUtilizationPercentage": 70}}"#,
+        ]);
+        let both = "jsonpath={.spec.metrics[0].resource.target.averageUtilization} {.spec.behavior.scaleDown.stabilizationWindowSeconds}";
+        assert_eq!(
+            ok(&["get", "horizontalpodautoscalers.v2.autoscaling", "web", "-n", ns, "-o", both]),
+            "70 30",
+            "{label}"
+        );
+        eprintln!("ok: {label}");
     }
 }

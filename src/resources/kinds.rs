@@ -32,6 +32,13 @@ const fn kind(
     ResourceKind { group, version, plural, singular, kind, namespaced, short_names, categories, status }
 }
 
+/// HorizontalPodAutoscaler: autoscaling/v2, and v1 (what kubectl autoscale 1.20–1.32 creates), served from
+/// v2's storage (hpa_v1.rs).
+const fn horizontal_pod_autoscaler(version: &'static str) -> ResourceKind {
+    let (plural, singular) = ("horizontalpodautoscalers", "horizontalpodautoscaler");
+    kind("autoscaling", version, plural, singular, "HorizontalPodAutoscaler", true, &["hpa"], &["all"], true)
+}
+
 /// Everything served. batch/v1beta1 CronJob is the walkthrough's apiVersion; it shares storage with batch/v1.
 pub const KINDS: &[ResourceKind] = &[
     kind("", "v1", "namespaces", "namespace", "Namespace", false, &["ns"], &[], true),
@@ -93,17 +100,8 @@ pub const KINDS: &[ResourceKind] = &[
         &[],
         false,
     ),
-    kind(
-        "autoscaling",
-        "v2",
-        "horizontalpodautoscalers",
-        "horizontalpodautoscaler",
-        "HorizontalPodAutoscaler",
-        true,
-        &["hpa"],
-        &["all"],
-        true,
-    ),
+    horizontal_pod_autoscaler("v2"),
+    horizontal_pod_autoscaler("v1"),
     kind(
         "policy",
         "v1",
@@ -203,7 +201,7 @@ mod tests {
                 ("storage.k8s.io", vec!["v1"]),
                 ("networking.k8s.io", vec!["v1"]),
                 ("rbac.authorization.k8s.io", vec!["v1"]),
-                ("autoscaling", vec!["v2"]),
+                ("autoscaling", vec!["v2", "v1"]),
                 ("policy", vec!["v1"]),
                 ("scheduling.k8s.io", vec!["v1"]),
             ]

@@ -4,6 +4,7 @@
 pub mod cron_schedule;
 pub mod event;
 pub mod go_bool;
+pub mod hpa_v1;
 pub mod job_defaults;
 pub mod kinds;
 pub mod known_fields;

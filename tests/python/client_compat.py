@@ -72,6 +72,9 @@ def other_kinds(core):
             "subjects": subject}),
         (client.AutoscalingV2Api(), "horizontal_pod_autoscaler", True, {"spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 3}}),
+        (client.AutoscalingV1Api(), "horizontal_pod_autoscaler", True, {"spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 3,
+            "targetCPUUtilizationPercentage": 50}}),
         (client.PolicyV1Api(), "pod_disruption_budget", True, {"spec": {"minAvailable": 1, "selector": selector}}),
         (client.SchedulingV1Api(), "priority_class", False, {"value": 1000}),
         (client.StorageV1Api(), "storage_class", False, {"provisioner": "example.com/none"}),

@@ -121,6 +121,13 @@ pub fn resources(group: &str, version: &str) -> Response {
                 "kind": r.kind, "verbs": ["get", "patch", "update"],
             }));
         }
+        // kubectl autoscale looks for the scale subresource here before it builds an autoscaler.
+        if super::scale::serves(r.kind) {
+            resources.push(json!({
+                "name": format!("{}/scale", r.plural), "singularName": "", "namespaced": r.namespaced,
+                "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"],
+            }));
+        }
     }
     let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
     Json(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
@@ -149,11 +156,16 @@ fn group_discovery(group: &str, versions: &[&str]) -> Value {
                 .into_iter()
                 .map(|(r, stored)| {
                     let response_kind = json!({"group": group, "version": version, "kind": r.kind});
-                    let subresources: Vec<Value> = if r.status {
-                        vec![json!({"subresource": "status", "responseKind": response_kind, "verbs": ["get", "patch", "update"]})]
-                    } else {
-                        Vec::new()
-                    };
+                    let writable = ["get", "patch", "update"];
+                    let mut subresources = Vec::new();
+                    if r.status {
+                        subresources
+                            .push(json!({"subresource": "status", "responseKind": response_kind, "verbs": writable}));
+                    }
+                    if super::scale::serves(r.kind) {
+                        let scale = json!({"group": "autoscaling", "version": "v1", "kind": "Scale"});
+                        subresources.push(json!({"subresource": "scale", "responseKind": scale, "verbs": writable}));
+                    }
                     json!({
                         "resource": r.plural, "responseKind": response_kind, "singularResource": r.singular,
                         "scope": if r.namespaced { "Namespaced" } else { "Cluster" }, "verbs": verbs(stored),

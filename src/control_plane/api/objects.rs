@@ -24,7 +24,7 @@ use super::status::{status, status_object};
 use crate::control_plane::store::{Store, StoreError};
 use crate::resources::kinds::ResourceKind;
 use crate::resources::table::wants_table;
-use crate::resources::{meta, patch, tables, validation};
+use crate::resources::{hpa_v1, meta, patch, tables, validation};
 
 fn header(headers: &HeaderMap, name: axum::http::header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
@@ -70,7 +70,23 @@ pub fn served(kind: &ResourceKind, value: &[u8], revision: u64) -> Value {
     object["apiVersion"] = json!(kind.api_version());
     object["kind"] = json!(kind.kind);
     meta::set_resource_version(&mut object, revision);
-    object
+    client_form(kind, object)
+}
+
+/// An object a client sent, in the form the store keeps (autoscaling/v1 HPAs are kept as v2).
+fn stored_form(kind: &ResourceKind, object: Value) -> Value {
+    match hpa_v1::is_v1(kind) {
+        true => hpa_v1::to_v2(object),
+        false => object,
+    }
+}
+
+/// A stored object in the form a client of `kind`'s version reads.
+fn client_form(kind: &ResourceKind, object: Value) -> Value {
+    match hpa_v1::is_v1(kind) {
+        true => hpa_v1::to_v1(object),
+        false => object,
+    }
 }
 
 fn invalid(kind: &ResourceKind, name: &str, errors: Vec<validation::FieldError>) -> Response {
@@ -318,7 +334,10 @@ fn admit(store: &dyn Store, path: &ObjectPath, mut object: Value) -> Result<Valu
             Err(e) => return Err(store_error(namespaces, &ns, e)),
         }
     }
-    object["apiVersion"] = json!(kind.api_version());
+    object["apiVersion"] = match hpa_v1::is_v1(kind) {
+        true => json!(hpa_v1::STORED_API_VERSION),
+        false => json!(kind.api_version()),
+    };
     object["kind"] = json!(kind.kind);
     if kind.kind == "Secret" {
         crate::resources::secret::normalize(&mut object);
@@ -367,7 +386,7 @@ pub(super) fn create(
 ) -> Response {
     let kind = path.kind;
     let mut object = match parse_body(body) {
-        Ok(o) => o,
+        Ok(o) => stored_form(kind, o),
         Err(r) => return r,
     };
     if meta::name(&object).is_none_or(str::is_empty) {
@@ -401,7 +420,7 @@ pub(super) fn create(
     let name = meta::name(&object).unwrap_or_default().to_string();
     let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(String::from);
     if dry_run(query) {
-        return (StatusCode::CREATED, Json(object)).into_response();
+        return (StatusCode::CREATED, Json(client_form(kind, object))).into_response();
     }
     let key = kind.key(namespace.as_deref(), &name);
     let allocated = if kind.kind == "Service" {
@@ -415,7 +434,7 @@ pub(super) fn create(
     match store.create(&key, &serde_json::to_vec(&object).expect("json")) {
         Ok(revision) => {
             meta::set_resource_version(&mut object, revision);
-            (StatusCode::CREATED, Json(object)).into_response()
+            (StatusCode::CREATED, Json(client_form(kind, object))).into_response()
         }
         Err(e) => {
             if let Some(a) = allocated {
@@ -624,7 +643,7 @@ fn write_update(
     }
     if unchanged || dry_run(query) {
         meta::set_resource_version(&mut object, expected);
-        return Json(object).into_response();
+        return Json(client_form(kind, object)).into_response();
     }
     let key = kind.key(path.namespace.as_deref(), name);
     let allocated = if kind.kind == "Service" && path.subresource.is_none() {
@@ -642,7 +661,7 @@ fn write_update(
                 service_allocation::release_unused(store, &key, old, Some(&object));
             }
             meta::set_resource_version(&mut object, revision);
-            Json(object).into_response()
+            Json(client_form(kind, object)).into_response()
         }
         Err(e) => {
             if let Some(a) = allocated {
@@ -683,7 +702,7 @@ pub(super) fn update(
 ) -> Response {
     let (kind, name) = (path.kind, path.name.as_deref().unwrap_or(""));
     let new = match parse_body(body) {
-        Ok(o) => o,
+        Ok(o) => stored_form(kind, o),
         Err(r) => return r,
     };
     if meta::name(&new) != Some(name) {
@@ -769,6 +788,8 @@ pub(super) fn patch_object(
             );
         }
     }
+    // The patch applies to what the client reads; the result is checked and merged as the store keeps it.
+    let (old, patched) = (stored_form(kind, old), stored_form(kind, patched));
     if let Err(r) = well_formed(kind, &patched).and_then(|_| strict_fields(kind, query, &patched)) {
         return r;
     }

@@ -69,6 +69,9 @@ fn kind_schema(kind: &ResourceKind, generator: &mut SchemaGenerator) -> Option<s
         ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
             generator.subschema_for::<rbac::v1::ClusterRoleBinding>()
         }
+        ("autoscaling", "HorizontalPodAutoscaler") if kind.version == "v1" => {
+            generator.subschema_for::<autoscaling::v1::HorizontalPodAutoscaler>()
+        }
         ("autoscaling", "HorizontalPodAutoscaler") => {
             generator.subschema_for::<autoscaling::v2::HorizontalPodAutoscaler>()
         }

@@ -1,6 +1,8 @@
 //! The protobuf field table of every message the served group-versions use: fields.json, written by
 //! tools/protobuf_fields.py from k8s.io/api's and k8s.io/apimachinery's generated.proto files and Go types
-//! (rerun it to follow a newer Kubernetes). Parsed once, at the first protobuf body.
+//! (rerun it to follow a newer Kubernetes). This one is from k8s.io/api 10b39a39 and k8s.io/apimachinery
+//! eed236ce (2026-07-24, after Kubernetes 1.36): fields newer than the OpenAPI schemas (1.30) decode too,
+//! and are kept as any JSON field would be. Parsed once, at the first protobuf body.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
