@@ -835,6 +835,12 @@ fn kubectl_versions_create_generators() {
             let (printed, stored) = (printed.pointer(field).cloned(), stored.pointer(field).cloned());
             assert_eq!(printed.map(without_empties), stored.map(without_empties), "{label} {field}");
         }
+        // An error comes back as a Status, in protobuf for the clients that ask for it.
+        let (code, again) = run(&["create", "deployment", "web", "--image=nginx:1.25", "-n", ns, "-v=8"]);
+        assert!(code != Some(0) && again.contains(r#"deployments.apps "web" already exists"#), "{label}: {again}");
+        if label == "kubectl.1.32" || label == "kubectl.1.33" {
+            assert!(again.contains("Content-Type: application/vnd.kubernetes.protobuf"), "{label}: {again}");
+        }
         let (code, described) = run(&["describe", "deployment", "web", "-n", ns, "-v=8"]);
         assert!(code == Some(0) && described.contains("Pod Template:"), "{label}: {described}");
         if label == "kubectl.1.32" || label == "kubectl.1.33" {

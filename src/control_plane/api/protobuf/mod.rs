@@ -4,8 +4,8 @@
 //! Request bodies are decoded (decode.rs) through the field table generated from Kubernetes' sources
 //! (fields.rs) into the JSON the handlers read; the store's format stays JSON. Answers are written as
 //! protobuf (encode.rs) when the client asks for it first and the answer is an object or list of a served
-//! kind; everything else (Status errors, Tables, watches) stays JSON, which client-go decodes by the
-//! response's Content-Type.
+//! kind, a watch event or a Status (errors too, as kube-apiserver writes them); Tables and discovery stay
+//! JSON, which client-go decodes by the response's Content-Type.
 
 mod decode;
 mod encode;
@@ -73,11 +73,11 @@ pub fn answer(accept: Option<&str>, code: axum::http::StatusCode, value: Value) 
     (code, axum::Json(value)).into_response()
 }
 
-/// `response` as the client asked for it: a successful JSON answer becomes protobuf when `accept` asks for
-/// that first and the answer is of a kind the table has; anything else is returned as it is.
+/// `response` as the client asked for it: a JSON answer (an error's Status too) becomes protobuf when
+/// `accept` asks for that first and the answer is of a kind the table has; anything else is returned as it is.
 pub async fn answer_as_asked(accept: Option<HeaderValue>, response: Response) -> Response {
     let json = response.headers().get(CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
-    if !asked_first(accept.as_ref().and_then(|a| a.to_str().ok())) || !response.status().is_success() || !json {
+    if !asked_first(accept.as_ref().and_then(|a| a.to_str().ok())) || !json {
         return response;
     }
     let (mut parts, body) = response.into_parts();
