@@ -7,15 +7,13 @@
 //! kind, a watch event or a Status (errors too, as kube-apiserver writes them); Tables and discovery stay
 //! JSON, which client-go decodes by the response's Content-Type.
 
+mod answers;
 mod decode;
 mod encode;
 mod fields;
 mod special_messages;
 
-use axum::http::header::CONTENT_TYPE;
-use axum::http::HeaderValue;
-use axum::response::Response;
-
+pub use answers::{answer, answer_as_asked, as_asked, asked_first};
 use prost::Message as _;
 use serde_json::{json, Value};
 
@@ -36,13 +34,6 @@ pub enum ProtobufError {
     WrongKind { expected: String, found: String },
 }
 
-/// Whether the client asks for protobuf first, as client-go's typed clients do
-/// (`application/vnd.kubernetes.protobuf,application/json`).
-pub fn asked_first(accept: Option<&str>) -> bool {
-    let first = accept.and_then(|a| a.split(',').next()).map(str::trim).unwrap_or("");
-    first.split(';').next() == Some(MEDIA_TYPE) && !first.contains("as=")
-}
-
 /// A watch's Content-Type when its events are protobuf.
 pub const WATCH_MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf;stream=watch";
 
@@ -58,56 +49,6 @@ pub fn object_as_protobuf(object: &Value) -> Result<Vec<u8>, ProtobufError> {
     let raw = encode::message(object, &name).map_err(|e| ProtobufError::Encode(name, e))?;
     let type_meta = Some(TypeMeta { api_version: api_version.into(), kind: kind.into() });
     Ok([MAGIC, &Unknown { type_meta, raw }.encode_to_vec()].concat())
-}
-
-/// An object or list answered as the client asked: protobuf when it asks for that first and the kind has a
-/// message, else JSON. Read paths call this with the value in hand (no JSON round trip); answer_as_asked
-/// does the same for handlers that only have their JSON answer.
-pub fn answer(accept: Option<&str>, code: axum::http::StatusCode, value: Value) -> Response {
-    use axum::response::IntoResponse;
-    if asked_first(accept) {
-        if let Ok(encoded) = object_as_protobuf(&value) {
-            return (code, [(CONTENT_TYPE, MEDIA_TYPE)], encoded).into_response();
-        }
-    }
-    (code, axum::Json(value)).into_response()
-}
-
-/// `response` as the client asked for it: a JSON answer (an error's Status too) becomes protobuf when
-/// `accept` asks for that first and the answer is of a kind the table has; anything else is returned as it is.
-pub async fn answer_as_asked(accept: Option<HeaderValue>, response: Response) -> Response {
-    let json = response.headers().get(CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
-    if !asked_first(accept.as_ref().and_then(|a| a.to_str().ok())) || !json {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-        return super::status::status(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            "the answer could not be read back",
-        );
-    };
-    super::off_workers::off_workers(move || {
-        let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        let kind = answer.get("kind").and_then(Value::as_str).unwrap_or("");
-        match object_as_protobuf(&answer) {
-            Ok(encoded) => {
-                parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
-                parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-                Response::from_parts(parts, axum::body::Body::from(encoded))
-            }
-            // Kinds without a message (Table, APIResourceList) are JSON as Kubernetes serves them; a served
-            // kind that cannot be written is a bug worth a log line, and the client still gets its answer.
-            Err(e) => {
-                if !matches!(e, ProtobufError::Encode(ref name, _) if fields::message(name).is_none()) {
-                    eprintln!("kubeboot server: answering a {kind} in JSON: {e}");
-                }
-                Response::from_parts(parts, axum::body::Body::from(bytes))
-            }
-        }
-    })
-    .await
 }
 
 /// metav1.WatchEvent: on a protobuf watch, each event is one of these, not enveloped, after a 4-byte
@@ -128,12 +69,6 @@ pub fn watch_frame(event_type: &str, object: &Value) -> Result<Vec<u8>, Protobuf
     let length =
         u32::try_from(message.len()).map_err(|_| ProtobufError::Encode("WatchEvent".into(), "over 4 GiB".into()))?;
     Ok([&length.to_be_bytes()[..], &message].concat())
-}
-
-/// Middleware for handlers that answer one object (the reviews): their answers as the client asked.
-pub async fn as_asked(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let accept = request.headers().get(axum::http::header::ACCEPT).cloned();
-    answer_as_asked(accept, next.run(request).await).await
 }
 
 /// runtime.Unknown: the envelope of every protobuf body.
