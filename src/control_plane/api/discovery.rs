@@ -98,6 +98,26 @@ fn verbs(stored: bool) -> &'static [&'static str] {
     }
 }
 
+/// (group, version, kind).
+type GroupVersionKind = (&'static str, &'static str, &'static str);
+
+/// Every listed subresource takes these.
+const SUBRESOURCE_VERBS: [&str; 3] = ["get", "patch", "update"];
+
+/// The subresources discovery lists for a resource, each with the (group, version, kind) it answers with
+/// when that is not the resource's own: `status`, and `scale` (autoscaling/v1 Scale) for the kinds
+/// scale.rs serves, which kubectl autoscale looks for before it builds an autoscaler.
+fn subresources(r: &ResourceKind) -> Vec<(&'static str, Option<GroupVersionKind>)> {
+    let mut out = Vec::new();
+    if r.status {
+        out.push(("status", None));
+    }
+    if super::scale::serves(r.kind) {
+        out.push(("scale", Some(("autoscaling", "v1", "Scale"))));
+    }
+    out
+}
+
 /// /api/v1 or /apis/{group}/{version}: the APIResourceList kubectl maps kinds and short names with.
 pub fn resources(group: &str, version: &str) -> Response {
     let served = served(group, version);
@@ -115,18 +135,17 @@ pub fn resources(group: &str, version: &str) -> Response {
             resource["categories"] = json!(r.categories);
         }
         resources.push(resource);
-        if r.status {
-            resources.push(json!({
-                "name": format!("{}/status", r.plural), "singularName": "", "namespaced": r.namespaced,
-                "kind": r.kind, "verbs": ["get", "patch", "update"],
-            }));
-        }
-        // kubectl autoscale looks for the scale subresource here before it builds an autoscaler.
-        if super::scale::serves(r.kind) {
-            resources.push(json!({
-                "name": format!("{}/scale", r.plural), "singularName": "", "namespaced": r.namespaced,
-                "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"],
-            }));
+        for (subresource, answers_with) in subresources(r) {
+            let mut entry = json!({
+                "name": format!("{}/{subresource}", r.plural), "singularName": "", "namespaced": r.namespaced,
+                "kind": r.kind, "verbs": SUBRESOURCE_VERBS,
+            });
+            if let Some((group, version, kind)) = answers_with {
+                entry["group"] = json!(group);
+                entry["version"] = json!(version);
+                entry["kind"] = json!(kind);
+            }
+            resources.push(entry);
         }
     }
     let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
@@ -156,16 +175,16 @@ fn group_discovery(group: &str, versions: &[&str]) -> Value {
                 .into_iter()
                 .map(|(r, stored)| {
                     let response_kind = json!({"group": group, "version": version, "kind": r.kind});
-                    let writable = ["get", "patch", "update"];
-                    let mut subresources = Vec::new();
-                    if r.status {
-                        subresources
-                            .push(json!({"subresource": "status", "responseKind": response_kind, "verbs": writable}));
-                    }
-                    if super::scale::serves(r.kind) {
-                        let scale = json!({"group": "autoscaling", "version": "v1", "kind": "Scale"});
-                        subresources.push(json!({"subresource": "scale", "responseKind": scale, "verbs": writable}));
-                    }
+                    let subresources: Vec<Value> = subresources(r)
+                        .into_iter()
+                        .map(|(subresource, answers_with)| {
+                            let kind = answers_with.map_or(
+                                response_kind.clone(),
+                                |(group, version, kind)| json!({"group": group, "version": version, "kind": kind}),
+                            );
+                            json!({"subresource": subresource, "responseKind": kind, "verbs": SUBRESOURCE_VERBS})
+                        })
+                        .collect();
                     json!({
                         "resource": r.plural, "responseKind": response_kind, "singularResource": r.singular,
                         "scope": if r.namespaced { "Namespaced" } else { "Cluster" }, "verbs": verbs(stored),

@@ -12,9 +12,6 @@ use time::OffsetDateTime;
 use super::fields::{self, Field, FieldType};
 use super::special_messages;
 
-/// Deeper than any Kubernetes object nests; a bound for hostile bodies.
-const MAX_DEPTH: usize = 64;
-
 type Result<T> = std::result::Result<T, String>;
 
 /// The JSON of the message `name` (a full protobuf name, e.g. k8s.io.api.apps.v1.Deployment).
@@ -66,9 +63,7 @@ fn timestamp(t: &special_messages::Timestamp, micro: bool) -> Result<Value> {
 }
 
 fn decode_message(mut buf: &[u8], name: &str, depth: usize) -> Result<Value> {
-    if depth > MAX_DEPTH {
-        return Err(format!("{name} is nested more than {MAX_DEPTH} deep"));
-    }
+    fields::within_depth(name, depth)?;
     if let Some(value) = own_json(buf, name) {
         return value;
     }

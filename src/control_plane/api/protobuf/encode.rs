@@ -15,9 +15,6 @@ use super::special_messages;
 
 type Result<T> = std::result::Result<T, String>;
 
-/// Deeper than any Kubernetes object nests.
-const MAX_DEPTH: usize = 64;
-
 /// The message `name` (a full protobuf name) that `value` is the JSON of.
 pub fn message(value: &Value, name: &str) -> Result<Vec<u8>> {
     let mut out = Vec::new();
@@ -63,9 +60,7 @@ fn own_json(value: &Value, name: &str) -> Option<Result<Vec<u8>>> {
 }
 
 fn encode_message(value: &Value, name: &str, out: &mut Vec<u8>, depth: usize) -> Result<()> {
-    if depth > MAX_DEPTH {
-        return Err(format!("{name} is nested more than {MAX_DEPTH} deep"));
-    }
+    fields::within_depth(name, depth)?;
     if let Some(encoded) = own_json(value, name) {
         out.extend(encoded?);
         return Ok(());

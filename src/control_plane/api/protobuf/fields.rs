@@ -105,6 +105,17 @@ fn table() -> &'static HashMap<String, Message> {
     })
 }
 
+/// Deeper than any Kubernetes object nests; a bound for hostile bodies, read or written.
+const MAX_DEPTH: usize = 64;
+
+/// Refuses a message nested past MAX_DEPTH.
+pub fn within_depth(name: &str, depth: usize) -> Result<(), String> {
+    match depth > MAX_DEPTH {
+        true => Err(format!("{name} is nested more than {MAX_DEPTH} deep")),
+        false => Ok(()),
+    }
+}
+
 pub fn message(name: &str) -> Option<&'static Message> {
     table().get(name)
 }
