@@ -453,7 +453,9 @@ mod tests {
         prepare(&s, net(), key, &mut new, Some(&old)).unwrap();
         assert_eq!(new["spec"]["clusterIP"], old["spec"]["clusterIP"]);
         assert_eq!(new["spec"]["ports"][0]["nodePort"], node_port);
-        let mut moved = svc(json!({"clusterIP": "10.96.0.200"}));
+        // Another address than the one allocated at random above (it was 10.96.0.200 once in a few hundred).
+        let other = if old["spec"]["clusterIP"] == "10.96.0.200" { "10.96.0.201" } else { "10.96.0.200" };
+        let mut moved = svc(json!({"clusterIP": other}));
         assert!(prepare(&s, net(), key, &mut moved, Some(&old)).is_err());
         // NodePort -> ClusterIP: the nodePorts go, and are given back.
         let mut plain = svc(json!({"type": "ClusterIP", "ports": [{"port": 80, "nodePort": node_port}]}));
