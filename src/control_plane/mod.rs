@@ -4,7 +4,6 @@
 pub mod api;
 pub mod controllers;
 pub mod default_storage_class;
-pub mod events;
 pub mod init;
 pub mod layout;
 pub mod master_service;

@@ -1,13 +1,13 @@
 //! `kubeboot server`: loads the PKI and settings `init` wrote, opens the store, runs the controller manager
-//! (node lifecycle, node IPAM, workload controllers, garbage collection) and the scheduler, and serves the API until SIGTERM or SIGINT.
+//! (node lifecycle, node IPAM, workload controllers, garbage collection, the scheduler: all while it holds
+//! the Lease) and serves the API until SIGTERM or SIGINT.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::api::{router, serve, server_config, ApiState, ClientCertificates};
 use super::layout::{Layout, ServerSettings};
 use super::scheduler;
-use super::store::{RedbStore, Store, WatchHub};
+use super::store::{RedbStore, Store};
 use crate::bootstrap::kubeconfig::Kubeconfig;
 use crate::bootstrap::pki::ClusterCa;
 
@@ -76,9 +76,9 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
         .map_err(|e| ServerError::Other(format!("the kube-dns Service: {e}")))?;
     super::default_storage_class::ensure(store.as_ref())
         .map_err(|e| ServerError::Other(format!("the default StorageClass: {e}")))?;
-    tokio::spawn(allocation_repair_loop(store.clone()));
-    tokio::spawn(scheduler_loop(store.clone(), state.watch.clone()));
-    tokio::spawn(super::runtime::run(state.clone(), super::controllers::all(cluster_cidr)));
+    let mut reconcilers = super::controllers::all(cluster_cidr);
+    reconcilers.push(Arc::new(scheduler::Scheduler));
+    tokio::spawn(super::runtime::run(state.clone(), reconcilers));
 
     let shutdown = async {
         let mut term =
@@ -90,55 +90,4 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     };
     serve(listener, tls, router(state), shutdown).await;
     Ok(())
-}
-
-/// Free ClusterIPs and NodePorts no Service holds (left by a crash mid-create, or a namespace deleted
-/// wholesale): at start and every 3 minutes, as kube-apiserver's repair loops.
-async fn allocation_repair_loop(store: Arc<dyn Store>) {
-    loop {
-        let s = store.clone();
-        match tokio::task::spawn_blocking(move || super::api::service_allocation::repair(s.as_ref())).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => eprintln!("kubeboot server: freed {n} service allocations no Service holds"),
-            Ok(Err(e)) => eprintln!("kubeboot server: service allocation repair: {e}"),
-            Err(e) => eprintln!("kubeboot server: service allocation repair: {e}"),
-        }
-        tokio::time::sleep(Duration::from_secs(180)).await;
-    }
-}
-
-/// The store prefixes whose writes can make a pending pod schedulable.
-const SCHEDULING_INPUTS: [&str; 4] = ["/pods/", "/nodes/", "/persistentvolumeclaims/", "/persistentvolumes/"];
-
-/// The scheduler: a pass whenever a pod, node, claim or volume is written (a burst of writes makes one pass) and at least
-/// every 5 s (retries). Store work runs off the async workers.
-async fn scheduler_loop(store: Arc<dyn Store>, hub: Arc<WatchHub>) {
-    let mut live = hub.subscribe_live();
-    loop {
-        let s = store.clone();
-        match tokio::task::spawn_blocking(move || scheduler::schedule_pending(s.as_ref())).await {
-            Ok(Ok(pass)) => {
-                for (pod, node) in pass.bound {
-                    eprintln!("kubeboot server: scheduled {pod} on {node}");
-                }
-            }
-            Ok(Err(e)) => eprintln!("kubeboot server: scheduler: {e}"),
-            Err(e) => eprintln!("kubeboot server: scheduler: {e}"),
-        }
-        // Wait for a pod or node write (or the tick), then drain what else arrived meanwhile.
-        let deadline = tokio::time::sleep(Duration::from_secs(5));
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                _ = &mut deadline => break,
-                event = live.recv() => match event {
-                    Ok(e) if SCHEDULING_INPUTS.iter().any(|p| e.key.starts_with(p)) => break,
-                    Ok(_) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                },
-            }
-        }
-        while live.try_recv().is_ok() {}
-    }
 }

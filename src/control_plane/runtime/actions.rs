@@ -55,6 +55,13 @@ pub enum Action {
         event: Option<EventNote>,
     },
     Event(EventNote),
+    /// POST pods/NAME/binding: place an unbound pod on `node` (the scheduler's one write).
+    Bind {
+        namespace: String,
+        name: String,
+        node: String,
+        event: Option<EventNote>,
+    },
 }
 
 impl Action {
@@ -105,8 +112,9 @@ impl Plan {
 
 pub const COMPONENT: &str = "kube-controller-manager";
 
-/// Carry out one action. Returns the store revision it wrote (0 when it wrote nothing).
-pub async fn execute(api: &LocalApi, action: Action) -> Result<u64, ApiError> {
+/// Carry out one action; its events name `component`. Returns the store revision it wrote (0 when it
+/// wrote nothing).
+pub async fn execute(api: &LocalApi, action: Action, component: &'static str) -> Result<u64, ApiError> {
     let written = |v: &Value| meta::resource_version(v).unwrap_or(0);
     match action {
         Action::Create { kind, object, event } => {
@@ -114,7 +122,7 @@ pub async fn execute(api: &LocalApi, action: Action) -> Result<u64, ApiError> {
             let mut revision = written(&created);
             if let Some(mut note) = event {
                 note.message = note.message.replace("{name}", meta::name(&created).unwrap_or_default());
-                revision = revision.max(record(api, &note).await?);
+                revision = revision.max(record(api, &note, component).await?);
             }
             Ok(revision)
         }
@@ -138,16 +146,32 @@ pub async fn execute(api: &LocalApi, action: Action) -> Result<u64, ApiError> {
                 Err(e) => return Err(e),
             };
             match event {
-                Some(note) => Ok(revision.max(record(api, &note).await?)),
+                Some(note) => Ok(revision.max(record(api, &note, component).await?)),
                 None => Ok(revision),
             }
         }
-        Action::Event(note) => record(api, &note).await,
+        Action::Event(note) => record(api, &note, component).await,
+        Action::Bind { namespace, name, node, event } => {
+            let pods = crate::resources::kinds::served("", "pods");
+            match api.bind(&namespace, &name, &node).await {
+                Ok(()) => {}
+                // Deleted meanwhile: nothing to place.
+                Err(e) if e.is_not_found() => return Ok(0),
+                Err(e) => return Err(e),
+            }
+            // The binding answers with a Status: the pod's revision is read back, so the worker waits for
+            // the cache to hold this placement before it places the next pod.
+            let revision = api.get(pods, Some(&namespace), &name).await.map(|p| written(&p)).unwrap_or(0);
+            match event {
+                Some(note) => Ok(revision.max(record(api, &note, component).await?)),
+                None => Ok(revision),
+            }
+        }
     }
 }
 
 /// Write an Event through the API, counting repeats up as the recorder aggregates them.
-async fn record(api: &LocalApi, note: &EventNote) -> Result<u64, ApiError> {
+async fn record(api: &LocalApi, note: &EventNote, component: &'static str) -> Result<u64, ApiError> {
     let events = crate::resources::kinds::find("", "v1", "events").expect("events are served");
     let report = EventReport {
         object: &note.about,
@@ -155,7 +179,7 @@ async fn record(api: &LocalApi, note: &EventNote) -> Result<u64, ApiError> {
         warning: note.warning,
         reason: &note.reason,
         message: &note.message,
-        component: COMPONENT,
+        component,
         host: None,
     };
     let namespace = report.namespace().to_string();

@@ -17,6 +17,14 @@ use super::queue::WorkQueue;
 
 pub trait Reconciler: Send + Sync {
     fn name(&self) -> &'static str;
+    /// The component its events name (kube-controller-manager's controllers share one).
+    fn component(&self) -> &'static str {
+        super::actions::COMPONENT
+    }
+    /// Workers working this controller's queue at once.
+    fn workers(&self) -> usize {
+        super::WORKERS
+    }
     /// The keys of this controller a change concerns (its own objects, the owners of a changed dependent).
     fn keys_for(&self, change: &Change, cache: &Cache) -> Vec<String>;
     /// What to do about `key`, given everything the cache holds, at `now`.
@@ -63,7 +71,7 @@ impl Controller {
             let mut written = 0;
             let mut failed = None;
             for action in plan.actions {
-                match execute(&api, action).await {
+                match execute(&api, action, self.reconciler.component()).await {
                     Ok(revision) => written = written.max(revision),
                     Err(e) => {
                         failed = Some(e);

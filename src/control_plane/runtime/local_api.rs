@@ -140,6 +140,19 @@ impl LocalApi {
         self.call(Method::PATCH, path, "application/merge-patch+json", body).await
     }
 
+    /// POST pods/NAME/binding: bind an unbound pod to `node`.
+    pub async fn bind(&self, namespace: &str, name: &str, node: &str) -> Result<(), ApiError> {
+        let pods = crate::resources::kinds::served("", "pods");
+        let path = Self::path(pods, Some(namespace.into()), Some(name.into()), Some("binding"));
+        let binding = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": name, "namespace": namespace},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        });
+        self.call(Method::POST, path, "application/json", serde_json::to_vec(&binding).expect("json")).await.map(|_| ())
+    }
+
     /// DELETE with DeleteOptions (`propagationPolicy`, `preconditions`, `gracePeriodSeconds`).
     pub async fn delete(
         &self,

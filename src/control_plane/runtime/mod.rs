@@ -1,7 +1,8 @@
 //! The controller runtime, kube-controller-manager's skeleton: one informer keeps a cache of the watched
 //! kinds current from the server's watch; each controller (a reconciler: plain functions over that cache
 //! returning a plan) has a work queue and workers that carry plans out through the API's own handlers.
-//! Only the holder of the kube-controller-manager Lease runs them, so a second master changes nothing.
+//! Only the holder of the kube-controller-manager Lease runs them (the scheduler and the service allocation
+//! repair too: every once-per-cluster loop), so a second master changes nothing.
 
 pub mod actions;
 pub mod cache;
@@ -25,7 +26,7 @@ pub use informer::Change;
 pub use local_api::{ApiError, LocalApi};
 
 /// Workers per controller (kube-controller-manager's default concurrent syncs is 5 for most; 2 cores here).
-const WORKERS: usize = 2;
+pub const WORKERS: usize = 2;
 
 /// The store prefixes the informer follows: every served kind but Events (nothing owns or reconciles them).
 fn watched_prefixes() -> Vec<String> {
@@ -63,11 +64,33 @@ fn start(state: &Arc<ApiState>, reconcilers: &[Arc<dyn Reconciler>]) -> JoinSet<
     }));
     let api = LocalApi::new(state.clone());
     for controller in controllers.iter() {
-        for _ in 0..WORKERS {
+        for _ in 0..controller.reconciler.workers() {
             tasks.spawn(controller.clone().work(cache.clone(), observed_rx.clone(), api.clone()));
         }
     }
+    tasks.spawn(repair_allocations(state.store.clone()));
     tasks
+}
+
+/// How often ClusterIPs and NodePorts no Service holds are looked for, as kube-apiserver's repair loops.
+const ALLOCATION_REPAIR_PERIOD: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Free ClusterIPs and NodePorts no Service holds (left by a crash mid-create, or a namespace deleted
+/// wholesale): when leading starts and every 3 minutes while it lasts.
+async fn repair_allocations(store: Arc<dyn crate::control_plane::store::Store>) {
+    loop {
+        let s = store.clone();
+        let repaired =
+            tokio::task::spawn_blocking(move || crate::control_plane::api::service_allocation::repair(s.as_ref()))
+                .await;
+        match repaired {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => eprintln!("kubeboot controller-manager: freed {n} service allocations no Service holds"),
+            Ok(Err(e)) => eprintln!("kubeboot controller-manager: service allocation repair: {e}"),
+            Err(e) => eprintln!("kubeboot controller-manager: service allocation repair: {e}"),
+        }
+        tokio::time::sleep(ALLOCATION_REPAIR_PERIOD).await;
+    }
 }
 
 /// kube-controller-manager: wait to lead, run the controllers while leading, stop them when the Lease is lost.

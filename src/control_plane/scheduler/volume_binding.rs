@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::filters::Misfit;
-use crate::control_plane::store::{Store, StoreError};
+use crate::control_plane::runtime::Cache;
 use crate::resources::kinds;
 use crate::resources::storage::{best_match, claim_class, node_allows, pod_claims, waits_for_consumer, SELECTED_NODE};
 
-/// The claims, volumes and classes of the cluster, read once per scheduling pass.
+/// The claims, volumes and classes of the cluster, as the scheduler's cache holds them.
 #[derive(Default)]
 pub struct Volumes {
     claims: HashMap<String, Value>,
@@ -22,9 +22,8 @@ pub struct Volumes {
     classes: HashMap<String, Value>,
 }
 
-fn load(store: &dyn Store, group: &str, plural: &str) -> Result<Vec<Value>, StoreError> {
-    let (items, _) = store.list(&kinds::served(group, plural).prefix(None))?;
-    Ok(items.iter().filter_map(|s| serde_json::from_slice(&s.value).ok()).collect())
+fn all<'a>(cache: &'a Cache, group: &str, plural: &str) -> impl Iterator<Item = Value> + 'a {
+    cache.list(kinds::served(group, plural), None).map(|o| (**o).clone())
 }
 
 fn name(o: &Value) -> String {
@@ -42,15 +41,15 @@ pub enum Claim<'a> {
 }
 
 impl Volumes {
-    pub fn load(store: &dyn Store) -> Result<Volumes, StoreError> {
+    pub fn from_cache(cache: &Cache) -> Volumes {
         let mut v = Volumes::default();
-        for claim in load(store, "", "persistentvolumeclaims")? {
+        for claim in all(cache, "", "persistentvolumeclaims") {
             let ns = claim.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
             v.claims.insert(format!("{ns}/{}", name(&claim)), claim);
         }
-        v.volumes = load(store, "", "persistentvolumes")?.into_iter().map(|o| (name(&o), o)).collect();
-        v.classes = load(store, "storage.k8s.io", "storageclasses")?.into_iter().map(|o| (name(&o), o)).collect();
-        Ok(v)
+        v.volumes = all(cache, "", "persistentvolumes").map(|o| (name(&o), o)).collect();
+        v.classes = all(cache, "storage.k8s.io", "storageclasses").map(|o| (name(&o), o)).collect();
+        v
     }
 
     /// The pod's claims, or why no node can take it yet (kube-scheduler's PreFilter words).
@@ -114,26 +113,4 @@ pub fn unplaced(claims: &[Claim]) -> Vec<(String, String)> {
             _ => None,
         })
         .collect()
-}
-
-/// Annotate a claim with the node its first pod goes to (a merge of the annotation, conflicts retried).
-pub fn select_node(store: &dyn Store, namespace: &str, claim: &str, node: &str) -> Result<(), StoreError> {
-    let key = kinds::served("", "persistentvolumeclaims").key(Some(namespace), claim);
-    for _ in 0..3 {
-        let Some(stored) = store.get(&key)? else { return Ok(()) };
-        let mut pvc: Value = serde_json::from_slice(&stored.value).unwrap_or(Value::Null);
-        if crate::resources::storage::annotation(&pvc, SELECTED_NODE).is_some() {
-            return Ok(());
-        }
-        if !pvc.pointer("/metadata/annotations").is_some_and(Value::is_object) {
-            pvc["metadata"]["annotations"] = serde_json::json!({});
-        }
-        pvc["metadata"]["annotations"][SELECTED_NODE] = serde_json::json!(node);
-        match store.update(&key, &serde_json::to_vec(&pvc).expect("json"), Some(stored.revision)) {
-            Ok(_) => return Ok(()),
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
