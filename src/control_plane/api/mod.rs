@@ -16,6 +16,7 @@ pub(crate) mod objects;
 mod off_workers;
 mod openapi;
 mod protobuf;
+pub mod request_metrics;
 mod routes;
 mod scale;
 mod serve;

@@ -131,18 +131,16 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/kubeboot/v1/node-certificates", post(node_certificates::client))
         .merge(authenticated)
         .fallback(fallback)
+        .layer(from_fn(super::request_metrics::observe))
         .with_state(state)
 }
 
-/// The controller manager's counters (Prometheus text), for admins.
+/// The API server's request metrics and the controller manager's counters (Prometheus text), for admins.
 async fn metrics(Extension(identity): Extension<Identity>) -> Response {
     if !matches!(identity, Identity::Admin { .. }) {
         return status(axum::http::StatusCode::FORBIDDEN, "Forbidden", "metrics are for admins");
     }
-    (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::control_plane::runtime::metrics::render(),
-    )
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], super::request_metrics::render())
         .into_response()
 }
 

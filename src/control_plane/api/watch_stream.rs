@@ -123,6 +123,7 @@ pub fn watch(
         },
     };
     let subscription = state.watch.subscribe(start);
+    let open = super::request_metrics::OpenWatch::start(kind, namespace.is_some());
     let timeout = Duration::from_secs(query.timeout_seconds.unwrap_or(1800).clamp(1, 3600));
     tokio::spawn(async move {
         // Held for as long as the watch runs.
@@ -131,6 +132,7 @@ pub fn watch(
             if tx.send(line).await.is_err() {
                 return;
             }
+            open.sent();
         }
         let mut sub = match subscription {
             Ok(s) => s,
@@ -153,6 +155,7 @@ pub fn watch(
                 if tx.send(line).await.is_err() {
                     return;
                 }
+                open.sent();
             }
         }
         let deadline = tokio::time::sleep(timeout);
@@ -167,6 +170,7 @@ pub fn watch(
                             if tx.send(line).await.is_err() {
                                 return;
                             }
+                            open.sent();
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {

@@ -1,63 +1,47 @@
 //! What the controllers did, counted as kube-controller-manager's /metrics counts it (reconciles, time
-//! spent computing plans, writes, failures), served in Prometheus' text format on the API server's
-//! /metrics (admins only). Process-wide: one controller manager per process.
+//! spent computing plans, writes, failures), registered with the API server's request metrics and served
+//! with them on /metrics (admins only). Process-wide: one controller manager per process.
 
-use std::collections::BTreeMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-#[derive(Default, Clone, Copy)]
-struct Counts {
-    reconciles: u64,
-    reconcile_time: Duration,
-    actions: u64,
-    failures: u64,
+use prometheus::{CounterVec, IntCounterVec, Opts};
+
+use crate::control_plane::api::request_metrics::registered;
+
+struct Counters {
+    reconciles: IntCounterVec,
+    reconcile_seconds: CounterVec,
+    actions: IntCounterVec,
+    failures: IntCounterVec,
 }
 
-fn registry() -> &'static Mutex<BTreeMap<&'static str, Counts>> {
-    static REGISTRY: OnceLock<Mutex<BTreeMap<&'static str, Counts>>> = OnceLock::new();
-    REGISTRY.get_or_init(Default::default)
+fn counters() -> &'static Counters {
+    static COUNTERS: OnceLock<Counters> = OnceLock::new();
+    COUNTERS.get_or_init(|| {
+        let int = |name: &str, help: &str| {
+            registered(IntCounterVec::new(Opts::new(name, help), &["controller"]).expect("metric"))
+        };
+        let seconds = Opts::new(
+            "kubeboot_controller_reconcile_seconds_total",
+            "Time spent computing plans (reconciler CPU; writes excluded), per controller.",
+        );
+        Counters {
+            reconciles: int("kubeboot_controller_reconciles_total", "Reconciles run, per controller."),
+            reconcile_seconds: registered(CounterVec::new(seconds, &["controller"]).expect("metric")),
+            actions: int("kubeboot_controller_actions_total", "Writes planned, per controller."),
+            failures: int("kubeboot_controller_failures_total", "Passes whose plan failed (retried), per controller."),
+        }
+    })
 }
 
 /// One pass of `controller`: how long the reconciler computed, how many actions it planned, whether one failed.
 pub fn record(controller: &'static str, took: Duration, actions: usize, failed: bool) {
-    let mut registry = registry().lock().expect("metrics");
-    let counts = registry.entry(controller).or_default();
-    counts.reconciles += 1;
-    counts.reconcile_time += took;
-    counts.actions += actions as u64;
-    counts.failures += failed as u64;
-}
-
-/// A metric family: name, type, help, the value of one controller's counts.
-type Family = (&'static str, &'static str, &'static str, fn(&Counts) -> String);
-
-/// The counters in Prometheus' text exposition format.
-pub fn render() -> String {
-    let registry = registry().lock().expect("metrics");
-    let mut out = String::new();
-    let families: [Family; 4] = [
-        ("kubeboot_controller_reconciles_total", "counter", "Reconciles run, per controller.", |c| {
-            c.reconciles.to_string()
-        }),
-        (
-            "kubeboot_controller_reconcile_seconds_total",
-            "counter",
-            "Time spent computing plans (reconciler CPU; writes excluded), per controller.",
-            |c| format!("{:.6}", c.reconcile_time.as_secs_f64()),
-        ),
-        ("kubeboot_controller_actions_total", "counter", "Writes planned, per controller.", |c| c.actions.to_string()),
-        ("kubeboot_controller_failures_total", "counter", "Passes whose plan failed (retried), per controller.", |c| {
-            c.failures.to_string()
-        }),
-    ];
-    for (name, kind, help, value) in families {
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-        for (controller, counts) in registry.iter() {
-            out.push_str(&format!("{name}{{controller=\"{controller}\"}} {}\n", value(counts)));
-        }
-    }
-    out
+    let c = counters();
+    c.reconciles.with_label_values(&[controller]).inc();
+    c.reconcile_seconds.with_label_values(&[controller]).inc_by(took.as_secs_f64());
+    c.actions.with_label_values(&[controller]).inc_by(actions as u64);
+    c.failures.with_label_values(&[controller]).inc_by(failed as u64);
 }
 
 #[cfg(test)]
@@ -68,9 +52,9 @@ mod tests {
     fn counts_render_as_prometheus_text() {
         record("test-controller", Duration::from_millis(3), 2, false);
         record("test-controller", Duration::from_millis(1), 0, true);
-        let text = render();
+        let text = crate::control_plane::api::request_metrics::render();
         assert!(text.contains("kubeboot_controller_reconciles_total{controller=\"test-controller\"} 2\n"), "{text}");
-        assert!(text.contains("kubeboot_controller_reconcile_seconds_total{controller=\"test-controller\"} 0.004000\n"));
+        assert!(text.contains("kubeboot_controller_reconcile_seconds_total{controller=\"test-controller\"} 0.004\n"));
         assert!(text.contains("kubeboot_controller_actions_total{controller=\"test-controller\"} 2\n"));
         assert!(text.contains("kubeboot_controller_failures_total{controller=\"test-controller\"} 1\n"));
     }
