@@ -220,12 +220,35 @@ pub fn write_inventory(dir: &Path, port: u16, ssh_lines: &str) -> PathBuf {
 
 /// Run the real kubeboot binary.
 pub fn kubeboot(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    if args.first() == Some(&"lab") {
+        hold_the_lab();
+    }
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubeboot"));
     cmd.args(args).env_remove("SSH_AUTH_SOCK").stdin(Stdio::null());
     for (k, v) in envs {
         cmd.env(k, v);
     }
     cmd.output().unwrap()
+}
+
+/// The machine has one lab: a test process that touches it holds an exclusive lock on it until the process
+/// ends, so suites run by any runner (cargo test's one binary at a time, nextest's process per test) wait
+/// for each other instead of taking each other's hosts down.
+fn hold_the_lab() {
+    static HELD: OnceLock<std::fs::File> = OnceLock::new();
+    HELD.get_or_init(|| {
+        use std::os::fd::AsRawFd;
+        let path = "/run/kubeboot-lab-tests.lock";
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
+        let started = Instant::now();
+        // SAFETY: flock on a descriptor this File owns; it stays open (and locked) for the process's life.
+        let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(locked, 0, "flock {path}: {}", std::io::Error::last_os_error());
+        if started.elapsed() > Duration::from_secs(1) {
+            eprintln!("waited {:?} for another test process's lab", started.elapsed());
+        }
+        file
+    });
 }
 
 /// Run a shell script on a lab host (as root, with the lab's key); its stdout.
