@@ -1,12 +1,13 @@
-//! The agent's pod lifecycle: the pods bound to this node (desired) against the containers Docker has
-//! (actual), converged pod by pod — sandbox and network, init containers in order, then the containers,
-//! restarts per restartPolicy with kubelet's back-off (10 s doubling to 5 min), graceful deletion, removal
-//! of containers whose pod is gone — and each pod's status written back when it changed. Everything is read
-//! again on every pass, so an agent restart adopts running pods without touching them.
+//! The agent's pod lifecycle: one pod bound to this node (desired) against the containers Docker has for it
+//! (actual) — sandbox and network, init containers in order, then the containers, restarts per
+//! restartPolicy with kubelet's back-off (10 s doubling to 5 min), graceful deletion — and its status
+//! written back when it changed; pod_workers.rs calls it, a worker per pod. Housekeeping removes
+//! containers whose pod is gone. Docker is read again on every sync, so an agent restart adopts running
+//! pods without touching them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -16,8 +17,10 @@ use super::network::PodNetwork;
 use super::pod_status::{self, latest, restarts, Observed};
 use super::probes::Prober;
 use super::proxy::gate::EndpointGate;
+use super::referenced_objects::ReferencedObjects;
 use super::runtime::{ContainerRuntime, Instance, RunState, RuntimeError};
 use super::volumes::{self, VolumeSources};
+use super::watch_cache::WatchCache;
 use crate::apiclient::ApiClient;
 use crate::resources::meta::{now_rfc3339, parse_rfc3339, text};
 
@@ -44,7 +47,9 @@ pub struct PodSync<R: ContainerRuntime> {
     /// kubelet's events, written by another task so the sync never waits for them.
     events: tokio::sync::mpsc::UnboundedSender<PodEvent>,
     /// Crashed instances whose BackOff was reported (once each, not on every pass).
-    backoff_reported: Mutex<std::collections::HashSet<String>>,
+    backoff_reported: Mutex<HashSet<String>>,
+    /// The configMaps, secrets, claims and volumes the pods use, each followed by a watch.
+    objects: ReferencedObjects,
 }
 
 /// Who and where the sync runs: the node's name and address, the agent's state folder, the sandbox image.
@@ -99,7 +104,6 @@ impl<R: ContainerRuntime> PodSync<R> {
     ) -> Self {
         let NodeContext { node_name, host_ip, data_dir, pause_image, endpoint_gate, dns_zone } = node;
         PodSync {
-            client,
             runtime,
             network,
             node_name,
@@ -111,6 +115,8 @@ impl<R: ContainerRuntime> PodSync<R> {
             written: Default::default(),
             pull_backoff: Default::default(),
             prober: Prober::default(),
+            objects: ReferencedObjects::new(Arc::new(client.clone())),
+            client,
             events,
             backoff_reported: Default::default(),
         }
@@ -120,37 +126,26 @@ impl<R: ContainerRuntime> PodSync<R> {
         let _ = self.events.send((pod.clone(), warning, reason, message));
     }
 
-    /// One pass over every pod of this node and every pod container Docker has.
-    pub async fn sync(&self) -> Result<(), String> {
-        let path = format!("/api/v1/pods?fieldSelector=spec.nodeName%3D{}", self.node_name);
-        let reply = self.client.request("GET", &path, None, None).await.map_err(|e| e.to_string())?;
-        if reply.status != 200 {
-            return Err(format!("listing pods: {}", reply.message()));
-        }
-        let pods: Vec<Value> = reply.json()["items"].as_array().cloned().unwrap_or_default();
+    /// Converge one pod: its containers as Docker has them now against its spec, then its status.
+    pub async fn sync_one(&self, pod: &Value) -> Result<(), String> {
+        let instances = self.runtime_instances(&text(pod, "/metadata/uid")).await?;
+        self.sync_pod(pod, instances).await
+    }
+
+    /// kubelet's housekeeping: containers and folders of pods that no longer exist are removed, and what
+    /// is kept per container or per object (probes, back-off notes, addresses, referenced objects' watches)
+    /// is trimmed to what is still there. Docker is read before the pods, so a pod whose worker has just
+    /// started its containers is always among the pods seen.
+    pub async fn housekeeping(&self, pods: &WatchCache) -> Result<(), String> {
         let instances = self.runtime.pod_instances(None).await.map_err(|e| e.to_string())?;
+        let pods = pods.list();
+        let wanted: HashSet<String> = pods.iter().map(|p| text(p, "/metadata/uid")).collect();
         let mut by_pod: HashMap<String, Vec<Instance>> = HashMap::new();
         for i in instances {
             by_pod.entry(i.pod_uid.clone()).or_default().push(i);
         }
-        self.sync_network().await;
-        let wanted: Vec<String> = pods.iter().map(|p| text(p, "/metadata/uid")).collect();
-        let work = pods.iter().map(|pod| {
-            let uid = text(pod, "/metadata/uid");
-            let mine = by_pod.get(&uid).cloned().unwrap_or_default();
-            async move {
-                if let Err(e) = self.sync_pod(pod, mine).await {
-                    eprintln!(
-                        "kubeboot agent: pod {}/{}: {e}",
-                        text(pod, "/metadata/namespace"),
-                        text(pod, "/metadata/name")
-                    );
-                }
-            }
-        });
-        futures::future::join_all(work).await;
         // Containers of pods that no longer exist (deleted while this agent was away, or forced).
-        for (uid, leftovers) in by_pod.iter().filter(|(uid, _)| !wanted.contains(uid)) {
+        for (uid, leftovers) in by_pod.iter().filter(|(uid, _)| !wanted.contains(*uid)) {
             eprintln!("kubeboot agent: removing the containers of pod {uid}, which no longer exists");
             self.tear_down(leftovers, 2).await;
             volumes::clean(&volumes::pod_dir(&self.data_dir, uid));
@@ -164,6 +159,7 @@ impl<R: ContainerRuntime> PodSync<R> {
             eprintln!("kubeboot agent: removing the folder of pod {uid}, which no longer exists");
             volumes::clean(&volumes::pod_dir(&self.data_dir, &uid));
         }
+        self.written.lock().expect("written").retain(|uid, _| wanted.contains(uid));
         let live = self.runtime.pod_instances(None).await.map_err(|e| e.to_string())?;
         let live_ids: Vec<String> = live.iter().map(|i| i.id.clone()).collect();
         self.prober.retain(&live_ids);
@@ -171,15 +167,15 @@ impl<R: ContainerRuntime> PodSync<R> {
         let live_sandboxes: Vec<String> =
             live.iter().filter(|i| i.is_sandbox() && i.state == RunState::Running).map(|i| i.id.clone()).collect();
         self.network.release_all_but(&live_sandboxes);
+        self.objects.retain(&super::referenced_objects::paths_used_by(&pods, &self.objects));
         Ok(())
     }
 
     /// Routes to other nodes' pods and our forwarding/masquerading rules, from the Node objects.
-    async fn sync_network(&self) {
-        let Ok(reply) = self.client.request("GET", "/api/v1/nodes", None, None).await else { return };
+    pub async fn sync_network(&self, nodes: &[Arc<Value>]) {
         let mut peers = Vec::new();
         let mut cidrs = Vec::new();
-        for node in reply.json()["items"].as_array().into_iter().flatten() {
+        for node in nodes {
             let Some(cidr) = node.pointer("/spec/podCIDR").and_then(Value::as_str).and_then(|c| c.parse().ok()) else {
                 continue;
             };
@@ -483,6 +479,7 @@ impl<R: ContainerRuntime> PodSync<R> {
         Ok((id, ip.to_string()))
     }
 
+    /// The objects the pod's volumes and environment read, from their watches.
     async fn fetch_sources(
         &self,
         namespace: &str,
@@ -496,11 +493,9 @@ impl<R: ContainerRuntime> PodSync<R> {
             ("secrets", secrets, &mut sources.secrets),
             ("persistentvolumeclaims", claims, &mut sources.claims),
         ] {
+            let collection = format!("/api/v1/namespaces/{namespace}/{kind}");
             for name in names {
-                into.insert(
-                    name.clone(),
-                    self.get_object(&format!("/api/v1/namespaces/{namespace}/{kind}/{name}")).await,
-                );
+                into.insert(name.clone(), self.objects.get(&collection, name).await);
             }
         }
         let bound: Vec<String> = sources
@@ -511,18 +506,10 @@ impl<R: ContainerRuntime> PodSync<R> {
             .map(String::from)
             .collect();
         for volume in bound {
-            let object = self.get_object(&format!("/api/v1/persistentvolumes/{volume}")).await;
+            let object = self.objects.get("/api/v1/persistentvolumes", &volume).await;
             sources.volumes.insert(volume, object);
         }
         sources
-    }
-
-    /// One object from the API, None when it is not there (or cannot be read now).
-    async fn get_object(&self, path: &str) -> Option<Value> {
-        match self.client.request("GET", path, None, None).await {
-            Ok(r) if r.status == 200 => Some(r.json()),
-            _ => None,
-        }
     }
 
     /// The pod's resolv.conf for its dnsPolicy, written when it changed; None when it cannot be written

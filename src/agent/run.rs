@@ -1,7 +1,9 @@
 //! `kubeboot agent`: register the Node, heartbeat every 10 s, and run this node's pods: once Docker
-//! answers and the server has given the Node a podCIDR, the pod network is set up and the pod sync runs
-//! on every change to this node's pods (a watch) and every 2 s. Errors (the server restarting, Docker
-//! restarting, the network) are reported and retried, so the agent recovers by itself.
+//! answers and the server has given the Node a podCIDR, the pod network is set up, a watch follows this
+//! node's pods and hands each change to that pod's worker (pod_workers.rs), a watch of the Nodes keeps
+//! the routes to other nodes' pods, and housekeeping removes what pods that are gone left behind. Errors
+//! (the server restarting, Docker restarting, the network) are reported and retried, so the agent
+//! recovers by itself; nothing is re-listed on a timer.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,13 +15,18 @@ use tokio::sync::Mutex;
 use super::network::PodNetwork;
 use super::node_info::{node_object, observed_status};
 use super::pod_sync::{NodeContext, PodSync};
+use super::pod_workers::PodWorkers;
 use super::registration::{heartbeat, register, AgentError, HEARTBEAT_SECS};
 use super::runtime::docker::DockerRuntime;
 use super::runtime::ContainerRuntime;
+use super::watch_cache::WatchCache;
 use crate::apiclient::ApiClient;
 use crate::bootstrap::kubeconfig::Kubeconfig;
 
-const SYNC_EVERY: Duration = Duration::from_secs(2);
+/// kubelet's housekeeping period: leftovers of pods that are gone are looked for this often.
+const HOUSEKEEPING: Duration = Duration::from_secs(2);
+/// Routes and pod network rules are rewritten at least this often (and whenever a Node changes).
+const NETWORK_RESYNC: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentRunError {
@@ -48,14 +55,13 @@ pub async fn run(
     let events_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let node_api_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let proxy_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
-    let proxy_watch_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let local_path_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
     let (_, ca_pem) = config.first_cluster().map_err(|e| err(e.to_string()))?;
     tokio::spawn(super::node_api::run(node_api_client, ca_pem, node_name.to_string()));
     tokio::spawn(super::local_path::run(local_path_client, node_name.to_string()));
     let endpoint_gate = super::proxy::gate::EndpointGate::default();
     let (zone, zone_updates) = tokio::sync::watch::channel(Arc::new(super::dns::zone::Zone::default()));
-    tokio::spawn(super::proxy::run_proxy(proxy_client, proxy_watch_client, endpoint_gate.clone(), zone));
+    tokio::spawn(super::proxy::run_proxy(proxy_client, endpoint_gate.clone(), zone));
     let address = address
         .or_else(|| super::local_address::address_towards(client.server()))
         .ok_or_else(|| err(format!("no route to {}: pass --address", client.server())))?;
@@ -169,35 +175,43 @@ async fn run_pods(
         facts.lock().await.version.clone().unwrap_or_default(),
         super::network::BRIDGE
     );
-    let sync = Arc::new(PodSync::new(client, runtime, network, node, events));
-    let (changed, mut changes) = tokio::sync::mpsc::channel::<String>(256);
-    let watcher = sync.clone();
-    let watch_path = format!("/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3D{node_name}");
+    let client = Arc::new(client);
+    let sync = Arc::new(PodSync::new((*client).clone(), runtime, network, node, events));
+    // This node's pods: each change goes to its pod's worker.
+    let (changes_tx, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    let selector: String = form_urlencoded::byte_serialize(format!("spec.nodeName={node_name}").as_bytes()).collect();
+    let (pods, _) =
+        WatchCache::start(client.clone(), format!("/api/v1/pods?fieldSelector={selector}"), Some(changes_tx));
+    let workers = Arc::new(PodWorkers::new(sync.clone()));
+    let dispatch = workers.clone();
     tokio::spawn(async move {
+        while let Some(change) = changes.recv().await {
+            dispatch.update(&change);
+        }
+    });
+    // Every node's podCIDR and address: routes to their pods, rules for the whole pod network.
+    let (nodes, _) = WatchCache::start(client.clone(), "/api/v1/nodes".into(), None);
+    let network = sync.clone();
+    let node_cache = nodes.clone();
+    tokio::spawn(async move {
+        let mut changed = node_cache.subscribe();
         loop {
-            if let Err(e) = watcher.client.watch_lines(&watch_path, changed.clone()).await {
-                eprintln!("kubeboot agent: watching pods: {e}; retrying");
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            network.sync_network(&node_cache.list()).await;
+            // A Docker or firewall restart may drop rules: they are put back at least every NETWORK_RESYNC.
+            let _ = tokio::time::timeout(NETWORK_RESYNC, changed.changed()).await;
         }
     });
     let mut last_images = std::time::Instant::now() - Duration::from_secs(60);
     loop {
-        let pass = std::time::Instant::now();
-        if let Err(e) = sync.sync().await {
-            eprintln!("kubeboot agent: pod sync: {e}");
-        }
-        if pass.elapsed() > Duration::from_secs(3) {
-            eprintln!("kubeboot agent: a pod sync pass took {:?} (the next pod changes waited for it)", pass.elapsed());
+        if pods.synced() {
+            if let Err(e) = sync.housekeeping(&pods).await {
+                eprintln!("kubeboot agent: housekeeping: {e}");
+            }
         }
         if last_images.elapsed() > Duration::from_secs(30) {
             last_images = std::time::Instant::now();
             facts.lock().await.images = sync.runtime.images().await.ok();
         }
-        tokio::select! {
-            _ = changes.recv() => {}
-            _ = tokio::time::sleep(SYNC_EVERY) => {}
-        }
-        while changes.try_recv().is_ok() {}
+        tokio::time::sleep(HOUSEKEEPING).await;
     }
 }

@@ -42,6 +42,7 @@ pub enum Trust {
     UnverifiedForDiscovery,
 }
 
+#[derive(Clone)]
 pub struct ApiClient {
     server: String,
     host: String,

@@ -1,5 +1,5 @@
-//! The node's kube-proxy: follows Services and EndpointSlices through the API (a watch on each; any event
-//! relists both) and programs them into iptables with one iptables-restore per change, writing only the
+//! The node's kube-proxy: follows Services and EndpointSlices through the API (a watch cache of each; any
+//! change renders both again from memory) and programs them into iptables with one iptables-restore per change, writing only the
 //! chains whose rules differ from what it applied (everything, read back from the node, on the first sync
 //! and every 5 minutes). Every 30 s it resyncs anyway and puts back the jumps into its chains (a Docker or
 //! firewall restart may remove them).
@@ -7,24 +7,18 @@
 pub mod gate;
 pub mod rules;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::network::{run, run_with_stdin, NetworkError};
+use super::watch_cache::WatchCache;
 use crate::apiclient::ApiClient;
 
 const RESYNC: Duration = Duration::from_secs(30);
 /// Events arriving this close together are one sync (a rollout writes several slices at once).
 const SETTLE: Duration = Duration::from_millis(20);
-
-async fn list(client: &ApiClient, path: &str) -> Result<Vec<Value>, String> {
-    let reply = client.request("GET", path, None, None).await.map_err(|e| e.to_string())?;
-    if reply.status != 200 {
-        return Err(format!("listing {path}: {}", reply.message()));
-    }
-    Ok(reply.json()["items"].as_array().cloned().unwrap_or_default())
-}
 
 /// Kernel settings the rules depend on: bridged pod-to-pod replies must pass iptables (conntrack undoes
 /// the DNAT), and the node must forward.
@@ -44,7 +38,8 @@ async fn ensure_sysctls() {
 const FULL_SYNC: Duration = Duration::from_secs(300);
 
 pub struct Proxy {
-    client: ApiClient,
+    services: Arc<WatchCache>,
+    slices: Arc<WatchCache>,
     /// What the node holds, as far as this proxy knows; None: unknown, rewrite everything.
     applied: Option<rules::Rendered>,
     last_full: Instant,
@@ -55,18 +50,23 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn new(
-        client: ApiClient,
+        services: Arc<WatchCache>,
+        slices: Arc<WatchCache>,
         gate: gate::EndpointGate,
         zone: tokio::sync::watch::Sender<std::sync::Arc<crate::agent::dns::zone::Zone>>,
     ) -> Self {
-        Proxy { client, applied: None, last_full: Instant::now(), gate, zone }
+        Proxy { services, slices, applied: None, last_full: Instant::now(), gate, zone }
     }
 
-    /// One sync: list, render, write what changed. Returns how long each step took when rules were written.
+    /// One sync: read the watched Services and EndpointSlices, render, write what changed. Returns how
+    /// long each step took when rules were written.
     pub async fn sync(&mut self) -> Result<Option<SyncTimes>, String> {
         let started = Instant::now();
-        let services = list(&self.client, "/api/v1/services").await?;
-        let slices = list(&self.client, "/apis/discovery.k8s.io/v1/endpointslices").await?;
+        if !self.services.synced() || !self.slices.synced() {
+            return Err("waiting for the first lists of Services and EndpointSlices".into());
+        }
+        let owned = |cache: &WatchCache| -> Vec<Value> { cache.list().iter().map(|o| (**o).clone()).collect() };
+        let (services, slices) = (owned(&self.services), owned(&self.slices));
         let listed = Instant::now();
         let zone = crate::agent::dns::zone::Zone::build(crate::agent::dns::CLUSTER_DOMAIN, &services, &slices);
         self.zone.send_replace(std::sync::Arc::new(zone));
@@ -145,27 +145,19 @@ pub async fn ensure_jumps(saved: &str) -> Result<(), NetworkError> {
 
 pub async fn run_proxy(
     client: ApiClient,
-    watch_client: ApiClient,
     gate: gate::EndpointGate,
     zone: tokio::sync::watch::Sender<std::sync::Arc<crate::agent::dns::zone::Zone>>,
 ) {
     ensure_sysctls().await;
-    let (changed, mut changes) = tokio::sync::mpsc::channel::<String>(1024);
-    let watch_client = std::sync::Arc::new(watch_client);
-    for path in ["/api/v1/services?watch=true", "/apis/discovery.k8s.io/v1/endpointslices?watch=true"] {
-        let (client, changed) = (watch_client.clone(), changed.clone());
-        tokio::spawn(async move {
-            loop {
-                if let Err(e) = client.watch_lines(path, changed.clone()).await {
-                    eprintln!("kubeboot agent: proxy: watching {path}: {e}; retrying");
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                // A new watch may have missed changes: sync anyway.
-                let _ = changed.send(String::new()).await;
-            }
-        });
+    let client = Arc::new(client);
+    let (changed, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    let (services, _) = WatchCache::start(client.clone(), "/api/v1/services".into(), Some(changed.clone()));
+    let path = "/apis/discovery.k8s.io/v1/endpointslices".to_string();
+    let (slices, _) = WatchCache::start(client, path, Some(changed));
+    for cache in [&services, &slices] {
+        while !cache.wait_synced(RESYNC).await {}
     }
-    let mut proxy = Proxy::new(client, gate, zone);
+    let mut proxy = Proxy::new(services, slices, gate, zone);
     let mut last_full = Instant::now();
     loop {
         match proxy.sync().await {

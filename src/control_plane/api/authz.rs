@@ -1,6 +1,7 @@
 //! Who may do what (Kubernetes' RBAC defaults and node authorizer, reduced to what kubeboot serves):
 //! admins (O=system:masters) everything; a node reads nodes, pods, services, namespaces and
-//! PersistentVolumes, gets single configmaps, secrets and claims (its pods' volumes and env), writes only
+//! PersistentVolumes, gets (or lists and watches by name) single configmaps, secrets and claims (its pods'
+//! volumes and env), writes only
 //! the local-path volumes provisioned on it, its own Node, its own Lease in
 //! kube-node-lease and the status of pods bound to it, deletes pods bound to it (the last step of graceful
 //! deletion), and creates events; anyone else nothing.
@@ -37,9 +38,11 @@ pub fn authorize(
             }
             // The agent is also the node's kube-proxy (system:node-proxier reads these).
             "Service" | "Namespace" | "Endpoints" | "EndpointSlice" => READS.contains(&verb),
-            // What its pods' volumes and environment read, one object at a time (never a list), and only
-            // those a pod bound to it refers to (node_object_rules).
-            "ConfigMap" | "Secret" | "PersistentVolumeClaim" => verb == "get",
+            // What its pods' volumes and environment read, one object at a time (a get, or a list or watch
+            // of one name), and only those a pod bound to it refers to (node_object_rules).
+            "ConfigMap" | "Secret" | "PersistentVolumeClaim" => {
+                verb == "get" || (matches!(verb, "list" | "watch") && name.is_some())
+            }
             // Volumes are read for mounts and for the local-path folders to remove; a volume provisioned
             // on this node is written (its finalizer dropped once the folder is gone), held to that by
             // node_object_rules.
@@ -143,7 +146,7 @@ pub fn node_object_rules(
     let Identity::Node { name: own } = identity else { return None };
     let namespace = path.namespace.as_deref().unwrap_or("default");
     let allowed = match path.kind.kind {
-        "ConfigMap" | "Secret" if verb == "get" => {
+        "ConfigMap" | "Secret" if READS.contains(&verb) => {
             let wanted = path.name.as_deref().unwrap_or("");
             pods_bound_to(store, namespace, own).iter().any(|pod| {
                 let (config_maps, secrets) = crate::resources::pod::referenced_objects(pod);
@@ -151,7 +154,7 @@ pub fn node_object_rules(
                 names.iter().any(|n| n == wanted)
             })
         }
-        "PersistentVolumeClaim" if verb == "get" => {
+        "PersistentVolumeClaim" if READS.contains(&verb) => {
             let wanted = path.name.as_deref().unwrap_or("");
             pods_bound_to(store, namespace, own)
                 .iter()

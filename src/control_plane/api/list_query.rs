@@ -29,6 +29,14 @@ pub struct Filter {
 }
 
 impl ListQuery {
+    /// The one object a list or watch asks for, when its only field selector is `metadata.name=NAME`
+    /// (kubelet's way of watching a single secret or configMap, which the node authorizer allows).
+    pub fn single_name(&self) -> Option<String> {
+        let selector = self.field_selector.as_deref()?.trim();
+        let name = selector.strip_prefix("metadata.name==").or_else(|| selector.strip_prefix("metadata.name="))?;
+        (!name.is_empty() && !name.contains([',', '=', '!'])).then(|| name.to_string())
+    }
+
     pub fn filter(&self) -> Result<Filter, SelectorError> {
         let parse = |text: &Option<String>| Selector::parse(text.as_deref().unwrap_or(""));
         Ok(Filter { labels: parse(&self.label_selector)?, fields: parse(&self.field_selector)? })

@@ -199,7 +199,9 @@ fn respond(
     } else {
         None
     };
-    let name_for_authz = path.name.clone().or(body_name);
+    // A list or watch of one object by name is authorized as that object (a node's single-object watches).
+    let listed_name = if matches!(verb, "list" | "watch") { query.list.single_name() } else { None };
+    let name_for_authz = path.name.clone().or(body_name).or(listed_name.clone());
     if let Some(denied) = authorize(
         &identity,
         verb,
@@ -214,7 +216,8 @@ fn respond(
     if let Some(denied) = super::authz::node_owns_pod(&identity, verb, &path, store) {
         return denied;
     }
-    if let Some(denied) = super::authz::node_object_rules(&identity, verb, &path, &body, store) {
+    let authz_path = ObjectPath { name: path.name.clone().or(listed_name), ..path.clone() };
+    if let Some(denied) = super::authz::node_object_rules(&identity, verb, &authz_path, &body, store) {
         return denied;
     }
     let accept = header(&headers, axum::http::header::ACCEPT);

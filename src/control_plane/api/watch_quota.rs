@@ -12,8 +12,10 @@ use axum::response::Response;
 use super::identity::Identity;
 use super::status::status;
 
-/// Enough for an agent (a handful), a controller-heavy client or a user's many `kubectl get -w`.
-pub const MAX_WATCHES_PER_IDENTITY: usize = 100;
+/// Enough for an agent (its pods, the Nodes, Services and EndpointSlices, and one watch per configMap,
+/// secret, claim and volume its pods use: kubelet's watch strategy, for up to 110 pods), a
+/// controller-heavy client or a user's many `kubectl get -w`.
+pub const MAX_WATCHES_PER_IDENTITY: usize = 250;
 
 #[derive(Default)]
 pub struct WatchQuota {
