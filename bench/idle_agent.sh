@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# What an idle agent asks of the API server: a lab cluster (`lab up 2` + `up`: a master, whose agent has
+# no pods, and one worker) with 30 pods on the worker, each mounting a configMap of its own and reading a
+# secret of its own into its environment. Once all run, the API server's /metrics (apiserver_request_total
+# by verb and resource) is read twice, 60 s apart; the difference is every request both agents made in
+# that minute (the scrapes themselves, non-resource GETs, are left out). Watches opened in the minute show
+# as WATCH. KB=PATH runs another kubeboot build (an older one, for a before/after).
+# Needs root and kubectl on PATH. Usage: bash bench/idle_agent.sh   (about 4 minutes after the build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${KUBEBOOT_BENCH_DIR:-/var/tmp/kubeboot-bench}
+mkdir -p "$work"
+. bench/common.sh
+bench_binary
+lab_cluster idle 2
+
+{
+  for i in $(seq 30); do
+    cat <<YAML
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: conf-$i}
+data: {greeting: "hello $i"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: pass-$i}
+stringData: {password: "secret-$i"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: idle-$i}
+spec:
+  nodeSelector: {kubernetes.io/hostname: lab-node1}
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: kubetm/app:v1
+    imagePullPolicy: IfNotPresent
+    env:
+    - name: PASSWORD
+      valueFrom: {secretKeyRef: {name: pass-$i, key: password}}
+    volumeMounts: [{name: conf, mountPath: /etc/conf}]
+  volumes:
+  - name: conf
+    configMap: {name: conf-$i}
+YAML
+  done
+} > "$work/idle-pods.yaml"
+on lab-node1 "docker pull -q kubetm/app:v1 >/dev/null"
+kubectl apply -f "$work/idle-pods.yaml" >/dev/null
+kubectl wait --for=condition=Ready pod --all --timeout=300s >/dev/null
+sleep 15   # let the start-up's status writes and events settle
+
+counts() { kubectl get --raw /metrics | python3 -c "
+import sys, json
+counts = {}
+for line in sys.stdin:
+    if not line.startswith('apiserver_request_total{'):
+        continue
+    labels, value = line.rsplit(' ', 1)
+    fields = dict(kv.split('=', 1) for kv in labels[len('apiserver_request_total{'):-1].split(','))
+    fields = {k: v.strip('\"') for k, v in fields.items()}
+    if not fields['resource']:
+        continue
+    key = fields['verb'] + ' ' + fields['resource'] + ('/' + fields['subresource'] if fields['subresource'] else '')
+    counts[key] = counts.get(key, 0) + float(value)
+print(json.dumps(counts))"; }
+before=$(counts)
+sleep 60
+after=$(counts)
+python3 - "$before" "$after" <<'PY'
+import json, sys
+before, after = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+delta = {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0) > 0}
+print("idle agents (the master's, with no pods, and lab-node1's, with 30 pods using 30 configMaps and 30 "
+      "secrets): API requests in 60 s")
+for key in sorted(delta, key=lambda k: -delta[k]):
+    print(f"  {key:40s} {delta[key]:6.0f}")
+print(f"  {'all':40s} {sum(delta.values()):6.0f}")
+PY
+"$kb" lab down >/dev/null 2>&1 || true
