@@ -1,17 +1,21 @@
 //! The local-path provisioner's node half: a volume provisioned on this node and being deleted (its claim
 //! gone, Delete policy) loses its folder here, then its `kubeboot.io/local-path-data` finalizer, so the
 //! object goes only once the data has. The folder itself is made on first use (a hostPath
-//! DirectoryOrCreate, volumes.rs). Only folders under the provisioner's root are ever removed.
+//! DirectoryOrCreate, volumes.rs). Only folders under the provisioner's root are ever removed. The
+//! volumes come from a watch, so an idle node asks nothing.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use super::watch_cache::WatchCache;
 use crate::apiclient::ApiClient;
 use crate::resources::storage::{is_local_path, pinned_node, LOCAL_PATH_FINALIZER, LOCAL_PATH_ROOT};
 
-const EVERY: Duration = Duration::from_secs(3);
+/// How soon a volume whose folder or finalizer could not be dealt with is tried again.
+const RETRY: Duration = Duration::from_secs(3);
 
 /// The folder of a volume to remove, if it is safely one of the provisioner's.
 fn folder_of(pv: &Value) -> Option<&str> {
@@ -30,12 +34,8 @@ pub fn to_clean<'a>(volumes: &'a [Value], node: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-async fn clean_once(client: &ApiClient, node: &str) -> Result<(), String> {
-    let reply = client.request("GET", "/api/v1/persistentvolumes", None, None).await.map_err(|e| e.to_string())?;
-    if reply.status != 200 {
-        return Err(format!("listing volumes: {}", reply.message()));
-    }
-    let volumes = reply.json()["items"].as_array().cloned().unwrap_or_default();
+async fn clean_once(client: &ApiClient, volumes: &WatchCache, node: &str) -> Result<(), String> {
+    let volumes: Vec<Value> = volumes.list().iter().map(|v| (**v).clone()).collect();
     for pv in to_clean(&volumes, node) {
         let name = pv.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
         if let Some(folder) = folder_of(pv) {
@@ -60,14 +60,28 @@ async fn clean_once(client: &ApiClient, node: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs for the agent's lifetime.
+/// Runs for the agent's lifetime: on every change of the PersistentVolumes (a watch), and again after
+/// RETRY while a folder or a finalizer could not be dealt with.
 pub async fn run(client: ApiClient, node: String) {
     let _ = std::fs::create_dir_all(Path::new(LOCAL_PATH_ROOT));
+    let client = Arc::new(client);
+    let (volumes, _) = WatchCache::start(client.clone(), "/api/v1/persistentvolumes".into(), None);
+    let mut changed = volumes.subscribe();
     loop {
-        if let Err(e) = clean_once(&client, &node).await {
-            eprintln!("kubeboot agent: local-path volumes: {e}");
+        let wait = match clean_once(&client, &volumes, &node).await {
+            Ok(()) => None,
+            Err(e) => {
+                eprintln!("kubeboot agent: local-path volumes: {e}");
+                Some(RETRY)
+            }
+        };
+        match wait {
+            Some(retry) => {
+                let _ = tokio::time::timeout(retry, changed.changed()).await;
+            }
+            None if changed.changed().await.is_err() => return,
+            None => {}
         }
-        tokio::time::sleep(EVERY).await;
     }
 }
 

@@ -30,7 +30,9 @@ def scrape(api):
 
 
 def samples(families, name, suffix="", **labels):
-    family = families[name]
+    family = families.get(name)
+    if family is None:
+        return []
     return [s for s in family.samples
             if s.name == name + suffix and all(s.labels.get(k) == v for k, v in labels.items())]
 
