@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::control_plane::layout::write_file;
+use crate::host::layout::write_file;
 use crate::render::{RenderError, Renderer};
 
 pub const SERVER_UNIT: &str = "kubeboot-server.service";

@@ -85,7 +85,7 @@ pub async fn run(
     let pod_node = NodeContext {
         node_name: node_name.to_string(),
         host_ip: address.to_string(),
-        data_dir: PathBuf::from(crate::control_plane::layout::DEFAULT_DATA_DIR),
+        data_dir: PathBuf::from(crate::host::layout::DEFAULT_DATA_DIR),
         pause_image: String::new(),
         endpoint_gate,
         dns_zone: zone_updates.clone(),
@@ -164,10 +164,7 @@ async fn run_pods(
     let node_name = node.node_name.clone();
     let cidr = retry("waiting for the node's podCIDR", || pod_cidr(&client, &node_name)).await;
     // Secret volumes live under it.
-    retry("securing the state folder", || async {
-        crate::control_plane::layout::secure_data_dir(&node.data_dir, None)
-    })
-    .await;
+    retry("securing the state folder", || async { crate::host::layout::secure_data_dir(&node.data_dir, None) }).await;
     let network = PodNetwork::new(cidr, node.data_dir.join("network/ips"));
     retry("setting up the pod bridge", || network.ensure_bridge()).await;
     eprintln!(

@@ -19,7 +19,7 @@ fn kubeconfig_path(explicit: Option<&Path>) -> PathBuf {
     if let Some(p) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
         return PathBuf::from(p);
     }
-    let master = Path::new(crate::control_plane::layout::DEFAULT_CONFIG_DIR).join("admin.conf");
+    let master = Path::new(crate::host::layout::DEFAULT_CONFIG_DIR).join("admin.conf");
     if std::fs::File::open(&master).is_ok() {
         return master;
     }

@@ -1,8 +1,6 @@
 //! The CA pin a joining node checks: `sha256:` + hex(SHA-256 of the CA certificate's DER
 //! SubjectPublicKeyInfo), exactly kubeadm's --discovery-token-ca-cert-hash, so its security argument holds.
 
-use ring::digest::{digest, SHA256};
-
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("a CA pin has the form sha256:<64 hex digits>")]
 pub struct PinFormatError;
@@ -12,10 +10,7 @@ pub fn pin_of_spki(spki_der: &[u8]) -> String {
     format!("sha256:{}", sha256_hex(spki_der))
 }
 
-/// Lower-case hex SHA-256, as sha256sum prints it (also used to compare files with the hosts' copies).
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    digest(&SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::checksum::sha256_hex;
 
 /// Check a pin given on the command line, normalised to lower case.
 pub fn parse_pin(text: &str) -> Result<String, PinFormatError> {

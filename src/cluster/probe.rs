@@ -5,7 +5,7 @@
 use crate::transport::shell_quote;
 
 pub const REMOTE_BINARY: &str = "/usr/local/bin/kubeboot";
-pub const CONFIG_DIR: &str = crate::control_plane::layout::DEFAULT_CONFIG_DIR;
+pub const CONFIG_DIR: &str = crate::host::layout::DEFAULT_CONFIG_DIR;
 /// Where `init` leaves the admin kubeconfig on a master.
 pub const ADMIN_CONF: &str = "/etc/kubeboot/admin.conf";
 /// The installed binary's checksum, keyed by its size, inode and modification time: hashing tens of MB on

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::cli::DirArgs;
-use crate::control_plane::layout::Layout;
+use crate::host::layout::Layout;
 use crate::EXIT_OK;
 
 pub async fn server(dirs: DirArgs, listen: Option<String>) -> anyhow::Result<u8> {

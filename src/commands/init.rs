@@ -2,7 +2,7 @@
 
 use crate::bootstrap::ttl::parse_ttl;
 use crate::cli::InitArgs;
-use crate::control_plane::layout::{Layout, ServerSettings};
+use crate::host::layout::{Layout, ServerSettings};
 use crate::systemd_units::{AGENT_UNIT, SERVER_UNIT};
 use crate::{UsageError, EXIT_OK};
 

@@ -6,7 +6,7 @@ use crate::bootstrap::kubeconfig::Kubeconfig;
 use crate::bootstrap::pin::parse_pin;
 use crate::bootstrap::token::BootstrapToken;
 use crate::cli::JoinArgs;
-use crate::control_plane::layout::write_file;
+use crate::host::layout::write_file;
 use crate::systemd_units::AGENT_UNIT;
 use crate::{UsageError, EXIT_OK};
 

@@ -1,7 +1,7 @@
 //! `kubeboot reset`: on this host, or with -i on every inventory host over SSH.
 
 use crate::cli::{OutputFormat, ResetArgs};
-use crate::control_plane::layout::Layout;
+use crate::host::layout::Layout;
 use crate::EXIT_OK;
 
 pub async fn run(args: ResetArgs) -> anyhow::Result<u8> {
@@ -15,7 +15,11 @@ pub async fn run(args: ResetArgs) -> anyhow::Result<u8> {
         return Err(crate::UsageError("--limit needs -i INVENTORY".into()).into());
     }
     let layout = Layout::new(&args.dirs.config_dir, &args.dirs.data_dir);
-    let removed = crate::control_plane::reset::reset_host(&layout, crate::systemd_units::systemd_running())?;
+    let removed = crate::host::reset::reset_host(
+        &layout,
+        crate::systemd_units::systemd_running(),
+        crate::agent::node_cleanup::remove_pods_and_network,
+    )?;
     if removed.is_empty() {
         println!("Nothing to reset on this host.");
     }

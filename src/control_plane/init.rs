@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
-use super::layout::{write_file, Layout, ServerSettings};
 use super::store::RedbStore;
 use super::tokens;
 use crate::bootstrap::kubeconfig::Kubeconfig;
 use crate::bootstrap::pki::{node_csr, ClusterCa, PkiError};
 use crate::bootstrap::token::{BootstrapToken, TokenError};
+use crate::host::layout::{write_file, Layout, ServerSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
@@ -64,7 +64,7 @@ pub fn initialize(
         write_missing_credentials(layout, settings, node_name, extra_sans, &ca)?;
     }
     let token = if created {
-        super::layout::secure_data_dir(&layout.data_dir, None).map_err(io(&layout.data_dir))?;
+        crate::host::layout::secure_data_dir(&layout.data_dir, None).map_err(io(&layout.data_dir))?;
         let token = BootstrapToken::generate()?;
         tokens::create(&first_store(layout)?, &token, token_ttl)?;
         write_file(&layout.settings(), crate::yaml::to_string(settings).as_bytes(), 0o644)
@@ -90,9 +90,9 @@ fn first_store(layout: &Layout) -> Result<RedbStore, InitError> {
             return Ok(store);
         }
     }
-    let staging = super::layout::temp_beside(&path).map_err(io(&path))?;
+    let staging = crate::host::layout::temp_beside(&path).map_err(io(&path))?;
     drop(RedbStore::open(&staging)?); // made, its tables committed durably, closed
-    super::layout::rename_into_place(&staging, &path).map_err(io(&path))?;
+    crate::host::layout::rename_into_place(&staging, &path).map_err(io(&path))?;
     Ok(RedbStore::open(&path)?)
 }
 

@@ -25,9 +25,7 @@ pub fn expand_path(raw: &str, base_dir: &Path) -> PathBuf {
     }
 }
 
-pub fn home_dir() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
-}
+pub use crate::host::home_dir;
 
 pub fn ssh_target(file: &InventoryFile, host: &HostSpec, base_dir: &Path) -> SshTarget {
     let (global, own) = (&file.ssh, &host.ssh);

@@ -93,14 +93,8 @@ pub fn stamp_new(object: &mut Value) {
     }
 }
 
-/// generateName's suffix: five characters from Kubernetes' alphabet (no vowels, no look-alikes).
-pub fn random_suffix() -> String {
-    use ring::rand::{SecureRandom, SystemRandom};
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut b = [0u8; 5];
-    SystemRandom::new().fill(&mut b).expect("system randomness");
-    b.iter().map(|x| ALPHABET[*x as usize % ALPHABET.len()] as char).collect()
-}
+/// generateName's suffix.
+pub use crate::random_name::suffix as random_suffix;
 
 fn uuid_v4() -> String {
     use ring::rand::{SecureRandom, SystemRandom};

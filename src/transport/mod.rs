@@ -71,7 +71,7 @@ pub trait Transport: Send + Sync {
 /// the target). The next upload of the same file removes what a killed run left under it.
 fn staging_prefix(path: &str, in_tmp: bool) -> String {
     if in_tmp {
-        let key = crate::bootstrap::pin::sha256_hex(path.as_bytes());
+        let key = crate::checksum::sha256_hex(path.as_bytes());
         return format!("/tmp/.kubeboot-stage.{}.", &key[..16]);
     }
     let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
@@ -80,7 +80,7 @@ fn staging_prefix(path: &str, in_tmp: bool) -> String {
 
 /// A fresh staging name for one upload of `path` (see staging_prefix).
 pub(crate) fn staging_path(path: &str, in_tmp: bool) -> String {
-    format!("{}{}-{}", staging_prefix(path, in_tmp), std::process::id(), crate::resources::meta::random_suffix())
+    format!("{}{}-{}", staging_prefix(path, in_tmp), std::process::id(), crate::random_name::suffix())
 }
 
 /// The shell command that moves an uploaded temp file into place; shared by every transport so the

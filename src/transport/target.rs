@@ -51,7 +51,7 @@ impl SshTarget {
             passphrase_env: "KUBEBOOT_KEY_PASSPHRASE".into(),
             password_env: "KUBEBOOT_SSH_PASSWORD".into(),
             host_key_policy: HostKeyPolicy::AcceptNew,
-            known_hosts_file: crate::inventory::home_dir().join(".ssh/known_hosts"),
+            known_hosts_file: crate::host::home_dir().join(".ssh/known_hosts"),
             become_root: false,
             become_password_env: "KUBEBOOT_BECOME_PASSWORD".into(),
             connect_timeout: Duration::from_secs(10),

@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use crate::agent::runtime::docker::DockerRuntime;
 use crate::agent::runtime::{ContainerRuntime, Instance, RunState};
-use crate::control_plane::api::status::status;
+use crate::https::status::status;
 
 pub struct PodRef<'a> {
     pub namespace: &'a str,

@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt;
 use super::containers::{running_container, PodRef};
 use super::{query_pairs, NodeApiState};
 use crate::agent::runtime::docker_streams::{Output, Session};
-use crate::control_plane::api::status::status;
+use crate::https::status::status;
 use crate::streaming::remote_command::{CommandStreams, StreamOptions, SPDY_PROTOCOLS, WEBSOCKET_PROTOCOLS};
 use crate::streaming::upgrade::{negotiate, switching_protocols};
 

@@ -12,7 +12,7 @@ use futures::StreamExt;
 use super::containers::{container, PodRef};
 use super::{query_pairs, NodeApiState};
 use crate::agent::runtime::docker_streams::{LogOptions, Output};
-use crate::control_plane::api::status::status;
+use crate::https::status::status;
 
 /// kubelet's log options from the query; a bad value is a 400.
 fn options(pairs: &[(String, String)], now: i64) -> Result<(LogOptions, bool, Option<u64>), String> {

@@ -20,8 +20,8 @@ use axum::{Extension, Router};
 
 use super::runtime::docker::DockerRuntime;
 use crate::bootstrap::pki::API_SERVER_NODE_CLIENT;
-use crate::control_plane::api::status::status;
-use crate::control_plane::api::Identity;
+use crate::https::status::status;
+use crate::https::Identity;
 
 pub const NODE_API_PORT: u16 = 10250;
 
@@ -76,5 +76,5 @@ pub async fn run(client: crate::apiclient::ApiClient, ca_pem: String, node_name:
     let listener = super::run::retry("node API: listen on :10250", || tokio::net::TcpListener::bind(address)).await;
     eprintln!("kubeboot agent: node API on {address}");
     let app = router(Arc::new(NodeApiState { runtime }));
-    crate::control_plane::api::serve(listener, tls, app, std::future::pending()).await;
+    crate::https::serve(listener, tls, app, std::future::pending()).await;
 }

@@ -24,7 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::containers::{sandbox, PodRef};
 use super::NodeApiState;
 use crate::agent::runtime::ContainerRuntime;
-use crate::control_plane::api::status::bad_request;
+use crate::https::status::bad_request;
 use crate::streaming::spdy::connection::{SpdyConnection, SpdyStream};
 use crate::streaming::upgrade::{negotiate, switching_protocols, Transport};
 use crate::streaming::{websocket, OutputChannel};
@@ -48,7 +48,7 @@ pub async fn port_forward(
     let pid = match state.runtime.pid(&sandbox.id).await {
         Ok(p) => p,
         Err(e) => {
-            return crate::control_plane::api::status::status(
+            return crate::https::status::status(
                 axum::http::StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalError",
                 e.to_string(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::apiclient::ApiClient;
 use crate::bootstrap::pki::{node_csr, PkiError};
-use crate::control_plane::api::{server_config, ClientCertificates};
+use crate::https::{server_config, ClientCertificates};
 
 const SERVING_CERTIFICATES: &str = "/kubeboot/v1/node-serving-certificates";
 
@@ -19,7 +19,7 @@ pub enum ServingCertificateError {
     #[error("the server refused the node serving certificate ({status}): {message}")]
     Refused { status: u16, message: String },
     #[error(transparent)]
-    Tls(#[from] crate::control_plane::api::TlsError),
+    Tls(#[from] crate::https::TlsError),
 }
 
 /// TLS for the node API: our new serving certificate; clients must show a certificate of `ca_pem`.

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::authz;
 use super::identity::Identity;
 use super::object_path::ObjectPath;
-use super::routes::ApiState;
+use super::state::ApiState;
 use super::status::status;
 use crate::resources::kinds::{ResourceKind, KINDS};
 

@@ -11,7 +11,8 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{json, Value};
 
 use super::object_path::ObjectPath;
-use super::objects::{create, delete, ensure_namespaces, patch_object, update, Admission, ObjectQuery};
+use super::objects::{create, delete, patch_object, update, Admission, ObjectQuery};
+use super::state::ensure_namespaces;
 use crate::control_plane::store::{RedbStore, Store};
 use crate::resources::kinds::{ResourceKind, KINDS};
 

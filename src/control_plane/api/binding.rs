@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::identity::Identity;
 use super::object_path::ObjectPath;
-use super::routes::ApiState;
+use super::state::ApiState;
 use super::status::status;
 use crate::control_plane::pod_binding::{bind, BindError};
 
@@ -49,6 +49,6 @@ pub fn create(state: &ApiState, identity: &Identity, path: &ObjectPath, body: &[
             "Conflict",
             format!("Operation cannot be fulfilled on pods/binding {name:?}: {e}"),
         ),
-        Err(BindError::Store(e)) => super::objects::store_error(path.kind, name, e),
+        Err(BindError::Store(e)) => super::store_errors::store_error(path.kind, name, e),
     }
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::identity::Identity;
-use super::routes::ApiState;
+use super::state::ApiState;
 use super::status::{status, unauthorized};
 use crate::bootstrap::token::BootstrapToken;
 use crate::control_plane::store::StoreError;

@@ -7,11 +7,11 @@ mod authz;
 mod binding;
 mod bootstrap_tokens;
 mod discovery;
-pub(crate) mod identity;
 mod list_query;
 mod node_certificates;
 mod node_proxy;
 pub(crate) mod object_path;
+mod object_query;
 pub(crate) mod objects;
 mod off_workers;
 mod openapi;
@@ -19,17 +19,19 @@ mod protobuf;
 pub mod request_metrics;
 mod routes;
 mod scale;
-mod serve;
+mod served_form;
 pub mod service_allocation;
-pub mod status;
-mod tls;
+mod state;
+mod store_errors;
 pub mod watch_quota;
 mod watch_stream;
 
 #[cfg(test)]
 mod admission_fuzz;
 
-pub use identity::Identity;
-pub use routes::{router, ApiState, DEFAULT_SERVICE_NETWORK};
-pub use serve::{serve, PeerAddress, HANDSHAKE_TIMEOUT, MAX_HANDSHAKES_PER_SOURCE};
-pub use tls::{server_config, ClientCertificates, TlsError};
+// The serving pieces live below the API server and the agent (src/https); the API's files name them here.
+pub(crate) use crate::https::{identity, status};
+pub use crate::https::{serve, server_config, ClientCertificates, Identity, PeerAddress, TlsError};
+pub use crate::https::{HANDSHAKE_TIMEOUT, MAX_HANDSHAKES_PER_SOURCE};
+pub use routes::router;
+pub use state::{ApiState, DEFAULT_SERVICE_NETWORK};

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::identity::Identity;
 use super::object_path::ObjectPath;
-use super::routes::ApiState;
+use super::state::ApiState;
 use super::status::{bad_request, status};
 use crate::apiclient::{ApiClient, Trust};
 use crate::resources::meta;
@@ -51,7 +51,7 @@ pub async fn handle(state: Arc<ApiState>, identity: Identity, path: ObjectPath, 
     let pod = match state.store.get(&path.kind.key(Some(&namespace), &name)) {
         Ok(Some(stored)) => serde_json::from_slice::<Value>(&stored.value).unwrap_or_default(),
         Ok(None) => {
-            return super::objects::store_error(
+            return super::store_errors::store_error(
                 path.kind,
                 &name,
                 crate::control_plane::store::StoreError::NotFound(String::new()),

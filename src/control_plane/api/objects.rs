@@ -16,11 +16,15 @@ use serde_json::{json, Value};
 
 use super::authz::authorize;
 use super::identity::Identity;
-use super::list_query::{bad_selector, ListQuery};
+use super::list_query::bad_selector;
 use super::object_path::ObjectPath;
-use super::routes::ApiState;
+pub use super::object_query::ObjectQuery;
+pub use super::served_form::served;
+use super::served_form::{client_form, stored_form};
 use super::service_allocation;
+use super::state::ApiState;
 use super::status::{status, status_object};
+pub use super::store_errors::store_error;
 use crate::control_plane::store::{Store, StoreError};
 use crate::resources::kinds::ResourceKind;
 use crate::resources::table::wants_table;
@@ -28,65 +32,6 @@ use crate::resources::{hpa_v1, meta, patch, tables, validation};
 
 fn header(headers: &HeaderMap, name: axum::http::header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn describe(kind: &ResourceKind, name: &str) -> String {
-    if kind.group.is_empty() {
-        format!("{} {name:?}", kind.plural)
-    } else {
-        format!("{}.{} {name:?}", kind.plural, kind.group)
-    }
-}
-
-pub fn store_error(kind: &ResourceKind, name: &str, e: StoreError) -> Response {
-    match e {
-        StoreError::NotFound(_) => {
-            status(StatusCode::NOT_FOUND, "NotFound", format!("{} not found", describe(kind, name)))
-        }
-        StoreError::AlreadyExists(_) => {
-            status(StatusCode::CONFLICT, "AlreadyExists", format!("{} already exists", describe(kind, name)))
-        }
-        StoreError::Conflict { .. } => status(
-            StatusCode::CONFLICT,
-            "Conflict",
-            format!(
-                "Operation cannot be fulfilled on {}: the object has been modified; please apply your changes to \
-                 the latest version and try again",
-                describe(kind, name)
-            ),
-        ),
-        StoreError::NoSpace(m) => status(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "InsufficientStorage",
-            format!("the store has no space left on its device; the write was not made ({m})"),
-        ),
-        StoreError::Backend(m) => status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", m),
-    }
-}
-
-/// A stored object as served in `kind`'s version, with its resourceVersion.
-pub fn served(kind: &ResourceKind, value: &[u8], revision: u64) -> Value {
-    let mut object: Value = serde_json::from_slice(value).unwrap_or(Value::Null);
-    object["apiVersion"] = json!(kind.api_version());
-    object["kind"] = json!(kind.kind);
-    meta::set_resource_version(&mut object, revision);
-    client_form(kind, object)
-}
-
-/// An object a client sent, in the form the store keeps (autoscaling/v1 HPAs are kept as v2).
-fn stored_form(kind: &ResourceKind, object: Value) -> Value {
-    match hpa_v1::is_v1(kind) {
-        true => hpa_v1::to_v2(object),
-        false => object,
-    }
-}
-
-/// A stored object in the form a client of `kind`'s version reads.
-fn client_form(kind: &ResourceKind, object: Value) -> Value {
-    match hpa_v1::is_v1(kind) {
-        true => hpa_v1::to_v1(object),
-        false => object,
-    }
 }
 
 fn invalid(kind: &ResourceKind, name: &str, errors: Vec<validation::FieldError>) -> Response {
@@ -97,30 +42,6 @@ fn invalid(kind: &ResourceKind, name: &str, errors: Vec<validation::FieldError>)
     let mut body = status_object(code, "Invalid", format!("{} {name:?} is invalid: {}", kind.kind, joined.join(", ")));
     body["details"] = json!({"name": name, "group": kind.group, "kind": kind.kind, "causes": causes});
     (code, Json(body)).into_response()
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectQuery {
-    #[serde(flatten)]
-    pub list: ListQuery,
-    pub watch: Option<String>,
-    pub resource_version: Option<String>,
-    pub timeout_seconds: Option<u64>,
-    pub dry_run: Option<String>,
-    /// Strict: unknown fields are refused (kubectl 1.27+ asks for it).
-    pub field_validation: Option<String>,
-    /// DELETE's grace period when no DeleteOptions body carries one.
-    pub grace_period_seconds: Option<i64>,
-    /// DELETE's propagationPolicy when no DeleteOptions body carries one.
-    pub propagation_policy: Option<String>,
-}
-
-impl ObjectQuery {
-    /// `watch` read as Go's strconv.ParseBool reads it (the Python client sends `watch=True`).
-    pub fn is_watch(&self) -> bool {
-        crate::resources::go_bool::query_flag(self.watch.as_deref())
-    }
 }
 
 /// One request on an object path. `identity` is already known to be authenticated or not.
@@ -974,22 +895,6 @@ fn delete_namespace_contents(store: &dyn Store, namespace: &str) {
             }
         }
     }
-}
-
-/// The namespaces every cluster has, made when missing.
-pub fn ensure_namespaces(store: &dyn Store) -> Result<(), StoreError> {
-    let namespaces = crate::resources::kinds::find("", "v1", "namespaces").expect("namespaces are served");
-    for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        if store.get(&namespaces.key(None, name))?.is_none() {
-            let mut ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "status": {"phase": "Active"}});
-            meta::stamp_new(&mut ns);
-            match store.create(&namespaces.key(None, name), &serde_json::to_vec(&ns).expect("json")) {
-                Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A create or update body as JSON: sent so, or as protobuf (kubectl 1.32+'s generators and client-go's

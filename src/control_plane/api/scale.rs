@@ -7,8 +7,8 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::object_path::ObjectPath;
-use super::objects::store_error;
 use super::status::status;
+use super::store_errors::store_error;
 use crate::control_plane::store::{Store, StoreError};
 use crate::resources::{meta, patch};
 

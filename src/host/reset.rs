@@ -1,10 +1,11 @@
 //! `kubeboot reset` on one host: undo init/join — stop and remove kubeboot's units, the pods' containers and
-//! the pod network, remove the configuration and state folders. Docker and the kubeboot binary stay. Like kubeadm's reset it does not
+//! the pod network (through the cleanup the caller gives: the agent's), remove the configuration and state
+//! folders. Docker and the kubeboot binary stay. Like kubeadm's reset it does not
 //! touch the cluster: `reset -i` deletes the Node objects through the master first.
 
 use std::path::Path;
 
-use super::layout::Layout;
+use crate::host::layout::Layout;
 use crate::systemd_units::{self, UnitError, AGENT_UNIT, SERVER_UNIT};
 
 #[derive(Debug, thiserror::Error)]
@@ -18,8 +19,13 @@ pub enum ResetError {
 }
 
 /// What was removed, one line each (empty: nothing to reset). `units`: also the systemd units (when
-/// systemd runs here).
-pub fn reset_host(layout: &Layout, units: bool) -> Result<Vec<String>, ResetError> {
+/// systemd runs here), and then what `node_cleanup` removes of the stopped agent's work (given the state
+/// folder; it returns a line per thing removed).
+pub fn reset_host(
+    layout: &Layout,
+    units: bool,
+    node_cleanup: impl FnOnce(&Path) -> Vec<String>,
+) -> Result<Vec<String>, ResetError> {
     let mut removed = Vec::new();
     if units {
         for unit in [AGENT_UNIT, SERVER_UNIT] {
@@ -28,7 +34,7 @@ pub fn reset_host(layout: &Layout, units: bool) -> Result<Vec<String>, ResetErro
             }
         }
         // With the agent stopped, its pods and pod network go too (kubeadm reset removes kubelet's containers).
-        removed.extend(crate::agent::node_cleanup::remove_pods_and_network(&layout.data_dir));
+        removed.extend(node_cleanup(&layout.data_dir));
     }
     for dir in [&layout.config_dir, &layout.data_dir] {
         if remove_folder(dir)? {
@@ -61,8 +67,11 @@ mod tests {
         let layout = Layout::new(&tmp.path().join("etc"), &tmp.path().join("var"));
         std::fs::create_dir_all(layout.pki("")).unwrap();
         std::fs::write(layout.pki("ca.key"), "k").unwrap();
-        assert_eq!(reset_host(&layout, false).unwrap(), [format!("folder {}", layout.config_dir.display())]);
-        assert!(reset_host(&layout, false).unwrap().is_empty());
+        assert_eq!(
+            reset_host(&layout, false, |_| Vec::new()).unwrap(),
+            [format!("folder {}", layout.config_dir.display())]
+        );
+        assert!(reset_host(&layout, false, |_| Vec::new()).unwrap().is_empty());
         assert!(matches!(remove_folder(Path::new("/")), Err(ResetError::Unsafe(_))));
     }
 }

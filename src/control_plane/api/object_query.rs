@@ -1,0 +1,28 @@
+//! The query parameters of a request on an object path (list and watch selectors, resourceVersion,
+//! dryRun, fieldValidation, DELETE's options).
+
+use super::list_query::ListQuery;
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectQuery {
+    #[serde(flatten)]
+    pub list: ListQuery,
+    pub watch: Option<String>,
+    pub resource_version: Option<String>,
+    pub timeout_seconds: Option<u64>,
+    pub dry_run: Option<String>,
+    /// Strict: unknown fields are refused (kubectl 1.27+ asks for it).
+    pub field_validation: Option<String>,
+    /// DELETE's grace period when no DeleteOptions body carries one.
+    pub grace_period_seconds: Option<i64>,
+    /// DELETE's propagationPolicy when no DeleteOptions body carries one.
+    pub propagation_policy: Option<String>,
+}
+
+impl ObjectQuery {
+    /// `watch` read as Go's strconv.ParseBool reads it (the Python client sends `watch=True`).
+    pub fn is_watch(&self) -> bool {
+        crate::resources::go_bool::query_flag(self.watch.as_deref())
+    }
+}
