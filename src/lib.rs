@@ -16,6 +16,7 @@ pub mod https;
 pub mod image_archive;
 pub mod inventory;
 pub mod lab;
+mod malloc_arenas;
 pub mod playbook;
 pub mod random_name;
 pub mod render;
@@ -43,6 +44,7 @@ pub struct UsageError(pub String);
 
 pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
     let cli = cli::Cli::parse_from(args);
+    malloc_arenas::limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         cli::Command::Up(args) => runtime.block_on(commands::playbook::up(args)),

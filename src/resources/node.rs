@@ -58,6 +58,13 @@ pub fn set_ready(
     list.push(condition);
 }
 
+/// What of a node decides which pods belong on it (labels, spec with taints and unschedulable, allocatable,
+/// readiness): a heartbeat, which changes only timestamps, leaves it as it was.
+pub fn placement_view(node: &Value) -> (Option<&Value>, Option<&Value>, Option<&Value>, Option<&str>) {
+    let ready = super::pod::condition(node, "Ready").and_then(|c| c.get("status")).and_then(Value::as_str);
+    (node.pointer("/metadata/labels"), node.get("spec"), node.pointer("/status/allocatable"), ready)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

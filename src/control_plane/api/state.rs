@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::bootstrap::pki::ClusterCa;
-use crate::control_plane::store::{Store, StoreError, WatchHub, WatchedStore};
+use crate::control_plane::store::{HistoryCapacity, Store, StoreError, WatchHub, WatchedStore};
 use crate::resources::meta;
 
 pub struct ApiState {
@@ -32,7 +32,9 @@ pub struct ApiState {
 pub const DEFAULT_SERVICE_NETWORK: &str = "10.96.0.0/12";
 
 /// Events a watch can resume from without relisting.
-const WATCH_HISTORY: usize = 10_000;
+/// (1000 heartbeating nodes write ~100 events a second: 16 MiB of them is about half a minute; a small
+/// cluster's hours.)
+const WATCH_HISTORY: HistoryCapacity = HistoryCapacity { events: 10_000, bytes: 16 * 1024 * 1024 };
 
 impl ApiState {
     /// The state over `store` (wrapped so every write feeds watches), with the standard namespaces made.

@@ -106,8 +106,12 @@ impl Reconciler for DaemonSetController {
     }
 
     fn keys_for(&self, change: &Change, cache: &Cache) -> Vec<String> {
-        // Any node change may change where daemons belong.
+        // A node's placement may change where daemons belong (a heartbeat does not).
         if change.key.starts_with("/nodes/") {
+            let view = crate::resources::node::placement_view;
+            if change.old.as_deref().map(view) == change.new.as_deref().map(view) {
+                return Vec::new();
+            }
             return cache
                 .list(daemon_sets(), None)
                 .filter_map(|ds| cache::uid(ds).and_then(|u| cache.key_of_uid(u)).map(String::from))

@@ -25,26 +25,28 @@ pub fn ports() -> Value {
     json!([{"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53, "protocol": "TCP"}])
 }
 
+/// The node's InternalIP when its Ready condition is True: what it contributes to the endpoints.
+fn member_address(node: &Value) -> Option<&str> {
+    let ready = node
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+    if !ready {
+        return None;
+    }
+    node.pointer("/status/addresses")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|a| a["type"] == "InternalIP")?
+        .get("address")?
+        .as_str()
+}
+
 /// (name, InternalIP) of every node whose Ready condition is True, by name.
 fn ready_nodes(cache: &Cache) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = cache
         .list(nodes(), None)
-        .filter(|n| {
-            n.pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-        })
-        .filter_map(|n| {
-            let ip = n
-                .pointer("/status/addresses")
-                .and_then(Value::as_array)?
-                .iter()
-                .find(|a| a["type"] == "InternalIP")?
-                .get("address")?
-                .as_str()?
-                .to_string();
-            Some((n.pointer("/metadata/name")?.as_str()?.to_string(), ip))
-        })
+        .filter_map(|n| Some((n.pointer("/metadata/name")?.as_str()?.to_string(), member_address(n)?.to_string())))
         .collect();
     out.sort();
     out
@@ -58,7 +60,13 @@ impl Reconciler for DnsEndpoints {
     }
 
     fn keys_for(&self, change: &Change, _cache: &Cache) -> Vec<String> {
-        let ours = [nodes().prefix(None), service_key(), endpoints().key(Some(NAMESPACE), NAME)];
+        // A heartbeat changes only timestamps: the endpoints (all nodes) are looked at again only when a
+        // node comes, goes, or changes readiness or address.
+        if change.key.starts_with(&nodes().prefix(None)) {
+            let (old, new) = (change.old.as_deref().map(member_address), change.new.as_deref().map(member_address));
+            return if old != new { vec![service_key()] } else { Vec::new() };
+        }
+        let ours = [service_key(), endpoints().key(Some(NAMESPACE), NAME)];
         if ours.iter().any(|p| change.key.starts_with(p.as_str()))
             || change.key.starts_with(&slices().key(Some(NAMESPACE), NAME))
         {
@@ -139,8 +147,18 @@ mod tests {
         assert_eq!(ips, [&json!("10.88.0.10"), &json!("10.88.0.11")], "the NotReady node left out");
         assert_eq!(created[1]["endpoints"].as_array().unwrap().len(), 2);
         assert_eq!(created[1]["ports"], ports());
-        assert!(DnsEndpoints
-            .keys_for(&Change { key: nodes().key(None, "lab-node2"), old: None, new: None }, &cache)
-            .contains(&service_key()));
+        // Readiness or a node leaving changes the endpoints; a heartbeat (timestamps only) does not.
+        let (key, before) = node("lab-node2", "10.88.0.12", "Unknown");
+        let (_, ready) = node("lab-node2", "10.88.0.12", "True");
+        let mut beat = before.clone();
+        beat["status"]["conditions"][0]["lastHeartbeatTime"] = json!("2026-12-05T11:00:00Z");
+        let change = |old: Option<&Value>, new: Option<&Value>| Change {
+            key: key.clone(),
+            old: old.cloned().map(Arc::new),
+            new: new.cloned().map(Arc::new),
+        };
+        assert_eq!(DnsEndpoints.keys_for(&change(Some(&before), Some(&ready)), &cache), [service_key()]);
+        assert_eq!(DnsEndpoints.keys_for(&change(Some(&ready), None), &cache), [service_key()]);
+        assert!(DnsEndpoints.keys_for(&change(Some(&before), Some(&beat)), &cache).is_empty());
     }
 }

@@ -51,12 +51,6 @@ fn holds_node(pod: &Value) -> bool {
     node_name(pod).is_some() && !is_terminal(pod)
 }
 
-/// What of a node the filters read: a heartbeat (which changes only timestamps) is not a reason to retry.
-fn scheduling_view(node: &Value) -> (Option<&Value>, Option<&Value>, Option<&Value>, Option<&str>) {
-    let ready = crate::resources::pod::condition(node, "Ready").and_then(|c| c.get("status")).and_then(Value::as_str);
-    (node.pointer("/metadata/labels"), node.get("spec"), node.pointer("/status/allocatable"), ready)
-}
-
 fn pending_keys(cache: &Cache) -> Vec<String> {
     cache
         .list(pods(), None)
@@ -95,7 +89,7 @@ impl Reconciler for Scheduler {
         }
         if change.key.starts_with("/nodes/") {
             if let (Some(old), Some(new)) = (&change.old, &change.new) {
-                if scheduling_view(old) == scheduling_view(new) {
+                if crate::resources::node::placement_view(old) == crate::resources::node::placement_view(new) {
                     return Vec::new();
                 }
             }

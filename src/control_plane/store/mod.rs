@@ -6,7 +6,7 @@ mod redb_store;
 mod watched;
 
 pub use redb_store::RedbStore;
-pub use watched::{Event, EventKind, Gone, Subscription, WatchHub, WatchedStore};
+pub use watched::{Event, EventKind, Gone, HistoryCapacity, Subscription, WatchHub, WatchedStore};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {

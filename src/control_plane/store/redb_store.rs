@@ -45,9 +45,14 @@ fn private_file(path: &Path) -> Result<(), StoreError> {
         .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))
 }
 
+/// redb's page cache ceiling. Its default (1 GiB) is a ceiling, not a reservation, but pages a write-heavy
+/// server touched stay cached under it: a cluster's store is a few MiB to a few hundred, and its hot pages
+/// (the B-tree's interior, recent objects) fit in far less.
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 fn open_database(path: &Path) -> Result<Database, StoreError> {
     private_file(path)?;
-    let db = Database::create(path).map_err(backend)?;
+    let db = redb::Builder::new().set_cache_size(CACHE_BYTES).create(path).map_err(backend)?;
     // Create the tables once so readers never meet a missing table.
     let txn = db.begin_write().map_err(backend)?;
     txn.open_table(OBJECTS).map_err(backend)?;

@@ -39,6 +39,8 @@ pub struct Event {
 
 struct History {
     events: VecDeque<Arc<Event>>,
+    /// The bytes the events hold (keys and values).
+    bytes: usize,
     /// Every event with a revision above this is in `events`.
     floor: u64,
 }
@@ -46,7 +48,23 @@ struct History {
 pub struct WatchHub {
     live: broadcast::Sender<Arc<Event>>,
     history: Mutex<History>,
-    capacity: usize,
+    capacity: HistoryCapacity,
+}
+
+/// How much history a hub keeps: at most `events` events holding at most `bytes` of keys and values (the
+/// older ones go first; a watch from before them gets 410 and lists again).
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryCapacity {
+    pub events: usize,
+    pub bytes: usize,
+}
+
+/// How far a live watcher may fall behind before it is told to list again (each slot holds an event alive
+/// after the history let go of it, so this bounds memory too).
+const LIVE_BUFFER: usize = 1024;
+
+fn event_bytes(event: &Event) -> usize {
+    event.key.len() + event.value.len()
 }
 
 /// What a watch from a given revision gets: the events since, and the live feed after them.
@@ -63,9 +81,9 @@ pub struct Gone {
 }
 
 impl WatchHub {
-    fn new(floor: u64, capacity: usize) -> Self {
-        let (live, _) = broadcast::channel(4096);
-        WatchHub { live, history: Mutex::new(History { events: VecDeque::new(), floor }), capacity }
+    fn new(floor: u64, capacity: HistoryCapacity) -> Self {
+        let (live, _) = broadcast::channel(LIVE_BUFFER);
+        WatchHub { live, history: Mutex::new(History { events: VecDeque::new(), bytes: 0, floor }), capacity }
     }
 
     /// Into the history and out to live watchers under one lock, so a subscriber gets each event once:
@@ -73,9 +91,13 @@ impl WatchHub {
     fn publish(&self, event: Event) {
         let event = Arc::new(event);
         let mut history = self.history.lock().expect("watch history");
+        history.bytes += event_bytes(&event);
         history.events.push_back(event.clone());
-        while history.events.len() > self.capacity {
+        while history.events.len() > self.capacity.events
+            || (history.bytes > self.capacity.bytes && history.events.len() > 1)
+        {
             if let Some(old) = history.events.pop_front() {
+                history.bytes -= event_bytes(&old);
                 history.floor = old.revision;
             }
         }
@@ -110,8 +132,8 @@ pub struct WatchedStore {
 }
 
 impl WatchedStore {
-    /// `capacity`: how many events the history keeps.
-    pub fn new(inner: Arc<dyn Store>, capacity: usize) -> Result<Self, StoreError> {
+    /// `capacity`: how much history watches can resume from.
+    pub fn new(inner: Arc<dyn Store>, capacity: HistoryCapacity) -> Result<Self, StoreError> {
         let floor = inner.revision()?;
         Ok(WatchedStore { inner, hub: Arc::new(WatchHub::new(floor, capacity)), writes: Mutex::new(()) })
     }
@@ -165,7 +187,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let inner: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("s.redb")).unwrap());
         inner.create("/x/before", b"{}").unwrap();
-        let store = WatchedStore::new(inner, 3).unwrap();
+        let store = WatchedStore::new(inner, HistoryCapacity { events: 3, bytes: 1 << 20 }).unwrap();
         let hub = store.hub();
         let r1 = store.create("/x/a", b"1").unwrap();
         store.update("/x/a", b"2", None).unwrap();
@@ -180,5 +202,20 @@ mod tests {
         }
         assert!(hub.subscribe(r1).is_err(), "the history of 3 no longer reaches r1");
         assert!(hub.subscribe(store.revision().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn history_is_bounded_by_bytes_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("s.redb")).unwrap());
+        let store = WatchedStore::new(inner, HistoryCapacity { events: 100, bytes: 250 }).unwrap();
+        let hub = store.hub();
+        let first = store.create("/x/0", &[b'a'; 100]).unwrap();
+        let second = store.create("/x/1", &[b'b'; 100]).unwrap();
+        assert!(hub.subscribe(first - 1).is_ok(), "two events of ~104 bytes fit in 250");
+        store.create("/x/2", &[b'c'; 100]).unwrap();
+        assert!(hub.subscribe(first - 1).is_err(), "the oldest went when a third did not fit");
+        assert_eq!(hub.subscribe(first).unwrap().replay.len(), 2);
+        assert_eq!(hub.subscribe(second).unwrap().replay.len(), 1);
     }
 }
