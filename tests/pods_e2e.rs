@@ -8,46 +8,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
+use common::kubectl::Kubectl;
 use common::{kubeboot, lab_sh};
 use serde_json::Value;
-
-struct Kubectl {
-    kubeconfig: PathBuf,
-}
-
-impl Kubectl {
-    fn run(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .output()
-            .expect("kubectl is needed on PATH for this test (the machine's kubectl, or .ci/setup's)");
-        (
-            out.status.success(),
-            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-        )
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (ok, out) = self.run(args);
-        assert!(ok, "kubectl {}: {out}", args.join(" "));
-        out
-    }
-
-    fn pod(&self, name: &str) -> Value {
-        let (ok, out) = self.run(&["get", "pod", name, "-o", "json"]);
-        if ok {
-            serde_json::from_str(&out).unwrap_or(Value::Null)
-        } else {
-            Value::Null
-        }
-    }
-}
 
 fn running_ready(pod: &Value) -> bool {
     pod["status"]["phase"] == "Running"
@@ -76,12 +42,14 @@ fn pods_run_on_docker_across_the_lab() {
     assert!(forward.contains("-i kblab0 -m comment --comment kubeboot-lab -j DROP"), "{forward}");
 
     let kubeconfig = common::up_with_kubeconfig(inv, work.path());
-    let k = Kubectl { kubeconfig };
+    let k = Kubectl::new("kubectl (PATH)", &kubeconfig);
 
     // 1. pod-1 of the walkthrough, unmodified: 2/2 Running on a worker, kubectl's columns as on kubeadm.
     k.ok(&["apply", "-f", &manifest("examples/pod-1.yaml")]);
-    common::wait_for("pod-1 Running and Ready", Duration::from_secs(120), || running_ready(&k.pod("pod-1")));
-    let pod = k.pod("pod-1");
+    common::wait_for("pod-1 Running and Ready", Duration::from_secs(120), || {
+        running_ready(&k.json(&["get", "pod", "pod-1"]))
+    });
+    let pod = k.json(&["get", "pod", "pod-1"]);
     let node = pod["spec"]["nodeName"].as_str().unwrap().to_string();
     assert_ne!(node, "lab-master", "the master's taint keeps pods off it");
     let ip = pod["status"]["podIP"].as_str().unwrap().to_string();
@@ -128,11 +96,13 @@ fn pods_run_on_docker_across_the_lab() {
         "-f",
         &manifest("tests/manifests/workloads/nowhere.yaml"),
     ]);
-    common::wait_for("pod-volume-3 Running", Duration::from_secs(60), || running_ready(&k.pod("pod-volume-3")));
-    assert_eq!(k.pod("pod-volume-3")["spec"]["nodeName"], "lab-node1");
+    common::wait_for("pod-volume-3 Running", Duration::from_secs(60), || {
+        running_ready(&k.json(&["get", "pod", "pod-volume-3"]))
+    });
+    assert_eq!(k.json(&["get", "pod", "pod-volume-3"])["spec"]["nodeName"], "lab-node1");
     let expected = "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/master: }, 2 node(s) didn't match Pod's node affinity/selector.";
     common::wait_for("nowhere is unschedulable", Duration::from_secs(30), || {
-        k.pod("nowhere")["status"]["conditions"].as_array().is_some_and(|cs| {
+        k.json(&["get", "pod", "nowhere"])["status"]["conditions"].as_array().is_some_and(|cs| {
             cs.iter().any(|c| c["type"] == "PodScheduled" && c["reason"] == "Unschedulable" && c["message"] == expected)
         })
     });
@@ -142,7 +112,7 @@ fn pods_run_on_docker_across_the_lab() {
     // 5. A crashing container: CrashLoopBackOff and a growing restart count, its last exit kept.
     k.ok(&["apply", "-f", &manifest("tests/manifests/workloads/crasher.yaml")]);
     common::wait_for("crasher restarted twice", Duration::from_secs(90), || {
-        k.pod("crasher")["status"]["containerStatuses"][0]["restartCount"].as_i64().unwrap_or(0) >= 2
+        k.json(&["get", "pod", "crasher"])["status"]["containerStatuses"][0]["restartCount"].as_i64().unwrap_or(0) >= 2
     });
     common::wait_for("crasher in CrashLoopBackOff", Duration::from_secs(30), || {
         k.ok(&["get", "pod", "crasher", "--no-headers"]).contains("CrashLoopBackOff")
@@ -151,7 +121,7 @@ fn pods_run_on_docker_across_the_lab() {
         k.ok(&["get", "events", "--field-selector", "involvedObject.name=crasher,reason=BackOff"])
             .contains("Back-off restarting failed container crash")
     });
-    let crash = &k.pod("crasher")["status"]["containerStatuses"][0];
+    let crash = &k.json(&["get", "pod", "crasher"])["status"]["containerStatuses"][0];
     assert_eq!(crash["lastState"]["terminated"]["exitCode"], 3, "{crash}");
 
     // 5b. Probes: readiness gates Ready, a failing liveness probe restarts its container; a missing image
@@ -164,7 +134,7 @@ fn pods_run_on_docker_across_the_lab() {
         &manifest("tests/manifests/workloads/no-image.yaml"),
     ]);
     common::wait_for("probed: web ready, never-ready not, dies restarted", Duration::from_secs(90), || {
-        let pod = k.pod("probed");
+        let pod = k.json(&["get", "pod", "probed"]);
         let status = |name: &str| {
             pod["status"]["containerStatuses"]
                 .as_array()
@@ -189,16 +159,20 @@ fn pods_run_on_docker_across_the_lab() {
     assert!(cordoned.contains("SchedulingDisabled"), "{cordoned}");
     k.ok(&["apply", "-f", &manifest("tests/manifests/workloads/pinned.yaml")]);
     common::wait_for("pinned waits for the cordoned node", Duration::from_secs(30), || {
-        k.pod("pinned")["status"]["conditions"].to_string().contains("1 node(s) were unschedulable")
+        k.json(&["get", "pod", "pinned"])["status"]["conditions"].to_string().contains("1 node(s) were unschedulable")
     });
     k.ok(&["uncordon", "lab-node1"]);
-    common::wait_for("pinned runs once uncordoned", Duration::from_secs(60), || running_ready(&k.pod("pinned")));
+    common::wait_for("pinned runs once uncordoned", Duration::from_secs(60), || {
+        running_ready(&k.json(&["get", "pod", "pinned"]))
+    });
     k.ok(&["delete", "pod", "pinned"]);
 
     // 6. emptyDir shared by the pod's containers; hostPath kept on the node after the pod is gone.
     k.ok(&["apply", "-f", &manifest("examples/pod-volume-1.yaml")]);
-    common::wait_for("pod-volume-1 Running", Duration::from_secs(60), || running_ready(&k.pod("pod-volume-1")));
-    let vnode = k.pod("pod-volume-1")["spec"]["nodeName"].as_str().unwrap().to_string();
+    common::wait_for("pod-volume-1 Running", Duration::from_secs(60), || {
+        running_ready(&k.json(&["get", "pod", "pod-volume-1"]))
+    });
+    let vnode = k.json(&["get", "pod", "pod-volume-1"])["spec"]["nodeName"].as_str().unwrap().to_string();
     lab_sh(
         &vnode,
         "docker exec $(docker ps -q -f name=k8s_container1_pod-volume-1_) sh -c 'echo shared > /mount1/file'",
@@ -209,7 +183,7 @@ fn pods_run_on_docker_across_the_lab() {
         "lab-node1",
         "docker exec $(docker ps -q -f name=k8s_container_pod-volume-3_) sh -c 'echo kept > /mount1/f'",
     );
-    let vuid = k.pod("pod-volume-1")["metadata"]["uid"].as_str().unwrap().to_string();
+    let vuid = k.json(&["get", "pod", "pod-volume-1"])["metadata"]["uid"].as_str().unwrap().to_string();
     assert_eq!(lab_sh(&vnode, &format!("ls -d /var/lib/kubeboot/pods/{vuid} | wc -l")).trim(), "1");
     k.ok(&["delete", "pod", "pod-volume-3", "pod-volume-1"]);
     assert_eq!(lab_sh("lab-node1", "cat /node-v/f").trim(), "kept", "hostPath stays");
@@ -232,8 +206,10 @@ fn pods_run_on_docker_across_the_lab() {
     common::wait_for("init-pod initializing", Duration::from_secs(60), || {
         k.ok(&["get", "pod", "init-pod", "--no-headers"]).contains("Init:0/1")
     });
-    common::wait_for("init-pod Running", Duration::from_secs(60), || running_ready(&k.pod("init-pod")));
-    let init = k.pod("init-pod");
+    common::wait_for("init-pod Running", Duration::from_secs(60), || {
+        running_ready(&k.json(&["get", "pod", "init-pod"]))
+    });
+    let init = k.json(&["get", "pod", "init-pod"]);
     assert_eq!(init["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"], "Completed");
     let inode = init["spec"]["nodeName"].as_str().unwrap().to_string();
     let app = "$(docker ps -q -f name=k8s_app_init-pod_)";
@@ -254,20 +230,26 @@ fn pods_run_on_docker_across_the_lab() {
     lab_sh(&node, "systemctl restart kubeboot-agent");
     std::thread::sleep(Duration::from_secs(6));
     assert_eq!(lab_sh(&node, "docker ps -q -f name=_pod-1_ | sort"), before, "nothing restarted");
-    assert!(running_ready(&k.pod("pod-1")));
+    assert!(running_ready(&k.json(&["get", "pod", "pod-1"])));
 
     // 8. A Docker restart is survived: pod-1 comes back (restartPolicy Always) and answers again.
     lab_sh(&node, "systemctl restart docker");
     common::wait_for("pod-1 back after a Docker restart", Duration::from_secs(90), || {
-        running_ready(&k.pod("pod-1"))
-            && lab_sh(other, &format!("curl -s -m 2 {}:8000", k.pod("pod-1")["status"]["podIP"].as_str().unwrap_or("")))
-                .contains("8000")
+        running_ready(&k.json(&["get", "pod", "pod-1"]))
+            && lab_sh(
+                other,
+                &format!(
+                    "curl -s -m 2 {}:8000",
+                    k.json(&["get", "pod", "pod-1"])["status"]["podIP"].as_str().unwrap_or("")
+                ),
+            )
+            .contains("8000")
     });
 
     // 9. Delete is graceful and complete: kubectl waits, and no container of the pod is left.
     k.ok(&["delete", "pod", "pod-1", "crasher", "nowhere", "probed"]);
     // A forced delete removes the object at once; the agent then removes the containers of a pod that is gone.
-    let inode = k.pod("no-image")["spec"]["nodeName"].as_str().unwrap_or("").to_string();
+    let inode = k.json(&["get", "pod", "no-image"])["spec"]["nodeName"].as_str().unwrap_or("").to_string();
     k.ok(&["delete", "pod", "no-image", "--force", "--grace-period=0"]);
     common::wait_for("the forced pod's sandbox removed", Duration::from_secs(30), || {
         lab_sh(&inode, "docker ps -aq -f name=_no-image_ | wc -l").trim() == "0"

@@ -8,68 +8,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::kubectl::{text, Kubectl};
 use common::{kubeboot, lab_sh};
 use serde_json::Value;
-
-struct Kubectl {
-    label: &'static str,
-    bin: PathBuf,
-    kubeconfig: PathBuf,
-}
-
-impl Kubectl {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        cmd.arg("--kubeconfig").arg(&self.kubeconfig).args(args);
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).stdin(Stdio::null()).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "{} {}: {}", self.label, args.join(" "), text(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
-        let mut child =
-            self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    /// A long-running kubectl whose stdout lines arrive on the channel.
-    fn spawn(&self, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
-        let mut child =
-            self.command(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let (tx, rx) = mpsc::channel();
-        for stream in
-            [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
-        {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        (child, rx)
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
 
 /// Lines from `rx` until one satisfies `want`; all lines seen.
 fn read_until(rx: &mpsc::Receiver<String>, limit: Duration, what: &str, want: impl Fn(&str) -> bool) -> Vec<String> {
@@ -111,18 +59,18 @@ fn http_get(port: u16) -> std::io::Result<String> {
 }
 
 fn pod_ready(k: &Kubectl, name: &str) -> bool {
-    let out = k.run(&["get", "pod", name, "-o", "json"]);
+    let out = k.output(&["get", "pod", name, "-o", "json"]);
     let pod: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     pod["status"]["phase"] == "Running"
         && pod["status"]["containerStatuses"].as_array().is_some_and(|cs| cs.iter().all(|c| c["ready"] == true))
 }
 
 fn checks_with(k: &Kubectl, work: &Path) {
-    let label = k.label;
+    let label = k.label.as_str();
     // logs: several containers and none named is Kubernetes' 400 (kubectl 1.20 leaves the choice to the
     // server; newer ones pick the first container themselves and say so).
     if label.starts_with("kubectl 1.20") {
-        let out = k.run(&["logs", "talker"]);
+        let out = k.output(&["logs", "talker"]);
         assert!(!out.status.success());
         assert!(
             text(&out).contains("a container name must be specified for pod talker, choose one of: [c1 c2]"),
@@ -147,18 +95,18 @@ fn checks_with(k: &Kubectl, work: &Path) {
     let echoed = k.with_stdin(&["exec", "-i", "talker", "-c", "c1", "--", "cat"], b"through stdin\n");
     assert!(echoed.status.success(), "{label}: {}", text(&echoed));
     assert_eq!(String::from_utf8_lossy(&echoed.stdout), "through stdin\n", "{label}");
-    let three = k.run(&["exec", "talker", "-c", "c1", "--", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let three = k.output(&["exec", "talker", "-c", "c1", "--", "sh", "-c", "echo out; echo err >&2; exit 3"]);
     assert_eq!(three.status.code(), Some(3), "{label}: {}", text(&three));
     assert_eq!(String::from_utf8_lossy(&three.stdout), "out\n", "{label}");
     assert!(String::from_utf8_lossy(&three.stderr).contains("err"), "{label}: {}", text(&three));
-    let missing = k.run(&["exec", "talker", "-c", "c1", "--", "no-such-command"]);
+    let missing = k.output(&["exec", "talker", "-c", "c1", "--", "no-such-command"]);
     assert!(!missing.status.success());
     assert!(text(&missing).contains("executable file not found"), "{label}: {}", text(&missing));
 
     // exec -t: a TTY of the terminal's size (kubectl under `script`, which gives it a pty).
     let inner = format!(
         "stty cols 97 rows 31; {} --kubeconfig {} exec -it talker -c c1 -- sh -c 'tty; sleep 1; stty size'",
-        k.bin.display(),
+        k.path.display(),
         k.kubeconfig.display()
     );
     let tty = Command::new("script").args(["-qec", &inner, "/dev/null"]).stdin(Stdio::null()).output().unwrap();
@@ -230,23 +178,23 @@ fn logs_exec_attach_cp_and_port_forward_through_the_node_api() {
     assert!(conf.status.success());
     let kubeconfig = work.path().join("admin.conf");
     std::fs::write(&kubeconfig, &conf.stdout).unwrap();
-    let k20 = Kubectl { label: "kubectl 1.20 (SPDY)", bin: kubectl_120, kubeconfig: kubeconfig.clone() };
-    let k33 = Kubectl { label: "kubectl 1.33 (WebSocket)", bin: kubectl_133, kubeconfig: kubeconfig.clone() };
+    let k20 = Kubectl::at("kubectl 1.20 (SPDY)", &kubectl_120, &kubeconfig);
+    let k33 = Kubectl::at("kubectl 1.33 (WebSocket)", &kubectl_133, &kubeconfig);
 
     k33.ok(&["apply", "-f", &manifest("tests/manifests/workloads/talker.yaml")]);
     k33.ok(&["apply", "-f", &manifest("tests/manifests/workloads/restarter.yaml")]);
     common::wait_for("talker Running and Ready", Duration::from_secs(120), || pod_ready(&k33, "talker"));
 
     // The protocols each kubectl chose, as it logs them.
-    let chatty = k33.run(&["exec", "-v=7", "talker", "-c", "c1", "--", "true"]);
+    let chatty = k33.output(&["exec", "-v=7", "talker", "-c", "c1", "--", "true"]);
     assert!(text(&chatty).contains("The subprotocol is v5.channel.k8s.io"), "{}", text(&chatty));
-    let chatty = k20.run(&["exec", "-v=8", "talker", "-c", "c1", "--", "true"]);
+    let chatty = k20.output(&["exec", "-v=8", "talker", "-c", "c1", "--", "true"]);
     assert!(text(&chatty).contains("X-Stream-Protocol-Version: v4.channel.k8s.io"), "{}", text(&chatty));
 
     // kubectl 1.33's typed reads (describe's pod and its events, the pods behind svc/ and deploy/ for
     // port-forward) are answered in protobuf, as it asks; 1.20 asks for JSON. A running pod's whole status
     // comes through.
-    let described = k33.run(&["describe", "pod", "talker", "-v=8"]);
+    let described = k33.output(&["describe", "pod", "talker", "-v=8"]);
     let described = text(&described);
     assert!(described.contains("Content-Type: application/vnd.kubernetes.protobuf"), "{described}");
     let shows = |key: &str, value: &str| {
@@ -270,11 +218,12 @@ fn logs_exec_attach_cp_and_port_forward_through_the_node_api() {
 
     // --previous: the instance before the restart.
     common::wait_for("restarter restarted", Duration::from_secs(60), || {
-        let out = k33.run(&["get", "pod", "restarter", "-o", "jsonpath={.status.containerStatuses[0].restartCount}"]);
+        let out =
+            k33.output(&["get", "pod", "restarter", "-o", "jsonpath={.status.containerStatuses[0].restartCount}"]);
         String::from_utf8_lossy(&out.stdout).trim().parse::<u32>().is_ok_and(|n| n >= 1)
     });
     let previous = k33.ok(&["logs", "restarter", "--previous"]);
-    let current = k33.run(&["logs", "restarter"]);
+    let current = k33.output(&["logs", "restarter"]);
     assert!(previous.starts_with("started-at-"), "{previous}");
     assert_ne!(previous, String::from_utf8_lossy(&current.stdout), "--previous is the instance before");
 
@@ -282,15 +231,15 @@ fn logs_exec_attach_cp_and_port_forward_through_the_node_api() {
     // certificate is taken there; no certificate at all fails the TLS handshake).
     let node_conf = work.path().join("node.conf");
     std::fs::write(&node_conf, lab_sh("lab-node1", "cat /etc/kubeboot/agent.conf")).unwrap();
-    let as_node = Kubectl { label: "node", bin: k33.bin.clone(), kubeconfig: node_conf.clone() };
-    let refused = as_node.run(&["exec", "talker", "-c", "c1", "--", "true"]);
+    let as_node = Kubectl::at("node", &k33.path, &node_conf);
+    let refused = as_node.output(&["exec", "talker", "-c", "c1", "--", "true"]);
     assert!(!refused.status.success());
     assert!(
         text(&refused).contains(r#"User "system:node:lab-node1" cannot create resource "pods/exec""#),
         "{}",
         text(&refused)
     );
-    let refused = as_node.run(&["logs", "talker", "-c", "c1"]);
+    let refused = as_node.output(&["logs", "talker", "-c", "c1"]);
     assert!(text(&refused).contains(r#"cannot get resource "pods/log""#), "{}", text(&refused));
 
     let node_conf =
@@ -301,7 +250,7 @@ fn logs_exec_attach_cp_and_port_forward_through_the_node_api() {
         std::fs::write(work.path().join(name), pem).unwrap();
     }
     let node_ip = String::from_utf8_lossy(
-        &k33.run(&["get", "node", "lab-node1", "-o", "jsonpath={.status.addresses[0].address}"]).stdout,
+        &k33.output(&["get", "node", "lab-node1", "-o", "jsonpath={.status.addresses[0].address}"]).stdout,
     )
     .into_owned();
     let url = format!("https://{node_ip}:10250/containerLogs/default/talker/c1");

@@ -1,7 +1,9 @@
 //! kubectl as the e2e suites drive it: one binary (1.20 or 1.33) against one cluster's kubeconfig.
 
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 
 use serde_json::Value;
 
@@ -18,12 +20,26 @@ impl Kubectl {
         Kubectl { path: super::kubectls::by_label(label), label: label.into(), kubeconfig: kubeconfig.to_path_buf() }
     }
 
+    /// A kubectl binary given by path (one the machine's list does not name), labelled for messages.
+    pub fn at(label: &str, path: &Path, kubeconfig: &Path) -> Self {
+        Kubectl { path: path.to_path_buf(), label: label.into(), kubeconfig: kubeconfig.to_path_buf() }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.path);
+        cmd.arg("--kubeconfig").arg(&self.kubeconfig).args(args);
+        cmd
+    }
+
+    /// The whole output, stdout and stderr apart (no stdin).
+    pub fn output(&self, args: &[&str]) -> Output {
+        self.command(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// Whether it succeeded, and stdout then stderr.
     pub fn run(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new(&self.path).arg("--kubeconfig").arg(&self.kubeconfig).args(args).output().unwrap();
-        (
-            out.status.success(),
-            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-        )
+        let out = self.output(args);
+        (out.status.success(), text(&out))
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
@@ -52,6 +68,38 @@ impl Kubectl {
             .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
             .collect()
     }
+}
+
+impl Kubectl {
+    pub fn with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child =
+            self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// A long-running kubectl whose stdout and stderr lines arrive on the channel.
+    pub fn spawn(&self, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+        let mut child =
+            self.command(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let (tx, rx) = mpsc::channel();
+        for stream in
+            [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
+        {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        (child, rx)
+    }
+}
+
+/// stdout then stderr, as text.
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 pub fn manifest(rel: &str) -> String {
