@@ -45,6 +45,16 @@ fn resource_version(object: &Value) -> Option<String> {
     object.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(String::from)
 }
 
+/// A spawned task that ends with its owner: a watch cache that is stopped (its task aborted) closes its
+/// watch connection at once instead of leaving it open until the server's timeout.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Why a watch stopped.
 enum Ended {
     /// The stream ended or broke: watch again from the last version seen.
@@ -153,7 +163,7 @@ impl WatchCache {
         let path = format!("{}{separator}watch=true&resourceVersion={version}", self.path);
         let (lines_tx, mut lines) = mpsc::channel::<String>(256);
         let watcher = client.clone();
-        let stream = tokio::spawn(async move { watcher.watch_lines(&path, lines_tx).await });
+        let mut stream = AbortOnDrop(tokio::spawn(async move { watcher.watch_lines(&path, lines_tx).await }));
         let mut last = version;
         while let Some(line) = lines.recv().await {
             let Ok(mut event) = serde_json::from_str::<Value>(&line) else { continue };
@@ -169,18 +179,12 @@ impl WatchCache {
                     self.apply(key_of(&object), None, changes);
                 }
                 "BOOKMARK" => last = resource_version(&object).unwrap_or(last),
-                "ERROR" if object["code"] == 410 => {
-                    stream.abort();
-                    return Ok(Ended::Expired);
-                }
-                "ERROR" => {
-                    stream.abort();
-                    return Err(object["message"].as_str().unwrap_or("watch error").to_string());
-                }
+                "ERROR" if object["code"] == 410 => return Ok(Ended::Expired),
+                "ERROR" => return Err(object["message"].as_str().unwrap_or("watch error").to_string()),
                 _ => {}
             }
         }
-        match stream.await {
+        match (&mut stream.0).await {
             Ok(Ok(())) => Ok(Ended::Resume(last)),
             Ok(Err(crate::apiclient::ClientError::Status { status: 410, .. })) => Ok(Ended::Expired),
             Ok(Err(e)) => Err(e.to_string()),
