@@ -4,7 +4,9 @@
 # secret of its own into its environment. Once all run, the API server's /metrics (apiserver_request_total
 # by verb and resource) is read twice, 60 s apart; the difference is every request both agents made in
 # that minute (the scrapes themselves, non-resource GETs, are left out). Watches opened in the minute show
-# as WATCH. KB=PATH runs another kubeboot build (an older one, for a before/after).
+# as WATCH. Independently of /metrics (which older builds lack), iptables on the master counts the new
+# connections to :6443 from each agent's address in the same minute: the agent opens a connection per
+# request, so these are its requests. KB=PATH runs another kubeboot build (an older one, for a before/after).
 # Needs root and kubectl on PATH. Usage: bash bench/idle_agent.sh   (about 4 minutes after the build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,17 +69,25 @@ for line in sys.stdin:
     key = fields['verb'] + ' ' + fields['resource'] + ('/' + fields['subresource'] if fields['subresource'] else '')
     counts[key] = counts.get(key, 0) + float(value)
 print(json.dumps(counts))"; }
-before=$(counts)
+addresses=$(kubectl get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.addresses[?(@.type=="InternalIP")].address} {end}')
+for pair in $addresses; do on lab-master "iptables -I INPUT -p tcp --dport 6443 --syn -s ${pair#*=} -m comment --comment kb-idle-${pair%%=*}"; done
+connections() { on lab-master "iptables -nvxL INPUT" | awk '/kb-idle-/ {for (i = 1; i <= NF; i++) if ($i ~ /^kb-idle-/) name = substr($i, 9); print name "=" $1}' | tr '\n' ' '; }
+before=$(counts) c0=$(connections)
 sleep 60
-after=$(counts)
-python3 - "$before" "$after" <<'PY'
+after=$(counts) c1=$(connections)
+python3 - "$before" "$after" "$c0" "$c1" <<'PY'
 import json, sys
 before, after = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+c0 = dict(p.split("=") for p in sys.argv[3].split())
+c1 = dict(p.split("=") for p in sys.argv[4].split())
 delta = {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0) > 0}
 print("idle agents (the master's, with no pods, and lab-node1's, with 30 pods using 30 configMaps and 30 "
       "secrets): API requests in 60 s")
 for key in sorted(delta, key=lambda k: -delta[k]):
     print(f"  {key:40s} {delta[key]:6.0f}")
 print(f"  {'all':40s} {sum(delta.values()):6.0f}")
+print("new connections to :6443 in the same 60 s (one per request: the agent does not pool):")
+for node in sorted(c1):
+    print(f"  from {node:34s} {int(c1[node]) - int(c0.get(node, 0)):6d}")
 PY
 "$kb" lab down >/dev/null 2>&1 || true
