@@ -101,7 +101,7 @@ def main():
         metadata=client.V1ObjectMeta(name="m"),
         spec=client.V1ReplicaSetSpec(replicas=0, selector=client.V1LabelSelector(match_labels={"app": "m"}),
                                      template=template)))
-    for _ in range(50):
+    for _ in range(150):  # up to 30 s: the controllers start once the Lease is taken
         families = scrape(api)
         if value(families, "kubeboot_controller_reconciles", "_total", controller="replicaset") >= 1:
             break
