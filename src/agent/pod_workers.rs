@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use super::pod_sync::PodSync;
 use super::runtime::ContainerRuntime;
 use super::watch_cache::Change;
+use crate::resources::meta::uid;
 
 /// How often a worker looks at its pod's containers when nothing about the pod changed.
 pub const RESYNC: Duration = Duration::from_secs(2);
@@ -25,10 +26,6 @@ pub struct PodWorkers<R: ContainerRuntime + 'static> {
     sync: Arc<PodSync<R>>,
     /// By pod uid.
     workers: Mutex<HashMap<String, Latest>>,
-}
-
-fn uid(pod: &Value) -> Option<&str> {
-    pod.pointer("/metadata/uid").and_then(Value::as_str)
 }
 
 impl<R: ContainerRuntime + 'static> PodWorkers<R> {
@@ -59,15 +56,6 @@ impl<R: ContainerRuntime + 'static> PodWorkers<R> {
                 tokio::spawn(work(self.sync.clone(), receiver));
             }
         }
-    }
-
-    /// Pods with a worker now.
-    pub fn len(&self) -> usize {
-        self.workers.lock().expect("pod workers").len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -63,15 +63,6 @@ impl ReferencedObjects {
             keep
         });
     }
-
-    /// How many objects are followed (for the log and tests).
-    pub fn len(&self) -> usize {
-        self.watched.lock().expect("referenced objects").len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// The watch paths of every object `pods` use: configMaps, secrets and claims in their namespaces, and the

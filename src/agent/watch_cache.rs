@@ -16,13 +16,7 @@ use crate::apiclient::ApiClient;
 /// How long to wait before trying again after the server could not be reached or refused.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// One object's change: `old` None = added, `new` None = deleted.
-#[derive(Debug, Clone)]
-pub struct Change {
-    pub key: String,
-    pub old: Option<Arc<Value>>,
-    pub new: Option<Arc<Value>>,
-}
+pub use crate::resources::object_change::Change;
 
 pub struct WatchCache {
     /// What it follows, for log lines.

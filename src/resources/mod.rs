@@ -13,6 +13,7 @@ pub mod meta;
 pub mod node;
 pub mod node_selector;
 pub mod node_table;
+pub mod object_change;
 pub mod patch;
 pub mod pod;
 pub mod pod_defaults;

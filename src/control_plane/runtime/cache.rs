@@ -20,9 +20,7 @@ pub struct Cache {
     pub revision: u64,
 }
 
-pub fn uid(object: &Value) -> Option<&str> {
-    object.pointer("/metadata/uid").and_then(Value::as_str)
-}
+pub use crate::resources::meta::uid;
 
 /// The uids `object`'s ownerReferences name.
 pub fn owner_uids(object: &Value) -> impl Iterator<Item = &str> {

@@ -13,12 +13,7 @@ use super::cache::Cache;
 use crate::control_plane::store::{Event, EventKind, Store, StoreError, WatchHub};
 use crate::resources::meta;
 
-/// One object's change: `old` None = added, `new` None = deleted.
-pub struct Change {
-    pub key: String,
-    pub old: Option<Arc<Value>>,
-    pub new: Option<Arc<Value>>,
-}
+pub use crate::resources::object_change::Change;
 
 pub struct Informer {
     pub store: Arc<dyn Store>,

@@ -104,11 +104,6 @@ impl WatchHub {
         let _ = self.live.send(event);
     }
 
-    /// The live feed only (for in-process controllers that re-read the store on any change).
-    pub fn subscribe_live(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.live.subscribe()
-    }
-
     /// Events after `from` (a resourceVersion) and the live feed; Gone if the history no longer reaches it.
     pub fn subscribe(&self, from: u64) -> Result<Subscription, Gone> {
         let history = self.history.lock().expect("watch history");
