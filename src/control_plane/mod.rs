@@ -7,7 +7,7 @@ pub mod default_storage_class;
 pub mod init;
 pub mod master_service;
 pub mod node_credentials;
-pub mod pod_binding;
+pub mod registry;
 pub mod runtime;
 pub mod scheduler;
 pub mod server;

@@ -45,11 +45,8 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     crate::host::layout::secure_data_dir(&layout.data_dir, Some(&layout.store())).map_err(secure)?;
     let kubeconfig = Kubeconfig::cluster_only(&settings.cluster_name, &settings.server_url(), &ca_pem).to_yaml();
     let state = Arc::new(ApiState::new(store, ca, kubeconfig).map_err(|e| ServerError::Other(e.to_string()))?);
-    state
-        .pod_eviction_timeout_seconds
-        .store(settings.pod_eviction_timeout_seconds, std::sync::atomic::Ordering::Relaxed);
-    // The controller writes through the API's store so its changes reach watches too.
-    let store = state.store.clone();
+    let registry = state.registry.clone();
+    registry.set_toleration_seconds(settings.pod_eviction_timeout_seconds);
 
     let address = listen.map(String::from).unwrap_or_else(|| format!("0.0.0.0:{}", settings.port));
     let listener = tokio::net::TcpListener::bind(&address)
@@ -64,17 +61,12 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     let service_network = crate::inventory::spec::parse_service_cidr(&settings.service_cidr).map_err(|e| {
         ServerError::Config { path: layout.settings().display().to_string(), message: format!("service_cidr: {e}") }
     })?;
-    state.set_service_network(service_network);
-    super::master_service::ensure_kubernetes_service(
-        store.as_ref(),
-        service_network,
-        &settings.advertise_address,
-        settings.port,
-    )
-    .map_err(|e| ServerError::Other(format!("the kubernetes Service: {e}")))?;
-    super::master_service::ensure_dns_service(store.as_ref(), service_network)
+    registry.set_service_network(service_network);
+    super::master_service::ensure_kubernetes_service(&registry, &settings.advertise_address, settings.port)
+        .map_err(|e| ServerError::Other(format!("the kubernetes Service: {e}")))?;
+    super::master_service::ensure_dns_service(&registry)
         .map_err(|e| ServerError::Other(format!("the kube-dns Service: {e}")))?;
-    super::default_storage_class::ensure(store.as_ref())
+    super::default_storage_class::ensure(&registry)
         .map_err(|e| ServerError::Other(format!("the default StorageClass: {e}")))?;
     let mut reconcilers = super::controllers::all(cluster_cidr);
     reconcilers.push(Arc::new(scheduler::Scheduler));

@@ -4,15 +4,15 @@
 //! first checks into defaulting, allocation and validation). Every answer must be a response below 500,
 //! and every object then stored must render as a Table row. KUBEBOOT_FUZZ_CASES runs more cases.
 
-use axum::http::StatusCode;
-use axum::response::Response;
+use std::sync::Arc;
+
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{json, Value};
 
 use super::object_path::ObjectPath;
-use super::objects::{create, delete, patch_object, update, Admission, ObjectQuery};
-use super::state::ensure_namespaces;
+use super::objects::{write, ObjectQuery};
+use crate::control_plane::registry::{Registry, RegistryError};
 use crate::control_plane::store::{RedbStore, Store};
 use crate::resources::kinds::{ResourceKind, KINDS};
 
@@ -198,14 +198,16 @@ fn path(kind: &'static ResourceKind, name: Option<&str>, subresource: Option<&st
     }
 }
 
-fn admission() -> Admission {
-    Admission { toleration_seconds: 300, service_network: "10.96.0.0/16".parse().unwrap() }
-}
-
 /// Below 500, and whatever is stored for the kind renders as a Table row.
-fn check(store: &dyn Store, kind: &ResourceKind, what: &str, response: Response) -> Result<(), TestCaseError> {
-    let status = response.status();
-    prop_assert!(status < StatusCode::INTERNAL_SERVER_ERROR, "{} {what}: {status}", kind.kind);
+fn check<T>(
+    store: &dyn Store,
+    kind: &ResourceKind,
+    what: &str,
+    answer: &Result<T, RegistryError>,
+) -> Result<(), TestCaseError> {
+    if let Err(e) = answer {
+        prop_assert!(e.code() < 500, "{} {what}: {} {e}", kind.kind, e.code());
+    }
     let (items, _) = store.list(&kind.prefix(None)).unwrap();
     for item in items {
         let object: Value = serde_json::from_slice(&item.value).unwrap();
@@ -226,8 +228,11 @@ fn runner() -> TestRunner {
 #[test]
 fn admission_never_panics() {
     let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(&dir.path().join("fuzz.redb")).unwrap();
-    ensure_namespaces(&store).unwrap();
+    let store = Arc::new(RedbStore::open(&dir.path().join("fuzz.redb")).unwrap());
+    let registry = Registry::new(store.clone());
+    registry.set_service_network("10.96.0.0/16".parse().unwrap());
+    registry.ensure_namespaces().unwrap();
+    let store = store.as_ref();
     let query = ObjectQuery::default();
     let strict = ObjectQuery { field_validation: Some("Strict".into()), ..ObjectQuery::default() };
     let patch_types = [
@@ -252,19 +257,19 @@ fn admission_never_panics() {
                 }
                 let bytes = |v: &Value| serde_json::to_vec(v).unwrap();
                 let q = if patch_type % 2 == 0 { &query } else { &strict };
-                let answer = create(&store, &path(kind, None, None), q, &bytes(&first), &admission());
-                stored.set(stored.get() + usize::from(answer.status().is_success()));
-                check(&store, kind, "create", answer)?;
+                let answer = write(&registry, "create", &path(kind, None, None), q, &bytes(&first), "");
+                stored.set(stored.get() + usize::from(answer.is_ok()));
+                check(store, kind, "create", &answer)?;
                 let named = path(kind, Some(&name), None);
-                check(&store, kind, "update", update(&store, &named, q, &bytes(&second), &admission()))?;
+                check(store, kind, "update", &write(&registry, "update", &named, q, &bytes(&second), ""))?;
                 if kind.status {
                     let status = path(kind, Some(&name), Some("status"));
-                    check(&store, kind, "status", update(&store, &status, q, &bytes(&second), &admission()))?;
+                    check(store, kind, "status", &write(&registry, "update", &status, q, &bytes(&second), ""))?;
                 }
                 let content_type = patch_types[patch_type];
-                let answer = patch_object(&store, &named, q, &bytes(&patch), content_type, &admission());
-                check(&store, kind, content_type, answer)?;
-                check(&store, kind, "delete", delete(&store, &named, &query, &bytes(&patch)))?;
+                let answer = write(&registry, "patch", &named, q, &bytes(&patch), content_type);
+                check(store, kind, content_type, &answer)?;
+                check(store, kind, "delete", &write(&registry, "delete", &named, &query, &bytes(&patch), ""))?;
                 Ok(())
             })
             .unwrap_or_else(|e| panic!("{}: {e}", kind.kind));

@@ -10,7 +10,6 @@ use super::identity::Identity;
 use super::object_path::ObjectPath;
 use super::state::ApiState;
 use super::status::status;
-use crate::control_plane::pod_binding::{bind, BindError};
 
 pub fn create(state: &ApiState, identity: &Identity, path: &ObjectPath, body: &[u8]) -> Response {
     if let Some(denied) = super::authz::authorize(
@@ -37,18 +36,12 @@ pub fn create(state: &ApiState, identity: &Identity, path: &ObjectPath, body: &[
     if binding.pointer("/metadata/name").and_then(Value::as_str).is_some_and(|n| n != name) {
         return status(StatusCode::BAD_REQUEST, "BadRequest", "the name of the binding does not match the pod");
     }
-    match bind(state.store.as_ref(), namespace, name, node) {
+    match state.registry.bind(namespace, name, node) {
         Ok(_) => (
             StatusCode::CREATED,
             Json(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})),
         )
             .into_response(),
-        Err(BindError::NotFound(_)) => status(StatusCode::NOT_FOUND, "NotFound", format!("pods {name:?} not found")),
-        Err(e @ (BindError::AlreadyBound { .. } | BindError::Deleting(_))) => status(
-            StatusCode::CONFLICT,
-            "Conflict",
-            format!("Operation cannot be fulfilled on pods/binding {name:?}: {e}"),
-        ),
-        Err(BindError::Store(e)) => super::store_errors::store_error(path.kind, name, e),
+        Err(e) => super::error_status::error_status(&e),
     }
 }

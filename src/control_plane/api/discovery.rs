@@ -112,7 +112,7 @@ fn subresources(r: &ResourceKind) -> Vec<(&'static str, Option<GroupVersionKind>
     if r.status {
         out.push(("status", None));
     }
-    if super::scale::serves(r.kind) {
+    if crate::control_plane::registry::serves_scale(r.kind) {
         out.push(("scale", Some(("autoscaling", "v1", "Scale"))));
     }
     out

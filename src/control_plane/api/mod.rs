@@ -7,6 +7,7 @@ mod authz;
 mod binding;
 mod bootstrap_tokens;
 mod discovery;
+mod error_status;
 mod list_query;
 mod node_certificates;
 mod node_proxy;
@@ -18,11 +19,7 @@ mod openapi;
 mod protobuf;
 pub mod request_metrics;
 mod routes;
-mod scale;
-mod served_form;
-pub mod service_allocation;
 mod state;
-mod store_errors;
 pub mod watch_quota;
 mod watch_stream;
 
@@ -30,8 +27,9 @@ mod watch_stream;
 mod admission_fuzz;
 
 // The serving pieces live below the API server and the agent (src/https); the API's files name them here.
+pub use crate::control_plane::registry::DEFAULT_SERVICE_NETWORK;
 pub(crate) use crate::https::{identity, status};
 pub use crate::https::{serve, server_config, ClientCertificates, Identity, PeerAddress, TlsError};
 pub use crate::https::{HANDSHAKE_TIMEOUT, MAX_HANDSHAKES_PER_SOURCE};
 pub use routes::router;
-pub use state::{ApiState, DEFAULT_SERVICE_NETWORK};
+pub use state::ApiState;

@@ -76,7 +76,7 @@ fn issue_client(state: &ApiState, headers: &HeaderMap, body: &[u8]) -> Response 
         return status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "the issued certificate does not parse");
     };
     if let Err(e) = node_credentials::record_issued(state.store.as_ref(), &request.node_name, &fingerprint) {
-        return super::store_errors::store_error(crate::resources::kinds::served("", "nodes"), &request.node_name, e);
+        return super::error_status::store_error(crate::resources::kinds::served("", "nodes"), &request.node_name, e);
     }
     (StatusCode::CREATED, Json(json!({"certificate": cert, "ca": state.ca.cert_pem()}))).into_response()
 }
@@ -105,7 +105,7 @@ pub async fn revoke(
         Ok(()) => Json(json!({"kind": "Status", "apiVersion": "v1", "status": "Success",
             "message": format!("the credentials of node {name:?} are revoked")}))
         .into_response(),
-        Err(e) => super::store_errors::store_error(crate::resources::kinds::served("", "nodes"), &name, e),
+        Err(e) => super::error_status::store_error(crate::resources::kinds::served("", "nodes"), &name, e),
     })
     .await
 }

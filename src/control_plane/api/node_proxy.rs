@@ -51,7 +51,7 @@ pub async fn handle(state: Arc<ApiState>, identity: Identity, path: ObjectPath, 
     let pod = match state.store.get(&path.kind.key(Some(&namespace), &name)) {
         Ok(Some(stored)) => serde_json::from_slice::<Value>(&stored.value).unwrap_or_default(),
         Ok(None) => {
-            return super::store_errors::store_error(
+            return super::error_status::store_error(
                 path.kind,
                 &name,
                 crate::control_plane::store::StoreError::NotFound(String::new()),

@@ -15,11 +15,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 
+use super::error_status::store_error;
 use super::object_query::ObjectQuery;
-use super::served_form::served;
 use super::state::ApiState;
 use super::status::status_object;
-use super::store_errors::store_error;
+use crate::control_plane::registry::served;
 use crate::control_plane::store::Event;
 use crate::resources::kinds::ResourceKind;
 use crate::resources::table::wants_table;

@@ -12,7 +12,7 @@
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::control_plane::api::objects::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
+use crate::control_plane::registry::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
 use crate::control_plane::runtime::{cache, Action, Cache, Change, Plan, Reconciler};
 use crate::resources::kinds;
 use crate::resources::meta::{has_finalizer, without_finalizer};

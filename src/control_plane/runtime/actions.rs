@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::local_api::{ApiError, LocalApi};
+use super::local_api::{delete_options, LocalApi};
+use crate::control_plane::registry::{Part, RegistryError};
 use crate::resources::event::{bump, EventReport};
 use crate::resources::kinds::ResourceKind;
 use crate::resources::meta;
@@ -114,7 +115,7 @@ pub const COMPONENT: &str = "kube-controller-manager";
 
 /// Carry out one action; its events name `component`. Returns the store revision it wrote (0 when it
 /// wrote nothing).
-pub async fn execute(api: &LocalApi, action: Action, component: &'static str) -> Result<u64, ApiError> {
+pub async fn execute(api: &LocalApi, action: Action, component: &'static str) -> Result<u64, RegistryError> {
     let written = |v: &Value| meta::resource_version(v).unwrap_or(0);
     match action {
         Action::Create { kind, object, event } => {
@@ -126,23 +127,17 @@ pub async fn execute(api: &LocalApi, action: Action, component: &'static str) ->
             }
             Ok(revision)
         }
-        Action::Update { kind, object } => api.update(kind, &object, None).await.map(|v| written(&v)),
-        Action::UpdateStatus { kind, object } => api.update(kind, &object, Some("status")).await.map(|v| written(&v)),
+        Action::Update { kind, object } => api.update(kind, &object, Part::Object).await.map(|v| written(&v)),
+        Action::UpdateStatus { kind, object } => api.update(kind, &object, Part::Status).await.map(|v| written(&v)),
         Action::MergePatch { kind, namespace, name, patch } => {
             api.merge_patch(kind, namespace.as_deref(), &name, &patch).await.map(|v| written(&v))
         }
         Action::Delete { kind, namespace, name, uid, propagation, event } => {
-            let mut options = json!({"kind": "DeleteOptions", "apiVersion": "v1"});
-            if let Some(uid) = uid {
-                options["preconditions"] = json!({"uid": uid});
-            }
-            if let Some(policy) = propagation {
-                options["propagationPolicy"] = json!(policy);
-            }
-            let revision = match api.delete(kind, namespace.as_deref(), &name, &options).await {
+            let options = delete_options(uid, propagation);
+            let revision = match api.delete(kind, namespace.as_deref(), &name, options).await {
                 Ok(v) => written(&v),
                 // Gone already, or a new object under the name: nothing of ours to delete.
-                Err(e) if e.is_not_found() || (e.code == 409 && e.message.starts_with("Precondition")) => 0,
+                Err(e) if e.is_not_found() || e.is_precondition_failed() => 0,
                 Err(e) => return Err(e),
             };
             match event {
@@ -152,16 +147,14 @@ pub async fn execute(api: &LocalApi, action: Action, component: &'static str) ->
         }
         Action::Event(note) => record(api, &note, component).await,
         Action::Bind { namespace, name, node, event } => {
-            let pods = crate::resources::kinds::served("", "pods");
-            match api.bind(&namespace, &name, &node).await {
-                Ok(()) => {}
+            // The bound pod's revision: the worker waits for the cache to hold this placement before it
+            // places the next pod.
+            let revision = match api.bind(&namespace, &name, &node).await {
+                Ok(pod) => written(&pod),
                 // Deleted meanwhile: nothing to place.
                 Err(e) if e.is_not_found() => return Ok(0),
                 Err(e) => return Err(e),
-            }
-            // The binding answers with a Status: the pod's revision is read back, so the worker waits for
-            // the cache to hold this placement before it places the next pod.
-            let revision = api.get(pods, Some(&namespace), &name).await.map(|p| written(&p)).unwrap_or(0);
+            };
             match event {
                 Some(note) => Ok(revision.max(record(api, &note, component).await?)),
                 None => Ok(revision),
@@ -171,7 +164,7 @@ pub async fn execute(api: &LocalApi, action: Action, component: &'static str) ->
 }
 
 /// Write an Event through the API, counting repeats up as the recorder aggregates them.
-async fn record(api: &LocalApi, note: &EventNote, component: &'static str) -> Result<u64, ApiError> {
+async fn record(api: &LocalApi, note: &EventNote, component: &'static str) -> Result<u64, RegistryError> {
     let events = crate::resources::kinds::find("", "v1", "events").expect("events are served");
     let report = EventReport {
         object: &note.about,
@@ -187,7 +180,7 @@ async fn record(api: &LocalApi, note: &EventNote, component: &'static str) -> Re
         match api.get(events, Some(&namespace), &report.name()).await {
             Ok(mut event) => {
                 bump(&mut event);
-                match api.update(events, &event, None).await {
+                match api.update(events, &event, Part::Object).await {
                     Ok(v) => return Ok(meta::resource_version(&v).unwrap_or(0)),
                     Err(e) if e.is_conflict() => continue,
                     Err(e) => return Err(e),

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::local_api::{ApiError, LocalApi};
+use super::local_api::LocalApi;
+use crate::control_plane::registry::{Part, RegistryError};
 use crate::resources::meta;
 
 pub const LEASE_NAME: &str = "kube-controller-manager";
@@ -40,7 +41,7 @@ impl LeaderElection {
     }
 
     /// One attempt to take or keep the Lease. Ok(true) = we hold it now.
-    pub async fn try_acquire_or_renew(&mut self) -> Result<bool, ApiError> {
+    pub async fn try_acquire_or_renew(&mut self) -> Result<bool, RegistryError> {
         let now = micro_time();
         let current = match self.api.get(leases(), Some("kube-system"), LEASE_NAME).await {
             Ok(lease) => lease,
@@ -88,7 +89,7 @@ impl LeaderElection {
             lease["spec"]["acquireTime"] = json!(now);
             lease["spec"]["leaseTransitions"] = json!(spec["leaseTransitions"].as_u64().unwrap_or(0) + 1);
         }
-        match self.api.update(leases(), &lease, None).await {
+        match self.api.update(leases(), &lease, Part::Object).await {
             Ok(_) => Ok(true),
             Err(e) if e.is_conflict() => Ok(false),
             Err(e) => Err(e),

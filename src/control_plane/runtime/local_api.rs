@@ -1,48 +1,22 @@
-//! The controllers' API client: requests go through the API server's own handlers in process (the same
-//! authorization, admission, validation and defaulting as any client's), as the controller manager's
-//! identity, without a TLS round trip. Answers come back as the objects or Status errors a client sees.
+//! The controllers' and the scheduler's API: calls into the registry in process — the same admission,
+//! defaulting, validation and deletion rules as any client's write, without encoding a request. They run
+//! as kube-controller-manager, a member of system:masters here (no finer RBAC yet), so no authorization
+//! step stands between. Registry calls block on the store's commit: each runs on the blocking pool.
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue, Method};
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::control_plane::api::identity::Identity;
-use crate::control_plane::api::object_path::ObjectPath;
-use crate::control_plane::api::objects::{handle, ObjectQuery};
-use crate::control_plane::api::ApiState;
+use crate::control_plane::registry::{DeleteOptions, Part, Registry, RegistryError, WriteOptions};
 use crate::resources::kinds::ResourceKind;
 use crate::resources::meta;
 
-/// The user kube-controller-manager runs as (a member of system:masters here: no finer RBAC yet).
+/// The user kube-controller-manager runs as (events and leases name it).
 pub const CONTROLLER_MANAGER_USER: &str = "system:kube-controller-manager";
-
-/// A Status answer (or an unreadable one).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{code} {reason}: {message}")]
-pub struct ApiError {
-    pub code: u16,
-    pub reason: String,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn is_not_found(&self) -> bool {
-        self.code == 404
-    }
-    pub fn is_conflict(&self) -> bool {
-        self.code == 409 && self.reason == "Conflict"
-    }
-    pub fn already_exists(&self) -> bool {
-        self.code == 409 && self.reason == "AlreadyExists"
-    }
-}
 
 #[derive(Clone)]
 pub struct LocalApi {
-    state: Arc<ApiState>,
-    identity: Identity,
+    registry: Arc<Registry>,
 }
 
 fn namespace_of(object: &Value) -> Option<String> {
@@ -50,58 +24,23 @@ fn namespace_of(object: &Value) -> Option<String> {
 }
 
 impl LocalApi {
-    pub fn new(state: Arc<ApiState>) -> Self {
-        LocalApi { state, identity: Identity::Admin { user: CONTROLLER_MANAGER_USER.into() } }
+    pub fn new(registry: Arc<Registry>) -> Self {
+        LocalApi { registry }
     }
 
-    async fn call(
+    async fn call<T: Send + 'static>(
         &self,
-        method: Method,
-        path: ObjectPath,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> Result<Value, ApiError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_str(content_type).expect("media type"));
-        let response = handle(
-            self.state.clone(),
-            self.identity.clone(),
-            method,
-            path,
-            ObjectQuery::default(),
-            headers,
-            Bytes::from(body),
-        )
-        .await;
-        let code = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.map_err(|e| ApiError {
-            code: 500,
-            reason: "InternalError".into(),
-            message: e.to_string(),
-        })?;
-        let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if (200..300).contains(&code) {
-            return Ok(answer);
-        }
-        Err(ApiError {
-            code,
-            reason: answer["reason"].as_str().unwrap_or("Unknown").into(),
-            message: answer["message"].as_str().unwrap_or("").into(),
-        })
+        f: impl FnOnce(&Registry) -> Result<T, RegistryError> + Send + 'static,
+    ) -> Result<T, RegistryError> {
+        let registry = self.registry.clone();
+        tokio::task::spawn_blocking(move || f(&registry))
+            .await
+            .unwrap_or_else(|e| Err(RegistryError::Internal(format!("a registry call failed: {e}"))))
     }
 
-    fn path(
-        kind: &'static ResourceKind,
-        namespace: Option<String>,
-        name: Option<String>,
-        sub: Option<&str>,
-    ) -> ObjectPath {
-        ObjectPath { kind, namespace, name, subresource: sub.map(String::from) }
-    }
-
-    pub async fn create(&self, kind: &'static ResourceKind, object: &Value) -> Result<Value, ApiError> {
-        let path = Self::path(kind, namespace_of(object), None, None);
-        self.call(Method::POST, path, "application/json", serde_json::to_vec(object).expect("json")).await
+    pub async fn create(&self, kind: &'static ResourceKind, object: &Value) -> Result<Value, RegistryError> {
+        let object = object.clone();
+        self.call(move |r| r.create(kind, namespace_of(&object).as_deref(), object, WriteOptions::default())).await
     }
 
     pub async fn get(
@@ -109,22 +48,24 @@ impl LocalApi {
         kind: &'static ResourceKind,
         namespace: Option<&str>,
         name: &str,
-    ) -> Result<Value, ApiError> {
-        let path = Self::path(kind, namespace.map(String::from), Some(name.into()), None);
-        self.call(Method::GET, path, "application/json", Vec::new()).await
+    ) -> Result<Value, RegistryError> {
+        let (namespace, name) = (namespace.map(String::from), name.to_string());
+        self.call(move |r| r.get(kind, namespace.as_deref(), &name)).await
     }
 
-    /// PUT of the whole object (or of its status with `subresource` "status"); its resourceVersion is the
-    /// precondition.
+    /// Replace the whole object (or its status, `part` Status); its resourceVersion is the precondition.
     pub async fn update(
         &self,
         kind: &'static ResourceKind,
         object: &Value,
-        subresource: Option<&str>,
-    ) -> Result<Value, ApiError> {
-        let name = meta::name(object).unwrap_or_default().to_string();
-        let path = Self::path(kind, namespace_of(object), Some(name), subresource);
-        self.call(Method::PUT, path, "application/json", serde_json::to_vec(object).expect("json")).await
+        part: Part,
+    ) -> Result<Value, RegistryError> {
+        let object = object.clone();
+        let name = meta::name(&object).unwrap_or_default().to_string();
+        self.call(move |r| {
+            r.update(kind, namespace_of(&object).as_deref(), &name, object, part, WriteOptions::default())
+        })
+        .await
     }
 
     /// A JSON merge patch.
@@ -134,34 +75,40 @@ impl LocalApi {
         namespace: Option<&str>,
         name: &str,
         patch: &Value,
-    ) -> Result<Value, ApiError> {
-        let path = Self::path(kind, namespace.map(String::from), Some(name.into()), None);
+    ) -> Result<Value, RegistryError> {
+        let (namespace, name) = (namespace.map(String::from), name.to_string());
         let body = serde_json::to_vec(patch).expect("json");
-        self.call(Method::PATCH, path, "application/merge-patch+json", body).await
+        self.call(move |r| {
+            let merge = "application/merge-patch+json";
+            r.patch(kind, namespace.as_deref(), &name, &body, merge, Part::Object, WriteOptions::default())
+        })
+        .await
     }
 
-    /// POST pods/NAME/binding: bind an unbound pod to `node`.
-    pub async fn bind(&self, namespace: &str, name: &str, node: &str) -> Result<(), ApiError> {
-        let pods = crate::resources::kinds::served("", "pods");
-        let path = Self::path(pods, Some(namespace.into()), Some(name.into()), Some("binding"));
-        let binding = serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "Binding",
-            "metadata": {"name": name, "namespace": namespace},
-            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
-        });
-        self.call(Method::POST, path, "application/json", serde_json::to_vec(&binding).expect("json")).await.map(|_| ())
+    /// Bind an unbound pod to `node` (what POST pods/NAME/binding does); returns the bound pod.
+    pub async fn bind(&self, namespace: &str, name: &str, node: &str) -> Result<Value, RegistryError> {
+        let (namespace, name, node) = (namespace.to_string(), name.to_string(), node.to_string());
+        self.call(move |r| r.bind(&namespace, &name, &node)).await
     }
 
-    /// DELETE with DeleteOptions (`propagationPolicy`, `preconditions`, `gracePeriodSeconds`).
+    /// Delete, with DeleteOptions (`propagationPolicy`, `preconditions`, `gracePeriodSeconds`).
     pub async fn delete(
         &self,
         kind: &'static ResourceKind,
         namespace: Option<&str>,
         name: &str,
-        options: &Value,
-    ) -> Result<Value, ApiError> {
-        let path = Self::path(kind, namespace.map(String::from), Some(name.into()), None);
-        self.call(Method::DELETE, path, "application/json", serde_json::to_vec(options).expect("json")).await
+        options: DeleteOptions,
+    ) -> Result<Value, RegistryError> {
+        let (namespace, name) = (namespace.map(String::from), name.to_string());
+        self.call(move |r| r.delete(kind, namespace.as_deref(), &name, options)).await
     }
+}
+
+/// DeleteOptions of a controller's delete: only the object with `uid`, with `propagation`.
+pub fn delete_options(uid: Option<String>, propagation: Option<&str>) -> DeleteOptions {
+    let options = json!({
+        "preconditions": uid.map(|uid| json!({"uid": uid})),
+        "propagationPolicy": propagation,
+    });
+    serde_json::from_value(options).unwrap_or_default()
 }

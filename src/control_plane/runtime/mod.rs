@@ -23,7 +23,7 @@ pub use actions::{Action, EventNote, Plan};
 pub use cache::Cache;
 pub use controller::{Controller, Reconciler};
 pub use informer::Change;
-pub use local_api::{ApiError, LocalApi};
+pub use local_api::LocalApi;
 
 /// Workers per controller (kube-controller-manager's default concurrent syncs is 5 for most; 2 cores here).
 pub const WORKERS: usize = 2;
@@ -62,7 +62,7 @@ fn start(state: &Arc<ApiState>, reconcilers: &[Arc<dyn Reconciler>]) -> JoinSet<
             controller.notice(change, cache);
         }
     }));
-    let api = LocalApi::new(state.clone());
+    let api = LocalApi::new(state.registry.clone());
     for controller in controllers.iter() {
         for _ in 0..controller.reconciler.workers() {
             tasks.spawn(controller.clone().work(cache.clone(), observed_rx.clone(), api.clone()));
@@ -81,7 +81,7 @@ async fn repair_allocations(store: Arc<dyn crate::control_plane::store::Store>) 
     loop {
         let s = store.clone();
         let repaired =
-            tokio::task::spawn_blocking(move || crate::control_plane::api::service_allocation::repair(s.as_ref()))
+            tokio::task::spawn_blocking(move || crate::control_plane::registry::service_allocation::repair(s.as_ref()))
                 .await;
         match repaired {
             Ok(Ok(0)) => {}
@@ -95,7 +95,7 @@ async fn repair_allocations(store: Arc<dyn crate::control_plane::store::Store>) 
 
 /// kube-controller-manager: wait to lead, run the controllers while leading, stop them when the Lease is lost.
 pub async fn run(state: Arc<ApiState>, reconcilers: Vec<Arc<dyn Reconciler>>) {
-    let mut election = leader::LeaderElection::new(LocalApi::new(state.clone()), candidate_identity());
+    let mut election = leader::LeaderElection::new(LocalApi::new(state.registry.clone()), candidate_identity());
     loop {
         loop {
             match election.try_acquire_or_renew().await {

@@ -1,0 +1,65 @@
+//! Create: a name from generateName, the generic checks (admit.rs), server-set metadata, the kind's
+//! defaults, allocation, and one create-if-absent write.
+
+use serde_json::{json, Value};
+
+use super::admit::{admit, strict_fields, well_formed};
+use super::strategy::for_kind;
+use super::{client_form, stored_form, Registry, RegistryError, WriteOptions};
+use crate::resources::kinds::ResourceKind;
+use crate::resources::meta;
+
+impl Registry {
+    /// Create `object` (in `kind`'s served form) in `namespace`; returns it as stored, in that form.
+    pub fn create(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: Option<&str>,
+        object: Value,
+        options: WriteOptions,
+    ) -> Result<Value, RegistryError> {
+        let strategy = for_kind(kind);
+        let mut object = stored_form(kind, object);
+        well_formed(kind, &object)?;
+        if meta::name(&object).is_none_or(str::is_empty) {
+            if let Some(prefix) = object.pointer("/metadata/generateName").and_then(Value::as_str).map(String::from) {
+                object["metadata"]["name"] = json!(format!("{prefix}{}", meta::random_suffix()));
+            }
+        }
+        strict_fields(kind, options.strict_fields, &object)?;
+        let mut object = admit(self.store(), kind, strategy, namespace, object)?;
+        meta::stamp_new(&mut object);
+        if strategy.tracks_generation() {
+            object["metadata"]["generation"] = json!(1);
+        }
+        if let Some(m) = object["metadata"].as_object_mut() {
+            m.remove("deletionTimestamp");
+            m.remove("deletionGracePeriodSeconds");
+        }
+        let ctx = self.context();
+        strategy.spec_defaults(kind, &mut object);
+        strategy.prepare_for_create(&ctx, &mut object);
+        let name = meta::name(&object).unwrap_or_default().to_string();
+        if options.dry_run {
+            return Ok(client_form(kind, object));
+        }
+        let key = kind.key(object.pointer("/metadata/namespace").and_then(Value::as_str), &name);
+        let allocated = strategy.allocate(&ctx, &key, &mut object, None).map_err(|causes| RegistryError::Invalid {
+            kind,
+            name: name.clone(),
+            causes,
+        })?;
+        match self.store().create(&key, &serde_json::to_vec(&object).expect("json")) {
+            Ok(revision) => {
+                meta::set_resource_version(&mut object, revision);
+                Ok(client_form(kind, object))
+            }
+            Err(e) => {
+                if let Some(a) = allocated {
+                    a.undo(self.store());
+                }
+                Err(RegistryError::from_store(kind, &name, e))
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Delete: preconditions, graceful deletion (the kind's), finalizers that hold the object marked until
+//! the controllers that own them let go (foreground and orphan propagation), and what leaving the store
+//! frees.
+
+use serde_json::{json, Value};
+
+use super::admit::finalizers;
+use super::strategy::for_kind;
+use super::{served, Registry, RegistryError};
+use crate::control_plane::store::Stored;
+use crate::resources::kinds::ResourceKind;
+use crate::resources::meta;
+
+pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
+pub const ORPHAN_FINALIZER: &str = "orphan";
+
+/// metav1.DeleteOptions, as far as they are honoured here.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteOptions {
+    pub grace_period_seconds: Option<i64>,
+    pub preconditions: Option<Preconditions>,
+    pub propagation_policy: Option<String>,
+    /// The pre-1.7 spelling of propagationPolicy Orphan (true) / Background (false).
+    pub orphan_dependents: Option<bool>,
+    /// `All`: answer as if deleted, delete nothing.
+    #[serde(default)]
+    pub dry_run: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Preconditions {
+    pub uid: Option<String>,
+}
+
+impl Registry {
+    /// Delete the object (or mark it, when finalizers or graceful deletion hold it); returns it as it
+    /// was deleted or as it is now marked.
+    pub fn delete(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: Option<&str>,
+        name: &str,
+        options: DeleteOptions,
+    ) -> Result<Value, RegistryError> {
+        if options.dry_run.iter().any(|d| d == "All") {
+            return self.get(kind, namespace, name);
+        }
+        let existing = self.existing(kind, namespace, name)?;
+        let object: Value = serde_json::from_slice(&existing.value).unwrap_or(Value::Null);
+        if let Some(uid) = options.preconditions.and_then(|p| p.uid) {
+            let actual = object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+            if actual != uid {
+                return Err(RegistryError::Precondition(format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                )));
+            }
+        }
+        let strategy = for_kind(kind);
+        if let Some(marked) = strategy.graceful_deletion(&object, options.grace_period_seconds) {
+            return self.write_marked(kind, name, &existing, &object, marked);
+        }
+        let policy = options
+            .propagation_policy
+            .or(options.orphan_dependents.map(|o| if o { "Orphan".into() } else { "Background".into() }))
+            .unwrap_or_else(|| strategy.default_propagation().into());
+        let finalizer = match policy.as_str() {
+            "Foreground" => Some(FOREGROUND_FINALIZER),
+            "Orphan" => Some(ORPHAN_FINALIZER),
+            "Background" => None,
+            other => {
+                return Err(RegistryError::invalid(
+                    kind,
+                    name,
+                    "propagationPolicy",
+                    format!(
+                        "Unsupported value: {other:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+                    ),
+                ))
+            }
+        };
+        // Finalizers hold the object (marked) until the controllers that own them let go.
+        let mut marked = object.clone();
+        if let Some(f) = finalizer {
+            meta::add_finalizer(&mut marked, f);
+        }
+        if !finalizers(&marked).is_empty() {
+            if marked.pointer("/metadata/deletionTimestamp").is_none() {
+                marked["metadata"]["deletionTimestamp"] = json!(meta::now_rfc3339());
+                marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+            }
+            return self.write_marked(kind, name, &existing, &object, marked);
+        }
+        self.remove(kind, &existing.key, name, Some(existing.revision))
+    }
+
+    /// Take the object out of the store (at `expected`, when given) and free what it held.
+    pub(super) fn remove(
+        &self,
+        kind: &'static ResourceKind,
+        key: &str,
+        name: &str,
+        expected: Option<u64>,
+    ) -> Result<Value, RegistryError> {
+        let old = self.store().delete(key, expected).map_err(|e| RegistryError::from_store(kind, name, e))?;
+        let strategy = for_kind(kind);
+        let object: Value = serde_json::from_slice(&old.value).unwrap_or(Value::Null);
+        strategy.release(self.store(), &old.key, &object, None);
+        strategy.after_delete(&self.context(), &old);
+        Ok(served(kind, &old.value, old.revision))
+    }
+
+    /// A deletion that only marks the object: the marked object is written, or, when it is already
+    /// marked so, answered as it is with nothing written.
+    fn write_marked(
+        &self,
+        kind: &'static ResourceKind,
+        name: &str,
+        existing: &Stored,
+        object: &Value,
+        marked: Value,
+    ) -> Result<Value, RegistryError> {
+        if marked == *object {
+            return Ok(served(kind, &existing.value, existing.revision));
+        }
+        let bytes = serde_json::to_vec(&marked).expect("json");
+        let revision = self
+            .store()
+            .update(&existing.key, &bytes, Some(existing.revision))
+            .map_err(|e| RegistryError::from_store(kind, name, e))?;
+        Ok(served(kind, &bytes, revision))
+    }
+}

@@ -1,0 +1,155 @@
+//! What a registry operation refuses, as Kubernetes' API errors: each carries the Status reason and code
+//! a client gets (the HTTP layer writes them out; in-process callers match on them).
+
+use serde_json::{json, Value};
+
+use crate::control_plane::store::StoreError;
+use crate::resources::kinds::ResourceKind;
+use crate::resources::validation::FieldError;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RegistryError {
+    /// A request the server will not act on as sent (a body that is not an object, a name that does not
+    /// match, a field strict decoding does not know).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Field validation failed.
+    #[error("{} {name:?} is invalid: {}", kind.kind, joined(causes))]
+    Invalid { kind: &'static ResourceKind, name: String, causes: Vec<FieldError> },
+    /// A patch that could not be applied to the object.
+    #[error("{0}")]
+    PatchInvalid(String),
+    #[error("the patch type {0:?} is not supported")]
+    UnsupportedPatch(String),
+    #[error("{} not found", describe(kind, name))]
+    NotFound { kind: &'static ResourceKind, name: String },
+    #[error("{} already exists", describe(kind, name))]
+    AlreadyExists { kind: &'static ResourceKind, name: String },
+    /// The object changed since the resourceVersion the write was based on.
+    #[error(
+        "Operation cannot be fulfilled on {}: the object has been modified; please apply your changes to the \
+         latest version and try again",
+        describe(kind, name)
+    )]
+    Conflict { kind: &'static ResourceKind, name: String },
+    /// A precondition other than the resourceVersion failed (a uid, a pod already bound).
+    #[error("{0}")]
+    Precondition(String),
+    #[error("the store has no space left on its device; the write was not made ({0})")]
+    NoSpace(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn joined(causes: &[FieldError]) -> String {
+    causes.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join(", ")
+}
+
+/// How Kubernetes names an object of a kind in its messages: `pods "web"`, `deployments.apps "web"`.
+pub fn describe(kind: &ResourceKind, name: &str) -> String {
+    if kind.group.is_empty() {
+        format!("{} {name:?}", kind.plural)
+    } else {
+        format!("{}.{} {name:?}", kind.plural, kind.group)
+    }
+}
+
+impl RegistryError {
+    /// A store error about `name` of `kind`.
+    pub fn from_store(kind: &'static ResourceKind, name: &str, e: StoreError) -> Self {
+        let name = name.to_string();
+        match e {
+            StoreError::NotFound(_) => RegistryError::NotFound { kind, name },
+            StoreError::AlreadyExists(_) => RegistryError::AlreadyExists { kind, name },
+            StoreError::Conflict { .. } => RegistryError::Conflict { kind, name },
+            StoreError::NoSpace(m) => RegistryError::NoSpace(m),
+            StoreError::Backend(m) => RegistryError::Internal(m),
+        }
+    }
+
+    pub fn invalid(kind: &'static ResourceKind, name: &str, field: &str, message: impl Into<String>) -> Self {
+        let causes = vec![FieldError { field: field.into(), message: message.into() }];
+        RegistryError::Invalid { kind, name: name.into(), causes }
+    }
+
+    /// The HTTP status code of the Status a client gets.
+    pub fn code(&self) -> u16 {
+        match self {
+            RegistryError::BadRequest(_) => 400,
+            RegistryError::NotFound { .. } => 404,
+            RegistryError::AlreadyExists { .. } | RegistryError::Conflict { .. } | RegistryError::Precondition(_) => {
+                409
+            }
+            RegistryError::UnsupportedPatch(_) => 415,
+            RegistryError::Invalid { .. } | RegistryError::PatchInvalid(_) => 422,
+            RegistryError::NoSpace(_) => 507,
+            RegistryError::Internal(_) => 500,
+        }
+    }
+
+    /// The Status reason (metav1.StatusReason).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RegistryError::BadRequest(_) => "BadRequest",
+            RegistryError::NotFound { .. } => "NotFound",
+            RegistryError::AlreadyExists { .. } => "AlreadyExists",
+            RegistryError::Conflict { .. } | RegistryError::Precondition(_) => "Conflict",
+            RegistryError::UnsupportedPatch(_) => "UnsupportedMediaType",
+            RegistryError::Invalid { .. } | RegistryError::PatchInvalid(_) => "Invalid",
+            RegistryError::NoSpace(_) => "InsufficientStorage",
+            RegistryError::Internal(_) => "InternalError",
+        }
+    }
+
+    /// The Status' details: for a validation failure, the object and each field's cause.
+    pub fn details(&self) -> Option<Value> {
+        let RegistryError::Invalid { kind, name, causes } = self else { return None };
+        let causes: Vec<Value> = causes
+            .iter()
+            .map(|e| json!({"reason": "FieldValueInvalid", "message": e.message, "field": e.field}))
+            .collect();
+        Some(json!({"name": name, "group": kind.group, "kind": kind.kind, "causes": causes}))
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, RegistryError::NotFound { .. })
+    }
+
+    /// The object was modified since it was read (retry on a fresh copy).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, RegistryError::Conflict { .. })
+    }
+
+    pub fn already_exists(&self) -> bool {
+        matches!(self, RegistryError::AlreadyExists { .. })
+    }
+
+    /// A precondition (uid) failed: the name now belongs to another object.
+    pub fn is_precondition_failed(&self) -> bool {
+        matches!(self, RegistryError::Precondition(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_and_reasons_are_kubernetes_own() {
+        let deployments = crate::resources::kinds::served("apps", "deployments");
+        let e = RegistryError::from_store(
+            deployments,
+            "web",
+            StoreError::Conflict { key: "k".into(), expected: 1, actual: 2 },
+        );
+        assert_eq!((e.code(), e.reason()), (409, "Conflict"));
+        assert!(e.to_string().starts_with("Operation cannot be fulfilled on deployments.apps \"web\""));
+        let pods = crate::resources::kinds::served("", "pods");
+        let e = RegistryError::from_store(pods, "p", StoreError::NotFound("k".into()));
+        assert_eq!(e.to_string(), "pods \"p\" not found");
+        let e = RegistryError::invalid(pods, "p", "spec.containers", "Required value");
+        assert_eq!(e.to_string(), "Pod \"p\" is invalid: spec.containers: Required value");
+        assert_eq!(e.details().unwrap()["causes"][0]["field"], "spec.containers");
+        assert_eq!(RegistryError::from_store(pods, "p", StoreError::NoSpace("full".into())).code(), 507);
+    }
+}

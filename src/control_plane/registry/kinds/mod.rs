@@ -1,0 +1,9 @@
+//! The kinds whose strategies add to the registry's generic steps, one file each.
+
+pub mod namespace;
+pub mod node;
+pub mod pod;
+pub mod secret;
+pub mod service;
+pub mod storage;
+pub mod workload;

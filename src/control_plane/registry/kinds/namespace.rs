@@ -1,0 +1,35 @@
+//! Namespaces: Active from the start, and a deleted namespace's objects go with it (at once: there is no
+//! namespace finalizer here).
+
+use serde_json::{json, Value};
+
+use crate::control_plane::registry::strategy::{for_kind, Strategy};
+use crate::control_plane::registry::Context;
+use crate::control_plane::store::Stored;
+use crate::resources::meta;
+
+pub struct NamespaceStrategy;
+
+impl Strategy for NamespaceStrategy {
+    fn prepare_for_create(&self, _ctx: &Context, object: &mut Value) {
+        if object.pointer("/status/phase").is_none() {
+            object["status"] = json!({"phase": "Active"});
+        }
+    }
+
+    fn after_delete(&self, ctx: &Context, old: &Stored) {
+        let object: Value = serde_json::from_slice(&old.value).unwrap_or(Value::Null);
+        let namespace = meta::name(&object).unwrap_or_default();
+        for kind in crate::resources::kinds::KINDS.iter().filter(|k| k.namespaced) {
+            let Ok((items, _)) = ctx.store.list(&kind.prefix(Some(namespace))) else { continue };
+            let strategy = for_kind(kind);
+            for item in items {
+                if let Ok(gone) = ctx.store.delete(&item.key, None) {
+                    let value: Value = serde_json::from_slice(&gone.value).unwrap_or(Value::Null);
+                    strategy.release(ctx.store, &gone.key, &value, None);
+                    strategy.after_delete(ctx, &gone);
+                }
+            }
+        }
+    }
+}

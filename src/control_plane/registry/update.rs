@@ -1,0 +1,216 @@
+//! Update (PUT) and patch: optimistic concurrency on resourceVersion, the fields only the server sets
+//! kept, the status apart from the main resource, the generation counted, and the end of a deletion
+//! whose last finalizer was just removed.
+
+use serde_json::{json, Value};
+
+use super::admit::{admit, finalizers, strict_fields, well_formed};
+use super::strategy::{for_kind, Strategy};
+use super::{client_form, served, stored_form, Registry, RegistryError, WriteOptions};
+use crate::control_plane::store::Stored;
+use crate::resources::kinds::ResourceKind;
+use crate::resources::{meta, patch};
+
+/// Which part of the object a write replaces: the object (its status kept, for kinds with a status
+/// subresource) or only the status (`/status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Object,
+    Status,
+}
+
+impl Registry {
+    /// Replace the object `object` names (PUT); its resourceVersion, when set, is the precondition.
+    pub fn update(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: Option<&str>,
+        name: &str,
+        object: Value,
+        part: Part,
+        options: WriteOptions,
+    ) -> Result<Value, RegistryError> {
+        let new = stored_form(kind, object);
+        if meta::name(&new) != Some(name) {
+            return Err(RegistryError::BadRequest("the name of the object does not match the name on the URL".into()));
+        }
+        let existing = self.existing(kind, namespace, name)?;
+        let expected = meta::resource_version(&new).unwrap_or(existing.revision);
+        if expected != existing.revision {
+            return Err(RegistryError::Conflict { kind, name: name.into() });
+        }
+        let old: Value = serde_json::from_slice(&existing.value).unwrap_or(Value::Null);
+        well_formed(kind, &new)?;
+        strict_fields(kind, options.strict_fields, &new)?;
+        let merged = merge_update(kind, for_kind(kind), &old, new, part);
+        self.write_update(kind, namespace, name, &old, merged, existing.revision, false, part, options)
+    }
+
+    /// Patch the object with `body` of `content_type` (JSON, merge, strategic merge, apply). An apply of
+    /// an object not there yet creates it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn patch(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: Option<&str>,
+        name: &str,
+        body: &[u8],
+        content_type: &str,
+        part: Part,
+        options: WriteOptions,
+    ) -> Result<Value, RegistryError> {
+        let existing = match self.existing(kind, namespace, name) {
+            Ok(s) => s,
+            Err(e) if e.is_not_found() && content_type.starts_with("application/apply-patch+yaml") => {
+                let mut object = patch::apply(&json!({}), body, content_type)
+                    .map_err(|e| RegistryError::BadRequest(e.to_string()))?;
+                well_formed(kind, &object)?;
+                // The object is the one the request names (and was authorized for), whatever the body says.
+                if meta::name(&object).is_some_and(|n| n != name) {
+                    return Err(RegistryError::BadRequest(
+                        "the name of the object does not match the name on the URL".into(),
+                    ));
+                }
+                object["metadata"]["name"] = json!(name);
+                return self.create(kind, namespace, object, options);
+            }
+            Err(e) => return Err(e),
+        };
+        let old = served(kind, &existing.value, existing.revision);
+        let patched = patch::apply(&old, body, content_type).map_err(|e| match e {
+            patch::PatchError::Unsupported(t) => RegistryError::UnsupportedPatch(t),
+            e => RegistryError::PatchInvalid(e.to_string()),
+        })?;
+        if meta::resource_version(&patched).is_some_and(|given| given != existing.revision) {
+            return Err(RegistryError::Conflict { kind, name: name.into() });
+        }
+        // The patch applies to what the client reads; the result is checked and merged as the store keeps it.
+        let (old, patched) = (stored_form(kind, old), stored_form(kind, patched));
+        well_formed(kind, &patched)?;
+        strict_fields(kind, options.strict_fields, &patched)?;
+        let merged = merge_update(kind, for_kind(kind), &old, patched, part);
+        let unchanged = {
+            let (mut a, mut b) = (old.clone(), merged.clone());
+            meta::strip_resource_version(&mut a);
+            meta::strip_resource_version(&mut b);
+            a == b
+        };
+        self.write_update(kind, namespace, name, &old, merged, existing.revision, unchanged, part, options)
+    }
+
+    /// The stored object, or NotFound.
+    pub(super) fn existing(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Stored, RegistryError> {
+        match self.store().get(&kind.key(namespace, name)) {
+            Ok(Some(s)) => Ok(s),
+            Ok(None) => Err(RegistryError::NotFound { kind, name: name.into() }),
+            Err(e) => Err(RegistryError::from_store(kind, name, e)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_update(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: Option<&str>,
+        name: &str,
+        old: &Value,
+        merged: Value,
+        expected: u64,
+        unchanged: bool,
+        part: Part,
+        options: WriteOptions,
+    ) -> Result<Value, RegistryError> {
+        if meta::name(&merged) != Some(name) {
+            return Err(RegistryError::invalid(kind, name, "metadata.name", "field is immutable"));
+        }
+        let strategy = for_kind(kind);
+        let mut object = admit(self.store(), kind, strategy, namespace, merged)?;
+        let deleting = object.pointer("/metadata/deletionTimestamp").is_some();
+        if deleting {
+            if let Some(added) = finalizers(&object).into_iter().find(|f| !finalizers(old).contains(f)) {
+                return Err(RegistryError::invalid(
+                    kind,
+                    name,
+                    "metadata.finalizers",
+                    format!("Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers [{added}]"),
+                ));
+            }
+        }
+        let key = kind.key(namespace, name);
+        // The last finalizer of an object being deleted is gone: the deletion completes now (a pod in
+        // graceful deletion, grace > 0, is left to its node's agent).
+        let grace = object.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
+        if deleting && grace == 0 && finalizers(&object).is_empty() && !options.dry_run {
+            return self.remove(kind, &key, name, Some(expected));
+        }
+        if unchanged || options.dry_run {
+            meta::set_resource_version(&mut object, expected);
+            return Ok(client_form(kind, object));
+        }
+        let ctx = self.context();
+        let allocated = match part {
+            Part::Object => strategy
+                .allocate(&ctx, &key, &mut object, Some(old))
+                .map_err(|causes| RegistryError::Invalid { kind, name: name.into(), causes })?,
+            Part::Status => None,
+        };
+        match self.store().update(&key, &serde_json::to_vec(&object).expect("json"), Some(expected)) {
+            Ok(revision) => {
+                if allocated.is_some() {
+                    strategy.release(self.store(), &key, old, Some(&object));
+                }
+                meta::set_resource_version(&mut object, revision);
+                Ok(client_form(kind, object))
+            }
+            Err(e) => {
+                if let Some(a) = allocated {
+                    a.undo(self.store());
+                }
+                Err(RegistryError::from_store(kind, name, e))
+            }
+        }
+    }
+}
+
+/// What an update may change merged into the stored object: of the status part only the status; of
+/// the object everything but the status (for kinds with a status subresource), and never what only the
+/// server sets.
+fn merge_update(kind: &ResourceKind, strategy: &dyn Strategy, old: &Value, mut new: Value, part: Part) -> Value {
+    if part == Part::Status {
+        let mut merged = old.clone();
+        merged["status"] = new.get("status").cloned().unwrap_or(Value::Null);
+        return merged;
+    }
+    for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        match old.pointer(&format!("/metadata/{field}")) {
+            Some(v) => new["metadata"][field] = v.clone(),
+            None => {
+                if let Some(m) = new["metadata"].as_object_mut() {
+                    m.remove(field);
+                }
+            }
+        }
+    }
+    strategy.spec_defaults(kind, &mut new);
+    strategy.prepare_for_update(&mut new);
+    if strategy.tracks_generation() && old.get("spec") != new.get("spec") {
+        let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+        new["metadata"]["generation"] = json!(generation + 1);
+    }
+    if strategy.status_is_subresource(kind) {
+        match old.get("status") {
+            Some(s) => new["status"] = s.clone(),
+            None => {
+                if let Some(map) = new.as_object_mut() {
+                    map.remove("status");
+                }
+            }
+        }
+    }
+    new
+}
