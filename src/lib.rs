@@ -19,6 +19,7 @@ pub mod lab;
 mod malloc_arenas;
 pub mod playbook;
 pub mod random_name;
+pub mod reflector;
 pub mod render;
 pub mod resources;
 pub mod streaming;

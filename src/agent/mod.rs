@@ -2,6 +2,7 @@
 //! 10 s through the API server with its node certificate, runs the node's pods on Docker, and serves the
 //! node API (logs, exec, attach, port-forward) to the API server.
 
+pub mod api_source;
 pub mod container_config;
 pub mod dns;
 pub mod events;

@@ -1,8 +1,8 @@
-//! The agent's informer: one collection (a list URL with its selectors) kept current by list-then-watch
-//! over the API, as client-go's reflector and store do. It lists once, then watches from the listed
-//! resourceVersion, resuming from the last version it saw when a watch ends (the server's timeout, a
-//! restart) and listing again only when the server answers that version is gone (410). Readers get the
-//! objects from memory; an optional channel hears about each change. Nothing is re-listed on a timer.
+//! The agent's informer: one collection (a list URL with its selectors) kept current by the reflector
+//! (src/reflector) from api_source.rs: listed once, then watched from the listed resourceVersion, resumed
+//! from the last version seen when a watch ends and listed again only when that version is gone (410).
+//! Readers get the objects from memory; an optional channel hears about each change. Nothing is re-listed
+//! on a timer.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
 use crate::apiclient::ApiClient;
+use crate::reflector::WatchEvent;
 
 /// How long to wait before trying again after the server could not be reached or refused.
 const RETRY: Duration = Duration::from_secs(1);
@@ -19,43 +20,12 @@ const RETRY: Duration = Duration::from_secs(1);
 pub use crate::resources::object_change::Change;
 
 pub struct WatchCache {
-    /// What it follows, for log lines.
-    path: String,
     objects: RwLock<BTreeMap<String, Arc<Value>>>,
     /// Bumped on every change; 0 until the first list is in.
     generation: watch::Sender<u64>,
 }
 
-/// `namespace/name`, or `name` for cluster-scoped objects.
-pub fn key_of(object: &Value) -> String {
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    match object.pointer("/metadata/namespace").and_then(Value::as_str) {
-        Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
-        _ => name.to_string(),
-    }
-}
-
-fn resource_version(object: &Value) -> Option<String> {
-    object.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(String::from)
-}
-
-/// A spawned task that ends with its owner: a watch cache that is stopped (its task aborted) closes its
-/// watch connection at once instead of leaving it open until the server's timeout.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Why a watch stopped.
-enum Ended {
-    /// The stream ended or broke: watch again from the last version seen.
-    Resume(String),
-    /// The version is gone (410): list again.
-    Expired,
-}
+pub use super::api_source::key_of;
 
 impl WatchCache {
     /// Follow `path` (a list URL, e.g. `/api/v1/pods?fieldSelector=spec.nodeName%3Dn1`) until the returned
@@ -65,12 +35,11 @@ impl WatchCache {
         path: String,
         changes: Option<mpsc::UnboundedSender<Change>>,
     ) -> (Arc<WatchCache>, tokio::task::JoinHandle<()>) {
-        let cache = Arc::new(WatchCache {
-            path: path.clone(),
-            objects: RwLock::new(BTreeMap::new()),
-            generation: watch::channel(0).0,
-        });
-        let task = tokio::spawn(cache.clone().follow(client, changes));
+        let cache = Arc::new(WatchCache { objects: RwLock::new(BTreeMap::new()), generation: watch::channel(0).0 });
+        let sink = Arc::new(Sink { cache: cache.clone(), changes });
+        let label = format!("kubeboot agent: {path}");
+        let source = super::api_source::ApiSource { client, path };
+        let task = tokio::spawn(crate::reflector::run(source, sink, label, RETRY));
         (cache, task)
     }
 
@@ -116,8 +85,8 @@ impl WatchCache {
     }
 
     /// Replace everything with a fresh list: changed and new objects, and those gone, are told.
-    fn replace(&self, items: Vec<Value>, changes: &Option<mpsc::UnboundedSender<Change>>) {
-        let listed: BTreeMap<String, Arc<Value>> = items.into_iter().map(|o| (key_of(&o), Arc::new(o))).collect();
+    fn replace(&self, items: Vec<(String, Arc<Value>)>, changes: &Option<mpsc::UnboundedSender<Change>>) {
+        let listed: BTreeMap<String, Arc<Value>> = items.into_iter().collect();
         let gone: Vec<String> =
             self.objects.read().expect("watch cache").keys().filter(|k| !listed.contains_key(*k)).cloned().collect();
         for key in gone {
@@ -131,98 +100,24 @@ impl WatchCache {
         // Synced, even when the list was empty.
         self.generation.send_modify(|g| *g += 1);
     }
+}
 
-    async fn list_once(&self, client: &ApiClient) -> Result<(Vec<Value>, String), String> {
-        let reply = client.request("GET", &self.path, None, None).await.map_err(|e| e.to_string())?;
-        if reply.status != 200 {
-            return Err(format!("listing: {}", reply.message()));
-        }
-        let mut list = reply.json();
-        let version = list.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
-        let items = match list.get_mut("items").map(Value::take) {
-            Some(Value::Array(items)) => items,
-            _ => Vec::new(),
-        };
-        Ok((items, version))
+/// The reflector's sink: the cache, and the channel its changes are told on.
+struct Sink {
+    cache: Arc<WatchCache>,
+    changes: Option<mpsc::UnboundedSender<Change>>,
+}
+
+impl crate::reflector::Sink for Sink {
+    fn replace(&self, objects: Vec<(String, Arc<Value>)>, _revision: u64) {
+        self.cache.replace(objects, &self.changes);
     }
 
-    /// One watch from `version`: events applied until the stream ends.
-    async fn watch_from(
-        &self,
-        client: &Arc<ApiClient>,
-        version: String,
-        changes: &Option<mpsc::UnboundedSender<Change>>,
-    ) -> Result<Ended, String> {
-        let separator = if self.path.contains('?') { '&' } else { '?' };
-        let path = format!("{}{separator}watch=true&resourceVersion={version}", self.path);
-        let (lines_tx, mut lines) = mpsc::channel::<String>(256);
-        let watcher = client.clone();
-        let mut stream = AbortOnDrop(tokio::spawn(async move { watcher.watch_lines(&path, lines_tx).await }));
-        let mut last = version;
-        while let Some(line) = lines.recv().await {
-            let Ok(mut event) = serde_json::from_str::<Value>(&line) else { continue };
-            let kind = event["type"].as_str().unwrap_or("").to_string();
-            let object = event.get_mut("object").map(Value::take).unwrap_or(Value::Null);
-            match kind.as_str() {
-                "ADDED" | "MODIFIED" => {
-                    last = resource_version(&object).unwrap_or(last);
-                    self.apply(key_of(&object), Some(Arc::new(object)), changes);
-                }
-                "DELETED" => {
-                    last = resource_version(&object).unwrap_or(last);
-                    self.apply(key_of(&object), None, changes);
-                }
-                "BOOKMARK" => last = resource_version(&object).unwrap_or(last),
-                "ERROR" if object["code"] == 410 => return Ok(Ended::Expired),
-                "ERROR" => return Err(object["message"].as_str().unwrap_or("watch error").to_string()),
-                _ => {}
-            }
-        }
-        match (&mut stream.0).await {
-            Ok(Ok(())) => Ok(Ended::Resume(last)),
-            Ok(Err(crate::apiclient::ClientError::Status { status: 410, .. })) => Ok(Ended::Expired),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    async fn follow(self: Arc<Self>, client: Arc<ApiClient>, changes: Option<mpsc::UnboundedSender<Change>>) {
-        let mut version: Option<String> = None;
-        let mut failing = false;
-        loop {
-            let from = match version.take() {
-                Some(v) => v,
-                None => match self.list_once(&client).await {
-                    Ok((items, listed)) => {
-                        self.replace(items, &changes);
-                        listed
-                    }
-                    Err(e) => {
-                        if !failing {
-                            eprintln!("kubeboot agent: {}: {e}; retrying", self.path);
-                            failing = true;
-                        }
-                        tokio::time::sleep(RETRY).await;
-                        continue;
-                    }
-                },
-            };
-            match self.watch_from(&client, from.clone(), &changes).await {
-                Ok(Ended::Resume(last)) => {
-                    failing = false;
-                    version = Some(last);
-                }
-                Ok(Ended::Expired) => {}
-                Err(e) => {
-                    if !failing {
-                        eprintln!("kubeboot agent: watching {}: {e}; retrying", self.path);
-                        failing = true;
-                    }
-                    // Resume from where it was: the server answers 410 if that is too old by now.
-                    version = Some(from);
-                    tokio::time::sleep(RETRY).await;
-                }
-            }
+    fn apply(&self, event: WatchEvent) {
+        match event {
+            WatchEvent::Put { key, object, .. } => self.cache.apply(key, Some(object), &self.changes),
+            WatchEvent::Delete { key, .. } => self.cache.apply(key, None, &self.changes),
+            WatchEvent::Progress(_) => {}
         }
     }
 }
@@ -233,18 +128,17 @@ mod tests {
     use serde_json::json;
 
     fn cache() -> WatchCache {
-        WatchCache {
-            path: "/api/v1/pods".into(),
-            objects: RwLock::new(BTreeMap::new()),
-            generation: watch::channel(0).0,
-        }
+        WatchCache { objects: RwLock::new(BTreeMap::new()), generation: watch::channel(0).0 }
     }
 
     #[test]
     fn a_relist_tells_what_changed_and_what_went() {
         let c = cache();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let pod = |name: &str, v: &str| json!({"metadata": {"name": name, "namespace": "d", "resourceVersion": v}});
+        let pod = |name: &str, v: &str| {
+            let object = json!({"metadata": {"name": name, "namespace": "d", "resourceVersion": v}});
+            (key_of(&object), Arc::new(object))
+        };
         assert!(!c.synced());
         c.replace(vec![pod("a", "1"), pod("b", "2")], &Some(tx.clone()));
         assert!(c.synced());

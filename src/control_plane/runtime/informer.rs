@@ -1,123 +1,135 @@
-//! The informer: list the watched kinds, then follow the server's watch from the listed revision, applying
-//! every event to the cache and telling the controllers what changed. A watch that can no longer resume
-//! (410 Gone: the history moved past it, or this reader fell behind the live feed) lists again, and the
-//! controllers hear about every object once more, as after a client-go relist.
+//! The controller manager's informer: the reflector (src/reflector) follows the watched kinds from the
+//! API server's hub (hub_source.rs) into the cache, telling the controllers what changed. A listing —
+//! the first, or after the watch could not resume (410 Gone: the history moved past it, or this reader
+//! fell behind the live feed) — tells them about every object once more, as after a client-go relist.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
-use tokio::sync::broadcast::error::RecvError;
 
 use super::cache::Cache;
-use crate::control_plane::store::{Event, EventKind, Store, StoreError, WatchHub};
-use crate::resources::meta;
+use super::hub_source::HubSource;
+use crate::reflector::{Sink, WatchEvent};
 
 pub use crate::resources::object_change::Change;
-
-pub struct Informer {
-    pub store: Arc<dyn Store>,
-    pub hub: Arc<WatchHub>,
-    /// Store prefixes of the watched kinds.
-    pub prefixes: Vec<String>,
-    pub cache: Arc<RwLock<Cache>>,
-    /// The revision the cache has reached, for writers waiting to read their own writes.
-    pub observed: tokio::sync::watch::Sender<u64>,
-}
-
-fn decode(value: &[u8], revision: u64) -> Option<Arc<Value>> {
-    let mut object: Value = serde_json::from_slice(value).ok()?;
-    meta::set_resource_version(&mut object, revision);
-    Some(Arc::new(object))
-}
 
 /// Called with each change and the cache it was applied to.
 pub type Notify = dyn Fn(&Change, &Cache) + Send + Sync;
 
-/// Each prefix's objects and the revision it was listed at.
-type Listed = BTreeMap<String, (Vec<(String, Arc<Value>)>, u64)>;
-
-fn list(store: &dyn Store, prefixes: &[String]) -> Result<Listed, StoreError> {
-    let mut out = BTreeMap::new();
-    for prefix in prefixes {
-        let (items, revision) = store.list(prefix)?;
-        let objects = items.into_iter().filter_map(|s| decode(&s.value, s.revision).map(|o| (s.key, o))).collect();
-        out.insert(prefix.clone(), (objects, revision));
-    }
-    Ok(out)
+pub struct Informer {
+    cache: Arc<RwLock<Cache>>,
+    /// The revision the cache has reached, for writers waiting to read their own writes.
+    observed: tokio::sync::watch::Sender<u64>,
+    notify: Box<Notify>,
 }
 
 impl Informer {
-    /// Runs until the watch feed closes (the server stops). `notify` is called with the cache after each change.
-    pub async fn run(self, notify: impl Fn(&Change, &Cache) + Send + Sync + 'static) {
-        let notify = Arc::new(notify);
-        loop {
-            match self.list_and_watch(notify.clone()).await {
-                Ok(()) => return,
-                Err(reason) => {
-                    eprintln!("kubeboot controller-manager: listing again ({reason})");
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                }
-            }
-        }
+    pub fn new(
+        cache: Arc<RwLock<Cache>>,
+        observed: tokio::sync::watch::Sender<u64>,
+        notify: impl Fn(&Change, &Cache) + Send + Sync + 'static,
+    ) -> Self {
+        Informer { cache, observed, notify: Box::new(notify) }
     }
 
-    /// Ok(()) when the feed is closed; Err(why) to list again.
-    async fn list_and_watch(&self, notify: Arc<Notify>) -> Result<(), String> {
-        let (store, prefixes) = (self.store.clone(), self.prefixes.clone());
-        let listed = tokio::task::spawn_blocking(move || list(store.as_ref(), &prefixes))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        let floor = listed.values().map(|(_, r)| *r).min().unwrap_or(0);
-        let subscription = self.hub.subscribe(floor).map_err(|e| e.to_string())?;
-        let listed_at: BTreeMap<String, u64> = listed.iter().map(|(p, (_, r))| (p.clone(), *r)).collect();
+    /// Follow `source` until its hub closes (the server stops).
+    pub async fn run(self, source: HubSource) {
+        let label = "kubeboot controller-manager".to_string();
+        crate::reflector::run(source, Arc::new(self), label, std::time::Duration::from_millis(200)).await
+    }
+
+    fn set(&self, cache: &mut Cache, key: String, new: Option<Arc<Value>>) {
+        let old = cache.apply(&key, new.clone());
+        if old.is_some() || new.is_some() {
+            (self.notify)(&Change { key, old, new }, cache);
+        }
+    }
+}
+
+impl Sink for Informer {
+    fn replace(&self, objects: Vec<(String, Arc<Value>)>, revision: u64) {
         {
             let mut cache = self.cache.write().expect("cache");
             let mut gone: std::collections::BTreeSet<String> = cache.keys().into_iter().collect();
-            for (key, object) in listed.into_values().flat_map(|(objects, _)| objects) {
+            for (key, object) in objects {
                 gone.remove(&key);
                 let old = cache.apply(&key, Some(object.clone()));
-                notify(&Change { key, old, new: Some(object) }, &cache);
+                (self.notify)(&Change { key, old, new: Some(object) }, &cache);
             }
             for key in gone {
-                let old = cache.apply(&key, None);
-                notify(&Change { key, old, new: None }, &cache);
+                self.set(&mut cache, key, None);
             }
-            cache.revision = floor;
+            cache.revision = revision;
         }
-        let _ = self.observed.send(floor);
-        for event in subscription.replay {
-            self.apply(&event, &listed_at, notify.as_ref());
-        }
-        let mut live = subscription.live;
-        loop {
-            match live.recv().await {
-                Ok(event) => self.apply(&event, &listed_at, notify.as_ref()),
-                Err(RecvError::Lagged(n)) => return Err(format!("fell {n} events behind the watch")),
-                Err(RecvError::Closed) => return Ok(()),
-            }
-        }
+        let _ = self.observed.send(revision);
     }
 
-    fn apply(&self, event: &Event, listed_at: &BTreeMap<String, u64>, notify: &Notify) {
-        let mut cache = self.cache.write().expect("cache");
-        if event.revision <= cache.revision {
-            return;
-        }
-        let watched = listed_at.iter().find(|(p, _)| event.key.starts_with(p.as_str()));
-        if watched.is_some_and(|(_, listed)| event.revision > *listed) {
-            let new = match event.kind {
-                EventKind::Deleted => None,
-                _ => decode(&event.value, event.revision),
-            };
-            let old = cache.apply(&event.key, new.clone());
-            if old.is_some() || new.is_some() {
-                notify(&Change { key: event.key.clone(), old, new }, &cache);
+    fn apply(&self, event: WatchEvent) {
+        let revision = event.revision();
+        {
+            let mut cache = self.cache.write().expect("cache");
+            if revision <= cache.revision {
+                return;
             }
+            match event {
+                WatchEvent::Put { key, object, .. } => self.set(&mut cache, key, Some(object)),
+                WatchEvent::Delete { key, .. } => self.set(&mut cache, key, None),
+                WatchEvent::Progress(_) => {}
+            }
+            cache.revision = revision;
         }
-        cache.revision = event.revision;
-        drop(cache);
-        let _ = self.observed.send(event.revision);
+        let _ = self.observed.send(revision);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control_plane::store::{HistoryCapacity, RedbStore, Store, WatchedStore};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn the_cache_follows_the_hub_and_its_revision_follows_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("s.redb")).unwrap());
+        let watched = WatchedStore::new(inner, HistoryCapacity { events: 100, bytes: 1 << 20 }).unwrap();
+        let hub = watched.hub();
+        let store: Arc<dyn Store> = Arc::new(watched);
+        store.create("/pods/d/before", br#"{"metadata":{"name":"before"}}"#).unwrap();
+        let cache = Arc::new(RwLock::new(Cache::default()));
+        let (observed_tx, mut observed) = tokio::sync::watch::channel(0u64);
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let record = told.clone();
+        let informer = Informer::new(cache.clone(), observed_tx, move |change, _| {
+            record.lock().unwrap().push((change.key.clone(), change.new.is_some()));
+        });
+        let source = HubSource::new(store.clone(), hub, vec!["/pods/".into()]);
+        let task = tokio::spawn(informer.run(source));
+        let reach = |observed: &mut tokio::sync::watch::Receiver<u64>, revision: u64| {
+            let mut observed = observed.clone();
+            async move {
+                tokio::time::timeout(Duration::from_secs(5), observed.wait_for(|r| *r >= revision))
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+        };
+        reach(&mut observed, store.revision().unwrap()).await;
+        let made = store.create("/pods/d/after", br#"{"metadata":{"name":"after"}}"#).unwrap();
+        reach(&mut observed, made).await;
+        assert!(cache.read().unwrap().get("/pods/d/after").is_some());
+        // A write to a kind not followed still moves the revision a writer waits for.
+        let other = store.create("/leases/x", b"{}").unwrap();
+        reach(&mut observed, other).await;
+        store.delete("/pods/d/before", None).unwrap();
+        let gone = store.revision().unwrap();
+        reach(&mut observed, gone).await;
+        assert!(cache.read().unwrap().get("/pods/d/before").is_none());
+        assert_eq!(
+            *told.lock().unwrap(),
+            [("/pods/d/before".to_string(), true), ("/pods/d/after".into(), true), ("/pods/d/before".into(), false)]
+        );
+        task.abort();
     }
 }

@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod cache;
 pub mod controller;
+pub mod hub_source;
 pub mod informer;
 pub mod leader;
 pub mod local_api;
@@ -48,20 +49,15 @@ fn start(state: &Arc<ApiState>, reconcilers: &[Arc<dyn Reconciler>]) -> JoinSet<
     let (observed_tx, observed_rx) = tokio::sync::watch::channel(0u64);
     let controllers: Arc<Vec<Arc<Controller>>> =
         Arc::new(reconcilers.iter().map(|r| Arc::new(Controller::new(r.clone()))).collect());
-    let informer = informer::Informer {
-        store: state.store.clone(),
-        hub: state.watch.clone(),
-        prefixes: watched_prefixes(),
-        cache: cache.clone(),
-        observed: observed_tx,
-    };
-    let mut tasks = JoinSet::new();
     let notified = controllers.clone();
-    tasks.spawn(informer.run(move |change, cache| {
+    let informer = informer::Informer::new(cache.clone(), observed_tx, move |change, cache| {
         for controller in notified.iter() {
             controller.notice(change, cache);
         }
-    }));
+    });
+    let source = hub_source::HubSource::new(state.store.clone(), state.watch.clone(), watched_prefixes());
+    let mut tasks = JoinSet::new();
+    tasks.spawn(informer.run(source));
     let api = LocalApi::new(state.registry.clone());
     for controller in controllers.iter() {
         for _ in 0..controller.reconciler.workers() {
