@@ -7,41 +7,27 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 
+/// kubectl in a namespace of its own, with the pod helpers these checks use.
 struct Kubectl<'a> {
-    path: PathBuf,
-    label: String,
-    conf: &'a Path,
+    k: common::kubectl::Kubectl,
     home: &'a Path,
     namespace: String,
+    label: String,
 }
 
 impl<'a> Kubectl<'a> {
     fn new(label: &str, namespace: &str, conf: &'a Path, home: &'a Path) -> Self {
-        Kubectl {
-            path: common::kubectls::by_label(label),
-            label: label.into(),
-            conf,
-            home,
-            namespace: namespace.into(),
-        }
+        let k = common::kubectl::Kubectl::new(label, conf).with_home(home).in_namespace(namespace);
+        Kubectl { k, home, namespace: namespace.into(), label: label.into() }
     }
 
     fn run(&self, args: &[&str]) -> String {
-        let out = Command::new(&self.path)
-            .args(["-n", &self.namespace])
-            .args(args)
-            .env("KUBECONFIG", self.conf)
-            .env("HOME", self.home)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{} {args:?}: {}", self.label, String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.k.stdout(args)
     }
 
     fn json(&self, args: &[&str]) -> Value {
@@ -333,20 +319,18 @@ fn replica_sets_and_garbage_collection_through_kubectl() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     kubelet.join().unwrap();
-    let lease = Command::new(common::kubectls::by_label("kubectl.1.33"))
-        .args(["-n", "kube-system", "get", "lease", "kube-controller-manager", "-o", "json"])
-        .env("KUBECONFIG", &conf_path)
-        .env("HOME", server.dir.path())
-        .output()
-        .unwrap();
-    let lease: Value = serde_json::from_slice(&lease.stdout).expect("the controller manager's Lease");
-    let metrics = Command::new(common::kubectls::by_label("kubectl.1.33"))
-        .args(["get", "--raw", "/metrics"])
-        .env("KUBECONFIG", &conf_path)
-        .env("HOME", server.dir.path())
-        .output()
-        .unwrap();
-    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    let k33 = common::kubectl::Kubectl::new("kubectl.1.33", &conf_path).with_home(server.dir.path());
+    let lease: Value = serde_json::from_str(&k33.stdout(&[
+        "-n",
+        "kube-system",
+        "get",
+        "lease",
+        "kube-controller-manager",
+        "-o",
+        "json",
+    ]))
+    .expect("the controller manager's Lease");
+    let metrics = k33.stdout(&["get", "--raw", "/metrics"]);
     let reconciles = |controller: &str| -> u64 {
         let prefix = format!("kubeboot_controller_reconciles_total{{controller=\"{controller}\"}} ");
         metrics.lines().find_map(|l| l.strip_prefix(prefix.as_str())).and_then(|n| n.parse().ok()).unwrap_or(0)

@@ -13,6 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::kubectl::Kubectl;
 use serde_json::Value;
 
 fn node(name: &str, ip: &str, master: bool) -> Value {
@@ -29,25 +30,25 @@ fn server_with_kubeconfig() -> (common::api::Server, PathBuf, kubeboot::bootstra
     (server, admin_conf, conf)
 }
 
-fn kubectl_in(kubectl: &Path, admin_conf: &Path, home: &Path) -> Command {
-    let mut cmd = Command::new(kubectl);
-    cmd.env("KUBECONFIG", admin_conf).env("HOME", home);
-    cmd
+/// kubectl against `admin_conf` with `home` as its HOME (kubectl caches discovery there).
+fn kubectl(kubectl: &Path, admin_conf: &Path, home: &Path) -> Kubectl {
+    Kubectl::at(&kubectl.display().to_string(), kubectl, admin_conf).with_home(home)
+}
+
+fn kubectl_in(path: &Path, admin_conf: &Path, home: &Path) -> Command {
+    kubectl(path, admin_conf, home).command(&[])
 }
 
 /// Run kubectl: its exit code and what it printed (stdout, then stderr).
-fn run_in(kubectl: &Path, admin_conf: &Path, home: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = kubectl_in(kubectl, admin_conf, home).args(args).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.code(), text)
+fn run_in(path: &Path, admin_conf: &Path, home: &Path, args: &[&str]) -> (Option<i32>, String) {
+    kubectl(path, admin_conf, home).code(args)
 }
 
-/// One kubectl against the test server, with a HOME of its own (kubectl caches discovery there, and each
-/// version must do its own) and a namespace of its own.
+/// One kubectl against the test server, with a HOME of its own (each version must do its own discovery)
+/// and a namespace of its own.
 struct Session<'a> {
     label: &'a str,
-    kubectl: &'a Path,
-    admin_conf: &'a Path,
+    k: Kubectl,
     home: PathBuf,
     ns: String,
 }
@@ -60,16 +61,17 @@ impl<'a> Session<'a> {
         kubectl: (usize, &'a str, &'a Path),
         prefix: &str,
     ) -> Self {
-        let (i, label, kubectl) = kubectl;
+        let (i, label, path) = kubectl;
         let home = server.dir.path().join(format!("{prefix}-home-{i}"));
         std::fs::create_dir_all(&home).unwrap();
-        let session = Session { label, kubectl, admin_conf, home, ns: format!("{prefix}-{i}") };
+        let k = Kubectl::at(label, path, admin_conf).with_home(&home);
+        let session = Session { label, k, home, ns: format!("{prefix}-{i}") };
         session.ok(&["create", "namespace", &session.ns]);
         session
     }
 
     fn run(&self, args: &[&str]) -> (Option<i32>, String) {
-        run_in(self.kubectl, self.admin_conf, &self.home, args)
+        self.k.code(args)
     }
 
     /// Runs kubectl and fails the test unless it succeeds; what it printed.
@@ -94,16 +96,8 @@ fn kubectl_versions_get_nodes() {
     let binaries = common::kubectls::all();
     assert!(!binaries.is_empty(), "no kubectl at all on this machine");
     for (label, kubectl) in binaries {
-        let run = |args: &[&str]| {
-            let out = Command::new(&kubectl)
-                .args(args)
-                .env("KUBECONFIG", &admin_conf)
-                .env("HOME", server.dir.path())
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{label} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
+        let k = Kubectl::at(&label, &kubectl, &admin_conf).with_home(server.dir.path());
+        let run = |args: &[&str]| k.stdout(args);
         let rows = |text: &str| -> Vec<Vec<String>> {
             text.lines().map(|l| l.split_whitespace().map(String::from).collect()).collect()
         };
@@ -131,8 +125,7 @@ fn kubectl_versions_get_nodes() {
         assert!(labelled.contains("kubernetes.io/hostname=k8s-node1"), "{label}: {labelled}");
         let one = rows(&run(&["get", "node", "k8s-node1"]));
         assert_eq!((one.len(), one[1][0].as_str()), (2, "k8s-node1"), "{label}");
-        let missing =
-            Command::new(&kubectl).args(["get", "node", "nope"]).env("KUBECONFIG", &admin_conf).output().unwrap();
+        let missing = k.output(&["get", "node", "nope"]);
         assert!(String::from_utf8_lossy(&missing.stderr).contains("NotFound"), "{label}");
         eprintln!("ok: {label}");
     }

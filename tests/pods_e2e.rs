@@ -26,24 +26,14 @@ fn manifest(rel: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel).display().to_string()
 }
 
-#[test]
-fn pods_run_on_docker_across_the_lab() {
-    let work = tempfile::tempdir().unwrap();
-    let inv_path = work.path().join("lab.yaml");
-    let inv = inv_path.to_str().unwrap();
-    common::fresh_lab(3, inv);
+/// pod-1 as the later checks find it.
+struct PodOne {
+    node: String,
+    other: String,
+}
 
-    // The lab's pod range is private and the walkthrough's public one is nowhere; the bridge drops what is
-    // not for the lab or a package mirror.
-    let inventory = std::fs::read_to_string(&inv_path).unwrap();
-    assert!(inventory.contains("pod_network_cidr: 10.244.0.0/16"), "{inventory}");
-    assert!(!inventory.contains("pod_network_cidr: 20.96"), "{inventory}");
-    let forward = common::run("iptables", &["-S", "FORWARD"]);
-    assert!(forward.contains("-i kblab0 -m comment --comment kubeboot-lab -j DROP"), "{forward}");
-
-    let kubeconfig = common::up_with_kubeconfig(inv, work.path());
-    let k = Kubectl::new("kubectl (PATH)", &kubeconfig);
-
+/// pod-1 of the walkthrough: where it runs, its columns and events, both ports from elsewhere, Docker's names.
+fn walkthrough_pod_checks(k: &Kubectl) -> PodOne {
     // 1. pod-1 of the walkthrough, unmodified: 2/2 Running on a worker, kubectl's columns as on kubeadm.
     k.ok(&["apply", "-f", &manifest("examples/pod-1.yaml")]);
     common::wait_for("pod-1 Running and Ready", Duration::from_secs(120), || {
@@ -87,7 +77,11 @@ fn pods_run_on_docker_across_the_lab() {
         assert!(names.contains(&format!("k8s_{c}_pod-1_default_{uid}_0 pod-1 {c}")), "{names}");
     }
     assert!(names.contains(&format!("k8s_POD_pod-1_default_{uid}_0 pod-1")), "{names}");
+    PodOne { node, other: other.to_string() }
+}
 
+/// A nodeSelector honoured; one no node satisfies reported as kube-scheduler does.
+fn scheduling_checks(k: &Kubectl) {
     // 4. Scheduling: a nodeSelector is honoured; one no node satisfies is reported as kube-scheduler does.
     k.ok(&[
         "apply",
@@ -108,7 +102,10 @@ fn pods_run_on_docker_across_the_lab() {
     });
     let events = k.ok(&["get", "events", "--field-selector", "involvedObject.name=nowhere"]);
     assert!(events.contains("FailedScheduling") && events.contains(expected), "{events}");
+}
 
+/// A crashing container: CrashLoopBackOff, a growing restart count, its last exit kept.
+fn crash_loop_checks(k: &Kubectl) {
     // 5. A crashing container: CrashLoopBackOff and a growing restart count, its last exit kept.
     k.ok(&["apply", "-f", &manifest("tests/manifests/workloads/crasher.yaml")]);
     common::wait_for("crasher restarted twice", Duration::from_secs(90), || {
@@ -123,7 +120,10 @@ fn pods_run_on_docker_across_the_lab() {
     });
     let crash = &k.json(&["get", "pod", "crasher"])["status"]["containerStatuses"][0];
     assert_eq!(crash["lastState"]["terminated"]["exitCode"], 3, "{crash}");
+}
 
+/// Readiness and liveness probes; a missing image.
+fn probe_and_pull_checks(k: &Kubectl) {
     // 5b. Probes: readiness gates Ready, a failing liveness probe restarts its container; a missing image
     // is ErrImagePull, then ImagePullBackOff.
     k.ok(&[
@@ -152,7 +152,10 @@ fn pods_run_on_docker_across_the_lab() {
         let out = k.ok(&["get", "pod", "no-image", "--no-headers"]);
         out.contains("ImagePullBackOff") || out.contains("ErrImagePull")
     });
+}
 
+/// cordon keeps new pods off a node; uncordon lets them back.
+fn cordon_checks(k: &Kubectl) {
     // 5c. cordon keeps new pods off a node; uncordon lets them back.
     k.ok(&["cordon", "lab-node1"]);
     let cordoned = k.ok(&["get", "nodes", "lab-node1", "--no-headers"]);
@@ -166,7 +169,10 @@ fn pods_run_on_docker_across_the_lab() {
         running_ready(&k.json(&["get", "pod", "pinned"]))
     });
     k.ok(&["delete", "pod", "pinned"]);
+}
 
+/// emptyDir shared, hostPath kept, the pod's folder removed with it.
+fn volume_checks(k: &Kubectl) {
     // 6. emptyDir shared by the pod's containers; hostPath kept on the node after the pod is gone.
     k.ok(&["apply", "-f", &manifest("examples/pod-volume-1.yaml")]);
     common::wait_for("pod-volume-1 Running", Duration::from_secs(60), || {
@@ -199,7 +205,10 @@ fn pods_run_on_docker_across_the_lab() {
         .collect::<Vec<_>>(),
         ["0", "0"]
     );
+}
 
+/// Init containers first; a configMap in env and files; fieldRef; an emptyDir in memory.
+fn init_and_config_checks(k: &Kubectl) {
     // 6b. Init containers run first (Init:0/1 meanwhile), a configMap reaches env and files, fieldRef the
     // pod's name, an emptyDir in memory is shared with the init container.
     k.ok(&["apply", "-f", &manifest("tests/manifests/workloads/init-and-config.yaml")]);
@@ -224,16 +233,24 @@ fn pods_run_on_docker_across_the_lab() {
     );
     k.ok(&["delete", "pod", "init-pod"]);
     k.ok(&["delete", "configmap", "app-config"]);
+}
 
+/// An agent restart adopts the running pod.
+fn agent_restart_checks(k: &Kubectl, pod: &PodOne) {
+    let node = pod.node.as_str();
     // 7. An agent restart adopts the running pod: the same containers, still Running.
-    let before = lab_sh(&node, "docker ps -q -f name=_pod-1_ | sort");
-    lab_sh(&node, "systemctl restart kubeboot-agent");
+    let before = lab_sh(node, "docker ps -q -f name=_pod-1_ | sort");
+    lab_sh(node, "systemctl restart kubeboot-agent");
     std::thread::sleep(Duration::from_secs(6));
-    assert_eq!(lab_sh(&node, "docker ps -q -f name=_pod-1_ | sort"), before, "nothing restarted");
+    assert_eq!(lab_sh(node, "docker ps -q -f name=_pod-1_ | sort"), before, "nothing restarted");
     assert!(running_ready(&k.json(&["get", "pod", "pod-1"])));
+}
 
+/// A Docker restart is survived.
+fn docker_restart_checks(k: &Kubectl, pod: &PodOne) {
+    let (node, other) = (pod.node.as_str(), pod.other.as_str());
     // 8. A Docker restart is survived: pod-1 comes back (restartPolicy Always) and answers again.
-    lab_sh(&node, "systemctl restart docker");
+    lab_sh(node, "systemctl restart docker");
     common::wait_for("pod-1 back after a Docker restart", Duration::from_secs(90), || {
         running_ready(&k.json(&["get", "pod", "pod-1"]))
             && lab_sh(
@@ -245,7 +262,11 @@ fn pods_run_on_docker_across_the_lab() {
             )
             .contains("8000")
     });
+}
 
+/// Graceful and forced deletion leave no container behind.
+fn deletion_checks(k: &Kubectl, pod: &PodOne) {
+    let node = pod.node.as_str();
     // 9. Delete is graceful and complete: kubectl waits, and no container of the pod is left.
     k.ok(&["delete", "pod", "pod-1", "crasher", "nowhere", "probed"]);
     // A forced delete removes the object at once; the agent then removes the containers of a pod that is gone.
@@ -255,13 +276,47 @@ fn pods_run_on_docker_across_the_lab() {
         lab_sh(&inode, "docker ps -aq -f name=_no-image_ | wc -l").trim() == "0"
     });
     assert!(!k.run(&["get", "pod", "pod-1"]).0, "pod-1 is gone once delete returns");
-    assert_eq!(lab_sh(&node, "docker ps -aq -f name=_pod-1_ | wc -l").trim(), "0");
+    assert_eq!(lab_sh(node, "docker ps -aq -f name=_pod-1_ | wc -l").trim(), "0");
+}
 
+/// A deleted Node is registered again by its running agent, as kubelet does.
+fn node_reregistration_checks(k: &Kubectl) {
     // 10. `kubectl delete node`: the running agent registers its Node again, as kubelet does.
     k.ok(&["delete", "node", "lab-node2"]);
     common::wait_for("lab-node2 registered again and Ready", Duration::from_secs(60), || {
         k.run(&["get", "node", "lab-node2", "--no-headers"]).1.split_whitespace().nth(1) == Some("Ready")
     });
+}
+
+#[test]
+fn pods_run_on_docker_across_the_lab() {
+    let work = tempfile::tempdir().unwrap();
+    let inv_path = work.path().join("lab.yaml");
+    let inv = inv_path.to_str().unwrap();
+    common::fresh_lab(3, inv);
+
+    // The lab's pod range is private and the walkthrough's public one is nowhere; the bridge drops what is
+    // not for the lab or a package mirror.
+    let inventory = std::fs::read_to_string(&inv_path).unwrap();
+    assert!(inventory.contains("pod_network_cidr: 10.244.0.0/16"), "{inventory}");
+    assert!(!inventory.contains("pod_network_cidr: 20.96"), "{inventory}");
+    let forward = common::run("iptables", &["-S", "FORWARD"]);
+    assert!(forward.contains("-i kblab0 -m comment --comment kubeboot-lab -j DROP"), "{forward}");
+
+    let kubeconfig = common::up_with_kubeconfig(inv, work.path());
+    let k = Kubectl::new("kubectl (PATH)", &kubeconfig);
+
+    let pod_one = walkthrough_pod_checks(&k);
+    scheduling_checks(&k);
+    crash_loop_checks(&k);
+    probe_and_pull_checks(&k);
+    cordon_checks(&k);
+    volume_checks(&k);
+    init_and_config_checks(&k);
+    agent_restart_checks(&k, &pod_one);
+    docker_restart_checks(&k, &pod_one);
+    deletion_checks(&k, &pod_one);
+    node_reregistration_checks(&k);
 
     let down = kubeboot(&["lab", "down"], &[]);
     assert!(down.status.success(), "lab down: {}", String::from_utf8_lossy(&down.stderr));

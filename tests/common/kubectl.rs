@@ -12,23 +12,65 @@ pub struct Kubectl {
     pub path: PathBuf,
     pub label: String,
     pub kubeconfig: PathBuf,
+    /// HOME for kubectl's discovery cache (each version must do its own); inherited when None.
+    pub home: Option<PathBuf>,
+    /// `-n` for every command; kubeconfig's namespace when None.
+    pub namespace: Option<String>,
 }
 
 impl Kubectl {
     /// The kubectl labelled so (kubectls::by_label) against `kubeconfig`.
     pub fn new(label: &str, kubeconfig: &Path) -> Self {
-        Kubectl { path: super::kubectls::by_label(label), label: label.into(), kubeconfig: kubeconfig.to_path_buf() }
+        Self::at(label, &super::kubectls::by_label(label), kubeconfig)
     }
 
     /// A kubectl binary given by path (one the machine's list does not name), labelled for messages.
     pub fn at(label: &str, path: &Path, kubeconfig: &Path) -> Self {
-        Kubectl { path: path.to_path_buf(), label: label.into(), kubeconfig: kubeconfig.to_path_buf() }
+        Kubectl {
+            path: path.to_path_buf(),
+            label: label.into(),
+            kubeconfig: kubeconfig.to_path_buf(),
+            home: None,
+            namespace: None,
+        }
+    }
+
+    /// The same kubectl with a HOME of its own.
+    pub fn with_home(mut self, home: &Path) -> Self {
+        self.home = Some(home.to_path_buf());
+        self
+    }
+
+    /// The same kubectl working in `namespace`.
+    pub fn in_namespace(mut self, namespace: &str) -> Self {
+        self.namespace = Some(namespace.into());
+        self
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.path);
-        cmd.arg("--kubeconfig").arg(&self.kubeconfig).args(args);
+        cmd.arg("--kubeconfig").arg(&self.kubeconfig);
+        if let Some(ns) = &self.namespace {
+            cmd.args(["-n", ns]);
+        }
+        if let Some(home) = &self.home {
+            cmd.env("HOME", home);
+        }
+        cmd.args(args);
         cmd
+    }
+
+    /// Its exit code and what it printed (stdout, then stderr).
+    pub fn code(&self, args: &[&str]) -> (Option<i32>, String) {
+        let out = self.output(args);
+        (out.status.code(), text(&out))
+    }
+
+    /// stdout of a command that must succeed (stderr only in the failure message).
+    pub fn stdout(&self, args: &[&str]) -> String {
+        let out = self.output(args);
+        assert!(out.status.success(), "{} {args:?}: {}", self.label, text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// The whole output, stdout and stderr apart (no stdin).
