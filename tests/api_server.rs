@@ -560,3 +560,32 @@ fn an_old_or_revoked_node_certificate_is_refused() {
     assert_eq!(s.curl("/api/v1/nodes", as_second, &[]).0, 401, "revoked");
     assert_eq!(s.curl("/api/v1/nodes", admin, &[]).0, 200, "admins are untouched");
 }
+
+/// The API client keeps its connections alive: thirty requests of one client cost one or two TLS
+/// handshakes on the server, not thirty (an agent's heartbeats and status writes reuse them).
+#[test]
+fn one_client_reuses_its_connections() {
+    use kubeboot::apiclient::ApiClient;
+    use kubeboot::bootstrap::kubeconfig::Kubeconfig;
+
+    let s = common::api::start();
+    let server = format!("https://127.0.0.1:{}", s.port);
+    let conf = Kubeconfig::with_user("t", &server, &s.ca_pem, "admin", &s.admin.0, &s.admin.1);
+    let admin = ApiClient::from_kubeconfig(&conf).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let handshakes = |client: &ApiClient| {
+        let metrics = rt.block_on(client.request("GET", "/metrics", None, None)).unwrap();
+        let text = String::from_utf8_lossy(&metrics.body).into_owned();
+        text.lines().find_map(|l| l.strip_prefix("kubeboot_tls_handshakes_total ")).unwrap().parse::<u64>().unwrap()
+    };
+    let before = handshakes(&admin);
+    for _ in 0..30 {
+        let reply = rt.block_on(admin.request("GET", "/api/v1/namespaces/default", None, None)).unwrap();
+        assert_eq!(reply.status, 200);
+    }
+    let after = handshakes(&admin);
+    assert!(after - before <= 2, "30 requests took {} handshakes", after - before);
+    // A second client is a connection of its own.
+    let other = ApiClient::from_kubeconfig(&conf).unwrap();
+    assert!(handshakes(&other) > after, "a new client connects anew");
+}

@@ -64,6 +64,21 @@ impl Drop for HandshakeSlot<'_> {
     }
 }
 
+/// TLS handshakes completed, on /metrics: with clients that keep connections alive it grows with the
+/// clients, not with their requests.
+fn tls_handshakes() -> &'static prometheus::IntCounter {
+    static COUNTER: std::sync::OnceLock<prometheus::IntCounter> = std::sync::OnceLock::new();
+    COUNTER.get_or_init(|| {
+        let counter = prometheus::IntCounter::new(
+            "kubeboot_tls_handshakes_total",
+            "TLS handshakes completed by this process' HTTPS servers.",
+        )
+        .expect("a valid metric");
+        let _ = prometheus::default_registry().register(Box::new(counter.clone()));
+        counter
+    })
+}
+
 /// Serve until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
@@ -100,6 +115,7 @@ pub async fn serve(
                     // A failed or slow handshake (wrong CA, a port scan, an idle socket) only ends that connection.
                     let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else { return };
                     drop(slot);
+                    tls_handshakes().inc();
                     let leaf = stream.get_ref().1.peer_certificates().and_then(|certs| certs.first());
                     let identity = leaf.map(|leaf| Identity::from_cert_der(leaf)).unwrap_or(Identity::Anonymous);
                     let fingerprint = CertificateFingerprint(leaf.map(|l| crate::bootstrap::pin::sha256_hex(l)).unwrap_or_default());
