@@ -49,6 +49,22 @@ async fn controller_counters(admin: &ApiClient) -> (f64, f64) {
     (sum("kubeboot_controller_reconciles_total{"), sum("kubeboot_controller_reconcile_seconds_total{"))
 }
 
+/// Seconds computing plans per controller since the server started, the largest first.
+async fn plan_seconds_by_controller(admin: &ApiClient) -> Vec<(String, f64)> {
+    let reply = admin.request("GET", "/metrics", None, None).await.unwrap();
+    let text = String::from_utf8_lossy(&reply.body).into_owned();
+    let mut by: Vec<(String, f64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("kubeboot_controller_reconcile_seconds_total{controller=\""))
+        .filter_map(|l| {
+            let (name, rest) = l.split_once('"')?;
+            Some((name.to_string(), rest.split_whitespace().last()?.parse().ok()?))
+        })
+        .collect();
+    by.sort_by(|a, b| b.1.total_cmp(&a.1));
+    by
+}
+
 fn replica_set(i: usize) -> Value {
     json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": format!("rs-{i:04}")},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"rs": format!("rs-{i:04}")}},
@@ -151,6 +167,7 @@ fn main() {
         }
     });
     let (r1, s1) = rt.block_on(controller_counters(&admin));
+    let by_controller = rt.block_on(plan_seconds_by_controller(&admin));
     let cpu = cpu_seconds(pid) - cpu0;
     let peak = rss_mib(pid);
     let _ = server.kill();
@@ -164,6 +181,8 @@ fn main() {
         (s1 - s0) * 1000.0,
         (s1 - s0) / reconciles * 1e6
     );
+    let top: Vec<String> = by_controller.iter().take(4).map(|(c, s)| format!("{c} {:.0} ms", s * 1000.0)).collect();
+    println!("  of which (since the server started): {}", top.join(", "));
     println!(
         "  kubeboot-server CPU over the phase (API, store, scheduler, controllers, {count} heartbeats/10 s): {cpu:.1} s \
          ({:.2} ms per reconcile); peak RSS {peak} MiB",

@@ -69,7 +69,7 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     super::default_storage_class::ensure(&registry)
         .map_err(|e| ServerError::Other(format!("the default StorageClass: {e}")))?;
     let mut reconcilers = super::controllers::all(cluster_cidr);
-    reconcilers.push(Arc::new(scheduler::Scheduler));
+    reconcilers.push(Arc::new(scheduler::Scheduler::default()));
     tokio::spawn(super::runtime::run(state.clone(), reconcilers));
 
     let shutdown = async {

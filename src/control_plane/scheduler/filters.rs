@@ -1,11 +1,13 @@
 //! kube-scheduler's filters as plain functions of (pod, node, pods already on the node), in its plugin
 //! order: the first that fails gives the node's reason, worded as kube-scheduler words it.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
+use super::facts::{NodeFacts, PodLoad};
 use crate::resources::node::ready_status;
 use crate::resources::pod::{requests, Requests};
-use crate::resources::quantity::{cpu_millis, units};
 
 /// Why a node cannot take a pod.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,35 +83,58 @@ pub fn tolerates(toleration: &Value, taint: &Value) -> bool {
         }
 }
 
-fn untolerated_taint(pod: &Value, node: &Value) -> Option<Misfit> {
-    effective_taints(node)
-        .into_iter()
-        .filter(|t| matches!(str_at(t, "/effect"), "NoSchedule" | "NoExecute"))
-        .find(|taint| !array(pod, "/spec/tolerations").any(|t| tolerates(t, taint)))
-        .map(|t| Misfit::Taint { key: str_at(&t, "/key").into(), value: str_at(&t, "/value").into() })
+fn untolerated_taint(needs: &PodNeeds, facts: &NodeFacts) -> Option<Misfit> {
+    facts
+        .taints
+        .iter()
+        .find(|taint| !needs.tolerations.iter().any(|t| tolerates(t, taint)))
+        .map(|t| Misfit::Taint { key: str_at(t, "/key").into(), value: str_at(t, "/value").into() })
+}
+
+/// What the filters read of the pod being placed: read once per placement, not once per node.
+pub struct PodNeeds<'a> {
+    tolerations: Vec<&'a Value>,
+    node_name: Option<&'a str>,
+    node_selector: Option<&'a serde_json::Map<String, Value>>,
+    affinity_terms: Option<&'a Vec<Value>>,
+    host_ports: Vec<(u64, String)>,
+    requests: Requests,
+    tolerates_unschedulable: bool,
+}
+
+impl<'a> PodNeeds<'a> {
+    pub fn of(pod: &'a Value) -> Self {
+        let tolerations: Vec<&Value> = array(pod, "/spec/tolerations").collect();
+        let cordon = serde_json::json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"});
+        PodNeeds {
+            tolerates_unschedulable: tolerations.iter().any(|t| tolerates(t, &cordon)),
+            tolerations,
+            node_name: pod.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()),
+            node_selector: pod.pointer("/spec/nodeSelector").and_then(Value::as_object),
+            affinity_terms: pod
+                .pointer("/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")
+                .and_then(Value::as_array),
+            host_ports: host_ports(pod),
+            requests: requests(pod),
+        }
+    }
 }
 
 /// nodeSelector and required node affinity (terms ORed, expressions within a term ANDed).
 pub fn matches_affinity(pod: &Value, node: &Value) -> bool {
-    let labels = node.pointer("/metadata/labels");
-    let label = |key: &str| labels.and_then(|l| l.get(key)).and_then(Value::as_str);
-    let selector_ok = pod
-        .pointer("/spec/nodeSelector")
-        .and_then(Value::as_object)
-        .is_none_or(|sel| sel.iter().all(|(k, v)| label(k) == v.as_str()));
-    if !selector_ok {
-        return false;
-    }
-    let Some(terms) = pod
-        .pointer("/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")
-        .and_then(Value::as_array)
-    else {
-        return true;
-    };
-    crate::resources::node_selector::matches_terms(terms, node)
+    affinity_allows(&PodNeeds::of(pod), node)
 }
 
-fn host_ports(pod: &Value) -> Vec<(u64, String)> {
+fn affinity_allows(needs: &PodNeeds, node: &Value) -> bool {
+    let labels = node.get("metadata").and_then(|m| m.get("labels"));
+    let label = |key: &str| labels.and_then(|l| l.get(key)).and_then(Value::as_str);
+    if !needs.node_selector.is_none_or(|sel| sel.iter().all(|(k, v)| label(k) == v.as_str())) {
+        return false;
+    }
+    needs.affinity_terms.is_none_or(|terms| crate::resources::node_selector::matches_terms(terms, node))
+}
+
+pub fn host_ports(pod: &Value) -> Vec<(u64, String)> {
     array(pod, "/spec/containers")
         .flat_map(|c| array(c, "/ports"))
         .filter_map(|p| {
@@ -119,53 +144,47 @@ fn host_ports(pod: &Value) -> Vec<(u64, String)> {
         .collect()
 }
 
-fn allocatable(node: &Value, resource: &str) -> Option<u64> {
-    let text = crate::resources::pod::quantity_text(node.pointer(&format!("/status/allocatable/{resource}"))?)?;
-    if resource == "cpu" {
-        cpu_millis(&text)
-    } else {
-        units(&text)
-    }
+/// None when `node` (its `facts`) can take `pod` next to `pods` (the non-terminal pods bound to it).
+pub fn misfit(pod: &Value, node: &Value, facts: &NodeFacts, pods: &[&Value]) -> Option<Misfit> {
+    let loads: Vec<Arc<PodLoad>> = pods.iter().map(|p| Arc::new(PodLoad::of(p))).collect();
+    misfit_for(&PodNeeds::of(pod), node, facts, &loads)
 }
 
-/// None when `node` can take `pod` next to `pods` (the non-terminal pods bound to it).
-pub fn misfit(pod: &Value, node: &Value, pods: &[&Value]) -> Option<Misfit> {
-    if node.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true)
-        && !array(pod, "/spec/tolerations").any(|t| {
-            tolerates(t, &serde_json::json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}))
-        })
-    {
+/// `misfit` with the pod's needs and the bound pods' loads read beforehand.
+pub fn misfit_for(needs: &PodNeeds, node: &Value, facts: &NodeFacts, pods: &[Arc<PodLoad>]) -> Option<Misfit> {
+    if facts.unschedulable && !needs.tolerates_unschedulable {
         return Some(Misfit::Unschedulable);
     }
-    if let Some(wanted) = pod.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+    if let Some(wanted) = needs.node_name {
         if crate::resources::meta::name(node) != Some(wanted) {
             return Some(Misfit::NodeName);
         }
     }
-    if let Some(taint) = untolerated_taint(pod, node) {
+    if let Some(taint) = untolerated_taint(needs, facts) {
         return Some(taint);
     }
-    if !matches_affinity(pod, node) {
+    if !affinity_allows(needs, node) {
         return Some(Misfit::Affinity);
     }
-    let wanted_ports = host_ports(pod);
-    if !wanted_ports.is_empty() && pods.iter().flat_map(|p| host_ports(p)).any(|used| wanted_ports.contains(&used)) {
+    if !needs.host_ports.is_empty()
+        && pods.iter().flat_map(|p| p.host_ports.iter()).any(|used| needs.host_ports.contains(used))
+    {
         return Some(Misfit::HostPorts);
     }
-    if let Some(max) = allocatable(node, "pods") {
+    if let Some(max) = facts.allocatable_pods {
         if pods.len() as u64 + 1 > max {
             return Some(Misfit::TooManyPods);
         }
     }
-    let used = pods.iter().map(|p| requests(p)).fold(Requests::default(), |a, r| Requests {
-        cpu_millis: a.cpu_millis + r.cpu_millis,
-        memory: a.memory + r.memory,
+    let used = pods.iter().fold(Requests::default(), |a, p| Requests {
+        cpu_millis: a.cpu_millis + p.requests.cpu_millis,
+        memory: a.memory + p.requests.memory,
     });
-    let wanted = requests(pod);
-    if wanted.cpu_millis > 0 && allocatable(node, "cpu").is_some_and(|a| used.cpu_millis + wanted.cpu_millis > a) {
+    let wanted = &needs.requests;
+    if wanted.cpu_millis > 0 && facts.allocatable_cpu_millis.is_some_and(|a| used.cpu_millis + wanted.cpu_millis > a) {
         return Some(Misfit::Insufficient("cpu"));
     }
-    if wanted.memory > 0 && allocatable(node, "memory").is_some_and(|a| used.memory + wanted.memory > a) {
+    if wanted.memory > 0 && facts.allocatable_memory.is_some_and(|a| used.memory + wanted.memory > a) {
         return Some(Misfit::Insufficient("memory"));
     }
     None
@@ -267,7 +286,7 @@ mod tests {
             ("host port taken", &port, &worker, vec![&port], Some(Misfit::HostPorts)),
         ];
         for (what, pod, node, on_node, expected) in cases {
-            assert_eq!(misfit(pod, node, &on_node), expected, "{what}");
+            assert_eq!(misfit(pod, node, &NodeFacts::of(node), &on_node), expected, "{what}");
         }
     }
 

@@ -7,6 +7,7 @@
 //! FailedScheduling event, and is tried again when a node, a volume or a claim changes, when a bound pod
 //! frees its node, and every few seconds.
 
+pub mod facts;
 pub mod filters;
 pub mod score;
 pub mod volume_binding;
@@ -60,7 +61,10 @@ fn pending_keys(cache: &Cache) -> Vec<String> {
 }
 
 #[derive(Default)]
-pub struct Scheduler;
+pub struct Scheduler {
+    /// Nodes' and bound pods' parsed facts, kept across placements while they are unchanged.
+    facts: facts::Facts,
+}
 
 impl Reconciler for Scheduler {
     fn name(&self) -> &'static str {
@@ -100,7 +104,7 @@ impl Reconciler for Scheduler {
     fn reconcile(&self, key: &str, cache: &Cache, now: OffsetDateTime) -> Plan {
         let mut plan = Plan::default();
         let Some(pod) = cache.get(key).filter(|p| is_pending(p)) else { return plan };
-        match place(pod, cache) {
+        match place(pod, cache, &self.facts) {
             Placement::Bind(node) => {
                 let (namespace, name) = namespaced_name(pod);
                 let message = format!("Successfully assigned {namespace}/{name} to {node}");
@@ -165,7 +169,7 @@ pub enum Placement {
 }
 
 /// Filter and score every node for `pod`, as of the cache.
-pub fn place(pod: &Value, cache: &Cache) -> Placement {
+pub fn place(pod: &Value, cache: &Cache, facts: &facts::Facts) -> Placement {
     let nodes: Vec<&Arc<Value>> = cache.list(kinds::served("", "nodes"), None).collect();
     let volumes = if crate::resources::storage::pod_claims(pod).is_empty() {
         volume_binding::Volumes::default()
@@ -176,19 +180,28 @@ pub fn place(pod: &Value, cache: &Cache) -> Placement {
         Ok(claims) => claims,
         Err(reason) => return Placement::Unschedulable(format!("0/{} nodes are available: {reason}.", nodes.len())),
     };
-    let mut on_node: HashMap<&str, Vec<&Value>> = HashMap::new();
+    let mut on_node: HashMap<&str, Vec<Arc<facts::PodLoad>>> = HashMap::new();
+    let mut bound_pods = 0;
     for bound in cache.list(pods(), None).filter(|p| holds_node(p)) {
-        on_node.entry(node_name(bound).unwrap_or_default()).or_default().push(bound);
+        let (namespace, name) = namespaced_name(bound);
+        let load = facts.pods.get(&pods().key(Some(namespace), name), bound);
+        on_node.entry(node_name(bound).unwrap_or_default()).or_default().push(load);
+        bound_pods += 1;
     }
+    facts.nodes.prune(nodes.len(), |name| cache.get(&format!("/nodes/{name}")).is_some());
+    facts.pods.prune(bound_pods, |key| cache.get(key).is_some());
+    let needs = filters::PodNeeds::of(pod);
+    let load = facts::PodLoad::of(pod);
     let mut best: Option<((i64, i64), &str)> = None;
     let mut misfits = Vec::new();
     for node in &nodes {
         let name = meta::name(node).unwrap_or("");
-        let bound = on_node.get(name).cloned().unwrap_or_default();
-        match filters::misfit(pod, node, &bound).or_else(|| volumes.misfit(&claims, node)) {
+        let bound = on_node.get(name).map(Vec::as_slice).unwrap_or_default();
+        let node_facts = facts.nodes.get(name, node);
+        match filters::misfit_for(&needs, node, &node_facts, bound).or_else(|| volumes.misfit(&claims, node)) {
             Some(m) => misfits.push(m),
             None => {
-                let s = score::score(pod, node, &bound);
+                let s = score::score_for(&load, &node_facts, bound);
                 // Ties go to the first node by name, so a placement is deterministic.
                 if best.is_none_or(|(b, n)| s > b || (s == b && name < n)) {
                     best = Some((s, name));
@@ -236,7 +249,7 @@ mod tests {
     fn schedule_all(cache: &mut Cache) -> Vec<Action> {
         let mut actions = Vec::new();
         for key in pending_keys(cache) {
-            let plan = Scheduler.reconcile(&key, cache, OffsetDateTime::now_utc());
+            let plan = Scheduler::default().reconcile(&key, cache, OffsetDateTime::now_utc());
             for action in plan.actions {
                 if let Action::Bind { node, .. } = &action {
                     let mut bound = (**cache.get(&key).unwrap()).clone();
@@ -305,7 +318,7 @@ mod tests {
         assert!(actions.iter().any(|a| matches!(a, Action::Event(e) if e.reason == "FailedScheduling" && e.warning)));
         // As the status write comes back through the informer: an unchanged message writes nothing.
         put(&mut cache, "/pods/default/picky", object.clone());
-        let again = Scheduler.reconcile("/pods/default/picky", &cache, OffsetDateTime::now_utc());
+        let again = Scheduler::default().reconcile("/pods/default/picky", &cache, OffsetDateTime::now_utc());
         assert!(again.actions.is_empty(), "{again:?}");
         assert_eq!(again.requeue_after, Some(RETRY));
     }
@@ -325,23 +338,25 @@ mod tests {
         let node = ready_node("w1", json!({}), json!([]));
         let mut heartbeat = node.clone();
         heartbeat["status"]["conditions"][0]["lastHeartbeatTime"] = json!("t1");
-        assert!(Scheduler.keys_for(&change("/nodes/w1", Some(node.clone()), Some(heartbeat)), &cache).is_empty());
+        assert!(Scheduler::default()
+            .keys_for(&change("/nodes/w1", Some(node.clone()), Some(heartbeat)), &cache)
+            .is_empty());
         let mut labelled = node.clone();
         labelled["metadata"]["labels"] = json!({"zone": "a"});
         let waiting = vec!["/pods/default/waiting".to_string()];
-        assert_eq!(Scheduler.keys_for(&change("/nodes/w1", Some(node), Some(labelled)), &cache), waiting);
+        assert_eq!(Scheduler::default().keys_for(&change("/nodes/w1", Some(node), Some(labelled)), &cache), waiting);
         // A bound pod that finishes frees its node; one that is only updated does not.
         let mut done = bound.clone();
         done["status"] = json!({"phase": "Succeeded"});
         assert_eq!(
-            Scheduler.keys_for(&change("/pods/default/bound", Some(bound.clone()), Some(done)), &cache),
+            Scheduler::default().keys_for(&change("/pods/default/bound", Some(bound.clone()), Some(done)), &cache),
             waiting
         );
-        assert!(Scheduler
+        assert!(Scheduler::default()
             .keys_for(&change("/pods/default/bound", Some(bound.clone()), Some(bound)), &cache)
             .is_empty());
         let other = pod("other", "t", json!({"schedulerName": "someone-else"}));
-        assert!(Scheduler.keys_for(&change("/pods/default/other", None, Some(other)), &cache).is_empty());
+        assert!(Scheduler::default().keys_for(&change("/pods/default/other", None, Some(other)), &cache).is_empty());
     }
 
     #[test]
@@ -387,11 +402,12 @@ mod tests {
         for (name, claim) in [("a", "pinned"), ("b", "later"), ("c", "now"), ("d", "missing")] {
             put(&mut cache, &format!("/pods/default/{name}"), with_claim(name, claim));
         }
-        let placement = |name: &str| place(cache.get(&format!("/pods/default/{name}")).unwrap(), &cache);
+        let placement =
+            |name: &str| place(cache.get(&format!("/pods/default/{name}")).unwrap(), &cache, &Default::default());
         assert_eq!(placement("a"), Placement::Bind("w2".into()), "the local volume pins pod a to w2");
         let Placement::WaitForVolumes { node, claims } = placement("b") else { panic!("b waits for its volume") };
         assert_eq!(claims, [("default".to_string(), "later".to_string(), node.clone())]);
-        let plan = Scheduler.reconcile("/pods/default/b", &cache, OffsetDateTime::now_utc());
+        let plan = Scheduler::default().reconcile("/pods/default/b", &cache, OffsetDateTime::now_utc());
         assert!(
             matches!(&plan.actions[..], [Action::MergePatch { name, patch, .. }]
                 if name == "later" && patch["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == json!(node)),

@@ -4,26 +4,26 @@
 
 use serde_json::Value;
 
-use crate::resources::pod::{controller_uid, requests_for_scoring};
-use crate::resources::quantity::{cpu_millis, units};
+use std::sync::Arc;
+
+use super::facts::{NodeFacts, PodLoad};
 
 /// Higher is better.
-pub fn score(pod: &Value, node: &Value, pods: &[&Value]) -> (i64, i64) {
-    let owner = controller_uid(pod);
-    let same_owner = owner.map_or(0, |o| pods.iter().filter(|p| controller_uid(p) == Some(o)).count()) as i64;
-    let alloc = |r: &str, parse: fn(&str) -> Option<u64>| {
-        node.pointer(&format!("/status/allocatable/{r}"))
-            .and_then(crate::resources::pod::quantity_text)
-            .and_then(|t| parse(&t))
-            .unwrap_or(0)
-    };
-    let (cpu, memory) = (alloc("cpu", cpu_millis), alloc("memory", units));
-    let mut used_cpu = requests_for_scoring(pod).cpu_millis;
-    let mut used_memory = requests_for_scoring(pod).memory;
+pub fn score(pod: &Value, facts: &NodeFacts, pods: &[&Value]) -> (i64, i64) {
+    let loads: Vec<Arc<PodLoad>> = pods.iter().map(|p| Arc::new(PodLoad::of(p))).collect();
+    score_for(&PodLoad::of(pod), facts, &loads)
+}
+
+/// `score` with the pod's and the bound pods' loads read beforehand.
+pub fn score_for(pod: &PodLoad, facts: &NodeFacts, pods: &[Arc<PodLoad>]) -> (i64, i64) {
+    let same_owner =
+        pod.owner.as_ref().map_or(0, |o| pods.iter().filter(|p| p.owner.as_ref() == Some(o)).count()) as i64;
+    let (cpu, memory) = (facts.allocatable_cpu_millis.unwrap_or(0), facts.allocatable_memory.unwrap_or(0));
+    let mut used_cpu = pod.scoring.cpu_millis;
+    let mut used_memory = pod.scoring.memory;
     for p in pods {
-        let r = requests_for_scoring(p);
-        used_cpu += r.cpu_millis;
-        used_memory += r.memory;
+        used_cpu += p.scoring.cpu_millis;
+        used_memory += p.scoring.memory;
     }
     let free = |used: u64, total: u64| (total.saturating_sub(used) * 100).checked_div(total).unwrap_or(0) as i64;
     let least_requested = (free(used_cpu, cpu) + free(used_memory, memory)) / 2;
@@ -38,10 +38,11 @@ mod tests {
     #[test]
     fn spreads_owners_then_prefers_the_emptier_node() {
         let node = json!({"status": {"allocatable": {"cpu": "2", "memory": "2Gi"}}});
+        let facts = NodeFacts::of(&node);
         let owned = |uid: &str| json!({"metadata": {"ownerReferences": [{"controller": true, "uid": uid}]}, "spec": {"containers": [{}]}});
         let (a, b) = (owned("rs-a"), owned("rs-b"));
-        assert!(score(&a, &node, &[&b]) > score(&a, &node, &[&a]), "a node without a sibling wins");
-        assert!(score(&b, &node, &[]) > score(&b, &node, &[&a]), "an emptier node wins");
-        assert_eq!(score(&b, &node, &[]).1, 92, "(95 + 90) / 2 with 100m and 200Mi counted");
+        assert!(score(&a, &facts, &[&b]) > score(&a, &facts, &[&a]), "a node without a sibling wins");
+        assert!(score(&b, &facts, &[]) > score(&b, &facts, &[&a]), "an emptier node wins");
+        assert_eq!(score(&b, &facts, &[]).1, 92, "(95 + 90) / 2 with 100m and 200Mi counted");
     }
 }
