@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use kubeboot::control_plane::store::{RedbStore, Store, StoreError, Stored};
+use kubeboot::control_plane::store::{RedbStore, Store, StoreError, Stored, Subscription, WatchError};
 
 /// A RedbStore whose writes wait while the gate is shut.
 struct GatedStore {
@@ -57,6 +57,12 @@ impl Store for GatedStore {
     }
     fn revision(&self) -> Result<u64, StoreError> {
         self.inner.revision()
+    }
+    fn watch(&self, from: u64) -> Result<Subscription, WatchError> {
+        self.inner.watch(from)
+    }
+    fn compact(&self, revision: u64) -> Result<(), StoreError> {
+        self.inner.compact(revision)
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::bootstrap::pki::ClusterCa;
 use crate::control_plane::registry::{Registry, RegistryError};
-use crate::control_plane::store::{HistoryCapacity, Store, WatchHub, WatchedStore};
+use crate::control_plane::store::{HistoryCapacity, Store, WatchHub};
 
 pub struct ApiState {
     pub store: Arc<dyn Store>,
@@ -17,7 +17,7 @@ pub struct ApiState {
     pub cluster_kubeconfig: String,
     /// How many node-certificate requests arrived (a metric; tests use it to prove none was sent).
     pub node_certificate_requests: std::sync::atomic::AtomicU64,
-    /// The watch feed of every write through `store`.
+    /// The watch cache: the store's changes, whoever made them.
     pub watch: Arc<WatchHub>,
     /// Our client certificate towards the agents' node APIs, issued by the CA at first use (memory only).
     node_api_client: std::sync::OnceLock<Result<crate::bootstrap::pki::Issued, String>>,
@@ -31,11 +31,9 @@ pub struct ApiState {
 const WATCH_HISTORY: HistoryCapacity = HistoryCapacity { events: 10_000, bytes: 16 * 1024 * 1024 };
 
 impl ApiState {
-    /// The state over `store` (wrapped so every write feeds watches), with the standard namespaces made.
+    /// The state over `store` (its watch followed by the hub), with the standard namespaces made.
     pub fn new(store: Arc<dyn Store>, ca: ClusterCa, cluster_kubeconfig: String) -> Result<Self, RegistryError> {
-        let watched = WatchedStore::new(store, WATCH_HISTORY)?;
-        let watch = watched.hub();
-        let store: Arc<dyn Store> = Arc::new(watched);
+        let watch = WatchHub::follow(store.clone(), WATCH_HISTORY)?;
         let registry = Arc::new(Registry::new(store.clone()));
         registry.ensure_namespaces()?;
         Ok(ApiState {

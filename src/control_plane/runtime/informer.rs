@@ -85,17 +85,15 @@ impl Sink for Informer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control_plane::store::{HistoryCapacity, RedbStore, Store, WatchedStore};
+    use crate::control_plane::store::{HistoryCapacity, RedbStore, Store, WatchHub};
     use std::sync::Mutex;
     use std::time::Duration;
 
     #[tokio::test]
     async fn the_cache_follows_the_hub_and_its_revision_follows_every_write() {
         let dir = tempfile::tempdir().unwrap();
-        let inner: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("s.redb")).unwrap());
-        let watched = WatchedStore::new(inner, HistoryCapacity { events: 100, bytes: 1 << 20 }).unwrap();
-        let hub = watched.hub();
-        let store: Arc<dyn Store> = Arc::new(watched);
+        let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.path().join("s.redb")).unwrap());
+        let hub = WatchHub::follow(store.clone(), HistoryCapacity { events: 100, bytes: 1 << 20 }).unwrap();
         store.create("/pods/d/before", br#"{"metadata":{"name":"before"}}"#).unwrap();
         let cache = Arc::new(RwLock::new(Cache::default()));
         let (observed_tx, mut observed) = tokio::sync::watch::channel(0u64);

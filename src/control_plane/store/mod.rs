@@ -1,12 +1,16 @@
 //! Where API objects live: keys like `/nodes/k8s-node1` or `/pods/default/web-0` map to serialized objects.
 //! Every write bumps one cluster-wide revision counter, which is the objects' resourceVersion, and writes can
 //! be made conditional on the revision the writer read (optimistic concurrency, HTTP 409 on conflict).
+//! The store is also where watches come from: its changes since a revision, then as they commit (the
+//! contract etcd and kine give), which the API server's watch hub follows (watch_hub.rs).
 
+mod events;
 mod redb_store;
-mod watched;
+mod watch_hub;
 
-pub use redb_store::RedbStore;
-pub use watched::{Event, EventKind, Gone, HistoryCapacity, Subscription, WatchHub, WatchedStore};
+pub use events::{Event, EventKind, Gone, Subscription, WatchError};
+pub use redb_store::{RedbStore, HISTORY_KEPT};
+pub use watch_hub::{HistoryCapacity, WatchHub};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
@@ -16,7 +20,7 @@ pub struct Stored {
     pub revision: u64,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {
     #[error("{key} was changed (revision {actual}, expected {expected})")]
     Conflict { key: String, expected: u64, actual: u64 },
@@ -42,4 +46,9 @@ pub trait Store: Send + Sync {
     /// The last value, with the revision of the deletion.
     fn delete(&self, key: &str, expected: Option<u64>) -> Result<Stored, StoreError>;
     fn revision(&self) -> Result<u64, StoreError>;
+    /// The changes after revision `from`, oldest first, then a feed of those committed after them, in
+    /// revision order; Gone when the store's retained history no longer reaches `from`.
+    fn watch(&self, from: u64) -> Result<Subscription, WatchError>;
+    /// Forget the history up to and including `revision`: a watch from before it is Gone.
+    fn compact(&self, revision: u64) -> Result<(), StoreError>;
 }

@@ -1,27 +1,99 @@
 //! The embedded store on redb: one file, ACID transactions, each commit durable before it returns — so an
 //! acknowledged write survives a crash (kill -9) of the server.
 //!
+//! Every change is also written, in the same transaction, to a history table (revision -> kind, key,
+//! value) that keeps the last HISTORY_KEPT revisions: a watch resumes from any of them, across server
+//! restarts too, and an older one is Gone (410), as after etcd's compaction.
+//!
+//! Writes that arrive while a commit is under way are committed together in the next transaction, one
+//! fsync for all of them (group commit): each still gets its own revision, its own precondition check and
+//! its own answer, and none is answered before its commit is durable.
+//!
 //! A write that fails on the disk (full, an I/O error) leaves redb refusing every later write until the
 //! database is opened again, so the store reopens it at once: the failed write is answered (NoSpace for a
 //! full disk, the API's 507), reads go on, and writes work again as soon as there is room — no restart.
 
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, RwLock};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use tokio::sync::broadcast;
 
-use super::{Store, StoreError, Stored};
+use super::{Event, EventKind, Gone, Store, StoreError, Stored, Subscription};
 
 /// key -> (revision, serialized object)
 const OBJECTS: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("objects");
-/// "revision" -> the last revision handed out
+/// "revision" -> the last revision handed out; "compacted" -> the history holds every revision above it
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const REVISION: &str = "revision";
+const COMPACTED: &str = "compacted";
+/// revision -> (kind code, key, value): the changes a watch resumes from.
+const HISTORY: TableDefinition<u64, (u8, &str, &[u8])> = TableDefinition::new("history");
+
+/// Revisions the history keeps (1000 heartbeating nodes write ~100 a second: a minute and a half of them;
+/// a small cluster's days). Older ones are dropped a batch at a time as writes go on.
+pub const HISTORY_KEPT: u64 = 10_000;
+/// The history is trimmed every this many revisions, in the write that reaches it.
+const TRIM_EVERY: u64 = 256;
+/// How far a live watcher may fall behind before it is told to watch again from where it was.
+const LIVE_BUFFER: usize = 1024;
+
+type Reply = std::sync::mpsc::SyncSender<Result<Arc<Event>, StoreError>>;
+/// A write's decision against the current entry (revision, value): the new value, None to delete.
+type Change = Box<dyn FnOnce(Option<(u64, &[u8])>) -> Result<Option<Vec<u8>>, StoreError> + Send>;
+
+/// What a write does, decided against the current object.
+struct Decision {
+    key: String,
+    kind: EventKind,
+    /// The new value, or a deletion's last one.
+    value: Vec<u8>,
+}
+
+impl Decision {
+    /// What the history keeps of it: a deletion keeps only the object's identity (apiVersion, kind and
+    /// metadata without annotations and managedFields), so deleting an object on a full disk needs
+    /// almost no new space, as it did before there was a history. Live watchers get the whole last value.
+    fn history_value(&self) -> std::borrow::Cow<'_, [u8]> {
+        if self.kind != EventKind::Deleted {
+            return std::borrow::Cow::Borrowed(&self.value);
+        }
+        let Ok(serde_json::Value::Object(object)) = serde_json::from_slice(&self.value) else {
+            return std::borrow::Cow::Borrowed(&[]);
+        };
+        let mut stub = serde_json::Map::new();
+        for field in ["apiVersion", "kind", "metadata"] {
+            if let Some(v) = object.get(field) {
+                stub.insert(field.into(), v.clone());
+            }
+        }
+        if let Some(serde_json::Value::Object(metadata)) = stub.get_mut("metadata") {
+            metadata.remove("annotations");
+            metadata.remove("managedFields");
+        }
+        std::borrow::Cow::Owned(serde_json::to_vec(&stub).unwrap_or_default())
+    }
+}
+
+/// A write waiting for the next commit.
+struct Pending {
+    key: String,
+    change: Change,
+    reply: Reply,
+}
 
 pub struct RedbStore {
     path: PathBuf,
     /// None only while a reopen after a failure has not succeeded yet.
     db: RwLock<Option<Database>>,
+    /// Held by the writer committing a batch until its events are sent, so events go out in revision
+    /// order and a new watch sees each change once: in its replay or on its feed.
+    committing: Mutex<()>,
+    /// Writes waiting for the next commit.
+    queue: Mutex<Vec<Pending>>,
+    live: broadcast::Sender<Arc<Event>>,
+    /// Revisions the history keeps (HISTORY_KEPT but in tests).
+    history_kept: u64,
 }
 
 /// A redb error as the store reports it: a full disk apart from everything else.
@@ -57,13 +129,28 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
     let txn = db.begin_write().map_err(backend)?;
     txn.open_table(OBJECTS).map_err(backend)?;
     txn.open_table(META).map_err(backend)?;
+    txn.open_table(HISTORY).map_err(backend)?;
     txn.commit().map_err(backend)?;
     Ok(db)
 }
 
 impl RedbStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(RedbStore { path: path.to_path_buf(), db: RwLock::new(Some(open_database(path)?)) })
+        Self::open_keeping(path, HISTORY_KEPT)
+    }
+
+    /// The store keeping `history_kept` revisions of history.
+    pub fn open_keeping(path: &Path, history_kept: u64) -> Result<Self, StoreError> {
+        let db = open_database(path)?;
+        let (live, _) = broadcast::channel(LIVE_BUFFER);
+        Ok(RedbStore {
+            path: path.to_path_buf(),
+            db: RwLock::new(Some(db)),
+            committing: Mutex::new(()),
+            queue: Mutex::new(Vec::new()),
+            live,
+            history_kept: history_kept.max(1),
+        })
     }
 
     /// Run `f` on the open database (reopening it first if a reopen failed before).
@@ -88,46 +175,212 @@ impl RedbStore {
         Ok(())
     }
 
-    /// One write transaction: `change` sees the current entry and says what to store (None = delete); the
-    /// revision is bumped and committed with it. A failure of the disk reopens the database.
-    fn write<T>(
+    /// One write: `change` sees the current entry and says what to store (None = delete). It is queued and
+    /// committed with whatever else is queued by the first writer to take the commit lock; the answer is
+    /// the change's event (a deletion's carries the last value).
+    fn write(
         &self,
         key: &str,
-        change: impl FnOnce(Option<(u64, Vec<u8>)>) -> Result<(Option<Vec<u8>>, T), StoreError>,
-    ) -> Result<(u64, T), StoreError> {
-        let mut refused = false;
-        let result = self.with_db(|db| {
-            let txn = db.begin_write().map_err(backend)?;
-            let result = {
-                let mut objects = txn.open_table(OBJECTS).map_err(backend)?;
-                let mut meta = txn.open_table(META).map_err(backend)?;
-                let current = objects.get(key).map_err(backend)?.map(|v| {
-                    let (rev, bytes) = v.value();
-                    (rev, bytes.to_vec())
-                });
-                let (next_value, out) = change(current).inspect_err(|_| refused = true)?;
-                let revision = meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0) + 1;
-                meta.insert(REVISION, revision).map_err(backend)?;
-                match next_value {
-                    Some(bytes) => {
-                        objects.insert(key, (revision, bytes.as_slice())).map_err(backend)?;
+        change: impl FnOnce(Option<(u64, &[u8])>) -> Result<Option<Vec<u8>>, StoreError> + Send + 'static,
+    ) -> Result<Arc<Event>, StoreError> {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        self.queue.lock().expect("write queue").push(Pending { key: key.to_string(), change: Box::new(change), reply });
+        loop {
+            if let Ok(result) = answer.try_recv() {
+                return result;
+            }
+            match self.committing.try_lock() {
+                Ok(_committing) => {
+                    // A committer answers every write it took before it lets go of the lock: unanswered
+                    // now, ours is still queued.
+                    if let Ok(result) = answer.try_recv() {
+                        return result;
                     }
-                    None => {
-                        objects.remove(key).map_err(backend)?;
-                    }
+                    let batch = std::mem::take(&mut *self.queue.lock().expect("write queue"));
+                    self.commit(batch);
                 }
-                (revision, out)
-            };
-            txn.commit().map_err(backend)?;
-            Ok(result)
-        });
-        if result.is_err() && !refused {
-            if let Err(e) = self.reopen() {
-                eprintln!("kubeboot server: reopening the store after a failed write: {e}");
+                // Another writer is committing (perhaps ours): wait for the answer, or for the lock.
+                Err(_) => match answer.recv_timeout(std::time::Duration::from_micros(500)) {
+                    Ok(result) => return result,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                        return Err(StoreError::Backend("a write was dropped unanswered".into()))
+                    }
+                },
             }
         }
-        result
     }
+
+    /// Commit `batch` in one transaction and answer each write; the events go to live watchers in order.
+    /// Only the writer holding the commit lock calls this, so what `decide` reads is still current when the
+    /// decisions are written. A full disk first gives up the watch history (a watch from before it then
+    /// lists again) and tries once more, so deleting objects makes room as it did before there was one.
+    fn commit(&self, batch: Vec<Pending>) {
+        let (replies, decisions) = match self.decide(batch) {
+            Ok(decided) => decided,
+            Err((replies, e)) => {
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        let mut written = self.apply(&decisions);
+        if let Err(StoreError::NoSpace(_)) = &written {
+            self.reopen_after_failure();
+            if self.with_db(drop_history).is_ok() {
+                written = self.apply(&decisions);
+            }
+        }
+        if written.is_err() {
+            self.reopen_after_failure();
+        }
+        let mut events = match written {
+            Ok(events) => events.into_iter(),
+            Err(e) => {
+                for (reply, decision) in replies.into_iter().zip(decisions) {
+                    let _ = reply.send(Err(decision.err().unwrap_or_else(|| e.clone())));
+                }
+                return;
+            }
+        };
+        for (reply, decision) in replies.into_iter().zip(decisions) {
+            let answer = match decision {
+                Err(e) => Err(e),
+                Ok(_) => {
+                    let event = events.next().expect("an event per write made");
+                    let _ = self.live.send(event.clone());
+                    Ok(event)
+                }
+            };
+            let _ = reply.send(answer);
+        }
+    }
+
+    fn reopen_after_failure(&self) {
+        if let Err(e) = self.reopen() {
+            eprintln!("kubeboot server: reopening the store after a failed write: {e}");
+        }
+    }
+
+    /// What each write of `batch` does to the current objects: (key, kind, value), or why it is refused.
+    #[allow(clippy::type_complexity)]
+    fn decide(
+        &self,
+        batch: Vec<Pending>,
+    ) -> Result<(Vec<Reply>, Vec<Result<Decision, StoreError>>), (Vec<Reply>, StoreError)> {
+        let mut replies = Vec::with_capacity(batch.len());
+        let mut changes = Vec::with_capacity(batch.len());
+        for Pending { key, change, reply } in batch {
+            replies.push(reply);
+            changes.push((key, change));
+        }
+        let decided = self.with_db(|db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let objects = txn.open_table(OBJECTS).map_err(backend)?;
+            // Earlier writes of the batch count: a create then an update of one key in the same batch.
+            let mut pending: std::collections::HashMap<String, Option<(u64, Vec<u8>)>> = Default::default();
+            let mut decisions = Vec::with_capacity(changes.len());
+            for (key, change) in changes.drain(..) {
+                let current = match pending.get(&key) {
+                    Some(state) => state.clone(),
+                    None => objects.get(key.as_str()).map_err(backend)?.map(|v| {
+                        let (rev, bytes) = v.value();
+                        (rev, bytes.to_vec())
+                    }),
+                };
+                let decision = change(current.as_ref().map(|(rev, bytes)| (*rev, bytes.as_slice()))).map(|next| {
+                    let kind = match (&next, &current) {
+                        (Some(_), None) => EventKind::Added,
+                        (Some(_), Some(_)) => EventKind::Modified,
+                        (None, _) => EventKind::Deleted,
+                    };
+                    let value = next.unwrap_or_else(|| current.clone().map(|(_, b)| b).unwrap_or_default());
+                    Decision { key: key.clone(), kind, value }
+                });
+                if let Ok(d) = &decision {
+                    // The revision is not known yet; a later write of the batch only compares it to its
+                    // own precondition, which a write made in the same batch cannot have read.
+                    let state = (d.kind != EventKind::Deleted).then(|| (u64::MAX, d.value.clone()));
+                    pending.insert(key, state);
+                }
+                decisions.push(decision);
+            }
+            Ok(decisions)
+        });
+        match decided {
+            Ok(decisions) => Ok((replies, decisions)),
+            Err(e) => Err((replies, e)),
+        }
+    }
+
+    /// Write the decided changes, each at the next revision, with their history, in one transaction.
+    fn apply(&self, decisions: &[Result<Decision, StoreError>]) -> Result<Vec<Arc<Event>>, StoreError> {
+        self.with_db(|db| {
+            let txn = db.begin_write().map_err(backend)?;
+            let mut events = Vec::new();
+            {
+                let mut objects = txn.open_table(OBJECTS).map_err(backend)?;
+                let mut meta = txn.open_table(META).map_err(backend)?;
+                let mut history = txn.open_table(HISTORY).map_err(backend)?;
+                let mut revision = meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0);
+                for decision in decisions.iter().flatten() {
+                    let Decision { key, kind, value } = decision;
+                    revision += 1;
+                    match kind {
+                        EventKind::Deleted => {
+                            objects.remove(key.as_str()).map_err(backend)?;
+                        }
+                        _ => {
+                            objects.insert(key.as_str(), (revision, value.as_slice())).map_err(backend)?;
+                        }
+                    }
+                    let kept = decision.history_value();
+                    history.insert(revision, (kind.code(), key.as_str(), kept.as_ref())).map_err(backend)?;
+                    let trim_every = TRIM_EVERY.min(self.history_kept);
+                    if revision % trim_every == 0 && revision > self.history_kept {
+                        trim(&mut history, &mut meta, revision - self.history_kept)?;
+                    }
+                    events.push(Arc::new(Event { kind: *kind, key: key.clone(), revision, value: value.clone() }));
+                }
+                meta.insert(REVISION, revision).map_err(backend)?;
+            }
+            txn.commit().map_err(backend)?;
+            Ok(events)
+        })
+    }
+
+    /// The compaction point: every revision above it is in the history.
+    fn compacted(meta: &impl ReadableTable<&'static str, u64>) -> Result<u64, StoreError> {
+        Ok(meta.get(COMPACTED).map_err(backend)?.map(|v| v.value()).unwrap_or(0))
+    }
+}
+
+/// Drop the whole history (a full disk): every watch from before now lists again.
+fn drop_history(db: &Database) -> Result<(), StoreError> {
+    let txn = db.begin_write().map_err(backend)?;
+    {
+        let mut meta = txn.open_table(META).map_err(backend)?;
+        let revision = meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0);
+        let mut history = txn.open_table(HISTORY).map_err(backend)?;
+        trim(&mut history, &mut meta, revision)?;
+    }
+    txn.commit().map_err(backend)
+}
+
+/// Drop the history up to and including `up_to`.
+fn trim(
+    history: &mut redb::Table<u64, (u8, &str, &[u8])>,
+    meta: &mut redb::Table<&str, u64>,
+    up_to: u64,
+) -> Result<(), StoreError> {
+    let compacted = meta.get(COMPACTED).map_err(backend)?.map(|v| v.value()).unwrap_or(0);
+    if up_to <= compacted {
+        return Ok(());
+    }
+    history.retain_in(..=up_to, |_, _| false).map_err(backend)?;
+    meta.insert(COMPACTED, up_to).map_err(backend)?;
+    Ok(())
 }
 
 fn check(key: &str, expected: Option<u64>, actual: u64) -> Result<(), StoreError> {
@@ -170,29 +423,32 @@ impl Store for RedbStore {
     }
 
     fn create(&self, key: &str, value: &[u8]) -> Result<u64, StoreError> {
-        let (rev, ()) = self.write(key, |current| match current {
-            Some(_) => Err(StoreError::AlreadyExists(key.into())),
-            None => Ok((Some(value.to_vec()), ())),
+        let (name, value) = (key.to_string(), value.to_vec());
+        let event = self.write(key, move |current| match current {
+            Some(_) => Err(StoreError::AlreadyExists(name)),
+            None => Ok(Some(value)),
         })?;
-        Ok(rev)
+        Ok(event.revision)
     }
 
     fn update(&self, key: &str, value: &[u8], expected: Option<u64>) -> Result<u64, StoreError> {
-        let (rev, ()) = self.write(key, |current| {
-            let (actual, _) = current.ok_or_else(|| StoreError::NotFound(key.into()))?;
-            check(key, expected, actual)?;
-            Ok((Some(value.to_vec()), ()))
+        let (name, value) = (key.to_string(), value.to_vec());
+        let event = self.write(key, move |current| {
+            let (actual, _) = current.ok_or_else(|| StoreError::NotFound(name.clone()))?;
+            check(&name, expected, actual)?;
+            Ok(Some(value))
         })?;
-        Ok(rev)
+        Ok(event.revision)
     }
 
     fn delete(&self, key: &str, expected: Option<u64>) -> Result<Stored, StoreError> {
-        let (revision, value) = self.write(key, |current| {
-            let (actual, bytes) = current.ok_or_else(|| StoreError::NotFound(key.into()))?;
-            check(key, expected, actual)?;
-            Ok((None, bytes))
+        let name = key.to_string();
+        let event = self.write(key, move |current| {
+            let (actual, _) = current.ok_or_else(|| StoreError::NotFound(name.clone()))?;
+            check(&name, expected, actual)?;
+            Ok(None)
         })?;
-        Ok(Stored { key: key.into(), value, revision })
+        Ok(Stored { key: key.into(), value: event.value.clone(), revision: event.revision })
     }
 
     fn revision(&self) -> Result<u64, StoreError> {
@@ -200,6 +456,44 @@ impl Store for RedbStore {
             let txn = db.begin_read().map_err(backend)?;
             let meta = txn.open_table(META).map_err(backend)?;
             Ok(meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0))
+        })
+    }
+
+    fn watch(&self, from: u64) -> Result<Subscription, super::WatchError> {
+        // No write commits between reading the history and joining the feed.
+        let _committing = self.committing.lock().expect("commit lock");
+        let live = self.live.subscribe();
+        let replay = self.with_db(|db| {
+            let txn = db.begin_read().map_err(backend)?;
+            let meta = txn.open_table(META).map_err(backend)?;
+            let oldest = Self::compacted(&meta)?;
+            if from < oldest {
+                return Ok(Err(Gone { requested: from, oldest }));
+            }
+            let history = txn.open_table(HISTORY).map_err(backend)?;
+            let mut replay = Vec::new();
+            for entry in history.range(from + 1..).map_err(backend)? {
+                let (revision, record) = entry.map_err(backend)?;
+                let (kind, key, value) = record.value();
+                let (revision, kind) = (revision.value(), EventKind::from_code(kind));
+                let event = Event { kind, key: key.into(), revision, value: value.to_vec() };
+                replay.push(Arc::new(event));
+            }
+            Ok(Ok(replay))
+        })??;
+        Ok(Subscription { replay, live })
+    }
+
+    fn compact(&self, up_to: u64) -> Result<(), StoreError> {
+        let _committing = self.committing.lock().expect("commit lock");
+        self.with_db(|db| {
+            let txn = db.begin_write().map_err(backend)?;
+            {
+                let mut history = txn.open_table(HISTORY).map_err(backend)?;
+                let mut meta = txn.open_table(META).map_err(backend)?;
+                trim(&mut history, &mut meta, up_to)?;
+            }
+            txn.commit().map_err(backend)
         })
     }
 }
@@ -252,6 +546,85 @@ mod tests {
         assert_eq!((old.value.as_slice(), old.revision), (&b"{}"[..], 5), "the last value, at the deletion's revision");
         assert_eq!(store.get("/nodes/b").unwrap(), None);
         assert_eq!(store.revision().unwrap(), 5, "deletes advance the revision too");
+    }
+
+    #[test]
+    fn a_watch_resumes_from_the_history_across_a_reopen_until_it_is_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let (made, changed, gone) = {
+            let store = RedbStore::open_keeping(&path, 4).unwrap();
+            let made = store.create("/pods/d/a", b"1").unwrap();
+            let changed = store.update("/pods/d/a", b"2", Some(made)).unwrap();
+            let gone = store.delete("/pods/d/a", None).unwrap().revision;
+            (made, changed, gone)
+        };
+        let store = RedbStore::open_keeping(&path, 4).unwrap();
+        let replay = store.watch(made - 1).unwrap().replay;
+        let seen: Vec<(EventKind, u64, &[u8])> =
+            replay.iter().map(|e| (e.kind, e.revision, e.value.as_slice())).collect();
+        assert_eq!(
+            seen,
+            [
+                (EventKind::Added, made, &b"1"[..]),
+                (EventKind::Modified, changed, b"2"),
+                (EventKind::Deleted, gone, b"")
+            ]
+        );
+        let mut live = store.watch(gone).unwrap().live;
+        let next = store.create("/pods/d/b", b"3").unwrap();
+        assert_eq!(live.try_recv().unwrap().revision, next, "then live, as each commits");
+        // Keeping 4 revisions: by revision 8 the first 4 are trimmed.
+        for i in 0..4 {
+            store.create(&format!("/pods/d/n{i}"), b"{}").unwrap();
+        }
+        assert!(matches!(store.watch(made - 1), Err(crate::control_plane::store::WatchError::Gone(_))));
+        assert_eq!(store.watch(4).unwrap().replay.len(), 4, "revisions 5 to 8 are kept");
+    }
+
+    #[test]
+    fn the_history_keeps_a_deleted_objects_identity_and_live_watchers_its_last_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("state.redb")).unwrap();
+        let pod = br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"d","uid":"u1","annotations":{"big":"x"}},"spec":{"nodeName":"n1"}}"#;
+        let made = store.create("/pods/d/p", pod).unwrap();
+        let mut live = store.watch(made).unwrap().live;
+        store.delete("/pods/d/p", None).unwrap();
+        assert_eq!(live.try_recv().unwrap().value, pod.to_vec());
+        let replayed = &store.watch(made).unwrap().replay[0];
+        let kept: serde_json::Value = serde_json::from_slice(&replayed.value).unwrap();
+        assert_eq!(
+            kept,
+            serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "d", "uid": "u1"}})
+        );
+    }
+
+    #[test]
+    fn concurrent_writes_share_commits_and_each_gets_its_own_revision_and_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(RedbStore::open(&dir.path().join("state.redb")).unwrap());
+        let mut live = store.watch(0).unwrap().live;
+        let writers: Vec<_> = (0..8)
+            .map(|w| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    (0..25)
+                        .map(|i| {
+                            let key = format!("/configmaps/d/w{w}-{i}");
+                            let made = store.create(&key, b"1").unwrap();
+                            assert_eq!(store.create(&key, b"2"), Err(StoreError::AlreadyExists(key.clone())));
+                            made
+                        })
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        let mut revisions: Vec<u64> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+        revisions.sort();
+        assert_eq!(revisions, (1..=200).collect::<Vec<u64>>(), "one revision per write made, none twice");
+        let seen: Vec<u64> = (0..200).map(|_| live.try_recv().unwrap().revision).collect();
+        assert_eq!(seen, (1..=200).collect::<Vec<u64>>(), "events in revision order");
+        assert_eq!(store.list("/configmaps/").unwrap().0.len(), 200);
     }
 
     #[test]
