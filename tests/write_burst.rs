@@ -1,8 +1,9 @@
 //! Store commits never hold the API server's async workers (issue 14, item 8). The server runs, as
 //! `kubeboot server` does on this 2-core machine, on 2 async workers, over a store that holds every write
-//! at a gate, as a disk stalled in fsync would. With 8 writes stuck in their commit, health checks, a get,
-//! a list and new watches are still answered; once the gate opens every write is acknowledged, stored, and
-//! seen once by a watch that started during the stall.
+//! at a gate, as a disk stalled in fsync would. With 8 writes stuck in their commit (all 8 at the store:
+//! nothing above it serialises them), health checks, a get, a list and new watches are still answered;
+//! once the gate opens every write is acknowledged, stored, and seen once by a watch that started during
+//! the stall.
 
 mod common;
 
@@ -101,8 +102,11 @@ fn stuck_commits_leave_health_reads_and_watches_answered() {
     common::wait_for("a write stuck in its commit", Duration::from_secs(20), || {
         gated.waiting.load(Ordering::SeqCst) >= 1
     });
-    // Let the other seven reach the server too: each is then waiting for the store's one writer.
-    std::thread::sleep(Duration::from_millis(500));
+    // The other seven reach the store too: nothing above it serialises writes (the store commits the
+    // writes that wait together in one transaction).
+    common::wait_for("all 8 writes at the store", Duration::from_secs(20), || {
+        gated.waiting.load(Ordering::SeqCst) == 8
+    });
 
     // A watch from before the stall, started during it: it must not wait for the stuck commit.
     let watcher = {
@@ -123,7 +127,7 @@ fn stuck_commits_leave_health_reads_and_watches_answered() {
     assert!(!listed.contains("burst-"), "nothing stuck is visible yet: {listed}");
     let (code, _) = s.curl("/api/v1/configmaps?watch=1&timeoutSeconds=1", who, &quick);
     assert_eq!(code, 200, "a new watch while commits are stuck");
-    assert_eq!(gated.waiting.load(Ordering::SeqCst), 1, "one commit at a time reaches the store");
+    assert_eq!(gated.waiting.load(Ordering::SeqCst), 8, "all 8 commits are still stuck");
 
     gated.set_shut(false);
     for writer in writers {
