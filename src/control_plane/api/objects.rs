@@ -160,10 +160,9 @@ pub(super) fn write(
         }
         "patch" => {
             // Server-side apply of an object not there yet creates it.
-            let creates = content_type.starts_with("application/apply-patch+yaml")
-                && registry.get(kind, namespace, name).is_err_and(|e| e.is_not_found());
-            let code = if creates { StatusCode::CREATED } else { StatusCode::OK };
-            registry.patch(kind, namespace, name, body, content_type, part, options).map(|o| (code, o))
+            let patched = registry.patch(kind, namespace, name, body, content_type, part, options)?;
+            let code = if patched.created { StatusCode::CREATED } else { StatusCode::OK };
+            Ok((code, patched.object))
         }
         _ => {
             let mut options: DeleteOptions = if body.is_empty() {

@@ -6,10 +6,26 @@ use serde_json::{json, Value};
 
 use super::admit::finalizers;
 use super::strategy::for_kind;
-use super::{served, Registry, RegistryError};
-use crate::control_plane::store::Stored;
+use super::{served, Context, Registry, RegistryError};
+use crate::control_plane::store::{StoreError, Stored};
 use crate::resources::kinds::ResourceKind;
 use crate::resources::meta;
+
+/// Delete `key` (an object of `kind`) from the store, at `expected` when given, then let the kind's
+/// strategy free what the object held and do what follows its deletion; the object as it was.
+pub(super) fn take_out(
+    ctx: &Context,
+    kind: &ResourceKind,
+    key: &str,
+    expected: Option<u64>,
+) -> Result<Stored, StoreError> {
+    let old = ctx.store.delete(key, expected)?;
+    let strategy = for_kind(kind);
+    let object: Value = serde_json::from_slice(&old.value).unwrap_or(Value::Null);
+    strategy.release(ctx.store, &old.key, &object, None);
+    strategy.after_delete(ctx, &old);
+    Ok(old)
+}
 
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 pub const ORPHAN_FINALIZER: &str = "orphan";
@@ -102,11 +118,8 @@ impl Registry {
         name: &str,
         expected: Option<u64>,
     ) -> Result<Value, RegistryError> {
-        let old = self.store().delete(key, expected).map_err(|e| RegistryError::from_store(kind, name, e))?;
-        let strategy = for_kind(kind);
-        let object: Value = serde_json::from_slice(&old.value).unwrap_or(Value::Null);
-        strategy.release(self.store(), &old.key, &object, None);
-        strategy.after_delete(&self.context(), &old);
+        let old =
+            take_out(&self.context(), kind, key, expected).map_err(|e| RegistryError::from_store(kind, name, e))?;
         Ok(served(kind, &old.value, old.revision))
     }
 

@@ -28,11 +28,11 @@ use serde_json::{json, Value};
 use crate::control_plane::store::{Store, StoreError};
 use crate::resources::kinds::ResourceKind;
 
-pub use delete::{DeleteOptions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
-pub use error::{describe, RegistryError};
+pub use delete::{DeleteOptions, Preconditions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
+pub use error::RegistryError;
 pub use scale::serves as serves_scale;
 pub use served_form::{client_form, served, stored_form};
-pub use update::Part;
+pub use update::{Part, Patched};
 
 /// kubeadm's service-cidr default.
 pub const DEFAULT_SERVICE_NETWORK: &str = "10.96.0.0/12";
@@ -106,11 +106,7 @@ impl Registry {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Value, RegistryError> {
-        match self.store.get(&kind.key(namespace, name)) {
-            Ok(Some(s)) => Ok(served(kind, &s.value, s.revision)),
-            Ok(None) => Err(RegistryError::NotFound { kind, name: name.into() }),
-            Err(e) => Err(RegistryError::from_store(kind, name, e)),
-        }
+        self.existing(kind, namespace, name).map(|s| served(kind, &s.value, s.revision))
     }
 
     /// Every object of `kind` (in `namespace`, or all), as served, and the revision the list was read at.

@@ -11,6 +11,13 @@ use crate::control_plane::store::Stored;
 use crate::resources::kinds::ResourceKind;
 use crate::resources::{meta, patch};
 
+/// A patch's result: the object, and whether the patch created it (an apply of an object not there yet).
+#[derive(Debug)]
+pub struct Patched {
+    pub object: Value,
+    pub created: bool,
+}
+
 /// Which part of the object a write replaces: the object (its status kept, for kinds with a status
 /// subresource) or only the status (`/status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +39,7 @@ impl Registry {
     ) -> Result<Value, RegistryError> {
         let new = stored_form(kind, object);
         if meta::name(&new) != Some(name) {
-            return Err(RegistryError::BadRequest("the name of the object does not match the name on the URL".into()));
+            return Err(name_mismatch());
         }
         let existing = self.existing(kind, namespace, name)?;
         let expected = meta::resource_version(&new).unwrap_or(existing.revision);
@@ -47,7 +54,7 @@ impl Registry {
     }
 
     /// Patch the object with `body` of `content_type` (JSON, merge, strategic merge, apply). An apply of
-    /// an object not there yet creates it.
+    /// an object not there yet creates it (`created`).
     #[allow(clippy::too_many_arguments)]
     pub fn patch(
         &self,
@@ -58,7 +65,7 @@ impl Registry {
         content_type: &str,
         part: Part,
         options: WriteOptions,
-    ) -> Result<Value, RegistryError> {
+    ) -> Result<Patched, RegistryError> {
         let existing = match self.existing(kind, namespace, name) {
             Ok(s) => s,
             Err(e) if e.is_not_found() && content_type.starts_with("application/apply-patch+yaml") => {
@@ -67,12 +74,11 @@ impl Registry {
                 well_formed(kind, &object)?;
                 // The object is the one the request names (and was authorized for), whatever the body says.
                 if meta::name(&object).is_some_and(|n| n != name) {
-                    return Err(RegistryError::BadRequest(
-                        "the name of the object does not match the name on the URL".into(),
-                    ));
+                    return Err(name_mismatch());
                 }
                 object["metadata"]["name"] = json!(name);
-                return self.create(kind, namespace, object, options);
+                let object = self.create(kind, namespace, object, options)?;
+                return Ok(Patched { object, created: true });
             }
             Err(e) => return Err(e),
         };
@@ -95,7 +101,9 @@ impl Registry {
             meta::strip_resource_version(&mut b);
             a == b
         };
-        self.write_update(kind, namespace, name, &old, merged, existing.revision, unchanged, part, options)
+        let object =
+            self.write_update(kind, namespace, name, &old, merged, existing.revision, unchanged, part, options)?;
+        Ok(Patched { object, created: false })
     }
 
     /// The stored object, or NotFound.
@@ -175,6 +183,11 @@ impl Registry {
             }
         }
     }
+}
+
+/// A body that names another object than the request.
+fn name_mismatch() -> RegistryError {
+    RegistryError::BadRequest("the name of the object does not match the name on the URL".into())
 }
 
 /// What an update may change merged into the stored object: of the status part only the status; of

@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::control_plane::registry::{DeleteOptions, Part, Registry, RegistryError, WriteOptions};
+use crate::control_plane::registry::{DeleteOptions, Part, Preconditions, Registry, RegistryError, WriteOptions};
 use crate::resources::kinds::ResourceKind;
 use crate::resources::meta;
 
@@ -81,6 +81,7 @@ impl LocalApi {
         self.call(move |r| {
             let merge = "application/merge-patch+json";
             r.patch(kind, namespace.as_deref(), &name, &body, merge, Part::Object, WriteOptions::default())
+                .map(|patched| patched.object)
         })
         .await
     }
@@ -106,9 +107,9 @@ impl LocalApi {
 
 /// DeleteOptions of a controller's delete: only the object with `uid`, with `propagation`.
 pub fn delete_options(uid: Option<String>, propagation: Option<&str>) -> DeleteOptions {
-    let options = json!({
-        "preconditions": uid.map(|uid| json!({"uid": uid})),
-        "propagationPolicy": propagation,
-    });
-    serde_json::from_value(options).unwrap_or_default()
+    DeleteOptions {
+        preconditions: uid.map(|uid| Preconditions { uid: Some(uid) }),
+        propagation_policy: propagation.map(String::from),
+        ..DeleteOptions::default()
+    }
 }

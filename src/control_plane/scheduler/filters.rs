@@ -144,13 +144,8 @@ pub fn host_ports(pod: &Value) -> Vec<(u64, String)> {
         .collect()
 }
 
-/// None when `node` (its `facts`) can take `pod` next to `pods` (the non-terminal pods bound to it).
-pub fn misfit(pod: &Value, node: &Value, facts: &NodeFacts, pods: &[&Value]) -> Option<Misfit> {
-    let loads: Vec<Arc<PodLoad>> = pods.iter().map(|p| Arc::new(PodLoad::of(p))).collect();
-    misfit_for(&PodNeeds::of(pod), node, facts, &loads)
-}
-
-/// `misfit` with the pod's needs and the bound pods' loads read beforehand.
+/// None when `node` (its `facts`) can take the pod (its `needs`) next to `pods` (the loads of the
+/// non-terminal pods bound to it).
 pub fn misfit_for(needs: &PodNeeds, node: &Value, facts: &NodeFacts, pods: &[Arc<PodLoad>]) -> Option<Misfit> {
     if facts.unschedulable && !needs.tolerates_unschedulable {
         return Some(Misfit::Unschedulable);
@@ -209,6 +204,12 @@ pub fn unschedulable_message(total_nodes: usize, misfits: &[Misfit]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// misfit_for of JSON objects.
+    fn misfit(pod: &Value, node: &Value, facts: &NodeFacts, pods: &[&Value]) -> Option<Misfit> {
+        let loads: Vec<Arc<PodLoad>> = pods.iter().map(|p| Arc::new(PodLoad::of(p))).collect();
+        misfit_for(&PodNeeds::of(pod), node, facts, &loads)
+    }
 
     fn node(name: &str, labels: Value, extra: Value) -> Value {
         let mut n = json!({

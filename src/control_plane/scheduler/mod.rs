@@ -170,7 +170,8 @@ pub enum Placement {
 
 /// Filter and score every node for `pod`, as of the cache.
 pub fn place(pod: &Value, cache: &Cache, facts: &facts::Facts) -> Placement {
-    let nodes: Vec<&Arc<Value>> = cache.list(kinds::served("", "nodes"), None).collect();
+    let node_kind = kinds::served("", "nodes");
+    let nodes: Vec<&Arc<Value>> = cache.list(node_kind, None).collect();
     let volumes = if crate::resources::storage::pod_claims(pod).is_empty() {
         volume_binding::Volumes::default()
     } else {
@@ -188,7 +189,7 @@ pub fn place(pod: &Value, cache: &Cache, facts: &facts::Facts) -> Placement {
         on_node.entry(node_name(bound).unwrap_or_default()).or_default().push(load);
         bound_pods += 1;
     }
-    facts.nodes.prune(nodes.len(), |name| cache.get(&format!("/nodes/{name}")).is_some());
+    facts.nodes.prune(nodes.len(), |name| cache.get(&node_kind.key(None, name)).is_some());
     facts.pods.prune(bound_pods, |key| cache.get(key).is_some());
     let needs = filters::PodNeeds::of(pod);
     let load = facts::PodLoad::of(pod);

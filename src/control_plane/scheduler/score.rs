@@ -2,19 +2,11 @@
 //! the least requested node (requests counted with kube-scheduler's non-zero defaults, so pods without
 //! requests spread too).
 
-use serde_json::Value;
-
 use std::sync::Arc;
 
 use super::facts::{NodeFacts, PodLoad};
 
-/// Higher is better.
-pub fn score(pod: &Value, facts: &NodeFacts, pods: &[&Value]) -> (i64, i64) {
-    let loads: Vec<Arc<PodLoad>> = pods.iter().map(|p| Arc::new(PodLoad::of(p))).collect();
-    score_for(&PodLoad::of(pod), facts, &loads)
-}
-
-/// `score` with the pod's and the bound pods' loads read beforehand.
+/// Higher is better. `pod`'s and the bound pods' loads are read beforehand (facts.rs).
 pub fn score_for(pod: &PodLoad, facts: &NodeFacts, pods: &[Arc<PodLoad>]) -> (i64, i64) {
     let same_owner =
         pod.owner.as_ref().map_or(0, |o| pods.iter().filter(|p| p.owner.as_ref() == Some(o)).count()) as i64;
@@ -33,7 +25,13 @@ pub fn score_for(pod: &PodLoad, facts: &NodeFacts, pods: &[Arc<PodLoad>]) -> (i6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    /// score_for of JSON objects.
+    fn score(pod: &Value, facts: &NodeFacts, pods: &[&Value]) -> (i64, i64) {
+        let loads: Vec<Arc<PodLoad>> = pods.iter().map(|p| Arc::new(PodLoad::of(p))).collect();
+        score_for(&PodLoad::of(pod), facts, &loads)
+    }
 
     #[test]
     fn spreads_owners_then_prefers_the_emptier_node() {

@@ -230,7 +230,8 @@ impl RedbStore {
         let mut written = self.apply(&decisions);
         if let Err(StoreError::NoSpace(_)) = &written {
             self.reopen_after_failure();
-            if self.with_db(drop_history).is_ok() {
+            // Every watch from before now lists again.
+            if self.with_db(|db| trim_history(db, None)).is_ok() {
                 written = self.apply(&decisions);
             }
         }
@@ -325,7 +326,7 @@ impl RedbStore {
                 let mut objects = txn.open_table(OBJECTS).map_err(backend)?;
                 let mut meta = txn.open_table(META).map_err(backend)?;
                 let mut history = txn.open_table(HISTORY).map_err(backend)?;
-                let mut revision = meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0);
+                let mut revision = counter(&meta, REVISION)?;
                 for decision in decisions.iter().flatten() {
                     let Decision { key, kind, value } = decision;
                     revision += 1;
@@ -351,21 +352,25 @@ impl RedbStore {
             Ok(events)
         })
     }
-
-    /// The compaction point: every revision above it is in the history.
-    fn compacted(meta: &impl ReadableTable<&'static str, u64>) -> Result<u64, StoreError> {
-        Ok(meta.get(COMPACTED).map_err(backend)?.map(|v| v.value()).unwrap_or(0))
-    }
 }
 
-/// Drop the whole history (a full disk): every watch from before now lists again.
-fn drop_history(db: &Database) -> Result<(), StoreError> {
+/// A counter of the meta table: REVISION (the last revision handed out) or COMPACTED (every revision
+/// above it is in the history); 0 before the first write.
+fn counter(meta: &impl ReadableTable<&'static str, u64>, name: &str) -> Result<u64, StoreError> {
+    Ok(meta.get(name).map_err(backend)?.map(|v| v.value()).unwrap_or(0))
+}
+
+/// Drop the history up to and including `up_to`, or all of it (None), in a transaction of its own.
+fn trim_history(db: &Database, up_to: Option<u64>) -> Result<(), StoreError> {
     let txn = db.begin_write().map_err(backend)?;
     {
         let mut meta = txn.open_table(META).map_err(backend)?;
-        let revision = meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0);
+        let up_to = match up_to {
+            Some(revision) => revision,
+            None => counter(&meta, REVISION)?,
+        };
         let mut history = txn.open_table(HISTORY).map_err(backend)?;
-        trim(&mut history, &mut meta, revision)?;
+        trim(&mut history, &mut meta, up_to)?;
     }
     txn.commit().map_err(backend)
 }
@@ -376,8 +381,7 @@ fn trim(
     meta: &mut redb::Table<&str, u64>,
     up_to: u64,
 ) -> Result<(), StoreError> {
-    let compacted = meta.get(COMPACTED).map_err(backend)?.map(|v| v.value()).unwrap_or(0);
-    if up_to <= compacted {
+    if up_to <= counter(meta, COMPACTED)? {
         return Ok(());
     }
     history.retain_in(..=up_to, |_, _| false).map_err(backend)?;
@@ -419,8 +423,7 @@ impl Store for RedbStore {
                 let (revision, bytes) = v.value();
                 out.push(Stored { key: key.to_string(), value: bytes.to_vec(), revision });
             }
-            let revision = meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0);
-            Ok((out, revision))
+            Ok((out, counter(&meta, REVISION)?))
         })
     }
 
@@ -456,8 +459,7 @@ impl Store for RedbStore {
     fn revision(&self) -> Result<u64, StoreError> {
         self.with_db(|db| {
             let txn = db.begin_read().map_err(backend)?;
-            let meta = txn.open_table(META).map_err(backend)?;
-            Ok(meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0))
+            counter(&txn.open_table(META).map_err(backend)?, REVISION)
         })
     }
 
@@ -468,7 +470,7 @@ impl Store for RedbStore {
         let replay = self.with_db(|db| {
             let txn = db.begin_read().map_err(backend)?;
             let meta = txn.open_table(META).map_err(backend)?;
-            let oldest = Self::compacted(&meta)?;
+            let oldest = counter(&meta, COMPACTED)?;
             if from < oldest {
                 return Ok(Err(Gone { requested: from, oldest }));
             }
@@ -488,15 +490,7 @@ impl Store for RedbStore {
 
     fn compact(&self, up_to: u64) -> Result<(), StoreError> {
         let _committing = self.committing.lock().expect("commit lock");
-        self.with_db(|db| {
-            let txn = db.begin_write().map_err(backend)?;
-            {
-                let mut history = txn.open_table(HISTORY).map_err(backend)?;
-                let mut meta = txn.open_table(META).map_err(backend)?;
-                trim(&mut history, &mut meta, up_to)?;
-            }
-            txn.commit().map_err(backend)
-        })
+        self.with_db(|db| trim_history(db, Some(up_to)))
     }
 }
 

@@ -3,7 +3,8 @@
 
 use serde_json::{json, Value};
 
-use crate::control_plane::registry::strategy::{for_kind, Strategy};
+use crate::control_plane::registry::delete::take_out;
+use crate::control_plane::registry::strategy::Strategy;
 use crate::control_plane::registry::Context;
 use crate::control_plane::store::Stored;
 use crate::resources::meta;
@@ -22,13 +23,9 @@ impl Strategy for NamespaceStrategy {
         let namespace = meta::name(&object).unwrap_or_default();
         for kind in crate::resources::kinds::KINDS.iter().filter(|k| k.namespaced) {
             let Ok((items, _)) = ctx.store.list(&kind.prefix(Some(namespace))) else { continue };
-            let strategy = for_kind(kind);
             for item in items {
-                if let Ok(gone) = ctx.store.delete(&item.key, None) {
-                    let value: Value = serde_json::from_slice(&gone.value).unwrap_or(Value::Null);
-                    strategy.release(ctx.store, &gone.key, &value, None);
-                    strategy.after_delete(ctx, &gone);
-                }
+                // Gone already (deleted meanwhile) is what was wanted.
+                let _ = take_out(ctx, kind, &item.key, None);
             }
         }
     }
