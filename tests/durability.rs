@@ -1,6 +1,7 @@
 //! Every acknowledged write survives kill -9: a client creates 1000 ConfigMaps one after another through a
 //! real `kubeboot server` process; the server is SIGKILLed (and started again) while the writes run; when
 //! the client has 1000 acknowledgements, every one of those objects is there with the data it was given.
+//! A server killed at any moment of its start starts again, with the Services it makes at start whole.
 
 mod common;
 
@@ -81,4 +82,43 @@ fn every_acknowledged_write_survives_kill_9() {
     }
     let _ = restarted.kill();
     let _ = restarted.wait();
+}
+
+/// SIGKILL a server 40 times in the first milliseconds after it listens (its first writes: the `kubernetes`
+/// and kube-dns Services with their ClusterIPs); each next start must come up, and at the end the Services
+/// hold their addresses with nothing else claimed (a ClusterIP written apart from its Service once left
+/// the kube-dns Service refused its own address, and the server unable to start).
+#[test]
+fn a_server_killed_while_starting_starts_again_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, data, port) = common::init_master(dir.path(), "m1");
+    let log = || std::fs::read_to_string(common::server_log(&data)).unwrap_or_default();
+    for i in 0..40u64 {
+        let mut server = common::start_server(&cfg, &data, &port);
+        common::wait_listening(&mut server, &data, &port);
+        std::thread::sleep(Duration::from_micros(i * 250 % 5000));
+        if let Ok(Some(status)) = server.try_wait() {
+            panic!("start {i} exited ({status}); its log:\n{}", log());
+        }
+        server.kill().unwrap();
+        server.wait().unwrap();
+    }
+    let mut server = common::start_server(&cfg, &data, &port);
+    common::wait_listening(&mut server, &data, &port);
+
+    let conf = Kubeconfig::parse(&std::fs::read_to_string(cfg.join("admin.conf")).unwrap()).unwrap();
+    let client = ApiClient::from_kubeconfig(&conf).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let get = |path: &str| rt.block_on(client.request("GET", path, None, None)).unwrap().json();
+    assert_eq!(get("/api/v1/namespaces/kube-system/services/kube-dns")["spec"]["clusterIP"], "10.96.0.10");
+    assert_eq!(get("/api/v1/namespaces/default/services/kubernetes")["spec"]["clusterIP"], "10.96.0.1");
+    let services = get("/api/v1/services");
+    assert_eq!(services["items"].as_array().unwrap().len(), 2, "{services}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    // Every claimed address is a Service's: the store holds exactly the two.
+    let store = kubeboot::control_plane::store::RedbStore::open(&data.join("state.redb")).unwrap();
+    use kubeboot::control_plane::store::Store;
+    let claimed: Vec<String> = store.list("/ranges/serviceips/").unwrap().0.into_iter().map(|s| s.key).collect();
+    assert_eq!(claimed, ["/ranges/serviceips/10.96.0.1", "/ranges/serviceips/10.96.0.10"]);
 }

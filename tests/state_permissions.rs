@@ -5,19 +5,14 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 fn start_and_wait(cfg: &Path, data: &Path, port: &str) -> std::process::Child {
-    let server = common::start_server(cfg, data, port);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_err() {
-        assert!(Instant::now() < deadline, "the server did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut server = common::start_server(cfg, data, port);
+    common::wait_listening(&mut server, data, port);
     server
 }
 

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use kubeboot::control_plane::store::{RedbStore, Store, StoreError, Stored, Subscription, WatchError};
+use kubeboot::control_plane::store::{Event, RedbStore, Store, StoreError, Stored, Subscription, Txn, WatchError};
 
 /// A RedbStore whose writes wait while the gate is shut.
 struct GatedStore {
@@ -44,17 +44,9 @@ impl Store for GatedStore {
     fn list(&self, prefix: &str) -> Result<(Vec<Stored>, u64), StoreError> {
         self.inner.list(prefix)
     }
-    fn create(&self, key: &str, value: &[u8]) -> Result<u64, StoreError> {
+    fn txn(&self, txn: Txn) -> Result<Vec<Arc<Event>>, StoreError> {
         self.pass();
-        self.inner.create(key, value)
-    }
-    fn update(&self, key: &str, value: &[u8], expected: Option<u64>) -> Result<u64, StoreError> {
-        self.pass();
-        self.inner.update(key, value, expected)
-    }
-    fn delete(&self, key: &str, expected: Option<u64>) -> Result<Stored, StoreError> {
-        self.pass();
-        self.inner.delete(key, expected)
+        self.inner.txn(txn)
     }
     fn revision(&self) -> Result<u64, StoreError> {
         self.inner.revision()

@@ -62,6 +62,10 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
         ServerError::Config { path: layout.settings().display().to_string(), message: format!("service_cidr: {e}") }
     })?;
     registry.set_service_network(service_network);
+    // Addresses an older kubeboot left claimed without their Service would refuse these their own.
+    if let Err(e) = super::registry::service_allocation::repair(registry.store()) {
+        eprintln!("kubeboot server: service allocation repair: {e}");
+    }
     super::master_service::ensure_kubernetes_service(&registry, &settings.advertise_address, settings.port)
         .map_err(|e| ServerError::Other(format!("the kubernetes Service: {e}")))?;
     super::master_service::ensure_dns_service(&registry)

@@ -8,7 +8,7 @@ pub mod kubectl;
 pub mod kubectls;
 pub mod python_client;
 
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -274,17 +274,37 @@ pub fn init_master(dir: &Path, node_name: &str) -> (PathBuf, PathBuf, String) {
     (cfg, data, port)
 }
 
-/// `kubeboot server` for a master made by `init_master`, its output discarded.
+/// `kubeboot server` for a master made by `init_master`; what it says goes to `server_log(data)`.
 pub fn start_server(cfg: &Path, data: &Path, port: &str) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(server_log(data)).unwrap();
     Command::new(env!("CARGO_BIN_EXE_kubeboot"))
         .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--config-dir"])
         .arg(cfg)
         .arg("--data-dir")
         .arg(data)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap()
+}
+
+/// Where `start_server` writes the server's output (beside its data folder, every start appended).
+pub fn server_log(data: &Path) -> PathBuf {
+    data.with_extension("server.log")
+}
+
+/// Wait until the server started by `start_server` listens; a failure quotes its log.
+#[allow(dead_code)]
+pub fn wait_listening(server: &mut Child, data: &Path, port: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_err() {
+        let log = || std::fs::read_to_string(server_log(data)).unwrap_or_default();
+        if let Ok(Some(status)) = server.try_wait() {
+            panic!("the server exited ({status}) before it listened; its log:\n{}", log());
+        }
+        assert!(Instant::now() < deadline, "the server did not listen in 30 s; its log:\n{}", log());
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// `up` on the lab inventory `inv`, then its admin kubeconfig written into `dir`; the kubeconfig's path.

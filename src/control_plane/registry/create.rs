@@ -1,5 +1,5 @@
 //! Create: a name from generateName, the generic checks (admit.rs), server-set metadata, the kind's
-//! defaults, allocation, and one create-if-absent write.
+//! defaults, and one create-if-absent write with what the kind allocates.
 
 use serde_json::{json, Value};
 
@@ -44,22 +44,8 @@ impl Registry {
             return Ok(client_form(kind, object));
         }
         let key = kind.key(object.pointer("/metadata/namespace").and_then(Value::as_str), &name);
-        let allocated = strategy.allocate(&ctx, &key, &mut object, None).map_err(|causes| RegistryError::Invalid {
-            kind,
-            name: name.clone(),
-            causes,
-        })?;
-        match self.store().create(&key, &serde_json::to_vec(&object).expect("json")) {
-            Ok(revision) => {
-                meta::set_resource_version(&mut object, revision);
-                Ok(client_form(kind, object))
-            }
-            Err(e) => {
-                if let Some(a) = allocated {
-                    a.undo(self.store());
-                }
-                Err(RegistryError::from_store(kind, &name, e))
-            }
-        }
+        let (mut object, revision) = self.write_object(kind, &name, &key, object, None, true)?;
+        meta::set_resource_version(&mut object, revision);
+        Ok(client_form(kind, object))
     }
 }

@@ -1,30 +1,42 @@
 //! Delete: preconditions, graceful deletion (the kind's), finalizers that hold the object marked until
 //! the controllers that own them let go (foreground and orphan propagation), and what leaving the store
-//! frees.
+//! frees, freed in the same write.
 
 use serde_json::{json, Value};
 
 use super::admit::finalizers;
 use super::strategy::for_kind;
 use super::{served, Context, Registry, RegistryError};
-use crate::control_plane::store::{StoreError, Stored};
+use crate::control_plane::store::{StoreError, Stored, Txn};
 use crate::resources::kinds::ResourceKind;
 use crate::resources::meta;
 
-/// Delete `key` (an object of `kind`) from the store, at `expected` when given, then let the kind's
-/// strategy free what the object held and do what follows its deletion; the object as it was.
+/// Delete `key` (an object of `kind`) from the store, at `expected` when given, with what the object held
+/// (its kind's `released`) in the same transaction, then do what follows its deletion; the object as it
+/// was.
 pub(super) fn take_out(
     ctx: &Context,
     kind: &ResourceKind,
     key: &str,
     expected: Option<u64>,
 ) -> Result<Stored, StoreError> {
-    let old = ctx.store.delete(key, expected)?;
     let strategy = for_kind(kind);
-    let object: Value = serde_json::from_slice(&old.value).unwrap_or(Value::Null);
-    strategy.release(ctx.store, &old.key, &object, None);
-    strategy.after_delete(ctx, &old);
-    Ok(old)
+    loop {
+        let current = ctx.store.get(key)?.ok_or_else(|| StoreError::NotFound(key.into()))?;
+        let object: Value = serde_json::from_slice(&current.value).unwrap_or(Value::Null);
+        let txn = Txn::delete(key, Some(expected.unwrap_or(current.revision))).and(strategy.released(&object));
+        match ctx.store.txn(txn) {
+            Ok(events) => {
+                let event = &events[0];
+                let old = Stored { key: event.key.clone(), value: event.value.clone(), revision: event.revision };
+                strategy.after_delete(ctx, &old);
+                return Ok(old);
+            }
+            // Written between the read and the delete, and no revision was asked for: read it again.
+            Err(StoreError::Conflict { .. }) if expected.is_none() => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";

@@ -18,6 +18,7 @@ pub mod served_form;
 pub mod service_allocation;
 pub mod strategy;
 mod update;
+mod write;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};

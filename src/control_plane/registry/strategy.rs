@@ -5,9 +5,8 @@
 use serde_json::Value;
 
 use super::kinds;
-use super::service_allocation::Allocated;
 use super::Context;
-use crate::control_plane::store::{Store, Stored};
+use crate::control_plane::store::{Stored, Txn};
 use crate::resources::kinds::ResourceKind;
 use crate::resources::validation::FieldError;
 
@@ -41,19 +40,22 @@ pub trait Strategy: Sync {
     }
 
     /// Allocate what the object holds apart from itself (a Service's ClusterIP and NodePorts), keeping
-    /// what `old` holds; given back when the object's write fails.
+    /// what `old` holds: the transaction part that claims it and frees what `old` held and the object no
+    /// longer does, made with the object's own write.
     fn allocate(
         &self,
         _ctx: &Context,
         _key: &str,
         _object: &mut Value,
         _old: Option<&Value>,
-    ) -> Result<Option<Allocated>, Vec<FieldError>> {
-        Ok(None)
+    ) -> Result<Txn, Vec<FieldError>> {
+        Ok(Txn::default())
     }
 
-    /// After a write that replaced `old` with `new` (None: deleted): free what the object no longer holds.
-    fn release(&self, _store: &dyn Store, _key: &str, _old: &Value, _new: Option<&Value>) {}
+    /// What deleting `old` frees, made with the deletion.
+    fn released(&self, _old: &Value) -> Txn {
+        Txn::default()
+    }
 
     /// After the object left the store.
     fn after_delete(&self, _ctx: &Context, _old: &Stored) {}

@@ -160,28 +160,10 @@ impl Registry {
             meta::set_resource_version(&mut object, expected);
             return Ok(client_form(kind, object));
         }
-        let ctx = self.context();
-        let allocated = match part {
-            Part::Object => strategy
-                .allocate(&ctx, &key, &mut object, Some(old))
-                .map_err(|causes| RegistryError::Invalid { kind, name: name.into(), causes })?,
-            Part::Status => None,
-        };
-        match self.store().update(&key, &serde_json::to_vec(&object).expect("json"), Some(expected)) {
-            Ok(revision) => {
-                if allocated.is_some() {
-                    strategy.release(self.store(), &key, old, Some(&object));
-                }
-                meta::set_resource_version(&mut object, revision);
-                Ok(client_form(kind, object))
-            }
-            Err(e) => {
-                if let Some(a) = allocated {
-                    a.undo(self.store());
-                }
-                Err(RegistryError::from_store(kind, name, e))
-            }
-        }
+        let (mut object, revision) =
+            self.write_object(kind, name, &key, object, Some((old, expected)), part == Part::Object)?;
+        meta::set_resource_version(&mut object, revision);
+        Ok(client_form(kind, object))
     }
 }
 

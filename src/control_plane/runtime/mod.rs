@@ -71,8 +71,8 @@ fn start(state: &Arc<ApiState>, reconcilers: &[Arc<dyn Reconciler>]) -> JoinSet<
 /// How often ClusterIPs and NodePorts no Service holds are looked for, as kube-apiserver's repair loops.
 const ALLOCATION_REPAIR_PERIOD: std::time::Duration = std::time::Duration::from_secs(180);
 
-/// Free ClusterIPs and NodePorts no Service holds (left by a crash mid-create, or a namespace deleted
-/// wholesale): when leading starts and every 3 minutes while it lasts.
+/// Free ClusterIPs and NodePorts no Service holds (left by older versions, which wrote them apart from
+/// their Service): when leading starts and every 3 minutes while it lasts.
 async fn repair_allocations(store: Arc<dyn crate::control_plane::store::Store>) {
     loop {
         let s = store.clone();

@@ -6,10 +6,14 @@
 
 mod events;
 mod redb_store;
+mod txn;
 mod watch_hub;
+
+use std::sync::Arc;
 
 pub use events::{Event, EventKind, Gone, Subscription, WatchError};
 pub use redb_store::{RedbStore, HISTORY_KEPT};
+pub use txn::{Compare, Op, Txn};
 pub use watch_hub::{HistoryCapacity, WatchHub};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,16 +39,33 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// The one event of a single-key write.
+fn only(events: Vec<Arc<Event>>) -> Arc<Event> {
+    events.into_iter().next().expect("a single-key write that succeeded made its change")
+}
+
 pub trait Store: Send + Sync {
     fn get(&self, key: &str) -> Result<Option<Stored>, StoreError>;
     /// Every object under `prefix`, in key order, and the store's revision at that moment.
     fn list(&self, prefix: &str) -> Result<(Vec<Stored>, u64), StoreError>;
+    /// Make every op of `txn` in one atomic write if all its compares hold, else nothing: the first
+    /// compare that fails is the error. The answer is an event per change made, in the ops' order (a
+    /// deletion's carries the last value). Each change has its own revision here; etcd gives all of a
+    /// transaction's changes one.
+    fn txn(&self, txn: Txn) -> Result<Vec<Arc<Event>>, StoreError>;
     /// Fails with AlreadyExists if the key is taken.
-    fn create(&self, key: &str, value: &[u8]) -> Result<u64, StoreError>;
+    fn create(&self, key: &str, value: &[u8]) -> Result<u64, StoreError> {
+        Ok(only(self.txn(Txn::create(key, value.to_vec()))?).revision)
+    }
     /// Replace; with `expected`, only if the stored revision is that one.
-    fn update(&self, key: &str, value: &[u8], expected: Option<u64>) -> Result<u64, StoreError>;
+    fn update(&self, key: &str, value: &[u8], expected: Option<u64>) -> Result<u64, StoreError> {
+        Ok(only(self.txn(Txn::update(key, value.to_vec(), expected))?).revision)
+    }
     /// The last value, with the revision of the deletion.
-    fn delete(&self, key: &str, expected: Option<u64>) -> Result<Stored, StoreError>;
+    fn delete(&self, key: &str, expected: Option<u64>) -> Result<Stored, StoreError> {
+        let event = only(self.txn(Txn::delete(key, expected))?);
+        Ok(Stored { key: event.key.clone(), value: event.value.clone(), revision: event.revision })
+    }
     fn revision(&self) -> Result<u64, StoreError>;
     /// The changes after revision `from`, oldest first, then a feed of those committed after them, in
     /// revision order; Gone when the store's retained history no longer reaches `from`.

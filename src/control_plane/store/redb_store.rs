@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::broadcast;
 
-use super::{Event, EventKind, Gone, Store, StoreError, Stored, Subscription};
+use super::{Event, EventKind, Gone, Op, Store, StoreError, Stored, Subscription, Txn};
 
 /// key -> (revision, serialized object)
 const OBJECTS: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("objects");
@@ -38,11 +38,11 @@ const TRIM_EVERY: u64 = 256;
 /// How far a live watcher may fall behind before it is told to watch again from where it was.
 const LIVE_BUFFER: usize = 1024;
 
-type Reply = std::sync::mpsc::SyncSender<Result<Arc<Event>, StoreError>>;
-/// A write's decision against the current entry (revision, value): the new value, None to delete.
-type Change = Box<dyn FnOnce(Option<(u64, &[u8])>) -> Result<Option<Vec<u8>>, StoreError> + Send>;
+type Reply = std::sync::mpsc::SyncSender<Result<Vec<Arc<Event>>, StoreError>>;
+/// A key's entry as a transaction of the batch sees it: (revision, value), None when absent.
+type Entry = Option<(u64, Vec<u8>)>;
 
-/// What a write does, decided against the current object.
+/// One change a transaction makes, decided against the current objects.
 struct Decision {
     key: String,
     kind: EventKind,
@@ -75,10 +75,9 @@ impl Decision {
     }
 }
 
-/// A write waiting for the next commit.
+/// A transaction waiting for the next commit.
 struct Pending {
-    key: String,
-    change: Change,
+    txn: Txn,
     reply: Reply,
 }
 
@@ -177,16 +176,11 @@ impl RedbStore {
         Ok(())
     }
 
-    /// One write: `change` sees the current entry and says what to store (None = delete). It is queued and
-    /// committed with whatever else is queued by the first writer to take the commit lock; the answer is
-    /// the change's event (a deletion's carries the last value).
-    fn write(
-        &self,
-        key: &str,
-        change: impl FnOnce(Option<(u64, &[u8])>) -> Result<Option<Vec<u8>>, StoreError> + Send + 'static,
-    ) -> Result<Arc<Event>, StoreError> {
+    /// One transaction, queued and committed with whatever else is queued by the first writer to take
+    /// the commit lock; the answer is its events.
+    fn write(&self, txn: Txn) -> Result<Vec<Arc<Event>>, StoreError> {
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        self.queue.lock().expect("write queue").push(Pending { key: key.to_string(), change: Box::new(change), reply });
+        self.queue.lock().expect("write queue").push(Pending { txn, reply });
         loop {
             if let Ok(result) = answer.try_recv() {
                 return result;
@@ -248,14 +242,13 @@ impl RedbStore {
             }
         };
         for (reply, decision) in replies.into_iter().zip(decisions) {
-            let answer = match decision {
-                Err(e) => Err(e),
-                Ok(_) => {
-                    let event = events.next().expect("an event per write made");
+            let answer = decision.map(|changes| {
+                let made: Vec<Arc<Event>> = events.by_ref().take(changes.len()).collect();
+                for event in &made {
                     let _ = self.live.send(event.clone());
-                    Ok(event)
                 }
-            };
+                made
+            });
             let _ = reply.send(answer);
         }
     }
@@ -266,48 +259,57 @@ impl RedbStore {
         }
     }
 
-    /// What each write of `batch` does to the current objects: (key, kind, value), or why it is refused.
+    /// What each transaction of `batch` changes, or which of its compares failed. Later transactions of
+    /// the batch see the earlier ones' changes.
     #[allow(clippy::type_complexity)]
     fn decide(
         &self,
         batch: Vec<Pending>,
-    ) -> Result<(Vec<Reply>, Vec<Result<Decision, StoreError>>), (Vec<Reply>, StoreError)> {
-        let mut replies = Vec::with_capacity(batch.len());
-        let mut changes = Vec::with_capacity(batch.len());
-        for Pending { key, change, reply } in batch {
-            replies.push(reply);
-            changes.push((key, change));
-        }
+    ) -> Result<(Vec<Reply>, Vec<Result<Vec<Decision>, StoreError>>), (Vec<Reply>, StoreError)> {
+        let (replies, txns): (Vec<Reply>, Vec<Txn>) = batch.into_iter().map(|p| (p.reply, p.txn)).unzip();
         let decided = self.with_db(|db| {
-            let txn = db.begin_read().map_err(backend)?;
-            let objects = txn.open_table(OBJECTS).map_err(backend)?;
-            // Earlier writes of the batch count: a create then an update of one key in the same batch.
-            let mut pending: std::collections::HashMap<String, Option<(u64, Vec<u8>)>> = Default::default();
-            let mut decisions = Vec::with_capacity(changes.len());
-            for (key, change) in changes.drain(..) {
-                let current = match pending.get(&key) {
-                    Some(state) => state.clone(),
-                    None => objects.get(key.as_str()).map_err(backend)?.map(|v| {
-                        let (rev, bytes) = v.value();
-                        (rev, bytes.to_vec())
-                    }),
+            let read = db.begin_read().map_err(backend)?;
+            let objects = read.open_table(OBJECTS).map_err(backend)?;
+            // A key written earlier in the batch: its revision is not known yet (u64::MAX), and no
+            // precondition can name it, as no writer can have read it.
+            let mut pending: std::collections::HashMap<String, Entry> = Default::default();
+            let current =
+                |pending: &std::collections::HashMap<String, Entry>, key: &str| -> Result<Entry, StoreError> {
+                    match pending.get(key) {
+                        Some(entry) => Ok(entry.clone()),
+                        None => Ok(objects.get(key).map_err(backend)?.map(|v| {
+                            let (revision, bytes) = v.value();
+                            (revision, bytes.to_vec())
+                        })),
+                    }
                 };
-                let decision = change(current.as_ref().map(|(rev, bytes)| (*rev, bytes.as_slice()))).map(|next| {
-                    let kind = match (&next, &current) {
-                        (Some(_), None) => EventKind::Added,
-                        (Some(_), Some(_)) => EventKind::Modified,
-                        (None, _) => EventKind::Deleted,
-                    };
-                    let value = next.unwrap_or_else(|| current.clone().map(|(_, b)| b).unwrap_or_default());
-                    Decision { key: key.clone(), kind, value }
-                });
-                if let Ok(d) = &decision {
-                    // The revision is not known yet; a later write of the batch only compares it to its
-                    // own precondition, which a write made in the same batch cannot have read.
-                    let state = (d.kind != EventKind::Deleted).then(|| (u64::MAX, d.value.clone()));
-                    pending.insert(key, state);
+            let mut decisions = Vec::with_capacity(txns.len());
+            'txns: for txn in txns {
+                for compare in &txn.compares {
+                    let revision = current(&pending, compare.key())?.map(|(revision, _)| revision);
+                    if let Err(e) = compare.check(revision) {
+                        decisions.push(Err(e));
+                        continue 'txns;
+                    }
                 }
-                decisions.push(decision);
+                let mut changes = Vec::with_capacity(txn.ops.len());
+                for op in txn.ops {
+                    let before = current(&pending, op.key())?;
+                    match op {
+                        Op::Put(key, value) => {
+                            let kind = if before.is_some() { EventKind::Modified } else { EventKind::Added };
+                            pending.insert(key.clone(), Some((u64::MAX, value.clone())));
+                            changes.push(Decision { key, kind, value });
+                        }
+                        Op::Delete(key) => {
+                            if let Some((_, last)) = before {
+                                pending.insert(key.clone(), None);
+                                changes.push(Decision { key, kind: EventKind::Deleted, value: last });
+                            }
+                        }
+                    }
+                }
+                decisions.push(Ok(changes));
             }
             Ok(decisions)
         });
@@ -318,7 +320,7 @@ impl RedbStore {
     }
 
     /// Write the decided changes, each at the next revision, with their history, in one transaction.
-    fn apply(&self, decisions: &[Result<Decision, StoreError>]) -> Result<Vec<Arc<Event>>, StoreError> {
+    fn apply(&self, decisions: &[Result<Vec<Decision>, StoreError>]) -> Result<Vec<Arc<Event>>, StoreError> {
         self.with_db(|db| {
             let txn = db.begin_write().map_err(backend)?;
             let mut events = Vec::new();
@@ -327,7 +329,7 @@ impl RedbStore {
                 let mut meta = txn.open_table(META).map_err(backend)?;
                 let mut history = txn.open_table(HISTORY).map_err(backend)?;
                 let mut revision = counter(&meta, REVISION)?;
-                for decision in decisions.iter().flatten() {
+                for decision in decisions.iter().flatten().flatten() {
                     let Decision { key, kind, value } = decision;
                     revision += 1;
                     match kind {
@@ -389,13 +391,6 @@ fn trim(
     Ok(())
 }
 
-fn check(key: &str, expected: Option<u64>, actual: u64) -> Result<(), StoreError> {
-    match expected {
-        Some(e) if e != actual => Err(StoreError::Conflict { key: key.into(), expected: e, actual }),
-        _ => Ok(()),
-    }
-}
-
 impl Store for RedbStore {
     fn get(&self, key: &str) -> Result<Option<Stored>, StoreError> {
         self.with_db(|db| {
@@ -427,33 +422,8 @@ impl Store for RedbStore {
         })
     }
 
-    fn create(&self, key: &str, value: &[u8]) -> Result<u64, StoreError> {
-        let (name, value) = (key.to_string(), value.to_vec());
-        let event = self.write(key, move |current| match current {
-            Some(_) => Err(StoreError::AlreadyExists(name)),
-            None => Ok(Some(value)),
-        })?;
-        Ok(event.revision)
-    }
-
-    fn update(&self, key: &str, value: &[u8], expected: Option<u64>) -> Result<u64, StoreError> {
-        let (name, value) = (key.to_string(), value.to_vec());
-        let event = self.write(key, move |current| {
-            let (actual, _) = current.ok_or_else(|| StoreError::NotFound(name.clone()))?;
-            check(&name, expected, actual)?;
-            Ok(Some(value))
-        })?;
-        Ok(event.revision)
-    }
-
-    fn delete(&self, key: &str, expected: Option<u64>) -> Result<Stored, StoreError> {
-        let name = key.to_string();
-        let event = self.write(key, move |current| {
-            let (actual, _) = current.ok_or_else(|| StoreError::NotFound(name.clone()))?;
-            check(&name, expected, actual)?;
-            Ok(None)
-        })?;
-        Ok(Stored { key: key.into(), value: event.value.clone(), revision: event.revision })
+    fn txn(&self, txn: Txn) -> Result<Vec<Arc<Event>>, StoreError> {
+        self.write(txn)
     }
 
     fn revision(&self) -> Result<u64, StoreError> {
@@ -621,6 +591,40 @@ mod tests {
         let seen: Vec<u64> = (0..200).map(|_| live.try_recv().unwrap().revision).collect();
         assert_eq!(seen, (1..=200).collect::<Vec<u64>>(), "events in revision order");
         assert_eq!(store.list("/configmaps/").unwrap().0.len(), 200);
+    }
+
+    #[test]
+    fn a_transaction_makes_all_its_changes_or_none() {
+        use crate::control_plane::store::{Compare, Op};
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("state.redb")).unwrap();
+        let held = store.create("/services/d/a", b"a").unwrap();
+        let put = |k: &str| Op::Put(k.into(), b"x".to_vec());
+        // The last compare fails: nothing is written, no revision is used.
+        let refused = Txn {
+            compares: vec![Compare::Absent("/ranges/ip/1".into()), Compare::Absent("/services/d/a".into())],
+            ops: vec![put("/ranges/ip/1"), put("/services/d/a")],
+        };
+        assert_eq!(store.txn(refused), Err(StoreError::AlreadyExists("/services/d/a".into())));
+        assert_eq!((store.get("/ranges/ip/1").unwrap(), store.revision().unwrap()), (None, held));
+        // Put, delete, and a delete of a missing key (no change, as in etcd): an event per change made.
+        let made = store
+            .txn(Txn {
+                compares: vec![Compare::Absent("/ranges/ip/1".into()), Compare::At("/services/d/a".into(), held)],
+                ops: vec![put("/ranges/ip/1"), Op::Delete("/services/d/a".into()), Op::Delete("/nothing".into())],
+            })
+            .unwrap();
+        let seen: Vec<(EventKind, &str, u64, &[u8])> =
+            made.iter().map(|e| (e.kind, e.key.as_str(), e.revision, e.value.as_slice())).collect();
+        assert_eq!(
+            seen,
+            [
+                (EventKind::Added, "/ranges/ip/1", held + 1, &b"x"[..]),
+                (EventKind::Deleted, "/services/d/a", held + 2, b"a")
+            ]
+        );
+        let replayed: Vec<u64> = store.watch(held).unwrap().replay.iter().map(|e| e.revision).collect();
+        assert_eq!(replayed, [held + 1, held + 2], "watched as written");
     }
 
     #[test]

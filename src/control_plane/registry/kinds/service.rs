@@ -1,13 +1,13 @@
 //! Services: type, affinity and traffic-policy defaults, each port's protocol and targetPort, and the
-//! ClusterIP and NodePorts allocated (service_allocation.rs) before the Service is written and freed when
-//! it no longer holds them.
+//! ClusterIP and NodePorts allocated (service_allocation.rs) in the Service's own write and freed in the
+//! write that stops it holding them.
 
 use serde_json::{json, Value};
 
-use crate::control_plane::registry::service_allocation::{self, Allocated};
+use crate::control_plane::registry::service_allocation;
 use crate::control_plane::registry::strategy::Strategy;
 use crate::control_plane::registry::Context;
-use crate::control_plane::store::Store;
+use crate::control_plane::store::Txn;
 use crate::resources::validation::FieldError;
 
 pub struct ServiceStrategy;
@@ -27,12 +27,12 @@ impl Strategy for ServiceStrategy {
         key: &str,
         object: &mut Value,
         old: Option<&Value>,
-    ) -> Result<Option<Allocated>, Vec<FieldError>> {
-        service_allocation::prepare(ctx.store, ctx.service_network, key, object, old).map(Some)
+    ) -> Result<Txn, Vec<FieldError>> {
+        service_allocation::prepare(ctx.store, ctx.service_network, key, object, old)
     }
 
-    fn release(&self, store: &dyn Store, key: &str, old: &Value, new: Option<&Value>) {
-        service_allocation::release_unused(store, key, old, new);
+    fn released(&self, old: &Value) -> Txn {
+        service_allocation::released(old)
     }
 }
 
