@@ -316,6 +316,11 @@ pub struct InitArgs {
     /// The first bootstrap token's lifetime as a Go duration (24h, 15m, 1h30m); 0 never expires
     #[arg(long, default_value = "24h")]
     pub token_ttl: String,
+    /// Keep the cluster's objects in this etcd cluster (client URLs, comma-separated) instead of the
+    /// master's own store: what several masters share. With https URLs the client credentials are
+    /// CONFIG_DIR/pki/etcd/ca.crt and pki/apiserver-etcd-client.{crt,key}, as kubeadm places them
+    #[arg(long, value_delimiter = ',')]
+    pub etcd_endpoints: Vec<String>,
     #[command(flatten)]
     pub services: ServicesArg,
 }

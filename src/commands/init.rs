@@ -2,7 +2,7 @@
 
 use crate::bootstrap::ttl::parse_ttl;
 use crate::cli::InitArgs;
-use crate::host::layout::{Layout, ServerSettings};
+use crate::host::layout::{EtcdSettings, Layout, ServerSettings};
 use crate::systemd_units::{AGENT_UNIT, SERVER_UNIT};
 use crate::{UsageError, EXIT_OK};
 
@@ -18,6 +18,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<u8> {
         pod_network_cidr: args.pod_network_cidr.to_string(),
         pod_eviction_timeout_seconds: eviction,
         service_cidr: args.service_cidr.to_string(),
+        etcd: etcd_settings(&args.etcd_endpoints)?,
     };
     let node_name = args.node_name.unwrap_or_else(super::hostname);
     let outcome = crate::control_plane::init::initialize(&layout, &settings, &node_name, &[], ttl)?;
@@ -51,4 +52,20 @@ pub fn run(args: InitArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(EXIT_OK)
+}
+
+/// `--etcd-endpoints`: the URLs of an etcd cluster to keep the objects in (none: this master's own store).
+fn etcd_settings(endpoints: &[String]) -> Result<Option<EtcdSettings>, UsageError> {
+    if endpoints.is_empty() {
+        return Ok(None);
+    }
+    for endpoint in endpoints {
+        let valid = endpoint.strip_prefix("https://").or_else(|| endpoint.strip_prefix("http://"));
+        if valid.is_none_or(str::is_empty) {
+            return Err(UsageError(format!(
+                "--etcd-endpoints: {endpoint:?} is not an etcd client URL (https://ADDRESS:2379)"
+            )));
+        }
+    }
+    Ok(Some(EtcdSettings { endpoints: endpoints.to_vec() }))
 }

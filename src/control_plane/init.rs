@@ -66,7 +66,10 @@ pub fn initialize(
     let token = if created {
         crate::host::layout::secure_data_dir(&layout.data_dir, None).map_err(io(&layout.data_dir))?;
         let token = BootstrapToken::generate()?;
-        tokens::create(&first_store(layout)?, &token, token_ttl)?;
+        match &settings.etcd {
+            Some(etcd) => tokens::create(super::store_backend::open(layout, Some(etcd))?.as_ref(), &token, token_ttl)?,
+            None => tokens::create(&first_store(layout)?, &token, token_ttl)?,
+        }
         write_file(&layout.settings(), crate::yaml::to_string(settings).as_bytes(), 0o644)
             .map_err(io(&layout.settings()))?;
         Some(token)
@@ -156,6 +159,7 @@ mod tests {
             pod_network_cidr: "10.244.0.0/16".into(),
             pod_eviction_timeout_seconds: 300,
             service_cidr: "10.96.0.0/16".into(),
+            etcd: None,
         }
     }
 

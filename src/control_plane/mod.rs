@@ -12,4 +12,5 @@ pub mod runtime;
 pub mod scheduler;
 pub mod server;
 pub mod store;
+pub mod store_backend;
 pub mod tokens;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::api::{router, serve, server_config, ApiState, ClientCertificates};
 use super::scheduler;
-use super::store::{RedbStore, Store};
+use super::store::Store;
 use crate::bootstrap::kubeconfig::Kubeconfig;
 use crate::bootstrap::pki::ClusterCa;
 use crate::host::layout::{Layout, ServerSettings};
@@ -40,8 +40,8 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     .map_err(|e| ServerError::Other(e.to_string()))?;
     let secure = |e: std::io::Error| ServerError::Other(format!("{}: {e}", layout.data_dir.display()));
     crate::host::layout::secure_data_dir(&layout.data_dir, None).map_err(secure)?;
-    let store: Arc<dyn Store> =
-        Arc::new(RedbStore::open(&layout.store()).map_err(|e| ServerError::Other(e.to_string()))?);
+    let store: Arc<dyn Store> = super::store_backend::open(layout, settings.etcd.as_ref())
+        .map_err(|e| ServerError::Other(format!("opening the store: {e}")))?;
     crate::host::layout::secure_data_dir(&layout.data_dir, Some(&layout.store())).map_err(secure)?;
     let kubeconfig = Kubeconfig::cluster_only(&settings.cluster_name, &settings.server_url(), &ca_pem).to_yaml();
     let state = Arc::new(ApiState::new(store, ca, kubeconfig).map_err(|e| ServerError::Other(e.to_string()))?);

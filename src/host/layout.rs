@@ -28,6 +28,17 @@ pub struct ServerSettings {
     /// The Services' ClusterIP range (older server.yaml files have none: kubeadm's 10.96.0.0/12).
     #[serde(default = "default_service_cidr")]
     pub service_cidr: String,
+    /// Where the cluster's objects live when there are several masters; none: this master's own redb file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<EtcdSettings>,
+}
+
+/// The etcd cluster the masters share (its client TLS files are in the layout: `etcd_ca`,
+/// `etcd_client_cert`, `etcd_client_key`, as kubeadm places them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtcdSettings {
+    /// The members' client URLs (https://ADDRESS:2379; http:// only for a local test etcd).
+    pub endpoints: Vec<String>,
 }
 
 fn default_service_cidr() -> String {
@@ -66,6 +77,16 @@ impl Layout {
     }
     pub fn store(&self) -> PathBuf {
         self.data_dir.join("state.redb")
+    }
+    /// The etcd cluster's CA, and the API server's client certificate and key for etcd (kubeadm's names).
+    pub fn etcd_ca(&self) -> PathBuf {
+        self.pki("etcd/ca.crt")
+    }
+    pub fn etcd_client_cert(&self) -> PathBuf {
+        self.pki("apiserver-etcd-client.crt")
+    }
+    pub fn etcd_client_key(&self) -> PathBuf {
+        self.pki("apiserver-etcd-client.key")
     }
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod etcd;
 pub mod kubectl;
 pub mod kubectls;
 pub mod python_client;

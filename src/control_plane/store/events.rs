@@ -50,7 +50,8 @@ pub struct Event {
 }
 
 /// What a watch from a given revision gets: the events since, and the live feed after them. The feed may
-/// repeat the last events of the replay: a reader skips revisions it has seen.
+/// repeat the last events of the replay: a reader skips the events it has seen (etcd gives all changes of
+/// one transaction the same revision, so within a revision by key).
 pub struct Subscription {
     pub replay: Vec<Arc<Event>>,
     pub live: broadcast::Receiver<Arc<Event>>,

@@ -4,6 +4,7 @@
 //! The store is also where watches come from: its changes since a revision, then as they commit (the
 //! contract etcd and kine give), which the API server's watch hub follows (watch_hub.rs).
 
+mod etcd_store;
 mod events;
 mod redb_store;
 mod txn;
@@ -11,6 +12,7 @@ mod watch_hub;
 
 use std::sync::Arc;
 
+pub use etcd_store::{EtcdConfig, EtcdStore, EtcdTls, DEFAULT_PREFIX as DEFAULT_ETCD_PREFIX};
 pub use events::{Event, EventKind, Gone, Subscription, WatchError};
 pub use redb_store::{RedbStore, HISTORY_KEPT};
 pub use txn::{Compare, Op, Txn};

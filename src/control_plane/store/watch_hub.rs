@@ -112,27 +112,34 @@ impl WatchHub {
 }
 
 /// Forward the store's events to the hub in revision order, watching the store again from the last one
-/// whenever its feed was left behind.
+/// whenever its feed was left behind. An event already forwarded (a replay and the live feed overlap) is
+/// skipped: by its revision, and within a revision (etcd gives all of a transaction's changes one) by
+/// its key.
 fn feed(hub: Weak<WatchHub>, store: Weak<dyn Store>, mut subscription: Subscription, mut last: u64) {
+    let mut keys_at_last: Vec<String> = Vec::new();
     loop {
-        let publish = |event: Arc<Event>, last: &mut u64| -> bool {
-            if event.revision <= *last {
+        let mut publish = |event: Arc<Event>| -> bool {
+            if event.revision < last || (event.revision == last && keys_at_last.contains(&event.key)) {
                 return true;
             }
             let Some(hub) = hub.upgrade() else { return false };
-            *last = event.revision;
+            if event.revision > last {
+                last = event.revision;
+                keys_at_last.clear();
+            }
+            keys_at_last.push(event.key.clone());
             hub.publish(event);
             true
         };
         for event in std::mem::take(&mut subscription.replay) {
-            if !publish(event, &mut last) {
+            if !publish(event) {
                 return;
             }
         }
         loop {
             match subscription.live.blocking_recv() {
                 Ok(event) => {
-                    if !publish(event, &mut last) {
+                    if !publish(event) {
                         return;
                     }
                 }
@@ -141,12 +148,23 @@ fn feed(hub: Weak<WatchHub>, store: Weak<dyn Store>, mut subscription: Subscript
             }
         }
         let Some(store) = store.upgrade() else { return };
-        subscription = match store.watch(last) {
-            Ok(s) => s,
-            Err(e) => {
-                // Never expected (the store keeps thousands of revisions): watchers would miss events.
-                eprintln!("kubeboot server: the watch feed cannot resume from {last}: {e}; stopping it");
-                return;
+        // From the revision before the last: the rest of the last one's changes may be what was missed.
+        subscription = loop {
+            match store.watch(last.saturating_sub(1)) {
+                Ok(s) => break s,
+                // The store is out of reach for now (etcd has no quorum): try again.
+                Err(WatchError::Store(e)) => {
+                    eprintln!("kubeboot server: the watch feed cannot resume from {last} yet: {e}");
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    if hub.strong_count() == 0 {
+                        return;
+                    }
+                }
+                Err(WatchError::Gone(e)) => {
+                    // Never expected (the store keeps thousands of revisions): watchers would miss events.
+                    eprintln!("kubeboot server: the watch feed cannot resume from {last}: {e}; stopping it");
+                    return;
+                }
             }
         };
     }

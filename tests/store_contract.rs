@@ -1,0 +1,189 @@
+//! The store contract, checked the same way on both backends: the embedded redb store and a real etcd
+//! (Debian's etcd-server). Revisions, preconditions, prefix lists (also past etcd's page), transactions
+//! made all or none, watches from a revision with a deletion's last value, 410 after compaction, and —
+//! on etcd — a write through one store reaching another store's watch, as between two masters.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kubeboot::control_plane::store::{
+    Compare, EtcdConfig, EtcdStore, EventKind, HistoryCapacity, Op, RedbStore, Store, StoreError, Subscription, Txn,
+    WatchError, WatchHub,
+};
+
+fn etcd_store(etcd: &common::etcd::Etcd, prefix: &str) -> EtcdStore {
+    EtcdStore::open(&EtcdConfig { endpoints: vec![etcd.client_url.clone()], prefix: prefix.into(), tls: None }).unwrap()
+}
+
+/// Each check on a fresh store of each backend.
+fn on_both(check: fn(&dyn Store)) {
+    let dir = tempfile::tempdir().unwrap();
+    check(&RedbStore::open(&dir.path().join("state.redb")).unwrap());
+    let etcd = common::etcd::Etcd::start(dir.path());
+    check(&etcd_store(&etcd, "/kubeboot"));
+}
+
+fn crud(store: &dyn Store) {
+    let r1 = store.create("/nodes/a", b"{\"a\":1}").unwrap();
+    let r2 = store.create("/nodes/b", b"{}").unwrap();
+    store.create("/pods/default/web", b"{}").unwrap();
+    assert!(r2 > r1);
+    assert_eq!(store.create("/nodes/a", b"x"), Err(StoreError::AlreadyExists("/nodes/a".into())));
+    let (nodes, at) = store.list("/nodes/").unwrap();
+    assert_eq!(nodes.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(), ["/nodes/a", "/nodes/b"]);
+    assert_eq!(at, store.revision().unwrap());
+    assert_eq!(
+        store.update("/nodes/a", b"new", Some(r2)),
+        Err(StoreError::Conflict { key: "/nodes/a".into(), expected: r2, actual: r1 })
+    );
+    let r4 = store.update("/nodes/a", b"new", Some(r1)).unwrap();
+    let got = store.get("/nodes/a").unwrap().unwrap();
+    assert_eq!((got.value.as_slice(), got.revision), (&b"new"[..], r4));
+    assert_eq!(store.update("/nodes/zz", b"x", None), Err(StoreError::NotFound("/nodes/zz".into())));
+    let old = store.delete("/nodes/b", None).unwrap();
+    assert_eq!(old.value, b"{}");
+    assert_eq!(old.revision, store.revision().unwrap(), "the deletion's revision");
+    assert_eq!(store.get("/nodes/b").unwrap(), None);
+    assert_eq!(store.delete("/nodes/b", None).err(), Some(StoreError::NotFound("/nodes/b".into())));
+}
+
+#[test]
+fn crud_with_revisions_and_preconditions() {
+    on_both(crud);
+}
+
+fn long_list(store: &dyn Store) {
+    for i in 0..1200 {
+        store.create(&format!("/configmaps/d/cm-{i:04}"), format!("{{\"i\":{i}}}").as_bytes()).unwrap();
+    }
+    store.create("/configmaps/e/other", b"{}").unwrap();
+    let (items, _) = store.list("/configmaps/d/").unwrap();
+    let keys: Vec<String> = items.iter().map(|s| s.key.clone()).collect();
+    let wanted: Vec<String> = (0..1200).map(|i| format!("/configmaps/d/cm-{i:04}")).collect();
+    assert_eq!(keys, wanted, "every key under the prefix, in key order, none from beside it");
+}
+
+#[test]
+fn lists_every_key_of_a_prefix_in_order() {
+    on_both(long_list);
+}
+
+fn transactions(store: &dyn Store) {
+    let held = store.create("/services/d/a", b"a").unwrap();
+    let put = |k: &str| Op::Put(k.into(), b"x".to_vec());
+    let refused = Txn {
+        compares: vec![Compare::Absent("/ranges/ip/1".into()), Compare::Absent("/services/d/a".into())],
+        ops: vec![put("/ranges/ip/1"), put("/services/d/b")],
+    };
+    assert_eq!(store.txn(refused), Err(StoreError::AlreadyExists("/services/d/a".into())));
+    assert_eq!(store.get("/ranges/ip/1").unwrap(), None, "nothing of a refused transaction is written");
+    assert_eq!(store.revision().unwrap(), held);
+    let stale = Txn { compares: vec![Compare::At("/services/d/a".into(), held + 100)], ops: vec![put("/x")] };
+    assert_eq!(
+        store.txn(stale),
+        Err(StoreError::Conflict { key: "/services/d/a".into(), expected: held + 100, actual: held })
+    );
+    let made = store
+        .txn(Txn {
+            compares: vec![Compare::Absent("/ranges/ip/1".into()), Compare::At("/services/d/a".into(), held)],
+            ops: vec![put("/ranges/ip/1"), Op::Delete("/services/d/a".into()), Op::Delete("/nothing".into())],
+        })
+        .unwrap();
+    let seen: Vec<(EventKind, &str, &[u8])> =
+        made.iter().map(|e| (e.kind, e.key.as_str(), e.value.as_slice())).collect();
+    assert_eq!(seen, [(EventKind::Added, "/ranges/ip/1", &b"x"[..]), (EventKind::Deleted, "/services/d/a", b"a")]);
+    assert!(made.iter().all(|e| e.revision > held && e.revision <= store.revision().unwrap()));
+    assert_eq!(store.get("/ranges/ip/1").unwrap().unwrap().revision, made[0].revision);
+}
+
+#[test]
+fn transactions_are_all_or_none() {
+    on_both(transactions);
+}
+
+/// The next `n` live events of `subscription` (waiting up to 10 s).
+fn next_live(subscription: &mut Subscription, n: usize) -> Vec<(EventKind, String, u64)> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while seen.len() < n {
+        match subscription.live.try_recv() {
+            Ok(e) => seen.push((e.kind, e.key.clone(), e.revision)),
+            Err(_) => {
+                assert!(Instant::now() < deadline, "only {seen:?} arrived live");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+    seen
+}
+
+fn watches(store: &dyn Store) {
+    let before = store.create("/pods/d/before", b"0").unwrap();
+    let made = store.create("/pods/d/a", b"1").unwrap();
+    let changed = store.update("/pods/d/a", b"2", Some(made)).unwrap();
+    let gone = store.delete("/pods/d/a", None).unwrap().revision;
+    let mut subscription = store.watch(before).unwrap();
+    let replay: Vec<(EventKind, u64, &[u8])> =
+        subscription.replay.iter().map(|e| (e.kind, e.revision, e.value.as_slice())).collect();
+    assert_eq!(replay[..2], [(EventKind::Added, made, &b"1"[..]), (EventKind::Modified, changed, b"2")]);
+    assert_eq!((replay[2].0, replay[2].1), (EventKind::Deleted, gone));
+    let next = store.create("/pods/d/b", b"3").unwrap();
+    assert!(next_live(&mut subscription, 1).contains(&(EventKind::Added, "/pods/d/b".into(), next)));
+    store.compact(changed).unwrap();
+    assert!(matches!(store.watch(before), Err(WatchError::Gone(_))), "a watch from before the compaction is 410");
+    let after: Vec<u64> = store.watch(changed).unwrap().replay.iter().map(|e| e.revision).collect();
+    assert_eq!(after, [gone, next], "from the compaction on, still there");
+}
+
+#[test]
+fn watches_replay_then_follow_until_compacted() {
+    on_both(watches);
+}
+
+/// Two API servers on one etcd: what one writes reaches the other's watch hub, which is what their
+/// watchers (controllers, agents, kubectl) follow; transactions of each see the other's writes.
+#[test]
+fn a_write_through_one_master_reaches_the_others_watchers() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = common::etcd::Etcd::start(dir.path());
+    let one: Arc<dyn Store> = Arc::new(etcd_store(&etcd, "/kubeboot"));
+    let other: Arc<dyn Store> = Arc::new(etcd_store(&etcd, "/kubeboot"));
+    let capacity = HistoryCapacity { events: 100, bytes: 1 << 20 };
+    let hub = WatchHub::follow(other.clone(), capacity).unwrap();
+    let mut watcher = hub.subscribe(other.revision().unwrap()).unwrap();
+    let made = one.create("/configmaps/d/a", b"1").unwrap();
+    let deleted = one.delete("/configmaps/d/a", None).unwrap();
+    assert_eq!(
+        next_live(&mut watcher, 2),
+        [
+            (EventKind::Added, "/configmaps/d/a".into(), made),
+            (EventKind::Deleted, "/configmaps/d/a".into(), deleted.revision)
+        ]
+    );
+    one.create("/ranges/ip/9", b"x").unwrap();
+    let taken = Txn::create("/ranges/ip/9", b"y".to_vec());
+    assert_eq!(other.txn(taken), Err(StoreError::AlreadyExists("/ranges/ip/9".into())));
+    // Another prefix on the same etcd is another store: nothing of it shows here.
+    let elsewhere = etcd_store(&etcd, "/other");
+    assert_eq!(elsewhere.list("/").unwrap().0.len(), 0);
+}
+
+/// Concurrent creates of the same keys through two stores: exactly one wins each key.
+#[test]
+fn concurrent_creates_through_two_masters_win_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = common::etcd::Etcd::start(dir.path());
+    let stores: Vec<Arc<dyn Store>> =
+        (0..2).map(|_| Arc::new(etcd_store(&etcd, "/kubeboot")) as Arc<dyn Store>).collect();
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let store = stores[w % 2].clone();
+            std::thread::spawn(move || (0..25).filter(|i| store.create(&format!("/leases/l{i}"), b"w").is_ok()).count())
+        })
+        .collect();
+    let won: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(won, 25);
+    assert_eq!(stores[0].list("/leases/").unwrap().0.len(), 25);
+}
