@@ -14,7 +14,12 @@ use kubeboot::control_plane::store::{
 };
 
 fn etcd_store(etcd: &common::etcd::Etcd, prefix: &str) -> EtcdStore {
-    EtcdStore::open(&EtcdConfig { endpoints: vec![etcd.client_url.clone()], prefix: prefix.into(), tls: None }).unwrap()
+    compacting_every(etcd, prefix, kubeboot::control_plane::store::ETCD_COMPACT_EVERY)
+}
+
+fn compacting_every(etcd: &common::etcd::Etcd, prefix: &str, compact_every: Duration) -> EtcdStore {
+    let endpoints = vec![etcd.client_url.clone()];
+    EtcdStore::open(&EtcdConfig { endpoints, prefix: prefix.into(), tls: None, compact_every }).unwrap()
 }
 
 /// Each check on a fresh store of each backend.
@@ -186,4 +191,22 @@ fn concurrent_creates_through_two_masters_win_once() {
     let won: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
     assert_eq!(won, 25);
     assert_eq!(stores[0].list("/leases/").unwrap().0.len(), 25);
+}
+
+/// On etcd the store compacts its history itself, as kube-apiserver does: after two intervals a watch
+/// from before the first one is 410, one from the last interval still replays.
+#[test]
+fn etcd_history_is_compacted_an_interval_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = common::etcd::Etcd::start(dir.path());
+    let store = compacting_every(&etcd, "/kubeboot", Duration::from_secs(1));
+    let first = store.create("/configmaps/d/a", b"1").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while store.watch(first - 1).is_ok() {
+        assert!(Instant::now() < deadline, "never compacted");
+        store.update("/configmaps/d/a", b"2", None).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let recent = store.update("/configmaps/d/a", b"3", None).unwrap();
+    assert_eq!(store.watch(recent - 1).unwrap().replay.len(), 1, "the last interval is still there");
 }

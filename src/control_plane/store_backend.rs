@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use super::store::{EtcdConfig, EtcdStore, EtcdTls, RedbStore, Store, StoreError, DEFAULT_ETCD_PREFIX};
+use super::store::{
+    EtcdConfig, EtcdStore, EtcdTls, RedbStore, Store, StoreError, DEFAULT_ETCD_PREFIX, ETCD_COMPACT_EVERY,
+};
 use crate::host::layout::{EtcdSettings, Layout};
 
 /// The store `etcd` names (its TLS files from `layout`), or the master's redb file.
@@ -30,5 +32,10 @@ pub fn etcd_config(layout: &Layout, etcd: &EtcdSettings) -> Result<EtcdConfig, S
     } else {
         None
     };
-    Ok(EtcdConfig { endpoints: etcd.endpoints.clone(), prefix: DEFAULT_ETCD_PREFIX.into(), tls })
+    Ok(EtcdConfig {
+        endpoints: etcd.endpoints.clone(),
+        prefix: DEFAULT_ETCD_PREFIX.into(),
+        tls,
+        compact_every: ETCD_COMPACT_EVERY,
+    })
 }

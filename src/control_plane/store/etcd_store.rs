@@ -29,6 +29,8 @@ const LIST_PAGE: i64 = 500;
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 /// How far a live watcher may fall behind before it is told to watch again from where it was.
 const LIVE_BUFFER: usize = 1024;
+/// kube-apiserver's compaction interval: each one drops the history older than the interval before.
+pub const COMPACT_EVERY: Duration = Duration::from_secs(300);
 
 /// How to reach the etcd cluster.
 #[derive(Debug, Clone)]
@@ -39,6 +41,8 @@ pub struct EtcdConfig {
     pub prefix: String,
     /// The etcd CA and this API server's client certificate and key (PEM); None for plain http.
     pub tls: Option<EtcdTls>,
+    /// How often the history is compacted (COMPACT_EVERY but in tests).
+    pub compact_every: Duration,
 }
 
 #[derive(Clone)]
@@ -142,6 +146,8 @@ impl EtcdStore {
         let from = store.revision()?;
         let feed = forward(store.client.clone(), store.prefix.clone(), from + 1, store.live.clone());
         store.runtime_mut().spawn(feed);
+        let compactor = compact_periodically(store.client.clone(), config.compact_every);
+        store.runtime_mut().spawn(compactor);
         Ok(store)
     }
 
@@ -274,6 +280,28 @@ fn convert(prefix: &str, event: &etcd_client::Event) -> Event {
             let value = event.prev_kv().map(|kv| kv.value().to_vec()).unwrap_or_default();
             Event { kind: EventKind::Deleted, key, revision, value }
         }
+    }
+}
+
+/// Compact etcd's history every `interval` up to the revision it had one interval before, as each
+/// kube-apiserver does: a watch may resume from any revision of the last interval; etcd's database stays
+/// bounded. Every master does it; compacting to a revision another master compacted already changes
+/// nothing.
+async fn compact_periodically(client: Client, interval: Duration) {
+    let mut previous: Option<i64> = None;
+    loop {
+        tokio::time::sleep(interval).await;
+        let mut kv = client.kv_client();
+        let Ok(now) = kv.get("/", Some(GetOptions::new().with_count_only())).await else { continue };
+        let now = now.header().map_or(0, |h| h.revision());
+        if let Some(revision) = previous.filter(|r| *r > 0) {
+            if let Err(e) = kv.compact(revision, None).await {
+                if !e.to_string().contains("required revision has been compacted") {
+                    eprintln!("kubeboot server: compacting etcd to {revision}: {e}");
+                }
+            }
+        }
+        previous = Some(now);
     }
 }
 

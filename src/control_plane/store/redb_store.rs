@@ -594,40 +594,6 @@ mod tests {
     }
 
     #[test]
-    fn a_transaction_makes_all_its_changes_or_none() {
-        use crate::control_plane::store::{Compare, Op};
-        let dir = tempfile::tempdir().unwrap();
-        let store = RedbStore::open(&dir.path().join("state.redb")).unwrap();
-        let held = store.create("/services/d/a", b"a").unwrap();
-        let put = |k: &str| Op::Put(k.into(), b"x".to_vec());
-        // The last compare fails: nothing is written, no revision is used.
-        let refused = Txn {
-            compares: vec![Compare::Absent("/ranges/ip/1".into()), Compare::Absent("/services/d/a".into())],
-            ops: vec![put("/ranges/ip/1"), put("/services/d/a")],
-        };
-        assert_eq!(store.txn(refused), Err(StoreError::AlreadyExists("/services/d/a".into())));
-        assert_eq!((store.get("/ranges/ip/1").unwrap(), store.revision().unwrap()), (None, held));
-        // Put, delete, and a delete of a missing key (no change, as in etcd): an event per change made.
-        let made = store
-            .txn(Txn {
-                compares: vec![Compare::Absent("/ranges/ip/1".into()), Compare::At("/services/d/a".into(), held)],
-                ops: vec![put("/ranges/ip/1"), Op::Delete("/services/d/a".into()), Op::Delete("/nothing".into())],
-            })
-            .unwrap();
-        let seen: Vec<(EventKind, &str, u64, &[u8])> =
-            made.iter().map(|e| (e.kind, e.key.as_str(), e.revision, e.value.as_slice())).collect();
-        assert_eq!(
-            seen,
-            [
-                (EventKind::Added, "/ranges/ip/1", held + 1, &b"x"[..]),
-                (EventKind::Deleted, "/services/d/a", held + 2, b"a")
-            ]
-        );
-        let replayed: Vec<u64> = store.watch(held).unwrap().replay.iter().map(|e| e.revision).collect();
-        assert_eq!(replayed, [held + 1, held + 2], "watched as written");
-    }
-
-    #[test]
     fn committed_writes_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.redb");
