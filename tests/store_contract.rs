@@ -210,3 +210,52 @@ fn etcd_history_is_compacted_an_interval_behind() {
     let recent = store.update("/configmaps/d/a", b"3", None).unwrap();
     assert_eq!(store.watch(recent - 1).unwrap().replay.len(), 1, "the last interval is still there");
 }
+
+/// Over mutual TLS with kubeadm's etcd PKI as `init` makes it: the API server's client certificate opens
+/// the store; a client certificate of another CA (the cluster's, which every kubectl user holds one of)
+/// and no certificate at all are refused by etcd.
+#[test]
+fn etcd_over_mutual_tls_takes_only_the_api_servers_certificate() {
+    use kubeboot::bootstrap::etcd_pki::{ensure_ca, ensure_master_certificates, EtcdPkiPaths};
+    use kubeboot::host::layout::{EtcdSettings, Layout};
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(&dir.path().join("etc"), &dir.path().join("var"));
+    let ca = ensure_ca(&layout).unwrap();
+    ensure_master_certificates(&layout, &ca, "m1", "127.0.0.1".parse().unwrap()).unwrap();
+    let paths = EtcdPkiPaths::of(&layout);
+    let tls = common::etcd::TlsFiles {
+        ca: paths.ca_crt.clone(),
+        server_crt: paths.server_crt.clone(),
+        server_key: paths.server_key.clone(),
+        peer_crt: paths.peer_crt.clone(),
+        peer_key: paths.peer_key.clone(),
+        client_crt: paths.client_crt.clone(),
+        client_key: paths.client_key.clone(),
+    };
+    let etcd = common::etcd::Etcd::start_tls(dir.path(), &tls);
+    assert!(etcd.client_url.starts_with("https://"));
+    let settings = EtcdSettings { endpoints: vec![etcd.client_url.clone()] };
+    let store = kubeboot::control_plane::store_backend::open(&layout, Some(&settings)).unwrap();
+    let made = store.create("/secrets/d/s", b"{}").unwrap();
+    assert_eq!(store.get("/secrets/d/s").unwrap().unwrap().revision, made);
+
+    let (cluster_ca, _) = kubeboot::bootstrap::pki::ClusterCa::generate("lab").unwrap();
+    let admin = cluster_ca.issue_client("kubernetes-admin", &["system:masters"]).unwrap();
+    std::fs::write(dir.path().join("admin.crt"), &admin.cert_pem).unwrap();
+    std::fs::write(dir.path().join("admin.key"), &admin.key_pem).unwrap();
+    let range = format!("{}/v3/kv/range", etcd.client_url);
+    let curl = |extra: &[&str]| {
+        let mut c = std::process::Command::new("curl");
+        c.args(["-s", "--max-time", "5", "--cacert"]).arg(&paths.ca_crt).args(extra);
+        c.args(["-X", "POST", "-d", r#"{"key":"L2t1YmVib290"}"#, &range]);
+        c.status().unwrap().success()
+    };
+    let (crt, key) = (paths.client_crt.to_str().unwrap(), paths.client_key.to_str().unwrap());
+    assert!(curl(&["--cert", crt, "--key", key]), "the API server's certificate opens etcd");
+    let (other_crt, other_key) = (dir.path().join("admin.crt"), dir.path().join("admin.key"));
+    assert!(
+        !curl(&["--cert", other_crt.to_str().unwrap(), "--key", other_key.to_str().unwrap()]),
+        "a cluster-CA client certificate is refused"
+    );
+    assert!(!curl(&[]), "no certificate is refused");
+}

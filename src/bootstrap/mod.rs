@@ -2,6 +2,7 @@
 //! pin, and the detached JWS that signs cluster-info. Nothing here knows about inventories or SSH.
 
 pub mod discovery;
+pub mod etcd_pki;
 pub mod jws;
 pub mod kubeconfig;
 pub mod pin;

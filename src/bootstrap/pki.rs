@@ -65,9 +65,14 @@ fn name(cn: &str, orgs: &[&str]) -> DistinguishedName {
 
 impl ClusterCa {
     pub fn generate(cluster_name: &str) -> Result<(Self, Issued), PkiError> {
+        Self::generate_named(&format!("kubeboot-ca-{cluster_name}"))
+    }
+
+    /// A CA whose certificate's common name is `common_name` (kubeadm's etcd CA is `etcd-ca`).
+    pub fn generate_named(common_name: &str) -> Result<(Self, Issued), PkiError> {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::default();
-        params.distinguished_name = name(&format!("kubeboot-ca-{cluster_name}"), &[]);
+        params.distinguished_name = name(common_name, &[]);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages =
             vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
@@ -94,6 +99,22 @@ impl ClusterCa {
 
     /// The API server's certificate: SANs are IP addresses or DNS names.
     pub fn issue_serving(&self, common_name: &str, sans: &[String]) -> Result<Issued, PkiError> {
+        self.issue_for_names(common_name, sans, vec![ExtendedKeyUsagePurpose::ServerAuth])
+    }
+
+    /// A certificate that serves and is also a client of its peers under the same names (an etcd member's
+    /// server and peer certificates, as kubeadm issues them).
+    pub fn issue_serving_and_client(&self, common_name: &str, sans: &[String]) -> Result<Issued, PkiError> {
+        let both = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+        self.issue_for_names(common_name, sans, both)
+    }
+
+    fn issue_for_names(
+        &self,
+        common_name: &str,
+        sans: &[String],
+        usages: Vec<ExtendedKeyUsagePurpose>,
+    ) -> Result<Issued, PkiError> {
         let mut params = CertificateParams::default();
         params.distinguished_name = name(common_name, &[]);
         params.subject_alt_names = sans
@@ -103,7 +124,7 @@ impl ClusterCa {
                 Err(_) => Ok(SanType::DnsName(s.as_str().try_into()?)),
             })
             .collect::<Result<_, rcgen::Error>>()?;
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.extended_key_usages = usages;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         self.sign_new_key(params)
     }

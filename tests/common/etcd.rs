@@ -14,6 +14,20 @@ pub struct Etcd {
     pub name: String,
     pub client_url: String,
     log: PathBuf,
+    tls: Option<TlsFiles>,
+}
+
+/// A member's TLS files (kubeadm's etcd layout): clients and peers must show a certificate of `ca`.
+#[derive(Clone)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub server_crt: PathBuf,
+    pub server_key: PathBuf,
+    pub peer_crt: PathBuf,
+    pub peer_key: PathBuf,
+    /// A client certificate and key the health check shows.
+    pub client_crt: PathBuf,
+    pub client_key: PathBuf,
 }
 
 fn free_port() -> u16 {
@@ -26,20 +40,46 @@ impl Etcd {
         Etcd::cluster(dir, 1).pop().unwrap()
     }
 
-    /// A cluster of `members` members (e0, e1, …); waits until each answers healthy.
+    /// One member serving https on loopback, clients and peers authenticated by `tls.ca`.
+    pub fn start_tls(dir: &Path, tls: &TlsFiles) -> Etcd {
+        Etcd::cluster_with(dir, 1, Some(tls)).pop().unwrap()
+    }
+
+    /// A cluster of `members` members (e0, e1, …) over plain http; waits until each answers healthy.
     pub fn cluster(dir: &Path, members: usize) -> Vec<Etcd> {
+        Etcd::cluster_with(dir, members, None)
+    }
+
+    fn cluster_with(dir: &Path, members: usize, tls: Option<&TlsFiles>) -> Vec<Etcd> {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         assert!(Path::new(BINARY).exists(), "{BINARY} is missing: install Debian's etcd-server (bash .ci/setup does)");
         let ports: Vec<(u16, u16)> = (0..members).map(|_| (free_port(), free_port())).collect();
         let initial: Vec<String> =
-            ports.iter().enumerate().map(|(i, (_, peer))| format!("e{i}=http://127.0.0.1:{peer}")).collect();
+            ports.iter().enumerate().map(|(i, (_, peer))| format!("e{i}={scheme}://127.0.0.1:{peer}")).collect();
         let mut started: Vec<Etcd> = ports
             .iter()
             .enumerate()
             .map(|(i, (client, peer))| {
                 let (name, client_url, peer_url) =
-                    (format!("e{i}"), format!("http://127.0.0.1:{client}"), format!("http://127.0.0.1:{peer}"));
+                    (format!("e{i}"), format!("{scheme}://127.0.0.1:{client}"), format!("{scheme}://127.0.0.1:{peer}"));
                 let log = dir.join(format!("{name}.log"));
-                let child = Command::new(BINARY)
+                let mut command = Command::new(BINARY);
+                if let Some(t) = tls {
+                    command
+                        .args(["--client-cert-auth", "--peer-client-cert-auth", "--trusted-ca-file"])
+                        .arg(&t.ca)
+                        .arg("--cert-file")
+                        .arg(&t.server_crt)
+                        .arg("--key-file")
+                        .arg(&t.server_key)
+                        .arg("--peer-trusted-ca-file")
+                        .arg(&t.ca)
+                        .arg("--peer-cert-file")
+                        .arg(&t.peer_crt)
+                        .arg("--peer-key-file")
+                        .arg(&t.peer_key);
+                }
+                let child = command
                     .args(["--name", &name, "--data-dir"])
                     .arg(dir.join(format!("{name}-data")))
                     .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
@@ -49,7 +89,7 @@ impl Etcd {
                     .stderr(std::fs::File::create(&log).unwrap())
                     .spawn()
                     .unwrap();
-                Etcd { child, name, client_url, log }
+                Etcd { child, name, client_url, log, tls: tls.cloned() }
             })
             .collect();
         for member in &mut started {
@@ -62,7 +102,12 @@ impl Etcd {
         let deadline = Instant::now() + Duration::from_secs(30);
         let health = format!("{}/health", self.client_url);
         loop {
-            let ok = Command::new("curl").args(["-sf", "--max-time", "2", &health]).output().unwrap();
+            let mut curl = Command::new("curl");
+            curl.args(["-sf", "--max-time", "2", &health]);
+            if let Some(t) = &self.tls {
+                curl.arg("--cacert").arg(&t.ca).arg("--cert").arg(&t.client_crt).arg("--key").arg(&t.client_key);
+            }
+            let ok = curl.output().unwrap();
             if ok.status.success() && String::from_utf8_lossy(&ok.stdout).contains("true") {
                 return;
             }
