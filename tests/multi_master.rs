@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::kubectl::Kubectl;
@@ -77,20 +77,17 @@ fn two_masters_on_three_etcd_members_survive_losing_one() {
     let mut etcd = common::etcd::Etcd::cluster(dir.path(), 3);
     let endpoints: Vec<String> = etcd.iter().map(|e| e.client_url.clone()).collect();
 
-    let (cfg1, first_port) = (dir.path().join("m1").join("etc"), free_port());
-    let init = Command::new(env!("CARGO_BIN_EXE_kubeboot"))
-        .args(["init", "--advertise-address", "127.0.0.1", "--port", &first_port, "--node-name", "m1", "--no-services"])
-        .args(["--etcd-endpoints", &endpoints.join(",")])
-        .arg("--config-dir")
-        .arg(&cfg1)
-        .arg("--data-dir")
-        .arg(dir.path().join("m1").join("var"))
-        .output()
-        .unwrap();
-    assert!(init.status.success(), "init: {}", String::from_utf8_lossy(&init.stderr));
+    let etcd_endpoints = endpoints.join(",");
+    let (cfg1, _, first_port) =
+        common::init_master_with(&dir.path().join("m1"), "m1", &["--etcd-endpoints", &etcd_endpoints]);
     // The second master has the first one's PKI and settings (what `join --control-plane` delivers).
     let cfg2 = dir.path().join("m2").join("etc");
     copy_dir(&cfg1, &cfg2);
+    // Its own address (loopback too, so the test reaches it); the API server certificate is m1's.
+    let settings = std::fs::read_to_string(cfg2.join("server.yaml")).unwrap();
+    let own = settings.replace("advertise_address: 127.0.0.1", "advertise_address: 127.0.0.2");
+    assert_ne!(own, settings, "{settings}");
+    std::fs::write(cfg2.join("server.yaml"), own).unwrap();
 
     let mut m1 = start(dir.path(), "m1", &cfg1, &first_port, &first_port);
     let first_leader =
@@ -98,6 +95,14 @@ fn two_masters_on_three_etcd_members_survive_losing_one() {
     eprintln!("m1 took the controllers' Lease in {first_leader:?}");
     let holder = lease_holder(&m1.kubectl);
     let m2 = start(dir.path(), "m2", &cfg2, &free_port(), &first_port);
+
+    // The `kubernetes` Service's endpoints name both masters.
+    let masters = |k: &Kubectl| {
+        k.stdout(&["get", "endpoints", "kubernetes", "-o", "jsonpath={.subsets[0].addresses[*].ip}"]).trim().to_string()
+    };
+    wait_for("both masters in the kubernetes endpoints", Duration::from_secs(15), || {
+        masters(&m1.kubectl) == "127.0.0.1 127.0.0.2"
+    });
 
     // Written through one, read and watched through the other.
     let (mut watch, lines) = m2.kubectl.spawn(&["get", "configmaps", "--watch-only", "-o", "name"]);
@@ -162,6 +167,7 @@ fn two_masters_on_three_etcd_members_survive_losing_one() {
     let new_holder = lease_holder(&m2.kubectl);
     assert!(!new_holder.is_empty() && new_holder != holder, "the Lease moved from {holder} to {new_holder}");
     eprintln!("after the cut: 20 writes acknowledged in {writes_after:?}; controllers running on m2 {controllers_back:?} after it");
+    wait_for("m1 out of the kubernetes endpoints", Duration::from_secs(40), || masters(&m2.kubectl) == "127.0.0.2");
     let names = m2.kubectl.stdout(&["get", "configmaps", "-o", "name"]);
     for name in &acknowledged {
         assert!(names.contains(&format!("configmap/{name}")), "{name} acknowledged, then lost");

@@ -1,6 +1,6 @@
 //! The `kubernetes` Service in `default`, as kube-apiserver keeps it: the first address of the service
 //! range, port 443 (https) to the API server's port, with an Endpoints object and an EndpointSlice naming
-//! this server's advertised address. It has no selector, so the endpoints controller leaves it alone.
+//! every live master's advertised address (master_leases.rs). It has no selector, so the endpoints controller leaves it alone.
 //! Written through the registry, so they are allocated, defaulted and validated as any client's.
 
 use serde_json::{json, Value};
@@ -27,7 +27,9 @@ fn ensure(
     registry.update(kind, Some("default"), &name, current, Part::Object, WriteOptions::default()).map(|_| ())
 }
 
-pub fn ensure_kubernetes_service(registry: &Registry, address: &str, port: u16) -> Result<(), RegistryError> {
+/// The `kubernetes` Service, and its Endpoints and EndpointSlice naming `masters` (the live masters'
+/// addresses, master_leases.rs) at `port`.
+pub fn ensure_kubernetes_service(registry: &Registry, masters: &[String], port: u16) -> Result<(), RegistryError> {
     let ip = service_allocation::kubernetes_service_ip(registry.service_network()).to_string();
     let service = json!({"apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "kubernetes", "namespace": "default",
@@ -35,14 +37,22 @@ pub fn ensure_kubernetes_service(registry: &Registry, address: &str, port: u16) 
         "spec": {"type": "ClusterIP", "clusterIP": ip,
             "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]}});
     registry.create_if_missing(served("", "services"), Some("default"), service)?;
+    ensure_kubernetes_endpoints(registry, masters, port)
+}
+
+/// The `kubernetes` Endpoints and EndpointSlice naming `masters` at `port`, rewritten only when they differ.
+pub fn ensure_kubernetes_endpoints(registry: &Registry, masters: &[String], port: u16) -> Result<(), RegistryError> {
+    let addresses: Vec<Value> = masters.iter().map(|ip| json!({"ip": ip})).collect();
     let endpoints = json!({"apiVersion": "v1", "kind": "Endpoints",
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-        "subsets": [{"addresses": [{"ip": address}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]});
+        "subsets": [{"addresses": addresses, "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]});
     ensure(registry, served("", "endpoints"), endpoints, &["subsets"])?;
+    let slice_endpoints: Vec<Value> =
+        masters.iter().map(|ip| json!({"addresses": [ip], "conditions": {"ready": true}})).collect();
     let slice = json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"kubernetes.io/service-name": "kubernetes"}},
         "addressType": "IPv4",
-        "endpoints": [{"addresses": [address], "conditions": {"ready": true}}],
+        "endpoints": slice_endpoints,
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}]});
     ensure(registry, served("discovery.k8s.io", "endpointslices"), slice, &["endpoints", "ports"])
 }
@@ -75,7 +85,7 @@ mod tests {
         let registry = Registry::new(Arc::new(RedbStore::open(&dir.path().join("s.redb")).unwrap()));
         registry.ensure_namespaces().unwrap();
         registry.set_service_network("10.43.0.0/16".parse().unwrap());
-        ensure_kubernetes_service(&registry, "10.0.0.1", 6443).unwrap();
+        ensure_kubernetes_service(&registry, &["10.0.0.1".into()], 6443).unwrap();
         ensure_dns_service(&registry).unwrap();
         let services = served("", "services");
         let service = registry.get(services, Some("default"), "kubernetes").unwrap();
@@ -83,10 +93,10 @@ mod tests {
         assert_eq!(service["spec"]["sessionAffinity"], "None", "defaulted as any Service");
         assert_eq!(registry.get(services, Some("kube-system"), "kube-dns").unwrap()["spec"]["clusterIP"], "10.43.0.10");
         let first = registry.get(served("", "endpoints"), Some("default"), "kubernetes").unwrap();
-        ensure_kubernetes_service(&registry, "10.0.0.1", 6443).unwrap();
+        ensure_kubernetes_service(&registry, &["10.0.0.1".into()], 6443).unwrap();
         let again = registry.get(served("", "endpoints"), Some("default"), "kubernetes").unwrap();
         assert_eq!(first["metadata"]["resourceVersion"], again["metadata"]["resourceVersion"], "not rewritten");
-        ensure_kubernetes_service(&registry, "10.0.0.2", 6443).unwrap();
+        ensure_kubernetes_service(&registry, &["10.0.0.2".into()], 6443).unwrap();
         let moved = registry.get(served("", "endpoints"), Some("default"), "kubernetes").unwrap();
         assert_eq!(moved["subsets"][0]["addresses"][0]["ip"], "10.0.0.2");
         assert_eq!(

@@ -5,6 +5,7 @@ pub mod api;
 pub mod controllers;
 pub mod default_storage_class;
 pub mod init;
+pub mod master_leases;
 pub mod master_service;
 pub mod node_credentials;
 pub mod registry;

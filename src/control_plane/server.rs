@@ -66,8 +66,11 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     if let Err(e) = super::registry::service_allocation::repair(registry.store()) {
         eprintln!("kubeboot server: service allocation repair: {e}");
     }
-    super::master_service::ensure_kubernetes_service(&registry, &settings.advertise_address, settings.port)
+    let masters = super::master_leases::renew(&registry, &settings.advertise_address, unix_now())
+        .map_err(|e| ServerError::Other(format!("this master's lease: {e}")))?;
+    super::master_service::ensure_kubernetes_service(&registry, &masters, settings.port)
         .map_err(|e| ServerError::Other(format!("the kubernetes Service: {e}")))?;
+    tokio::spawn(keep_master_lease(registry.clone(), settings.advertise_address.clone(), settings.port));
     super::master_service::ensure_dns_service(&registry)
         .map_err(|e| ServerError::Other(format!("the kube-dns Service: {e}")))?;
     super::default_storage_class::ensure(&registry)
@@ -86,4 +89,28 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     };
     serve(listener, tls, router(state), shutdown).await;
     Ok(())
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Renew this master's lease and keep the `kubernetes` endpoints naming the live masters.
+async fn keep_master_lease(registry: Arc<super::registry::Registry>, address: String, port: u16) {
+    let mut tick = tokio::time::interval(super::master_leases::RENEW_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let (registry, address) = (registry.clone(), address.clone());
+        let renewed = tokio::task::spawn_blocking(move || {
+            let masters = super::master_leases::renew(&registry, &address, unix_now()).map_err(|e| e.to_string())?;
+            super::master_service::ensure_kubernetes_endpoints(&registry, &masters, port).map_err(|e| e.to_string())
+        })
+        .await;
+        match renewed {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("kubeboot server: renewing this master's lease: {e}"),
+            Err(e) => eprintln!("kubeboot server: renewing this master's lease: {e}"),
+        }
+    }
 }

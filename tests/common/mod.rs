@@ -261,10 +261,16 @@ pub fn lab_sh(host: &str, script: &str) -> String {
 /// A control plane initialised in `dir` (etc/ and var/) for 127.0.0.1 on a free port, without services:
 /// (config dir, data dir, port).
 pub fn init_master(dir: &Path, node_name: &str) -> (PathBuf, PathBuf, String) {
+    init_master_with(dir, node_name, &[])
+}
+
+/// `init_master` with more `kubeboot init` arguments (`--etcd-endpoints URL`).
+pub fn init_master_with(dir: &Path, node_name: &str, extra: &[&str]) -> (PathBuf, PathBuf, String) {
     let (cfg, data) = (dir.join("etc"), dir.join("var"));
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     let init = Command::new(env!("CARGO_BIN_EXE_kubeboot"))
         .args(["init", "--advertise-address", "127.0.0.1", "--port", &port, "--node-name", node_name, "--no-services"])
+        .args(extra)
         .arg("--config-dir")
         .arg(&cfg)
         .arg("--data-dir")
