@@ -223,16 +223,7 @@ fn etcd_over_mutual_tls_takes_only_the_api_servers_certificate() {
     let ca = ensure_ca(&layout).unwrap();
     ensure_master_certificates(&layout, &ca, "m1", "127.0.0.1".parse().unwrap()).unwrap();
     let paths = EtcdPkiPaths::of(&layout);
-    let tls = common::etcd::TlsFiles {
-        ca: paths.ca_crt.clone(),
-        server_crt: paths.server_crt.clone(),
-        server_key: paths.server_key.clone(),
-        peer_crt: paths.peer_crt.clone(),
-        peer_key: paths.peer_key.clone(),
-        client_crt: paths.client_crt.clone(),
-        client_key: paths.client_key.clone(),
-    };
-    let etcd = common::etcd::Etcd::start_tls(dir.path(), &tls);
+    let etcd = common::etcd::Etcd::start_tls(dir.path(), &paths);
     assert!(etcd.client_url.starts_with("https://"));
     let settings = EtcdSettings { endpoints: vec![etcd.client_url.clone()] };
     let store = kubeboot::control_plane::store_backend::open(&layout, Some(&settings)).unwrap();

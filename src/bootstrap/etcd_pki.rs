@@ -24,6 +24,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EtcdPkiError + '_ {
 }
 
 /// The etcd files of a layout.
+#[derive(Debug, Clone)]
 pub struct EtcdPkiPaths {
     pub ca_crt: PathBuf,
     pub ca_key: PathBuf,

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kubeboot::bootstrap::etcd_pki::EtcdPkiPaths;
+
 const BINARY: &str = "/usr/bin/etcd";
 
 pub struct Etcd {
@@ -14,20 +16,7 @@ pub struct Etcd {
     pub name: String,
     pub client_url: String,
     log: PathBuf,
-    tls: Option<TlsFiles>,
-}
-
-/// A member's TLS files (kubeadm's etcd layout): clients and peers must show a certificate of `ca`.
-#[derive(Clone)]
-pub struct TlsFiles {
-    pub ca: PathBuf,
-    pub server_crt: PathBuf,
-    pub server_key: PathBuf,
-    pub peer_crt: PathBuf,
-    pub peer_key: PathBuf,
-    /// A client certificate and key the health check shows.
-    pub client_crt: PathBuf,
-    pub client_key: PathBuf,
+    tls: Option<EtcdPkiPaths>,
 }
 
 fn free_port() -> u16 {
@@ -40,8 +29,9 @@ impl Etcd {
         Etcd::cluster(dir, 1).pop().unwrap()
     }
 
-    /// One member serving https on loopback, clients and peers authenticated by `tls.ca`.
-    pub fn start_tls(dir: &Path, tls: &TlsFiles) -> Etcd {
+    /// One member serving https on loopback with the etcd PKI `tls` (kubeadm's layout, as `init` makes
+    /// it): clients and peers must show a certificate of its CA.
+    pub fn start_tls(dir: &Path, tls: &EtcdPkiPaths) -> Etcd {
         Etcd::cluster_with(dir, 1, Some(tls)).pop().unwrap()
     }
 
@@ -50,7 +40,7 @@ impl Etcd {
         Etcd::cluster_with(dir, members, None)
     }
 
-    fn cluster_with(dir: &Path, members: usize, tls: Option<&TlsFiles>) -> Vec<Etcd> {
+    fn cluster_with(dir: &Path, members: usize, tls: Option<&EtcdPkiPaths>) -> Vec<Etcd> {
         let scheme = if tls.is_some() { "https" } else { "http" };
         assert!(Path::new(BINARY).exists(), "{BINARY} is missing: install Debian's etcd-server (bash .ci/setup does)");
         let ports: Vec<(u16, u16)> = (0..members).map(|_| (free_port(), free_port())).collect();
@@ -67,13 +57,13 @@ impl Etcd {
                 if let Some(t) = tls {
                     command
                         .args(["--client-cert-auth", "--peer-client-cert-auth", "--trusted-ca-file"])
-                        .arg(&t.ca)
+                        .arg(&t.ca_crt)
                         .arg("--cert-file")
                         .arg(&t.server_crt)
                         .arg("--key-file")
                         .arg(&t.server_key)
                         .arg("--peer-trusted-ca-file")
-                        .arg(&t.ca)
+                        .arg(&t.ca_crt)
                         .arg("--peer-cert-file")
                         .arg(&t.peer_crt)
                         .arg("--peer-key-file")
@@ -105,7 +95,7 @@ impl Etcd {
             let mut curl = Command::new("curl");
             curl.args(["-sf", "--max-time", "2", &health]);
             if let Some(t) = &self.tls {
-                curl.arg("--cacert").arg(&t.ca).arg("--cert").arg(&t.client_crt).arg("--key").arg(&t.client_key);
+                curl.arg("--cacert").arg(&t.ca_crt).arg("--cert").arg(&t.client_crt).arg("--key").arg(&t.client_key);
             }
             let ok = curl.output().unwrap();
             if ok.status.success() && String::from_utf8_lossy(&ok.stdout).contains("true") {
