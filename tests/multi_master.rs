@@ -2,7 +2,8 @@
 //! machine's loopback: what is written through one master is read and watched through the other; exactly
 //! one runs the controllers, and when it dies (with its etcd member: a power cut of its host) the other
 //! takes the controllers over and the API keeps answering and acknowledging writes, none of them lost; a
-//! ClusterIP asked of both masters at once goes to one Service only.
+//! ClusterIP asked of both masters at once goes to one Service only; the `kubernetes` endpoints name the
+//! live masters, and a client that knows both goes on through the survivor.
 
 mod common;
 
@@ -11,6 +12,8 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::kubectl::Kubectl;
+use kubeboot::apiclient::ApiClient;
+use kubeboot::bootstrap::kubeconfig::Kubeconfig;
 
 struct Master {
     server: Child,
@@ -94,7 +97,8 @@ fn two_masters_on_three_etcd_members_survive_losing_one() {
         wait_for("m1 leads the controllers", Duration::from_secs(30), || !lease_holder(&m1.kubectl).is_empty());
     eprintln!("m1 took the controllers' Lease in {first_leader:?}");
     let holder = lease_holder(&m1.kubectl);
-    let m2 = start(dir.path(), "m2", &cfg2, &free_port(), &first_port);
+    let m2_port = free_port();
+    let m2 = start(dir.path(), "m2", &cfg2, &m2_port, &first_port);
 
     // The `kubernetes` Service's endpoints name both masters.
     let masters = |k: &Kubectl| {
@@ -146,6 +150,16 @@ fn two_masters_on_three_etcd_members_survive_losing_one() {
         m2.kubectl.stdout(&["get", "replicasets", "-l", "app=before", "-o", "name"]).contains("replicaset")
     });
 
+    // A client that knows both masters (as an agent learns them from the kubernetes endpoints) uses m1.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let admin = Kubeconfig::parse(&std::fs::read_to_string(cfg1.join("admin.conf")).unwrap()).unwrap();
+    let client = ApiClient::from_kubeconfig(&admin).unwrap();
+    let (m1_url, m2_url) = (format!("https://127.0.0.1:{first_port}"), format!("https://127.0.0.1:{m2_port}"));
+    client.servers().learn(&[m1_url.clone(), m2_url.clone()]);
+    let get = |path: &str| rt.block_on(client.request("GET", path, None, None)).map(|r| r.status);
+    assert_eq!(get("/api/v1/namespaces/default/configmaps/through-m1").unwrap(), 200);
+    assert_eq!(client.server(), m1_url);
+
     // Power cut of m1's host: its server and its etcd member die.
     let _ = m1.server.kill();
     let _ = m1.server.wait();
@@ -159,6 +173,8 @@ fn two_masters_on_three_etcd_members_survive_losing_one() {
         acknowledged.push(name);
     }
     let writes_after = cut.elapsed();
+    assert_eq!(get("/api/v1/namespaces/default/configmaps/through-m1").unwrap(), 200, "the client failed over");
+    assert_eq!(client.server(), m2_url, "and stays with m2");
     m2.kubectl.stdout(&["create", "deployment", "after", "--image=registry.lab/nginx:1.25"]);
     wait_for("the controllers move to m2", Duration::from_secs(60), || {
         m2.kubectl.stdout(&["get", "replicasets", "-l", "app=after", "-o", "name"]).contains("replicaset")

@@ -8,6 +8,7 @@ pub mod dns;
 pub mod events;
 pub mod local_address;
 pub mod local_path;
+pub mod masters;
 pub mod network;
 pub mod node_api;
 pub mod node_cleanup;

@@ -51,11 +51,11 @@ pub async fn run(
     let text = std::fs::read_to_string(kubeconfig).map_err(|e| err(e.to_string()))?;
     let config = Kubeconfig::parse(&text).map_err(|e| err(e.to_string()))?;
     let client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
-    let pods_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
-    let events_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
-    let node_api_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
-    let proxy_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
-    let local_path_client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
+    // Each client its own connection pool; all of them one list of masters to fail over between.
+    let another =
+        || ApiClient::from_kubeconfig(&config).map(|c| c.sharing(client.servers())).map_err(|e| err(e.to_string()));
+    let (pods_client, events_client, node_api_client) = (another()?, another()?, another()?);
+    let (proxy_client, local_path_client) = (another()?, another()?);
     let (_, ca_pem) = config.first_cluster().map_err(|e| err(e.to_string()))?;
     tokio::spawn(super::node_api::run(node_api_client, ca_pem, node_name.to_string()));
     tokio::spawn(super::local_path::run(local_path_client, node_name.to_string()));
@@ -63,7 +63,7 @@ pub async fn run(
     let (zone, zone_updates) = tokio::sync::watch::channel(Arc::new(super::dns::zone::Zone::default()));
     tokio::spawn(super::proxy::run_proxy(proxy_client, endpoint_gate.clone(), zone));
     let address = address
-        .or_else(|| super::local_address::address_towards(client.server()))
+        .or_else(|| super::local_address::address_towards(&client.server()))
         .ok_or_else(|| err(format!("no route to {}: pass --address", client.server())))?;
     // Cluster DNS on the node's address (the kube-dns Service's endpoints are the nodes).
     let dns_address = std::net::SocketAddr::new(address, 53);

@@ -6,6 +6,9 @@
 
 pub mod admin;
 mod insecure;
+mod servers;
+
+pub use servers::Servers;
 
 use std::sync::Arc;
 
@@ -58,12 +61,14 @@ type Pooled = hyper_util::client::legacy::Client<
 
 #[derive(Clone)]
 pub struct ApiClient {
-    server: String,
-    host: String,
-    port: u16,
+    servers: Servers,
     connector: TlsConnector,
     pooled: Pooled,
 }
+
+/// How long a connection attempt may take before the next server is tried (a powered-off host answers
+/// nothing at all).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A response: status code and body bytes.
 #[derive(Debug)]
@@ -104,15 +109,7 @@ fn tls_err(e: impl std::fmt::Display) -> ClientError {
 impl ApiClient {
     /// `server` is `https://HOST:PORT`; `identity` a client certificate and key (PEM) when we have one.
     pub fn new(server: &str, trust: Trust, identity: Option<(&str, &str)>) -> Result<Self, ClientError> {
-        let rest =
-            server.strip_prefix("https://").ok_or_else(|| ClientError::Url(server.into()))?.trim_end_matches('/');
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) => (
-                h.trim_start_matches('[').trim_end_matches(']').to_string(),
-                p.parse().map_err(|_| ClientError::Url(server.into()))?,
-            ),
-            None => (rest.to_string(), 443),
-        };
+        servers::host_and_port(server)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -141,6 +138,7 @@ impl ApiClient {
         let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
+        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(config.clone())
             .https_only()
@@ -151,11 +149,8 @@ impl ApiClient {
             .pool_max_idle_per_host(POOL_MAX_IDLE)
             .pool_timer(hyper_util::rt::TokioTimer::new())
             .build(https);
-        let server = rest.to_string();
         Ok(ApiClient {
-            server: format!("https://{server}"),
-            host,
-            port,
+            servers: Servers::one(server.trim_end_matches('/').to_string()),
             connector: TlsConnector::from(Arc::new(config)),
             pooled,
         })
@@ -168,12 +163,24 @@ impl ApiClient {
         Self::new(&server, Trust::Ca(ca), Some((&cert, &key)))
     }
 
-    pub fn server(&self) -> &str {
-        &self.server
+    /// The server requests go to now.
+    pub fn server(&self) -> String {
+        self.servers.current()
+    }
+
+    /// The servers this client tries, shared with the clients that are given it (`sharing`).
+    pub fn servers(&self) -> &Servers {
+        &self.servers
+    }
+
+    /// The same client using `servers` (the list another client of this process keeps).
+    pub fn sharing(mut self, servers: &Servers) -> Self {
+        self.servers = servers.clone();
+        self
     }
 
     fn http_error(&self, message: String) -> ClientError {
-        ClientError::Http { server: self.server.clone(), message }
+        ClientError::Http { server: self.server(), message }
     }
 
     /// Send one request on a pooled connection; the response's body is still to be read.
@@ -184,22 +191,32 @@ impl ApiClient {
         body: Option<Vec<u8>>,
         bearer: Option<&str>,
     ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
-        let mut req = Request::builder().method(method).uri(format!("{}{path}", self.server));
-        if body.is_some() {
-            req = req.header("content-type", "application/json");
-        }
-        if let Some(token) = bearer {
-            req = req.header("authorization", format!("Bearer {token}"));
-        }
-        let req =
-            req.body(Full::new(Bytes::from(body.unwrap_or_default()))).map_err(|e| self.http_error(e.to_string()))?;
-        self.pooled.request(req).await.map_err(|e| {
-            let message = describe_chain(&e);
-            match e.is_connect() {
-                true => ClientError::Connect { server: self.server.clone(), message },
-                false => self.http_error(message),
+        let json = body.is_some();
+        let body = Bytes::from(body.unwrap_or_default());
+        let mut unreachable = None;
+        // The server that answered last first; the others when it cannot be reached.
+        for (place, server) in self.servers.in_order() {
+            let mut req = Request::builder().method(method).uri(format!("{server}{path}"));
+            if json {
+                req = req.header("content-type", "application/json");
             }
-        })
+            if let Some(token) = bearer {
+                req = req.header("authorization", format!("Bearer {token}"));
+            }
+            let http_error = |message: String| ClientError::Http { server: server.clone(), message };
+            let req = req.body(Full::new(body.clone())).map_err(|e| http_error(e.to_string()))?;
+            match self.pooled.request(req).await {
+                Ok(response) => {
+                    self.servers.answered(place, &server);
+                    return Ok(response);
+                }
+                Err(e) if e.is_connect() => {
+                    unreachable.get_or_insert(ClientError::Connect { server, message: describe_chain(&e) });
+                }
+                Err(e) => return Err(http_error(describe_chain(&e))),
+            }
+        }
+        Err(unreachable.expect("at least the kubeconfig's server was tried"))
     }
 
     /// Send `req` (its URI a path) on a new connection that may be upgraded (`hyper::upgrade::on` the
@@ -208,18 +225,18 @@ impl ApiClient {
         &self,
         mut req: Request<Full<Bytes>>,
     ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
-        let connect = |message: String| ClientError::Connect { server: self.server.clone(), message };
-        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| connect(e.to_string()))?;
+        let server = self.server();
+        let (host, port) = servers::host_and_port(&server)?;
+        let connect = |message: String| ClientError::Connect { server: server.clone(), message };
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await.map_err(|e| connect(e.to_string()))?;
         let _ = tcp.set_nodelay(true);
-        let name = ServerName::try_from(self.host.clone()).map_err(|e| connect(e.to_string()))?;
+        let name = ServerName::try_from(host.clone()).map_err(|e| connect(e.to_string()))?;
         let tls = self.connector.connect(name, tcp).await.map_err(|e| connect(format!("TLS: {e}")))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .map_err(|e| self.http_error(e.to_string()))?;
         tokio::spawn(conn.with_upgrades());
-        let host = hyper::header::HeaderValue::from_str(&self.host).map_err(|e| self.http_error(e.to_string()))?;
+        let host = hyper::header::HeaderValue::from_str(&host).map_err(|e| self.http_error(e.to_string()))?;
         req.headers_mut().insert(hyper::header::HOST, host);
         sender.send_request(req).await.map_err(|e| self.http_error(e.to_string()))
     }
@@ -230,7 +247,7 @@ impl ApiClient {
         let response = self.send("GET", path, None, None).await?;
         if !response.status().is_success() {
             return Err(ClientError::Status {
-                server: self.server.clone(),
+                server: self.server(),
                 status: response.status().as_u16(),
                 message: "watch refused".into(),
             });

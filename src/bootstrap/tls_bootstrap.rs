@@ -60,11 +60,11 @@ async fn fetch(client: &ApiClient) -> Result<ClusterInfo, JoinError> {
     let reply = client.request("GET", CLUSTER_INFO, None, None).await?;
     if reply.status != 200 {
         return Err(JoinError::ClusterInfo {
-            server: client.server().into(),
+            server: client.server(),
             message: format!("HTTP {}", reply.status),
         });
     }
-    parse_cluster_info(client.server(), &reply.body)
+    parse_cluster_info(&client.server(), &reply.body)
 }
 
 /// Discovery, then the certificate exchange. `server` is `https://HOST:PORT`.

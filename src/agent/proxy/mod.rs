@@ -149,6 +149,7 @@ pub async fn run_proxy(
     zone: tokio::sync::watch::Sender<std::sync::Arc<crate::agent::dns::zone::Zone>>,
 ) {
     ensure_sysctls().await;
+    let servers = client.servers().clone();
     let client = Arc::new(client);
     let (changed, mut changes) = tokio::sync::mpsc::unbounded_channel();
     let (services, _) = WatchCache::start(client.clone(), "/api/v1/services".into(), Some(changed.clone()));
@@ -157,9 +158,11 @@ pub async fn run_proxy(
     for cache in [&services, &slices] {
         while !cache.wait_synced(RESYNC).await {}
     }
-    let mut proxy = Proxy::new(services, slices, gate, zone);
+    let mut proxy = Proxy::new(services, slices.clone(), gate, zone);
     let mut last_full = Instant::now();
     loop {
+        // The live masters, for every API client of this agent to fail over to.
+        servers.learn(&crate::agent::masters::api_servers(slices.list().iter().map(|s| s.as_ref())));
         match proxy.sync().await {
             Ok(Some(times)) => eprintln!("kubeboot agent: proxy: {times}"),
             Ok(None) => {}
