@@ -41,11 +41,7 @@ pub fn client(explicit: Option<&Path>) -> Result<ApiClient, ClientError> {
 
 fn expect(client: &ApiClient, reply: Reply, ok: u16) -> Result<Value, ClientError> {
     if reply.status != ok {
-        return Err(ClientError::Status {
-            server: client.server(),
-            status: reply.status,
-            message: reply.message(),
-        });
+        return Err(ClientError::Status { server: client.server(), status: reply.status, message: reply.message() });
     }
     Ok(reply.json())
 }
@@ -56,8 +52,7 @@ pub async fn create_token(client: &ApiClient, ttl_secs: Option<u64>) -> Result<B
     let reply = client.request("POST", TOKENS, Some(body), None).await?;
     let answer = expect(client, reply, 201)?;
     let text = answer.get("token").and_then(Value::as_str).unwrap_or_default();
-    BootstrapToken::parse(text)
-        .map_err(|e| ClientError::Http { server: client.server(), message: e.to_string() })
+    BootstrapToken::parse(text).map_err(|e| ClientError::Http { server: client.server(), message: e.to_string() })
 }
 
 /// Live tokens: (id, expiry in Unix seconds or None).

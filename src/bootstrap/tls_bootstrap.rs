@@ -59,10 +59,7 @@ fn parse_cluster_info(server: &str, body: &[u8]) -> Result<ClusterInfo, JoinErro
 async fn fetch(client: &ApiClient) -> Result<ClusterInfo, JoinError> {
     let reply = client.request("GET", CLUSTER_INFO, None, None).await?;
     if reply.status != 200 {
-        return Err(JoinError::ClusterInfo {
-            server: client.server(),
-            message: format!("HTTP {}", reply.status),
-        });
+        return Err(JoinError::ClusterInfo { server: client.server(), message: format!("HTTP {}", reply.status) });
     }
     parse_cluster_info(&client.server(), &reply.body)
 }
