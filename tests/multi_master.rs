@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -15,10 +15,17 @@ use common::kubectl::Kubectl;
 use kubeboot::apiclient::ApiClient;
 use kubeboot::bootstrap::kubeconfig::Kubeconfig;
 
+/// A running master; its server is ended (by its process id) when dropped, also when a check fails.
 struct Master {
     server: Child,
-    data: PathBuf,
     kubectl: Kubectl,
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -48,7 +55,7 @@ fn start(dir: &Path, name: &str, cfg: &Path, port: &str, first_port: &str) -> Ma
     std::fs::write(&kubeconfig, admin.replace(&format!("127.0.0.1:{first_port}"), &format!("127.0.0.1:{port}")))
         .unwrap();
     let kubectl = Kubectl::new("kubectl.1.33", &kubeconfig).with_home(dir).in_namespace("default");
-    Master { server, data, kubectl }
+    Master { server, kubectl }
 }
 
 /// Wait up to `limit` for `done`; how long it took.
@@ -188,5 +195,4 @@ fn two_masters_on_three_etcd_members_survive_losing_one() {
     for name in &acknowledged {
         assert!(names.contains(&format!("configmap/{name}")), "{name} acknowledged, then lost");
     }
-    drop(m2.data);
 }
