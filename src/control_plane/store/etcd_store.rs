@@ -141,22 +141,17 @@ impl EtcdStore {
         let client =
             wait(&runtime, async move { Client::connect(endpoints, Some(options)).await.map_err(etcd_error) })?;
         let (live, _) = broadcast::channel(LIVE_BUFFER);
-        let mut store =
+        let store =
             EtcdStore { runtime: Some(runtime), client, prefix: config.prefix.trim_end_matches('/').into(), live };
         let from = store.revision()?;
         let feed = forward(store.client.clone(), store.prefix.clone(), from + 1, store.live.clone());
-        store.runtime_mut().spawn(feed);
-        let compactor = compact_periodically(store.client.clone(), config.compact_every);
-        store.runtime_mut().spawn(compactor);
+        store.runtime().spawn(feed);
+        store.runtime().spawn(compact_periodically(store.client.clone(), config.compact_every));
         Ok(store)
     }
 
     fn runtime(&self) -> &tokio::runtime::Runtime {
         self.runtime.as_ref().expect("the runtime lives as long as the store")
-    }
-
-    fn runtime_mut(&mut self) -> &mut tokio::runtime::Runtime {
-        self.runtime.as_mut().expect("the runtime lives as long as the store")
     }
 
     fn kv(&self) -> KvClient {
