@@ -11,20 +11,22 @@ use crate::control_plane::store::{StoreError, Stored, Txn};
 use crate::resources::kinds::ResourceKind;
 use crate::resources::meta;
 
-/// Delete `key` (an object of `kind`) from the store, at `expected` when given, with what the object held
-/// (its kind's `released`) in the same transaction, then do what follows its deletion; the object as it
-/// was.
+/// Delete `key` (an object of `kind`, as the caller read it: `object` at `revision`) from the store, with
+/// what the object held (its kind's `released`) in the same transaction, then do what follows its
+/// deletion; the object as it was. With `precondition`, only at that revision; without, an object written
+/// since the caller's read is read again and deleted as it is then.
 pub(super) fn take_out(
     ctx: &Context,
     kind: &ResourceKind,
     key: &str,
-    expected: Option<u64>,
+    (object, revision): (&Value, u64),
+    precondition: Option<u64>,
 ) -> Result<Stored, StoreError> {
     let strategy = for_kind(kind);
+    let mut reread: Option<(Value, u64)> = None;
     loop {
-        let current = ctx.store.get(key)?.ok_or_else(|| StoreError::NotFound(key.into()))?;
-        let object: Value = serde_json::from_slice(&current.value).unwrap_or(Value::Null);
-        let txn = Txn::delete(key, Some(expected.unwrap_or(current.revision))).and(strategy.released(&object));
+        let (object, revision) = reread.as_ref().map_or((object, revision), |(o, r)| (o, *r));
+        let txn = Txn::delete(key, Some(precondition.unwrap_or(revision))).and(strategy.released(object));
         match ctx.store.txn(txn) {
             Ok(events) => {
                 let event = &events[0];
@@ -32,8 +34,10 @@ pub(super) fn take_out(
                 strategy.after_delete(ctx, &old);
                 return Ok(old);
             }
-            // Written between the read and the delete, and no revision was asked for: read it again.
-            Err(StoreError::Conflict { .. }) if expected.is_none() => continue,
+            Err(StoreError::Conflict { .. }) if precondition.is_none() => {
+                let current = ctx.store.get(key)?.ok_or_else(|| StoreError::NotFound(key.into()))?;
+                reread = Some((serde_json::from_slice(&current.value).unwrap_or(Value::Null), current.revision));
+            }
             Err(e) => return Err(e),
         }
     }
@@ -119,19 +123,20 @@ impl Registry {
             }
             return self.write_marked(kind, name, &existing, &object, marked);
         }
-        self.remove(kind, &existing.key, name, Some(existing.revision))
+        self.remove(kind, &existing.key, name, &object, existing.revision)
     }
 
-    /// Take the object out of the store (at `expected`, when given) and free what it held.
+    /// Take the object (`object`, as read) out of the store, only at `expected`, and free what it held.
     pub(super) fn remove(
         &self,
         kind: &'static ResourceKind,
         key: &str,
         name: &str,
-        expected: Option<u64>,
+        object: &Value,
+        expected: u64,
     ) -> Result<Value, RegistryError> {
-        let old =
-            take_out(&self.context(), kind, key, expected).map_err(|e| RegistryError::from_store(kind, name, e))?;
+        let old = take_out(&self.context(), kind, key, (object, expected), Some(expected))
+            .map_err(|e| RegistryError::from_store(kind, name, e))?;
         Ok(served(kind, &old.value, old.revision))
     }
 

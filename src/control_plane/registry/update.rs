@@ -154,7 +154,7 @@ impl Registry {
         // graceful deletion, grace > 0, is left to its node's agent).
         let grace = object.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
         if deleting && grace == 0 && finalizers(&object).is_empty() && !options.dry_run {
-            return self.remove(kind, &key, name, Some(expected));
+            return self.remove(kind, &key, name, old, expected);
         }
         if unchanged || options.dry_run {
             meta::set_resource_version(&mut object, expected);

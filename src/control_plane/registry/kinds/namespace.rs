@@ -24,8 +24,9 @@ impl Strategy for NamespaceStrategy {
         for kind in crate::resources::kinds::KINDS.iter().filter(|k| k.namespaced) {
             let Ok((items, _)) = ctx.store.list(&kind.prefix(Some(namespace))) else { continue };
             for item in items {
+                let object: Value = serde_json::from_slice(&item.value).unwrap_or(Value::Null);
                 // Gone already (deleted meanwhile) is what was wanted.
-                let _ = take_out(ctx, kind, &item.key, None);
+                let _ = take_out(ctx, kind, &item.key, (&object, item.revision), None);
             }
         }
     }
