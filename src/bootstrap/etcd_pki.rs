@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::pki::{ClusterCa, Issued, PkiError};
-use crate::host::layout::{write_file, Layout};
+use crate::host::layout::Layout;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EtcdPkiError {
@@ -55,10 +55,8 @@ fn read(path: &Path) -> Result<String, EtcdPkiError> {
     std::fs::read_to_string(path).map_err(io(path))
 }
 
-/// Write a certificate and its key, the key first and private.
 fn write_pair(crt: &Path, key: &Path, issued: &Issued) -> Result<(), EtcdPkiError> {
-    write_file(key, issued.key_pem.as_bytes(), 0o600).map_err(io(key))?;
-    write_file(crt, issued.cert_pem.as_bytes(), 0o644).map_err(io(crt))
+    issued.write(crt, key).map_err(|(path, e)| io(&path)(e))
 }
 
 /// The etcd CA of `layout`, made when missing (on the first master; the others receive it).

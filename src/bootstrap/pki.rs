@@ -3,6 +3,7 @@
 //! be exactly CN=system:node:<name>, O=system:nodes, so a bootstrap token only ever buys a node certificate.
 
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName, DnType, DnValue,
@@ -34,6 +35,16 @@ pub enum PkiError {
 pub struct Issued {
     pub cert_pem: String,
     pub key_pem: String,
+}
+
+impl Issued {
+    /// Write the key (0600) and then the certificate (0644) beside it, each atomically (a killed run leaves
+    /// no certificate without its key); on failure, the path that could not be written and why.
+    pub fn write(&self, crt: &Path, key: &Path) -> Result<(), (PathBuf, std::io::Error)> {
+        use crate::host::layout::write_file;
+        write_file(key, self.key_pem.as_bytes(), 0o600).map_err(|e| (key.to_path_buf(), e))?;
+        write_file(crt, self.cert_pem.as_bytes(), 0o644).map_err(|e| (crt.to_path_buf(), e))
+    }
 }
 
 impl std::fmt::Debug for Issued {

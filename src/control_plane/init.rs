@@ -56,8 +56,7 @@ pub fn initialize(
         ClusterCa::load(&read(&ca_crt)?, &read(&ca_key)?)?
     } else {
         let (ca, issued) = ClusterCa::generate(&settings.cluster_name)?;
-        write_file(&ca_key, issued.key_pem.as_bytes(), 0o600).map_err(io(&ca_key))?;
-        write_file(&ca_crt, issued.cert_pem.as_bytes(), 0o644).map_err(io(&ca_crt))?;
+        issued.write(&ca_crt, &ca_key).map_err(|(path, e)| io(&path)(e))?;
         ca
     };
     if created {
@@ -113,10 +112,7 @@ fn write_missing_credentials(
         sans.extend(extra_sans.iter().cloned());
         sans.dedup();
         let serving = ca.issue_serving("kubeboot-apiserver", &sans)?;
-        let key = layout.pki("apiserver.key");
-        write_file(&key, serving.key_pem.as_bytes(), 0o600).map_err(io(&key))?;
-        let crt = layout.pki("apiserver.crt");
-        write_file(&crt, serving.cert_pem.as_bytes(), 0o644).map_err(io(&crt))?;
+        serving.write(&layout.pki("apiserver.crt"), &layout.pki("apiserver.key")).map_err(|(path, e)| io(&path)(e))?;
     }
     if !layout.admin_conf().exists() {
         let admin = ca.issue_client("kubernetes-admin", &["system:masters"])?;
