@@ -1,6 +1,7 @@
 //! The `kubernetes` Service in `default`, as kube-apiserver keeps it: the first address of the service
 //! range, port 443 (https) to the API server's port, with an Endpoints object and an EndpointSlice naming
-//! every live master's advertised address (master_leases.rs). It has no selector, so the endpoints controller leaves it alone.
+//! every live master's advertised address (master_leases.rs). It has no selector, so the endpoints
+//! controller leaves it alone.
 //! Written through the registry, so they are allocated, defaulted and validated as any client's.
 
 use serde_json::{json, Value};

@@ -106,11 +106,10 @@ async fn keep_master_lease(registry: Arc<super::registry::Registry>, address: St
             let masters = super::master_leases::renew(&registry, &address, unix_now()).map_err(|e| e.to_string())?;
             super::master_service::ensure_kubernetes_endpoints(&registry, &masters, port).map_err(|e| e.to_string())
         })
-        .await;
-        match renewed {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("kubeboot server: renewing this master's lease: {e}"),
-            Err(e) => eprintln!("kubeboot server: renewing this master's lease: {e}"),
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        if let Err(e) = renewed {
+            eprintln!("kubeboot server: renewing this master's lease: {e}");
         }
     }
 }
