@@ -219,6 +219,19 @@ pub struct JoinArgs {
     /// Label and taint this node as a master (for further masters; the first runs `init`)
     #[arg(long)]
     pub master: bool,
+    /// Join as a further master (kubeadm's --control-plane): this host's etcd member is added to the
+    /// cluster's etcd and started (one master at a time), then its API server and agent. The cluster's CA
+    /// and etcd CA must be in CONFIG_DIR already, with the cluster's settings in CONFIG_DIR/cluster.yaml
+    /// (`kubeboot up` delivers them over SSH)
+    #[arg(long)]
+    pub control_plane: bool,
+    /// With --control-plane: the address this master's API server and etcd member advertise (default: this
+    /// host's address on the route to ENDPOINT)
+    #[arg(long, requires = "control_plane")]
+    pub advertise_address: Option<std::net::IpAddr>,
+    /// With --control-plane: where the master's state goes (etcd's data among it)
+    #[arg(long, default_value = "/var/lib/kubeboot")]
+    pub data_dir: PathBuf,
     #[command(flatten)]
     pub services: ServicesArg,
 }
@@ -321,6 +334,11 @@ pub struct InitArgs {
     /// CONFIG_DIR/pki/etcd/ca.crt and pki/apiserver-etcd-client.{crt,key}, as kubeadm places them
     #[arg(long, value_delimiter = ',')]
     pub etcd_endpoints: Vec<String>,
+    /// Run an etcd member on this master (the kubeboot-etcd unit, kubeadm's stacked etcd: its own etcd CA
+    /// and TLS for peers and clients) and keep the cluster's objects there: the first of several masters,
+    /// which then `kubeboot join --control-plane`. Needs etcd installed (Debian's etcd-server)
+    #[arg(long, conflicts_with = "etcd_endpoints")]
+    pub stacked_etcd: bool,
     #[command(flatten)]
     pub services: ServicesArg,
 }
@@ -332,6 +350,10 @@ pub enum LabCommand {
         /// How many hosts in all
         #[arg(value_parser = clap::value_parser!(u32).range(1..=50))]
         count: u32,
+        /// How many of them are masters: lab-master1..M (one master is named lab-master), then
+        /// lab-node1..; several masters share an etcd cluster (an odd number keeps a quorum)
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=7))]
+        masters: u32,
         /// The distribution family the hosts identify as
         #[arg(long, value_enum, default_value_t = LabFlavor::Debian)]
         flavor: LabFlavor,
@@ -353,6 +375,14 @@ pub enum LabCommand {
     },
     /// List lab hosts and whether they run
     Status,
+    /// Cut a host's power: its processes SIGKILLed at once and its address silent (tests of failover)
+    PowerOff { name: String },
+    /// Boot a powered-off host again from its own disk
+    PowerOn { name: String },
+    /// Partition a host from the other lab hosts (this machine still reaches it)
+    Cut { name: String },
+    /// Undo `lab cut`
+    Mend { name: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

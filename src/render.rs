@@ -15,6 +15,7 @@ pub const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
     ("docker.service.d/kubeboot.conf", include_str!("../templates/docker.service.d/kubeboot.conf")),
     ("kubeboot-server.service", include_str!("../templates/kubeboot-server.service")),
     ("kubeboot-agent.service", include_str!("../templates/kubeboot-agent.service")),
+    ("kubeboot-etcd.service", include_str!("../templates/kubeboot-etcd.service")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -10,6 +10,8 @@ use crate::render::{RenderError, Renderer};
 
 pub const SERVER_UNIT: &str = "kubeboot-server.service";
 pub const AGENT_UNIT: &str = "kubeboot-agent.service";
+/// A master's etcd member (several masters): control_plane::etcd_member writes it.
+pub const ETCD_UNIT: &str = "kubeboot-etcd.service";
 const UNIT_DIR: &str = "/etc/systemd/system";
 
 #[derive(Debug, thiserror::Error)]

@@ -21,6 +21,9 @@ pub struct HostState {
     pub joined: bool,
     pub server_active: bool,
     pub agent_active: bool,
+    /// This master runs an etcd member (kubeboot-etcd) and its server keeps the objects there.
+    pub etcd_active: bool,
+    pub stacked_etcd: bool,
     /// The SSH user's home folder and the checksum of its ~/.kube/config.
     pub home: String,
     pub kube_config_sha256: Option<String>,
@@ -46,10 +49,13 @@ echo "initialised=$([ -f {CONFIG_DIR}/server.yaml ] && echo yes)"
 echo "joined=$([ -f {CONFIG_DIR}/agent.conf ] && echo yes)"
 echo "server=$(systemctl is-active kubeboot-server 2>/dev/null)"
 echo "agent=$(systemctl is-active kubeboot-agent 2>/dev/null)"
+echo "etcd=$(systemctl is-active kubeboot-etcd 2>/dev/null)"
+echo "stacked_etcd=$(grep -qF '{LOCAL_ETCD}' {CONFIG_DIR}/server.yaml 2>/dev/null && echo yes)"
 echo "home=$home"
 echo "kube_config=$(sum "$home/.kube/config")"
 "#,
-        user = shell_quote(user)
+        user = shell_quote(user),
+        LOCAL_ETCD = crate::control_plane::etcd_member::LOCAL_ENDPOINT,
     )
 }
 
@@ -65,6 +71,8 @@ pub fn parse(output: &str) -> HostState {
             "joined" => state.joined = value == "yes",
             "server" => state.server_active = value == "active",
             "agent" => state.agent_active = value == "active",
+            "etcd" => state.etcd_active = value == "active",
+            "stacked_etcd" => state.stacked_etcd = value == "yes",
             "home" => state.home = value.to_string(),
             "kube_config" => state.kube_config_sha256 = some(),
             _ => {}
@@ -91,6 +99,8 @@ mod tests {
                 joined: true,
                 server_active: true,
                 agent_active: true,
+                etcd_active: false,
+                stacked_etcd: false,
                 home: "/home/u".into(),
                 kube_config_sha256: Some("cd".into()),
             }

@@ -5,16 +5,30 @@ use super::probe::REMOTE_BINARY;
 use crate::inventory::Inventory;
 use crate::transport::shell_quote;
 
-pub fn init(inventory: &Inventory, node_name: &str, advertise_address: &str, port: u16) -> String {
+/// `stacked_etcd`: the first of several masters, with its etcd member.
+pub fn init(inventory: &Inventory, node_name: &str, advertise_address: &str, port: u16, stacked_etcd: bool) -> String {
     format!(
         "{REMOTE_BINARY} init --advertise-address {} --port {port} --pod-network-cidr {} --cluster-name {} \
-         --node-name {} --token-ttl 15m --pod-eviction-timeout {}s --service-cidr {}",
+         --node-name {} --token-ttl 15m --pod-eviction-timeout {}s --service-cidr {}{}",
         shell_quote(advertise_address),
         inventory.cluster.pod_network_cidr,
         shell_quote(&inventory.cluster.name),
         shell_quote(node_name),
         inventory.cluster.pod_eviction_timeout_seconds,
         inventory.cluster.service_cidr,
+        if stacked_etcd { " --stacked-etcd" } else { "" },
+    )
+}
+
+/// A further master joins the control plane (the cluster's CA and settings delivered before).
+pub fn join_control_plane(endpoint: &str, pin: &str, node_name: &str, advertise_address: &str) -> String {
+    format!(
+        "{REMOTE_BINARY} join {} --token - --discovery-token-ca-cert-hash {} --node-name {} --control-plane \
+         --advertise-address {}",
+        shell_quote(endpoint),
+        shell_quote(pin),
+        shell_quote(node_name),
+        shell_quote(advertise_address)
     )
 }
 

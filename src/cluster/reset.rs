@@ -4,7 +4,7 @@
 
 use super::members::{self, record, Member, StepFailure};
 use super::probe::{ADMIN_CONF, REMOTE_BINARY};
-use crate::inventory::{Host, Inventory};
+use crate::inventory::{Host, Inventory, Role};
 use crate::playbook::Recap;
 use crate::transport::shell_quote;
 
@@ -30,11 +30,14 @@ pub async fn reset(inventory: &Inventory, hosts: &[&Host], forks: usize) -> Reca
         }
     }
     let (last, others): (Vec<&Member>, Vec<&Member>) = resetting.into_iter().partition(|m| m.name() == first.name);
-    let outcomes = crate::fanout::for_each_host(&others, forks, |m| reset_member(m)).await;
-    for (m, outcome) in others.iter().zip(outcomes) {
+    // Further masters one at a time: each takes its etcd member out, and the cluster must keep a quorum
+    // for the next change.
+    let (masters, nodes): (Vec<&Member>, Vec<&Member>) = others.into_iter().partition(|m| m.host.role == Role::Master);
+    let outcomes = crate::fanout::for_each_host(&nodes, forks, |m| reset_member(m)).await;
+    for (m, outcome) in nodes.iter().zip(outcomes) {
         record(&mut recap, m.name(), "kubeboot reset", outcome);
     }
-    for m in last {
+    for m in masters.into_iter().chain(last) {
         let outcome = reset_member(m).await;
         record(&mut recap, m.name(), "kubeboot reset", outcome);
     }

@@ -13,9 +13,10 @@ use serde_json::Value;
 
 use super::binary::LocalBinary;
 use super::members::{self, record, Member, StepFailure};
-use super::probe::{ADMIN_CONF, REMOTE_BINARY};
+use super::probe::{HostState, ADMIN_CONF, CONFIG_DIR, REMOTE_BINARY};
 use super::{remote, wait_ready};
 use crate::bootstrap::pin::sha256_hex;
+use crate::host::layout::SHARED_BY_MASTERS;
 use crate::inventory::{Host, Inventory, Role};
 use crate::playbook::Recap;
 use crate::transport::{shell_quote, Transport};
@@ -130,8 +131,16 @@ async fn phases(
 
     bar.set_message(format!("init {}", master.name()));
     let port = inventory.cluster.control_plane_endpoint.as_ref().map(|e| e.port).unwrap_or(6443);
-    let (init_outcome, mut material) = if changeable(master) {
-        init_master(inventory, master, port, opts.check).await
+    let several_masters = inventory.masters().count() > 1;
+    let (init_outcome, mut material) = if several_masters && master.state.initialised && !master.state.stacked_etcd {
+        let message = format!(
+            "{} keeps the cluster's objects in its own store (a one-master cluster): this kubeboot cannot move \
+             them into etcd for several masters yet; list one master, or build the masters anew",
+            master.name()
+        );
+        (Err(failure(&message)), None)
+    } else if changeable(master) {
+        init_master(inventory, master, port, several_masters, opts.check).await
     } else if master.state.initialised && master.state.server_active {
         (Ok(None), None)
     } else {
@@ -172,18 +181,28 @@ async fn phases(
     }
 
     let mut not_joined: Vec<String> = Vec::new();
+    // With several masters each further one joins the control plane (its etcd member), one at a time.
+    let further_master = |m: &Member| several_masters && m.host.role == Role::Master && m.name() != master.name();
+    let masters_joining: Vec<&Member> =
+        healthy.iter().copied().filter(|m| further_master(m) && changeable(m) && !master_complete(&m.state)).collect();
     let joining: Vec<&Member> = healthy
         .iter()
         .copied()
-        .filter(|m| m.name() != master.name() && !(m.state.joined && m.state.agent_active))
+        .filter(|m| m.name() != master.name() && !further_master(m) && !(m.state.joined && m.state.agent_active))
         .collect();
-    if !joining.is_empty() {
+    if opts.check {
+        for m in &masters_joining {
+            let summary = format!("join the control plane (etcd member {} added)", peer_url_of(m));
+            record(recap, m.name(), "kubeboot join --control-plane", Ok(Some(summary)));
+        }
+    }
+    if !joining.is_empty() || !masters_joining.is_empty() {
         if opts.check {
             for m in &joining {
                 record(recap, m.name(), "kubeboot join", Ok(Some("join the cluster".into())));
             }
         } else {
-            bar.set_message(format!("joining {} host(s)", joining.len()));
+            bar.set_message(format!("joining {} host(s)", joining.len() + masters_joining.len()));
             if material.is_none() {
                 match master.run(&remote::token_create(), b"").await {
                     Ok(out) => material = JoinMaterial::from_output(&out.stdout_text()),
@@ -197,6 +216,22 @@ async fn phases(
                 record(recap, master.name(), "create a join token", Err(failure("no join command in the output")));
                 return None;
             };
+            let mut failed_master: Option<&str> = None;
+            for m in &masters_joining {
+                let outcome = match failed_master {
+                    // The next member waits for the one before to be healthy: never two joining at once.
+                    Some(before) => Err(failure(&format!("not joined: {before} failed to join before it"))),
+                    None => {
+                        bar.set_message(format!("{} joins the control plane", m.name()));
+                        join_master(master, m, join).await
+                    }
+                };
+                if outcome.is_err() {
+                    failed_master = failed_master.or(Some(m.name()));
+                    not_joined.push(m.name().to_string());
+                }
+                record(recap, m.name(), "kubeboot join --control-plane", outcome);
+            }
             let outcomes = crate::fanout::for_each_host(&joining, opts.forks, |m| join_host(m, join)).await;
             for (m, outcome) in joining.iter().zip(outcomes) {
                 if outcome.is_err() {
@@ -260,21 +295,31 @@ async fn install_binary(m: &Member<'_>, binary: &LocalBinary, check: bool) -> Re
     Ok(Some(summary))
 }
 
+/// A master whose init or control-plane join finished and whose units run.
+fn master_complete(state: &HostState) -> bool {
+    state.initialised && state.server_active && state.agent_active && (!state.stacked_etcd || state.etcd_active)
+}
+
+fn peer_url_of(m: &Member<'_>) -> String {
+    m.host.address.parse().map(crate::control_plane::etcd_member::peer_url).unwrap_or_else(|_| m.host.address.clone())
+}
+
 async fn init_master(
     inventory: &Inventory,
     master: &Member<'_>,
     port: u16,
+    stacked_etcd: bool,
     check: bool,
 ) -> (Result<Option<String>, StepFailure>, Option<JoinMaterial>) {
     let state = &master.state;
-    if state.initialised && state.server_active && state.agent_active {
+    if master_complete(state) {
         return (Ok(None), None);
     }
     let summary = if state.initialised { "start the kubeboot services" } else { "initialise the control plane" };
     if check {
         return (Ok(Some(summary.into())), None);
     }
-    let command = remote::init(inventory, master.name(), &master.host.address, port);
+    let command = remote::init(inventory, master.name(), &master.host.address, port, stacked_etcd);
     match master.run(&command, b"").await {
         Ok(out) => (Ok(Some(summary.into())), JoinMaterial::from_output(&out.stdout_text())),
         Err(f) => (Err(f), None),
@@ -317,6 +362,29 @@ async fn join_host(m: &Member<'_>, join: &JoinMaterial) -> Result<Option<String>
     let command = remote::join(&join.endpoint, &join.pin, m.name(), m.host.role == Role::Master);
     m.run(&command, format!("{}\n", join.token).as_bytes()).await?;
     let summary = if m.state.joined { "start the kubeboot agent" } else { "join the cluster" };
+    Ok(Some(summary.into()))
+}
+
+/// A further master: the cluster's CA, etcd CA and settings copied from the first master (over this
+/// machine's two SSH sessions: the keys never touch a disk here), then its control-plane join, which
+/// returns once its etcd member is healthy.
+async fn join_master(first: &Member<'_>, m: &Member<'_>, join: &JoinMaterial) -> Result<Option<String>, StepFailure> {
+    if !m.state.initialised {
+        m.run(&format!("mkdir -p -m 0700 {dir}/pki/etcd", dir = shell_quote(CONFIG_DIR)), b"").await?;
+        for (from, to, mode) in SHARED_BY_MASTERS {
+            let source = format!("{CONFIG_DIR}/{from}");
+            let bytes = first
+                .session
+                .read(&source)
+                .await
+                .map_err(StepFailure::from)?
+                .ok_or_else(|| failure(&format!("{source} is missing on {}", first.name())))?;
+            m.session.upload(&bytes, &format!("{CONFIG_DIR}/{to}"), *mode).await.map_err(StepFailure::from)?;
+        }
+    }
+    let command = remote::join_control_plane(&join.endpoint, &join.pin, m.name(), &m.host.address);
+    m.run(&command, format!("{}\n", join.token).as_bytes()).await?;
+    let summary = if m.state.initialised { "start the control plane's services" } else { "join the control plane" };
     Ok(Some(summary.into()))
 }
 

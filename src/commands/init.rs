@@ -2,6 +2,8 @@
 
 use crate::bootstrap::ttl::parse_ttl;
 use crate::cli::InitArgs;
+use crate::control_plane::etcd_member::{self, InitialCluster, LOCAL_ENDPOINT};
+use crate::control_plane::init::Founding;
 use crate::host::layout::{EtcdSettings, Layout, ServerSettings};
 use crate::systemd_units::{AGENT_UNIT, SERVER_UNIT};
 use crate::{UsageError, EXIT_OK};
@@ -11,6 +13,12 @@ pub fn run(args: InitArgs) -> anyhow::Result<u8> {
     let eviction = crate::inventory::spec::parse_eviction_timeout(&args.pod_eviction_timeout)
         .map_err(|e| UsageError(format!("--pod-eviction-timeout: {e}")))?;
     let layout = Layout::new(&args.dirs.config_dir, &args.dirs.data_dir);
+    let node_name = args.node_name.clone().unwrap_or_else(super::hostname);
+    let etcd = if args.stacked_etcd {
+        stacked_member(&args, &layout, &node_name)?
+    } else {
+        etcd_settings(&args.etcd_endpoints)?
+    };
     let settings = ServerSettings {
         cluster_name: args.cluster_name,
         advertise_address: args.advertise_address.to_string(),
@@ -18,10 +26,10 @@ pub fn run(args: InitArgs) -> anyhow::Result<u8> {
         pod_network_cidr: args.pod_network_cidr.to_string(),
         pod_eviction_timeout_seconds: eviction,
         service_cidr: args.service_cidr.to_string(),
-        etcd: etcd_settings(&args.etcd_endpoints)?,
+        etcd,
     };
-    let node_name = args.node_name.unwrap_or_else(super::hostname);
-    let outcome = crate::control_plane::init::initialize(&layout, &settings, &node_name, &[], ttl)?;
+    let founding = Founding::FirstMaster { token_ttl: ttl };
+    let outcome = crate::control_plane::init::initialize(&layout, &settings, &node_name, &[], founding)?;
     let unit_vars = serde_json::json!({
         "config_dir": layout.config_dir,
         "data_dir": layout.data_dir,
@@ -68,4 +76,26 @@ fn etcd_settings(endpoints: &[String]) -> Result<Option<EtcdSettings>, UsageErro
         }
     }
     Ok(Some(EtcdSettings { endpoints: endpoints.to_vec() }))
+}
+
+/// `--stacked-etcd`: this master's etcd member, a cluster of one to begin with, started and serving. A
+/// master initialised before keeps the store it has (growing one into etcd is `up`'s).
+fn stacked_member(args: &InitArgs, layout: &Layout, node_name: &str) -> anyhow::Result<Option<EtcdSettings>> {
+    let local = EtcdSettings { endpoints: vec![LOCAL_ENDPOINT.to_string()] };
+    if let Ok(text) = std::fs::read_to_string(layout.settings()) {
+        let stored: ServerSettings = crate::yaml::from_str(&text)?;
+        if stored.etcd.as_ref() != Some(&local) {
+            return Ok(stored.etcd);
+        }
+    }
+    if args.services.no_services || !crate::systemd_units::systemd_running() {
+        return Err(
+            UsageError("--stacked-etcd runs etcd as a systemd unit: it needs systemd and the services".into()).into()
+        );
+    }
+    etcd_member::prepare_and_start(layout, &args.cluster_name, node_name, args.advertise_address, InitialCluster::New)?;
+    let tls = crate::control_plane::store_backend::client_tls(layout)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(etcd_member::wait_healthy(&tls, etcd_member::HEALTHY_WITHIN))?;
+    Ok(Some(local))
 }

@@ -1,9 +1,11 @@
 //! `kubeboot join` on a node: kubeadm's discovery and TLS bootstrap, then the agent's unit.
 
 use std::io::Read;
+use std::path::Path;
 
 use crate::bootstrap::kubeconfig::Kubeconfig;
 use crate::bootstrap::pin::parse_pin;
+use crate::bootstrap::tls_bootstrap::NodeCredentials;
 use crate::bootstrap::token::BootstrapToken;
 use crate::cli::JoinArgs;
 use crate::host::layout::write_file;
@@ -11,7 +13,7 @@ use crate::systemd_units::AGENT_UNIT;
 use crate::{UsageError, EXIT_OK};
 
 /// `--token -` reads the token from standard input (one line), so it never shows in a process list.
-fn read_token(arg: &str) -> Result<BootstrapToken, UsageError> {
+pub(super) fn read_token(arg: &str) -> Result<BootstrapToken, UsageError> {
     let text = if arg == "-" {
         let mut line = String::new();
         std::io::stdin().read_to_string(&mut line).map_err(|e| UsageError(format!("--token -: {e}")))?;
@@ -30,22 +32,16 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<u8> {
     if args.endpoint.contains("://") || !args.endpoint.contains(':') {
         return Err(UsageError(format!("{:?} is not HOST:PORT (e.g. 192.168.0.30:6443)", args.endpoint)).into());
     }
-    let name = args.node_name.unwrap_or_else(super::hostname);
+    let name = args.node_name.clone().unwrap_or_else(super::hostname);
+    if args.control_plane {
+        return super::join_control_plane::run(&args, &token, &pin, &name).await;
+    }
     let server = format!("https://{}", args.endpoint);
     let agent_conf = args.config_dir.join("agent.conf");
     let joined = agent_conf.exists();
     if !joined {
         let creds = crate::bootstrap::tls_bootstrap::join(&server, &token, &pin, &name).await?;
-        let conf = Kubeconfig::with_user(
-            "kubeboot",
-            &creds.server,
-            &creds.ca_pem,
-            &format!("system:node:{name}"),
-            &creds.cert_pem,
-            &creds.key_pem,
-        );
-        write_file(&args.config_dir.join("pki/ca.crt"), creds.ca_pem.as_bytes(), 0o644)?;
-        write_file(&agent_conf, conf.to_yaml().as_bytes(), 0o600)?;
+        write_agent_conf(&args.config_dir, &name, &creds)?;
     }
     let address = crate::agent::local_address::address_towards(&server)
         .ok_or_else(|| anyhow::anyhow!("no route from this host to {server}"))?;
@@ -63,4 +59,19 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<u8> {
         println!("This node has joined the cluster as {name}: its credentials are in {}", agent_conf.display());
     }
     Ok(EXIT_OK)
+}
+
+/// The node's credentials from the TLS bootstrap: the CA and agent.conf (0600).
+pub fn write_agent_conf(config_dir: &Path, name: &str, creds: &NodeCredentials) -> anyhow::Result<()> {
+    let conf = Kubeconfig::with_user(
+        "kubeboot",
+        &creds.server,
+        &creds.ca_pem,
+        &format!("system:node:{name}"),
+        &creds.cert_pem,
+        &creds.key_pem,
+    );
+    write_file(&config_dir.join("pki/ca.crt"), creds.ca_pem.as_bytes(), 0o644)?;
+    write_file(&config_dir.join("agent.conf"), conf.to_yaml().as_bytes(), 0o600)?;
+    Ok(())
 }

@@ -9,12 +9,17 @@ use crate::{EXIT_FAILED, EXIT_OK};
 pub async fn run(cmd: LabCommand) -> anyhow::Result<u8> {
     let lab = Lab::new();
     match cmd {
-        LabCommand::Up { count, flavor, inventory } => {
+        LabCommand::Up { count, masters, flavor, inventory } => {
+            if masters > count {
+                return Err(
+                    crate::UsageError(format!("--masters {masters}: more masters than the {count} host(s)")).into()
+                );
+            }
             let flavor = match flavor {
                 LabFlavor::Debian => Flavor::Debian,
                 LabFlavor::El => Flavor::El,
             };
-            let hosts = tokio::task::block_in_place(|| lab.up(count, flavor))?;
+            let hosts = tokio::task::block_in_place(|| lab.up(count, masters, flavor))?;
             let text = lab.inventory_text(&hosts);
             write_atomic(&inventory, &text)?;
             eprintln!("kubeboot lab: {} host(s) up; inventory written to {}", hosts.len(), inventory.display());
@@ -26,6 +31,10 @@ pub async fn run(cmd: LabCommand) -> anyhow::Result<u8> {
             eprintln!("kubeboot lab: down");
             Ok(EXIT_OK)
         }
+        LabCommand::PowerOff { name } => fault(lab.power_off(&name), &name, "powered off"),
+        LabCommand::PowerOn { name } => fault(tokio::task::block_in_place(|| lab.power_on(&name)), &name, "up"),
+        LabCommand::Cut { name } => fault(lab.cut(&name), &name, "cut off from the other lab hosts"),
+        LabCommand::Mend { name } => fault(lab.mend(&name), &name, "reconnected"),
         LabCommand::Status => {
             let mut rows = vec![vec!["NAME".to_string(), "ADDRESS".into(), "STATE".into()]];
             for host in lab.hosts()? {
@@ -50,6 +59,12 @@ pub async fn run(cmd: LabCommand) -> anyhow::Result<u8> {
             Ok(EXIT_FAILED)
         }
     }
+}
+
+fn fault(done: Result<(), LabError>, name: &str, what: &str) -> anyhow::Result<u8> {
+    done?;
+    eprintln!("kubeboot lab: {name} {what}");
+    Ok(EXIT_OK)
 }
 
 fn write_atomic(path: &std::path::Path, text: &str) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@ pub mod get;
 pub mod hosts;
 pub mod init;
 pub mod join;
+mod join_control_plane;
 pub mod kubeconfig;
 pub mod lab;
 pub mod ping;

@@ -13,6 +13,9 @@ use crate::{EXIT_FAILED, EXIT_OK};
 pub async fn up(args: UpArgs) -> anyhow::Result<u8> {
     let playbook = loader::named("prepare.yaml", args.playbook.playbooks.as_deref())?;
     let (inventory, hosts, mut recap) = prepare_and_run(playbook, &args.playbook).await?;
+    if let Some(warning) = inventory.quorum_warning() {
+        eprintln!("warning: {warning}");
+    }
     let mut nodes = None;
     if !args.prepare_only {
         // Hosts whose preparation failed stay out of the cluster phases; the recap already says why.

@@ -1,6 +1,7 @@
 //! `kubeboot reset`: on this host, or with -i on every inventory host over SSH.
 
 use crate::cli::{OutputFormat, ResetArgs};
+use crate::control_plane::etcd_member::{self, Left};
 use crate::host::layout::Layout;
 use crate::EXIT_OK;
 
@@ -15,6 +16,16 @@ pub async fn run(args: ResetArgs) -> anyhow::Result<u8> {
         return Err(crate::UsageError("--limit needs -i INVENTORY".into()).into());
     }
     let layout = Layout::new(&args.dirs.config_dir, &args.dirs.data_dir);
+    // A master's etcd member leaves the cluster first, or the others would count it in their quorum
+    // forever; when the cluster cannot take the change, nothing here is touched.
+    match etcd_member::leave(&layout).await {
+        Ok(Left::Removed) => println!("removed this master's etcd member from the cluster"),
+        Ok(Left::Last | Left::NotAMember) => {}
+        Err(e) => anyhow::bail!(
+            "cannot take this master's etcd member out of the cluster, so nothing was reset: {e} \
+             (the other masters' members must be running: a majority of them)"
+        ),
+    }
     let removed = crate::host::reset::reset_host(
         &layout,
         crate::systemd_units::systemd_running(),

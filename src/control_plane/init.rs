@@ -23,6 +23,18 @@ pub enum InitError {
     Store(#[from] super::store::StoreError),
     #[error("{path}: {message}")]
     Settings { path: String, message: String },
+    #[error("{0} is missing: a further master needs the cluster's CA (`kubeboot up` delivers it; by hand: --certificate-key)")]
+    NoClusterCa(String),
+}
+
+/// Which master is being set up.
+#[derive(Debug, Clone, Copy)]
+pub enum Founding {
+    /// `init`: the cluster CA is made if missing, and a first bootstrap token (this lifetime; None: never
+    /// expires).
+    FirstMaster { token_ttl: Option<u64> },
+    /// `join --control-plane`: the cluster's CA was delivered, and the store is the cluster's etcd.
+    FurtherMaster,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> InitError + '_ {
@@ -47,13 +59,15 @@ pub fn initialize(
     settings: &ServerSettings,
     node_name: &str,
     extra_sans: &[String],
-    token_ttl: Option<u64>,
+    founding: Founding,
 ) -> Result<InitOutcome, InitError> {
     let created = !layout.settings().exists();
     let (ca_crt, ca_key) = (layout.pki("ca.crt"), layout.pki("ca.key"));
     let read = |p: &Path| std::fs::read_to_string(p).map_err(io(p));
     let ca = if ca_crt.exists() && ca_key.exists() {
         ClusterCa::load(&read(&ca_crt)?, &read(&ca_key)?)?
+    } else if matches!(founding, Founding::FurtherMaster) {
+        return Err(InitError::NoClusterCa(ca_key.display().to_string()));
     } else {
         let (ca, issued) = ClusterCa::generate(&settings.cluster_name)?;
         issued.write(&ca_crt, &ca_key).map_err(|(path, e)| io(&path)(e))?;
@@ -62,19 +76,24 @@ pub fn initialize(
     if created {
         write_missing_credentials(layout, settings, node_name, extra_sans, &ca)?;
     }
-    let token = if created {
-        crate::host::layout::secure_data_dir(&layout.data_dir, None).map_err(io(&layout.data_dir))?;
-        let token = BootstrapToken::generate()?;
-        match &settings.etcd {
-            Some(etcd) => tokens::create(super::store_backend::open(layout, Some(etcd))?.as_ref(), &token, token_ttl)?,
-            None => tokens::create(&first_store(layout)?, &token, token_ttl)?,
+    let token = match (created, founding) {
+        (true, Founding::FirstMaster { token_ttl }) => {
+            crate::host::layout::secure_data_dir(&layout.data_dir, None).map_err(io(&layout.data_dir))?;
+            let token = BootstrapToken::generate()?;
+            match &settings.etcd {
+                Some(etcd) => {
+                    tokens::create(super::store_backend::open(layout, Some(etcd))?.as_ref(), &token, token_ttl)?
+                }
+                None => tokens::create(&first_store(layout)?, &token, token_ttl)?,
+            }
+            Some(token)
         }
+        _ => None,
+    };
+    if created {
         write_file(&layout.settings(), crate::yaml::to_string(settings).as_bytes(), 0o644)
             .map_err(io(&layout.settings()))?;
-        Some(token)
-    } else {
-        None
-    };
+    }
     let stored: ServerSettings = crate::yaml::from_str(&read(&layout.settings())?)
         .map_err(|e| InitError::Settings { path: layout.settings().display().to_string(), message: e.to_string() })?;
     Ok(InitOutcome { created, token, pin: ca.pin()?, server_url: stored.server_url() })
@@ -167,7 +186,8 @@ mod tests {
         // What a kill inside redb's first write leaves: a store that is not a database yet, and a temp one.
         std::fs::write(layout.store(), b"redb").unwrap();
         std::fs::write(layout.data_dir.join(".state.redb.kubeboot-tmp.1.bcdfg"), b"half").unwrap();
-        let outcome = initialize(&layout, &settings(), "m1", &[], Some(60)).unwrap();
+        let outcome =
+            initialize(&layout, &settings(), "m1", &[], Founding::FirstMaster { token_ttl: Some(60) }).unwrap();
         assert!(outcome.created && outcome.token.is_some());
         let store = RedbStore::open(&layout.store()).unwrap();
         assert_eq!(tokens::valid(&store).unwrap().len(), 1, "the new token is in the rebuilt store");
@@ -185,7 +205,7 @@ mod tests {
         std::fs::create_dir_all(&layout.data_dir).unwrap();
         let first = BootstrapToken::generate().unwrap();
         tokens::create(&RedbStore::open(&layout.store()).unwrap(), &first, Some(60)).unwrap();
-        initialize(&layout, &settings(), "m1", &[], Some(60)).unwrap();
+        initialize(&layout, &settings(), "m1", &[], Founding::FirstMaster { token_ttl: Some(60) }).unwrap();
         let store = RedbStore::open(&layout.store()).unwrap();
         assert_eq!(tokens::valid(&store).unwrap().len(), 2, "the killed run's token and the new one");
     }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod controllers;
 pub mod default_storage_class;
+pub mod etcd_member;
 pub mod init;
 pub mod master_leases;
 pub mod master_service;

@@ -8,6 +8,18 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/kubeboot";
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/kubeboot";
 
+/// What every master of a cluster shares, copied from the first master to a further one before its
+/// `join --control-plane` (kubeadm's certificate sharing): (file on the first master, file on the
+/// joining one, mode), relative to the configuration folder. The cluster's settings travel as
+/// cluster.yaml (the first master's server.yaml; its address is not the joining master's).
+pub const SHARED_BY_MASTERS: &[(&str, &str, u32)] = &[
+    ("pki/ca.crt", "pki/ca.crt", 0o644),
+    ("pki/ca.key", "pki/ca.key", 0o600),
+    ("pki/etcd/ca.crt", "pki/etcd/ca.crt", 0o644),
+    ("pki/etcd/ca.key", "pki/etcd/ca.key", 0o600),
+    ("server.yaml", "cluster.yaml", 0o644),
+];
+
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub config_dir: PathBuf,
@@ -68,6 +80,10 @@ impl Layout {
     }
     pub fn settings(&self) -> PathBuf {
         self.config_dir.join("server.yaml")
+    }
+    /// The cluster's settings on a further master (see SHARED_BY_MASTERS).
+    pub fn cluster_settings(&self) -> PathBuf {
+        self.config_dir.join("cluster.yaml")
     }
     pub fn admin_conf(&self) -> PathBuf {
         self.config_dir.join("admin.conf")

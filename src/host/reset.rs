@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::host::layout::Layout;
-use crate::systemd_units::{self, UnitError, AGENT_UNIT, SERVER_UNIT};
+use crate::systemd_units::{self, UnitError, AGENT_UNIT, ETCD_UNIT, SERVER_UNIT};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResetError {
@@ -28,7 +28,9 @@ pub fn reset_host(
 ) -> Result<Vec<String>, ResetError> {
     let mut removed = Vec::new();
     if units {
-        for unit in [AGENT_UNIT, SERVER_UNIT] {
+        // The etcd member last: the server uses it until it stops. (A master's member left its cluster
+        // before: the command's `etcd_member::leave`.)
+        for unit in [AGENT_UNIT, SERVER_UNIT, ETCD_UNIT] {
             if systemd_units::remove(unit)? {
                 removed.push(format!("unit {unit}"));
             }

@@ -123,4 +123,43 @@ impl Inventory {
     pub fn masters(&self) -> impl Iterator<Item = &Host> {
         self.hosts.iter().filter(|h| h.role == Role::Master)
     }
+
+    /// A warning for an even number of masters (see `quorum_warning`).
+    pub fn quorum_warning(&self) -> Option<String> {
+        quorum_warning(self.masters().count())
+    }
+}
+
+/// etcd writes need a majority of its members: an even number of masters survives no more failures than
+/// one master fewer, and waits for one more member on every write.
+pub fn quorum_warning(masters: usize) -> Option<String> {
+    if masters < 2 || masters % 2 == 1 {
+        return None;
+    }
+    let quorum = masters / 2 + 1;
+    let advice = if masters == 2 {
+        "losing either master stops the cluster, as losing the only one would; use 3".to_string()
+    } else {
+        format!("{} masters survive as many; use {} or {}", masters - 1, masters - 1, masters + 1)
+    };
+    Some(format!(
+        "{masters} masters: etcd accepts a write only with {quorum} of its {masters} members up, so the cluster \
+         survives {} master failure(s): {advice}",
+        masters - quorum
+    ))
+}
+
+#[cfg(test)]
+mod quorum_tests {
+    use super::quorum_warning;
+
+    #[test]
+    fn even_numbers_of_masters_are_explained() {
+        assert_eq!(quorum_warning(1), None);
+        assert_eq!(quorum_warning(3), None);
+        let two = quorum_warning(2).unwrap();
+        assert!(two.contains("2 of its 2 members") && two.contains("survives 0 master failure(s)"), "{two}");
+        let four = quorum_warning(4).unwrap();
+        assert!(four.contains("3 of its 4") && four.contains("survives 1") && four.contains("use 3 or 5"), "{four}");
+    }
 }

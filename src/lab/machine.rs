@@ -115,6 +115,21 @@ pub fn stop(pid: Option<u32>, init: Option<u32>, host: &LabHost, grace: Duration
     }
 }
 
+/// A power cut: the container's init (and with it every process of the host) and nspawn SIGKILLed at
+/// once, nothing asked to shut down.
+pub fn kill_now(pid: Option<u32>, init: Option<u32>, host: &LabHost) {
+    if let Some(i) = init.filter(|i| is_container_init(*i, host)) {
+        let _ = super::sh::run("kill", &["-KILL", &i.to_string()]);
+    }
+    if let Some(p) = pid.filter(|p| is_running(*p, host)) {
+        let _ = super::sh::run("kill", &["-KILL", &p.to_string()]);
+        wait_gone(|| is_running(p, host), Duration::from_secs(5));
+    }
+    if let Some(i) = init {
+        wait_gone(|| is_container_init(i, host), Duration::from_secs(5));
+    }
+}
+
 /// Wait until sshd on the host greets us.
 pub fn wait_for_ssh(host: &LabHost, pid: u32, timeout: Duration, log: &Path) -> Result<(), LabError> {
     let addr: SocketAddr = format!("{}:22", host.address).parse().expect("lab addresses are IPv4 literals");

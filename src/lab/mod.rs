@@ -5,6 +5,7 @@
 mod background;
 mod el_repo;
 mod error;
+mod faults;
 mod image;
 mod images;
 mod machine;
@@ -82,8 +83,9 @@ impl Lab {
         Ok(LabState::load(&self.state_path())?.hosts)
     }
 
-    /// Make sure `count` hosts run. Running hosts are kept; missing or dead ones (a killed run) are rebuilt.
-    pub fn up(&self, count: u32, flavor: Flavor) -> Result<Vec<LabHost>, LabError> {
+    /// Make sure `count` hosts run, the first `masters` of them masters. Running hosts are kept; missing or
+    /// dead ones (a killed run) are rebuilt, and so is a host whose name changed (another master count).
+    pub fn up(&self, count: u32, masters: u32, flavor: Flavor) -> Result<Vec<LabHost>, LabError> {
         require_root()?;
         sh::require_tools(&["ip", "iptables", "debootstrap", "systemd-nspawn", "ssh-keygen"])?;
         std::fs::create_dir_all(self.dir.join("hosts")).map_err(io(format!("creating {}", self.dir.display())))?;
@@ -107,13 +109,14 @@ impl Lab {
         }
 
         for index in 0..count {
+            let name = host_name(index, masters);
+            if let Some(renamed) = state.hosts.iter().position(|h| h.index == index && h.name != name) {
+                let old = state.hosts.remove(renamed);
+                eprintln!("kubeboot lab: removing {} (this lab names its host {index} {name})", old.name);
+                self.remove_host(&old)?;
+            }
             if !state.hosts.iter().any(|h| h.index == index) {
-                state.hosts.push(LabHost {
-                    name: host_name(index),
-                    flavor,
-                    index,
-                    address: network::host_address(index),
-                });
+                state.hosts.push(LabHost { name, flavor, index, address: network::host_address(index) });
             }
         }
         state.hosts.sort_by_key(|h| h.index);
@@ -155,12 +158,7 @@ impl Lab {
         require_root()?;
         let state = LabState::load(&self.state_path())?;
         for host in &state.hosts {
-            machine::stop(self.pid(host), self.init_pid(host), host, STOP_GRACE);
-            network::remove_host_network(host)?;
-            image::remove_tree(&self.root(host))?;
-            for path in [self.pid_path(host), self.init_pid_path(host), self.log_path(host)] {
-                let _ = std::fs::remove_file(path);
-            }
+            self.remove_host(host)?;
         }
         registry::stop(&self.dir);
         el_repo::stop(&self.dir);
@@ -171,6 +169,17 @@ impl Lab {
         let _ = std::fs::remove_dir(self.dir.join("hosts"));
         if purge {
             image::remove_tree(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// Stop the host and remove its network, root and files.
+    fn remove_host(&self, host: &LabHost) -> Result<(), LabError> {
+        machine::stop(self.pid(host), self.init_pid(host), host, STOP_GRACE);
+        network::remove_host_network(host)?;
+        image::remove_tree(&self.root(host))?;
+        for path in [self.pid_path(host), self.init_pid_path(host), self.log_path(host)] {
+            let _ = std::fs::remove_file(path);
         }
         Ok(())
     }
@@ -187,7 +196,7 @@ impl Lab {
         std::fs::read_to_string(&public).map_err(io(format!("reading {public}")))
     }
 
-    /// The inventory for the first `count` hosts: the first is the master.
+    /// The inventory for `hosts`: the lab-master* hosts are masters.
     pub fn inventory_text(&self, hosts: &[LabHost]) -> String {
         let mut text = format!(
             "# Written by `kubeboot lab up`: local lab hosts (systemd-nspawn + network namespaces).\n\
@@ -206,7 +215,7 @@ impl Lab {
         }
         text.push_str("hosts:\n");
         for h in hosts {
-            let role = if h.index == 0 { "master" } else { "node" };
+            let role = if is_master_name(&h.name) { "master" } else { "node" };
             let (docker, flavor) = match h.flavor {
                 Flavor::Debian => ("", "debian"),
                 // The walkthrough's pin, from the lab's docker-ce repository.
@@ -229,12 +238,18 @@ impl Default for Lab {
     }
 }
 
-fn host_name(index: u32) -> String {
-    if index == 0 {
-        "lab-master".into()
-    } else {
-        format!("lab-node{index}")
+/// One master is lab-master (as it always was); several are lab-master1..M. Nodes are numbered after them
+/// from 1.
+fn host_name(index: u32, masters: u32) -> String {
+    match (index < masters, masters) {
+        (true, 1) => "lab-master".into(),
+        (true, _) => format!("lab-master{}", index + 1),
+        (false, _) => format!("lab-node{}", index + 1 - masters),
     }
+}
+
+fn is_master_name(name: &str) -> bool {
+    name.starts_with("lab-master")
 }
 
 fn require_root() -> Result<(), LabError> {
@@ -263,4 +278,18 @@ fn forget_host_key(known_hosts: &Path, address: &str) -> Result<(), LabError> {
         out.push('\n');
     }
     std::fs::write(known_hosts, out).map_err(io(format!("writing {}", known_hosts.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_master_keeps_its_old_name_several_are_numbered() {
+        let names = |count, masters| (0..count).map(|i| host_name(i, masters)).collect::<Vec<_>>();
+        assert_eq!(names(3, 1), ["lab-master", "lab-node1", "lab-node2"]);
+        assert_eq!(names(5, 3), ["lab-master1", "lab-master2", "lab-master3", "lab-node1", "lab-node2"]);
+        assert!(names(5, 3).iter().take(3).all(|n| is_master_name(n)));
+        assert!(!is_master_name("lab-node1"));
+    }
 }

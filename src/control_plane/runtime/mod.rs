@@ -110,10 +110,13 @@ pub async fn run(state: Arc<ApiState>, reconcilers: Vec<Arc<dyn Reconciler>>) {
         let mut renewed = Instant::now();
         while renewed.elapsed() < leader::RENEW_DEADLINE {
             tokio::time::sleep(leader::RETRY_PERIOD).await;
-            match election.try_acquire_or_renew().await {
-                Ok(true) => renewed = Instant::now(),
-                Ok(false) => break,
-                Err(e) => eprintln!("kubeboot controller-manager: renewing the lease: {e}"),
+            // A renewal the store holds up (no quorum) must not keep the controllers past the deadline.
+            let left = leader::RENEW_DEADLINE.saturating_sub(renewed.elapsed());
+            match tokio::time::timeout(left, election.try_acquire_or_renew()).await {
+                Ok(Ok(true)) => renewed = Instant::now(),
+                Ok(Ok(false)) => break,
+                Ok(Err(e)) => eprintln!("kubeboot controller-manager: renewing the lease: {e}"),
+                Err(_) => {}
             }
         }
         tasks.abort_all();

@@ -116,6 +116,23 @@ fn revision_of(header: Option<&etcd_client::ResponseHeader>) -> u64 {
     header.map_or(0, |h| h.revision().max(0) as u64)
 }
 
+/// How kubeboot's etcd clients connect: timeouts, keep-alives, and mutual TLS when `tls` is given.
+pub fn connect_options(tls: Option<&EtcdTls>) -> ConnectOptions {
+    let options = ConnectOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(REQUEST_TIMEOUT)
+        .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5))
+        .with_keep_alive_while_idle(true);
+    match tls {
+        Some(tls) => options.with_tls(
+            TlsOptions::new()
+                .ca_certificate(Certificate::from_pem(&tls.ca))
+                .identity(Identity::from_pem(&tls.cert, &tls.key)),
+        ),
+        None => options,
+    }
+}
+
 impl EtcdStore {
     /// Connect to the cluster and start following its changes under the prefix.
     pub fn open(config: &EtcdConfig) -> Result<Self, StoreError> {
@@ -125,18 +142,7 @@ impl EtcdStore {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Backend(format!("starting the etcd client: {e}")))?;
-        let mut options = ConnectOptions::new()
-            .with_connect_timeout(Duration::from_secs(5))
-            .with_timeout(REQUEST_TIMEOUT)
-            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5))
-            .with_keep_alive_while_idle(true);
-        if let Some(tls) = &config.tls {
-            options = options.with_tls(
-                TlsOptions::new()
-                    .ca_certificate(Certificate::from_pem(&tls.ca))
-                    .identity(Identity::from_pem(&tls.cert, &tls.key)),
-            );
-        }
+        let options = connect_options(config.tls.as_ref());
         let endpoints = config.endpoints.clone();
         let client =
             wait(&runtime, async move { Client::connect(endpoints, Some(options)).await.map_err(etcd_error) })?;

@@ -13,7 +13,8 @@ mod watch_hub;
 use std::sync::Arc;
 
 pub use etcd_store::{
-    EtcdConfig, EtcdStore, EtcdTls, COMPACT_EVERY as ETCD_COMPACT_EVERY, DEFAULT_PREFIX as DEFAULT_ETCD_PREFIX,
+    connect_options as etcd_connect_options, EtcdConfig, EtcdStore, EtcdTls, COMPACT_EVERY as ETCD_COMPACT_EVERY,
+    DEFAULT_PREFIX as DEFAULT_ETCD_PREFIX,
 };
 pub use events::{Event, EventKind, Gone, Subscription, WatchError};
 pub use redb_store::{RedbStore, HISTORY_KEPT};
