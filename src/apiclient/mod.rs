@@ -70,7 +70,7 @@ pub struct ApiClient {
 /// nothing at all).
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 /// How long a connection may go without an acknowledgement from its server before it is given up.
-const DEAD_PEER_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+const DEAD_PEER_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A response: status code and body bytes.
 #[derive(Debug)]
@@ -144,8 +144,8 @@ impl ApiClient {
         // A master that lost its power answers nothing, not even a reset: a watch on it (idle between
         // events) would wait forever. Keepalive probes and a send timeout end such a connection within
         // about DEAD_PEER_AFTER, and the client moves on to the next master.
-        http.set_keepalive(Some(std::time::Duration::from_secs(3)));
-        http.set_keepalive_interval(Some(std::time::Duration::from_secs(2)));
+        http.set_keepalive(Some(std::time::Duration::from_secs(2)));
+        http.set_keepalive_interval(Some(std::time::Duration::from_secs(1)));
         http.set_keepalive_retries(Some(3));
         http.set_tcp_user_timeout(Some(DEAD_PEER_AFTER));
         let https = hyper_rustls::HttpsConnectorBuilder::new()

@@ -329,7 +329,13 @@ pub fn up_with_kubeconfig(inv: &str, dir: &Path) -> PathBuf {
 /// The machine's lab taken down and `count` fresh Debian hosts booted; their inventory is written to
 /// `inventory` (tests share the one lab of the machine, one test binary at a time).
 pub fn fresh_lab(count: u32, inventory: &str) {
+    fresh_lab_with_masters(count, 1, inventory);
+}
+
+/// `fresh_lab` with the first `masters` hosts masters (lab-master1..M when several).
+pub fn fresh_lab_with_masters(count: u32, masters: u32, inventory: &str) {
     let _ = kubeboot(&["lab", "down"], &[]);
-    let up = kubeboot(&["lab", "up", &count.to_string(), "--inventory", inventory], &[]);
+    let up =
+        kubeboot(&["lab", "up", &count.to_string(), "--masters", &masters.to_string(), "--inventory", inventory], &[]);
     assert!(up.status.success(), "lab up: {}", String::from_utf8_lossy(&up.stderr));
 }

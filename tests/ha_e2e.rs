@@ -1,0 +1,353 @@
+//! Three masters on etcd, end to end on fresh lab hosts (real systemd, sshd, Debian's etcd-server, real
+//! kubectl and etcdctl): `lab up 5 --masters 3` and `up` build 3 masters + 2 nodes whose etcd has 3
+//! healthy members, and a rerun changes nothing. Then, on that one cluster:
+//! - the power of the master holding the controllers' Lease is cut while a client writes ConfigMaps
+//!   through the other two: every acknowledged write is there afterwards, writes are answered again, the
+//!   Lease moves, a Deployment scaled during the outage reaches its replicas, and its pods on the workers
+//!   answer through a NodePort throughout; powered on, the master rejoins by itself;
+//! - two masters down: a write through the third is refused (no quorum), never acknowledged; powered on,
+//!   the cluster heals with no manual step;
+//! - a master partitioned from the others refuses writes (no split brain) while the others accept them,
+//!   and catches up once mended;
+//! - `reset -i` of a master takes its member out (2 left), and `up` brings it back: 3 members, none stale.
+//!
+//! Times are printed, never asserted. Takes the machine's lab down at the end.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::kubectl::Kubectl;
+use common::{kubeboot, lab_sh, wait_for};
+use serde_json::Value;
+
+const MASTERS: [(&str, &str); 3] =
+    [("lab-master1", "10.88.0.10"), ("lab-master2", "10.88.0.11"), ("lab-master3", "10.88.0.12")];
+const NODES: [&str; 2] = ["lab-node1", "lab-node2"];
+const NODE1_ADDRESS: &str = "10.88.0.13";
+
+struct Ha {
+    work: tempfile::TempDir,
+    inventory: String,
+    /// kubectl 1.33 through each master (index as MASTERS).
+    through: Vec<Kubectl>,
+}
+
+impl Ha {
+    fn master(&self, name: &str) -> &Kubectl {
+        &self.through[MASTERS.iter().position(|(n, _)| *n == name).unwrap()]
+    }
+
+    /// Those of the masters other than `name`.
+    fn others(&self, name: &str) -> Vec<Kubectl> {
+        MASTERS.iter().zip(&self.through).filter(|((n, _), _)| *n != name).map(|(_, k)| k.clone()).collect()
+    }
+
+    fn lab(&self, args: &[&str]) {
+        let out = kubeboot(&[&["lab"], args].concat(), &[]);
+        assert!(out.status.success(), "lab {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// etcdctl against every master's member, with the API server's etcd client certificate.
+    fn etcdctl(&self, args: &[&str]) -> (bool, String) {
+        let pki = self.work.path().join("etcd-pki");
+        let endpoints: Vec<String> = MASTERS.iter().map(|(_, a)| format!("https://{a}:2379")).collect();
+        let out = std::process::Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", endpoints.join(",")))
+            .arg(format!("--cacert={}", pki.join("ca.crt").display()))
+            .arg(format!("--cert={}", pki.join("client.crt").display()))
+            .arg(format!("--key={}", pki.join("client.key").display()))
+            .args(["--dial-timeout=2s", "--command-timeout=5s"])
+            .args(args)
+            .output()
+            .expect("etcdctl (Debian's etcd-client; .ci/setup installs it)");
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    }
+
+    /// The members etcd lists: (name, peer URL); an empty name is a member added but never started.
+    fn members(&self) -> Vec<(String, String)> {
+        let (ok, out) = self.etcdctl(&["member", "list", "-w", "json"]);
+        assert!(ok, "etcdctl member list: {out}");
+        let json: Value = serde_json::from_str(&out).unwrap();
+        let mut members: Vec<(String, String)> = json["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["name"].as_str().unwrap_or("").to_string(), m["peerURLs"][0].as_str().unwrap().to_string()))
+            .collect();
+        members.sort();
+        members
+    }
+
+    fn healthy_members(&self) -> usize {
+        let (_, out) = self.etcdctl(&["endpoint", "health"]);
+        out.lines().filter(|l| l.contains("is healthy")).count()
+    }
+
+    fn wait_whole(&self, what: &str) {
+        let took = wait_for(what, Duration::from_secs(180), || {
+            self.healthy_members() == 3
+                && MASTERS.iter().zip(&self.through).all(|(_, k)| k.run(&["get", "--raw", "/readyz"]).0)
+                && ready_nodes(&self.through[0]) == 5
+        });
+        eprintln!("{what}: {:.1} s", took.as_secs_f64());
+    }
+}
+
+fn ready_nodes(k: &Kubectl) -> usize {
+    let (ok, out) = k.run(&["get", "nodes", "--no-headers", "--request-timeout=10s"]);
+    if !ok {
+        return 0;
+    }
+    out.lines().filter(|l| l.split_whitespace().nth(1) == Some("Ready")).count()
+}
+
+fn build() -> Ha {
+    let work = tempfile::tempdir().unwrap();
+    let inventory = work.path().join("lab.yaml").display().to_string();
+    common::fresh_lab_with_masters(5, 3, &inventory);
+    let kubeconfig = common::up_with_kubeconfig(&inventory, work.path());
+    let text = std::fs::read_to_string(&kubeconfig).unwrap();
+    let through = MASTERS
+        .iter()
+        .map(|(name, address)| {
+            let path = work.path().join(format!("{name}.conf"));
+            let server = text.lines().find(|l| l.trim_start().starts_with("server:")).unwrap().trim();
+            std::fs::write(&path, text.replace(server, &format!("server: https://{address}:6443"))).unwrap();
+            Kubectl::new("kubectl.1.33", &path).with_home(work.path())
+        })
+        .collect();
+    let pki = work.path().join("etcd-pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    for (file, name) in [
+        ("etcd/ca.crt", "ca.crt"),
+        ("apiserver-etcd-client.crt", "client.crt"),
+        ("apiserver-etcd-client.key", "client.key"),
+    ] {
+        std::fs::write(pki.join(name), lab_sh("lab-master1", &format!("cat /etc/kubeboot/pki/{file}"))).unwrap();
+    }
+    Ha { work, inventory, through }
+}
+
+fn up_json(inventory: &str, extra: &[&str]) -> Value {
+    let out = kubeboot(&[&["up", "-i", inventory, "--output", "json"], extra].concat(), &[]);
+    assert!(
+        out.status.success(),
+        "up: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn built_checks(ha: &Ha) {
+    let names: Vec<(String, String)> =
+        MASTERS.iter().map(|(n, a)| (n.to_string(), format!("https://{a}:2380"))).collect();
+    assert_eq!(ha.members(), names, "one started member per master");
+    assert_eq!(ha.healthy_members(), 3);
+    let rerun = up_json(&ha.inventory, &[]);
+    for host in MASTERS.iter().map(|(h, _)| *h).chain(NODES) {
+        assert_eq!(rerun["hosts"][host]["changed"], 0, "a rerun changed {host}: {}", rerun["hosts"][host]);
+    }
+    let endpoints = ha.through[0].json(&["get", "endpoints", "kubernetes"]);
+    let mut addresses: Vec<&str> =
+        endpoints["subsets"][0]["addresses"].as_array().unwrap().iter().map(|a| a["ip"].as_str().unwrap()).collect();
+    addresses.sort();
+    assert_eq!(addresses, MASTERS.iter().map(|(_, a)| *a).collect::<Vec<_>>(), "the kubernetes Service's endpoints");
+}
+
+fn lease_holder(k: &Kubectl) -> String {
+    let lease = k.json(&["-n", "kube-system", "get", "lease", "kube-controller-manager"]);
+    let holder = lease["spec"]["holderIdentity"].as_str().unwrap_or("");
+    holder.rsplit_once('_').map_or(holder, |(host, _)| host).to_string()
+}
+
+/// A client writing ConfigMaps through `through` in turn until stopped: (name, acknowledged, when).
+struct Writer {
+    stop: Arc<AtomicBool>,
+    log: Arc<Mutex<Vec<(String, bool, Instant)>>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Writer {
+    fn start(prefix: &str, through: Vec<Kubectl>) -> Writer {
+        let (stop, log) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Vec::new())));
+        let (s, l, prefix) = (stop.clone(), log.clone(), prefix.to_string());
+        let thread = std::thread::spawn(move || {
+            let mut n = 0;
+            while !s.load(Ordering::Relaxed) {
+                let name = format!("{prefix}-{n}");
+                let k = &through[n % through.len()];
+                let (ok, _) = k.run(&["create", "configmap", &name, "--from-literal=n=1", "--request-timeout=30s"]);
+                l.lock().unwrap().push((name, ok, Instant::now()));
+                n += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        Writer { stop, log, thread }
+    }
+
+    fn finish(self) -> Vec<(String, bool, Instant)> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+        Arc::try_unwrap(self.log).unwrap().into_inner().unwrap()
+    }
+}
+
+fn configmaps(k: &Kubectl) -> Vec<String> {
+    k.json(&["get", "configmaps"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn assert_acknowledged_kept(k: &Kubectl, log: &[(String, bool, Instant)]) {
+    let present = configmaps(k);
+    let lost: Vec<&String> = log.iter().filter(|(n, ok, _)| *ok && !present.contains(n)).map(|(n, _, _)| n).collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+}
+
+/// Requests to the NodePort on a worker, every 100 ms until stopped: (answered, failed).
+fn serve_probe(url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(u32, u32)> {
+    std::thread::spawn(move || {
+        let (mut ok, mut failed) = (0, 0);
+        while !stop.load(Ordering::Relaxed) {
+            let out = std::process::Command::new("curl").args(["-sf", "-m", "2", "-o", "/dev/null", &url]).status();
+            if out.is_ok_and(|s| s.success()) {
+                ok += 1;
+            } else {
+                failed += 1;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (ok, failed)
+    })
+}
+
+fn power_cut_checks(ha: &Ha) {
+    let k = &ha.through[0];
+    k.ok(&["create", "deployment", "web", "--image=kubetm/p8000", "--replicas=2"]);
+    k.ok(&["expose", "deployment", "web", "--port=8000", "--type=NodePort"]);
+    wait_for("web's 2 replicas ready", Duration::from_secs(180), || {
+        k.json(&["get", "deployment", "web"])["status"]["readyReplicas"] == 2
+    });
+    let port = k.json(&["get", "service", "web"])["spec"]["ports"][0]["nodePort"].as_u64().unwrap();
+    let url = format!("http://{NODE1_ADDRESS}:{port}/");
+
+    let holder = lease_holder(k);
+    assert!(MASTERS.iter().any(|(n, _)| *n == holder), "the Lease is held by a master: {holder}");
+    let survivors = ha.others(&holder);
+    let stop_probe = Arc::new(AtomicBool::new(false));
+    let probe = serve_probe(url, stop_probe.clone());
+    let writer = Writer::start("cut", survivors.clone());
+    std::thread::sleep(Duration::from_secs(2));
+    let cut = Instant::now();
+    ha.lab(&["power-off", &holder]);
+    // Scaled during the outage, through a survivor (retried until the API takes it).
+    wait_for("the scale is accepted", Duration::from_secs(60), || {
+        survivors[0].run(&["scale", "deployment", "web", "--replicas=4", "--request-timeout=20s"]).0
+    });
+    wait_for("web's 4 replicas ready", Duration::from_secs(120), || {
+        survivors[0].json(&["get", "deployment", "web"])["status"]["readyReplicas"] == 4
+    });
+    let scaled = cut.elapsed();
+    let new_holder = lease_holder(&survivors[0]);
+    std::thread::sleep(Duration::from_secs(3));
+    let log = writer.finish();
+    stop_probe.store(true, Ordering::Relaxed);
+    let (answered, failed) = probe.join().unwrap();
+
+    let first_after = log.iter().find(|(_, ok, at)| *ok && *at > cut).map(|(_, _, at)| *at - cut);
+    let acked = log.iter().filter(|(_, ok, _)| *ok).count();
+    eprintln!(
+        "power cut of {holder}: {acked}/{} writes acknowledged; first acknowledged write {:.2} s after the cut; \
+         4 replicas ready {:.2} s after it; Lease now {new_holder}; NodePort {answered} answered, {failed} failed",
+        log.len(),
+        first_after.map_or(f64::NAN, |d| d.as_secs_f64()),
+        scaled.as_secs_f64(),
+    );
+    assert!(first_after.is_some(), "no write was acknowledged after the cut: {log:?}");
+    assert_ne!(new_holder, holder, "the Lease moved to a live master");
+    assert_eq!(failed, 0, "the workers' pods stopped answering during the cut ({answered} answered)");
+    assert_acknowledged_kept(&survivors[0], &log);
+
+    ha.lab(&["power-on", &holder]);
+    ha.wait_whole("the powered-on master rejoined");
+    assert_acknowledged_kept(ha.master(&holder), &log);
+}
+
+fn quorum_loss_checks(ha: &Ha) {
+    let (alive, down) = (MASTERS[0].0, [MASTERS[1].0, MASTERS[2].0]);
+    for name in down {
+        ha.lab(&["power-off", name]);
+    }
+    let k = ha.master(alive);
+    let (ok, out) = k.run(&["create", "configmap", "no-quorum", "--from-literal=n=1", "--request-timeout=40s"]);
+    assert!(!ok, "a write without an etcd quorum was acknowledged: {out}");
+    for name in down {
+        ha.lab(&["power-on", name]);
+    }
+    ha.wait_whole("two masters powered on: the cluster healed");
+    assert!(!configmaps(k).contains(&"no-quorum".to_string()), "the refused write appeared later");
+    k.ok(&["create", "configmap", "after-quorum", "--from-literal=n=1"]);
+}
+
+fn partition_checks(ha: &Ha) {
+    let cut_off = MASTERS[1].0;
+    ha.lab(&["cut", cut_off]);
+    let isolated = ha.master(cut_off);
+    let (ok, out) =
+        isolated.run(&["create", "configmap", "split-brain", "--from-literal=n=1", "--request-timeout=40s"]);
+    assert!(!ok, "a master cut off from the others acknowledged a write: {out}");
+    let others = ha.others(cut_off);
+    others[0].ok(&["create", "configmap", "majority-side", "--from-literal=n=1", "--request-timeout=40s"]);
+    ha.lab(&["mend", cut_off]);
+    wait_for("the mended master serves the majority's write", Duration::from_secs(60), || {
+        isolated.run(&["get", "configmap", "majority-side", "--request-timeout=10s"]).0
+    });
+    assert!(!configmaps(isolated).contains(&"split-brain".to_string()), "the refused write appeared later");
+    ha.wait_whole("the partition mended");
+}
+
+fn reset_and_rejoin_checks(ha: &Ha) {
+    let name = MASTERS[2].0;
+    let reset = kubeboot(&["reset", "-i", &ha.inventory, "--limit", name], &[]);
+    assert!(
+        reset.status.success(),
+        "reset: {}{}",
+        String::from_utf8_lossy(&reset.stdout),
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    let left: Vec<String> = ha.members().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(left, ["lab-master1", "lab-master2"], "reset took its member out");
+    assert_eq!(
+        lab_sh(name, "systemctl is-active kubeboot-etcd; ls /var/lib/kubeboot 2>&1 | head -1").lines().next(),
+        Some("inactive")
+    );
+    let again = up_json(&ha.inventory, &[]);
+    assert!(again["hosts"][name]["changed"].as_u64().unwrap() > 0, "{}", again["hosts"][name]);
+    let names: Vec<(String, String)> =
+        MASTERS.iter().map(|(n, a)| (n.to_string(), format!("https://{a}:2380"))).collect();
+    assert_eq!(ha.members(), names, "3 members again, none stale");
+    ha.wait_whole("the reset master joined again");
+}
+
+#[test]
+fn three_masters_on_etcd_survive_power_cuts_quorum_loss_and_partitions() {
+    let ha = build();
+    built_checks(&ha);
+    power_cut_checks(&ha);
+    quorum_loss_checks(&ha);
+    partition_checks(&ha);
+    reset_and_rejoin_checks(&ha);
+    let down = kubeboot(&["lab", "down"], &[]);
+    assert!(down.status.success());
+}
