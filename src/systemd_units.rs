@@ -84,6 +84,14 @@ pub fn ensure_running(unit: &str, text: &str) -> Result<bool, UnitError> {
     Ok(changed)
 }
 
+/// Stop the unit if it runs (it stays enabled: `ensure_running` starts it again).
+pub fn stop(unit: &str) -> Result<(), UnitError> {
+    if is_active(unit) {
+        systemctl(&["stop", unit])?;
+    }
+    Ok(())
+}
+
 /// Stop, disable and remove the unit if it is there. Returns whether it was.
 pub fn remove(unit: &str) -> Result<bool, UnitError> {
     let path = unit_path(unit);

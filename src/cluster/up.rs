@@ -132,21 +132,18 @@ async fn phases(
     bar.set_message(format!("init {}", master.name()));
     let port = inventory.cluster.control_plane_endpoint.as_ref().map(|e| e.port).unwrap_or(6443);
     let several_masters = inventory.masters().count() > 1;
-    let (init_outcome, mut material) = if several_masters && master.state.initialised && !master.state.stacked_etcd {
-        let message = format!(
-            "{} keeps the cluster's objects in its own store (a one-master cluster): this kubeboot cannot move \
-             them into etcd for several masters yet; list one master, or build the masters anew",
-            master.name()
-        );
-        (Err(failure(&message)), None)
-    } else if changeable(master) {
-        init_master(inventory, master, port, several_masters, opts.check).await
-    } else if master.state.initialised && master.state.server_active {
-        (Ok(None), None)
-    } else {
-        let message = format!("{} is not initialised and running, and not in --limit: add it", master.name());
-        (Err(failure(&message)), None)
-    };
+    let (init_outcome, mut material) =
+        if several_masters && master.state.initialised && !master.state.stacked_etcd && !changeable(master) {
+            let message = format!("{} keeps the objects in its own store and is not in --limit: add it", master.name());
+            (Err(failure(&message)), None)
+        } else if changeable(master) {
+            init_master(inventory, master, port, several_masters, opts.check).await
+        } else if master.state.initialised && master.state.server_active {
+            (Ok(None), None)
+        } else {
+            let message = format!("{} is not initialised and running, and not in --limit: add it", master.name());
+            (Err(failure(&message)), None)
+        };
     let init_failed = init_outcome.is_err();
     let init_ran = matches!(init_outcome, Ok(Some(_)));
     if changeable(master) || init_failed {
@@ -312,10 +309,16 @@ async fn init_master(
     check: bool,
 ) -> (Result<Option<String>, StepFailure>, Option<JoinMaterial>) {
     let state = &master.state;
-    if master_complete(state) {
+    let grows = stacked_etcd && state.initialised && !state.stacked_etcd;
+    if master_complete(state) && !grows {
         return (Ok(None), None);
     }
-    let summary = if state.initialised { "start the kubeboot services" } else { "initialise the control plane" };
+    let summary = match (grows, state.initialised) {
+        // k3s's conversion: the API server restarts on etcd; agents and pods run on.
+        (true, _) => "move the cluster's objects from this master's own store into a new etcd member",
+        (false, true) => "start the kubeboot services",
+        (false, false) => "initialise the control plane",
+    };
     if check {
         return (Ok(Some(summary.into())), None);
     }

@@ -4,7 +4,7 @@ use crate::bootstrap::ttl::parse_ttl;
 use crate::cli::InitArgs;
 use crate::control_plane::etcd_member::{self, InitialCluster, LOCAL_ENDPOINT};
 use crate::control_plane::init::Founding;
-use crate::host::layout::{EtcdSettings, Layout, ServerSettings};
+use crate::host::layout::{write_file, EtcdSettings, Layout, ServerSettings};
 use crate::systemd_units::{AGENT_UNIT, SERVER_UNIT};
 use crate::{UsageError, EXIT_OK};
 
@@ -79,14 +79,15 @@ fn etcd_settings(endpoints: &[String]) -> Result<Option<EtcdSettings>, UsageErro
 }
 
 /// `--stacked-etcd`: this master's etcd member, a cluster of one to begin with, started and serving. A
-/// master initialised before keeps the store it has (growing one into etcd is `up`'s).
+/// master initialised with its own store grows: its objects move into the new member (`grow_into_etcd`).
 fn stacked_member(args: &InitArgs, layout: &Layout, node_name: &str) -> anyhow::Result<Option<EtcdSettings>> {
     let local = EtcdSettings { endpoints: vec![LOCAL_ENDPOINT.to_string()] };
-    if let Ok(text) = std::fs::read_to_string(layout.settings()) {
-        let stored: ServerSettings = crate::yaml::from_str(&text)?;
-        if stored.etcd.as_ref() != Some(&local) {
-            return Ok(stored.etcd);
-        }
+    let stored: Option<ServerSettings> = match std::fs::read_to_string(layout.settings()) {
+        Ok(text) => Some(crate::yaml::from_str(&text)?),
+        Err(_) => None,
+    };
+    if let Some(etcd) = stored.as_ref().and_then(|s| s.etcd.clone()).filter(|e| *e != local) {
+        return Ok(Some(etcd)); // an external etcd the operator runs: left as it is
     }
     if args.services.no_services || !crate::systemd_units::systemd_running() {
         return Err(
@@ -97,5 +98,31 @@ fn stacked_member(args: &InitArgs, layout: &Layout, node_name: &str) -> anyhow::
     let tls = crate::control_plane::store_backend::client_tls(layout)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(etcd_member::wait_healthy(&tls, etcd_member::HEALTHY_WITHIN))?;
+    if let Some(own_store) = stored.filter(|s| s.etcd.is_none()) {
+        grow_into_etcd(layout, own_store, &local)?;
+    }
     Ok(Some(local))
+}
+
+/// A one-master cluster grows: its server stops (its agents and pods run on), every key of its redb
+/// store is copied into the new etcd member, server.yaml names etcd, and the redb file is kept beside as
+/// state.redb.before-etcd. `init` then starts the server again. A kill at any point is finished by the
+/// next run: until server.yaml names etcd, redb is the truth and the copy is made again.
+fn grow_into_etcd(layout: &Layout, own_store: ServerSettings, local: &EtcdSettings) -> anyhow::Result<()> {
+    crate::systemd_units::stop(SERVER_UNIT)?;
+    let from = crate::control_plane::store::RedbStore::open(&layout.store())?;
+    let to = crate::control_plane::store_backend::open(layout, Some(local))?;
+    let copied = crate::control_plane::store_conversion::mirror(&from, to.as_ref())?;
+    drop((from, to));
+    let settings = ServerSettings { etcd: Some(local.clone()), ..own_store };
+    write_file(&layout.settings(), crate::yaml::to_string(&settings).as_bytes(), 0o644)?;
+    let kept = layout.store().with_extension("redb.before-etcd");
+    std::fs::rename(layout.store(), &kept)?;
+    println!(
+        "Moved this master's objects into etcd: {} keys copied ({} already there); its own store is kept as {}.",
+        copied.written,
+        copied.unchanged,
+        kept.display()
+    );
+    Ok(())
 }

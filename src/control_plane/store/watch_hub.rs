@@ -90,7 +90,14 @@ impl WatchHub {
 
     /// Events after `from` (a resourceVersion) and the live feed; Gone if neither the memory's history nor
     /// the store's reaches it.
+    ///
+    /// A `from` beyond the store's own revision was not given by this store (a store converted from
+    /// another, whose revisions ran higher): Gone too, so that the client lists again instead of waiting,
+    /// its events skipped, for the store's revisions to reach it.
     pub fn subscribe(&self, from: u64) -> Result<Subscription, Gone> {
+        if from > self.published() && self.store.revision().is_ok_and(|current| from > current) {
+            return Err(Gone { requested: from, oldest: self.oldest_in_memory() });
+        }
         let history = self.history.lock().expect("watch history");
         let live = self.live.subscribe();
         if from >= history.floor {
@@ -210,6 +217,10 @@ mod tests {
         store.compact(r1).unwrap();
         assert_eq!(hub.subscribe(r1 - 1).err(), Some(Gone { requested: r1 - 1, oldest: r1 }));
         assert!(hub.subscribe(r1).is_ok(), "compacted up to r1: a watch from r1 still resumes");
+        // A revision this store never reached (another store's, before a conversion) is Gone: list again.
+        let now = store.revision().unwrap();
+        assert!(hub.subscribe(now).is_ok());
+        assert!(hub.subscribe(now + 1000).is_err());
     }
 
     #[test]
