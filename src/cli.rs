@@ -75,6 +75,10 @@ pub enum Command {
     /// On the first master (kubeadm init): create the cluster CA, certificates, admin.conf and a bootstrap
     /// token, and start the kubeboot-server and kubeboot-agent units
     Init(InitArgs),
+    /// On a master (kubeadm's `init phase upload-certs --upload-certs`): seal the cluster's CA, etcd CA and
+    /// settings with a certificate key and leave them in the cluster for 2 h, for `kubeboot join
+    /// --control-plane --certificate-key KEY` on a further master. Prints the key (a new one unless given)
+    UploadCerts(UploadCertsArgs),
     /// On a node: join the cluster (kubeadm join): check the server by token and CA pin, then trade the
     /// token for a node certificate written to <config-dir>/agent.conf, and start the kubeboot-agent unit
     Join(JoinArgs),
@@ -229,11 +233,27 @@ pub struct JoinArgs {
     /// host's address on the route to ENDPOINT)
     #[arg(long, requires = "control_plane")]
     pub advertise_address: Option<std::net::IpAddr>,
+    /// With --control-plane: fetch the cluster's CA, etcd CA and settings that `kubeboot upload-certs` left
+    /// in the cluster (they live 2 h) and open them with this key (kubeadm's --certificate-key)
+    #[arg(long, requires = "control_plane")]
+    pub certificate_key: Option<String>,
     /// With --control-plane: where the master's state goes (etcd's data among it)
     #[arg(long, default_value = "/var/lib/kubeboot")]
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub services: ServicesArg,
+}
+
+#[derive(Debug, Args)]
+pub struct UploadCertsArgs {
+    /// The key to seal with (64 hex digits); default: a new random one
+    #[arg(long)]
+    pub certificate_key: Option<String>,
+    /// This master's configuration folder (the files come from its pki/ and server.yaml)
+    #[arg(long, default_value = "/etc/kubeboot")]
+    pub config_dir: PathBuf,
+    #[command(flatten)]
+    pub kubeconfig: KubeconfigArg,
 }
 
 /// Whether `init`/`join` install and start the systemd units.
@@ -262,6 +282,10 @@ pub enum TokenCommand {
         /// Print the full `kubeboot join …` command, as kubeadm does
         #[arg(long)]
         print_join_command: bool,
+        /// With --print-join-command: the join command of a further master (`--control-plane
+        /// --certificate-key KEY`), KEY as `kubeboot upload-certs` printed it
+        #[arg(long, requires = "print_join_command")]
+        certificate_key: Option<String>,
         #[command(flatten)]
         kubeconfig: KubeconfigArg,
     },

@@ -147,9 +147,7 @@ fn up_json(inventory: &str, extra: &[&str]) -> Value {
 }
 
 fn built_checks(ha: &Ha) {
-    let names: Vec<(String, String)> =
-        MASTERS.iter().map(|(n, a)| (n.to_string(), format!("https://{a}:2380"))).collect();
-    assert_eq!(ha.members(), names, "one started member per master");
+    assert_eq!(ha.members(), all_members(), "one started member per master");
     assert_eq!(ha.healthy_members(), 3);
     let rerun = up_json(&ha.inventory, &[]);
     for host in MASTERS.iter().map(|(h, _)| *h).chain(NODES) {
@@ -317,26 +315,51 @@ fn partition_checks(ha: &Ha) {
     ha.wait_whole("the partition mended");
 }
 
+fn reset_master(ha: &Ha, name: &str) {
+    let reset = kubeboot(&["reset", "-i", &ha.inventory, "--limit", name], &[]);
+    let said = format!("{}{}", String::from_utf8_lossy(&reset.stdout), String::from_utf8_lossy(&reset.stderr));
+    assert!(reset.status.success(), "reset: {said}");
+    let left: Vec<String> = ha.members().into_iter().map(|(n, _)| n).collect();
+    let others: Vec<&str> = MASTERS.iter().map(|(n, _)| *n).filter(|n| *n != name).collect();
+    assert_eq!(left, others, "reset took {name}'s member out");
+    assert_eq!(lab_sh(name, "systemctl is-active kubeboot-etcd").trim(), "inactive");
+}
+
+fn all_members() -> Vec<(String, String)> {
+    MASTERS.iter().map(|(n, a)| (n.to_string(), format!("https://{a}:2380"))).collect()
+}
+
+/// kubeadm's by-hand path: `upload-certs` on a master, the printed key and a join command on the new one.
+fn join_by_hand(name: &str) {
+    let upload = lab_sh(MASTERS[0].0, "kubeboot upload-certs");
+    let key =
+        upload.lines().find(|l| l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit())).expect(&upload).to_string();
+    let join =
+        lab_sh(MASTERS[0].0, &format!("kubeboot token create --ttl 10m --print-join-command --certificate-key {key}"));
+    let join = join.lines().find(|l| l.starts_with("kubeboot join ")).expect(&join).to_string();
+    assert!(join.ends_with(&format!("--control-plane --certificate-key {key}")), "{join}");
+    // Another key opens nothing, and changes nothing on the host.
+    let wrong = join.replace(&key, &"0".repeat(64));
+    let refused = lab_sh(name, &format!("{wrong} 2>&1; echo exit=$?; ls /etc/kubeboot 2>&1"));
+    assert!(refused.contains("does not open") && !refused.contains("exit=0"), "{refused}");
+    assert!(!refused.contains("agent.conf"), "a refused join wrote credentials: {refused}");
+    let joined = lab_sh(name, &format!("{join} 2>&1; echo exit=$?"));
+    assert!(joined.contains("exit=0") && joined.contains("joined the control plane"), "{joined}");
+}
+
 fn reset_and_rejoin_checks(ha: &Ha) {
     let name = MASTERS[2].0;
-    let reset = kubeboot(&["reset", "-i", &ha.inventory, "--limit", name], &[]);
-    assert!(
-        reset.status.success(),
-        "reset: {}{}",
-        String::from_utf8_lossy(&reset.stdout),
-        String::from_utf8_lossy(&reset.stderr)
-    );
-    let left: Vec<String> = ha.members().into_iter().map(|(n, _)| n).collect();
-    assert_eq!(left, ["lab-master1", "lab-master2"], "reset took its member out");
-    assert_eq!(
-        lab_sh(name, "systemctl is-active kubeboot-etcd; ls /var/lib/kubeboot 2>&1 | head -1").lines().next(),
-        Some("inactive")
-    );
+    reset_master(ha, name);
+    join_by_hand(name);
+    assert_eq!(ha.members(), all_members(), "3 members after the by-hand join, none stale");
+    ha.wait_whole("the master joined by hand serves");
+    let rerun = up_json(&ha.inventory, &[]);
+    assert_eq!(rerun["hosts"][name]["changed"], 0, "up takes the by-hand master as it is: {}", rerun["hosts"][name]);
+
+    reset_master(ha, name);
     let again = up_json(&ha.inventory, &[]);
     assert!(again["hosts"][name]["changed"].as_u64().unwrap() > 0, "{}", again["hosts"][name]);
-    let names: Vec<(String, String)> =
-        MASTERS.iter().map(|(n, a)| (n.to_string(), format!("https://{a}:2380"))).collect();
-    assert_eq!(ha.members(), names, "3 members again, none stale");
+    assert_eq!(ha.members(), all_members(), "3 members again, none stale");
     ha.wait_whole("the reset master joined again");
 }
 

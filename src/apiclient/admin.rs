@@ -92,3 +92,10 @@ pub async fn delete_node(client: &ApiClient, name: &str) -> Result<bool, ClientE
     }
     expect(client, reply, 200).map(|_| true)
 }
+
+/// Leave the sealed control-plane certificates in the cluster (kubeboot upload-certs); their expiry (Unix s).
+pub async fn upload_certificates(client: &ApiClient, sealed: &str) -> Result<u64, ClientError> {
+    let body = json!({ "sealed": sealed }).to_string().into_bytes();
+    let reply = client.request("POST", "/kubeboot/v1/control-plane-certificates", Some(body), None).await?;
+    Ok(expect(client, reply, 201)?["expires"].as_u64().unwrap_or_default())
+}

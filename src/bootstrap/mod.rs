@@ -1,6 +1,7 @@
 //! kubeadm's bootstrap handshake, the parts shared by `init`/`join` and the server: bootstrap tokens, the CA
 //! pin, and the detached JWS that signs cluster-info. Nothing here knows about inventories or SSH.
 
+pub mod certificate_bundle;
 pub mod discovery;
 pub mod etcd_pki;
 pub mod jws;

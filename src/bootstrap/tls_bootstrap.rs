@@ -9,6 +9,7 @@ use crate::apiclient::{ApiClient, ClientError, Trust};
 
 const CLUSTER_INFO: &str = "/api/v1/namespaces/kube-public/configmaps/cluster-info";
 const NODE_CERTIFICATES: &str = "/kubeboot/v1/node-certificates";
+const CONTROL_PLANE_CERTIFICATES: &str = "/kubeboot/v1/control-plane-certificates/download";
 
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {
@@ -64,13 +65,9 @@ async fn fetch(client: &ApiClient) -> Result<ClusterInfo, JoinError> {
     parse_cluster_info(&client.server(), &reply.body)
 }
 
-/// Discovery, then the certificate exchange. `server` is `https://HOST:PORT`.
-pub async fn join(
-    server: &str,
-    token: &BootstrapToken,
-    pin: &str,
-    node_name: &str,
-) -> Result<NodeCredentials, JoinError> {
+/// Discovery: cluster-info fetched unverified, checked with the token's JWS and the CA pin, fetched again
+/// over TLS verified by that CA. A client to `server` that trusts exactly the cluster's CA, and the CA.
+pub async fn discover(server: &str, token: &BootstrapToken, pin: &str) -> Result<(ApiClient, String), JoinError> {
     let unverified = ApiClient::new(server, Trust::UnverifiedForDiscovery, None)?;
     let first = fetch(&unverified).await?;
     let TrustedCluster { ca_pem, .. } = verify_cluster_info(&first.payload, &first.signatures, token, pin)?;
@@ -78,6 +75,26 @@ pub async fn join(
     let verified = ApiClient::new(server, Trust::Ca(ca_pem.clone()), None)?;
     let again = fetch(&verified).await?;
     require_same(&first.payload, &again.payload)?;
+    Ok((verified, ca_pem))
+}
+
+/// The sealed control-plane certificates an admin uploaded, fetched with the token over the verified client.
+pub async fn download_certificates(verified: &ApiClient, token: &BootstrapToken) -> Result<String, JoinError> {
+    let reply = verified.request("GET", CONTROL_PLANE_CERTIFICATES, None, Some(&token.expose())).await?;
+    if reply.status != 200 {
+        return Err(JoinError::Refused { status: reply.status, message: reply.message() });
+    }
+    Ok(reply.json().get("sealed").and_then(|s| s.as_str()).unwrap_or_default().to_string())
+}
+
+/// Discovery, then the certificate exchange. `server` is `https://HOST:PORT`.
+pub async fn join(
+    server: &str,
+    token: &BootstrapToken,
+    pin: &str,
+    node_name: &str,
+) -> Result<NodeCredentials, JoinError> {
+    let (verified, ca_pem) = discover(server, token, pin).await?;
 
     let (csr, key_pem) = node_csr(node_name)?;
     let body = serde_json::json!({"nodeName": node_name, "csr": csr}).to_string().into_bytes();

@@ -29,6 +29,10 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<u8> {
     let token = read_token(&args.token)?;
     let pin = parse_pin(&args.discovery_token_ca_cert_hash)
         .map_err(|e| UsageError(format!("--discovery-token-ca-cert-hash: {e}")))?;
+    if let Some(key) = &args.certificate_key {
+        crate::bootstrap::certificate_bundle::check_key(key)
+            .map_err(|e| UsageError(format!("--certificate-key: {e}")))?;
+    }
     if args.endpoint.contains("://") || !args.endpoint.contains(':') {
         return Err(UsageError(format!("{:?} is not HOST:PORT (e.g. 192.168.0.30:6443)", args.endpoint)).into());
     }

@@ -9,9 +9,9 @@ use std::net::IpAddr;
 
 use anyhow::Context;
 
-use crate::bootstrap::etcd_pki;
 use crate::bootstrap::pki::ClusterCa;
 use crate::bootstrap::token::BootstrapToken;
+use crate::bootstrap::{certificate_bundle, etcd_pki};
 use crate::cli::JoinArgs;
 use crate::control_plane::etcd_member::{self, InitialCluster, Membership, LOCAL_ENDPOINT};
 use crate::control_plane::init::{initialize, Founding};
@@ -22,6 +22,14 @@ use crate::EXIT_OK;
 
 pub async fn run(args: &JoinArgs, token: &BootstrapToken, pin: &str, name: &str) -> anyhow::Result<u8> {
     let layout = Layout::new(&args.config_dir, &args.data_dir);
+    let server = format!("https://{}", args.endpoint);
+    if let Some(key) = &args.certificate_key {
+        // kubeadm's by-hand path: the files an admin uploaded, fetched with the token from the server the
+        // pin vouches for, opened with the key.
+        let (verified, _) = crate::bootstrap::tls_bootstrap::discover(&server, token, pin).await?;
+        let sealed = crate::bootstrap::tls_bootstrap::download_certificates(&verified, token).await?;
+        certificate_bundle::write_shared(&layout, &certificate_bundle::open(&sealed, key)?)?;
+    }
     let missing: Vec<String> = SHARED_BY_MASTERS
         .iter()
         .map(|(_, here, _)| args.config_dir.join(here))
@@ -31,7 +39,8 @@ pub async fn run(args: &JoinArgs, token: &BootstrapToken, pin: &str, name: &str)
     if !missing.is_empty() {
         anyhow::bail!(
             "a further master needs the cluster's CA, etcd CA and settings, and these are missing: {} \
-             (`kubeboot up` copies them from the first master)",
+             (`kubeboot up` copies them from the first master; by hand, pass --certificate-key with the key \
+             `kubeboot upload-certs` printed on a master)",
             missing.join(", ")
         );
     }
@@ -50,7 +59,6 @@ pub async fn run(args: &JoinArgs, token: &BootstrapToken, pin: &str, name: &str)
         anyhow::bail!("a further master runs etcd and its server as systemd units: it needs systemd and the services");
     }
 
-    let server = format!("https://{}", args.endpoint);
     if !layout.agent_conf().exists() {
         let creds = crate::bootstrap::tls_bootstrap::join(&server, token, pin, name).await?;
         super::join::write_agent_conf(&args.config_dir, name, &creds)?;

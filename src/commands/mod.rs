@@ -14,6 +14,7 @@ pub mod playbook;
 pub mod reset;
 pub mod token;
 mod units;
+pub mod upload_certs;
 
 /// This host's name (the default node name), as the kernel has it.
 pub fn hostname() -> String {

@@ -2,6 +2,7 @@
 
 use crate::apiclient::admin;
 use crate::apiclient::ApiClient;
+use crate::bootstrap::certificate_bundle::check_key;
 use crate::bootstrap::pki::ca_pin_of_pem;
 use crate::bootstrap::ttl::{format_remaining, parse_ttl};
 use crate::cli::TokenCommand;
@@ -10,16 +11,21 @@ use crate::{UsageError, EXIT_OK};
 
 pub async fn run(command: TokenCommand) -> anyhow::Result<u8> {
     match command {
-        TokenCommand::Create { ttl, print_join_command, kubeconfig } => {
+        TokenCommand::Create { ttl, print_join_command, certificate_key, kubeconfig } => {
             let ttl = parse_ttl(&ttl).map_err(|e| UsageError(format!("--ttl: {e}")))?;
+            if let Some(key) = &certificate_key {
+                check_key(key).map_err(|e| UsageError(format!("--certificate-key: {e}")))?;
+            }
             let config = admin::load(kubeconfig.kubeconfig.as_deref())?;
             let token = admin::create_token(&ApiClient::from_kubeconfig(&config)?, ttl).await?;
             if print_join_command {
                 // The endpoint and CA pin come from the same kubeconfig the request was verified with.
                 let (server, ca) = config.first_cluster()?;
                 let endpoint = server.trim_start_matches("https://");
+                let control_plane =
+                    certificate_key.map(|k| format!(" --control-plane --certificate-key {k}")).unwrap_or_default();
                 println!(
-                    "kubeboot join {endpoint} --token {} --discovery-token-ca-cert-hash {}",
+                    "kubeboot join {endpoint} --token {} --discovery-token-ca-cert-hash {}{control_plane}",
                     token.expose(),
                     ca_pin_of_pem(&ca)?
                 );

@@ -17,3 +17,4 @@ pub mod store;
 pub mod store_backend;
 pub mod store_conversion;
 pub mod tokens;
+pub mod uploaded_certificates;

@@ -20,6 +20,7 @@ mod protobuf;
 pub mod request_metrics;
 mod routes;
 mod state;
+mod uploaded_certificates;
 pub mod watch_quota;
 mod watch_stream;
 

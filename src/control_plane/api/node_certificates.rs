@@ -25,7 +25,7 @@ struct NodeCertificateRequest {
     csr: String,
 }
 
-fn bearer(headers: &HeaderMap) -> Option<BootstrapToken> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<BootstrapToken> {
     let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     BootstrapToken::parse(value.strip_prefix("Bearer ")?).ok()
 }

@@ -22,6 +22,7 @@ use super::objects::{self, ObjectQuery};
 use super::openapi;
 use super::protobuf;
 use super::state::ApiState;
+use super::uploaded_certificates;
 
 use super::status::{not_found, status, unauthorized};
 use crate::bootstrap::jws::sign_detached;
@@ -34,6 +35,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/kubeboot/v1/bootstrap-tokens/{id}", axum::routing::delete(bootstrap_tokens::delete))
         .route("/kubeboot/v1/node-serving-certificates", post(node_certificates::serving))
         .route("/kubeboot/v1/node-credentials/{name}", axum::routing::delete(node_certificates::revoke))
+        .route("/kubeboot/v1/control-plane-certificates", post(uploaded_certificates::upload))
         .route("/version", get(discovery::version))
         .route("/version/", get(discovery::version))
         .route("/metrics", get(metrics))
@@ -62,6 +64,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/readyz", get(health))
         .route("/api/v1/namespaces/kube-public/configmaps/cluster-info", get(cluster_info))
         .route("/kubeboot/v1/node-certificates", post(node_certificates::client))
+        .route("/kubeboot/v1/control-plane-certificates/download", get(uploaded_certificates::download))
         .merge(authenticated)
         .fallback(fallback)
         .layer(from_fn(super::request_metrics::observe))

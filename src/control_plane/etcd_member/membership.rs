@@ -8,9 +8,10 @@ use etcd_client::Client;
 use super::EtcdMemberError;
 use crate::control_plane::store::EtcdTls;
 
-/// How long an add may wait for etcd to call the cluster ready for another voting member (etcd refuses
-/// one until every member has been connected for a few seconds, so that an add never costs the quorum).
-const ADD_PATIENCE: Duration = Duration::from_secs(60);
+/// How long a membership change may wait for etcd to call the cluster ready for it (etcd refuses one
+/// until the members have been connected for a few seconds, so that a change never costs the quorum; a
+/// cluster that lost its quorum stays unready, and the change fails then).
+const CHANGE_PATIENCE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberInfo {
@@ -105,7 +106,7 @@ impl Membership {
             Decision::ReplaceStale(id) => self.remove(id).await?,
             Decision::Add => {}
         }
-        let deadline = Instant::now() + ADD_PATIENCE;
+        let deadline = Instant::now() + CHANGE_PATIENCE;
         loop {
             match self.client.member_add([peer_url], None).await {
                 Ok(_) => return Ok(Some(initial_cluster(&self.list().await?, name, peer_url))),
@@ -123,11 +124,23 @@ impl Membership {
         }
     }
 
+    /// Remove member `id`; like an add, retried while etcd calls the cluster not ready for the change.
     pub async fn remove(&mut self, id: u64) -> Result<(), EtcdMemberError> {
-        self.client.member_remove(id).await.map(|_| ()).map_err(|e| EtcdMemberError::Membership {
-            what: format!("removing member {id:x}"),
-            message: e.to_string(),
-        })
+        let deadline = Instant::now() + CHANGE_PATIENCE;
+        loop {
+            match self.client.member_remove(id).await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.to_string().contains("unhealthy cluster") && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => {
+                    return Err(EtcdMemberError::Membership {
+                        what: format!("removing member {id:x}"),
+                        message: e.to_string(),
+                    })
+                }
+            }
+        }
     }
 
     /// The id of the member this client is connected to (with one endpoint: that member).
