@@ -106,41 +106,23 @@ impl Membership {
             Decision::ReplaceStale(id) => self.remove(id).await?,
             Decision::Add => {}
         }
-        let deadline = Instant::now() + CHANGE_PATIENCE;
-        loop {
-            match self.client.member_add([peer_url], None).await {
-                Ok(_) => return Ok(Some(initial_cluster(&self.list().await?, name, peer_url))),
-                // "unhealthy cluster": a member joined moments ago, or one is down; etcd refuses until safe.
-                Err(e) if e.to_string().contains("unhealthy cluster") && Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                Err(e) => {
-                    return Err(EtcdMemberError::Membership {
-                        what: format!("adding {name} ({peer_url})"),
-                        message: e.to_string(),
-                    })
-                }
-            }
-        }
+        let client = self.client.clone();
+        change(&format!("adding {name} ({peer_url})"), || {
+            let mut client = client.clone();
+            async move { client.member_add([peer_url], None).await.map(|_| ()) }
+        })
+        .await?;
+        Ok(Some(initial_cluster(&self.list().await?, name, peer_url)))
     }
 
-    /// Remove member `id`; like an add, retried while etcd calls the cluster not ready for the change.
+    /// Remove member `id` (etcd's ids are shown in hex).
     pub async fn remove(&mut self, id: u64) -> Result<(), EtcdMemberError> {
-        let deadline = Instant::now() + CHANGE_PATIENCE;
-        loop {
-            match self.client.member_remove(id).await {
-                Ok(_) => return Ok(()),
-                Err(e) if e.to_string().contains("unhealthy cluster") && Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                Err(e) => {
-                    return Err(EtcdMemberError::Membership {
-                        what: format!("removing member {id:x}"),
-                        message: e.to_string(),
-                    })
-                }
-            }
-        }
+        let client = self.client.clone();
+        change(&format!("removing member {id:x}"), || {
+            let mut client = client.clone();
+            async move { client.member_remove(id).await.map(|_| ()) }
+        })
+        .await
     }
 
     /// The id of the member this client is connected to (with one endpoint: that member).
@@ -151,6 +133,25 @@ impl Membership {
             .await
             .map_err(|e| EtcdMemberError::Unreachable { endpoints: self.endpoints.clone(), message: e.to_string() })?;
         Ok(status.header().map_or(0, |h| h.member_id()))
+    }
+}
+
+/// A membership change, sent again while etcd answers "unhealthy cluster" (a member connected moments
+/// ago, or one is down: etcd refuses until the change is safe), for at most CHANGE_PATIENCE.
+async fn change<F, Fut>(what: &str, mut send: F) -> Result<(), EtcdMemberError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), etcd_client::Error>>,
+{
+    let deadline = Instant::now() + CHANGE_PATIENCE;
+    loop {
+        match send().await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.to_string().contains("unhealthy cluster") && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(EtcdMemberError::Membership { what: what.into(), message: e.to_string() }),
+        }
     }
 }
 
