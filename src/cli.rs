@@ -363,6 +363,10 @@ pub struct InitArgs {
     /// which then `kubeboot join --control-plane`. Needs etcd installed (Debian's etcd-server)
     #[arg(long, conflicts_with = "etcd_endpoints")]
     pub stacked_etcd: bool,
+    /// HOST:PORT of a load balancer, VIP or DNS name in front of every master (kubeadm's): kubeconfigs and
+    /// cluster-info name it, and every master's serving certificate does too
+    #[arg(long)]
+    pub control_plane_endpoint: Option<String>,
     #[command(flatten)]
     pub services: ServicesArg,
 }

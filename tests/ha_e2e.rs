@@ -5,6 +5,7 @@
 //!   through the other two: every acknowledged write is there afterwards, writes are answered again, the
 //!   Lease moves, a Deployment scaled during the outage reaches its replicas, and its pods on the workers
 //!   answer through a NodePort throughout; powered on, the master rejoins by itself;
+//! - with the first master off, `kubeboot kubeconfig -i` names one that answers;
 //! - two masters down: a write through the third is refused (no quorum), never acknowledged; powered on,
 //!   the cluster heals with no manual step;
 //! - a master partitioned from the others refuses writes (no split brain) while the others accept them,
@@ -282,6 +283,23 @@ fn power_cut_checks(ha: &Ha) {
     assert_acknowledged_kept(ha.master(&holder), &log);
 }
 
+/// With the first master off, `kubeboot kubeconfig -i` names a master that answers.
+fn kubeconfig_checks(ha: &Ha) {
+    let (first, _) = MASTERS[0];
+    ha.lab(&["power-off", first]);
+    let out = kubeboot(&["kubeconfig", "-i", &ha.inventory], &[]);
+    assert!(out.status.success(), "kubeconfig: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let server = text.lines().find(|l| l.trim_start().starts_with("server:")).unwrap().trim().to_string();
+    assert_ne!(server, format!("server: https://{}:6443", MASTERS[0].1), "it names the master that is off");
+    let path = ha.work.path().join("live.conf");
+    std::fs::write(&path, &text).unwrap();
+    let live = Kubectl::new("kubectl.1.33", &path).with_home(ha.work.path());
+    assert!(live.run(&["get", "nodes"]).0, "the kubeconfig works");
+    ha.lab(&["power-on", first]);
+    ha.wait_whole("the first master powered on again");
+}
+
 fn quorum_loss_checks(ha: &Ha) {
     let (alive, down) = (MASTERS[0].0, [MASTERS[1].0, MASTERS[2].0]);
     for name in down {
@@ -368,6 +386,7 @@ fn three_masters_on_etcd_survive_power_cuts_quorum_loss_and_partitions() {
     let ha = build();
     built_checks(&ha);
     power_cut_checks(&ha);
+    kubeconfig_checks(&ha);
     quorum_loss_checks(&ha);
     partition_checks(&ha);
     reset_and_rejoin_checks(&ha);

@@ -1,5 +1,8 @@
-//! `kubeboot kubeconfig -i INV`: the admin kubeconfig, read from the first master over SSH.
+//! `kubeboot kubeconfig -i INV`: the admin kubeconfig, read over SSH from a master whose API server
+//! answers (each master's admin.conf names that master, or the inventory's control_plane_endpoint), the
+//! first in the inventory's order; with several masters a dead first one is passed over.
 
+use super::probe::{ADMIN_CONF, REMOTE_BINARY};
 use crate::inventory::Inventory;
 use crate::transport::{SshSession, Transport};
 
@@ -12,9 +15,38 @@ pub enum KubeconfigFetchError {
 }
 
 pub async fn fetch_admin_conf(inventory: &Inventory) -> Result<Vec<u8>, KubeconfigFetchError> {
-    let master = inventory.masters().next().expect("validated: an inventory has a master");
-    let session = SshSession::connect(&master.ssh).await?;
-    let conf = session.read(super::probe::ADMIN_CONF).await;
-    session.close().await;
-    conf?.ok_or_else(|| KubeconfigFetchError::NotInitialised { host: master.name.clone() })
+    let masters: Vec<_> = inventory.masters().collect();
+    let sessions = futures::future::join_all(masters.iter().map(|m| SshSession::connect(&m.ssh))).await;
+    let mut first_failure = None;
+    let mut fallback = None;
+    for (master, session) in masters.iter().zip(sessions) {
+        let session = match session {
+            Ok(s) => s,
+            Err(e) => {
+                first_failure.get_or_insert(KubeconfigFetchError::from(e));
+                continue;
+            }
+        };
+        let conf = session.read(ADMIN_CONF).await;
+        let answers = session.exec(&format!("{REMOTE_BINARY} get nodes -o json >/dev/null 2>&1")).await;
+        session.close().await;
+        match conf {
+            Ok(Some(conf)) if answers.is_ok_and(|out| out.exit_status == 0) => return Ok(conf),
+            Ok(Some(conf)) => {
+                fallback.get_or_insert(conf);
+            }
+            Ok(None) => {
+                first_failure.get_or_insert(KubeconfigFetchError::NotInitialised { host: master.name.clone() });
+            }
+            Err(e) => {
+                first_failure.get_or_insert(e.into());
+            }
+        }
+    }
+    match (fallback, first_failure) {
+        // No master's server answers now: the first kubeconfig found is still the cluster's.
+        (Some(conf), _) => Ok(conf),
+        (None, Some(e)) => Err(e),
+        (None, None) => unreachable!("validated: an inventory has a master"),
+    }
 }

@@ -17,7 +17,12 @@ pub fn init(inventory: &Inventory, node_name: &str, advertise_address: &str, por
         inventory.cluster.pod_eviction_timeout_seconds,
         inventory.cluster.service_cidr,
         if stacked_etcd { " --stacked-etcd" } else { "" },
-    )
+    ) + &inventory
+        .cluster
+        .control_plane_endpoint
+        .as_ref()
+        .map(|e| format!(" --control-plane-endpoint {}", shell_quote(&e.to_string())))
+        .unwrap_or_default()
 }
 
 /// A further master joins the control plane (the cluster's CA and settings delivered before).

@@ -27,6 +27,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<u8> {
         pod_eviction_timeout_seconds: eviction,
         service_cidr: args.service_cidr.to_string(),
         etcd,
+        control_plane_endpoint: control_plane_endpoint(args.control_plane_endpoint.as_deref())?,
     };
     let founding = Founding::FirstMaster { token_ttl: ttl };
     let outcome = crate::control_plane::init::initialize(&layout, &settings, &node_name, &[], founding)?;
@@ -60,6 +61,14 @@ pub fn run(args: InitArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(EXIT_OK)
+}
+
+/// `--control-plane-endpoint`: HOST:PORT, as the inventory's cluster.control_plane_endpoint.
+fn control_plane_endpoint(text: Option<&str>) -> Result<Option<String>, UsageError> {
+    let Some(text) = text else { return Ok(None) };
+    crate::inventory::spec::parse_endpoint(text)
+        .map(|e| Some(e.to_string()))
+        .map_err(|e| UsageError(format!("--control-plane-endpoint: {e}")))
 }
 
 /// `--etcd-endpoints`: the URLs of an etcd cluster to keep the objects in (none: this master's own store).

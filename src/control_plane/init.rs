@@ -128,8 +128,10 @@ fn write_missing_credentials(
     if !layout.pki("apiserver.crt").exists() || !layout.pki("apiserver.key").exists() {
         let mut sans =
             vec![settings.advertise_address.clone(), node_name.to_string(), "127.0.0.1".into(), "localhost".into()];
+        sans.extend(settings.endpoint_host());
         sans.extend(extra_sans.iter().cloned());
-        sans.dedup();
+        let mut seen = std::collections::HashSet::new();
+        sans.retain(|s| seen.insert(s.clone()));
         let serving = ca.issue_serving("kubeboot-apiserver", &sans)?;
         serving.write(&layout.pki("apiserver.crt"), &layout.pki("apiserver.key")).map_err(|(path, e)| io(&path)(e))?;
     }
@@ -175,6 +177,7 @@ mod tests {
             pod_eviction_timeout_seconds: 300,
             service_cidr: "10.96.0.0/16".into(),
             etcd: None,
+            control_plane_endpoint: None,
         }
     }
 
@@ -208,5 +211,22 @@ mod tests {
         initialize(&layout, &settings(), "m1", &[], Founding::FirstMaster { token_ttl: Some(60) }).unwrap();
         let store = RedbStore::open(&layout.store()).unwrap();
         assert_eq!(tokens::valid(&store).unwrap().len(), 2, "the killed run's token and the new one");
+    }
+
+    #[test]
+    fn a_control_plane_endpoint_is_in_the_certificate_and_the_kubeconfigs() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(&dir.path().join("etc"), &dir.path().join("var"));
+        let settings = ServerSettings { control_plane_endpoint: Some("api.lab.example:6443".into()), ..settings() };
+        let outcome =
+            initialize(&layout, &settings, "m1", &[], Founding::FirstMaster { token_ttl: Some(60) }).unwrap();
+        assert_eq!(outcome.server_url, "https://api.lab.example:6443");
+        let admin = std::fs::read_to_string(layout.admin_conf()).unwrap();
+        assert!(admin.contains("server: https://api.lab.example:6443"), "{admin}");
+        let pem = std::fs::read_to_string(layout.pki("apiserver.crt")).unwrap();
+        let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(&block.contents).unwrap();
+        let sans = format!("{:?}", cert.subject_alternative_name().unwrap().unwrap().value.general_names);
+        assert!(sans.contains("api.lab.example") && sans.contains("localhost") && sans.matches("[127, 0, 0, 1]").count() == 1, "{sans}");
     }
 }

@@ -43,6 +43,10 @@ pub struct ServerSettings {
     /// Where the cluster's objects live when there are several masters; none: this master's own redb file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etcd: Option<EtcdSettings>,
+    /// HOST:PORT of a load balancer, VIP or DNS name in front of every master (kubeadm's
+    /// --control-plane-endpoint): what kubeconfigs and cluster-info name, and in every serving certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane_endpoint: Option<String>,
 }
 
 /// The etcd cluster the masters share (its client TLS files are in the layout: `etcd_ca`,
@@ -62,7 +66,18 @@ fn default_eviction_timeout() -> u64 {
 }
 
 impl ServerSettings {
+    /// The endpoint's host, which serving certificates must name (brackets of an IPv6 address taken off).
+    pub fn endpoint_host(&self) -> Option<String> {
+        let endpoint = self.control_plane_endpoint.as_deref()?;
+        let host = endpoint.rsplit_once(':').map_or(endpoint, |(h, _)| h);
+        Some(host.trim_start_matches('[').trim_end_matches(']').to_string())
+    }
+
+    /// What clients are given: the control-plane endpoint when there is one, else this master.
     pub fn server_url(&self) -> String {
+        if let Some(endpoint) = &self.control_plane_endpoint {
+            return format!("https://{endpoint}");
+        }
         if self.advertise_address.contains(':') {
             format!("https://[{}]:{}", self.advertise_address, self.port)
         } else {
