@@ -1,7 +1,8 @@
 //! The store contract, checked the same way on both backends: the embedded redb store and a real etcd
 //! (Debian's etcd-server). Revisions, preconditions, prefix lists (also past etcd's page), transactions
 //! made all or none, watches from a revision with a deletion's last value, 410 after compaction, and —
-//! on etcd — a write through one store reaching another store's watch, as between two masters.
+//! on etcd — a write through one store reaching another store's watch, as between two masters; and
+//! snapshots of either backend restored into the other.
 
 mod common;
 
@@ -181,6 +182,45 @@ fn a_write_through_one_master_reaches_the_others_watchers() {
     // Another prefix on the same etcd is another store: nothing of it shows here.
     let elsewhere = etcd_store(&etcd, "/other");
     assert_eq!(elsewhere.list("/").unwrap().0.len(), 0);
+}
+
+/// A snapshot of either backend restores into the other: every key and value, at the snapshot's
+/// revision, through the file format (whose damage is refused); a restore over a store that holds other
+/// keys leaves exactly the snapshot's.
+#[test]
+fn snapshots_move_between_backends() {
+    use kubeboot::control_plane::store::snapshot;
+    let dir = tempfile::tempdir().unwrap();
+    let redb = RedbStore::open(&dir.path().join("state.redb")).unwrap();
+    for i in 0..1200 {
+        redb.create(&format!("/configmaps/default/c{i:04}"), format!("{{\"n\":{i}}}").as_bytes()).unwrap();
+    }
+    redb.txn(Txn {
+        compares: vec![],
+        ops: vec![Op::Put("/ranges/serviceips/10.96.0.1".into(), b"kubernetes".to_vec())],
+    })
+    .unwrap();
+    let taken = snapshot::take(&redb).unwrap();
+    assert_eq!((taken.entries.len(), taken.revision), (1201, redb.revision().unwrap()));
+    let mut file = Vec::new();
+    snapshot::write(&taken, &mut file).unwrap();
+    assert!(snapshot::read(&file[..file.len() - 1]).is_err(), "a truncated snapshot is refused");
+
+    let etcd = common::etcd::Etcd::start(dir.path());
+    let into_etcd = etcd_store(&etcd, "/kubeboot");
+    into_etcd.create("/configmaps/default/stale", b"{}").unwrap();
+    let copied = snapshot::restore(&snapshot::read(file.as_slice()).unwrap(), &into_etcd).unwrap();
+    assert_eq!((copied.written, copied.deleted), (1201, 1));
+    let listed = |s: &dyn Store| -> Vec<(String, Vec<u8>)> {
+        s.list("/").unwrap().0.into_iter().map(|s| (s.key, s.value)).collect()
+    };
+    assert_eq!(listed(&into_etcd), listed(&redb));
+
+    let back = snapshot::take(&into_etcd).unwrap();
+    assert_eq!(back.revision, into_etcd.revision().unwrap(), "etcd's snapshot is at one revision");
+    let fresh = RedbStore::open(&dir.path().join("restored.redb")).unwrap();
+    snapshot::restore(&back, &fresh).unwrap();
+    assert_eq!(listed(&fresh), listed(&redb));
 }
 
 /// Concurrent creates of the same keys through two stores: exactly one wins each key.

@@ -218,8 +218,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(&dir.path().join("etc"), &dir.path().join("var"));
         let settings = ServerSettings { control_plane_endpoint: Some("api.lab.example:6443".into()), ..settings() };
-        let outcome =
-            initialize(&layout, &settings, "m1", &[], Founding::FirstMaster { token_ttl: Some(60) }).unwrap();
+        let outcome = initialize(&layout, &settings, "m1", &[], Founding::FirstMaster { token_ttl: Some(60) }).unwrap();
         assert_eq!(outcome.server_url, "https://api.lab.example:6443");
         let admin = std::fs::read_to_string(layout.admin_conf()).unwrap();
         assert!(admin.contains("server: https://api.lab.example:6443"), "{admin}");
@@ -227,6 +226,11 @@ mod tests {
         let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
         let (_, cert) = x509_parser::parse_x509_certificate(&block.contents).unwrap();
         let sans = format!("{:?}", cert.subject_alternative_name().unwrap().unwrap().value.general_names);
-        assert!(sans.contains("api.lab.example") && sans.contains("localhost") && sans.matches("[127, 0, 0, 1]").count() == 1, "{sans}");
+        assert!(
+            sans.contains("api.lab.example")
+                && sans.contains("localhost")
+                && sans.matches("[127, 0, 0, 1]").count() == 1,
+            "{sans}"
+        );
     }
 }

@@ -25,20 +25,24 @@ pub struct Copied {
 
 /// Make `to` hold exactly the keys and values of `from`.
 pub fn mirror(from: &dyn Store, to: &dyn Store) -> Result<Copied, StoreError> {
-    let (source, _) = from.list("/")?;
+    mirror_entries(&super::store::snapshot::take(from)?.entries, to)
+}
+
+/// Make `to` hold exactly `source`'s keys and values.
+pub fn mirror_entries(source: &[(String, Vec<u8>)], to: &dyn Store) -> Result<Copied, StoreError> {
     let (target, _) = to.list("/")?;
     let held: HashMap<&str, &[u8]> = target.iter().map(|s| (s.key.as_str(), s.value.as_slice())).collect();
     let mut copied = Copied { written: 0, unchanged: 0, deleted: 0 };
     let mut ops = Vec::new();
-    for s in &source {
-        if held.get(s.key.as_str()) == Some(&s.value.as_slice()) {
+    for (key, value) in source {
+        if held.get(key.as_str()) == Some(&value.as_slice()) {
             copied.unchanged += 1;
         } else {
             copied.written += 1;
-            ops.push(Op::Put(s.key.clone(), s.value.clone()));
+            ops.push(Op::Put(key.clone(), value.clone()));
         }
     }
-    let kept: std::collections::HashSet<&str> = source.iter().map(|s| s.key.as_str()).collect();
+    let kept: std::collections::HashSet<&str> = source.iter().map(|(key, _)| key.as_str()).collect();
     for t in target.iter().filter(|t| !kept.contains(t.key.as_str())) {
         copied.deleted += 1;
         ops.push(Op::Delete(t.key.clone()));

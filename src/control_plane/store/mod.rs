@@ -7,6 +7,7 @@
 mod etcd_store;
 mod events;
 mod redb_store;
+pub mod snapshot;
 mod txn;
 mod watch_hub;
 
