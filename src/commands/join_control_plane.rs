@@ -73,18 +73,42 @@ pub async fn run(args: &JoinArgs, token: &BootstrapToken, pin: &str, name: &str)
     let etcd_ca = etcd_pki::ensure_ca(&layout)?;
     etcd_pki::ensure_master_certificates(&layout, &etcd_ca, name, address)?;
     let tls = client_tls(&layout)?;
-    let initial = if etcd_member::has_data(&layout) {
-        InitialCluster::Rejoin
+    let peer = etcd_member::peer_url(address);
+    let (initial, mut added_through) = if etcd_member::has_data(&layout) {
+        (InitialCluster::Rejoin, None)
     } else {
         let seed = etcd_member::client_url(endpoint_address(&args.endpoint)?);
-        let mut membership = Membership::connect(std::slice::from_ref(&seed), &tls).await?;
-        let cluster = membership.ensure_member(name, &etcd_member::peer_url(address), false).await?;
-        InitialCluster::Existing(cluster.expect("a member without data here always gets its initial cluster"))
+        let mut membership = Membership::connect(std::slice::from_ref(&seed), &tls).await.with_context(|| {
+            "a further master reaches the others' etcd on port 2379 (clients) and 2380 (peers): open both \
+             between the masters"
+        })?;
+        let cluster = membership.ensure_member(name, &peer, false).await?;
+        let cluster = cluster.expect("a member without data here always gets its initial cluster");
+        (InitialCluster::Existing(cluster), Some(membership))
     };
-    let etcd_changed = tokio::task::block_in_place(|| {
+    let started = tokio::task::block_in_place(|| {
         etcd_member::prepare_and_start(&layout, &cluster.cluster_name, name, address, initial)
-    })?;
-    etcd_member::wait_healthy(&tls, etcd_member::HEALTHY_WITHIN).await?;
+    });
+    let healthy = match started {
+        Ok(changed) => etcd_member::wait_healthy(&tls, etcd_member::HEALTHY_WITHIN).await.map(|_| changed),
+        Err(e) => Err(e),
+    };
+    let etcd_changed = match (healthy, added_through.as_mut()) {
+        (Ok(changed), _) => changed,
+        // A member added and never started counts in the quorum all the same (with two members, the
+        // cluster would stop): it is taken out again, and the next run starts over.
+        (Err(e), Some(membership)) => {
+            let withdrawn = membership.withdraw_unstarted(&peer).await;
+            tokio::task::block_in_place(|| etcd_member::discard(&layout))?;
+            let undone = match withdrawn {
+                Ok(true) => "its etcd member, never started, was taken out of the cluster again".to_string(),
+                Ok(false) => "its etcd member had started: it stays in the cluster".to_string(),
+                Err(w) => format!("taking its never-started etcd member out again failed too: {w}"),
+            };
+            anyhow::bail!("{e}; {undone}");
+        }
+        (Err(e), None) => return Err(e.into()),
+    };
 
     let settings = ServerSettings {
         advertise_address: address.to_string(),

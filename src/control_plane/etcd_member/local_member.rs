@@ -142,3 +142,14 @@ pub async fn leave(layout: &Layout) -> Result<Left, EtcdMemberError> {
     membership.remove(own).await?;
     Ok(Left::Removed)
 }
+
+/// Stop this host's member and remove its data and first-start membership: what a failed join leaves.
+pub fn discard(layout: &Layout) -> Result<(), EtcdMemberError> {
+    systemd_units::stop(ETCD_UNIT)?;
+    let data = data_dir(layout);
+    if data.exists() {
+        std::fs::remove_dir_all(&data).map_err(io(&data))?;
+    }
+    let _ = std::fs::remove_file(initial_env(layout));
+    Ok(())
+}

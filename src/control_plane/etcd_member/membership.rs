@@ -125,6 +125,15 @@ impl Membership {
         .await
     }
 
+    /// Take the member at `peer_url` out if it never started (a join that failed). Whether it was.
+    pub async fn withdraw_unstarted(&mut self, peer_url: &str) -> Result<bool, EtcdMemberError> {
+        let members = self.list().await?;
+        match members.iter().find(|m| m.peer_urls.iter().any(|u| u == peer_url)) {
+            Some(m) if !m.started() => self.remove(m.id).await.map(|_| true),
+            _ => Ok(false),
+        }
+    }
+
     /// The id of the member this client is connected to (with one endpoint: that member).
     pub async fn own_id(&mut self) -> Result<u64, EtcdMemberError> {
         let status = self

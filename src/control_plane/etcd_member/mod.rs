@@ -10,7 +10,7 @@ mod membership;
 
 use std::net::IpAddr;
 
-pub use local_member::{has_data, leave, start, wait_healthy, InitialCluster, Left};
+pub use local_member::{discard, has_data, leave, start, wait_healthy, InitialCluster, Left};
 pub use membership::{decide, initial_cluster, Decision, MemberInfo, Membership};
 
 use super::store::StoreError;
