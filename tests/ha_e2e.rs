@@ -1,6 +1,6 @@
 //! Three masters on etcd, end to end on fresh lab hosts (real systemd, sshd, Debian's etcd-server, real
-//! kubectl and etcdctl): `lab up 5 --masters 3` and `up` build 3 masters + 2 nodes whose etcd has 3
-//! healthy members, and a rerun changes nothing. Then, on that one cluster:
+//! kubectl and etcdctl): `lab up --masters 3` and `up` build 3 masters (the third an EL-flavor host) + 2
+//! nodes whose etcd has 3 healthy members, and a rerun changes nothing. Then, on that one cluster:
 //! - the power of the master holding the controllers' Lease is cut while a client writes ConfigMaps
 //!   through the other two: every acknowledged write is there afterwards, writes are answered again, the
 //!   Lease moves, a Deployment scaled during the outage reaches its replicas, and its pods on the workers
@@ -112,7 +112,12 @@ fn ready_nodes(k: &Kubectl) -> usize {
 fn build() -> Ha {
     let work = tempfile::tempdir().unwrap();
     let inventory = work.path().join("lab.yaml").display().to_string();
-    common::fresh_lab_with_masters(5, 3, &inventory);
+    // lab-master3 is an EL-flavor host (etcd from the lab's EL repository), the others Debian.
+    common::fresh_lab_with_masters(2, 2, &inventory);
+    for (count, flavor) in [("3", "el"), ("5", "debian")] {
+        let up = kubeboot(&["lab", "up", count, "--masters", "3", "--flavor", flavor, "--inventory", &inventory], &[]);
+        assert!(up.status.success(), "lab up {count}: {}", String::from_utf8_lossy(&up.stderr));
+    }
     let kubeconfig = common::up_with_kubeconfig(&inventory, work.path());
     let text = std::fs::read_to_string(&kubeconfig).unwrap();
     let through = MASTERS

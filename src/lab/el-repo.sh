@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the lab's EL package repositories with rpmbuild and createrepo_c, for EL-flavor lab hosts:
 #   OUT/base/        stand-ins for the distribution's repositories: yum-utils, device-mapper-persistent-data,
-#                    lvm2, bash-completion (empty packages that only mark themselves installed)
+#                    lvm2, bash-completion (empty packages that only mark themselves installed), and etcd
+#                    (Debian's etcd-server binary with an etcd.service, as EL's etcd package ships)
 #   OUT/docker-ce/   docker-ce at two versions (18.06.2.ce and 18.09.1): a working Docker engine made of
 #                    Debian's docker.io, containerd, runc and tini binaries, with a systemd unit. Both versions
 #                    carry the same binaries; what differs is the package version rpm reports.
@@ -16,16 +17,18 @@ mkdir -p "$out"
 rm -rf "$out"/base "$out"/docker-ce "$out"/kubernetes
 
 # Debian's Docker binaries, as the machine's package manager fetches them.
-(cd "$work" && { apt-get download -qq docker.io containerd runc tini 2>/dev/null \
-  || { apt-get update -qq && apt-get download -qq docker.io containerd runc tini 2>/dev/null; }; })
+(cd "$work" && { apt-get download -qq docker.io containerd runc tini etcd-server 2>/dev/null \
+  || { apt-get update -qq && apt-get download -qq docker.io containerd runc tini etcd-server 2>/dev/null; }; })
 for deb in "$work"/*.deb; do dpkg -x "$deb" "$work/x"; done
 bin="$work/bin"; mkdir -p "$bin"
 cp "$work/x/usr/sbin/dockerd" "$work/x/usr/bin/docker" "$work/x/usr/bin/containerd" \
    "$work/x/usr/bin/containerd-shim-runc-v2" "$work/x/usr/sbin/runc" "$work/x/usr/sbin/docker-proxy" "$bin/"
 cp "$work/x/usr/bin/tini-static" "$bin/docker-init"
+etcd_bin="$work/etcd-bin"; mkdir -p "$etcd_bin"
+cp "$work/x/usr/bin/etcd" "$etcd_bin/"
 
-build() { # NAME VERSION REPO DESCRIPTION [with-docker]
-  local name=$1 version=$2 repo=$3 description=$4 docker=${5:-}
+build() { # NAME VERSION REPO DESCRIPTION [docker|etcd]
+  local name=$1 version=$2 repo=$3 description=$4 payload=${5:-}
   local top="$work/rpm-$name-$version"
   mkdir -p "$top"/{SPECS,RPMS,BUILD,BUILDROOT}
   {
@@ -45,16 +48,21 @@ build() { # NAME VERSION REPO DESCRIPTION [with-docker]
     echo "%install"
     echo "mkdir -p %{buildroot}/usr/share/kubeboot-lab"
     echo "echo '$name $version' > %{buildroot}/usr/share/kubeboot-lab/$name"
-    if [ -n "$docker" ]; then
+    local from="" unit=""
+    case $payload in
+      docker) from=$bin unit=docker.service ;;
+      etcd) from=$etcd_bin unit=etcd.service ;;
+    esac
+    if [ -n "$payload" ]; then
       echo "mkdir -p %{buildroot}/usr/bin %{buildroot}/usr/lib/systemd/system"
-      echo "cp $bin/* %{buildroot}/usr/bin/"
-      echo "cp $work/docker.service %{buildroot}/usr/lib/systemd/system/docker.service"
+      echo "cp $from/* %{buildroot}/usr/bin/"
+      echo "cp $work/$unit %{buildroot}/usr/lib/systemd/system/$unit"
     fi
     echo "%files"
     echo "/usr/share/kubeboot-lab/$name"
-    if [ -n "$docker" ]; then
-      for f in "$bin"/*; do echo "/usr/bin/$(basename "$f")"; done
-      echo "/usr/lib/systemd/system/docker.service"
+    if [ -n "$payload" ]; then
+      for f in "$from"/*; do echo "/usr/bin/$(basename "$f")"; done
+      echo "/usr/lib/systemd/system/$unit"
     fi
   } > "$top/SPECS/$name.spec"
   rpmbuild -bb --quiet --define "_topdir $top" "$top/SPECS/$name.spec" >/dev/null 2>&1 \
@@ -82,9 +90,24 @@ Restart=on-failure
 WantedBy=multi-user.target
 UNIT
 
+cat > "$work/etcd.service" <<'UNIT'
+[Unit]
+Description=etcd (kubeboot lab etcd package: Debian's etcd-server binary)
+After=network-online.target
+
+[Service]
+Type=notify
+ExecStart=/usr/bin/etcd --data-dir /var/lib/etcd/default --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+
 for p in yum-utils device-mapper-persistent-data lvm2 bash-completion; do
   build "$p" 1.0 base "stand-in for the distribution's $p"
 done
+build etcd 3.4.23 base "etcd (Debian etcd-server binary)" etcd
 build docker-ce 18.06.2.ce docker-ce "Docker engine (Debian docker.io binaries)" docker
 build docker-ce 18.09.1 docker-ce "Docker engine (Debian docker.io binaries)" docker
 build kubectl 1.30.0 kubernetes "stand-in for kubectl"

@@ -30,7 +30,8 @@ fn server(lab_dir: &Path) -> Background {
 /// Build (once) and serve the EL repositories.
 pub fn ensure(lab_dir: &Path) -> Result<(), LabError> {
     super::sh::require_tools(&["rpmbuild", "createrepo_c", "python3"])?;
-    let repo = cached_image(lab_dir, "el-repo", |partial| {
+    // The name changes with what the script builds, so a lab built before rebuilds its repositories.
+    let repo = cached_image(lab_dir, "el-repo-2", |partial| {
         eprintln!("kubeboot lab: building the EL package repositories (rpmbuild, createrepo_c; done once)");
         super::sh::run("bash", &["-c", SCRIPT, "el-repo.sh", &partial.to_string_lossy()]).map(|_| ())
     })?;
