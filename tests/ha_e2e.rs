@@ -3,14 +3,18 @@
 //! nodes whose etcd has 3 healthy members, and a rerun changes nothing. Then, on that one cluster:
 //! - the power of the master holding the controllers' Lease is cut while a client writes ConfigMaps
 //!   through the other two: every acknowledged write is there afterwards, writes are answered again, the
-//!   Lease moves, a Deployment scaled during the outage reaches its replicas, and its pods on the workers
-//!   answer through a NodePort throughout; powered on, the master rejoins by itself;
+//!   Lease moves, a Deployment scaled during the outage reaches its replicas, its pods on the workers
+//!   answer through a NodePort throughout, and the official Python client's watch through the cut master
+//!   resumes through another from its resourceVersion with no event missed or seen twice; powered on, the
+//!   master rejoins by itself;
 //! - with the first master off, `kubeboot kubeconfig -i` names one that answers;
 //! - two masters down: a write through the third is refused (no quorum), never acknowledged; powered on,
 //!   the cluster heals with no manual step;
 //! - a master partitioned from the others refuses writes (no split brain) while the others accept them,
 //!   and catches up once mended;
-//! - `reset -i` of a master takes its member out (2 left), and `up` brings it back: 3 members, none stale.
+//! - `reset -i` of the master holding the Lease takes its member out (2 left) and the controllers move; it
+//!   joins again by hand with `upload-certs`' key (another key opens nothing); the first master reset and
+//!   `up` again joins the cluster the other two hold: 3 members, none stale.
 //!
 //! Times are printed, never asserted. Takes the machine's lab down at the end.
 
@@ -204,6 +208,49 @@ impl Writer {
     }
 }
 
+/// tests/python/watch_resume.py in the background: the official client's watch of ConfigMaps through one
+/// master, resumed through another when the first goes.
+struct WatchResume {
+    child: std::process::Child,
+    output: std::sync::mpsc::Receiver<String>,
+}
+
+impl WatchResume {
+    fn start(first: &std::path::Path, second: &std::path::Path, prefix: &str) -> WatchResume {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let python = root.join("target/pyclient/bin/python");
+        assert!(python.exists(), "no Python client at {} (run .ci/setup)", python.display());
+        let mut child = std::process::Command::new(python)
+            .arg(root.join("tests/python/watch_resume.py"))
+            .args([first, second])
+            .args([prefix, &format!("{prefix}end")])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, output) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let ready = output.recv_timeout(Duration::from_secs(30)).expect("the watch script started");
+        assert_eq!(ready, "ready");
+        WatchResume { child, output }
+    }
+
+    /// (the ADDED names in order, whether it resumed)
+    fn finish(mut self) -> (Vec<String>, bool) {
+        let line = self.output.recv_timeout(Duration::from_secs(60));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let json: Value = serde_json::from_str(&line.expect("the watch saw the end marker")).unwrap();
+        let added = json["added"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect();
+        (added, json["resumed"] == true)
+    }
+}
+
 fn configmaps(k: &Kubectl) -> Vec<String> {
     k.json(&["get", "configmaps"])["items"]
         .as_array()
@@ -249,6 +296,7 @@ fn power_cut_checks(ha: &Ha) {
     let holder = lease_holder(k);
     assert!(MASTERS.iter().any(|(n, _)| *n == holder), "the Lease is held by a master: {holder}");
     let survivors = ha.others(&holder);
+    let watcher = WatchResume::start(&ha.master(&holder).kubeconfig, &survivors[0].kubeconfig, "cut-");
     let stop_probe = Arc::new(AtomicBool::new(false));
     let probe = serve_probe(url, stop_probe.clone());
     let writer = Writer::start("cut", survivors.clone());
@@ -282,6 +330,18 @@ fn power_cut_checks(ha: &Ha) {
     assert_ne!(new_holder, holder, "the Lease moved to a live master");
     assert_eq!(failed, 0, "the workers' pods stopped answering during the cut ({answered} answered)");
     assert_acknowledged_kept(&survivors[0], &log);
+    // The official client's watch went on through another master from its resourceVersion: every
+    // acknowledged write seen, none twice.
+    survivors[0].ok(&["create", "configmap", "cut-end"]);
+    let (added, resumed) = watcher.finish();
+    assert!(resumed, "the watch never had to resume");
+    let acknowledged: Vec<&String> = log.iter().filter(|(_, ok, _)| *ok).map(|(n, _, _)| n).collect();
+    let missed: Vec<&&String> = acknowledged.iter().filter(|n| !added.contains(n)).collect();
+    assert!(missed.is_empty(), "the resumed watch missed {missed:?}");
+    let mut unique = added.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), added.len(), "the resumed watch saw events twice: {added:?}");
 
     ha.lab(&["power-on", &holder]);
     ha.wait_whole("the powered-on master rejoined");
@@ -354,11 +414,11 @@ fn all_members() -> Vec<(String, String)> {
 
 /// kubeadm's by-hand path: `upload-certs` on a master, the printed key and a join command on the new one.
 fn join_by_hand(name: &str) {
-    let upload = lab_sh(MASTERS[0].0, "kubeboot upload-certs");
+    let source = MASTERS.iter().map(|(n, _)| *n).find(|n| *n != name).unwrap();
+    let upload = lab_sh(source, "kubeboot upload-certs");
     let key =
         upload.lines().find(|l| l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit())).expect(&upload).to_string();
-    let join =
-        lab_sh(MASTERS[0].0, &format!("kubeboot token create --ttl 10m --print-join-command --certificate-key {key}"));
+    let join = lab_sh(source, &format!("kubeboot token create --ttl 10m --print-join-command --certificate-key {key}"));
     let join = join.lines().find(|l| l.starts_with("kubeboot join ")).expect(&join).to_string();
     assert!(join.ends_with(&format!("--control-plane --certificate-key {key}")), "{join}");
     // Another key opens nothing, and changes nothing on the host.
@@ -371,19 +431,30 @@ fn join_by_hand(name: &str) {
 }
 
 fn reset_and_rejoin_checks(ha: &Ha) {
-    let name = MASTERS[2].0;
-    reset_master(ha, name);
-    join_by_hand(name);
+    // A master reset while it holds the controllers' Lease: a live master takes the controllers over.
+    let holder = lease_holder(&ha.through[0]);
+    reset_master(ha, &holder);
+    let others = ha.others(&holder);
+    wait_for("the Lease moves to a live master", Duration::from_secs(60), || {
+        let now = lease_holder(&others[0]);
+        !now.is_empty() && now != holder
+    });
+    join_by_hand(&holder);
     assert_eq!(ha.members(), all_members(), "3 members after the by-hand join, none stale");
     ha.wait_whole("the master joined by hand serves");
     let rerun = up_json(&ha.inventory, &[]);
-    assert_eq!(rerun["hosts"][name]["changed"], 0, "up takes the by-hand master as it is: {}", rerun["hosts"][name]);
+    let entry = &rerun["hosts"][holder.as_str()];
+    assert_eq!(entry["changed"], 0, "up takes the by-hand master as it is: {entry}");
 
-    reset_master(ha, name);
+    // The first master reset and `up` again: it joins the cluster the other two hold, as a further master.
+    let first = MASTERS[0].0;
+    reset_master(ha, first);
     let again = up_json(&ha.inventory, &[]);
-    assert!(again["hosts"][name]["changed"].as_u64().unwrap() > 0, "{}", again["hosts"][name]);
+    assert!(again["hosts"][first]["changed"].as_u64().unwrap() > 0, "{}", again["hosts"][first]);
     assert_eq!(ha.members(), all_members(), "3 members again, none stale");
-    ha.wait_whole("the reset master joined again");
+    let ca = |host: &str| lab_sh(host, "sha256sum /etc/kubeboot/pki/ca.crt | cut -c1-64");
+    assert_eq!(ca(first), ca(MASTERS[1].0), "the first master rejoined the cluster (same CA), not a new one");
+    ha.wait_whole("the reset first master joined again");
 }
 
 #[test]

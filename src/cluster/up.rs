@@ -50,20 +50,30 @@ impl JoinMaterial {
 /// table, or None when the phases could not finish (the recap says why).
 pub async fn up(inventory: &Inventory, hosts: &[&Host], recap: &mut Recap, opts: ClusterOptions) -> Option<Vec<Value>> {
     let started = Instant::now();
-    let first = inventory.masters().next().expect("validated: an inventory has a master");
-    let mut targets: Vec<&Host> = hosts.to_vec();
-    let master_in_limit = targets.iter().any(|h| h.name == first.name);
-    if !master_in_limit {
-        targets.insert(0, first);
-    }
+    let in_limit: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+    // The masters take part outside --limit too (only read from there): the first of them that holds the
+    // cluster is the one every API call goes through.
+    let several_masters = inventory.masters().count() > 1;
+    let outside: Vec<&Host> = inventory
+        .masters()
+        .enumerate()
+        .filter(|(i, m)| (several_masters || *i == 0) && !in_limit.contains(&m.name.as_str()))
+        .map(|(_, m)| m)
+        .collect();
     let bar = ProgressBar::new_spinner().with_prefix("cluster");
     bar.enable_steady_tick(Duration::from_millis(120));
     bar.set_message("connecting");
     // Reading and hashing this binary (tens of MB) overlaps the connections.
     let binary = tokio::task::spawn_blocking(LocalBinary::current);
-    let members = members::connect(&targets, opts.forks, recap).await;
+    let mut members = members::connect(hosts, opts.forks, recap).await;
+    // A master outside --limit that cannot be reached matters only when no master can be.
+    let mut outside_recap = Recap::default();
+    members.extend(members::connect(&outside, opts.forks, &mut outside_recap).await);
+    if !members.iter().any(|m| m.host.role == Role::Master) {
+        recap.hosts.extend(outside_recap.hosts);
+    }
     let binary = binary.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
-    let result = phases(inventory, first, master_in_limit, &members, binary, recap, opts, &bar).await;
+    let result = phases(inventory, &in_limit, &members, binary, recap, opts, &bar).await;
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_millis() as u64;
     for m in &members {
@@ -81,18 +91,25 @@ pub async fn up(inventory: &Inventory, hosts: &[&Host], recap: &mut Recap, opts:
 #[allow(clippy::too_many_arguments)]
 async fn phases(
     inventory: &Inventory,
-    first: &Host,
-    master_in_limit: bool,
+    in_limit: &[&str],
     members: &[Member<'_>],
     binary: std::io::Result<LocalBinary>,
     recap: &mut Recap,
     opts: ClusterOptions,
     bar: &ProgressBar,
 ) -> Option<Vec<Value>> {
-    let Some(master) = members.iter().find(|m| m.name() == first.name) else {
-        eprintln!("kubeboot up: the first master {} is not reachable: cluster phases skipped", first.name);
+    // The master that holds the cluster: the first initialised one in the inventory's order (the first
+    // listed may have been reset, and then joins the others as any further master), else the first.
+    let listed: Vec<&Member> =
+        inventory.masters().filter_map(|h| members.iter().find(|m| m.name() == h.name)).collect();
+    let first = inventory.masters().next().expect("validated: an inventory has a master");
+    let Some(master) = listed.iter().find(|m| m.state.initialised).or(listed.first()).copied() else {
+        eprintln!("kubeboot up: no master is reachable ({} first): cluster phases skipped", first.name);
         return None;
     };
+    if master.name() != first.name && !listed.iter().any(|m| m.name() == first.name) {
+        eprintln!("kubeboot up: the first master {} is not reachable: going on through {}", first.name, master.name());
+    }
 
     bar.set_message("installing kubeboot");
     let binary = match binary {
@@ -102,7 +119,7 @@ async fn phases(
             return None;
         }
     };
-    let changeable = |m: &Member| master_in_limit || m.name() != master.name();
+    let changeable = |m: &Member| in_limit.contains(&m.name());
     let (binary, changeable) = (&binary, &changeable);
     let installs = crate::fanout::for_each_host(members, opts.forks, |m| async move {
         if !changeable(m) {

@@ -48,3 +48,27 @@ pub fn get(store: &dyn Store) -> Result<Found, StoreError> {
     let _ = store.delete(KEY, Some(stored.revision));
     Ok(Found::Expired(record.expires))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control_plane::store::RedbStore;
+
+    #[test]
+    fn an_upload_lives_two_hours_and_an_expired_one_is_deleted_when_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
+        assert!(matches!(get(&store).unwrap(), Found::None));
+        let put_now = put(&store, "sealed-1").unwrap();
+        assert!(put_now.expires >= now_unix() + LIFETIME_SECS - 5);
+        assert!(matches!(get(&store).unwrap(), Found::Valid(u) if u.sealed == "sealed-1"));
+        put(&store, "sealed-2").unwrap();
+        assert!(matches!(get(&store).unwrap(), Found::Valid(u) if u.sealed == "sealed-2"), "a new upload replaces");
+        // One uploaded more than two hours ago.
+        let old = Uploaded { sealed: "sealed-2".into(), expires: now_unix() - 1 };
+        let current = store.get(KEY).unwrap().unwrap();
+        store.update(KEY, &serde_json::to_vec(&old).unwrap(), Some(current.revision)).unwrap();
+        assert!(matches!(get(&store).unwrap(), Found::Expired(_)));
+        assert!(store.get(KEY).unwrap().is_none(), "deleted once found expired");
+    }
+}
