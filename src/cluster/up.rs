@@ -189,9 +189,16 @@ async fn phases(
             return None;
         }
     };
+    // Each master's ~/.kube/config is its own admin.conf (naming that master, or the endpoint); further
+    // masters not joined yet get theirs once they have joined.
     for m in healthy.iter().filter(|m| m.host.role == Role::Master && changeable(m)) {
-        let outcome = copy_kube_config(m, &admin_conf, opts.check).await;
-        record(recap, m.name(), "admin.conf to ~/.kube/config", outcome);
+        if m.name() == master.name() {
+            let outcome = copy_kube_config(m, &admin_conf, opts.check).await;
+            record(recap, m.name(), "admin.conf to ~/.kube/config", outcome);
+        } else if m.state.initialised || opts.check {
+            let outcome = own_kube_config(m, opts.check).await;
+            record(recap, m.name(), "admin.conf to ~/.kube/config", outcome);
+        }
     }
 
     let mut not_joined: Vec<String> = Vec::new();
@@ -240,11 +247,15 @@ async fn phases(
                         join_master(master, m, join).await
                     }
                 };
-                if outcome.is_err() {
+                let joined = outcome.is_ok();
+                if !joined {
                     failed_master = failed_master.or(Some(m.name()));
                     not_joined.push(m.name().to_string());
                 }
                 record(recap, m.name(), "kubeboot join --control-plane", outcome);
+                if joined && !m.state.initialised {
+                    record(recap, m.name(), "admin.conf to ~/.kube/config", own_kube_config(m, false).await);
+                }
             }
             let outcomes = crate::fanout::for_each_host(&joining, opts.forks, |m| join_host(m, join)).await;
             for (m, outcome) in joining.iter().zip(outcomes) {
@@ -355,6 +366,15 @@ async fn wait_for_server(master: &Member<'_>) -> Result<(), StepFailure> {
             Err(f) if f.lost || Instant::now() > deadline => return Err(f),
             Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
         }
+    }
+}
+
+/// The master's own admin.conf to its SSH user's ~/.kube/config (in check mode, one not made yet would be).
+async fn own_kube_config(m: &Member<'_>, check: bool) -> Result<Option<String>, StepFailure> {
+    match m.session.read(ADMIN_CONF).await.map_err(StepFailure::from)? {
+        Some(conf) => copy_kube_config(m, &conf, check).await,
+        None if check => Ok(Some(format!("{}/.kube/config for {}", m.state.home, m.host.ssh.user))),
+        None => Err(failure(&format!("{ADMIN_CONF} is missing after its join"))),
     }
 }
 
