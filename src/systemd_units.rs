@@ -84,9 +84,10 @@ pub fn ensure_running(unit: &str, text: &str) -> Result<bool, UnitError> {
     Ok(changed)
 }
 
-/// Stop the unit if it runs (it stays enabled: `ensure_running` starts it again).
+/// Stop the unit (it stays enabled: `ensure_running` starts it again). Also one that is not active:
+/// a unit waiting to be restarted after a failure would otherwise start again on its own.
 pub fn stop(unit: &str) -> Result<(), UnitError> {
-    if is_active(unit) {
+    if unit_path(unit).exists() {
         systemctl(&["stop", unit])?;
     }
     Ok(())

@@ -13,7 +13,8 @@
 //! - a master partitioned from the others refuses writes (no split brain) while the others accept them,
 //!   and catches up once mended;
 //! - `reset -i` of the master holding the Lease takes its member out (2 left) and the controllers move; it
-//!   joins again by hand with `upload-certs`' key (another key opens nothing); the first master reset and
+//!   joins again by hand with `upload-certs`' key (another key opens nothing; with its peer port blocked
+//!   the join fails and leaves no member behind); the first master reset and
 //!   `up` again joins the cluster the other two hold: 3 members, none stale.
 //!
 //! Times are printed, never asserted. Takes the machine's lab down at the end.
@@ -413,7 +414,7 @@ fn all_members() -> Vec<(String, String)> {
 }
 
 /// kubeadm's by-hand path: `upload-certs` on a master, the printed key and a join command on the new one.
-fn join_by_hand(name: &str) {
+fn join_by_hand(ha: &Ha, name: &str) {
     let source = MASTERS.iter().map(|(n, _)| *n).find(|n| *n != name).unwrap();
     let upload = lab_sh(source, "kubeboot upload-certs");
     let key =
@@ -426,6 +427,16 @@ fn join_by_hand(name: &str) {
     let refused = lab_sh(name, &format!("{wrong} 2>&1; echo exit=$?; ls /etc/kubeboot 2>&1"));
     assert!(refused.contains("does not open") && !refused.contains("exit=0"), "{refused}");
     assert!(!refused.contains("agent.conf"), "a refused join wrote credentials: {refused}");
+    // Its peer port blocked, the new member cannot start: the join fails and takes the member out again,
+    // and nothing of it starts later on its own (a member left counted would cost the quorum).
+    let block = "iptables -I INPUT -p tcp --dport 2380 -j DROP; iptables -I OUTPUT -p tcp --dport 2380 -j DROP";
+    lab_sh(name, block);
+    let blocked = lab_sh(name, &format!("{join} 2>&1; echo exit=$?"));
+    assert!(blocked.contains("taken out of the cluster again") && !blocked.contains("exit=0"), "{blocked}");
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(ha.members().len(), 2, "the failed join left no member behind: {:?}", ha.members());
+    assert_eq!(lab_sh(name, "systemctl is-active kubeboot-etcd").trim(), "inactive", "nothing restarts it");
+    lab_sh(name, &block.replace("-I ", "-D "));
     let joined = lab_sh(name, &format!("{join} 2>&1; echo exit=$?"));
     assert!(joined.contains("exit=0") && joined.contains("joined the control plane"), "{joined}");
 }
@@ -439,7 +450,7 @@ fn reset_and_rejoin_checks(ha: &Ha) {
         let now = lease_holder(&others[0]);
         !now.is_empty() && now != holder
     });
-    join_by_hand(&holder);
+    join_by_hand(ha, &holder);
     assert_eq!(ha.members(), all_members(), "3 members after the by-hand join, none stale");
     ha.wait_whole("the master joined by hand serves");
     let rerun = up_json(&ha.inventory, &[]);

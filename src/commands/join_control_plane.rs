@@ -74,17 +74,27 @@ pub async fn run(args: &JoinArgs, token: &BootstrapToken, pin: &str, name: &str)
     etcd_pki::ensure_master_certificates(&layout, &etcd_ca, name, address)?;
     let tls = client_tls(&layout)?;
     let peer = etcd_member::peer_url(address);
-    let (initial, mut added_through) = if etcd_member::has_data(&layout) {
-        (InitialCluster::Rejoin, None)
-    } else {
-        let seed = etcd_member::client_url(endpoint_address(&args.endpoint)?);
-        let mut membership = Membership::connect(std::slice::from_ref(&seed), &tls).await.with_context(|| {
-            "a further master reaches the others' etcd on port 2379 (clients) and 2380 (peers): open both \
-             between the masters"
-        })?;
-        let cluster = membership.ensure_member(name, &peer, false).await?;
-        let cluster = cluster.expect("a member without data here always gets its initial cluster");
-        (InitialCluster::Existing(cluster), Some(membership))
+    let has_data = etcd_member::has_data(&layout);
+    let seed = etcd_member::client_url(endpoint_address(&args.endpoint)?);
+    let reached = Membership::connect(std::slice::from_ref(&seed), &tls).await.with_context(|| {
+        "a further master reaches the others' etcd on port 2379 (clients) and 2380 (peers): open both \
+         between the masters"
+    });
+    let (initial, mut added_through) = match reached {
+        // A member with data here rejoins with what it has; the cluster is asked only when it answers.
+        Err(_) if has_data => (InitialCluster::Rejoin, None),
+        Err(e) => return Err(e),
+        Ok(mut membership) => match membership.ensure_member(name, &peer, has_data).await? {
+            None => (InitialCluster::Rejoin, None),
+            Some(cluster) => {
+                // Data of a member the cluster does not count (a run that died, another cluster's): gone
+                // first, or etcd would start from it and ignore the membership.
+                if has_data {
+                    tokio::task::block_in_place(|| etcd_member::discard(&layout))?;
+                }
+                (InitialCluster::Existing(cluster), Some(membership))
+            }
+        },
     };
     let started = tokio::task::block_in_place(|| {
         etcd_member::prepare_and_start(&layout, &cluster.cluster_name, name, address, initial)

@@ -143,7 +143,8 @@ pub async fn leave(layout: &Layout) -> Result<Left, EtcdMemberError> {
     Ok(Left::Removed)
 }
 
-/// Stop this host's member and remove its data and first-start membership: what a failed join leaves.
+/// Stop this host's member and remove its data and first-start membership: what a failed join leaves, or
+/// data of a member the cluster does not have.
 pub fn discard(layout: &Layout) -> Result<(), EtcdMemberError> {
     systemd_units::stop(ETCD_UNIT)?;
     let data = data_dir(layout);
