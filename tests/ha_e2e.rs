@@ -123,6 +123,14 @@ fn build() -> Ha {
         let up = kubeboot(&["lab", "up", count, "--masters", "3", "--flavor", flavor, "--inventory", &inventory], &[]);
         assert!(up.status.success(), "lab up {count}: {}", String::from_utf8_lossy(&up.stderr));
     }
+    // --check on the fresh hosts names each membership change and makes none.
+    let check = kubeboot(&["up", "-i", &inventory, "--check"], &[]);
+    let plan = format!("{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
+    assert!(check.status.success(), "up --check: {plan}");
+    for (_, address) in &MASTERS[1..] {
+        assert!(plan.contains(&format!("etcd member https://{address}:2380 added")), "{plan}");
+    }
+    assert_eq!(lab_sh("lab-master2", "test -e /etc/kubeboot && echo made").trim(), "", "--check made nothing");
     let kubeconfig = common::up_with_kubeconfig(&inventory, work.path());
     let text = std::fs::read_to_string(&kubeconfig).unwrap();
     let through = MASTERS

@@ -168,7 +168,7 @@ async fn phases(
     }
     if init_failed || opts.check && !(master.state.initialised && master.state.server_active) {
         // Nothing to read from a master that is not there yet (check mode) or failed.
-        return report_check(members, master, recap, opts);
+        return report_check(members, master, several_masters, recap, opts);
     }
     if (init_ran || server_restarted) && !opts.check {
         if let Err(f) = wait_for_server(master).await {
@@ -286,10 +286,11 @@ fn failure(message: &str) -> StepFailure {
     StepFailure { command: None, message: message.into(), lost: false }
 }
 
-/// In check mode with no master yet, every other host would join.
+/// In check mode with no master yet, every other host would join (further masters: their etcd members).
 fn report_check(
     members: &[Member<'_>],
     master: &Member<'_>,
+    several_masters: bool,
     recap: &mut Recap,
     opts: ClusterOptions,
 ) -> Option<Vec<Value>> {
@@ -299,7 +300,12 @@ fn report_check(
             record(recap, m.name(), "admin.conf to ~/.kube/config", Ok(Some(summary)));
         }
         for m in members.iter().filter(|m| m.name() != master.name() && !m.state.joined) {
-            record(recap, m.name(), "kubeboot join", Ok(Some("join the cluster".into())));
+            if several_masters && m.host.role == Role::Master {
+                let summary = format!("join the control plane (etcd member {} added)", peer_url_of(m));
+                record(recap, m.name(), "kubeboot join --control-plane", Ok(Some(summary)));
+            } else {
+                record(recap, m.name(), "kubeboot join", Ok(Some("join the cluster".into())));
+            }
         }
     }
     None
