@@ -121,7 +121,8 @@ fn grow_into_etcd(layout: &Layout, own_store: ServerSettings, local: &EtcdSettin
     crate::systemd_units::stop(SERVER_UNIT)?;
     let from = crate::control_plane::store::RedbStore::open(&layout.store())?;
     let to = crate::control_plane::store_backend::open(layout, Some(local))?;
-    let copied = crate::control_plane::store_conversion::mirror(&from, to.as_ref())?;
+    let snapshot = crate::control_plane::store::snapshot::take(&from)?;
+    let copied = crate::control_plane::store::snapshot::restore(&snapshot, to.as_ref())?;
     drop((from, to));
     let settings = ServerSettings { etcd: Some(local.clone()), ..own_store };
     write_file(&layout.settings(), crate::yaml::to_string(&settings).as_bytes(), 0o644)?;

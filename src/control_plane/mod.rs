@@ -15,6 +15,5 @@ pub mod scheduler;
 pub mod server;
 pub mod store;
 pub mod store_backend;
-pub mod store_conversion;
 pub mod tokens;
 pub mod uploaded_certificates;
