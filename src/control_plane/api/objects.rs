@@ -255,12 +255,17 @@ fn scale(
     }
     let answer = match verb {
         "get" => state.registry.scale(kind, namespace, name),
-        "update" => state.registry.update_scale(kind, namespace, name, |_| {
-            serde_json::from_slice(body).map_err(|_| RegistryError::BadRequest("the body is not a Scale object".into()))
-        }),
+        "update" => {
+            let precondition = serde_json::from_slice::<Value>(body).ok().and_then(|b| meta::resource_version(&b));
+            state.registry.update_scale(kind, namespace, name, precondition.is_some(), |_| {
+                serde_json::from_slice(body)
+                    .map_err(|_| RegistryError::BadRequest("the body is not a Scale object".into()))
+            })
+        }
         _ => {
             let content_type = header(headers, axum::http::header::CONTENT_TYPE).unwrap_or("");
-            state.registry.update_scale(kind, namespace, name, |current| {
+            let precondition = crate::control_plane::registry::patch_has_precondition(body, content_type);
+            state.registry.update_scale(kind, namespace, name, precondition, |current| {
                 patch::apply(current, body, content_type).map_err(|e| RegistryError::PatchInvalid(e.to_string()))
             })
         }

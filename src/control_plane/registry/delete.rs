@@ -5,6 +5,8 @@
 use serde_json::{json, Value};
 
 use super::admit::finalizers;
+use super::error::describe;
+use super::guaranteed::guaranteed;
 use super::strategy::for_kind;
 use super::{served, Context, Registry, RegistryError};
 use crate::control_plane::store::{StoreError, Stored, Txn};
@@ -61,8 +63,10 @@ pub struct DeleteOptions {
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Preconditions {
     pub uid: Option<String>,
+    pub resource_version: Option<String>,
 }
 
 impl Registry {
@@ -78,13 +82,37 @@ impl Registry {
         if options.dry_run.iter().any(|d| d == "All") {
             return self.get(kind, namespace, name);
         }
+        let precondition = options.preconditions.as_ref().is_some_and(|p| p.resource_version.is_some());
+        guaranteed(precondition, || self.delete_once(kind, namespace, name, &options))
+    }
+
+    /// One attempt of a delete: read, check the preconditions, mark or remove at the revision read.
+    fn delete_once(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: Option<&str>,
+        name: &str,
+        options: &DeleteOptions,
+    ) -> Result<Value, RegistryError> {
         let existing = self.existing(kind, namespace, name)?;
         let object: Value = serde_json::from_slice(&existing.value).unwrap_or(Value::Null);
-        if let Some(uid) = options.preconditions.and_then(|p| p.uid) {
+        let preconditions = options.preconditions.clone().unwrap_or_default();
+        // kube-apiserver's storage.Preconditions.Check, answered 409 as it answers them.
+        if let Some(uid) = preconditions.uid {
             let actual = object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
             if actual != uid {
                 return Err(RegistryError::Precondition(format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                    "Operation cannot be fulfilled on {}: Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}",
+                    describe(kind, name)
+                )));
+            }
+        }
+        if let Some(version) = preconditions.resource_version {
+            if version != existing.revision.to_string() {
+                return Err(RegistryError::Precondition(format!(
+                    "Operation cannot be fulfilled on {}: Precondition failed: ResourceVersion in precondition: {version}, ResourceVersion in object meta: {}",
+                    describe(kind, name),
+                    existing.revision
                 )));
             }
         }
@@ -94,6 +122,7 @@ impl Registry {
         }
         let policy = options
             .propagation_policy
+            .clone()
             .or(options.orphan_dependents.map(|o| if o { "Orphan".into() } else { "Background".into() }))
             .unwrap_or_else(|| strategy.default_propagation().into());
         let finalizer = match policy.as_str() {

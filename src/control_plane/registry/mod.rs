@@ -12,6 +12,7 @@ pub mod bind;
 mod create;
 mod delete;
 mod error;
+mod guaranteed;
 pub mod kinds;
 mod scale;
 pub mod served_form;
@@ -31,6 +32,7 @@ use crate::resources::kinds::ResourceKind;
 
 pub use delete::{DeleteOptions, Preconditions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
 pub use error::RegistryError;
+pub use guaranteed::patch_has_precondition;
 pub use scale::serves as serves_scale;
 pub use served_form::{client_form, served, stored_form};
 pub use update::{Part, Patched};

@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use super::guaranteed::guaranteed;
 use super::{Registry, RegistryError};
 use crate::resources::kinds::ResourceKind;
 use crate::resources::meta;
@@ -55,13 +56,26 @@ impl Registry {
     }
 
     /// Write the Scale `change` makes of the current one (a PUT's body, a patch applied): only
-    /// spec.replicas is taken; its resourceVersion, when set, is the precondition.
+    /// spec.replicas is taken; its resourceVersion, when set, must be the object's. Without a
+    /// `precondition` (the request named no resourceVersion), a write that another came between is made
+    /// again on the object as it is then.
     pub fn update_scale(
         &self,
         kind: &'static ResourceKind,
         namespace: Option<&str>,
         name: &str,
-        change: impl FnOnce(&Value) -> Result<Value, RegistryError>,
+        precondition: bool,
+        change: impl Fn(&Value) -> Result<Value, RegistryError>,
+    ) -> Result<Value, RegistryError> {
+        guaranteed(precondition, || self.update_scale_once(kind, namespace, name, &change))
+    }
+
+    fn update_scale_once(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: Option<&str>,
+        name: &str,
+        change: &impl Fn(&Value) -> Result<Value, RegistryError>,
     ) -> Result<Value, RegistryError> {
         let stored = self.existing(kind, namespace, name)?;
         let mut object: Value = serde_json::from_slice(&stored.value).unwrap_or_default();

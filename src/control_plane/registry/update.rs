@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use super::admit::{admit, finalizers, strict_fields, well_formed};
+use super::guaranteed::{self, guaranteed};
 use super::strategy::{for_kind, Strategy};
 use super::{client_form, served, stored_form, Registry, RegistryError, WriteOptions};
 use crate::control_plane::store::Stored;
@@ -27,7 +28,8 @@ pub enum Part {
 }
 
 impl Registry {
-    /// Replace the object `object` names (PUT); its resourceVersion, when set, is the precondition.
+    /// Replace the object `object` names (PUT); its resourceVersion, when set, is the precondition
+    /// (without one, a write that another came between is made again on the object as it is then).
     pub fn update(
         &self,
         kind: &'static ResourceKind,
@@ -41,22 +43,40 @@ impl Registry {
         if meta::name(&new) != Some(name) {
             return Err(name_mismatch());
         }
-        let existing = self.existing(kind, namespace, name)?;
-        let expected = meta::resource_version(&new).unwrap_or(existing.revision);
-        if expected != existing.revision {
-            return Err(RegistryError::Conflict { kind, name: name.into() });
-        }
-        let old: Value = serde_json::from_slice(&existing.value).unwrap_or(Value::Null);
-        well_formed(kind, &new)?;
-        strict_fields(kind, options.strict_fields, &new)?;
-        let merged = merge_update(kind, for_kind(kind), &old, new, part);
-        self.write_update(kind, namespace, name, &old, merged, existing.revision, false, part, options)
+        let precondition = meta::resource_version(&new);
+        guaranteed(precondition.is_some(), || {
+            let existing = self.existing(kind, namespace, name)?;
+            if precondition.is_some_and(|expected| expected != existing.revision) {
+                return Err(RegistryError::Conflict { kind, name: name.into() });
+            }
+            let old: Value = serde_json::from_slice(&existing.value).unwrap_or(Value::Null);
+            well_formed(kind, &new)?;
+            strict_fields(kind, options.strict_fields, &new)?;
+            let merged = merge_update(kind, for_kind(kind), &old, new.clone(), part);
+            self.write_update(kind, namespace, name, &old, merged, existing.revision, false, part, options)
+        })
     }
 
     /// Patch the object with `body` of `content_type` (JSON, merge, strategic merge, apply). An apply of
     /// an object not there yet creates it (`created`).
     #[allow(clippy::too_many_arguments)]
     pub fn patch(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: Option<&str>,
+        name: &str,
+        body: &[u8],
+        content_type: &str,
+        part: Part,
+        options: WriteOptions,
+    ) -> Result<Patched, RegistryError> {
+        let precondition = guaranteed::patch_has_precondition(body, content_type);
+        guaranteed(precondition, || self.patch_once(kind, namespace, name, body, content_type, part, options))
+    }
+
+    /// One attempt of a patch: read, patch, write at the revision read.
+    #[allow(clippy::too_many_arguments)]
+    fn patch_once(
         &self,
         kind: &'static ResourceKind,
         namespace: Option<&str>,
@@ -77,8 +97,12 @@ impl Registry {
                     return Err(name_mismatch());
                 }
                 object["metadata"]["name"] = json!(name);
-                let object = self.create(kind, namespace, object, options)?;
-                return Ok(Patched { object, created: true });
+                return match self.create(kind, namespace, object, options) {
+                    Ok(object) => Ok(Patched { object, created: true }),
+                    // Created meanwhile by another write: apply to that one.
+                    Err(e) if e.already_exists() => Err(RegistryError::Conflict { kind, name: name.into() }),
+                    Err(e) => Err(e),
+                };
             }
             Err(e) => return Err(e),
         };

@@ -108,7 +108,7 @@ impl LocalApi {
 /// DeleteOptions of a controller's delete: only the object with `uid`, with `propagation`.
 pub fn delete_options(uid: Option<String>, propagation: Option<&str>) -> DeleteOptions {
     DeleteOptions {
-        preconditions: uid.map(|uid| Preconditions { uid: Some(uid) }),
+        preconditions: uid.map(|uid| Preconditions { uid: Some(uid), ..Default::default() }),
         propagation_policy: propagation.map(String::from),
         ..DeleteOptions::default()
     }

@@ -1,0 +1,141 @@
+"""The API conventions clients rely on, driven by the official Kubernetes Python client (PyPI `kubernetes`,
+installed by .ci/setup into target/pyclient) against a kubeboot API server with its controllers running:
+writes without a precondition never answer 409 however many race (GuaranteedUpdate), DeleteOptions'
+resourceVersion precondition, and server-side apply (managed fields, conflicts, force, fields released).
+Prints `ok <check>` per check; any failure raises.
+
+    target/pyclient/bin/python tests/python/api_conventions.py KUBECONFIG
+"""
+
+import sys
+import threading
+
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+NS = "conventions"
+PARALLEL = 12
+
+
+def ok(check):
+    print("ok", check, flush=True)
+
+
+def meta(name, **labels):
+    return client.V1ObjectMeta(name=name, labels=labels or None)
+
+
+def in_parallel(calls):
+    """Run every call at once; the exceptions they raised."""
+    failures = []
+    gate = threading.Barrier(len(calls))
+
+    def run(call):
+        gate.wait()
+        try:
+            call()
+        except Exception as e:  # noqa: BLE001 - every failure is reported
+            failures.append(e)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return failures
+
+
+def status_of(call, *args, **kwargs):
+    try:
+        call(*args, **kwargs)
+    except ApiException as e:
+        return e.status
+    return 200
+
+
+def concurrent_writes(core, apps, batch):
+    core.create_namespaced_config_map(NS, client.V1ConfigMap(metadata=meta("hot"), data={}))
+    failures = in_parallel([
+        (lambda i=i: core.patch_namespaced_config_map("hot", NS, {"data": {f"k{i}": str(i)}}))
+        for i in range(PARALLEL)
+    ])
+    assert failures == [], [(f.status, f.body) if isinstance(f, ApiException) else f for f in failures]
+    data = core.read_namespaced_config_map("hot", NS).data
+    assert data == {f"k{i}": str(i) for i in range(PARALLEL)}, data
+    ok(f"{PARALLEL} concurrent merge patches of one ConfigMap all made")
+
+    template = client.V1PodTemplateSpec(
+        metadata=meta(None, app="busy"),
+        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="registry.local/busy:1")]))
+    apps.create_namespaced_deployment(NS, client.V1Deployment(
+        metadata=meta("busy"),
+        spec=client.V1DeploymentSpec(replicas=0, selector=client.V1LabelSelector(match_labels={"app": "busy"}),
+                                     template=template)))
+    # Scale patches race each other and the status writes of a client standing in for a controller.
+    scales = [(lambda i=i: apps.patch_namespaced_deployment_scale("busy", NS, {"spec": {"replicas": i % 3}}))
+              for i in range(PARALLEL)]
+    statuses = [(lambda i=i: apps.patch_namespaced_deployment_status(
+        "busy", NS, {"status": {"observedGeneration": i}})) for i in range(PARALLEL)]
+    failures = in_parallel(scales + statuses)
+    assert failures == [], [(f.status, f.body) if isinstance(f, ApiException) else f for f in failures]
+    ok("scale and status patches of one Deployment, racing, all made")
+
+    cron = batch.create_namespaced_cron_job(NS, client.V1CronJob(
+        metadata=meta("tick"),
+        spec=client.V1CronJobSpec(schedule="*/5 * * * *", job_template=client.V1JobTemplateSpec(
+            spec=client.V1JobSpec(template=client.V1PodTemplateSpec(spec=client.V1PodSpec(
+                restart_policy="OnFailure", containers=[client.V1Container(name="c", image="busybox:1.36")])))))))
+    assert cron.spec.suspend is False
+    failures = in_parallel([
+        (lambda i=i: batch.patch_namespaced_cron_job("tick", NS, {"spec": {"suspend": i % 2 == 0}}))
+        for i in range(PARALLEL)
+    ] + [
+        (lambda i=i: batch.patch_namespaced_cron_job_status("tick", NS, {"status": {"lastScheduleTime": None}}))
+        for i in range(PARALLEL)
+    ])
+    assert failures == [], [(f.status, f.body) if isinstance(f, ApiException) else f for f in failures]
+    ok("CronJob suspend patches racing status writes all made")
+
+    # Deletes racing writes: every delete answers, none with 409.
+    for i in range(PARALLEL):
+        core.create_namespaced_config_map(NS, client.V1ConfigMap(metadata=meta(f"gone{i}"), data={"a": "1"}))
+    policies = ["Foreground", "Background"]
+    failures = in_parallel([
+        (lambda i=i: core.delete_namespaced_config_map(f"gone{i}", NS, propagation_policy=policies[i % 2]))
+        for i in range(PARALLEL)
+    ] + [
+        (lambda i=i: core.patch_namespaced_config_map(f"gone{i}", NS, {"metadata": {"labels": {"touched": "yes"}}}))
+        for i in range(PARALLEL)
+    ])
+    assert all(isinstance(f, ApiException) and f.status == 404 for f in failures), failures
+    ok("deletes racing patches: no conflict")
+
+
+def delete_preconditions(core):
+    cm = core.create_namespaced_config_map(NS, client.V1ConfigMap(metadata=meta("guarded"), data={"a": "1"}))
+    stale = cm.metadata.resource_version
+    core.patch_namespaced_config_map("guarded", NS, {"data": {"a": "2"}})
+    try:
+        core.delete_namespaced_config_map("guarded", NS, body=client.V1DeleteOptions(
+            preconditions=client.V1Preconditions(resource_version=stale)))
+        raise AssertionError("a stale resourceVersion precondition deleted the object")
+    except ApiException as e:
+        assert e.status == 409, e
+        assert "Precondition failed: ResourceVersion in precondition: " + stale in e.body, e.body
+    current = core.read_namespaced_config_map("guarded", NS).metadata.resource_version
+    core.delete_namespaced_config_map("guarded", NS, body=client.V1DeleteOptions(
+        preconditions=client.V1Preconditions(resource_version=current)))
+    assert status_of(core.read_namespaced_config_map, "guarded", NS) == 404
+    ok("DeleteOptions preconditions.resourceVersion")
+
+
+def main(kubeconfig):
+    config.load_kube_config(config_file=kubeconfig)
+    core, apps, batch = client.CoreV1Api(), client.AppsV1Api(), client.BatchV1Api()
+    core.create_namespace(client.V1Namespace(metadata=meta(NS)))
+    concurrent_writes(core, apps, batch)
+    delete_preconditions(core)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
