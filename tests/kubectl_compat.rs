@@ -943,3 +943,95 @@ fn kubectl_versions_autoscale() {
         eprintln!("ok: {label}");
     }
 }
+
+/// The managed fields of an object as the server keeps them: manager and operation -> FieldsV1.
+fn managed_fields(session: &Session, path: &str) -> Vec<(String, String, Value)> {
+    let object: Value = serde_json::from_str(&session.ok(&["get", "--raw", path])).unwrap();
+    object["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            (
+                e["manager"].as_str().unwrap().to_string(),
+                e["operation"].as_str().unwrap().to_string(),
+                e["fieldsV1"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn kubectl_versions_server_side_apply() {
+    let (server, admin_conf, _) = server_with_kubeconfig();
+    for (i, (label, kubectl)) in common::kubectls::all().into_iter().enumerate() {
+        let session = Session::start(&server, &admin_conf, (i, &label, &kubectl), "ssa");
+        let (home, ns) = (&session.home, session.ns.as_str());
+        let ok = |args: &[&str]| session.ok(args);
+        let deployment = |replicas: u32| {
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec: {{containers: [{{name: web, image: nginx, ports: [{{containerPort: 80}}]}}]}}\n"
+            )
+        };
+        let file = home.join("web.yaml");
+        std::fs::write(&file, deployment(2)).unwrap();
+        let apply = ["apply", "--server-side", "-n", ns, "-f", file.to_str().unwrap()];
+        let created = ok(&apply);
+        assert!(created.contains("deployment.apps/web serverside-applied"), "{label}: {created}");
+        let path = format!("/apis/apps/v1/namespaces/{ns}/deployments/web");
+        let fields = managed_fields(&session, &path);
+        let (_, _, applied) = fields
+            .iter()
+            .find(|(m, o, _)| m == "kubectl" && o == "Apply")
+            .unwrap_or_else(|| panic!("{label}: {fields:?}"));
+        assert_eq!(applied["f:spec"]["f:replicas"], serde_json::json!({}), "{label}: {applied}");
+        assert_eq!(
+            applied["f:spec"]["f:selector"],
+            serde_json::json!({}),
+            "{label}: the selector is atomic: {applied}"
+        );
+        let container = &applied["f:spec"]["f:template"]["f:spec"]["f:containers"][r#"k:{"name":"web"}"#];
+        assert!(container["f:ports"][r#"k:{"containerPort":80,"protocol":"TCP"}"#].is_object(), "{label}: {applied}");
+        ok(&apply);
+
+        ok(&["patch", "deployment", "web", "-n", ns, "--type=merge", "-p", r#"{"spec":{"replicas":3}}"#]);
+        std::fs::write(&file, deployment(4)).unwrap();
+        let (code, refused) = session.run(&apply);
+        assert_eq!(code, Some(1), "{label}: {refused}");
+        assert!(
+            refused.contains("conflict with \"kubectl") && refused.contains(".spec.replicas"),
+            "{label}: {refused}"
+        );
+        let mut forced = apply.to_vec();
+        forced.push("--force-conflicts");
+        ok(&forced);
+        assert_eq!(ok(&["get", "deployment", "web", "-n", ns, "-o", "jsonpath={.spec.replicas}"]), "4", "{label}");
+
+        // From client-side apply to server-side apply: the fields the last-applied annotation still
+        // matches change hands without a conflict, and the annotation follows.
+        let configmap =
+            |value: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: moved\ndata:\n  k: {value}\n");
+        let cm_file = home.join("moved.yaml");
+        std::fs::write(&cm_file, configmap("one")).unwrap();
+        ok(&["apply", "-n", ns, "-f", cm_file.to_str().unwrap()]);
+        std::fs::write(&cm_file, configmap("two")).unwrap();
+        let moved = ok(&["apply", "--server-side", "-n", ns, "-f", cm_file.to_str().unwrap()]);
+        assert!(moved.contains("configmap/moved serverside-applied"), "{label}: {moved}");
+        let cm_path = format!("/api/v1/namespaces/{ns}/configmaps/moved");
+        let fields = managed_fields(&session, &cm_path);
+        let owner_of_k: Vec<&str> = fields
+            .iter()
+            .filter(|(_, _, f)| f["f:data"]["f:k"].is_object())
+            .map(|(m, o, _)| if o == "Apply" { m.as_str() } else { "an updater" })
+            .collect();
+        assert_eq!(owner_of_k, ["kubectl"], "{label}: {fields:?}");
+        let cm: Value = serde_json::from_str(&ok(&["get", "--raw", &cm_path])).unwrap();
+        let last: Value = serde_json::from_str(
+            cm["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"].as_str().unwrap(),
+        )
+        .unwrap();
+        assert_eq!((cm["data"]["k"].as_str(), last["data"]["k"].as_str()), (Some("two"), Some("two")), "{label}");
+        ok(&["delete", "namespace", ns]);
+    }
+}

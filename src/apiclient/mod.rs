@@ -21,6 +21,10 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
+/// What the client calls itself: the API server names its writes' field manager by the product
+/// (`kubeboot`), as it names kubectl's `kubectl`.
+pub const USER_AGENT: &str = concat!("kubeboot/", env!("CARGO_PKG_VERSION"));
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("{0} is not an https://HOST:PORT URL")]
@@ -205,7 +209,8 @@ impl ApiClient {
         let mut unreachable = None;
         // The server that answered last first; the others when it cannot be reached.
         for (place, server) in self.servers.in_order() {
-            let mut req = Request::builder().method(method).uri(format!("{server}{path}"));
+            let mut req =
+                Request::builder().method(method).uri(format!("{server}{path}")).header("user-agent", USER_AGENT);
             if json {
                 req = req.header("content-type", "application/json");
             }

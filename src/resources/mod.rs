@@ -9,6 +9,7 @@ pub mod job_defaults;
 pub mod kinds;
 pub mod known_fields;
 pub mod label_selector;
+pub mod list_types;
 pub mod meta;
 pub mod node;
 pub mod node_selector;

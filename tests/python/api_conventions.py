@@ -7,11 +7,13 @@ Prints `ok <check>` per check; any failure raises.
     target/pyclient/bin/python tests/python/api_conventions.py KUBECONFIG
 """
 
+import json
 import sys
 import threading
 
-from kubernetes import client, config
+from kubernetes import client, config, dynamic
 from kubernetes.client.rest import ApiException
+from kubernetes.dynamic.exceptions import DynamicApiError
 
 NS = "conventions"
 PARALLEL = 12
@@ -129,12 +131,85 @@ def delete_preconditions(core):
     ok("DeleteOptions preconditions.resourceVersion")
 
 
+APPLY = "application/apply-patch+yaml"
+DYNAMIC = None
+
+
+def apply_cm(core, manager, data, force=None, name="ssa"):
+    """Server-side apply through the client's dynamic client (its typed API has no apply)."""
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+    configmaps = DYNAMIC.resources.get(api_version="v1", kind="ConfigMap")
+    configmaps.server_side_apply(body=body, name=name, namespace=NS, field_manager=manager, force_conflicts=force)
+    return core.read_namespaced_config_map(name, NS)
+
+
+def owners(cm):
+    """Manager (operation) -> FieldsV1 of each managedFields entry."""
+    return {(e.manager, e.operation): e.fields_v1 for e in cm.metadata.managed_fields or []}
+
+
+def api_error(call, *args, **kwargs):
+    try:
+        call(*args, **kwargs)
+    except (ApiException, DynamicApiError) as e:
+        return e.status, json.loads(e.body)
+    raise AssertionError("the call succeeded")
+
+
+def server_side_apply(core):
+    created = apply_cm(core, "mgr-a", {"a": "1", "b": "2"})
+    assert created.data == {"a": "1", "b": "2"}, created.data
+    assert owners(created) == {("mgr-a", "Apply"): {"f:data": {"f:a": {}, "f:b": {}}}}, owners(created)
+    again = apply_cm(core, "mgr-a", {"a": "1", "b": "2"})
+    assert again.metadata.resource_version == created.metadata.resource_version, "an unchanged apply writes nothing"
+    ok("apply creates, records managed fields, and an unchanged apply writes nothing")
+
+    code, status = api_error(apply_cm, core, "mgr-b", {"a": "changed"})
+    assert code == 409 and status["reason"] == "Conflict", status
+    assert status["message"] == 'Apply failed with 1 conflict: conflict with "mgr-a": .data.a', status["message"]
+    assert status["details"]["causes"] == [
+        {"type": "FieldManagerConflict", "message": 'conflict with "mgr-a"', "field": ".data.a"}], status
+    forced = apply_cm(core, "mgr-b", {"a": "changed"}, force=True)
+    assert forced.data == {"a": "changed", "b": "2"}, forced.data
+    assert owners(forced) == {("mgr-a", "Apply"): {"f:data": {"f:b": {}}},
+                              ("mgr-b", "Apply"): {"f:data": {"f:a": {}}}}, owners(forced)
+    ok("a conflict names the manager and the field; force takes the field over")
+
+    apply_cm(core, "mgr-c", {"b": "2"})  # the same value: shared, no conflict
+    apply_cm(core, "mgr-a", {"c": "3"})  # mgr-a stops stating b: mgr-c still owns it
+    kept = core.read_namespaced_config_map("ssa", NS)
+    assert kept.data == {"a": "changed", "b": "2", "c": "3"}, kept.data
+    released = apply_cm(core, "mgr-a", {})
+    assert released.data == {"a": "changed", "b": "2"}, "c had no other owner: " + str(released.data)
+    ok("fields a manager stops applying go unless another manager owns them")
+
+    configmaps = DYNAMIC.resources.get(api_version="v1", kind="ConfigMap")
+    code, status = api_error(configmaps.patch, body={"data": {}}, name="ssa", namespace=NS, content_type=APPLY)
+    assert code == 422, (code, status)
+    assert "fieldManager: Required value" in status["message"], status["message"]
+    ok("apply without a fieldManager is refused")
+
+    core.create_namespaced_config_map(NS, client.V1ConfigMap(metadata=meta("updated"), data={"x": "1"}),
+                                      field_manager="creator")
+    made = core.read_namespaced_config_map("updated", NS)
+    assert owners(made) == {("creator", "Update"): {"f:data": {".": {}, "f:x": {}}}}, owners(made)
+    code, status = api_error(apply_cm, core, "mgr-a", {"x": "2"}, name="updated")
+    assert code == 409 and 'conflict with "creator" using v1 at ' in status["message"], status["message"]
+    core.patch_namespaced_config_map("updated", NS, {"data": {"y": "2"}}, field_manager="patcher")
+    patched = core.read_namespaced_config_map("updated", NS)
+    assert owners(patched)[("patcher", "Update")] == {"f:data": {"f:y": {}}}, owners(patched)
+    ok("creates and patches record Update managers that applies conflict with")
+
+
 def main(kubeconfig):
     config.load_kube_config(config_file=kubeconfig)
     core, apps, batch = client.CoreV1Api(), client.AppsV1Api(), client.BatchV1Api()
+    global DYNAMIC
+    DYNAMIC = dynamic.DynamicClient(client.ApiClient())
     core.create_namespace(client.V1Namespace(metadata=meta(NS)))
     concurrent_writes(core, apps, batch)
     delete_preconditions(core)
+    server_side_apply(core)
 
 
 if __name__ == "__main__":

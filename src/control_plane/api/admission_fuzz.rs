@@ -11,7 +11,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{json, Value};
 
 use super::object_path::ObjectPath;
-use super::objects::{write, ObjectQuery};
+use super::objects::{write, write_options, ObjectQuery};
 use crate::control_plane::registry::{Registry, RegistryError};
 use crate::control_plane::store::{RedbStore, Store};
 use crate::resources::kinds::{ResourceKind, KINDS};
@@ -233,8 +233,12 @@ fn admission_never_panics() {
     registry.set_service_network("10.96.0.0/16".parse().unwrap());
     registry.ensure_namespaces().unwrap();
     let store = store.as_ref();
-    let query = ObjectQuery::default();
-    let strict = ObjectQuery { field_validation: Some("Strict".into()), ..ObjectQuery::default() };
+    let query = ObjectQuery { field_manager: Some("fuzz".into()), ..ObjectQuery::default() };
+    let strict = ObjectQuery {
+        field_validation: Some("Strict".into()),
+        field_manager: Some("fuzz".into()),
+        ..ObjectQuery::default()
+    };
     let patch_types = [
         "application/json-patch+json",
         "application/merge-patch+json",
@@ -256,6 +260,10 @@ fn admission_never_panics() {
                     }
                 }
                 let bytes = |v: &Value| serde_json::to_vec(v).unwrap();
+                let write = |registry, verb, path: &ObjectPath, q: &ObjectQuery, body: &[u8], content_type| {
+                    let options = write_options(verb, q, content_type, "fuzz/1").unwrap();
+                    write(registry, verb, path, q, body, content_type, options)
+                };
                 let q = if patch_type % 2 == 0 { &query } else { &strict };
                 let answer = write(&registry, "create", &path(kind, None, None), q, &bytes(&first), "");
                 stored.set(stored.get() + usize::from(answer.is_ok()));

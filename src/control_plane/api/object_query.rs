@@ -14,6 +14,10 @@ pub struct ObjectQuery {
     pub dry_run: Option<String>,
     /// Strict: unknown fields are refused (kubectl 1.27+ asks for it).
     pub field_validation: Option<String>,
+    /// Who writes (managedFields' manager); required for an apply.
+    pub field_manager: Option<String>,
+    /// An apply takes fields other managers own.
+    pub force: Option<String>,
     /// DELETE's grace period when no DeleteOptions body carries one.
     pub grace_period_seconds: Option<i64>,
     /// DELETE's propagationPolicy when no DeleteOptions body carries one.

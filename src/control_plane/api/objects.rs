@@ -25,6 +25,7 @@ use super::status::status;
 use crate::control_plane::registry::{DeleteOptions, Part, Registry, RegistryError, WriteOptions};
 use crate::resources::kinds::ResourceKind;
 use crate::resources::table::wants_table;
+use crate::resources::validation::FieldError;
 use crate::resources::{meta, patch, tables};
 
 fn header(headers: &HeaderMap, name: axum::http::header::HeaderName) -> Option<&str> {
@@ -130,12 +131,57 @@ fn respond(
         "get" => get(registry, &path, &query, accept),
         _ => {
             let content_type = header(&headers, axum::http::header::CONTENT_TYPE).unwrap_or("");
-            match write(registry, verb, &path, &query, &body, content_type) {
+            let user_agent = header(&headers, axum::http::header::USER_AGENT).unwrap_or("");
+            let written = write_options(verb, &query, content_type, user_agent)
+                .and_then(|options| write(registry, verb, &path, &query, &body, content_type, options));
+            match written {
                 Ok((code, object)) => (code, Json(object)).into_response(),
                 Err(e) => error_status(&e),
             }
         }
     }
+}
+
+/// The options of a write from its query: who writes (fieldManager, else the User-Agent's product, as
+/// kube-apiserver names a manager), dryRun, fieldValidation, force — checked as PatchOptions are.
+pub(super) fn write_options(
+    verb: &str,
+    query: &ObjectQuery,
+    content_type: &str,
+    user_agent: &str,
+) -> Result<WriteOptions, RegistryError> {
+    let apply = verb == "patch" && crate::control_plane::registry::is_apply(content_type);
+    let force = query.force.is_some();
+    if force && !apply {
+        return Err(RegistryError::InvalidOptions {
+            kind: if verb == "patch" { "PatchOptions" } else { "UpdateOptions" },
+            causes: vec![FieldError {
+                field: "force".into(),
+                message: "Forbidden: may not be specified for non-apply patch".into(),
+            }],
+        });
+    }
+    let given = query.field_manager.clone().filter(|m| !m.is_empty());
+    if apply && given.is_none() {
+        return Err(RegistryError::field_manager_required());
+    }
+    if given.as_ref().is_some_and(|m| m.len() > 128) {
+        return Err(RegistryError::InvalidOptions {
+            kind: if verb == "patch" { "PatchOptions" } else { "UpdateOptions" },
+            causes: vec![FieldError {
+                field: "fieldManager".into(),
+                message: "Too long: may not be more than 128 bytes".into(),
+            }],
+        });
+    }
+    let product = user_agent.split('/').next().unwrap_or("").trim();
+    let field_manager = given.or_else(|| (!product.is_empty()).then(|| product.chars().take(128).collect()));
+    Ok(WriteOptions {
+        dry_run: query.dry_run.as_deref() == Some("All"),
+        strict_fields: query.field_validation.as_deref() == Some("Strict"),
+        field_manager,
+        force: crate::resources::go_bool::query_flag(query.force.as_deref()),
+    })
 }
 
 /// A create, update, patch or delete through the registry: the answer's code and object.
@@ -146,12 +192,9 @@ pub(super) fn write(
     query: &ObjectQuery,
     body: &[u8],
     content_type: &str,
+    options: WriteOptions,
 ) -> Result<(StatusCode, Value), RegistryError> {
     let (kind, namespace, name) = (path.kind, path.namespace.as_deref(), path.name.as_deref().unwrap_or(""));
-    let options = WriteOptions {
-        dry_run: query.dry_run.as_deref() == Some("All"),
-        strict_fields: query.field_validation.as_deref() == Some("Strict"),
-    };
     let part = if path.subresource.as_deref() == Some("status") { Part::Status } else { Part::Object };
     match verb {
         "create" => registry.create(kind, namespace, parse_body(body)?, options).map(|o| (StatusCode::CREATED, o)),

@@ -4,8 +4,9 @@
 use serde_json::{json, Value};
 
 use super::admit::{admit, strict_fields, well_formed};
+use super::managed_fields::Tracking;
 use super::strategy::for_kind;
-use super::{client_form, stored_form, Registry, RegistryError, WriteOptions};
+use super::{client_form, stored_form, Part, Registry, RegistryError, WriteOptions};
 use crate::resources::kinds::ResourceKind;
 use crate::resources::meta;
 
@@ -17,6 +18,19 @@ impl Registry {
         namespace: Option<&str>,
         object: Value,
         options: WriteOptions,
+    ) -> Result<Value, RegistryError> {
+        self.create_tracked(kind, namespace, object, &options, Tracking::Update)
+    }
+
+    /// Create, its managed fields those of an update by the writer (`Tracking::Update`) or those an
+    /// apply made.
+    pub(super) fn create_tracked(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: Option<&str>,
+        object: Value,
+        options: &WriteOptions,
+        tracking: Tracking,
     ) -> Result<Value, RegistryError> {
         let strategy = for_kind(kind);
         let mut object = stored_form(kind, object);
@@ -39,6 +53,7 @@ impl Registry {
         let ctx = self.context();
         strategy.spec_defaults(kind, &mut object);
         strategy.prepare_for_create(&ctx, &mut object);
+        self.track(kind, None, &mut object, options, Part::Object, tracking)?;
         let name = meta::name(&object).unwrap_or_default().to_string();
         if options.dry_run {
             return Ok(client_form(kind, object));

@@ -32,6 +32,12 @@ pub enum RegistryError {
         describe(kind, name)
     )]
     Conflict { kind: &'static ResourceKind, name: String },
+    /// An apply would change fields other managers own (server-side apply's conflict).
+    #[error("{}", .0.message())]
+    ApplyConflict(super::field_manager::Conflicts),
+    /// The request's options (PatchOptions, …) are invalid: `kind` names them.
+    #[error("{kind}.meta.k8s.io \"\" is invalid: {}", joined(causes))]
+    InvalidOptions { kind: &'static str, causes: Vec<FieldError> },
     /// A precondition other than the resourceVersion failed (a uid, a pod already bound).
     #[error("{0}")]
     Precondition(String),
@@ -77,9 +83,11 @@ impl RegistryError {
         match self {
             RegistryError::BadRequest(_) => 400,
             RegistryError::NotFound { .. } => 404,
-            RegistryError::AlreadyExists { .. } | RegistryError::Conflict { .. } | RegistryError::Precondition(_) => {
-                409
-            }
+            RegistryError::AlreadyExists { .. }
+            | RegistryError::Conflict { .. }
+            | RegistryError::Precondition(_)
+            | RegistryError::ApplyConflict(_) => 409,
+            RegistryError::InvalidOptions { .. } => 422,
             RegistryError::UnsupportedPatch(_) => 415,
             RegistryError::Invalid { .. } | RegistryError::PatchInvalid(_) => 422,
             RegistryError::NoSpace(_) => 507,
@@ -93,7 +101,10 @@ impl RegistryError {
             RegistryError::BadRequest(_) => "BadRequest",
             RegistryError::NotFound { .. } => "NotFound",
             RegistryError::AlreadyExists { .. } => "AlreadyExists",
-            RegistryError::Conflict { .. } | RegistryError::Precondition(_) => "Conflict",
+            RegistryError::Conflict { .. } | RegistryError::Precondition(_) | RegistryError::ApplyConflict(_) => {
+                "Conflict"
+            }
+            RegistryError::InvalidOptions { .. } => "Invalid",
             RegistryError::UnsupportedPatch(_) => "UnsupportedMediaType",
             RegistryError::Invalid { .. } | RegistryError::PatchInvalid(_) => "Invalid",
             RegistryError::NoSpace(_) => "InsufficientStorage",
@@ -103,12 +114,40 @@ impl RegistryError {
 
     /// The Status' details: for a validation failure, the object and each field's cause.
     pub fn details(&self) -> Option<Value> {
+        if let RegistryError::ApplyConflict(conflicts) = self {
+            let causes: Vec<Value> = conflicts
+                .0
+                .iter()
+                .map(|(manager, field)| {
+                    json!({"type": "FieldManagerConflict", "message": format!("conflict with {manager}"), "field": field})
+                })
+                .collect();
+            return Some(json!({"causes": causes}));
+        }
+        if let RegistryError::InvalidOptions { kind, causes } = self {
+            let causes: Vec<Value> = causes
+                .iter()
+                .map(|e| json!({"reason": "FieldValueInvalid", "message": e.message, "field": e.field}))
+                .collect();
+            return Some(json!({"group": "meta.k8s.io", "kind": kind, "causes": causes}));
+        }
         let RegistryError::Invalid { kind, name, causes } = self else { return None };
         let causes: Vec<Value> = causes
             .iter()
             .map(|e| json!({"reason": "FieldValueInvalid", "message": e.message, "field": e.field}))
             .collect();
         Some(json!({"name": name, "group": kind.group, "kind": kind.kind, "causes": causes}))
+    }
+
+    /// An apply without a fieldManager: kube-apiserver's PatchOptions validation.
+    pub fn field_manager_required() -> Self {
+        RegistryError::InvalidOptions {
+            kind: "PatchOptions",
+            causes: vec![FieldError {
+                field: "fieldManager".into(),
+                message: "Required value: is required for apply patch".into(),
+            }],
+        }
     }
 
     pub fn is_not_found(&self) -> bool {

@@ -8,12 +8,15 @@
 //! authentication, authorization and encodings stay with the HTTP layer.
 
 mod admit;
+mod apply;
 pub mod bind;
 mod create;
 mod delete;
 mod error;
+pub mod field_manager;
 mod guaranteed;
 pub mod kinds;
+mod managed_fields;
 mod scale;
 pub mod served_form;
 pub mod service_allocation;
@@ -30,6 +33,7 @@ use serde_json::{json, Value};
 use crate::control_plane::store::{Store, StoreError};
 use crate::resources::kinds::ResourceKind;
 
+pub use apply::is_apply;
 pub use delete::{DeleteOptions, Preconditions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
 pub use error::RegistryError;
 pub use guaranteed::patch_has_precondition;
@@ -41,11 +45,22 @@ pub use update::{Part, Patched};
 pub const DEFAULT_SERVICE_NETWORK: &str = "10.96.0.0/12";
 
 /// How a write is made: `dry_run` checks and answers without storing; `strict_fields` refuses fields
-/// the kind does not have (fieldValidation=Strict).
-#[derive(Debug, Clone, Copy, Default)]
+/// the kind does not have (fieldValidation=Strict); `field_manager` is who writes (the request's
+/// fieldManager or its User-Agent's product; the server's own writes at start name none and are not
+/// tracked); `force` lets an apply take fields other managers own.
+#[derive(Debug, Clone, Default)]
 pub struct WriteOptions {
     pub dry_run: bool,
     pub strict_fields: bool,
+    pub field_manager: Option<String>,
+    pub force: bool,
+}
+
+impl WriteOptions {
+    /// The options of a writer that names itself `manager`.
+    pub fn by(manager: &str) -> Self {
+        WriteOptions { field_manager: Some(manager.to_string()), ..Default::default() }
+    }
 }
 
 /// What a strategy's hooks may read: the store and the server's admission settings.

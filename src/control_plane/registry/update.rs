@@ -5,7 +5,9 @@
 use serde_json::{json, Value};
 
 use super::admit::{admit, finalizers, strict_fields, well_formed};
+use super::apply::is_apply;
 use super::guaranteed::{self, guaranteed};
+use super::managed_fields::Tracking;
 use super::strategy::{for_kind, Strategy};
 use super::{client_form, served, stored_form, Registry, RegistryError, WriteOptions};
 use crate::control_plane::store::Stored;
@@ -17,6 +19,14 @@ use crate::resources::{meta, patch};
 pub struct Patched {
     pub object: Value,
     pub created: bool,
+}
+
+/// The object a patch writes, as read: at `revision`.
+pub(super) struct Target<'a> {
+    pub kind: &'static ResourceKind,
+    pub namespace: Option<&'a str>,
+    pub name: &'a str,
+    pub revision: u64,
 }
 
 /// Which part of the object a write replaces: the object (its status kept, for kinds with a status
@@ -53,7 +63,8 @@ impl Registry {
             well_formed(kind, &new)?;
             strict_fields(kind, options.strict_fields, &new)?;
             let merged = merge_update(kind, for_kind(kind), &old, new.clone(), part);
-            self.write_update(kind, namespace, name, &old, merged, existing.revision, false, part, options)
+            let at = (existing.revision, false);
+            self.write_update(kind, namespace, name, &old, merged, at, part, &options, Tracking::Update)
         })
     }
 
@@ -71,7 +82,12 @@ impl Registry {
         options: WriteOptions,
     ) -> Result<Patched, RegistryError> {
         let precondition = guaranteed::patch_has_precondition(body, content_type);
-        guaranteed(precondition, || self.patch_once(kind, namespace, name, body, content_type, part, options))
+        guaranteed(precondition, || {
+            if is_apply(content_type) {
+                return self.apply_once(kind, namespace, name, body, part, &options);
+            }
+            self.patch_once(kind, namespace, name, body, content_type, part, &options)
+        })
     }
 
     /// One attempt of a patch: read, patch, write at the revision read.
@@ -84,28 +100,9 @@ impl Registry {
         body: &[u8],
         content_type: &str,
         part: Part,
-        options: WriteOptions,
+        options: &WriteOptions,
     ) -> Result<Patched, RegistryError> {
-        let existing = match self.existing(kind, namespace, name) {
-            Ok(s) => s,
-            Err(e) if e.is_not_found() && content_type.starts_with("application/apply-patch+yaml") => {
-                let mut object = patch::apply(&json!({}), body, content_type)
-                    .map_err(|e| RegistryError::BadRequest(e.to_string()))?;
-                well_formed(kind, &object)?;
-                // The object is the one the request names (and was authorized for), whatever the body says.
-                if meta::name(&object).is_some_and(|n| n != name) {
-                    return Err(name_mismatch());
-                }
-                object["metadata"]["name"] = json!(name);
-                return match self.create(kind, namespace, object, options) {
-                    Ok(object) => Ok(Patched { object, created: true }),
-                    // Created meanwhile by another write: apply to that one.
-                    Err(e) if e.already_exists() => Err(RegistryError::Conflict { kind, name: name.into() }),
-                    Err(e) => Err(e),
-                };
-            }
-            Err(e) => return Err(e),
-        };
+        let existing = self.existing(kind, namespace, name)?;
         let old = served(kind, &existing.value, existing.revision);
         let patched = patch::apply(&old, body, content_type).map_err(|e| match e {
             patch::PatchError::Unsupported(t) => RegistryError::UnsupportedPatch(t),
@@ -114,7 +111,23 @@ impl Registry {
         if meta::resource_version(&patched).is_some_and(|given| given != existing.revision) {
             return Err(RegistryError::Conflict { kind, name: name.into() });
         }
-        // The patch applies to what the client reads; the result is checked and merged as the store keeps it.
+        let target = Target { kind, namespace, name, revision: existing.revision };
+        self.write_patched(&target, old, patched, part, options, Tracking::Update)
+    }
+
+    /// Write a patch's result (`patched`, made from `old`, both as the client reads them) over the
+    /// object read at `target.revision`: checked and merged as the store keeps it; nothing is written when
+    /// it changes nothing.
+    pub(super) fn write_patched(
+        &self,
+        target: &Target,
+        old: Value,
+        patched: Value,
+        part: Part,
+        options: &WriteOptions,
+        tracking: Tracking,
+    ) -> Result<Patched, RegistryError> {
+        let kind = target.kind;
         let (old, patched) = (stored_form(kind, old), stored_form(kind, patched));
         well_formed(kind, &patched)?;
         strict_fields(kind, options.strict_fields, &patched)?;
@@ -125,8 +138,9 @@ impl Registry {
             meta::strip_resource_version(&mut b);
             a == b
         };
-        let object =
-            self.write_update(kind, namespace, name, &old, merged, existing.revision, unchanged, part, options)?;
+        let at = (target.revision, unchanged);
+        let (namespace, name) = (target.namespace, target.name);
+        let object = self.write_update(kind, namespace, name, &old, merged, at, part, options, tracking)?;
         Ok(Patched { object, created: false })
     }
 
@@ -144,24 +158,28 @@ impl Registry {
         }
     }
 
+    /// Write `merged` over `old` (stored at `expected`; `unchanged` when the write changes nothing).
     #[allow(clippy::too_many_arguments)]
-    fn write_update(
+    pub(super) fn write_update(
         &self,
         kind: &'static ResourceKind,
         namespace: Option<&str>,
         name: &str,
         old: &Value,
         merged: Value,
-        expected: u64,
-        unchanged: bool,
+        (expected, unchanged): (u64, bool),
         part: Part,
-        options: WriteOptions,
+        options: &WriteOptions,
+        tracking: Tracking,
     ) -> Result<Value, RegistryError> {
         if meta::name(&merged) != Some(name) {
             return Err(RegistryError::invalid(kind, name, "metadata.name", "field is immutable"));
         }
         let strategy = for_kind(kind);
         let mut object = admit(self.store(), kind, strategy, namespace, merged)?;
+        if !unchanged {
+            self.track(kind, Some(old), &mut object, options, part, tracking)?;
+        }
         let deleting = object.pointer("/metadata/deletionTimestamp").is_some();
         if deleting {
             if let Some(added) = finalizers(&object).into_iter().find(|f| !finalizers(old).contains(f)) {
@@ -192,7 +210,7 @@ impl Registry {
 }
 
 /// A body that names another object than the request.
-fn name_mismatch() -> RegistryError {
+pub(super) fn name_mismatch() -> RegistryError {
     RegistryError::BadRequest("the name of the object does not match the name on the URL".into())
 }
 

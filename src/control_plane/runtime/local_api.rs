@@ -11,6 +11,9 @@ use crate::control_plane::registry::{DeleteOptions, Part, Preconditions, Registr
 use crate::resources::kinds::ResourceKind;
 use crate::resources::meta;
 
+/// The field manager the controllers write as (kube-controller-manager's own name for itself).
+pub const CONTROLLER_MANAGER: &str = "kube-controller-manager";
+
 /// The user kube-controller-manager runs as (events and leases name it).
 pub const CONTROLLER_MANAGER_USER: &str = "system:kube-controller-manager";
 
@@ -40,7 +43,10 @@ impl LocalApi {
 
     pub async fn create(&self, kind: &'static ResourceKind, object: &Value) -> Result<Value, RegistryError> {
         let object = object.clone();
-        self.call(move |r| r.create(kind, namespace_of(&object).as_deref(), object, WriteOptions::default())).await
+        self.call(move |r| {
+            r.create(kind, namespace_of(&object).as_deref(), object, WriteOptions::by(CONTROLLER_MANAGER))
+        })
+        .await
     }
 
     pub async fn get(
@@ -63,7 +69,7 @@ impl LocalApi {
         let object = object.clone();
         let name = meta::name(&object).unwrap_or_default().to_string();
         self.call(move |r| {
-            r.update(kind, namespace_of(&object).as_deref(), &name, object, part, WriteOptions::default())
+            r.update(kind, namespace_of(&object).as_deref(), &name, object, part, WriteOptions::by(CONTROLLER_MANAGER))
         })
         .await
     }
@@ -80,7 +86,7 @@ impl LocalApi {
         let body = serde_json::to_vec(patch).expect("json");
         self.call(move |r| {
             let merge = "application/merge-patch+json";
-            r.patch(kind, namespace.as_deref(), &name, &body, merge, Part::Object, WriteOptions::default())
+            r.patch(kind, namespace.as_deref(), &name, &body, merge, Part::Object, WriteOptions::by(CONTROLLER_MANAGER))
                 .map(|patched| patched.object)
         })
         .await
