@@ -19,16 +19,20 @@ pub fn wants_table(accept: Option<&str>) -> bool {
     accept.is_some_and(|a| a.split(',').any(|part| part.contains("as=Table")))
 }
 
-/// The row's object as ?includeObject= says: None, Object, or Metadata (the default).
+/// The row's object as ?includeObject= says: None, Object, or Metadata (the default). A row's metadata
+/// leaves out managedFields (kube-apiserver keeps them there): no Table reader uses them, and at 1000
+/// nodes they would be most of what `kubectl get nodes` downloads and decodes.
 fn row_object(object: &Value, include: Option<&str>) -> Value {
     match include {
         Some("None") => Value::Null,
         Some("Object") => object.clone(),
-        _ => json!({
-            "kind": "PartialObjectMetadata",
-            "apiVersion": "meta.k8s.io/v1",
-            "metadata": object.get("metadata").cloned().unwrap_or_else(|| json!({})),
-        }),
+        _ => {
+            let mut metadata = object.get("metadata").cloned().unwrap_or_else(|| json!({}));
+            if let Some(fields) = metadata.as_object_mut() {
+                fields.remove("managedFields");
+            }
+            json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata})
+        }
     }
 }
 

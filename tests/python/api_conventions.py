@@ -7,6 +7,7 @@ Prints `ok <check>` per check; any failure raises.
     target/pyclient/bin/python tests/python/api_conventions.py KUBECONFIG
 """
 
+import base64
 import json
 import sys
 import threading
@@ -201,6 +202,50 @@ def server_side_apply(core):
     ok("creates and patches record Update managers that applies conflict with")
 
 
+def pagination(core):
+    for i in range(5):
+        core.create_namespaced_config_map(NS, client.V1ConfigMap(metadata=meta(f"page-{i}", paged="yes"), data={}))
+    first = core.list_namespaced_config_map(NS, limit=2, label_selector="paged=yes")
+    assert [c.metadata.name for c in first.items] == ["page-0", "page-1"], first.items
+    assert first.metadata._continue and first.metadata.remaining_item_count is None, first.metadata
+    core.create_namespaced_config_map(NS, client.V1ConfigMap(metadata=meta("page-9", paged="yes"), data={}))
+    core.delete_namespaced_config_map("page-3", NS)
+    names, token = [], first.metadata._continue
+    while token:
+        page = core.list_namespaced_config_map(NS, limit=2, label_selector="paged=yes", _continue=token)
+        assert page.metadata.resource_version == first.metadata.resource_version, "one revision for all pages"
+        names += [c.metadata.name for c in page.items]
+        token = page.metadata._continue
+    assert names == ["page-2", "page-3", "page-4"], f"the list as it was at the first page: {names}"
+    unfiltered = core.list_namespaced_config_map(NS, limit=1)
+    total = len(core.list_namespaced_config_map(NS).items)
+    assert unfiltered.metadata.remaining_item_count == total - 1, (unfiltered.metadata, total)
+    forged = base64.urlsafe_b64encode(json.dumps({"v": "meta.k8s.io/v1", "rv": 1, "start": "x"}).encode()).decode()
+    code, status = api_error(core.list_namespaced_config_map, NS, limit=2, _continue=forged)
+    assert code == 410 and status["reason"] == "Expired", (code, status)
+    ok("limit and continue page one revision; remainingItemCount; an expired token is 410")
+
+
+def delete_collection(core):
+    for i in range(3):
+        core.create_namespaced_config_map(NS, client.V1ConfigMap(metadata=meta(f"sweep-{i}", sweep="yes"), data={}))
+    core.create_namespaced_config_map(NS, client.V1ConfigMap(metadata=meta("keep", sweep="no"), data={}))
+    core.delete_collection_namespaced_config_map(NS, label_selector="sweep=yes")
+    left = [c.metadata.name for c in core.list_namespaced_config_map(NS, label_selector="sweep").items]
+    assert left == ["keep"], left
+    resources = {r.name: r for r in core.get_api_resources().resources}
+    assert "deletecollection" in resources["configmaps"].verbs, resources["configmaps"].verbs
+    assert "deletecollection" not in resources["namespaces"].verbs
+    for sub, verbs in [("pods/log", ["get"]), ("pods/exec", ["create", "get"]), ("pods/binding", ["create"]),
+                       ("pods/portforward", ["create", "get"]), ("pods/status", ["get", "patch", "update"])]:
+        assert sorted(resources[sub].verbs) == verbs, (sub, resources[sub].verbs)
+    api = client.ApiClient()
+    for path in ["/api/", "/apis/"]:
+        data, code, _ = api.call_api(path, "GET", auth_settings=["BearerToken"], _preload_content=False)
+        assert code == 200 and json.loads(data.data)["kind"] in ("APIVersions", "APIGroupList"), (path, code)
+    ok("deletecollection by label; discovery lists subresources and verbs; /api/ and /apis/")
+
+
 def main(kubeconfig):
     config.load_kube_config(config_file=kubeconfig)
     core, apps, batch = client.CoreV1Api(), client.AppsV1Api(), client.BatchV1Api()
@@ -210,6 +255,8 @@ def main(kubeconfig):
     concurrent_writes(core, apps, batch)
     delete_preconditions(core)
     server_side_apply(core)
+    pagination(core)
+    delete_collection(core)
 
 
 if __name__ == "__main__":

@@ -90,30 +90,44 @@ fn served(group: &str, version: &str) -> Vec<(&'static ResourceKind, bool)> {
     kinds.chain(REVIEW_RESOURCES.iter().filter(at).map(|k| (k, false))).collect()
 }
 
-fn verbs(stored: bool) -> &'static [&'static str] {
-    if stored {
-        &VERBS
-    } else {
-        &["create"]
+fn verbs(kind: &ResourceKind, stored: bool) -> Vec<&'static str> {
+    if !stored {
+        return vec!["create"];
     }
+    let mut verbs = VERBS.to_vec();
+    if super::objects::serves_delete_collection(kind) {
+        verbs.insert(2, "deletecollection");
+    }
+    verbs
 }
 
 /// (group, version, kind).
 type GroupVersionKind = (&'static str, &'static str, &'static str);
 
-/// Every listed subresource takes these.
-const SUBRESOURCE_VERBS: [&str; 3] = ["get", "patch", "update"];
+/// What a status or scale subresource takes.
+const READ_WRITE: &[&str] = &["get", "patch", "update"];
 
-/// The subresources discovery lists for a resource, each with the (group, version, kind) it answers with
-/// when that is not the resource's own: `status`, and `scale` (autoscaling/v1 Scale) for the kinds
-/// scale.rs serves, which kubectl autoscale looks for before it builds an autoscaler.
-fn subresources(r: &ResourceKind) -> Vec<(&'static str, Option<GroupVersionKind>)> {
+/// A listed subresource: its name, the (group, version, kind) it answers with when that is not the
+/// resource's own, and its verbs.
+type Subresource = (&'static str, Option<GroupVersionKind>, &'static [&'static str]);
+
+/// The subresources discovery lists for a resource, as kube-apiserver lists them: `status`, `scale`
+/// (autoscaling/v1 Scale) for the kinds scale.rs serves (kubectl autoscale looks for it), and a pod's
+/// binding, log, exec, attach and portforward. (eviction comes with the eviction API.)
+fn subresources(r: &ResourceKind) -> Vec<Subresource> {
     let mut out = Vec::new();
-    if r.status {
-        out.push(("status", None));
+    if r.kind == "Pod" && r.group.is_empty() {
+        out.push(("attach", Some(("", "v1", "PodAttachOptions")), &["create", "get"][..]));
+        out.push(("binding", Some(("", "v1", "Binding")), &["create"][..]));
+        out.push(("exec", Some(("", "v1", "PodExecOptions")), &["create", "get"][..]));
+        out.push(("log", None, &["get"][..]));
+        out.push(("portforward", Some(("", "v1", "PodPortForwardOptions")), &["create", "get"][..]));
     }
     if crate::control_plane::registry::serves_scale(r.kind) {
-        out.push(("scale", Some(("autoscaling", "v1", "Scale"))));
+        out.push(("scale", Some(("autoscaling", "v1", "Scale")), READ_WRITE));
+    }
+    if r.status {
+        out.push(("status", None, READ_WRITE));
     }
     out
 }
@@ -128,17 +142,17 @@ pub fn resources(group: &str, version: &str) -> Response {
     for (r, stored) in served {
         let mut resource = json!({
             "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
-            "verbs": verbs(stored),
+            "verbs": verbs(r, stored),
         });
         if stored {
             resource["shortNames"] = json!(r.short_names);
             resource["categories"] = json!(r.categories);
         }
         resources.push(resource);
-        for (subresource, answers_with) in subresources(r) {
+        for (subresource, answers_with, verbs) in subresources(r) {
             let mut entry = json!({
                 "name": format!("{}/{subresource}", r.plural), "singularName": "", "namespaced": r.namespaced,
-                "kind": r.kind, "verbs": SUBRESOURCE_VERBS,
+                "kind": r.kind, "verbs": verbs,
             });
             if let Some((group, version, kind)) = answers_with {
                 entry["group"] = json!(group);
@@ -177,17 +191,17 @@ fn group_discovery(group: &str, versions: &[&str]) -> Value {
                     let response_kind = json!({"group": group, "version": version, "kind": r.kind});
                     let subresources: Vec<Value> = subresources(r)
                         .into_iter()
-                        .map(|(subresource, answers_with)| {
+                        .map(|(subresource, answers_with, verbs)| {
                             let kind = answers_with.map_or(
                                 response_kind.clone(),
                                 |(group, version, kind)| json!({"group": group, "version": version, "kind": kind}),
                             );
-                            json!({"subresource": subresource, "responseKind": kind, "verbs": SUBRESOURCE_VERBS})
+                            json!({"subresource": subresource, "responseKind": kind, "verbs": verbs})
                         })
                         .collect();
                     json!({
                         "resource": r.plural, "responseKind": response_kind, "singularResource": r.singular,
-                        "scope": if r.namespaced { "Namespaced" } else { "Cluster" }, "verbs": verbs(stored),
+                        "scope": if r.namespaced { "Namespaced" } else { "Cluster" }, "verbs": verbs(r, stored),
                         "shortNames": r.short_names, "categories": r.categories, "subresources": subresources,
                     })
                 })

@@ -10,6 +10,11 @@ pub struct ObjectQuery {
     pub list: ListQuery,
     pub watch: Option<String>,
     pub resource_version: Option<String>,
+    /// A list's page size.
+    pub limit: Option<usize>,
+    /// The token of a list's next page.
+    #[serde(rename = "continue")]
+    pub continue_token: Option<String>,
     pub timeout_seconds: Option<u64>,
     pub dry_run: Option<String>,
     /// Strict: unknown fields are refused (kubectl 1.27+ asks for it).

@@ -17,12 +17,13 @@ use serde_json::{json, Value};
 use super::authz::authorize;
 use super::error_status::error_status;
 use super::identity::Identity;
+use super::list_pages::{list_metadata, PageError};
 use super::list_query::bad_selector;
 use super::object_path::ObjectPath;
 pub use super::object_query::ObjectQuery;
 use super::state::ApiState;
 use super::status::status;
-use crate::control_plane::registry::{DeleteOptions, Part, Registry, RegistryError, WriteOptions};
+use crate::control_plane::registry::{served, DeleteOptions, Part, Registry, RegistryError, WriteOptions};
 use crate::resources::kinds::ResourceKind;
 use crate::resources::table::wants_table;
 use crate::resources::validation::FieldError;
@@ -82,6 +83,7 @@ fn respond(
         (&Method::PUT, true) => "update",
         (&Method::PATCH, true) => "patch",
         (&Method::DELETE, true) => "delete",
+        (&Method::DELETE, false) if serves_delete_collection(kind) => "deletecollection",
         _ => {
             return status(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -127,8 +129,12 @@ fn respond(
             Ok(slot) => super::watch_stream::watch(&state, kind, path.namespace.as_deref(), &query, accept, slot),
             Err(refused) => refused.response(),
         },
-        "list" => list(registry, kind, path.namespace.as_deref(), &query, accept),
+        "list" => list(&state, kind, path.namespace.as_deref(), &query, accept),
         "get" => get(registry, &path, &query, accept),
+        "deletecollection" => match delete_collection(registry, kind, path.namespace.as_deref(), &query, &body) {
+            Ok(list) => super::protobuf::answer(accept, StatusCode::OK, list),
+            Err(e) => error_status(&e),
+        },
         _ => {
             let content_type = header(&headers, axum::http::header::CONTENT_TYPE).unwrap_or("");
             let user_agent = header(&headers, axum::http::header::USER_AGENT).unwrap_or("");
@@ -207,28 +213,65 @@ pub(super) fn write(
             let code = if patched.created { StatusCode::CREATED } else { StatusCode::OK };
             Ok((code, patched.object))
         }
-        _ => {
-            let mut options: DeleteOptions = if body.is_empty() {
-                DeleteOptions::default()
-            } else {
-                serde_json::from_slice(body).unwrap_or_default()
-            };
-            options.grace_period_seconds = options.grace_period_seconds.or(query.grace_period_seconds);
-            options.propagation_policy = options.propagation_policy.or(query.propagation_policy.clone());
-            if query.dry_run.is_some() {
-                options.dry_run.extend(query.dry_run.clone());
-            }
-            registry.delete(kind, namespace, name, options).map(|o| (StatusCode::OK, o))
+        _ => registry.delete(kind, namespace, name, delete_options(query, body)).map(|o| (StatusCode::OK, o)),
+    }
+}
+
+/// A delete's options: its DeleteOptions body, and what the query says where the body does not.
+fn delete_options(query: &ObjectQuery, body: &[u8]) -> DeleteOptions {
+    let mut options: DeleteOptions =
+        if body.is_empty() { DeleteOptions::default() } else { serde_json::from_slice(body).unwrap_or_default() };
+    options.grace_period_seconds = options.grace_period_seconds.or(query.grace_period_seconds);
+    options.propagation_policy = options.propagation_policy.or(query.propagation_policy.clone());
+    if query.dry_run.is_some() {
+        options.dry_run.extend(query.dry_run.clone());
+    }
+    options
+}
+
+/// Whether DELETE on a collection is served for `kind`: as kube-apiserver 1.30, for every kind but
+/// namespaces (a namespace is only ever deleted by name) and services.
+pub fn serves_delete_collection(kind: &ResourceKind) -> bool {
+    !(kind.group.is_empty() && matches!(kind.kind, "Namespace" | "Service"))
+}
+
+/// DELETE of a collection: every object the selectors keep, each deleted as a delete by name would
+/// delete it (finalizers, graceful deletion, propagation); the answer lists them as deleted or marked.
+fn delete_collection(
+    registry: &Registry,
+    kind: &'static ResourceKind,
+    namespace: Option<&str>,
+    query: &ObjectQuery,
+    body: &[u8],
+) -> Result<Value, RegistryError> {
+    let filter = query.list.filter().map_err(|e| RegistryError::BadRequest(e.to_string()))?;
+    let (items, revision) = registry.list(kind, namespace)?;
+    let options = delete_options(query, body);
+    let mut deleted = Vec::new();
+    for item in items.iter().filter(|o| filter.keeps(o)) {
+        let item_namespace = item.pointer("/metadata/namespace").and_then(Value::as_str);
+        let name = meta::name(item).unwrap_or_default();
+        match registry.delete(kind, item_namespace, name, options.clone()) {
+            Ok(object) => deleted.push(object),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
         }
     }
+    Ok(json!({
+        "apiVersion": kind.api_version(),
+        "kind": format!("{}List", kind.kind),
+        "metadata": {"resourceVersion": revision.to_string()},
+        "items": deleted,
+    }))
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, RegistryError> {
     serde_json::from_slice(body).map_err(|e| RegistryError::BadRequest(format!("the body is not valid JSON: {e}")))
 }
 
+/// A list, in pages when the client asks for a `limit` (list_pages.rs).
 fn list(
-    registry: &Registry,
+    state: &ApiState,
     kind: &'static ResourceKind,
     namespace: Option<&str>,
     query: &ObjectQuery,
@@ -238,19 +281,36 @@ fn list(
         Ok(f) => f,
         Err(e) => return bad_selector(e),
     };
-    let (items, revision) = match registry.list(kind, namespace) {
-        Ok(r) => r,
+    let selector = |s: &Option<String>| s.clone().unwrap_or_default();
+    let (labels, fields) = (selector(&query.list.label_selector), selector(&query.list.field_selector));
+    let scope = format!("{}/{}|{}|{labels}|{fields}", kind.group, kind.plural, namespace.unwrap_or(""));
+    let counted = labels.is_empty() && fields.is_empty();
+    // Only what a selector needs is parsed before paging; the page's items are parsed for the answer.
+    let read = || {
+        let (items, revision) = state.registry.list_stored(kind, namespace)?;
+        let kept = if counted {
+            items
+        } else {
+            items.into_iter().filter(|s| filter.keeps(&served(kind, &s.value, s.revision))).collect()
+        };
+        Ok::<_, RegistryError>((kept, revision))
+    };
+    let page = match state.pages.page(&scope, query.limit, query.continue_token.as_deref(), counted, read) {
+        Ok(Ok(page)) => page,
+        Ok(Err(e @ PageError::Expired)) => return status(StatusCode::GONE, "Expired", e.to_string()),
+        Ok(Err(e)) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
         Err(e) => return error_status(&e),
     };
-    let objects: Vec<Value> = items.into_iter().filter(|o| filter.keeps(o)).collect();
+    let objects: Vec<Value> = page.items.iter().map(|s| served(kind, &s.value, s.revision)).collect();
     if wants_table(accept) {
-        return Json(tables::table(kind.kind, &objects, revision, query.list.include_object.as_deref()))
-            .into_response();
+        let mut table = tables::table(kind.kind, &objects, page.revision, query.list.include_object.as_deref());
+        table["metadata"] = list_metadata(&page);
+        return Json(table).into_response();
     }
     let list = json!({
         "apiVersion": kind.api_version(),
         "kind": format!("{}List", kind.kind),
-        "metadata": {"resourceVersion": revision.to_string()},
+        "metadata": list_metadata(&page),
         "items": objects,
     });
     super::protobuf::answer(accept, StatusCode::OK, list)

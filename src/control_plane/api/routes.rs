@@ -41,6 +41,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api", get(discovery::api_versions))
         .route("/apis", get(discovery::groups))
+        // With a trailing slash too, as kube-apiserver answers them.
+        .route("/api/", get(discovery::api_versions))
+        .route("/apis/", get(discovery::groups))
         .route("/openapi/v2", get(openapi_v2))
         .route("/openapi/v3", get(openapi_v3_index))
         .route("/openapi/v3/{*gv}", get(openapi_v3))

@@ -23,6 +23,8 @@ pub struct ApiState {
     node_api_client: std::sync::OnceLock<Result<crate::bootstrap::pki::Issued, String>>,
     /// Concurrent watches per identity.
     pub watch_quota: Arc<super::watch_quota::WatchQuota>,
+    /// The lists whose later pages clients may still ask for.
+    pub pages: super::list_pages::ListPages,
 }
 
 /// Events a watch can resume from without relisting.
@@ -45,6 +47,7 @@ impl ApiState {
             watch,
             node_api_client: Default::default(),
             watch_quota: Default::default(),
+            pages: Default::default(),
         })
     }
 

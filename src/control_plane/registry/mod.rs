@@ -138,6 +138,16 @@ impl Registry {
         Ok((items.iter().map(|s| served(kind, &s.value, s.revision)).collect(), revision))
     }
 
+    /// Every stored object of `kind` (in `namespace`, or all), unparsed, in key order, and the revision
+    /// the list was read at: for answers that parse only what they serve (a list's page).
+    pub fn list_stored(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: Option<&str>,
+    ) -> Result<(Vec<crate::control_plane::store::Stored>, u64), RegistryError> {
+        self.store.list(&kind.prefix(namespace)).map_err(|e| RegistryError::from_store(kind, "", e))
+    }
+
     /// The namespaces every cluster has, made when missing.
     pub fn ensure_namespaces(&self) -> Result<(), RegistryError> {
         let namespaces = crate::resources::kinds::served("", "namespaces");
