@@ -41,7 +41,7 @@ pub fn start_over(store: Arc<dyn Store>) -> Server {
     start_inner(false, None, Some(store))
 }
 
-/// The same server with the controller manager running beside it (as `kubeboot server` runs it).
+/// The same server with the whole controller manager running beside it (as `kubeboot server` runs it).
 #[allow(dead_code)]
 pub fn start_with_controllers() -> Server {
     start_inner(true, None, None)
@@ -70,10 +70,16 @@ fn start_inner(controllers: bool, store_path: Option<&Path>, store: Option<Arc<d
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async move {
-            if controllers {
-                let all = kubeboot::control_plane::controllers::all("10.244.0.0/16".parse().unwrap());
-                tokio::spawn(kubeboot::control_plane::runtime::run(served.clone(), all));
-            }
+            // Without the controller manager, the namespace controller still runs: a namespace's
+            // deletion is part of the API's behaviour (kubectl waits for it).
+            let reconcilers = if controllers {
+                kubeboot::control_plane::controllers::all("10.244.0.0/16".parse().unwrap())
+            } else {
+                let namespace: std::sync::Arc<dyn kubeboot::control_plane::runtime::Reconciler> =
+                    std::sync::Arc::new(kubeboot::control_plane::controllers::namespace::NamespaceController);
+                vec![namespace]
+            };
+            tokio::spawn(kubeboot::control_plane::runtime::run(served.clone(), reconcilers));
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             serve(listener, tls, router(served), async move {
                 let _ = stopped.await;

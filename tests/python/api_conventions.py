@@ -11,6 +11,7 @@ import base64
 import json
 import sys
 import threading
+import time
 
 from kubernetes import client, config, dynamic
 from kubernetes.client.rest import ApiException
@@ -246,6 +247,62 @@ def delete_collection(core):
     ok("deletecollection by label; discovery lists subresources and verbs; /api/ and /apis/")
 
 
+def wait_for(what, check, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"waited {seconds} s for {what}")
+
+
+def gone(call, *args):
+    return status_of(call, *args) == 404
+
+
+def namespace_deletion(core):
+    doomed = "doomed"
+    core.create_namespace(client.V1Namespace(metadata=meta(doomed)))
+    assert core.read_namespace(doomed).spec.finalizers == ["kubernetes"]
+    core.create_namespaced_config_map(doomed, client.V1ConfigMap(metadata=meta("plain"), data={}))
+    held = client.V1ObjectMeta(name="held", finalizers=["example.com/hold"])
+    core.create_namespaced_config_map(doomed, client.V1ConfigMap(metadata=held, data={}))
+    core.delete_namespace(doomed)
+    terminating = core.read_namespace(doomed)
+    assert terminating.status.phase == "Terminating" and terminating.metadata.deletion_timestamp, terminating
+    wait_for("the plain ConfigMap to go", lambda: gone(core.read_namespaced_config_map, "plain", doomed))
+    assert core.read_namespaced_config_map("held", doomed).metadata.deletion_timestamp, "held by its finalizer"
+    assert core.read_namespace(doomed).status.phase == "Terminating", "the namespace waits for what it holds"
+    code, status = api_error(core.create_namespaced_config_map, doomed,
+                             client.V1ConfigMap(metadata=meta("late"), data={}))
+    assert code == 403 and status["reason"] == "Forbidden", (code, status)
+    assert status["message"] == ('configmaps "late" is forbidden: unable to create new content in namespace '
+                                 'doomed because it is being terminated'), status["message"]
+    assert status["details"]["causes"][0]["type"] == "NamespaceTerminating", status
+    core.patch_namespaced_config_map("held", doomed, {"metadata": {"finalizers": None}})
+    wait_for("the namespace to go", lambda: gone(core.read_namespace, doomed))
+    ok("namespace deletion: Terminating, emptied with finalizers respected, creates refused, then gone")
+
+
+def orphan_deletion(apps):
+    template = client.V1PodTemplateSpec(
+        metadata=meta(None, app="orphans"),
+        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="registry.local/busy:1")]))
+    apps.create_namespaced_deployment(NS, client.V1Deployment(
+        metadata=meta("orphaner"),
+        spec=client.V1DeploymentSpec(replicas=0, selector=client.V1LabelSelector(match_labels={"app": "orphans"}),
+                                     template=template)))
+    owned = wait_for("the Deployment's ReplicaSet", lambda: apps.list_namespaced_replica_set(
+        NS, label_selector="app=orphans").items)
+    assert owned[0].metadata.owner_references, owned[0].metadata
+    apps.delete_namespaced_deployment("orphaner", NS, propagation_policy="Orphan")
+    wait_for("the Deployment to go", lambda: gone(apps.read_namespaced_deployment, "orphaner", NS))
+    left = apps.read_namespaced_replica_set(owned[0].metadata.name, NS)
+    assert not left.metadata.owner_references and left.metadata.deletion_timestamp is None, left.metadata
+    ok("propagationPolicy Orphan: the owner goes, its ReplicaSet stays, released")
+
+
 def main(kubeconfig):
     config.load_kube_config(config_file=kubeconfig)
     core, apps, batch = client.CoreV1Api(), client.AppsV1Api(), client.BatchV1Api()
@@ -257,6 +314,8 @@ def main(kubeconfig):
     server_side_apply(core)
     pagination(core)
     delete_collection(core)
+    namespace_deletion(core)
+    orphan_deletion(apps)
 
 
 if __name__ == "__main__":

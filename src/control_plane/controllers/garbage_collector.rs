@@ -133,8 +133,11 @@ impl Reconciler for GarbageCollector {
                 }
             }
         }
-        // A dependent changed or went: an owner waiting for its dependents looks again.
-        for owner in cache::owner_uids(object) {
+        // A dependent changed or went: an owner waiting for its dependents looks again — the owners it
+        // had before the change too (an orphaned dependent no longer names the owner it was released
+        // from, which waits for exactly that).
+        let owners = [change.old.as_deref(), change.new.as_deref()].into_iter().flatten().flat_map(cache::owner_uids);
+        for owner in owners {
             if let Some(owner_key) = cache.key_of_uid(owner) {
                 if cache.get(owner_key).is_some_and(|o| deleting(o)) {
                     keys.push(owner_key.to_string());

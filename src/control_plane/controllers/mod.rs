@@ -9,6 +9,7 @@ pub mod endpoints;
 pub mod garbage_collector;
 pub mod job;
 pub mod local_path;
+pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod node_taints;
@@ -63,5 +64,6 @@ pub fn all(pod_network: ipnet::IpNet) -> Vec<Arc<dyn Reconciler>> {
         Arc::new(volume_binder::VolumeBinder::default()),
         Arc::new(local_path::LocalPathProvisioner),
         Arc::new(volume_protection::VolumeProtection),
+        Arc::new(namespace::NamespaceController),
     ]
 }

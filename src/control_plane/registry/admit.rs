@@ -65,13 +65,16 @@ pub fn strict_fields(kind: &ResourceKind, strict: bool, object: &Value) -> Resul
     )))
 }
 
-/// The checks every object passes before it is stored. Returns the object ready to store.
+/// The checks every object passes before it is stored (`creating`: a new object, which a namespace being
+/// deleted refuses, as kube-apiserver's NamespaceLifecycle admission does). Returns the object ready to
+/// store.
 pub fn admit(
     store: &dyn Store,
     kind: &'static ResourceKind,
     strategy: &dyn Strategy,
     namespace: Option<&str>,
     mut object: Value,
+    creating: bool,
 ) -> Result<Value, RegistryError> {
     if !object.is_object() {
         return Err(RegistryError::BadRequest("the body is not a JSON object".into()));
@@ -91,7 +94,13 @@ pub fn admit(
         }
         let namespaces = crate::resources::kinds::served("", "namespaces");
         match store.get(&namespaces.key(None, ns)) {
-            Ok(Some(_)) => {}
+            Ok(Some(stored)) => {
+                let namespace: Value = serde_json::from_slice(&stored.value).unwrap_or(Value::Null);
+                if creating && super::kinds::namespace::is_terminating(&namespace) {
+                    let name = meta::name(&object).unwrap_or("").to_string();
+                    return Err(RegistryError::NamespaceTerminating { kind, name, namespace: ns.into() });
+                }
+            }
             Ok(None) => return Err(RegistryError::NotFound { kind: namespaces, name: ns.into() }),
             Err(e) => return Err(RegistryError::from_store(namespaces, ns, e)),
         }

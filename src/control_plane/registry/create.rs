@@ -41,7 +41,7 @@ impl Registry {
             }
         }
         strict_fields(kind, options.strict_fields, &object)?;
-        let mut object = admit(self.store(), kind, strategy, namespace, object)?;
+        let mut object = admit(self.store(), kind, strategy, namespace, object, true)?;
         meta::stamp_new(&mut object);
         if strategy.tracks_generation() {
             object["metadata"]["generation"] = json!(1);

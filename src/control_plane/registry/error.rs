@@ -38,6 +38,12 @@ pub enum RegistryError {
     /// The request's options (PatchOptions, …) are invalid: `kind` names them.
     #[error("{kind}.meta.k8s.io \"\" is invalid: {}", joined(causes))]
     InvalidOptions { kind: &'static str, causes: Vec<FieldError> },
+    /// A create in a namespace being deleted.
+    #[error(
+        "{} is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
+        describe(kind, name)
+    )]
+    NamespaceTerminating { kind: &'static ResourceKind, name: String, namespace: String },
     /// A precondition other than the resourceVersion failed (a uid, a pod already bound).
     #[error("{0}")]
     Precondition(String),
@@ -88,6 +94,7 @@ impl RegistryError {
             | RegistryError::Precondition(_)
             | RegistryError::ApplyConflict(_) => 409,
             RegistryError::InvalidOptions { .. } => 422,
+            RegistryError::NamespaceTerminating { .. } => 403,
             RegistryError::UnsupportedPatch(_) => 415,
             RegistryError::Invalid { .. } | RegistryError::PatchInvalid(_) => 422,
             RegistryError::NoSpace(_) => 507,
@@ -105,6 +112,7 @@ impl RegistryError {
                 "Conflict"
             }
             RegistryError::InvalidOptions { .. } => "Invalid",
+            RegistryError::NamespaceTerminating { .. } => "Forbidden",
             RegistryError::UnsupportedPatch(_) => "UnsupportedMediaType",
             RegistryError::Invalid { .. } | RegistryError::PatchInvalid(_) => "Invalid",
             RegistryError::NoSpace(_) => "InsufficientStorage",
@@ -123,6 +131,10 @@ impl RegistryError {
                 })
                 .collect();
             return Some(json!({"causes": causes}));
+        }
+        if let RegistryError::NamespaceTerminating { kind, name, namespace } = self {
+            let cause = json!({"type": "NamespaceTerminating", "message": format!("namespace {namespace} is being terminated"), "field": "metadata.namespace"});
+            return Some(json!({"name": name, "group": kind.group, "kind": kind.plural, "causes": [cause]}));
         }
         if let RegistryError::InvalidOptions { kind, causes } = self {
             let causes: Vec<Value> = causes

@@ -66,6 +66,12 @@ pub trait Strategy: Sync {
         None
     }
 
+    /// Whether something of the kind's own (a namespace's spec.finalizers) still holds a deletion that
+    /// no metadata finalizer holds.
+    fn holds_deletion(&self, _object: &Value) -> bool {
+        false
+    }
+
     /// The propagation policy when DeleteOptions name none.
     fn default_propagation(&self) -> &'static str {
         "Background"

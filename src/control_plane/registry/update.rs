@@ -176,7 +176,7 @@ impl Registry {
             return Err(RegistryError::invalid(kind, name, "metadata.name", "field is immutable"));
         }
         let strategy = for_kind(kind);
-        let mut object = admit(self.store(), kind, strategy, namespace, merged)?;
+        let mut object = admit(self.store(), kind, strategy, namespace, merged, false)?;
         if !unchanged {
             self.track(kind, Some(old), &mut object, options, part, tracking)?;
         }
@@ -195,7 +195,12 @@ impl Registry {
         // The last finalizer of an object being deleted is gone: the deletion completes now (a pod in
         // graceful deletion, grace > 0, is left to its node's agent).
         let grace = object.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
-        if deleting && grace == 0 && finalizers(&object).is_empty() && !options.dry_run {
+        if deleting
+            && grace == 0
+            && finalizers(&object).is_empty()
+            && !strategy.holds_deletion(&object)
+            && !options.dry_run
+        {
             return self.remove(kind, &key, name, old, expected);
         }
         if unchanged || options.dry_run {
