@@ -19,6 +19,12 @@ pub type Definitions = Map<String, Value>;
 
 pub const REF_PREFIX: &str = "#/definitions/";
 
+/// The definitions the operations name besides the kinds: every PATCH body, error and deletecollection
+/// answers, the scale subresource's object.
+pub const PATCH: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch";
+pub const STATUS: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Status";
+pub const SCALE: &str = "io.k8s.api.autoscaling.v1.Scale";
+
 /// The definitions of every served kind and of everything they use, and which definition each kind is.
 pub struct Schemas {
     pub definitions: Definitions,
@@ -103,7 +109,14 @@ pub fn build() -> Schemas {
         let name = ref_name(schema.as_value()).expect("k8s-openapi names its kinds").to_string();
         roots.push((kind, name));
     }
+    generator.subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::Status>();
+    generator.subschema_for::<k8s::autoscaling::v1::Scale>();
+    generator.subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta>();
     let mut definitions = generator.take_definitions(false);
+    definitions.insert(
+        PATCH.into(),
+        json!({"type": "object", "description": "Patch is provided to give a concrete name and type to the Kubernetes PATCH request body."}),
+    );
     let mut kinds = Vec::new();
     for (kind, name) in roots {
         let served_name = name_for_version(&name, kind.version);
@@ -121,6 +134,19 @@ pub fn build() -> Schemas {
                 list.push(gvk);
             }
         }
+        // Its list (PodList, …), as the list operations answer.
+        let list = json!({
+            "type": "object",
+            "required": ["items"],
+            "properties": {
+                "apiVersion": {"type": "string"},
+                "kind": {"type": "string"},
+                "items": {"type": "array", "items": {"$ref": format!("{REF_PREFIX}{served_name}")}},
+                "metadata": {"$ref": format!("{REF_PREFIX}io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta")},
+            },
+            "x-kubernetes-group-version-kind": [{"group": kind.group, "kind": format!("{}List", kind.kind), "version": kind.version}],
+        });
+        definitions.insert(format!("{served_name}List"), list);
         kinds.push((kind, served_name));
     }
     add_patch_strategies(&mut definitions);

@@ -74,6 +74,133 @@ fn patch_operation(kind: &ResourceKind) -> (String, Value) {
 
 /// A v2 schema in v3's form: refs point into components/schemas, and a ref with a description beside it is
 /// wrapped in allOf, as Kubernetes publishes it.
+/// The request content types kube-apiserver's PATCH takes for a built-in kind (kubectl 1.27+ look for
+/// strategic merge patch here before they compute one from the v3 schemas).
+const PATCH_TYPES: [&str; 4] = [
+    "application/apply-patch+yaml",
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+];
+
+/// meta/v1 Patch: the schema of every PATCH body.
+const PATCH_SCHEMA: &str = definitions::PATCH;
+const STATUS_SCHEMA: &str = definitions::STATUS;
+const SCALE_SCHEMA: &str = definitions::SCALE;
+
+/// kube-apiserver's operationId part for a group and version: `CoreV1`, `AppsV1`, `RbacAuthorizationV1`.
+fn operation_group(kind: &ResourceKind) -> String {
+    let capitalized = |word: &str| {
+        let mut chars = word.chars();
+        chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+    };
+    let group =
+        if kind.group.is_empty() { "core".to_string() } else { kind.group.trim_end_matches(".k8s.io").to_string() };
+    let group: String = group.split('.').map(capitalized).collect();
+    format!("{group}{}", capitalized(kind.version))
+}
+
+/// The OpenAPI v3 path items of `kind`, as kube-apiserver publishes them: the collection (list, create,
+/// deletecollection where served), the object (read, replace, patch, delete) and its status and scale
+/// subresources, each operation with its query parameters, request content types and answers.
+fn v3_path_items(kind: &'static ResourceKind, definition: &str) -> Vec<(String, Value)> {
+    let base = format!("/{}", group_version_path(kind));
+    let (collection, scope) = if kind.namespaced {
+        (format!("{base}/namespaces/{{namespace}}/{}", kind.plural), "Namespaced")
+    } else {
+        (format!("{base}/{}", kind.plural), "")
+    };
+    let object = format!("{collection}/{{name}}");
+    let gvk = json!({"group": kind.group, "version": kind.version, "kind": kind.kind});
+    let schema = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let query = |name: &str, description: &str| json!({"name": name, "in": "query", "description": description, "schema": {"type": "string", "uniqueItems": true}});
+    let write_parameters = json!([
+        query("dryRun", "When present, indicates that modifications should not be persisted."),
+        query("fieldManager", "A name associated with the actor or entity that is making these changes."),
+        query("fieldValidation", "How the server treats unknown or duplicate fields: Ignore, Warn or Strict."),
+    ]);
+    let answers = |codes: &[&str], answer: &str| -> Value {
+        let content: Map<String, Value> =
+            ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]
+                .iter()
+                .map(|media| (media.to_string(), json!({"schema": schema(answer)})))
+                .collect();
+        codes
+            .iter()
+            .map(|code| (code.to_string(), json!({"description": "OK", "content": content})))
+            .collect::<Map<_, _>>()
+            .into()
+    };
+    let group = operation_group(kind);
+    // kube-apiserver's operationIds: readCoreV1NamespacedPod, deleteCoreV1CollectionNamespacedPod, …
+    let id = |verb: &str, infix: &str, suffix: &str| format!("{verb}{group}{infix}{scope}{}{suffix}", kind.kind);
+    let operation = |id: String, action: &str, parameters: Value, body: Option<Value>, codes: &[&str], answer: &str| {
+        let mut op = json!({
+            "operationId": id,
+            "x-kubernetes-action": action,
+            "x-kubernetes-group-version-kind": gvk,
+            "parameters": parameters,
+            "responses": answers(codes, answer),
+        });
+        if let Some(body) = body {
+            op["requestBody"] = body;
+        }
+        op
+    };
+    let whole = |answer: &str| json!({"content": {"*/*": {"schema": schema(answer)}}, "required": true});
+    let patch_body = || {
+        let content: Map<String, Value> =
+            PATCH_TYPES.iter().map(|media| (media.to_string(), json!({"schema": schema(PATCH_SCHEMA)}))).collect();
+        json!({"content": content, "required": true})
+    };
+    let mut patch_parameters = write_parameters.clone();
+    if let Some(list) = patch_parameters.as_array_mut() {
+        list.push(query(
+            "force",
+            "Force is going to \"force\" Apply requests. It must be unset for non-apply patches.",
+        ));
+    }
+    let list_parameters = json!([
+        query("labelSelector", "A selector to restrict the list of returned objects by their labels."),
+        query("fieldSelector", "A selector to restrict the list of returned objects by their fields."),
+        query("limit", "limit is a maximum number of responses to return for a list call."),
+        query("continue", "The continue option should be set when retrieving more results from the server."),
+        query("resourceVersion", "Shows changes that occur after that particular version of a resource."),
+        query("watch", "Watch for changes to the described resources."),
+    ]);
+    let list = format!("{definition}List");
+    let mut collection_item = json!({
+        "get": operation(id("list", "", ""), "list", list_parameters, None, &["200"], &list),
+        "post": operation(id("create", "", ""), "post", write_parameters.clone(), Some(whole(definition)), &["200", "201", "202"], definition),
+    });
+    if super::objects::serves_delete_collection(kind) {
+        collection_item["delete"] =
+            operation(id("delete", "Collection", ""), "deletecollection", json!([]), None, &["200"], STATUS_SCHEMA);
+    }
+    let object_item = json!({
+        "get": operation(id("read", "", ""), "get", json!([]), None, &["200"], definition),
+        "put": operation(id("replace", "", ""), "put", write_parameters.clone(), Some(whole(definition)), &["200", "201"], definition),
+        "patch": operation(id("patch", "", ""), "patch", patch_parameters.clone(), Some(patch_body()), &["200", "201"], definition),
+        "delete": operation(id("delete", "", ""), "delete", json!([]), None, &["200", "202"], definition),
+    });
+    let mut items = vec![(collection, collection_item), (object.clone(), object_item)];
+    let mut subresource = |name: &str, answer: &str, suffix: &str| {
+        let item = json!({
+            "get": operation(id("read", "", suffix), "get", json!([]), None, &["200"], answer),
+            "put": operation(id("replace", "", suffix), "put", write_parameters.clone(), Some(whole(answer)), &["200", "201"], answer),
+            "patch": operation(id("patch", "", suffix), "patch", patch_parameters.clone(), Some(patch_body()), &["200", "201"], answer),
+        });
+        items.push((format!("{object}/{name}"), item));
+    };
+    if kind.status {
+        subresource("status", definition, "Status");
+    }
+    if crate::control_plane::registry::serves_scale(kind.kind) {
+        subresource("scale", SCALE_SCHEMA, "Scale");
+    }
+    items
+}
+
 fn to_v3(value: &Value) -> Value {
     match value {
         Value::Object(map) => {
@@ -91,18 +218,6 @@ fn to_v3(value: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(to_v3).collect()),
         other => other.clone(),
     }
-}
-
-fn v3_parameters(operation: &Value) -> Value {
-    let mut operation = operation.clone();
-    if let Some(parameters) = operation.get_mut("parameters").and_then(Value::as_array_mut) {
-        for p in parameters.iter_mut().filter_map(Value::as_object_mut) {
-            let kind = p.remove("type").unwrap_or(json!("string"));
-            let unique = p.remove("uniqueItems").unwrap_or(json!(false));
-            p.insert("schema".into(), json!({"type": kind, "uniqueItems": unique}));
-        }
-    }
-    operation
 }
 
 /// OpenAPI v2 has no "integer or string": Kubernetes' v2 document calls such a value (IntOrString, Quantity) a
@@ -133,8 +248,12 @@ fn build_documents() -> Documents {
     for (kind, definition) in &schemas.kinds {
         let (path, item) = patch_operation(kind);
         let entry = by_group_version.entry(group_version_path(kind)).or_default();
-        entry.0.insert(path.clone(), json!({"patch": v3_parameters(&item["patch"])}));
+        entry.0.extend(v3_path_items(kind, definition));
         entry.1.push(definition.clone());
+        entry.1.extend([format!("{definition}List"), PATCH_SCHEMA.to_string(), STATUS_SCHEMA.to_string()]);
+        if crate::control_plane::registry::serves_scale(kind.kind) {
+            entry.1.push(SCALE_SCHEMA.to_string());
+        }
         paths.insert(path, item);
     }
     let v2 = json!({"swagger": "2.0", "info": info(), "paths": paths, "definitions": v2_scalars(&schemas.definitions)});
@@ -215,6 +334,13 @@ mod tests {
         assert!(!schemas.contains_key("io.k8s.api.core.v1.Node"), "only what apps/v1's kinds use");
         let patch = &apps["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(patch["parameters"][0]["schema"]["type"], "string");
+        assert!(patch["requestBody"]["content"]["application/strategic-merge-patch+json"].is_object());
+        assert_eq!(patch["operationId"], "patchAppsV1NamespacedDeployment");
+        let collection = &apps["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments"];
+        assert_eq!(collection["delete"]["operationId"], "deleteAppsV1CollectionNamespacedDeployment");
+        assert!(apps["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"]["put"].is_object());
+        assert!(schemas.contains_key("io.k8s.api.apps.v1.DeploymentList"));
+        assert!(schemas.contains_key(PATCH_SCHEMA) && schemas.contains_key(SCALE_SCHEMA));
         assert!(docs.v3.contains_key("apis/batch/v1beta1"));
         let int_or_string = "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
         assert!(schemas[int_or_string].get("type").is_none(), "v3 keeps x-kubernetes-int-or-string alone");
