@@ -209,6 +209,21 @@ fn count(o: &Value, pointer: &str) -> usize {
     o.pointer(pointer).and_then(Value::as_object).map(|m| m.len()).unwrap_or(0)
 }
 
+/// How long ago the timestamp at `pointer` was, as kubectl prints ages ("25s", "3m10s").
+fn since(o: &Value, pointer: &str, now: OffsetDateTime) -> Option<String> {
+    let at = o.pointer(pointer).and_then(Value::as_str).and_then(crate::resources::meta::parse_rfc3339)?;
+    Some(node_table::human_age((now - at).whole_seconds()))
+}
+
+/// A Job's DURATION: from its start to its completion, or to now while it runs; empty before it starts.
+fn job_duration(o: &Value, now: OffsetDateTime) -> String {
+    let time =
+        |pointer: &str| o.pointer(pointer).and_then(Value::as_str).and_then(crate::resources::meta::parse_rfc3339);
+    let Some(start) = time("/status/startTime") else { return String::new() };
+    let end = time("/status/completionTime").unwrap_or(now);
+    node_table::human_age((end - start).whole_seconds())
+}
+
 pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
     if kind == "Node" {
         return node_table::cells(o, now).into_iter().map(Value::String).collect();
@@ -320,14 +335,14 @@ pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
                 n(o, "/status/succeeded"),
                 o.pointer("/spec/completions").and_then(Value::as_i64).unwrap_or(1)
             )),
-            json!(""),
+            json!(job_duration(o, now)),
             age,
         ],
         "CronJob" => vec![
             json!(s(o, "/spec/schedule").unwrap_or("")),
             json!(o.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false)),
             json!(o.pointer("/status/active").and_then(Value::as_array).map(Vec::len).unwrap_or(0)),
-            json!(s(o, "/status/lastScheduleTime").unwrap_or("<none>")),
+            json!(since(o, "/status/lastScheduleTime", now).unwrap_or_else(|| "<none>".into())),
             age,
         ],
         "PersistentVolume" | "PersistentVolumeClaim" | "StorageClass" => return storage_cells(kind, o, age),
@@ -607,6 +622,21 @@ pub fn table(kind: &str, objects: &[Value], resource_version: u64, include: Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_duration_and_cronjob_last_schedule_read_as_kubectl_prints_them() {
+        let now = OffsetDateTime::now_utc();
+        let ago = |s: i64| crate::resources::meta::rfc3339(now - time::Duration::seconds(s));
+        let job = json!({"metadata": {"name": "pi", "creationTimestamp": ago(90)}, "spec": {"completions": 1},
+            "status": {"succeeded": 1, "startTime": ago(90), "completionTime": ago(60)}});
+        assert_eq!(cells("Job", &job, now)[2], json!("30s"));
+        let running = json!({"metadata": {"name": "pi"}, "status": {"startTime": ago(200)}});
+        assert_eq!(cells("Job", &running, now)[2], json!("3m20s"));
+        assert_eq!(cells("Job", &json!({"metadata": {"name": "new"}}), now)[2], json!(""));
+        let cron = json!({"metadata": {"name": "hello"}, "spec": {"schedule": "*/1 * * * *"},
+            "status": {"lastScheduleTime": ago(25)}});
+        assert_eq!(cells("CronJob", &cron, now)[4], json!("25s"));
+    }
 
     #[test]
     fn every_row_fills_every_column() {

@@ -303,6 +303,25 @@ def orphan_deletion(apps):
     ok("propagationPolicy Orphan: the owner goes, its ReplicaSet stays, released")
 
 
+def statuses(apps):
+    template = client.V1PodTemplateSpec(
+        metadata=meta(None, app="stored"),
+        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="registry.local/busy:1")]))
+    apps.create_namespaced_stateful_set(NS, client.V1StatefulSet(
+        metadata=meta("stored"),
+        spec=client.V1StatefulSetSpec(service_name="stored", selector=client.V1LabelSelector(
+            match_labels={"app": "stored"}), template=template)))
+    raw = json.loads(apps.read_namespaced_stateful_set("stored", NS, _preload_content=False).data)
+    assert raw["status"] == {"replicas": 0, "availableReplicas": 0}, raw.get("status")
+
+    def progressing():
+        conditions = apps.read_namespaced_deployment("busy", NS).status.conditions or []
+        return [c.message for c in conditions if c.type == "Progressing"]
+    message = wait_for("the Deployment's Progressing condition", progressing)[0]
+    assert message.startswith('ReplicaSet "busy-') and '""' not in message, message
+    ok("a new object's zero status; a Deployment's Progressing condition names its ReplicaSet")
+
+
 def main(kubeconfig):
     config.load_kube_config(config_file=kubeconfig)
     core, apps, batch = client.CoreV1Api(), client.AppsV1Api(), client.BatchV1Api()
@@ -316,6 +335,7 @@ def main(kubeconfig):
     delete_collection(core)
     namespace_deletion(core)
     orphan_deletion(apps)
+    statuses(apps)
 
 
 if __name__ == "__main__":

@@ -137,7 +137,11 @@ impl Reconciler for CronJobController {
                     format!("Saw completed job: {job_name}, status: {outcome}"),
                 )));
             }
-            if outcome == "Complete" {
+            // Only a Job of its own schedule counts: one made by hand from it (`kubectl create job
+            // --from=cronjob/…`) says nothing about the schedule.
+            let scheduled =
+                job.pointer(&format!("/metadata/annotations/{}", SCHEDULED_TIMESTAMP.replace('/', "~1"))).is_some();
+            if outcome == "Complete" && scheduled {
                 if let Some(done) = job.pointer("/status/completionTime").filter(|t| t.is_string()) {
                     let later = status["lastSuccessfulTime"].as_str().is_none_or(|t| Some(t) < done.as_str());
                     if later {
@@ -330,6 +334,17 @@ mod tests {
         assert!(summary(&run(late, vec![], "2026-12-03T10:05:00Z")).is_empty());
         let suspended = cron_job(json!({"suspend": true}), json!({}));
         assert!(summary(&run(suspended, vec![], "2026-12-03T10:05:00Z")).is_empty());
+    }
+
+    #[test]
+    fn last_successful_time_counts_only_its_own_schedule() {
+        let mut scheduled = job("cron-job-1", Some("Complete"), "2026-12-03T09:58:00Z");
+        scheduled["metadata"]["annotations"] = json!({SCHEDULED_TIMESTAMP: "2026-12-03T09:58:00Z"});
+        let by_hand = job("manual", Some("Complete"), "2026-12-03T09:59:30Z");
+        let cj = cron_job(json!({"suspend": true}), json!({}));
+        let plan = run(cj, vec![scheduled, by_hand], "2026-12-03T10:00:00Z");
+        let Some(Action::UpdateStatus { object, .. }) = plan.actions.last() else { panic!("{:?}", plan.actions) };
+        assert_eq!(object["status"]["lastSuccessfulTime"], "2026-12-03T09:58:00Z", "not the one made by hand");
     }
 
     #[test]

@@ -131,9 +131,14 @@ fn scale(d: &Value, rs: &Value, to: i64, plan: &mut Plan) {
 }
 
 /// The ReplicaSet for the deployment's current template, `count` replicas, at `revision`.
+/// The name of the ReplicaSet of the Deployment's current template: `<deployment>-<pod-template-hash>`.
+fn new_replica_set_name(d: &Value) -> String {
+    format!("{}-{}", meta::name(d).unwrap_or_default(), template_hash(&template_of(d)))
+}
+
 fn new_replica_set(d: &Value, count: i64, revision: i64) -> Value {
     let hash = template_hash(&template_of(d));
-    let name = format!("{}-{hash}", meta::name(d).unwrap_or_default());
+    let name = new_replica_set_name(d);
     let mut template = d["spec"]["template"].clone();
     template["metadata"]["labels"][HASH_LABEL] = json!(hash);
     let mut selector = d["spec"]["selector"].clone();
@@ -246,7 +251,8 @@ fn deployment_status(
             false,
         );
     }
-    let rs_name = new_rs.and_then(|rs| meta::name(rs)).unwrap_or_default();
+    // Before the new ReplicaSet is in the cache, the one this pass creates.
+    let rs_name = new_rs.and_then(|rs| meta::name(rs)).map(String::from).unwrap_or_else(|| new_replica_set_name(d));
     let complete = new_rs.is_some() && updated == want && available >= want && sum("replicas") == want;
     let paused = d.pointer("/spec/paused").and_then(Value::as_bool) == Some(true);
     let deadline = d.pointer("/spec/progressDeadlineSeconds").and_then(Value::as_i64).unwrap_or(600);

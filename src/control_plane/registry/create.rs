@@ -53,6 +53,10 @@ impl Registry {
         let ctx = self.context();
         strategy.spec_defaults(kind, &mut object);
         strategy.prepare_for_create(&ctx, &mut object);
+        // A kind with a status reads its zero status until a controller writes one.
+        if strategy.status_is_subresource(kind) && object.get("status").is_none_or(Value::is_null) {
+            object["status"] = zero_status(kind);
+        }
         self.track(kind, None, &mut object, options, Part::Object, tracking)?;
         let name = meta::name(&object).unwrap_or_default().to_string();
         if options.dry_run {
@@ -62,5 +66,25 @@ impl Registry {
         let (mut object, revision) = self.write_object(kind, &name, &key, object, None, true)?;
         meta::set_resource_version(&mut object, revision);
         Ok(client_form(kind, object))
+    }
+}
+
+/// A new object's status as kube-apiserver serves it before anyone writes it: Go's zero value of the
+/// kind's status, whose fields without `omitempty` read 0 (clients' typed models require them: the
+/// Python client refuses a ReplicaSet status without `replicas`).
+fn zero_status(kind: &ResourceKind) -> Value {
+    match (kind.group, kind.kind) {
+        ("apps", "ReplicaSet") | ("", "ReplicationController") => json!({"replicas": 0}),
+        ("apps", "StatefulSet") => json!({"replicas": 0, "availableReplicas": 0}),
+        ("apps", "DaemonSet") => json!({
+            "currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0
+        }),
+        ("policy", "PodDisruptionBudget") => {
+            json!({"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0})
+        }
+        // (v1, served from the same object, requires currentReplicas too.)
+        ("autoscaling", "HorizontalPodAutoscaler") => json!({"currentReplicas": 0, "desiredReplicas": 0}),
+        ("", "Service") | ("networking.k8s.io", "Ingress") => json!({"loadBalancer": {}}),
+        _ => json!({}),
     }
 }
