@@ -29,6 +29,13 @@ def meta(name, **labels):
     return client.V1ObjectMeta(name=name, labels=labels or None)
 
 
+def pod_template(app):
+    """A pod template labelled app=APP (never run here: replicas stay 0)."""
+    return client.V1PodTemplateSpec(
+        metadata=meta(None, app=app),
+        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="registry.local/busy:1")]))
+
+
 def in_parallel(calls):
     """Run every call at once; the exceptions they raised."""
     failures = []
@@ -68,9 +75,7 @@ def concurrent_writes(core, apps, batch):
     assert data == {f"k{i}": str(i) for i in range(PARALLEL)}, data
     ok(f"{PARALLEL} concurrent merge patches of one ConfigMap all made")
 
-    template = client.V1PodTemplateSpec(
-        metadata=meta(None, app="busy"),
-        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="registry.local/busy:1")]))
+    template = pod_template("busy")
     apps.create_namespaced_deployment(NS, client.V1Deployment(
         metadata=meta("busy"),
         spec=client.V1DeploymentSpec(replicas=0, selector=client.V1LabelSelector(match_labels={"app": "busy"}),
@@ -286,9 +291,7 @@ def namespace_deletion(core):
 
 
 def orphan_deletion(apps):
-    template = client.V1PodTemplateSpec(
-        metadata=meta(None, app="orphans"),
-        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="registry.local/busy:1")]))
+    template = pod_template("orphans")
     apps.create_namespaced_deployment(NS, client.V1Deployment(
         metadata=meta("orphaner"),
         spec=client.V1DeploymentSpec(replicas=0, selector=client.V1LabelSelector(match_labels={"app": "orphans"}),
@@ -304,9 +307,7 @@ def orphan_deletion(apps):
 
 
 def statuses(apps):
-    template = client.V1PodTemplateSpec(
-        metadata=meta(None, app="stored"),
-        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="registry.local/busy:1")]))
+    template = pod_template("stored")
     apps.create_namespaced_stateful_set(NS, client.V1StatefulSet(
         metadata=meta("stored"),
         spec=client.V1StatefulSetSpec(service_name="stored", selector=client.V1LabelSelector(
