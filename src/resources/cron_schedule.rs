@@ -106,7 +106,12 @@ impl Schedule {
         };
         let fields: Vec<&str> = expanded.split_whitespace().collect();
         if fields.len() != 5 {
-            return Err(CronError(format!("expected exactly 5 fields, found {}: {text}", fields.len())));
+            // robfig/cron's words, the fields as Go prints a []string.
+            return Err(CronError(format!(
+                "expected exactly 5 fields, found {}: [{}]",
+                fields.len(),
+                fields.join(" ")
+            )));
         }
         let b =
             |name, min, max, names: &'static [&'static str], names_from| Bounds { name, min, max, names, names_from };

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use super::field_rules as rules;
+
 /// One problem: the field path and the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -40,20 +42,32 @@ fn field_path(pointer: &str) -> String {
     out
 }
 
-fn dns_label_ok(name: &str, max: usize) -> bool {
-    !name.is_empty()
-        && name.len() <= max
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric()
-}
-
 fn pod_spec(errors: &mut Vec<FieldError>, o: &Value, base: &str) {
     required(errors, o, &format!("{base}/containers"));
-    if let Some(containers) = o.pointer(&format!("{base}/containers")).and_then(Value::as_array) {
-        for (i, _) in containers.iter().enumerate() {
-            required(errors, o, &format!("{base}/containers/{i}/name"));
-            required(errors, o, &format!("{base}/containers/{i}/image"));
+    let mut names = std::collections::BTreeSet::new();
+    for list in ["initContainers", "containers"] {
+        let Some(containers) = o.pointer(&format!("{base}/{list}")).and_then(Value::as_array) else { continue };
+        for (i, container) in containers.iter().enumerate() {
+            let at = format!("{base}/{list}/{i}");
+            required(errors, o, &format!("{at}/name"));
+            if list == "containers" {
+                required(errors, o, &format!("{at}/image"));
+            }
+            if let Some(name) = container.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+                let field = field_path(&format!("{at}/name"));
+                for message in rules::dns1123_label(name) {
+                    errors.push(rules::invalid(&field, &Value::String(name.into()), &message));
+                }
+                if !names.insert(name.to_string()) {
+                    errors.push(rules::duplicate(&field, &Value::String(name.into())));
+                }
+            }
+            for (j, port) in container.get("ports").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                let field = |f: &str| field_path(&format!("{at}/ports/{j}/{f}"));
+                rules::port_number(errors, port.get("containerPort"), &field("containerPort"), true);
+                rules::port_number(errors, port.get("hostPort"), &field("hostPort"), false);
+                rules::protocol(errors, port.get("protocol"), &field("protocol"));
+            }
         }
     }
 }
@@ -67,6 +81,26 @@ fn job_restart_policy(errors: &mut Vec<FieldError>, o: &Value, base: &str) {
             field: field_path(&pointer),
             message: format!("Unsupported value: {policy:?}: supported values: \"OnFailure\", \"Never\""),
         });
+    }
+}
+
+/// A CronJob's schedule and time zone, as Kubernetes' cron parser and time zone database read them.
+fn cron_job_schedule(errors: &mut Vec<FieldError>, o: &Value) {
+    if let Some(schedule) = o.pointer("/spec/schedule").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        if schedule.contains("TZ=") {
+            errors.push(rules::invalid(
+                "spec.schedule",
+                &Value::String(schedule.into()),
+                "cannot use TZ or CRON_TZ in schedule, use timeZone field instead",
+            ));
+        } else if let Err(e) = crate::resources::cron_schedule::Schedule::parse(schedule) {
+            errors.push(rules::invalid("spec.schedule", &Value::String(schedule.into()), &e.to_string()));
+        }
+    }
+    if let Some(zone) = o.pointer("/spec/timeZone").and_then(Value::as_str) {
+        if let Err(e) = crate::resources::cron_schedule::zone(Some(zone)) {
+            errors.push(rules::invalid("spec.timeZone", &Value::String(zone.into()), &e.to_string()));
+        }
     }
 }
 
@@ -100,15 +134,21 @@ pub fn validate(kind: &str, o: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
     match o.pointer("/metadata/name").and_then(Value::as_str) {
         None | Some("") => required(&mut errors, o, "/metadata/name"),
-        Some(name) if !dns_label_ok(name, 253) => errors.push(FieldError {
-            field: "metadata.name".into(),
-            message: format!(
-                "Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric \
-                 characters, '-' or '.', and must start and end with an alphanumeric character"
-            ),
-        }),
-        _ => {}
+        // Namespaces are RFC 1123 labels, Services RFC 1035 labels, everything else subdomains.
+        Some(name) => {
+            let problems = match kind {
+                "Namespace" => rules::dns1123_label(name),
+                "Service" => rules::dns1035_label(name),
+                _ => rules::dns1123_subdomain(name),
+            };
+            for message in problems {
+                errors.push(rules::invalid("metadata.name", &Value::String(name.into()), &message));
+            }
+        }
     }
+    rules::labels(&mut errors, o.pointer("/metadata/labels"), "metadata.labels");
+    rules::annotations(&mut errors, o.pointer("/metadata/annotations"), "metadata.annotations");
+    rules::labels(&mut errors, o.pointer("/spec/template/metadata/labels"), "spec.template.metadata.labels");
     match kind {
         "Pod" => pod_spec(&mut errors, o, "/spec"),
         "Deployment" | "ReplicaSet" | "DaemonSet" | "ReplicationController" => templated(&mut errors, kind, o),
@@ -118,6 +158,7 @@ pub fn validate(kind: &str, o: &Value) -> Vec<FieldError> {
         }
         "CronJob" => {
             required(&mut errors, o, "/spec/schedule");
+            cron_job_schedule(&mut errors, o);
             required(&mut errors, o, "/spec/jobTemplate");
             pod_spec(&mut errors, o, "/spec/jobTemplate/spec/template/spec");
             job_restart_policy(&mut errors, o, "/spec/jobTemplate/spec/template/spec");
@@ -194,8 +235,23 @@ pub fn validate(kind: &str, o: &Value) -> Vec<FieldError> {
         }
         "Service" => {
             if let Some(ports) = o.pointer("/spec/ports").and_then(Value::as_array) {
-                for (i, _) in ports.iter().enumerate() {
-                    required(&mut errors, o, &format!("/spec/ports/{i}/port"));
+                let mut names = std::collections::BTreeSet::new();
+                for (i, port) in ports.iter().enumerate() {
+                    let field = |f: &str| format!("spec.ports[{i}].{f}");
+                    rules::port_number(&mut errors, port.get("port"), &field("port"), true);
+                    rules::protocol(&mut errors, port.get("protocol"), &field("protocol"));
+                    if let Some(target) = port.get("targetPort").filter(|t| t.is_number()) {
+                        rules::port_number(&mut errors, Some(target), &field("targetPort"), false);
+                    }
+                    match port.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+                        None if ports.len() > 1 => {
+                            errors.push(FieldError { field: field("name"), message: "Required value".into() })
+                        }
+                        Some(name) if !names.insert(name) => {
+                            errors.push(rules::duplicate(&field("name"), &Value::String(name.into())))
+                        }
+                        _ => {}
+                    }
                 }
             }
         }
@@ -208,6 +264,56 @@ pub fn validate(kind: &str, o: &Value) -> Vec<FieldError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// (kind, object, the field and message kube-apiserver answers) — messages as its validation tests and
+    /// apimachinery's validation package write them.
+    #[test]
+    fn refusals_read_as_kube_apiserver_words_them() {
+        let pod = |containers: Value| json!({"metadata": {"name": "p"}, "spec": {"containers": containers}});
+        let cases: Vec<(&str, Value, &str, &str)> = vec![
+            ("Service", json!({"metadata": {"name": "web"}, "spec": {"ports": [{"port": 70000}]}}),
+             "spec.ports[0].port", "Invalid value: 70000: must be between 1 and 65535, inclusive"),
+            ("Service", json!({"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80, "protocol": "HTTP"}]}}),
+             "spec.ports[0].protocol", "Unsupported value: \"HTTP\": supported values: \"SCTP\", \"TCP\", \"UDP\""),
+            ("Service", json!({"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80, "name": "a"}, {"port": 81}]}}),
+             "spec.ports[1].name", "Required value"),
+            ("Service", json!({"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80, "name": "a"}, {"port": 81, "name": "a"}]}}),
+             "spec.ports[1].name", "Duplicate value: \"a\""),
+            ("Service", json!({"metadata": {"name": "1web"}, "spec": {"ports": [{"port": 80}]}}),
+             "metadata.name", "Invalid value: \"1web\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"),
+            ("Pod", pod(json!([{"name": "web", "image": "i", "ports": [{"containerPort": 0}]}])),
+             "spec.containers[0].ports[0].containerPort", "Required value"),
+            ("Pod", pod(json!([{"name": "web", "image": "i", "ports": [{"containerPort": 80, "hostPort": 65536}]}])),
+             "spec.containers[0].ports[0].hostPort", "Invalid value: 65536: must be between 1 and 65535, inclusive"),
+            ("Pod", pod(json!([{"name": "web", "image": "i"}, {"name": "web", "image": "j"}])),
+             "spec.containers[1].name", "Duplicate value: \"web\""),
+            ("Pod", pod(json!([{"name": "Web", "image": "i"}])),
+             "spec.containers[0].name", "Invalid value: \"Web\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"),
+            ("ConfigMap", json!({"metadata": {"name": "Bad_Name"}}),
+             "metadata.name", "Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"),
+            ("ConfigMap", json!({"metadata": {"name": "c", "labels": {"bad key!": "v"}}}),
+             "metadata.labels", "Invalid value: \"bad key!\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"),
+            ("ConfigMap", json!({"metadata": {"name": "c", "labels": {"app": "-bad"}}}),
+             "metadata.labels.app", "Invalid value: \"-bad\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"),
+            ("ConfigMap", json!({"metadata": {"name": "c", "annotations": {"Example.COM/": "v"}}}),
+             "metadata.annotations", "Invalid value: \"Example.COM/\": name part must be non-empty"),
+            ("Namespace", json!({"metadata": {"name": "a.b"}}),
+             "metadata.name", "Invalid value: \"a.b\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"),
+            ("CronJob", json!({"metadata": {"name": "c"}, "spec": {"schedule": "TZ=UTC * * * * *", "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}}}}),
+             "spec.schedule", "Invalid value: \"TZ=UTC * * * * *\": cannot use TZ or CRON_TZ in schedule, use timeZone field instead"),
+            ("CronJob", json!({"metadata": {"name": "c"}, "spec": {"schedule": "* * * *", "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}}}}),
+             "spec.schedule", "Invalid value: \"* * * *\": expected exactly 5 fields, found 4: [* * * *]"),
+            ("CronJob", json!({"metadata": {"name": "c"}, "spec": {"schedule": "* * * * *", "timeZone": "Mars/Base", "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}}}}),
+             "spec.timeZone", "Invalid value: \"Mars/Base\": unknown time zone Mars/Base"),
+        ];
+        for (kind, object, field, message) in cases {
+            let errors = validate(kind, &object);
+            assert!(
+                errors.iter().any(|e| e.field == field && e.message == message),
+                "{kind} {object}: want {field}: {message}, got {errors:?}"
+            );
+        }
+    }
 
     #[test]
     fn deployment_selector_must_match_template() {

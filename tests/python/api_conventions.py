@@ -323,6 +323,17 @@ def statuses(apps):
     ok("a new object's zero status; a Deployment's Progressing condition names its ReplicaSet")
 
 
+def validation(core):
+    code, status = api_error(core.create_namespaced_service, NS, client.V1Service(
+        metadata=meta("bad-port"), spec=client.V1ServiceSpec(ports=[client.V1ServicePort(port=70000, protocol="HTTP")])))
+    assert code == 422 and status["reason"] == "Invalid", (code, status)
+    causes = {(c["field"], c["message"]) for c in status["details"]["causes"]}
+    assert ("spec.ports[0].port", "Invalid value: 70000: must be between 1 and 65535, inclusive") in causes, causes
+    assert ("spec.ports[0].protocol",
+            'Unsupported value: "HTTP": supported values: "SCTP", "TCP", "UDP"') in causes, causes
+    ok("validation: 422 with kube-apiserver's field paths and messages")
+
+
 def main(kubeconfig):
     config.load_kube_config(config_file=kubeconfig)
     core, apps, batch = client.CoreV1Api(), client.AppsV1Api(), client.BatchV1Api()
@@ -337,6 +348,7 @@ def main(kubeconfig):
     namespace_deletion(core)
     orphan_deletion(apps)
     statuses(apps)
+    validation(core)
 
 
 if __name__ == "__main__":
