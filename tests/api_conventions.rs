@@ -9,5 +9,5 @@ fn the_api_keeps_kubernetes_conventions_for_the_python_client() {
     let server = common::api::start_with_controllers();
     let (admin_conf, _) = server.admin_kubeconfig();
     let passed = common::python_client::run_script("api_conventions.py", &admin_conf, server.dir.path());
-    assert_eq!(passed.len(), 16, "every check ran: {passed:?}");
+    assert_eq!(passed.len(), 17, "every check ran: {passed:?}");
 }

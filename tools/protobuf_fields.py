@@ -27,7 +27,7 @@ import sys
 ROOTS = [
     "core/v1", "apps/v1", "batch/v1", "batch/v1beta1", "coordination/v1", "discovery/v1", "storage/v1",
     "networking/v1", "rbac/v1", "autoscaling/v1", "autoscaling/v2", "policy/v1", "scheduling/v1",
-    "authorization/v1", "authentication/v1",
+    "authorization/v1", "authentication/v1", "events/v1",
 ]
 
 # And the Status of a watch's ERROR event.

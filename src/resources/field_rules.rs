@@ -97,11 +97,13 @@ pub fn qualified_name(value: &str) -> Vec<String> {
     let (prefix, name) = match value.split('/').collect::<Vec<_>>().as_slice() {
         [name] => (None, *name),
         [prefix, name] => (Some(*prefix), *name),
-        _ => return vec![format!(
+        _ => {
+            return vec![format!(
             "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with \
                  an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is \
                  '{QUALIFIED_NAME_FMT}') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        )],
+        )]
+        }
     };
     match prefix {
         Some("") => out.push("prefix part must be non-empty".to_string()),

@@ -81,6 +81,8 @@ pub const KINDS: &[ResourceKind] = &[
     kind("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, &[], &[], false),
     kind("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, &[], &[], false),
     kind("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", false, &["sc"], &[], false),
+    // Core Events under the events API's names, from the same storage.
+    kind("events.k8s.io", "v1", "events", "event", "Event", true, &["ev"], &[], false),
     // Served and validated for what users apply beside the walkthrough's kinds; no controller acts on them.
     kind("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, &["sa"], &[], false),
     kind("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, &["sts"], &["all"], true),
@@ -162,11 +164,9 @@ impl ResourceKind {
     /// The store prefix of all objects of this type (every version of a kind shares it), and of those in
     /// one namespace. Core types keep short keys (`/nodes/NAME`, `/pods/NS/NAME`).
     pub fn prefix(&self, namespace: Option<&str>) -> String {
-        let base = if self.group.is_empty() {
-            format!("/{}/", self.plural)
-        } else {
-            format!("/{}/{}/", self.group, self.plural)
-        };
+        // events.k8s.io's Events are core's, as kube-apiserver stores them (resources/event_v1.rs).
+        let group = if self.group == "events.k8s.io" { "" } else { self.group };
+        let base = if group.is_empty() { format!("/{}/", self.plural) } else { format!("/{group}/{}/", self.plural) };
         match namespace {
             Some(ns) if self.namespaced => format!("{base}{ns}/"),
             _ => base,
@@ -191,6 +191,9 @@ mod tests {
         let old = find("batch", "v1beta1", "cronjobs").unwrap();
         let new = find("batch", "v1", "cronjobs").unwrap();
         assert_eq!(old.prefix(None), new.prefix(None), "one storage for both versions");
+        let events = find("events.k8s.io", "v1", "events").unwrap();
+        assert_eq!(events.key(Some("default"), "e"), "/events/default/e", "core's Events");
+        assert_eq!(of_key("/events/default/e").map(|k| k.group), Some(""));
         assert_eq!(
             groups(),
             [
@@ -199,6 +202,7 @@ mod tests {
                 ("coordination.k8s.io", vec!["v1"]),
                 ("discovery.k8s.io", vec!["v1"]),
                 ("storage.k8s.io", vec!["v1"]),
+                ("events.k8s.io", vec!["v1"]),
                 ("networking.k8s.io", vec!["v1"]),
                 ("rbac.authorization.k8s.io", vec!["v1"]),
                 ("autoscaling", vec!["v2", "v1"]),

@@ -3,6 +3,7 @@
 
 pub mod cron_schedule;
 pub mod event;
+pub mod event_v1;
 pub mod field_rules;
 pub mod go_bool;
 pub mod hpa_v1;

@@ -591,6 +591,14 @@ fn first_three(items: Vec<String>, empty: &str) -> String {
 }
 
 fn event_cells(o: &Value, now: OffsetDateTime) -> Vec<Value> {
+    // An events.k8s.io/v1 Event reads as the core Event it is stored as.
+    let core;
+    let o = if o.get("apiVersion").and_then(Value::as_str) == Some("events.k8s.io/v1") {
+        core = crate::resources::event_v1::to_core(o.clone());
+        &core
+    } else {
+        o
+    };
     let since = |pointer: &str| {
         let stamp = s(o, pointer).unwrap_or("");
         age(&json!({"metadata": {"creationTimestamp": stamp}}), now)

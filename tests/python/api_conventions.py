@@ -8,6 +8,7 @@ Prints `ok <check>` per check; any failure raises.
 """
 
 import base64
+import datetime
 import json
 import sys
 import threading
@@ -334,6 +335,23 @@ def validation(core):
     ok("validation: 422 with kube-apiserver's field paths and messages")
 
 
+def events_v1(core):
+    events = client.EventsV1Api()
+    made = events.create_namespaced_event(NS, client.EventsV1Event(
+        metadata=meta("seen"), event_time=datetime.datetime.now(datetime.timezone.utc), action="Checked",
+        reason="Seen", note="seen through events.k8s.io", type="Normal", reporting_controller="tests/conventions",
+        reporting_instance="api-conventions", regarding=client.V1ObjectReference(kind="ConfigMap", name="hot",
+                                                                                  namespace=NS)))
+    assert made.note == "seen through events.k8s.io" and made.regarding.name == "hot", made
+    core_view = core.read_namespaced_event("seen", NS)
+    assert core_view.message == made.note and core_view.involved_object.name == "hot", core_view
+    assert core_view.reporting_component == "tests/conventions", core_view
+    # (Only this one: the client cannot read Events recorded without eventTime, as against any cluster.)
+    listed = [e.metadata.name for e in events.list_namespaced_event(NS, field_selector="metadata.name=seen").items]
+    assert listed == ["seen"], listed
+    ok("events.k8s.io/v1 Events over the core Events' storage")
+
+
 def main(kubeconfig):
     config.load_kube_config(config_file=kubeconfig)
     core, apps, batch = client.CoreV1Api(), client.AppsV1Api(), client.BatchV1Api()
@@ -349,6 +367,7 @@ def main(kubeconfig):
     orphan_deletion(apps)
     statuses(apps)
     validation(core)
+    events_v1(core)
 
 
 if __name__ == "__main__":

@@ -105,9 +105,13 @@ pub fn admit(
             Err(e) => return Err(RegistryError::from_store(namespaces, ns, e)),
         }
     }
-    object["apiVersion"] = match hpa_v1::is_v1(kind) {
-        true => json!(hpa_v1::STORED_API_VERSION),
-        false => json!(kind.api_version()),
+    // The version the store keeps the kind in.
+    object["apiVersion"] = if hpa_v1::is_v1(kind) {
+        json!(hpa_v1::STORED_API_VERSION)
+    } else if crate::resources::event_v1::is_events_v1(kind) {
+        json!("v1")
+    } else {
+        json!(kind.api_version())
     };
     object["kind"] = json!(kind.kind);
     strategy.canonicalize(&mut object);

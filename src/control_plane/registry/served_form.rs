@@ -3,9 +3,9 @@
 
 use serde_json::{json, Value};
 
-use crate::resources::hpa_v1;
 use crate::resources::kinds::ResourceKind;
 use crate::resources::meta;
+use crate::resources::{event_v1, hpa_v1};
 
 /// A stored object as served in `kind`'s version, with its resourceVersion.
 pub fn served(kind: &ResourceKind, value: &[u8], revision: u64) -> Value {
@@ -16,18 +16,25 @@ pub fn served(kind: &ResourceKind, value: &[u8], revision: u64) -> Value {
     client_form(kind, object)
 }
 
-/// An object a client sent, in the form the store keeps (autoscaling/v1 HPAs are kept as v2).
+/// An object a client sent, in the form the store keeps (autoscaling/v1 HPAs are kept as v2,
+/// events.k8s.io Events as core Events).
 pub fn stored_form(kind: &ResourceKind, object: Value) -> Value {
-    match hpa_v1::is_v1(kind) {
-        true => hpa_v1::to_v2(object),
-        false => object,
+    if hpa_v1::is_v1(kind) {
+        hpa_v1::to_v2(object)
+    } else if event_v1::is_events_v1(kind) {
+        event_v1::to_core(object)
+    } else {
+        object
     }
 }
 
 /// A stored object in the form a client of `kind`'s version reads.
 pub fn client_form(kind: &ResourceKind, object: Value) -> Value {
-    match hpa_v1::is_v1(kind) {
-        true => hpa_v1::to_v1(object),
-        false => object,
+    if hpa_v1::is_v1(kind) {
+        hpa_v1::to_v1(object)
+    } else if event_v1::is_events_v1(kind) {
+        event_v1::to_v1(object)
+    } else {
+        object
     }
 }

@@ -54,6 +54,7 @@ fn kind_schema(kind: &ResourceKind, generator: &mut SchemaGenerator) -> Option<s
         ("", "ConfigMap") => generator.subschema_for::<core::v1::ConfigMap>(),
         ("", "Secret") => generator.subschema_for::<core::v1::Secret>(),
         ("", "Event") => generator.subschema_for::<core::v1::Event>(),
+        ("events.k8s.io", "Event") => generator.subschema_for::<k8s::events::v1::Event>(),
         ("", "Endpoints") => generator.subschema_for::<core::v1::Endpoints>(),
         ("", "PersistentVolume") => generator.subschema_for::<core::v1::PersistentVolume>(),
         ("", "PersistentVolumeClaim") => generator.subschema_for::<core::v1::PersistentVolumeClaim>(),
