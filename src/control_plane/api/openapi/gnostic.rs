@@ -190,6 +190,11 @@ fn query_parameter(value: &Value) -> Message {
 fn operation(value: &Value) -> Message {
     let mut m = Message::default();
     m.string(5, value.get("operationId").and_then(Value::as_str));
+    // What the operation takes: kubectl 1.27/1.28 patch with the v2 schemas only when PATCH consumes
+    // strategic merge patch.
+    for media in value.get("consumes").and_then(Value::as_array).into_iter().flatten() {
+        m.string(7, media.as_str());
+    }
     for parameter in value.get("parameters").and_then(Value::as_array).into_iter().flatten() {
         m.message(8, query_parameter(parameter));
     }

@@ -62,6 +62,7 @@ fn patch_operation(kind: &ResourceKind) -> (String, Value) {
         "operationId": format!("patch{}", kind.kind),
         "x-kubernetes-action": "patch",
         "x-kubernetes-group-version-kind": {"group": kind.group, "version": kind.version, "kind": kind.kind},
+        "consumes": PATCH_TYPES,
         "parameters": [
             query("dryRun", "When present, indicates that modifications should not be persisted."),
             query("fieldValidation", "How the server treats unknown or duplicate fields: Ignore, Warn or Strict."),
