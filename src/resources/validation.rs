@@ -45,6 +45,7 @@ fn field_path(pointer: &str) -> String {
 fn pod_spec(errors: &mut Vec<FieldError>, o: &Value, base: &str) {
     required(errors, o, &format!("{base}/containers"));
     let mut names = std::collections::BTreeSet::new();
+    let mut host_ports = std::collections::BTreeSet::new();
     for list in ["initContainers", "containers"] {
         let Some(containers) = o.pointer(&format!("{base}/{list}")).and_then(Value::as_array) else { continue };
         for (i, container) in containers.iter().enumerate() {
@@ -67,6 +68,14 @@ fn pod_spec(errors: &mut Vec<FieldError>, o: &Value, base: &str) {
                 rules::port_number(errors, port.get("containerPort"), &field("containerPort"), true);
                 rules::port_number(errors, port.get("hostPort"), &field("hostPort"), false);
                 rules::protocol(errors, port.get("protocol"), &field("protocol"));
+                // Two containers of a pod cannot listen on one host port (per protocol).
+                if let Some(host_port) = port.get("hostPort").and_then(Value::as_i64).filter(|p| *p > 0) {
+                    let protocol = port.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
+                    let taken = format!("{host_port}/{protocol}");
+                    if !host_ports.insert(taken.clone()) {
+                        errors.push(rules::duplicate(&field("hostPort"), &Value::String(taken)));
+                    }
+                }
             }
         }
     }
@@ -285,6 +294,9 @@ mod tests {
              "spec.containers[0].ports[0].containerPort", "Required value"),
             ("Pod", pod(json!([{"name": "web", "image": "i", "ports": [{"containerPort": 80, "hostPort": 65536}]}])),
              "spec.containers[0].ports[0].hostPort", "Invalid value: 65536: must be between 1 and 65535, inclusive"),
+            ("Pod", pod(json!([{"name": "a", "image": "i", "ports": [{"containerPort": 80, "hostPort": 8080}]},
+                               {"name": "b", "image": "i", "ports": [{"containerPort": 81, "hostPort": 8080}]}])),
+             "spec.containers[1].ports[0].hostPort", "Duplicate value: \"8080/TCP\""),
             ("Pod", pod(json!([{"name": "web", "image": "i"}, {"name": "web", "image": "j"}])),
              "spec.containers[1].name", "Duplicate value: \"web\""),
             ("Pod", pod(json!([{"name": "Web", "image": "i"}])),
