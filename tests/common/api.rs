@@ -35,7 +35,9 @@ pub fn start_with_store(store: &Path) -> Server {
     start_inner(false, Some(store), None)
 }
 
-/// The server over a store the test built (one that wraps a RedbStore to hold its writes, say).
+/// The server over a store the test built (one that wraps a RedbStore to hold its writes, say). No
+/// controller runs: the store sees only the test's writes (the namespace controller's leader election
+/// would write a Lease).
 #[allow(dead_code)]
 pub fn start_over(store: Arc<dyn Store>) -> Server {
     start_inner(false, None, Some(store))
@@ -48,6 +50,7 @@ pub fn start_with_controllers() -> Server {
 }
 
 fn start_inner(controllers: bool, store_path: Option<&Path>, store: Option<Arc<dyn Store>>) -> Server {
+    let namespace_controller = store.is_none();
     let dir = tempfile::tempdir().unwrap();
     let (ca, _) = ClusterCa::generate("t").unwrap();
     let ca_pem = ca.cert_pem().to_string();
@@ -72,14 +75,14 @@ fn start_inner(controllers: bool, store_path: Option<&Path>, store: Option<Arc<d
         rt.block_on(async move {
             // Without the controller manager, the namespace controller still runs: a namespace's
             // deletion is part of the API's behaviour (kubectl waits for it).
-            let reconcilers = if controllers {
-                kubeboot::control_plane::controllers::all("10.244.0.0/16".parse().unwrap())
-            } else {
+            if controllers {
+                let all = kubeboot::control_plane::controllers::all("10.244.0.0/16".parse().unwrap());
+                tokio::spawn(kubeboot::control_plane::runtime::run(served.clone(), all));
+            } else if namespace_controller {
                 let namespace: std::sync::Arc<dyn kubeboot::control_plane::runtime::Reconciler> =
                     std::sync::Arc::new(kubeboot::control_plane::controllers::namespace::NamespaceController);
-                vec![namespace]
-            };
-            tokio::spawn(kubeboot::control_plane::runtime::run(served.clone(), reconcilers));
+                tokio::spawn(kubeboot::control_plane::runtime::run(served.clone(), vec![namespace]));
+            }
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             serve(listener, tls, router(served), async move {
                 let _ = stopped.await;
