@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::field_manager::{after_update, content, entries_of, set_entries, Entry, Manager, Operation, Scope};
+use super::field_manager::{after_update_of, entries_of, set_entries, Entry, Manager, Operation, Scope};
 use super::strategy::for_kind;
 use super::{Part, Registry, RegistryError, WriteOptions};
 use crate::resources::kinds::ResourceKind;
@@ -68,8 +68,7 @@ impl Registry {
             Some(name) => {
                 let scope = scope(kind, part);
                 let writer = manager(kind, name, Operation::Update, part);
-                let old_content = old.map(|o| content(o, scope));
-                after_update(entries, old_content.as_ref(), &content(object, scope), &writer, &meta::now_rfc3339())
+                after_update_of(entries, old, object, scope, &writer, &meta::now_rfc3339())
             }
             // The server's own writes at start name no manager: they change no one's fields.
             None => entries,

@@ -230,9 +230,21 @@ impl Comparison {
     }
 }
 
+/// Which fields a comparison leaves out: called with the names above a field and its own.
+pub type Ignore<'a> = &'a dyn Fn(&[String], &str) -> bool;
+
+fn nothing_ignored(_: &[String], _: &str) -> bool {
+    false
+}
+
 pub fn compare(old: &Map<String, Value>, new: &Map<String, Value>) -> Comparison {
+    compare_without(old, new, &nothing_ignored)
+}
+
+/// `compare`, leaving out the fields `ignore` names (without copying the objects to strip them).
+pub fn compare_without(old: &Map<String, Value>, new: &Map<String, Value>, ignore: Ignore) -> Comparison {
     let mut out = Comparison::default();
-    compare_fields(old, new, &mut Vec::new(), &mut Vec::new(), &mut out);
+    compare_fields(old, new, &mut Vec::new(), &mut Vec::new(), &mut out, ignore);
     out
 }
 
@@ -242,12 +254,13 @@ fn compare_fields(
     names: &mut Vec<String>,
     path: &mut Path,
     out: &mut Comparison,
+    ignore: Ignore,
 ) {
-    let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    let keys: BTreeSet<&String> = old.keys().chain(new.keys()).filter(|k| !ignore(names, k)).collect();
     for key in keys {
         names.push(key.clone());
         path.push(field(key));
-        compare_values(old.get(key), new.get(key), names, path, out);
+        compare_values(old.get(key), new.get(key), names, path, out, ignore);
         path.pop();
         names.pop();
     }
@@ -259,27 +272,28 @@ fn compare_values(
     names: &mut Vec<String>,
     path: &mut Path,
     out: &mut Comparison,
+    ignore: Ignore,
 ) {
     let view: Vec<&str> = names.iter().map(String::as_str).collect();
     let old_node = old.map(|v| node(&view, v));
     let new_node = new.map(|v| node(&view, v));
     match (old_node, new_node) {
-        (Some(Node::Fields(a)), Some(Node::Fields(b))) => compare_fields(a, b, names, path, out),
+        (Some(Node::Fields(a)), Some(Node::Fields(b))) => compare_fields(a, b, names, path, out, ignore),
         (Some(Node::Fields(a)), None) => {
-            compare_fields(a, &Map::new(), names, path, out);
+            compare_fields(a, &Map::new(), names, path, out, ignore);
             out.removed.insert(path);
         }
         (None, Some(Node::Fields(b))) => {
-            compare_fields(&Map::new(), b, names, path, out);
+            compare_fields(&Map::new(), b, names, path, out, ignore);
             out.added.insert(path);
         }
-        (Some(Node::Items(a, list)), Some(Node::Items(b, _))) => compare_items(a, b, list, names, path, out),
+        (Some(Node::Items(a, list)), Some(Node::Items(b, _))) => compare_items(a, b, list, names, path, out, ignore),
         (Some(Node::Items(a, list)), None) => {
-            compare_items(a, &[], list, names, path, out);
+            compare_items(a, &[], list, names, path, out, ignore);
             out.removed.insert(path);
         }
         (None, Some(Node::Items(b, list))) => {
-            compare_items(&[], b, list, names, path, out);
+            compare_items(&[], b, list, names, path, out, ignore);
             out.added.insert(path);
         }
         (None, None) => {}
@@ -293,6 +307,11 @@ fn compare_values(
     }
 }
 
+/// A list's items with their path elements.
+fn elements_of(items: &[Value], list: ListType) -> Vec<(String, &Value)> {
+    items.iter().map(|item| (item_element(item, list), item)).collect()
+}
+
 fn compare_items(
     old: &[Value],
     new: &[Value],
@@ -300,21 +319,19 @@ fn compare_items(
     names: &mut Vec<String>,
     path: &mut Path,
     out: &mut Comparison,
+    ignore: Ignore,
 ) {
-    let by_element = |items: &[Value]| -> Vec<(String, Value)> {
-        items.iter().map(|item| (item_element(item, list), item.clone())).collect()
-    };
-    let (old, new) = (by_element(old), by_element(new));
+    let (old, new) = (elements_of(old, list), elements_of(new, list));
     let mut elements: Vec<&String> = old.iter().map(|(e, _)| e).collect();
     elements.extend(new.iter().map(|(e, _)| e).filter(|e| !old.iter().any(|(o, _)| o == *e)));
     for element in elements {
-        let a = old.iter().find(|(e, _)| e == element).map(|(_, v)| v);
-        let b = new.iter().find(|(e, _)| e == element).map(|(_, v)| v);
+        let a: Option<&Value> = old.iter().find(|(e, _)| e == element).map(|(_, v)| *v);
+        let b: Option<&Value> = new.iter().find(|(e, _)| e == element).map(|(_, v)| *v);
         path.push(element.clone());
         match (list, a.and_then(Value::as_object), b.and_then(Value::as_object)) {
             (ListType::Map(_), a_map, b_map) if a_map.is_some() || b_map.is_some() => {
                 let empty = Map::new();
-                compare_fields(a_map.unwrap_or(&empty), b_map.unwrap_or(&empty), names, path, out);
+                compare_fields(a_map.unwrap_or(&empty), b_map.unwrap_or(&empty), names, path, out, ignore);
                 if a.is_none() {
                     out.added.insert(path);
                 } else if b.is_none() {

@@ -51,9 +51,19 @@ pub struct Entry {
     pub time: Option<String>,
     pub subresource: Option<String>,
     pub fields: FieldSet,
+    /// The FieldsV1 as read, while `fields` is unchanged: written back as it was, not encoded again.
+    raw: Option<Value>,
 }
 
 impl Entry {
+    /// Replace the fields the entry owns (dropping the FieldsV1 read, when they change).
+    fn set_fields(&mut self, fields: FieldSet) {
+        if fields != self.fields {
+            self.fields = fields;
+            self.raw = None;
+        }
+    }
+
     fn same_manager(&self, manager: &Manager) -> bool {
         self.manager == manager.name && self.operation == manager.operation && self.subresource == manager.subresource
     }
@@ -79,7 +89,7 @@ impl Entry {
             "operation": self.operation.name(),
             "apiVersion": self.api_version,
             "fieldsType": "FieldsV1",
-            "fieldsV1": self.fields.to_fields_v1(),
+            "fieldsV1": self.raw.clone().unwrap_or_else(|| self.fields.to_fields_v1()),
         });
         if let Some(time) = &self.time {
             entry["time"] = json!(time);
@@ -103,6 +113,7 @@ impl Entry {
             time: value.get("time").and_then(Value::as_str).map(String::from),
             subresource: value.get("subresource").and_then(Value::as_str).map(String::from),
             fields: FieldSet::from_fields_v1(value.get("fieldsV1").unwrap_or(&json!({})))?,
+            raw: value.get("fieldsV1").cloned(),
         })
     }
 }
@@ -153,40 +164,81 @@ pub enum Scope {
     Status,
 }
 
+/// An object's identity and bookkeeping, which nobody manages.
+const UNMANAGED_METADATA: [&str; 11] = [
+    "name",
+    "namespace",
+    "generateName",
+    "creationTimestamp",
+    "selfLink",
+    "uid",
+    "generation",
+    "managedFields",
+    "resourceVersion",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
+
+/// Whether the field `key` under `names` is outside what `scope` manages: apiVersion and kind, the
+/// unmanaged metadata, and the part of the object the write's scope does not cover.
+fn unmanaged(scope: Scope, names: &[String], key: &str) -> bool {
+    match names {
+        [] => {
+            matches!(key, "apiVersion" | "kind")
+                || match scope {
+                    Scope::Status => key != "status",
+                    Scope::Object { status_apart } => status_apart && key == "status",
+                }
+        }
+        [parent] if parent == "metadata" => UNMANAGED_METADATA.contains(&key),
+        _ => false,
+    }
+}
+
 /// What of an object fields are managed in: not its identity and bookkeeping (name, uid,
 /// resourceVersion, managedFields itself), and only the part of it the write's scope covers.
 pub fn content(object: &Value, scope: Scope) -> Map<String, Value> {
     let mut out = object.as_object().cloned().unwrap_or_default();
-    out.remove("apiVersion");
-    out.remove("kind");
-    match scope {
-        Scope::Status => out.retain(|k, _| k == "status"),
-        Scope::Object { status_apart: true } => {
-            out.remove("status");
-        }
-        Scope::Object { status_apart: false } => {}
-    }
+    out.retain(|k, _| !unmanaged(scope, &[], k));
     if let Some(metadata) = out.get_mut("metadata").and_then(Value::as_object_mut) {
-        for ignored in [
-            "name",
-            "namespace",
-            "generateName",
-            "creationTimestamp",
-            "selfLink",
-            "uid",
-            "generation",
-            "managedFields",
-            "resourceVersion",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-        ] {
-            metadata.remove(ignored);
-        }
+        let names = ["metadata".to_string()];
+        metadata.retain(|k, _| !unmanaged(scope, &names, k));
         if metadata.is_empty() {
             out.remove("metadata");
         }
     }
     out
+}
+
+/// `after_update` over whole objects (`old` None: a create), comparing in place what `scope` manages —
+/// the path every write takes, so nothing is copied.
+pub fn after_update_of(
+    entries: Vec<Entry>,
+    old: Option<&Value>,
+    new: &Value,
+    scope: Scope,
+    manager: &Manager,
+    now: &str,
+) -> Vec<Entry> {
+    if old.is_some() && entries.is_empty() {
+        return entries;
+    }
+    let empty_map = Map::new();
+    let new_map = new.as_object().unwrap_or(&empty_map);
+    let created = created_base(new_map);
+    let old_map = old.and_then(Value::as_object).unwrap_or(&created);
+    let comparison = field_set::compare_without(old_map, new_map, &|names, key| unmanaged(scope, names, key));
+    updated(entries, &comparison, manager, now)
+}
+
+/// The empty object of a type a create is compared with: metadata, spec and status (Go structs, not
+/// pointers) exist there already, so they are not added; a ConfigMap's data (a map) is.
+fn created_base(new: &Map<String, Value>) -> Map<String, Value> {
+    ["metadata", "spec", "status"]
+        .into_iter()
+        .filter(|k| new.get(*k).is_some_and(Value::is_object))
+        .map(|k| (k.to_string(), json!({})))
+        .collect()
 }
 
 /// The managed fields after an update by `manager` from `old` (None: a create) to `new`; `entries` are
@@ -202,13 +254,7 @@ pub fn after_update(
     if old.is_some() && entries.is_empty() {
         return entries;
     }
-    // A create is compared with the empty object of its type, where metadata, spec and status (Go
-    // structs, not pointers) exist already: they are not added, a ConfigMap's data (a map) is.
-    let empty: Map<String, Value> = ["metadata", "spec", "status"]
-        .into_iter()
-        .filter(|k| new.get(*k).is_some_and(Value::is_object))
-        .map(|k| (k.to_string(), json!({})))
-        .collect();
+    let empty = created_base(new);
     let comparison = compare(old.unwrap_or(&empty), new);
     updated(entries, &comparison, manager, now)
 }
@@ -216,12 +262,14 @@ pub fn after_update(
 fn updated(mut entries: Vec<Entry>, comparison: &Comparison, manager: &Manager, now: &str) -> Vec<Entry> {
     let taken = comparison.changed();
     for entry in &mut entries {
-        entry.fields = entry.fields.difference(&taken).difference(&comparison.removed);
+        let kept = entry.fields.difference(&taken).difference(&comparison.removed);
+        entry.set_fields(kept);
     }
     if !taken.is_empty() {
         match entries.iter_mut().find(|e| e.same_manager(manager)) {
             Some(entry) => {
-                entry.fields = entry.fields.union(&taken);
+                let grown = entry.fields.union(&taken);
+                entry.set_fields(grown);
                 entry.time = Some(now.to_string());
                 entry.api_version = manager.api_version.clone();
             }
@@ -232,6 +280,7 @@ fn updated(mut entries: Vec<Entry>, comparison: &Comparison, manager: &Manager, 
                 time: Some(now.to_string()),
                 subresource: manager.subresource.clone(),
                 fields: taken,
+                raw: None,
             }),
         }
     }
@@ -325,7 +374,8 @@ pub fn apply(
         .into_iter()
         .filter(|e| !e.same_manager(manager))
         .map(|mut e| {
-            e.fields = e.fields.difference(&changed).difference(&comparison.removed);
+            let kept = e.fields.difference(&changed).difference(&comparison.removed);
+            e.set_fields(kept);
             e
         })
         .collect();
@@ -337,6 +387,7 @@ pub fn apply(
         time,
         subresource: manager.subresource.clone(),
         fields: stated,
+        raw: None,
     });
     entries.retain(|e| !e.fields.is_empty());
     Ok(Applied { content: merged, entries })
