@@ -105,13 +105,8 @@ fn with_content(mut object: Value, mut applied: Map<String, Value>, scope: Scope
     if scope != Scope::Status {
         let metadata = map.entry("metadata").or_insert_with(|| json!({}));
         if let Some(metadata) = metadata.as_object_mut() {
-            let kept = content(&json!({"metadata": metadata.clone()}), scope);
-            let managed_keys: Vec<String> = kept
-                .get("metadata")
-                .and_then(Value::as_object)
-                .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default();
-            metadata.retain(|k, _| !managed_keys.contains(k));
+            // The live object's identity and bookkeeping stay; what is managed comes from the apply.
+            metadata.retain(|k, _| field_manager::UNMANAGED_METADATA.contains(&k.as_str()));
             if let Some(Value::Object(fields)) = applied_metadata {
                 metadata.extend(fields);
             }

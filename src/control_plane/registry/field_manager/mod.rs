@@ -165,7 +165,7 @@ pub enum Scope {
 }
 
 /// An object's identity and bookkeeping, which nobody manages.
-const UNMANAGED_METADATA: [&str; 11] = [
+pub const UNMANAGED_METADATA: [&str; 11] = [
     "name",
     "namespace",
     "generateName",
