@@ -5,6 +5,7 @@
 //! the comparison of two objects (what a write added, changed, removed), and FieldsV1 both ways.
 
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
 
@@ -109,6 +110,26 @@ impl FieldSet {
         walk(fields.as_object()?, &mut Vec::new(), &mut out)?;
         Some(FieldSet(out))
     }
+}
+
+/// Whether `fields` is FieldsV1: objects all the way down.
+pub fn is_fields_v1(fields: &Value) -> bool {
+    fields.as_object().is_some_and(|map| map.values().all(is_fields_v1))
+}
+
+/// Whether the FieldsV1 `fields` owns `path` itself: its node is there and ends there or is marked `.`.
+pub fn fields_v1_holds(fields: &Value, path: &[String]) -> bool {
+    if path.is_empty() {
+        return fields.get(".").is_some();
+    }
+    let mut node = fields;
+    for element in path {
+        match node.get(element) {
+            Some(child) => node = child,
+            None => return false,
+        }
+    }
+    node.as_object().is_some_and(|map| map.is_empty() || map.contains_key("."))
 }
 
 /// A path as Kubernetes prints it in a conflict: `.spec.containers[name="web"].image`.
@@ -231,9 +252,9 @@ impl Comparison {
 }
 
 /// Which fields a comparison leaves out: called with the names above a field and its own.
-pub type Ignore<'a> = &'a dyn Fn(&[String], &str) -> bool;
+pub type Ignore<'i> = &'i dyn Fn(&[&str], &str) -> bool;
 
-fn nothing_ignored(_: &[String], _: &str) -> bool {
+fn nothing_ignored(_: &[&str], _: &str) -> bool {
     false
 }
 
@@ -248,43 +269,48 @@ pub fn compare_without(old: &Map<String, Value>, new: &Map<String, Value>, ignor
     out
 }
 
-fn compare_fields(
-    old: &Map<String, Value>,
-    new: &Map<String, Value>,
-    names: &mut Vec<String>,
+// Equal subtrees are skipped before anything is allocated for them: most writes change a few fields of
+// a big object.
+fn compare_fields<'a>(
+    old: &'a Map<String, Value>,
+    new: &'a Map<String, Value>,
+    names: &mut Vec<&'a str>,
     path: &mut Path,
     out: &mut Comparison,
     ignore: Ignore,
 ) {
-    let keys: BTreeSet<&String> = old.keys().chain(new.keys()).filter(|k| !ignore(names, k)).collect();
-    for key in keys {
-        names.push(key.clone());
+    let added = new.keys().filter(|k| !old.contains_key(*k));
+    for key in old.keys().chain(added) {
+        let (a, b) = (old.get(key), new.get(key));
+        if a == b || ignore(names, key) {
+            continue;
+        }
+        names.push(key);
         path.push(field(key));
-        compare_values(old.get(key), new.get(key), names, path, out, ignore);
+        compare_values(a, b, names, path, out, ignore);
         path.pop();
         names.pop();
     }
 }
 
-fn compare_values(
-    old: Option<&Value>,
-    new: Option<&Value>,
-    names: &mut Vec<String>,
+fn compare_values<'a>(
+    old: Option<&'a Value>,
+    new: Option<&'a Value>,
+    names: &mut Vec<&'a str>,
     path: &mut Path,
     out: &mut Comparison,
     ignore: Ignore,
 ) {
-    let view: Vec<&str> = names.iter().map(String::as_str).collect();
-    let old_node = old.map(|v| node(&view, v));
-    let new_node = new.map(|v| node(&view, v));
+    let old_node = old.map(|v| node(names, v));
+    let new_node = new.map(|v| node(names, v));
     match (old_node, new_node) {
         (Some(Node::Fields(a)), Some(Node::Fields(b))) => compare_fields(a, b, names, path, out, ignore),
         (Some(Node::Fields(a)), None) => {
-            compare_fields(a, &Map::new(), names, path, out, ignore);
+            compare_fields(a, &EMPTY, names, path, out, ignore);
             out.removed.insert(path);
         }
         (None, Some(Node::Fields(b))) => {
-            compare_fields(&Map::new(), b, names, path, out, ignore);
+            compare_fields(&EMPTY, b, names, path, out, ignore);
             out.added.insert(path);
         }
         (Some(Node::Items(a, list)), Some(Node::Items(b, _))) => compare_items(a, b, list, names, path, out, ignore),
@@ -307,16 +333,18 @@ fn compare_values(
     }
 }
 
+static EMPTY: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
+
 /// A list's items with their path elements.
 fn elements_of(items: &[Value], list: ListType) -> Vec<(String, &Value)> {
     items.iter().map(|item| (item_element(item, list), item)).collect()
 }
 
-fn compare_items(
-    old: &[Value],
-    new: &[Value],
+fn compare_items<'a>(
+    old: &'a [Value],
+    new: &'a [Value],
     list: ListType,
-    names: &mut Vec<String>,
+    names: &mut Vec<&'a str>,
     path: &mut Path,
     out: &mut Comparison,
     ignore: Ignore,
@@ -327,11 +355,13 @@ fn compare_items(
     for element in elements {
         let a: Option<&Value> = old.iter().find(|(e, _)| e == element).map(|(_, v)| *v);
         let b: Option<&Value> = new.iter().find(|(e, _)| e == element).map(|(_, v)| *v);
+        if a == b {
+            continue;
+        }
         path.push(element.clone());
         match (list, a.and_then(Value::as_object), b.and_then(Value::as_object)) {
             (ListType::Map(_), a_map, b_map) if a_map.is_some() || b_map.is_some() => {
-                let empty = Map::new();
-                compare_fields(a_map.unwrap_or(&empty), b_map.unwrap_or(&empty), names, path, out, ignore);
+                compare_fields(a_map.unwrap_or(&*EMPTY), b_map.unwrap_or(&*EMPTY), names, path, out, ignore);
                 if a.is_none() {
                     out.added.insert(path);
                 } else if b.is_none() {

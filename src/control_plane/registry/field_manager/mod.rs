@@ -17,6 +17,8 @@
 pub mod field_set;
 pub mod merge;
 
+use std::cell::OnceCell;
+
 use serde_json::{json, Map, Value};
 
 use field_set::{compare, display, of_object, Comparison, FieldSet};
@@ -43,6 +45,10 @@ impl Operation {
 }
 
 /// One managedFields entry: a manager (with its operation and subresource) and the fields it owns.
+///
+/// The fields are kept as read (FieldsV1) and parsed into a set only when a write may change them: most
+/// writes touch none of the other managers' fields, and parsing every entry on every write was most of
+/// what field management cost.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub manager: String,
@@ -50,16 +56,62 @@ pub struct Entry {
     pub api_version: String,
     pub time: Option<String>,
     pub subresource: Option<String>,
-    pub fields: FieldSet,
-    /// The FieldsV1 as read, while `fields` is unchanged: written back as it was, not encoded again.
+    parsed: OnceCell<FieldSet>,
+    /// The FieldsV1 as read, while the fields are unchanged: written back as it was, not encoded again.
     raw: Option<Value>,
 }
 
 impl Entry {
+    fn new(manager: &Manager, operation: Operation, time: Option<String>, fields: FieldSet) -> Entry {
+        Entry {
+            manager: manager.name.clone(),
+            operation,
+            api_version: manager.api_version.clone(),
+            time,
+            subresource: manager.subresource.clone(),
+            parsed: OnceCell::from(fields),
+            raw: None,
+        }
+    }
+
+    /// The fields the entry owns.
+    pub fn fields(&self) -> &FieldSet {
+        self.parsed.get_or_init(|| {
+            self.raw.as_ref().and_then(FieldSet::from_fields_v1).expect("entries hold FieldsV1 or a set")
+        })
+    }
+
+    /// Whether the entry owns `path` itself (not only beneath it), without parsing what was read.
+    fn owns(&self, path: &[String]) -> bool {
+        match (self.parsed.get(), &self.raw) {
+            (None, Some(raw)) => field_set::fields_v1_holds(raw, path),
+            _ => self.fields().contains(path),
+        }
+    }
+
+    fn owns_any(&self, paths: &FieldSet) -> bool {
+        paths.paths().any(|p| self.owns(p))
+    }
+
+    fn is_empty(&self) -> bool {
+        match (self.parsed.get(), &self.raw) {
+            (None, Some(raw)) => raw.as_object().is_none_or(Map::is_empty),
+            _ => self.fields().is_empty(),
+        }
+    }
+
+    /// Take `paths` away from the entry (parsing it only when it owns one of them).
+    fn release(&mut self, paths: &FieldSet) {
+        if self.owns_any(paths) {
+            let kept = self.fields().difference(paths);
+            self.set_fields(kept);
+        }
+    }
+
     /// Replace the fields the entry owns (dropping the FieldsV1 read, when they change).
     fn set_fields(&mut self, fields: FieldSet) {
-        if fields != self.fields {
-            self.fields = fields;
+        if &fields != self.fields() {
+            self.parsed = OnceCell::from(fields);
             self.raw = None;
         }
     }
@@ -83,21 +135,25 @@ impl Entry {
         text
     }
 
-    fn to_json(&self) -> Value {
-        let mut entry = json!({
-            "manager": self.manager,
-            "operation": self.operation.name(),
-            "apiVersion": self.api_version,
-            "fieldsType": "FieldsV1",
-            "fieldsV1": self.raw.clone().unwrap_or_else(|| self.fields.to_fields_v1()),
-        });
-        if let Some(time) = &self.time {
-            entry["time"] = json!(time);
+    // Built field by field: `json!` would serialize the FieldsV1 tree again rather than move it.
+    fn into_json(self) -> Value {
+        let fields = match self.raw {
+            Some(raw) => raw,
+            None => self.fields().to_fields_v1(),
+        };
+        let mut entry = Map::new();
+        entry.insert("manager".into(), Value::String(self.manager));
+        entry.insert("operation".into(), Value::String(self.operation.name().into()));
+        entry.insert("apiVersion".into(), Value::String(self.api_version));
+        if let Some(time) = self.time {
+            entry.insert("time".into(), Value::String(time));
         }
-        if let Some(subresource) = &self.subresource {
-            entry["subresource"] = json!(subresource);
+        entry.insert("fieldsType".into(), Value::String("FieldsV1".into()));
+        entry.insert("fieldsV1".into(), fields);
+        if let Some(subresource) = self.subresource {
+            entry.insert("subresource".into(), Value::String(subresource));
         }
-        entry
+        Value::Object(entry)
     }
 
     fn from_json(value: &Value) -> Option<Entry> {
@@ -106,14 +162,18 @@ impl Entry {
             "Update" => Operation::Update,
             _ => return None,
         };
+        let fields = value.get("fieldsV1").cloned().unwrap_or_else(|| json!({}));
+        if !field_set::is_fields_v1(&fields) {
+            return None;
+        }
         Some(Entry {
             manager: value.get("manager").and_then(Value::as_str).unwrap_or_default().to_string(),
             operation,
             api_version: value.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string(),
             time: value.get("time").and_then(Value::as_str).map(String::from),
             subresource: value.get("subresource").and_then(Value::as_str).map(String::from),
-            fields: FieldSet::from_fields_v1(value.get("fieldsV1").unwrap_or(&json!({})))?,
-            raw: value.get("fieldsV1").cloned(),
+            parsed: OnceCell::new(),
+            raw: Some(fields),
         })
     }
 }
@@ -139,7 +199,7 @@ pub fn entries_of(object: &Value) -> Option<Vec<Entry>> {
 
 /// Write `entries` into `object`'s metadata, in kube-apiserver's order (applies first, then by time).
 pub fn set_entries(object: &mut Value, mut entries: Vec<Entry>) {
-    entries.retain(|e| !e.fields.is_empty());
+    entries.retain(|e| !e.is_empty());
     let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else { return };
     if entries.is_empty() {
         metadata.remove("managedFields");
@@ -153,7 +213,7 @@ pub fn set_entries(object: &mut Value, mut entries: Vec<Entry>) {
             &b.api_version,
         ))
     });
-    metadata.insert("managedFields".into(), Value::Array(entries.iter().map(Entry::to_json).collect()));
+    metadata.insert("managedFields".into(), Value::Array(entries.into_iter().map(Entry::into_json).collect()));
 }
 
 /// Where a write's fields are counted: the main resource leaves out the status (a subresource of its
@@ -181,7 +241,7 @@ pub const UNMANAGED_METADATA: [&str; 11] = [
 
 /// Whether the field `key` under `names` is outside what `scope` manages: apiVersion and kind, the
 /// unmanaged metadata, and the part of the object the write's scope does not cover.
-fn unmanaged(scope: Scope, names: &[String], key: &str) -> bool {
+fn unmanaged(scope: Scope, names: &[&str], key: &str) -> bool {
     match names {
         [] => {
             matches!(key, "apiVersion" | "kind")
@@ -190,7 +250,7 @@ fn unmanaged(scope: Scope, names: &[String], key: &str) -> bool {
                     Scope::Object { status_apart } => status_apart && key == "status",
                 }
         }
-        [parent] if parent == "metadata" => UNMANAGED_METADATA.contains(&key),
+        [parent] if *parent == "metadata" => UNMANAGED_METADATA.contains(&key),
         _ => false,
     }
 }
@@ -201,8 +261,7 @@ pub fn content(object: &Value, scope: Scope) -> Map<String, Value> {
     let mut out = object.as_object().cloned().unwrap_or_default();
     out.retain(|k, _| !unmanaged(scope, &[], k));
     if let Some(metadata) = out.get_mut("metadata").and_then(Value::as_object_mut) {
-        let names = ["metadata".to_string()];
-        metadata.retain(|k, _| !unmanaged(scope, &names, k));
+        metadata.retain(|k, _| !unmanaged(scope, &["metadata"], k));
         if metadata.is_empty() {
             out.remove("metadata");
         }
@@ -261,30 +320,26 @@ pub fn after_update(
 
 fn updated(mut entries: Vec<Entry>, comparison: &Comparison, manager: &Manager, now: &str) -> Vec<Entry> {
     let taken = comparison.changed();
+    let released = taken.union(&comparison.removed);
     for entry in &mut entries {
-        let kept = entry.fields.difference(&taken).difference(&comparison.removed);
-        entry.set_fields(kept);
+        // The writer's own entry keeps what it takes again, so its FieldsV1 stays as read when it
+        // owned all of that already.
+        entry.release(if entry.same_manager(manager) { &comparison.removed } else { &released });
     }
     if !taken.is_empty() {
         match entries.iter_mut().find(|e| e.same_manager(manager)) {
             Some(entry) => {
-                let grown = entry.fields.union(&taken);
-                entry.set_fields(grown);
+                if !taken.paths().all(|p| entry.owns(p)) {
+                    let grown = entry.fields().union(&taken);
+                    entry.set_fields(grown);
+                }
                 entry.time = Some(now.to_string());
                 entry.api_version = manager.api_version.clone();
             }
-            None => entries.push(Entry {
-                manager: manager.name.clone(),
-                operation: manager.operation,
-                api_version: manager.api_version.clone(),
-                time: Some(now.to_string()),
-                subresource: manager.subresource.clone(),
-                fields: taken,
-                raw: None,
-            }),
+            None => entries.push(Entry::new(manager, manager.operation, Some(now.to_string()), taken)),
         }
     }
-    entries.retain(|e| !e.fields.is_empty());
+    entries.retain(|e| !e.is_empty());
     entries
 }
 
@@ -344,11 +399,11 @@ pub fn apply(
     // What the manager stated last time and no longer does goes, unless someone else owns it (or
     // anything beneath it).
     let own = entries.iter().find(|e| e.same_manager(manager));
-    let last = own.map(|e| e.fields.clone()).unwrap_or_default();
+    let last = own.map(|e| e.fields().clone()).unwrap_or_default();
     let previous_time = own.and_then(|e| e.time.clone());
     let others: Vec<&Entry> = entries.iter().filter(|e| !e.same_manager(manager)).collect();
     for path in last.difference(&stated).paths() {
-        let owned = stated.reaches(path) || others.iter().any(|e| e.fields.reaches(path));
+        let owned = stated.reaches(path) || others.iter().any(|e| e.fields().reaches(path));
         if !owned {
             merge::remove(&mut merged, path);
         }
@@ -357,7 +412,7 @@ pub fn apply(
     let changed = comparison.changed();
     let mut conflicts = Vec::new();
     for entry in &others {
-        for path in entry.fields.intersection(&changed).paths() {
+        for path in entry.fields().intersection(&changed).paths() {
             conflicts.push((entry.describe(), display(path), path.clone()));
         }
     }
@@ -374,22 +429,13 @@ pub fn apply(
         .into_iter()
         .filter(|e| !e.same_manager(manager))
         .map(|mut e| {
-            let kept = e.fields.difference(&changed).difference(&comparison.removed);
-            e.set_fields(kept);
+            e.release(&changed.union(&comparison.removed));
             e
         })
         .collect();
     let time = if object_changed || last != stated { Some(now.to_string()) } else { previous_time };
-    entries.push(Entry {
-        manager: manager.name.clone(),
-        operation: Operation::Apply,
-        api_version: manager.api_version.clone(),
-        time,
-        subresource: manager.subresource.clone(),
-        fields: stated,
-        raw: None,
-    });
-    entries.retain(|e| !e.fields.is_empty());
+    entries.push(Entry::new(manager, Operation::Apply, time, stated));
+    entries.retain(|e| !e.is_empty());
     Ok(Applied { content: merged, entries })
 }
 
@@ -447,13 +493,13 @@ mod tests {
             "data": {"key": "some value"}}));
         let applied = apply(None, &config, &by("kubectl", Operation::Apply), false, NOW).unwrap();
         assert_eq!(
-            applied.entries[0].fields.to_fields_v1(),
+            applied.entries[0].fields().to_fields_v1(),
             json!({"f:metadata": {"f:labels": {"f:test-label": {}}}, "f:data": {"f:key": {}}})
         );
         // A create records an Update: the map it added is owned itself (`.`), as kubectl create shows.
         let created = after_update(Vec::new(), None, &config, &by("kubectl-create", Operation::Update), NOW);
         assert_eq!(
-            created[0].fields.to_fields_v1(),
+            created[0].fields().to_fields_v1(),
             json!({"f:metadata": {"f:labels": {".": {}, "f:test-label": {}}}, "f:data": {".": {}, "f:key": {}}})
         );
     }
@@ -493,7 +539,7 @@ mod tests {
         let forced = apply(Some((&live, owner)), &config, &by("mgr", Operation::Apply), true, NOW).unwrap();
         assert_eq!(forced.content, config);
         let writer = forced.entries.iter().find(|e| e.manager == "writer").unwrap();
-        assert_eq!(writer.fields.to_fields_v1(), json!({"f:data": {}}), "the writer keeps only the map");
+        assert_eq!(writer.fields().to_fields_v1(), json!({"f:data": {}}), "the writer keeps only the map");
     }
 
     #[test]
@@ -510,6 +556,38 @@ mod tests {
         )
         .unwrap();
         let before = applied.entries.iter().find(|e| e.manager == BEFORE_FIRST_APPLY).unwrap();
-        assert!(before.fields.reaches(&["f:data".to_string(), "f:a".to_string()]));
+        assert!(before.fields().reaches(&["f:data".to_string(), "f:a".to_string()]));
+    }
+
+    #[test]
+    fn entries_read_are_parsed_only_when_a_write_touches_them() {
+        // Key order as read is kept for an entry nobody's write touches; one that loses a field is
+        // encoded again.
+        let read = json!({"metadata": {"managedFields": [
+            {"manager": "a", "operation": "Update", "apiVersion": "v1", "time": NOW, "fieldsType": "FieldsV1",
+             "fieldsV1": {"f:data": {"f:x": {}, ".": {}}}},
+            {"manager": "b", "operation": "Update", "apiVersion": "v1", "time": NOW, "fieldsType": "FieldsV1",
+             "fieldsV1": {"f:data": {"f:y": {}}}}]},
+            "data": {"x": "1", "y": "1"}});
+        let mut new = read.clone();
+        new["data"]["y"] = json!("2");
+        let writer = by("a", Operation::Update);
+        let entries = entries_of(&read).unwrap();
+        assert!(entries[0].owns(&["f:data".into()]) && entries[0].owns(&["f:data".into(), "f:x".into()]));
+        assert!(!entries[0].owns(&["f:data".into(), "f:y".into()]));
+        let scope = Scope::Object { status_apart: true };
+        let after = after_update_of(entries, Some(&read), &new, scope, &writer, "2026-12-06T00:00:00Z");
+        assert_eq!(after.len(), 1, "b lost its only field");
+        assert_eq!(after[0].fields().to_fields_v1(), json!({"f:data": {".": {}, "f:x": {}, "f:y": {}}}));
+        // A writer that already owns what it changes keeps its FieldsV1 as read; only the time moves.
+        let mut again = new.clone();
+        set_entries(&mut again, after);
+        let mut newer = again.clone();
+        newer["data"]["y"] = json!("3");
+        let after = after_update_of(entries_of(&again).unwrap(), Some(&again), &newer, scope, &writer, "later");
+        assert!(after[0].raw.is_some() && after[0].time.as_deref() == Some("later"));
+        // Not FieldsV1 at all: not managed fields.
+        assert!(entries_of(&json!({"metadata": {"managedFields": [{"operation": "Update", "fieldsV1": {"f:a": 1}}]}}))
+            .is_none());
     }
 }
