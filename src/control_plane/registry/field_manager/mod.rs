@@ -279,14 +279,38 @@ pub fn after_update_of(
     manager: &Manager,
     now: &str,
 ) -> Vec<Entry> {
+    let empty = Map::new();
+    let new = new.as_object().unwrap_or(&empty);
+    let old = old.map(|o| o.as_object().unwrap_or(&empty));
+    updated_between(entries, old, new, &|names, key| unmanaged(scope, names, key), manager, now)
+}
+
+/// The managed fields after an update by `manager` from `old` (None: a create) to `new`, both only what
+/// is managed (`content`); `entries` are the old object's (or those the client sent to replace them).
+pub fn after_update(
+    entries: Vec<Entry>,
+    old: Option<&Map<String, Value>>,
+    new: &Map<String, Value>,
+    manager: &Manager,
+    now: &str,
+) -> Vec<Entry> {
+    updated_between(entries, old, new, &|_, _| false, manager, now)
+}
+
+fn updated_between(
+    entries: Vec<Entry>,
+    old: Option<&Map<String, Value>>,
+    new: &Map<String, Value>,
+    ignore: field_set::Ignore,
+    manager: &Manager,
+    now: &str,
+) -> Vec<Entry> {
+    // An existing object nobody tracks stays so until it is applied to.
     if old.is_some() && entries.is_empty() {
         return entries;
     }
-    let empty_map = Map::new();
-    let new_map = new.as_object().unwrap_or(&empty_map);
-    let created = created_base(new_map);
-    let old_map = old.and_then(Value::as_object).unwrap_or(&created);
-    let comparison = field_set::compare_without(old_map, new_map, &|names, key| unmanaged(scope, names, key));
+    let created = created_base(new);
+    let comparison = field_set::compare_without(old.unwrap_or(&created), new, ignore);
     updated(entries, &comparison, manager, now)
 }
 
@@ -298,24 +322,6 @@ fn created_base(new: &Map<String, Value>) -> Map<String, Value> {
         .filter(|k| new.get(*k).is_some_and(Value::is_object))
         .map(|k| (k.to_string(), json!({})))
         .collect()
-}
-
-/// The managed fields after an update by `manager` from `old` (None: a create) to `new`; `entries` are
-/// the old object's (or those the client sent to replace them).
-pub fn after_update(
-    entries: Vec<Entry>,
-    old: Option<&Map<String, Value>>,
-    new: &Map<String, Value>,
-    manager: &Manager,
-    now: &str,
-) -> Vec<Entry> {
-    // An existing object nobody tracks stays so until it is applied to.
-    if old.is_some() && entries.is_empty() {
-        return entries;
-    }
-    let empty = created_base(new);
-    let comparison = compare(old.unwrap_or(&empty), new);
-    updated(entries, &comparison, manager, now)
 }
 
 fn updated(mut entries: Vec<Entry>, comparison: &Comparison, manager: &Manager, now: &str) -> Vec<Entry> {
