@@ -8,7 +8,9 @@
 //! 2 at a time, a failing one stops at its backoffLimit; cron-job (batch/v1beta1) starts a Job each minute
 //! and cron-limited keeps one successful Job; a DaemonSet puts one pod on each worker; a worker whose agent
 //! stops has its pods running on the other worker within the eviction timeout (after the 40 s the node
-//! takes to be marked) + 30 s, and when it comes back its evicted pods' containers are removed.
+//! takes to be marked) + 30 s, and when it comes back its evicted pods' containers are removed; `kubectl
+//! drain` (1.33, then 1.20) of each worker evicts its pods through the eviction subresource while a
+//! PodDisruptionBudget keeps 3 of 4 ready, and a budget that allows nothing stops a drain.
 
 mod common;
 
@@ -246,6 +248,60 @@ fn node_loss_checks(k: &Kubectl) {
     assert!(all["items"].as_array().unwrap().iter().all(|p| node_of(p) == other), "{all}");
 }
 
+/// The drained workers' pods of `app=drained`, by node.
+fn drained_nodes(k: &Kubectl) -> Vec<String> {
+    let mut nodes: Vec<String> = k.pods("app=drained").iter().filter(|p| ready(p)).map(node_of).collect();
+    nodes.sort();
+    nodes
+}
+
+/// `kubectl drain` of `node` by `k`, while the ready pods of the budget are sampled: it evicts (never
+/// deletes) through the eviction subresource, the budget (maxUnavailable 1 of 4) holds throughout, and
+/// every pod ends on the other worker. The node is uncordoned after.
+fn drain_one(k: &Kubectl, node: &str, other: &str) {
+    let (stop, watcher) = watch_pods(k, "app=drained");
+    let out = k.ok(&["drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=180s"]);
+    stop.store(true, Ordering::Relaxed);
+    let samples = watcher.join().unwrap();
+    assert!(out.contains("evicting pod"), "{}: drain did not evict: {out}", k.label);
+    let fewest = samples.iter().map(|s| s.iter().filter(|p| ready(p)).count()).min().unwrap();
+    assert!(fewest >= 3, "{}: a sample had {fewest} ready pods of 4 (the budget allows 1 down)", k.label);
+    let unschedulable = k.json(&["get", "node", node])["spec"]["unschedulable"].clone();
+    assert_eq!(unschedulable, serde_json::json!(true), "{}: {node} not cordoned", k.label);
+    common::wait_for(&format!("drained's 4 pods ready on {other}"), Duration::from_secs(120), || {
+        drained_nodes(k) == [other; 4]
+    });
+    let left = k.json(&["get", "pods", "--all-namespaces", "--field-selector", &format!("spec.nodeName={node}")]);
+    let daemons_only = left["items"].as_array().unwrap().iter().all(|p| {
+        p["metadata"]["ownerReferences"][0]["kind"] == "DaemonSet" || !p["metadata"]["deletionTimestamp"].is_null()
+    });
+    assert!(daemons_only, "{}: pods other than DaemonSets' left on {node}: {left}", k.label);
+    eprintln!("{}: drained {node}: {}", k.label, out.lines().filter(|l| l.contains("evict")).count());
+    k.ok(&["uncordon", node]);
+}
+
+fn drain_checks(k20: &Kubectl, k33: &Kubectl) {
+    k33.ok(&["apply", "-f", &manifest("tests/manifests/workloads/drained.yaml")]);
+    k33.ok(&["rollout", "status", "deploy/drained", "--timeout=180s"]);
+    common::wait_for("the budget counts 4 healthy pods, 1 disruption allowed", Duration::from_secs(60), || {
+        let status = &k33.json(&["get", "pdb", "drained"])["status"];
+        status["currentHealthy"] == 4 && status["desiredHealthy"] == 3 && status["disruptionsAllowed"] == 1
+    });
+    drain_one(k33, "lab-node1", "lab-node2");
+    drain_one(k20, "lab-node2", "lab-node1");
+    // A budget that allows nothing: the drain stops at its time limit, naming the budget's refusal.
+    k33.ok(&["patch", "pdb", "drained", "--type=merge", "-p", r#"{"spec": {"maxUnavailable": 0}}"#]);
+    common::wait_for("the budget at 0 disruptions allowed", Duration::from_secs(60), || {
+        let pdb = k33.json(&["get", "pdb", "drained"]);
+        pdb["status"]["observedGeneration"] == pdb["metadata"]["generation"] && pdb["status"]["disruptionsAllowed"] == 0
+    });
+    let (ok, out) = k33.run(&["drain", "lab-node1", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=12s"]);
+    assert!(!ok && out.contains("Cannot evict pod as it would violate the pod's disruption budget"), "{out}");
+    assert_eq!(drained_nodes(k33), ["lab-node1"; 4], "the blocked drain took a pod: {out}");
+    k33.ok(&["uncordon", "lab-node1"]);
+    k33.ok(&["delete", "-f", &manifest("tests/manifests/workloads/drained.yaml")]);
+}
+
 #[test]
 fn controllers_run_the_walkthroughs_workloads_on_the_lab() {
     let work = tempfile::tempdir().unwrap();
@@ -274,6 +330,7 @@ fn controllers_run_the_walkthroughs_workloads_on_the_lab() {
     cron_job_checks(&k33, started);
     let lease = k33.json(&["-n", "kube-system", "get", "lease", "kube-controller-manager"]);
     assert!(lease["spec"]["holderIdentity"].as_str().is_some_and(|h| h.starts_with("lab-master_")), "{lease}");
+    drain_checks(&k20, &k33);
     node_loss_checks(&k33);
 
     let down = kubeboot(&["lab", "down"], &[]);

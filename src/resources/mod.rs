@@ -2,11 +2,13 @@
 //! a client sends and we do not model survive a round trip), with typed helpers for what we act on.
 
 pub mod cron_schedule;
+pub mod disruption_budget;
 pub mod event;
 pub mod event_v1;
 pub mod field_rules;
 pub mod go_bool;
 pub mod hpa_v1;
+pub mod int_or_percent;
 pub mod job_defaults;
 pub mod kinds;
 pub mod known_fields;

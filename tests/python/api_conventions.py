@@ -352,6 +352,69 @@ def events_v1(core):
     ok("events.k8s.io/v1 Events over the core Events' storage")
 
 
+def eviction(core):
+    """The eviction subresource against a PodDisruptionBudget kept by the disruption controller."""
+    policy = client.PolicyV1Api()
+    resources = core.get_api_resources().resources
+    listed = [r for r in resources if r.name == "pods/eviction"]
+    assert listed and (listed[0].group, listed[0].version, listed[0].kind) == ("policy", "v1", "Eviction"), listed
+
+    def pod(name, running=True, ready=True):
+        # Never placed (no node has the label): the status is written by hand, as an agent would.
+        core.create_namespaced_pod(NS, client.V1Pod(metadata=meta(name, app="evict"), spec=client.V1PodSpec(
+            node_selector={"nowhere": "true"}, containers=[client.V1Container(name="c", image="registry.local/x:1")])))
+        if running:
+            set_ready(name, ready)
+
+    def set_ready(name, ready):
+        core.patch_namespaced_pod_status(name, NS, {"status": {"phase": "Running", "conditions": [
+            {"type": "Ready", "status": "True" if ready else "False"}]}})
+
+    def evict(name):
+        return core.create_namespaced_pod_eviction(name, NS, client.V1Eviction(metadata=meta(name)))
+
+    def budget(**expected):
+        def matches():
+            status = policy.read_namespaced_pod_disruption_budget("evict", NS).status
+            return all(getattr(status, k) == v for k, v in expected.items())
+        wait_for(f"the budget's status {expected}", matches)
+
+    for name in ["ev-a", "ev-b", "ev-c"]:
+        pod(name)
+    policy.create_namespaced_pod_disruption_budget(NS, client.V1PodDisruptionBudget(
+        metadata=meta("evict"), spec=client.V1PodDisruptionBudgetSpec(
+            min_available=2, selector=client.V1LabelSelector(match_labels={"app": "evict"}))))
+    budget(observed_generation=1, current_healthy=3, desired_healthy=2, expected_pods=3, disruptions_allowed=1)
+    evict("ev-a")
+    assert gone(core.read_namespaced_pod, "ev-a", NS)
+    budget(current_healthy=2, disruptions_allowed=0)
+    code, body = api_error(evict, "ev-b")
+    assert code == 429 and body["reason"] == "TooManyRequests", body
+    assert body["message"] == "Cannot evict pod as it would violate the pod's disruption budget.", body
+    assert body["details"]["causes"] == [{"reason": "DisruptionBudget",
+        "message": "The disruption budget evict needs 2 healthy pods and has 2 currently"}], body
+    core.read_namespaced_pod("ev-b", NS)
+    # A pod that is not running disrupts nothing: evicted whatever the budget says.
+    pod("ev-pending", running=False)
+    evict("ev-pending")
+    assert gone(core.read_namespaced_pod, "ev-pending", NS)
+    # An unhealthy pod, while the budget is not met: only with unhealthyPodEvictionPolicy AlwaysAllow.
+    set_ready("ev-c", False)
+    budget(current_healthy=1, disruptions_allowed=0)
+    assert api_error(evict, "ev-c")[0] == 429
+    policy.patch_namespaced_pod_disruption_budget("evict", NS, {"spec": {"unhealthyPodEvictionPolicy": "AlwaysAllow"}})
+    budget(observed_generation=2)
+    evict("ev-c")
+    assert gone(core.read_namespaced_pod, "ev-c", NS)
+    # Two budgets over one pod: refused, as Kubernetes refuses it.
+    policy.create_namespaced_pod_disruption_budget(NS, client.V1PodDisruptionBudget(
+        metadata=meta("evict-too"), spec=client.V1PodDisruptionBudgetSpec(
+            max_unavailable=1, selector=client.V1LabelSelector(match_labels={"app": "evict"}))))
+    code, body = api_error(evict, "ev-b")
+    assert code == 500 and "more than one PodDisruptionBudget" in body["message"], body
+    ok("eviction: a PodDisruptionBudget's disruptions allowed, 429 when none, pending and unhealthy pods")
+
+
 def main(kubeconfig):
     config.load_kube_config(config_file=kubeconfig)
     core, apps, batch = client.CoreV1Api(), client.AppsV1Api(), client.BatchV1Api()
@@ -368,6 +431,7 @@ def main(kubeconfig):
     statuses(apps)
     validation(core)
     events_v1(core)
+    eviction(core)
 
 
 if __name__ == "__main__":

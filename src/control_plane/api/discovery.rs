@@ -113,12 +113,14 @@ type Subresource = (&'static str, Option<GroupVersionKind>, &'static [&'static s
 
 /// The subresources discovery lists for a resource, as kube-apiserver lists them: `status`, `scale`
 /// (autoscaling/v1 Scale) for the kinds scale.rs serves (kubectl autoscale looks for it), and a pod's
-/// binding, log, exec, attach and portforward. (eviction comes with the eviction API.)
+/// binding, eviction (policy/v1 Eviction: `kubectl drain` evicts only when it finds it), log, exec, attach
+/// and portforward.
 fn subresources(r: &ResourceKind) -> Vec<Subresource> {
     let mut out = Vec::new();
     if r.kind == "Pod" && r.group.is_empty() {
         out.push(("attach", Some(("", "v1", "PodAttachOptions")), &["create", "get"][..]));
         out.push(("binding", Some(("", "v1", "Binding")), &["create"][..]));
+        out.push(("eviction", Some(("policy", "v1", "Eviction")), &["create"][..]));
         out.push(("exec", Some(("", "v1", "PodExecOptions")), &["create", "get"][..]));
         out.push(("log", None, &["get"][..]));
         out.push(("portforward", Some(("", "v1", "PodPortForwardOptions")), &["create", "get"][..]));

@@ -8,6 +8,7 @@ mod binding;
 mod bootstrap_tokens;
 mod discovery;
 mod error_status;
+mod eviction;
 mod list_pages;
 mod list_query;
 mod node_certificates;

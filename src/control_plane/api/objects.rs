@@ -70,6 +70,9 @@ fn respond(
         Some("binding") if kind.kind == "Pod" && method == Method::POST => {
             return super::binding::create(&state, &identity, &path, &body);
         }
+        Some("eviction") if kind.kind == "Pod" && method == Method::POST && path.name.is_some() => {
+            return super::eviction::create(&state, &identity, &path, &query, &headers, &body);
+        }
         Some("scale") if crate::control_plane::registry::serves_scale(kind.kind) && path.name.is_some() => {
             return scale(&state, &identity, &path, &method, &headers, &body);
         }

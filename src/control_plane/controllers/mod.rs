@@ -4,6 +4,7 @@
 pub mod cron_job;
 pub mod daemon_set;
 pub mod deployment;
+pub mod disruption;
 pub mod dns_endpoints;
 pub mod endpoints;
 pub mod garbage_collector;
@@ -65,5 +66,6 @@ pub fn all(pod_network: ipnet::IpNet) -> Vec<Arc<dyn Reconciler>> {
         Arc::new(local_path::LocalPathProvisioner),
         Arc::new(volume_protection::VolumeProtection),
         Arc::new(namespace::NamespaceController),
+        Arc::new(disruption::DisruptionController),
     ]
 }

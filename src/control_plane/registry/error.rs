@@ -47,6 +47,9 @@ pub enum RegistryError {
     /// A precondition other than the resourceVersion failed (a uid, a pod already bound).
     #[error("{0}")]
     Precondition(String),
+    /// An eviction the pod's PodDisruptionBudget does not allow now (the cause says why).
+    #[error("Cannot evict pod as it would violate the pod's disruption budget.")]
+    DisruptionBudget(String),
     #[error("the store has no space left on its device; the write was not made ({0})")]
     NoSpace(String),
     #[error("{0}")]
@@ -97,6 +100,7 @@ impl RegistryError {
             RegistryError::NamespaceTerminating { .. } => 403,
             RegistryError::UnsupportedPatch(_) => 415,
             RegistryError::Invalid { .. } | RegistryError::PatchInvalid(_) => 422,
+            RegistryError::DisruptionBudget(_) => 429,
             RegistryError::NoSpace(_) => 507,
             RegistryError::Internal(_) => 500,
         }
@@ -115,6 +119,7 @@ impl RegistryError {
             RegistryError::NamespaceTerminating { .. } => "Forbidden",
             RegistryError::UnsupportedPatch(_) => "UnsupportedMediaType",
             RegistryError::Invalid { .. } | RegistryError::PatchInvalid(_) => "Invalid",
+            RegistryError::DisruptionBudget(_) => "TooManyRequests",
             RegistryError::NoSpace(_) => "InsufficientStorage",
             RegistryError::Internal(_) => "InternalError",
         }
@@ -122,6 +127,9 @@ impl RegistryError {
 
     /// The Status' details: for a validation failure, the object and each field's cause.
     pub fn details(&self) -> Option<Value> {
+        if let RegistryError::DisruptionBudget(cause) = self {
+            return Some(json!({"causes": [{"reason": "DisruptionBudget", "message": cause}]}));
+        }
         if let RegistryError::ApplyConflict(conflicts) = self {
             let causes: Vec<Value> = conflicts
                 .0

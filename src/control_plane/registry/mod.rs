@@ -13,6 +13,7 @@ pub mod bind;
 mod create;
 mod delete;
 mod error;
+mod evict;
 pub mod field_manager;
 mod guaranteed;
 pub mod kinds;

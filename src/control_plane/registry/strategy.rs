@@ -93,7 +93,7 @@ pub fn for_kind(kind: &ResourceKind) -> &'static dyn Strategy {
         "Job" => &kinds::workload::JOB,
         "ReplicationController" => &kinds::workload::REPLICATION_CONTROLLER,
         "PersistentVolume" | "PersistentVolumeClaim" | "StorageClass" => &kinds::storage::StorageStrategy,
-        _ if matches!(kind.group, "apps" | "batch") => &kinds::workload::WORKLOAD,
+        _ if matches!(kind.group, "apps" | "batch" | "policy") => &kinds::workload::WORKLOAD,
         _ => &Plain,
     }
 }

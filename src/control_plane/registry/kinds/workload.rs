@@ -1,4 +1,5 @@
-//! The apps and batch kinds and ReplicationControllers: metadata.generation counts their spec changes;
+//! The apps and batch kinds, ReplicationControllers and PodDisruptionBudgets: metadata.generation counts
+//! their spec changes (their controllers report status.observedGeneration);
 //! Jobs get their completion defaults and are orphaned by default (kept for old clients: kubectl always
 //! sends Background); a ReplicationController without labels takes its template's.
 
