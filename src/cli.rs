@@ -46,6 +46,9 @@ pub enum Command {
     /// Bootstrap tokens for `kubeboot join` (on a master, with the admin kubeconfig)
     #[command(subcommand)]
     Token(TokenCommand),
+    /// On a master (kubeadm's `certs`): when this master's certificates expire, and renewing them
+    #[command(subcommand)]
+    Certs(CertsCommand),
     /// Delete Node objects like kubectl: `kubeboot delete nodes NAME…`
     Delete {
         #[arg(value_enum)]
@@ -303,6 +306,29 @@ pub enum TokenCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Print when each of this master's certificates and authorities expires (kubeadm's table; -o json:
+    /// kubeadm's CertificateExpirationInfo)
+    CheckExpiration {
+        /// This master's configuration folder (its pki/ and kubeconfigs)
+        #[arg(long, default_value = "/etc/kubeboot")]
+        config_dir: PathBuf,
+        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
+    /// Issue certificates again with the same subject and names and a new key, for the cluster's
+    /// certificate lifetime: `all`, or names from check-expiration (admin.conf, apiserver, …). The API
+    /// server picks up its new certificate by itself; restart the etcd member for etcd-peer/etcd-server
+    Renew {
+        #[arg(required = true, value_name = "all|NAME")]
+        names: Vec<String>,
+        /// This master's configuration folder (its pki/ and kubeconfigs)
+        #[arg(long, default_value = "/etc/kubeboot")]
+        config_dir: PathBuf,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GetResource {
     #[value(alias = "node", alias = "no")]
@@ -347,6 +373,10 @@ pub struct InitArgs {
     /// (a Go duration: the tolerationSeconds every pod gets for the not-ready and unreachable taints)
     #[arg(long, default_value = "5m")]
     pub pod_eviction_timeout: String,
+    /// How long the certificates the cluster CA signs live (the API server's, admin.conf's, the nodes'),
+    /// a Go duration; the CA itself lives ten years. Agents and API servers renew theirs at two thirds
+    #[arg(long, default_value = "8760h")]
+    pub certificate_validity: String,
     /// This master's node name (default: the hostname)
     #[arg(long)]
     pub node_name: Option<String>,

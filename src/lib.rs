@@ -54,6 +54,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
         cli::Command::Reset(args) => runtime.block_on(commands::reset::run(args)),
         cli::Command::Kubeconfig { hosts } => runtime.block_on(commands::kubeconfig::run(hosts)),
         cli::Command::Token(cmd) => runtime.block_on(commands::token::run(cmd)),
+        cli::Command::Certs(cmd) => commands::certs::run(cmd),
         cli::Command::Get { resource, output, kubeconfig } => {
             runtime.block_on(commands::get::run(resource, output, kubeconfig))
         }

@@ -137,6 +137,14 @@ impl Kubeconfig {
         Ok((decode(&user.client_certificate_data)?, decode(&user.client_key_data)?))
     }
 
+    /// Replace the first user's client certificate and key (a renewal).
+    pub fn set_first_user_credentials(&mut self, cert_pem: &str, key_pem: &str) -> Result<(), KubeconfigError> {
+        let user = &mut self.users.first_mut().ok_or(KubeconfigError::NoUser)?.user;
+        user.client_certificate_data = b64(cert_pem);
+        user.client_key_data = b64(key_pem);
+        Ok(())
+    }
+
     /// The first cluster's server URL and CA certificate (PEM).
     pub fn first_cluster(&self) -> Result<(String, String), KubeconfigError> {
         let c = self.clusters.first().ok_or(KubeconfigError::NoCluster)?;

@@ -56,13 +56,16 @@ impl std::fmt::Debug for Issued {
 pub struct ClusterCa {
     cert_pem: String,
     issuer: Issuer<'static, KeyPair>,
+    /// How long what it signs lives (kubeadm's year unless the cluster says otherwise).
+    leaf_validity: Duration,
 }
 
-fn validity(params: &mut CertificateParams, days: i64) {
+fn validity(params: &mut CertificateParams, lifetime: Duration) {
     let now = OffsetDateTime::now_utc();
-    // A little slack for clocks a few minutes apart.
-    params.not_before = now - Duration::minutes(5);
-    params.not_after = now + Duration::days(days);
+    // A little slack for clocks a few minutes apart (a tenth of a short lifetime, so that renewal at
+    // two thirds of not-before..not-after stays two thirds of the way from issue to expiry).
+    params.not_before = now - Duration::minutes(5).min(lifetime / 10);
+    params.not_after = now + lifetime;
 }
 
 fn name(cn: &str, orgs: &[&str]) -> DistinguishedName {
@@ -87,7 +90,7 @@ impl ClusterCa {
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages =
             vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-        validity(&mut params, CA_DAYS);
+        validity(&mut params, Duration::days(CA_DAYS));
         let cert = params.self_signed(&key)?;
         let issued = Issued { cert_pem: cert.pem(), key_pem: key.serialize_pem() };
         Ok((Self::load(&issued.cert_pem, &issued.key_pem)?, issued))
@@ -96,7 +99,13 @@ impl ClusterCa {
     pub fn load(cert_pem: &str, key_pem: &str) -> Result<Self, PkiError> {
         let key = KeyPair::from_pem(key_pem)?;
         let issuer = Issuer::from_ca_cert_pem(cert_pem, key)?;
-        Ok(ClusterCa { cert_pem: cert_pem.to_string(), issuer })
+        Ok(ClusterCa { cert_pem: cert_pem.to_string(), issuer, leaf_validity: Duration::days(LEAF_DAYS) })
+    }
+
+    /// The same CA signing certificates that live `seconds` (the cluster's `certificate_validity`).
+    pub fn with_leaf_validity(mut self, seconds: u64) -> Self {
+        self.leaf_validity = Duration::seconds(seconds.min(i64::MAX as u64) as i64);
+        self
     }
 
     pub fn cert_pem(&self) -> &str {
@@ -150,7 +159,7 @@ impl ClusterCa {
     }
 
     fn sign_new_key(&self, mut params: CertificateParams) -> Result<Issued, PkiError> {
-        validity(&mut params, LEAF_DAYS);
+        validity(&mut params, self.leaf_validity);
         params.use_authority_key_identifier_extension = true;
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
@@ -160,7 +169,7 @@ impl ClusterCa {
     /// Sign a node's CSR. Only the public key is taken from it; the subject must name `node_name` as a node
     /// and nothing else, and the certificate is a client certificate whatever the CSR asks for.
     pub fn sign_node_csr(&self, csr_pem: &str, node_name: &str) -> Result<String, PkiError> {
-        let (public_key, mut params) = node_request(csr_pem, node_name)?;
+        let (public_key, mut params) = node_request(csr_pem, node_name, self.leaf_validity)?;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         Ok(params.signed_by(&public_key, &self.issuer)?.pem())
@@ -169,7 +178,7 @@ impl ClusterCa {
     /// A node agent's serving certificate (kubelet's `kubernetes.io/kubelet-serving`): the same subject
     /// rule as `sign_node_csr`, and as SANs only the node's address as the server saw it and its name.
     pub fn sign_node_serving_csr(&self, csr_pem: &str, node_name: &str, address: IpAddr) -> Result<String, PkiError> {
-        let (public_key, mut params) = node_request(csr_pem, node_name)?;
+        let (public_key, mut params) = node_request(csr_pem, node_name, self.leaf_validity)?;
         params.subject_alt_names = vec![SanType::IpAddress(address), SanType::DnsName(node_name.try_into()?)];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
@@ -178,7 +187,11 @@ impl ClusterCa {
 }
 
 /// A node's CSR checked: its public key, and the certificate's parameters with the node's subject.
-fn node_request(csr_pem: &str, node_name: &str) -> Result<(rcgen::PublicKey, CertificateParams), PkiError> {
+fn node_request(
+    csr_pem: &str,
+    node_name: &str,
+    lifetime: Duration,
+) -> Result<(rcgen::PublicKey, CertificateParams), PkiError> {
     let csr = CertificateSigningRequestParams::from_pem(csr_pem).map_err(|e| PkiError::Request(e.to_string()))?;
     let expected_cn = format!("system:node:{node_name}");
     let mut cns = Vec::new();
@@ -203,7 +216,7 @@ fn node_request(csr_pem: &str, node_name: &str) -> Result<(rcgen::PublicKey, Cer
     let mut params = CertificateParams::default();
     params.distinguished_name = name(&expected_cn, &["system:nodes"]);
     params.use_authority_key_identifier_extension = true;
-    validity(&mut params, LEAF_DAYS);
+    validity(&mut params, lifetime);
     Ok((csr.public_key, params))
 }
 

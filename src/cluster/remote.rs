@@ -9,13 +9,14 @@ use crate::transport::shell_quote;
 pub fn init(inventory: &Inventory, node_name: &str, advertise_address: &str, port: u16, stacked_etcd: bool) -> String {
     format!(
         "{REMOTE_BINARY} init --advertise-address {} --port {port} --pod-network-cidr {} --cluster-name {} \
-         --node-name {} --token-ttl 15m --pod-eviction-timeout {}s --service-cidr {}{}",
+         --node-name {} --token-ttl 15m --pod-eviction-timeout {}s --service-cidr {} --certificate-validity {}s{}",
         shell_quote(advertise_address),
         inventory.cluster.pod_network_cidr,
         shell_quote(&inventory.cluster.name),
         shell_quote(node_name),
         inventory.cluster.pod_eviction_timeout_seconds,
         inventory.cluster.service_cidr,
+        inventory.cluster.certificate_validity_seconds,
         if stacked_etcd { " --stacked-etcd" } else { "" },
     ) + &inventory
         .cluster

@@ -12,6 +12,8 @@ pub fn run(args: InitArgs) -> anyhow::Result<u8> {
     let ttl = parse_ttl(&args.token_ttl).map_err(|e| UsageError(format!("--token-ttl: {e}")))?;
     let eviction = crate::inventory::spec::parse_eviction_timeout(&args.pod_eviction_timeout)
         .map_err(|e| UsageError(format!("--pod-eviction-timeout: {e}")))?;
+    let validity = crate::inventory::spec::parse_certificate_validity(&args.certificate_validity)
+        .map_err(|e| UsageError(format!("--certificate-validity: {e}")))?;
     let layout = Layout::new(&args.dirs.config_dir, &args.dirs.data_dir);
     let node_name = args.node_name.clone().unwrap_or_else(super::hostname);
     let etcd = if args.stacked_etcd {
@@ -28,6 +30,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<u8> {
         service_cidr: args.service_cidr.to_string(),
         etcd,
         control_plane_endpoint: control_plane_endpoint(args.control_plane_endpoint.as_deref())?,
+        certificate_validity_seconds: validity,
     };
     let founding = Founding::FirstMaster { token_ttl: ttl };
     let outcome = crate::control_plane::init::initialize(&layout, &settings, &node_name, &[], founding)?;

@@ -1,5 +1,6 @@
 //! One file per CLI command: argument handling and output. The work itself lives in the library modules.
 
+pub mod certs;
 pub mod daemons;
 pub mod delete;
 pub mod get;

@@ -65,13 +65,13 @@ pub fn initialize(
     let (ca_crt, ca_key) = (layout.pki("ca.crt"), layout.pki("ca.key"));
     let read = |p: &Path| std::fs::read_to_string(p).map_err(io(p));
     let ca = if ca_crt.exists() && ca_key.exists() {
-        ClusterCa::load(&read(&ca_crt)?, &read(&ca_key)?)?
+        ClusterCa::load(&read(&ca_crt)?, &read(&ca_key)?)?.with_leaf_validity(settings.certificate_validity_seconds)
     } else if matches!(founding, Founding::FurtherMaster) {
         return Err(InitError::NoClusterCa(ca_key.display().to_string()));
     } else {
         let (ca, issued) = ClusterCa::generate(&settings.cluster_name)?;
         issued.write(&ca_crt, &ca_key).map_err(|(path, e)| io(&path)(e))?;
-        ca
+        ca.with_leaf_validity(settings.certificate_validity_seconds)
     };
     if created {
         write_missing_credentials(layout, settings, node_name, extra_sans, &ca)?;
@@ -178,6 +178,7 @@ mod tests {
             service_cidr: "10.96.0.0/16".into(),
             etcd: None,
             control_plane_endpoint: None,
+            certificate_validity_seconds: crate::host::layout::DEFAULT_CERTIFICATE_VALIDITY_SECONDS,
         }
     }
 

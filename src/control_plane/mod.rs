@@ -2,6 +2,7 @@
 //! server and its controllers (`kubeboot server`), and `reset` of a host.
 
 pub mod api;
+pub mod certificates;
 pub mod controllers;
 pub mod default_storage_class;
 pub mod etcd_member;
@@ -13,6 +14,7 @@ pub mod registry;
 pub mod runtime;
 pub mod scheduler;
 pub mod server;
+pub mod serving_certificate;
 pub mod store;
 pub mod store_backend;
 pub mod tokens;

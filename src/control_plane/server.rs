@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use super::api::{router, serve, server_config, ApiState, ClientCertificates};
+use super::api::{router, serve, ApiState, ClientCertificates};
 use super::scheduler;
 use super::store::Store;
 use crate::bootstrap::kubeconfig::Kubeconfig;
 use crate::bootstrap::pki::ClusterCa;
 use crate::host::layout::{Layout, ServerSettings};
+use crate::https::reloading_certificate::ReloadingCertificate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -30,14 +31,15 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     let settings: ServerSettings = crate::yaml::from_str(&read(&layout.settings())?)
         .map_err(|e| ServerError::Config { path: layout.settings().display().to_string(), message: e.to_string() })?;
     let ca_pem = read(&layout.pki("ca.crt"))?;
-    let ca = ClusterCa::load(&ca_pem, &read(&layout.pki("ca.key"))?).map_err(|e| ServerError::Other(e.to_string()))?;
-    let tls = server_config(
-        &ca_pem,
-        &read(&layout.pki("apiserver.crt"))?,
-        &read(&layout.pki("apiserver.key"))?,
-        ClientCertificates::Optional,
-    )
-    .map_err(|e| ServerError::Other(e.to_string()))?;
+    let ca = ClusterCa::load(&ca_pem, &read(&layout.pki("ca.key"))?)
+        .map_err(|e| ServerError::Other(e.to_string()))?
+        .with_leaf_validity(settings.certificate_validity_seconds);
+    let serving = Arc::new(
+        ReloadingCertificate::load(&layout.pki("apiserver.crt"), &layout.pki("apiserver.key"))
+            .map_err(|e| ServerError::Other(e.to_string()))?,
+    );
+    let tls = crate::https::server_config_with(&ca_pem, serving.clone(), ClientCertificates::Optional)
+        .map_err(|e| ServerError::Other(e.to_string()))?;
     let secure = |e: std::io::Error| ServerError::Other(format!("{}: {e}", layout.data_dir.display()));
     crate::host::layout::secure_data_dir(&layout.data_dir, None).map_err(secure)?;
     let store: Arc<dyn Store> = super::store_backend::open(layout, settings.etcd.as_ref())
@@ -78,6 +80,8 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     let mut reconcilers = super::controllers::all(cluster_cidr);
     reconcilers.push(Arc::new(scheduler::Scheduler::default()));
     tokio::spawn(super::runtime::run(state.clone(), reconcilers));
+    let validity = settings.certificate_validity_seconds;
+    tokio::spawn(super::serving_certificate::keep_current(layout.clone(), validity, serving));
 
     let shutdown = async {
         let mut term =

@@ -47,6 +47,16 @@ pub struct ServerSettings {
     /// --control-plane-endpoint): what kubeconfigs and cluster-info name, and in every serving certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_plane_endpoint: Option<String>,
+    /// How long the certificates the cluster CA signs live (older server.yaml files have none: a year).
+    #[serde(default = "default_certificate_validity")]
+    pub certificate_validity_seconds: u64,
+}
+
+/// kubeadm's lifetime of every certificate the cluster CA signs: a year.
+pub const DEFAULT_CERTIFICATE_VALIDITY_SECONDS: u64 = 365 * 24 * 3600;
+
+fn default_certificate_validity() -> u64 {
+    DEFAULT_CERTIFICATE_VALIDITY_SECONDS
 }
 
 /// The etcd cluster the masters share (its client TLS files are in the layout: `etcd_ca`,

@@ -4,10 +4,11 @@
 //! Kubernetes' Status error answers (status.rs).
 
 pub mod identity;
+pub mod reloading_certificate;
 pub mod serve;
 pub mod status;
 pub mod tls;
 
 pub use identity::Identity;
 pub use serve::{serve, PeerAddress, HANDSHAKE_TIMEOUT, MAX_HANDSHAKES_PER_SOURCE};
-pub use tls::{server_config, ClientCertificates, TlsError};
+pub use tls::{server_config, server_config_with, ClientCertificates, TlsError};

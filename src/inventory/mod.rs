@@ -33,6 +33,7 @@ pub struct Cluster {
     pub control_plane_endpoint: Option<Endpoint>,
     pub pod_eviction_timeout_seconds: u64,
     pub service_cidr: ipnet::Ipv4Net,
+    pub certificate_validity_seconds: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +95,10 @@ impl Inventory {
             .expect("validated"),
             service_cidr: spec::parse_service_cidr(
                 file.cluster.service_cidr.as_deref().unwrap_or(spec::DEFAULT_SERVICE_CIDR),
+            )
+            .expect("validated"),
+            certificate_validity_seconds: spec::parse_certificate_validity(
+                file.cluster.certificate_validity.as_deref().unwrap_or(spec::DEFAULT_CERTIFICATE_VALIDITY),
             )
             .expect("validated"),
             control_plane_endpoint: file

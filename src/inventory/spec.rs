@@ -41,11 +41,24 @@ pub struct ClusterSpec {
     /// The Services' ClusterIP range (kubeadm's --service-cidr).
     #[serde(default)]
     pub service_cidr: Option<String>,
+    /// How long the certificates the cluster CA signs live (a Go duration; kubeadm's year, 8760h).
+    #[serde(default)]
+    pub certificate_validity: Option<String>,
 }
 
 pub const DEFAULT_SERVICE_CIDR: &str = "10.96.0.0/12";
 
 pub const DEFAULT_POD_EVICTION_TIMEOUT: &str = "5m";
+
+pub const DEFAULT_CERTIFICATE_VALIDITY: &str = "8760h";
+
+/// A certificate lifetime in seconds (a Go duration, at least a minute: renewal runs at two thirds).
+pub fn parse_certificate_validity(text: &str) -> Result<u64, String> {
+    match crate::bootstrap::ttl::parse_ttl(text) {
+        Ok(Some(seconds)) if seconds >= 60 => Ok(seconds),
+        _ => Err(format!("{text:?} is not a duration of at least 1m (e.g. 8760h for a year, 720h, 10m)")),
+    }
+}
 
 /// A pod eviction timeout in seconds (a Go duration, at least 1 s).
 pub fn parse_eviction_timeout(text: &str) -> Result<u64, String> {

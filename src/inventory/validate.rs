@@ -28,6 +28,9 @@ pub fn check(file: &InventoryFile, locator: &Locator, base_dir: &Path) -> Vec<Pr
     if let Some(Err(m)) = file.cluster.pod_eviction_timeout.as_deref().map(super::spec::parse_eviction_timeout) {
         at("cluster.pod_eviction_timeout", m);
     }
+    if let Some(Err(m)) = file.cluster.certificate_validity.as_deref().map(super::spec::parse_certificate_validity) {
+        at("cluster.certificate_validity", m);
+    }
     if let Some(Err(m)) = file.cluster.control_plane_endpoint.as_deref().map(parse_endpoint) {
         at("cluster.control_plane_endpoint", m);
     }

@@ -1,0 +1,58 @@
+//! A serving certificate read again from its files when they change, so that a renewed certificate is
+//! served from the next handshake on without a restart; connections made before keep theirs. A pair that
+//! does not load (a key and certificate caught half-written by someone else's tool) keeps the previous one
+//! in use until the files are whole.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+
+use super::tls::{certificate_and_key, TlsError};
+
+#[derive(Debug)]
+pub struct ReloadingCertificate {
+    crt: PathBuf,
+    key: PathBuf,
+    /// The certificate file's modification time when it was read, and what was read.
+    current: RwLock<(Option<SystemTime>, Arc<CertifiedKey>)>,
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn load(crt: &Path, key: &Path) -> Result<Arc<CertifiedKey>, TlsError> {
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| TlsError::Config(format!("{}: {e}", p.display())));
+    let (certs, key) = certificate_and_key(&read(crt)?, &read(key)?)?;
+    let provider = rustls::crypto::ring::default_provider();
+    let certified = CertifiedKey::from_der(certs, key, &provider).map_err(|e| TlsError::Config(e.to_string()))?;
+    Ok(Arc::new(certified))
+}
+
+impl ReloadingCertificate {
+    pub fn load(crt: &Path, key: &Path) -> Result<Self, TlsError> {
+        let stamp = modified(crt);
+        let certified = load(crt, key)?;
+        Ok(ReloadingCertificate { crt: crt.into(), key: key.into(), current: RwLock::new((stamp, certified)) })
+    }
+
+    /// Read the files again if the certificate changed since; whether a new one is now served.
+    pub fn reload_if_changed(&self) -> Result<bool, TlsError> {
+        let stamp = modified(&self.crt);
+        if stamp == self.current.read().expect("certificate lock").0 {
+            return Ok(false);
+        }
+        let certified = load(&self.crt, &self.key)?;
+        *self.current.write().expect("certificate lock") = (stamp, certified);
+        Ok(true)
+    }
+}
+
+impl ResolvesServerCert for ReloadingCertificate {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.read().expect("certificate lock").1.clone())
+    }
+}
