@@ -76,7 +76,8 @@ fn certificates_are_reported_and_renewed_without_a_request_failing() {
         common::wait_for("the server's own renewal served", Duration::from_secs(80), || served_serial(&port) != first);
     eprintln!("served certificate renewed by the server {renewed_at:?} after the first check");
     let log = std::fs::read_to_string(common::server_log(&data)).unwrap();
-    assert!(log.contains("serving certificate renewed, now served"), "{log}");
+    assert!(log.contains("certificate for serving the Kubernetes API renewed"), "{log}");
+    assert!(log.contains("serving certificate now served"), "{log}");
 
     // kubeadm's `certs renew all`: everything issued again; admin.conf works with its new certificate.
     let admin_before = std::fs::read_to_string(&admin_conf).unwrap();

@@ -3,6 +3,7 @@
 //! node API (logs, exec, attach, port-forward) to the API server.
 
 pub mod api_source;
+pub mod certificate_rotation;
 pub mod container_config;
 pub mod dns;
 pub mod events;

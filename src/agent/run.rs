@@ -20,7 +20,7 @@ use super::registration::{heartbeat, register, AgentError, HEARTBEAT_SECS};
 use super::runtime::docker::DockerRuntime;
 use super::runtime::ContainerRuntime;
 use super::watch_cache::WatchCache;
-use crate::apiclient::ApiClient;
+use crate::apiclient::{ApiClient, ClientIdentity, Trust};
 use crate::bootstrap::kubeconfig::Kubeconfig;
 
 /// kubelet's housekeeping period: leftovers of pods that are gone are looked for this often.
@@ -50,12 +50,24 @@ pub async fn run(
     let err = |message: String| AgentRunError::Config { path: kubeconfig.display().to_string(), message };
     let text = std::fs::read_to_string(kubeconfig).map_err(|e| err(e.to_string()))?;
     let config = Kubeconfig::parse(&text).map_err(|e| err(e.to_string()))?;
-    let client = ApiClient::from_kubeconfig(&config).map_err(|e| err(e.to_string()))?;
+    let (server, ca) = config.first_cluster().map_err(|e| err(e.to_string()))?;
+    let (cert, key) = config.first_user_credentials().map_err(|e| err(e.to_string()))?;
+    // One node certificate for every client, renewed in place (certificate_rotation).
+    let identity = ClientIdentity::new(&cert, &key).map_err(|e| err(e.to_string()))?;
+    let make = || {
+        ApiClient::presenting(&server, Trust::Ca(ca.clone()), Some(identity.clone())).map_err(|e| err(e.to_string()))
+    };
+    let client = make()?;
     // Each client its own connection pool; all of them one list of masters to fail over between.
-    let another =
-        || ApiClient::from_kubeconfig(&config).map(|c| c.sharing(client.servers())).map_err(|e| err(e.to_string()));
+    let another = || make().map(|c| c.sharing(client.servers()));
     let (pods_client, events_client, node_api_client) = (another()?, another()?, another()?);
-    let (proxy_client, local_path_client) = (another()?, another()?);
+    let (proxy_client, local_path_client, rotation_client) = (another()?, another()?, another()?);
+    tokio::spawn(super::certificate_rotation::keep_current(
+        rotation_client,
+        identity.clone(),
+        kubeconfig.to_path_buf(),
+        node_name.to_string(),
+    ));
     let (_, ca_pem) = config.first_cluster().map_err(|e| err(e.to_string()))?;
     tokio::spawn(super::node_api::run(node_api_client, ca_pem, node_name.to_string()));
     tokio::spawn(super::local_path::run(local_path_client, node_name.to_string()));

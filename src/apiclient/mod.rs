@@ -5,9 +5,11 @@
 //! connections (exec, attach, port-forward) get one of their own.
 
 pub mod admin;
+pub mod client_identity;
 mod insecure;
 mod servers;
 
+pub use client_identity::ClientIdentity;
 pub use servers::Servers;
 
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use hyper::body::Bytes;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
@@ -115,6 +117,12 @@ fn tls_err(e: impl std::fmt::Display) -> ClientError {
 impl ApiClient {
     /// `server` is `https://HOST:PORT`; `identity` a client certificate and key (PEM) when we have one.
     pub fn new(server: &str, trust: Trust, identity: Option<(&str, &str)>) -> Result<Self, ClientError> {
+        let identity = identity.map(|(cert, key)| ClientIdentity::new(cert, key)).transpose()?;
+        Self::presenting(server, trust, identity)
+    }
+
+    /// A client presenting `identity`, which may be replaced while it runs (shared by several clients).
+    pub fn presenting(server: &str, trust: Trust, identity: Option<Arc<ClientIdentity>>) -> Result<Self, ClientError> {
         servers::host_and_port(server)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -133,12 +141,7 @@ impl ApiClient {
             }
         };
         let config = match identity {
-            Some((cert_pem, key_pem)) => {
-                let certs: Vec<CertificateDer<'static>> =
-                    CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<_, _>>().map_err(tls_err)?;
-                let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(tls_err)?;
-                builder.with_client_auth_cert(certs, key).map_err(tls_err)?
-            }
+            Some(identity) => builder.with_client_cert_resolver(identity),
             None => builder.with_no_client_auth(),
         };
         let mut http = hyper_util::client::legacy::connect::HttpConnector::new();

@@ -2,6 +2,7 @@
 //! pin, and the detached JWS that signs cluster-info. Nothing here knows about inventories or SSH.
 
 pub mod certificate_bundle;
+pub mod certificate_lifetime;
 pub mod discovery;
 pub mod etcd_pki;
 pub mod jws;

@@ -3,7 +3,9 @@
 //! working identity. Every certificate the TLS bootstrap issues is recorded here by its SHA-256; a node
 //! request whose certificate is not the recorded one is refused (401). `reset -i` revokes the name (no
 //! certificate is current until it joins again). A name with no record — a master's own agent, made by
-//! `init`, or a cluster from before this check — is accepted, as before.
+//! `init`, or a cluster from before this check — is accepted, as before. A node renewing its certificate
+//! (at two thirds of its lifetime) makes the new one current and keeps the one it renewed with accepted
+//! beside it, so that its connections made before the renewal go on until that certificate expires.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +17,9 @@ const PREFIX: &str = "/kubeboot.io/node-credentials/";
 struct Record {
     /// SHA-256 (hex) of the current certificate's DER; None once revoked.
     current: Option<String>,
+    /// The certificate the current one renewed (still accepted until it expires).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous: Option<String>,
 }
 
 fn key(node: &str) -> String {
@@ -31,19 +36,25 @@ fn put(store: &dyn Store, node: &str, record: &Record) -> Result<(), StoreError>
 
 /// The certificate just issued to `node` is from now on its only one.
 pub fn record_issued(store: &dyn Store, node: &str, fingerprint: &str) -> Result<(), StoreError> {
-    put(store, node, &Record { current: Some(fingerprint.to_string()) })
+    put(store, node, &Record { current: Some(fingerprint.to_string()), previous: None })
+}
+
+/// `node` renewed its certificate `renewed` for `fingerprint`: the new one is current, the one it renewed
+/// with still accepted.
+pub fn record_renewed(store: &dyn Store, node: &str, renewed: &str, fingerprint: &str) -> Result<(), StoreError> {
+    put(store, node, &Record { current: Some(fingerprint.to_string()), previous: Some(renewed.to_string()) })
 }
 
 /// No certificate of `node` is accepted until it joins again.
 pub fn revoke(store: &dyn Store, node: &str) -> Result<(), StoreError> {
-    put(store, node, &Record { current: None })
+    put(store, node, &Record { current: None, previous: None })
 }
 
 /// May a request made with the certificate of this fingerprint act as `node`?
 pub fn is_current(store: &dyn Store, node: &str, fingerprint: &str) -> Result<bool, StoreError> {
     let Some(stored) = store.get(&key(node))? else { return Ok(true) };
-    let record: Record = serde_json::from_slice(&stored.value).unwrap_or(Record { current: None });
-    Ok(record.current.as_deref() == Some(fingerprint))
+    let record: Record = serde_json::from_slice(&stored.value).unwrap_or(Record { current: None, previous: None });
+    Ok(record.current.as_deref() == Some(fingerprint) || record.previous.as_deref() == Some(fingerprint))
 }
 
 #[cfg(test)]
@@ -63,5 +74,10 @@ mod tests {
         revoke(&store, "n1").unwrap();
         assert!(!is_current(&store, "n1", "bb").unwrap());
         assert!(is_current(&store, "n2", "cc").unwrap(), "other names untouched");
+        record_issued(&store, "n1", "dd").unwrap();
+        record_renewed(&store, "n1", "dd", "ee").unwrap();
+        assert!(is_current(&store, "n1", "dd").unwrap() && is_current(&store, "n1", "ee").unwrap());
+        record_renewed(&store, "n1", "ee", "ff").unwrap();
+        assert!(!is_current(&store, "n1", "dd").unwrap(), "two renewals back: out");
     }
 }

@@ -81,7 +81,7 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     reconcilers.push(Arc::new(scheduler::Scheduler::default()));
     tokio::spawn(super::runtime::run(state.clone(), reconcilers));
     let validity = settings.certificate_validity_seconds;
-    tokio::spawn(super::serving_certificate::keep_current(layout.clone(), validity, serving));
+    tokio::spawn(super::own_certificates::keep_current(layout.clone(), validity, serving));
 
     let shutdown = async {
         let mut term =

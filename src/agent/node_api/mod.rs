@@ -67,10 +67,11 @@ fn query_pairs(request: &Request) -> Vec<(String, String)> {
 /// Serve the node API for as long as the agent runs: a serving certificate, Docker, the port — each retried
 /// until it works (the server or Docker may be restarting), reported once.
 pub async fn run(client: crate::apiclient::ApiClient, ca_pem: String, node_name: String) {
-    let tls = super::run::retry("node API serving certificate", || {
+    let (tls, serving, first) = super::run::retry("node API serving certificate", || {
         serving_certificate::node_api_tls(&client, &ca_pem, &node_name)
     })
     .await;
+    tokio::spawn(serving_certificate::keep_current(client, node_name, serving, first));
     let runtime = super::run::retry("node API: docker", DockerRuntime::connect).await;
     let address = std::net::SocketAddr::from(([0, 0, 0, 0], NODE_API_PORT));
     let listener = super::run::retry("node API: listen on :10250", || tokio::net::TcpListener::bind(address)).await;

@@ -115,6 +115,37 @@ struct ServingCertificateRequest {
     csr: String,
 }
 
+/// A node renewing its client certificate with the one it has (kubelet's certificate rotation): a new
+/// certificate for the node the current one names, from the node's CSR.
+pub async fn renew_client(
+    State(state): State<Arc<ApiState>>,
+    Extension(identity): Extension<Identity>,
+    Extension(presented): Extension<super::identity::CertificateFingerprint>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Identity::Node { name } = identity else {
+        return status(StatusCode::FORBIDDEN, "Forbidden", "only a node may renew a node client certificate");
+    };
+    let request: ServingCertificateRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
+    };
+    super::off_workers::off_workers(move || {
+        let cert = match state.ca.sign_node_csr(&request.csr, &name) {
+            Ok(cert) => cert,
+            Err(e) => return status(StatusCode::FORBIDDEN, "Forbidden", e.to_string()),
+        };
+        let Some(fingerprint) = fingerprint(&cert) else {
+            return status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "the issued certificate does not parse");
+        };
+        if let Err(e) = node_credentials::record_renewed(state.store.as_ref(), &name, &presented.0, &fingerprint) {
+            return super::error_status::store_error(crate::resources::kinds::served("", "nodes"), &name, e);
+        }
+        (StatusCode::CREATED, Json(json!({"certificate": cert}))).into_response()
+    })
+    .await
+}
+
 /// A node's serving certificate, for the node named by the client certificate, valid for the address the
 /// request came from.
 pub async fn serving(

@@ -34,6 +34,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/kubeboot/v1/bootstrap-tokens", get(bootstrap_tokens::list).post(bootstrap_tokens::create))
         .route("/kubeboot/v1/bootstrap-tokens/{id}", axum::routing::delete(bootstrap_tokens::delete))
         .route("/kubeboot/v1/node-serving-certificates", post(node_certificates::serving))
+        .route("/kubeboot/v1/node-client-certificates", post(node_certificates::renew_client))
         .route("/kubeboot/v1/node-credentials/{name}", axum::routing::delete(node_certificates::revoke))
         .route("/kubeboot/v1/control-plane-certificates", post(uploaded_certificates::upload))
         .route("/version", get(discovery::version))

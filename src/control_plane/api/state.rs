@@ -20,7 +20,8 @@ pub struct ApiState {
     /// The watch cache: the store's changes, whoever made them.
     pub watch: Arc<WatchHub>,
     /// Our client certificate towards the agents' node APIs, issued by the CA at first use (memory only).
-    node_api_client: std::sync::OnceLock<Result<crate::bootstrap::pki::Issued, String>>,
+    /// The certificate shown to node APIs, issued again when two thirds of its lifetime have passed.
+    node_api_client: std::sync::Mutex<Option<crate::bootstrap::pki::Issued>>,
     /// Concurrent watches per identity.
     pub watch_quota: Arc<super::watch_quota::WatchQuota>,
     /// The lists whose later pages clients may still ask for.
@@ -52,14 +53,20 @@ impl ApiState {
     }
 
     /// The certificate the API server shows to node APIs (CN=kube-apiserver-kubelet-client, O=system:masters).
-    pub fn node_api_client(&self) -> Result<&crate::bootstrap::pki::Issued, String> {
-        self.node_api_client
-            .get_or_init(|| {
-                self.ca
-                    .issue_client(crate::bootstrap::pki::API_SERVER_NODE_CLIENT, &["system:masters"])
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(Clone::clone)
+    pub fn node_api_client(&self) -> Result<crate::bootstrap::pki::Issued, String> {
+        use crate::bootstrap::certificate_lifetime::{describe, due};
+        let mut held = self.node_api_client.lock().expect("node API client lock");
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let current =
+            held.as_ref().filter(|i| describe(&i.cert_pem).is_ok_and(|d| !due(d.not_before, d.not_after, now)));
+        if let Some(issued) = current {
+            return Ok(issued.clone());
+        }
+        let issued = self
+            .ca
+            .issue_client(crate::bootstrap::pki::API_SERVER_NODE_CLIENT, &["system:masters"])
+            .map_err(|e| e.to_string())?;
+        *held = Some(issued.clone());
+        Ok(issued)
     }
 }

@@ -8,8 +8,6 @@ pub mod renew;
 
 use std::path::PathBuf;
 
-use x509_parser::extensions::GeneralName;
-
 use crate::bootstrap::kubeconfig::{Kubeconfig, KubeconfigError};
 use crate::host::layout::Layout;
 
@@ -114,44 +112,10 @@ pub fn of(layout: &Layout) -> Vec<MasterCertificate> {
         .collect()
 }
 
-/// What renewal keeps of a certificate and what expiry reads: its subject, SANs, lifetime.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Described {
-    pub common_name: String,
-    pub organizations: Vec<String>,
-    pub sans: Vec<String>,
-    pub not_before: i64,
-    pub not_after: i64,
-}
+pub use crate::bootstrap::certificate_lifetime::Described;
 
+/// `certificate_lifetime::describe`, the error naming the file the certificate came from.
 pub fn describe(pem: &str, path: &std::path::Path) -> Result<Described, CertificateError> {
-    let parse = |message: String| CertificateError::Parse { path: path.display().to_string(), message };
-    let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| parse(e.to_string()))?;
-    let (_, cert) = x509_parser::parse_x509_certificate(&block.contents).map_err(|e| parse(e.to_string()))?;
-    let text = |a: &x509_parser::x509::AttributeTypeAndValue| a.as_str().ok().map(String::from);
-    let sans = cert
-        .subject_alternative_name()
-        .ok()
-        .flatten()
-        .map(|ext| {
-            ext.value
-                .general_names
-                .iter()
-                .filter_map(|n| match n {
-                    GeneralName::DNSName(d) => Some(d.to_string()),
-                    GeneralName::IPAddress(b) if b.len() == 4 => {
-                        Some(std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string())
-                    }
-                    GeneralName::IPAddress(b) if b.len() == 16 => {
-                        <[u8; 16]>::try_from(*b).ok().map(|o| std::net::Ipv6Addr::from(o).to_string())
-                    }
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let common_name = cert.subject().iter_common_name().next().and_then(text).unwrap_or_default();
-    let organizations = cert.subject().iter_organization().filter_map(text).collect();
-    let (not_before, not_after) = (cert.validity().not_before.timestamp(), cert.validity().not_after.timestamp());
-    Ok(Described { common_name, organizations, sans, not_before, not_after })
+    crate::bootstrap::certificate_lifetime::describe(pem)
+        .map_err(|message| CertificateError::Parse { path: path.display().to_string(), message })
 }

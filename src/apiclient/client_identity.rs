@@ -1,0 +1,55 @@
+//! A client certificate that can be replaced while the process runs (an agent renewing its node
+//! certificate): every client built on one identity presents the newest certificate on its next
+//! connection; connections made before keep theirs, which the server accepts until they expire.
+
+use std::sync::{Arc, RwLock};
+
+use rustls::client::ResolvesClientCert;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::CertifiedKey;
+use rustls::SignatureScheme;
+
+use super::ClientError;
+
+#[derive(Debug)]
+pub struct ClientIdentity {
+    current: RwLock<(String, Arc<CertifiedKey>)>,
+}
+
+fn certified(cert_pem: &str, key_pem: &str) -> Result<Arc<CertifiedKey>, ClientError> {
+    let tls = |e: &dyn std::fmt::Display| ClientError::Tls(e.to_string());
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<_, _>>().map_err(|e| tls(&e))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| tls(&e))?;
+    let provider = rustls::crypto::ring::default_provider();
+    Ok(Arc::new(CertifiedKey::from_der(certs, key, &provider).map_err(|e| tls(&e))?))
+}
+
+impl ClientIdentity {
+    pub fn new(cert_pem: &str, key_pem: &str) -> Result<Arc<Self>, ClientError> {
+        Ok(Arc::new(ClientIdentity { current: RwLock::new((cert_pem.to_string(), certified(cert_pem, key_pem)?)) }))
+    }
+
+    /// The certificate (PEM) presented now.
+    pub fn certificate(&self) -> String {
+        self.current.read().expect("identity lock").0.clone()
+    }
+
+    /// Present `cert_pem` with `key_pem` from the next connection on.
+    pub fn replace(&self, cert_pem: &str, key_pem: &str) -> Result<(), ClientError> {
+        let new = certified(cert_pem, key_pem)?;
+        *self.current.write().expect("identity lock") = (cert_pem.to_string(), new);
+        Ok(())
+    }
+}
+
+impl ResolvesClientCert for ClientIdentity {
+    fn resolve(&self, _issuers: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.read().expect("identity lock").1.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
