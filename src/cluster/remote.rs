@@ -57,6 +57,11 @@ pub fn token_delete(id: &str) -> String {
     format!("{REMOTE_BINARY} token delete {}", shell_quote(id))
 }
 
+/// A master's certificates and when they expire (kubeadm's CertificateExpirationInfo).
+pub fn certificate_expiration_json() -> String {
+    format!("{REMOTE_BINARY} certs check-expiration -o json")
+}
+
 pub fn get_nodes_json() -> String {
     format!("{REMOTE_BINARY} get nodes -o json")
 }

@@ -279,7 +279,22 @@ async fn phases(
     // A host whose join failed has its failure in the recap already; waiting for it would only add a timeout.
     let expected: Vec<String> =
         healthy.iter().map(|m| m.name().to_string()).filter(|n| !not_joined.contains(n)).collect();
-    wait_until_ready(master, &expected, recap, opts.wait_timeout, bar).await
+    let nodes = wait_until_ready(master, &expected, recap, opts.wait_timeout, bar).await;
+    for m in listed.iter().filter(|m| healthy.iter().any(|h| h.name() == m.name())) {
+        report_expiring_certificates(m).await;
+    }
+    nodes
+}
+
+/// Warn about a master's certificates that expire within 30 days (kubeadm's check-expiration, read on
+/// the master). The API server's, admin.conf's and the agents' renew themselves at two thirds of their
+/// lifetime; the rest (the authorities, etcd's) need `kubeboot certs renew` or a new CA.
+async fn report_expiring_certificates(m: &Member<'_>) {
+    let Ok(out) = m.run(&remote::certificate_expiration_json(), b"").await else { return };
+    let Ok(info) = serde_json::from_str::<Value>(&out.stdout_text()) else { return };
+    for warning in crate::control_plane::certificates::expiration::expiring_soon(&info) {
+        eprintln!("kubeboot up: {}: {warning}", m.name());
+    }
 }
 
 fn failure(message: &str) -> StepFailure {

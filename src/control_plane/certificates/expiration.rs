@@ -149,6 +149,39 @@ pub fn json(rows: &[Expiry], authorities: &[Expiry], now: i64) -> Value {
     })
 }
 
+/// Within this many seconds of expiry a certificate is reported by `up` (kubeadm's 30 days).
+pub const SOON_SECONDS: i64 = 30 * 24 * 3600;
+
+/// What `up` says about the certificates and authorities of a CertificateExpirationInfo (`json`) that
+/// expire within 30 days, soonest first.
+pub fn expiring_soon(info: &Value) -> Vec<String> {
+    let mut soon: Vec<(i64, String)> = Vec::new();
+    for (list, authority) in [("certificates", false), ("certificateAuthorities", true)] {
+        for c in info[list].as_array().into_iter().flatten() {
+            let seconds = c["residualTime"].as_i64().unwrap_or(0) / 1_000_000_000;
+            if seconds >= SOON_SECONDS {
+                continue;
+            }
+            let name = c["name"].as_str().unwrap_or_default();
+            let what = if authority { "certificate authority" } else { "certificate" };
+            let left = if seconds < 0 { "expired".to_string() } else { format!("expires in {}", short_human(seconds)) };
+            let action = match name {
+                "apiserver" | "admin.conf" | "agent.conf" => {
+                    "it renews itself at two thirds of its lifetime".to_string()
+                }
+                _ if authority => "a new authority means new certificates everywhere".to_string(),
+                _ => format!("renew it with `kubeboot certs renew {name}` on the master"),
+            };
+            soon.push((
+                seconds,
+                format!("{what} {name} {left} ({}; {action})", c["expirationDate"].as_str().unwrap_or_default()),
+            ));
+        }
+    }
+    soon.sort();
+    soon.into_iter().map(|(_, s)| s).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +194,24 @@ mod tests {
         }
         assert_eq!(short_human(86400 * 3650), "10y");
         assert_eq!(expires(0), "Jan 01, 1970 00:00 UTC");
+    }
+
+    #[test]
+    fn up_reports_what_expires_within_30_days() {
+        let expiry = |name: &str, days: i64, authority: Option<Authority>| Expiry {
+            name: name.into(),
+            not_after: days * 86400,
+            lifetime: 365 * 86400,
+            authority,
+            externally_managed: false,
+        };
+        let rows = [expiry("apiserver", 12, Some(Authority::Cluster)), expiry("etcd-peer", 400, Some(Authority::Etcd))];
+        let cas = [expiry("etcd-ca", 3, None)];
+        let soon = expiring_soon(&json(&rows, &cas, 0));
+        assert_eq!(soon.len(), 2, "{soon:?}");
+        assert!(soon[0].starts_with("certificate authority etcd-ca expires in 3d"), "{soon:?}");
+        assert!(soon[1].starts_with("certificate apiserver expires in 12d") && soon[1].contains("renews itself"));
+        let expired = expiring_soon(&json(&[expiry("apiserver-etcd-client", 0, Some(Authority::Etcd))], &[], 10));
+        assert!(expired[0].contains("expired") && expired[0].contains("certs renew apiserver-etcd-client"));
     }
 }
