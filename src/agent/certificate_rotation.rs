@@ -13,6 +13,7 @@ use crate::apiclient::{ApiClient, ClientIdentity};
 use crate::bootstrap::certificate_lifetime::{check_every, describe, due};
 use crate::bootstrap::kubeconfig::Kubeconfig;
 use crate::bootstrap::pki::node_csr;
+use crate::resources::meta::rfc3339_unix;
 
 const RENEW_PATH: &str = "/kubeboot/v1/node-client-certificates";
 
@@ -40,10 +41,7 @@ async fn renew_if_due(
     let current = describe(&identity.certificate()).map_err(RotationError::Certificate)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     if now >= current.not_after {
-        let when = time::OffsetDateTime::from_unix_timestamp(current.not_after)
-            .map(crate::resources::meta::rfc3339)
-            .unwrap_or_default();
-        return Err(RotationError::Expired(when));
+        return Err(RotationError::Expired(rfc3339_unix(current.not_after)));
     }
     if !due(current.not_before, current.not_after, now) {
         return Ok(None);
@@ -64,10 +62,7 @@ async fn renew_if_due(
         .map_err(|e| write(e.to_string()))?;
     identity.replace(&cert_pem, &key_pem)?;
     let renewed = describe(&cert_pem).map_err(RotationError::Certificate)?;
-    let until = time::OffsetDateTime::from_unix_timestamp(renewed.not_after)
-        .map(crate::resources::meta::rfc3339)
-        .unwrap_or_default();
-    Ok(Some(format!("node client certificate renewed (valid until {until})")))
+    Ok(Some(format!("node client certificate renewed (valid until {})", rfc3339_unix(renewed.not_after))))
 }
 
 /// Keep the node's client certificate current for as long as the agent runs.

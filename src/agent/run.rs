@@ -68,8 +68,7 @@ pub async fn run(
         kubeconfig.to_path_buf(),
         node_name.to_string(),
     ));
-    let (_, ca_pem) = config.first_cluster().map_err(|e| err(e.to_string()))?;
-    tokio::spawn(super::node_api::run(node_api_client, ca_pem, node_name.to_string()));
+    tokio::spawn(super::node_api::run(node_api_client, ca.clone(), node_name.to_string()));
     tokio::spawn(super::local_path::run(local_path_client, node_name.to_string()));
     let endpoint_gate = super::proxy::gate::EndpointGate::default();
     let (zone, zone_updates) = tokio::sync::watch::channel(Arc::new(super::dns::zone::Zone::default()));

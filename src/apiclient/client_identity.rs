@@ -5,8 +5,6 @@
 use std::sync::{Arc, RwLock};
 
 use rustls::client::ResolvesClientCert;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use rustls::SignatureScheme;
 
@@ -18,12 +16,7 @@ pub struct ClientIdentity {
 }
 
 fn certified(cert_pem: &str, key_pem: &str) -> Result<Arc<CertifiedKey>, ClientError> {
-    let tls = |e: &dyn std::fmt::Display| ClientError::Tls(e.to_string());
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<_, _>>().map_err(|e| tls(&e))?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| tls(&e))?;
-    let provider = rustls::crypto::ring::default_provider();
-    Ok(Arc::new(CertifiedKey::from_der(certs, key, &provider).map_err(|e| tls(&e))?))
+    crate::https::tls::certified_key(cert_pem, key_pem).map_err(|e| ClientError::Tls(e.to_string()))
 }
 
 impl ClientIdentity {

@@ -18,9 +18,8 @@ pub struct Described {
 
 /// A PEM certificate's subject, SANs and validity (the error: why it does not parse).
 pub fn describe(pem: &str) -> Result<Described, String> {
-    let parse = |message: String| message;
-    let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| parse(e.to_string()))?;
-    let (_, cert) = x509_parser::parse_x509_certificate(&block.contents).map_err(|e| parse(e.to_string()))?;
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&block.contents).map_err(|e| e.to_string())?;
     let text = |a: &x509_parser::x509::AttributeTypeAndValue| a.as_str().ok().map(String::from);
     let sans = cert
         .subject_alternative_name()

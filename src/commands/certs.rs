@@ -7,7 +7,7 @@ use crate::{UsageError, EXIT_OK};
 
 /// The data folder is not read by `certs`: only the configuration folder's pki/ and kubeconfigs.
 fn layout(config_dir: &std::path::Path) -> Layout {
-    Layout::new(config_dir, std::path::Path::new("/var/lib/kubeboot"))
+    Layout::new(config_dir, std::path::Path::new(crate::host::layout::DEFAULT_DATA_DIR))
 }
 
 pub fn run(command: CertsCommand) -> anyhow::Result<u8> {

@@ -19,10 +19,9 @@ pub async fn run(args: UploadCertsArgs) -> anyhow::Result<u8> {
     let sealed = seal(&read_shared(&layout)?, &key)?;
     let client = admin::client(args.kubeconfig.kubeconfig.as_deref())?;
     let expires = admin::upload_certificates(&client, &sealed).await?;
-    let at = time::OffsetDateTime::from_unix_timestamp(expires as i64).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     println!(
         "[upload-certs] The cluster's CA, etcd CA and settings are in the cluster, sealed with this key, until {}:",
-        crate::resources::meta::rfc3339(at)
+        crate::resources::meta::rfc3339_unix(expires as i64)
     );
     println!("{key}");
     println!(

@@ -45,8 +45,8 @@ pub async fn keep_current(layout: Layout, validity_seconds: u64, served: Arc<Rel
         let (layout, served) = (layout.clone(), served.clone());
         match tokio::task::spawn_blocking(move || look(&layout, validity_seconds, &served)).await {
             Ok(Ok(done)) => done.iter().for_each(|what| eprintln!("kubeboot server: {what}")),
-            Ok(Err(e)) => eprintln!("kubeboot server: keeping the serving certificate current: {e}"),
-            Err(e) => eprintln!("kubeboot server: keeping the serving certificate current: {e}"),
+            Ok(Err(e)) => eprintln!("kubeboot server: keeping its certificates current: {e}"),
+            Err(e) => eprintln!("kubeboot server: keeping its certificates current: {e}"),
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-use super::tls::{certificate_and_key, TlsError};
+use super::tls::{certified_key, TlsError};
 
 #[derive(Debug)]
 pub struct ReloadingCertificate {
@@ -27,14 +27,7 @@ fn modified(path: &Path) -> Option<SystemTime> {
 
 fn load(crt: &Path, key: &Path) -> Result<Arc<CertifiedKey>, TlsError> {
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| TlsError::Config(format!("{}: {e}", p.display())));
-    certified(&read(crt)?, &read(key)?)
-}
-
-fn certified(cert_pem: &str, key_pem: &str) -> Result<Arc<CertifiedKey>, TlsError> {
-    let (certs, key) = certificate_and_key(cert_pem, key_pem)?;
-    let provider = rustls::crypto::ring::default_provider();
-    let certified = CertifiedKey::from_der(certs, key, &provider).map_err(|e| TlsError::Config(e.to_string()))?;
-    Ok(Arc::new(certified))
+    certified_key(&read(crt)?, &read(key)?)
 }
 
 impl ReloadingCertificate {
@@ -46,12 +39,12 @@ impl ReloadingCertificate {
 
     /// A certificate held in memory only (replaced with `replace`).
     pub fn in_memory(cert_pem: &str, key_pem: &str) -> Result<Self, TlsError> {
-        Ok(ReloadingCertificate { files: None, current: RwLock::new((None, certified(cert_pem, key_pem)?)) })
+        Ok(ReloadingCertificate { files: None, current: RwLock::new((None, certified_key(cert_pem, key_pem)?)) })
     }
 
     /// Serve `cert_pem` with `key_pem` from the next handshake on.
     pub fn replace(&self, cert_pem: &str, key_pem: &str) -> Result<(), TlsError> {
-        let new = certified(cert_pem, key_pem)?;
+        let new = certified_key(cert_pem, key_pem)?;
         self.current.write().expect("certificate lock").1 = new;
         Ok(())
     }

@@ -77,3 +77,10 @@ pub fn certificate_and_key(
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(err)?;
     Ok((certs, key))
 }
+
+/// A PEM certificate chain and key as rustls presents them (a server's, or a client's).
+pub fn certified_key(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::sign::CertifiedKey>, TlsError> {
+    let (certs, key) = certificate_and_key(cert_pem, key_pem)?;
+    let provider = rustls::crypto::ring::default_provider();
+    Ok(Arc::new(rustls::sign::CertifiedKey::from_der(certs, key, &provider).map_err(err)?))
+}

@@ -110,8 +110,9 @@ pub async fn revoke(
     .await
 }
 
+/// A node's CSR (for its serving certificate, or a renewed client certificate).
 #[derive(Deserialize)]
-struct ServingCertificateRequest {
+struct CsrRequest {
     csr: String,
 }
 
@@ -126,7 +127,7 @@ pub async fn renew_client(
     let Identity::Node { name } = identity else {
         return status(StatusCode::FORBIDDEN, "Forbidden", "only a node may renew a node client certificate");
     };
-    let request: ServingCertificateRequest = match serde_json::from_slice(&body) {
+    let request: CsrRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
     };
@@ -157,7 +158,7 @@ pub async fn serving(
     let Identity::Node { name } = identity else {
         return status(StatusCode::FORBIDDEN, "Forbidden", "only a node may ask for a node serving certificate");
     };
-    let request: ServingCertificateRequest = match serde_json::from_slice(&body) {
+    let request: CsrRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
     };

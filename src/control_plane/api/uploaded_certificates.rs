@@ -53,7 +53,7 @@ pub async fn download(State(state): State<Arc<ApiState>>, headers: HeaderMap) ->
                 format!(
                     "the uploaded control-plane certificates expired at {} (they live 2 h): run `kubeboot upload-certs` \
                      on a master again and use the key it prints",
-                    crate::resources::meta::rfc3339(time::OffsetDateTime::from_unix_timestamp(at as i64).unwrap_or(time::OffsetDateTime::UNIX_EPOCH))
+                    crate::resources::meta::rfc3339_unix(at as i64)
                 ),
             ),
             Ok(Found::None) => status(

@@ -6,16 +6,15 @@
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::{describe, Authority, CertificateError, Holder, MasterCertificate};
+use super::{describe, read as read_file, Authority, CertificateError, MasterCertificate};
 use crate::host::layout::Layout;
+use crate::resources::meta::rfc3339_unix;
 
 /// One row: a certificate or an authority.
 #[derive(Debug, Clone)]
 pub struct Expiry {
     pub name: String,
     pub not_after: i64,
-    /// The certificate's lifetime, from not-before to not-after (renewal runs at two thirds of it).
-    pub lifetime: i64,
     /// The authority that signs it (None: a row of an authority itself).
     pub authority: Option<Authority>,
     /// The signing key is not on this master.
@@ -40,7 +39,6 @@ pub fn read(
         rows.push(Expiry {
             name: c.name.into(),
             not_after: d.not_after,
-            lifetime: d.not_after - d.not_before,
             authority: Some(c.authority),
             externally_managed: !managed(c.authority),
         });
@@ -51,12 +49,10 @@ pub fn read(
         if !crt.exists() {
             continue;
         }
-        let holder = Holder::Pair { crt: crt.clone(), key: crt.clone() };
-        let d = describe(&holder.certificate()?, &crt)?;
+        let d = describe(&read_file(&crt)?, &crt)?;
         authorities.push(Expiry {
             name: authority.name().into(),
             not_after: d.not_after,
-            lifetime: d.not_after - d.not_before,
             authority: None,
             externally_managed: !managed(authority),
         });
@@ -123,10 +119,6 @@ pub fn table(rows: &[Expiry], authorities: &[Expiry], now: i64) -> String {
     format!("{}\n{}", crate::table::render(&certs), crate::table::render(&cas))
 }
 
-fn rfc3339(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix).map(crate::resources::meta::rfc3339).unwrap_or_default()
-}
-
 /// kubeadm's `-o json`.
 pub fn json(rows: &[Expiry], authorities: &[Expiry], now: i64) -> Value {
     let nanos = |e: &Expiry| e.residual_seconds(now).saturating_mul(1_000_000_000);
@@ -135,14 +127,14 @@ pub fn json(rows: &[Expiry], authorities: &[Expiry], now: i64) -> Value {
         "apiVersion": "output.kubeadm.k8s.io/v1alpha3",
         "certificates": rows.iter().map(|r| json!({
             "name": r.name,
-            "expirationDate": rfc3339(r.not_after),
+            "expirationDate": rfc3339_unix(r.not_after),
             "residualTime": nanos(r),
             "caName": r.authority.map(Authority::name).unwrap_or_default(),
             "externallyManaged": r.externally_managed,
         })).collect::<Vec<_>>(),
         "certificateAuthorities": authorities.iter().map(|a| json!({
             "name": a.name,
-            "expirationDate": rfc3339(a.not_after),
+            "expirationDate": rfc3339_unix(a.not_after),
             "residualTime": nanos(a),
             "externallyManaged": a.externally_managed,
         })).collect::<Vec<_>>(),
@@ -201,7 +193,6 @@ mod tests {
         let expiry = |name: &str, days: i64, authority: Option<Authority>| Expiry {
             name: name.into(),
             not_after: days * 86400,
-            lifetime: 365 * 86400,
             authority,
             externally_managed: false,
         };

@@ -23,8 +23,6 @@ pub enum CertificateError {
     Parse { path: String, message: String },
     #[error(transparent)]
     Pki(#[from] crate::bootstrap::pki::PkiError),
-    #[error("no certificate named {0:?} on this master (known: {1})")]
-    Unknown(String, String),
     #[error("{0}: the authority's key is not on this master (externally managed): it cannot be renewed here")]
     ExternallyManaged(String),
 }
@@ -75,8 +73,7 @@ impl Holder {
     /// The certificate (PEM) it holds.
     pub fn certificate(&self) -> Result<String, CertificateError> {
         let path = self.path();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CertificateError::Read { path: path.display().to_string(), message: e.to_string() })?;
+        let text = read(path)?;
         match self {
             Holder::Pair { .. } => Ok(text),
             Holder::Kubeconfig(_) => {
@@ -110,6 +107,12 @@ pub fn of(layout: &Layout) -> Vec<MasterCertificate> {
         .filter(|(_, holder, _)| holder.path().exists())
         .map(|(name, holder, authority)| MasterCertificate { name, holder, authority })
         .collect()
+}
+
+/// A file of the master's PKI (a certificate, a key, a kubeconfig).
+pub fn read(path: &std::path::Path) -> Result<String, CertificateError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| CertificateError::Read { path: path.display().to_string(), message: e.to_string() })
 }
 
 pub use crate::bootstrap::certificate_lifetime::Described;

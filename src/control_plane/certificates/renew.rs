@@ -3,7 +3,7 @@
 //! cluster's certificate lifetime, written in place atomically (the key first, so no certificate is ever
 //! left beside another's key). The API server picks its new serving certificate up by itself.
 
-use super::{describe, Authority, CertificateError, Holder, MasterCertificate};
+use super::{describe, read, Authority, CertificateError, Holder, MasterCertificate};
 use crate::bootstrap::kubeconfig::Kubeconfig;
 use crate::bootstrap::pki::{ClusterCa, Issued};
 use crate::host::layout::{write_file, Layout};
@@ -19,11 +19,6 @@ pub fn purpose(name: &str) -> &'static str {
         "etcd-server" => "certificate for serving etcd",
         _ => "certificate",
     }
-}
-
-fn read(path: &std::path::Path) -> Result<String, CertificateError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| CertificateError::Read { path: path.display().to_string(), message: e.to_string() })
 }
 
 /// The authority that signs `authority`'s certificates on this master, for `validity_seconds`.
