@@ -44,11 +44,10 @@ pub fn create(
         },
     };
     let user_agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mut writer = match super::objects::write_options("create", query, "", user_agent) {
+    let writer = match super::objects::write_options("create", query, "", user_agent) {
         Ok(writer) => writer,
         Err(e) => return error_status(&e),
     };
-    writer.dry_run |= options.dry_run.iter().any(|d| d == "All");
     match state.registry.evict(namespace, name, options, &writer) {
         Ok(()) => (
             StatusCode::CREATED,

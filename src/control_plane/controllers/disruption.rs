@@ -49,10 +49,8 @@ fn controllers_scale(pods: &[&Value], cache: &Cache) -> Option<i64> {
                 owner = deployment;
             }
         }
-        if !matches!(
-            owner["kind"].as_str(),
-            Some("ReplicaSet" | "Deployment" | "StatefulSet" | "ReplicationController")
-        ) {
+        let scaled = SCALED.iter().any(|(group, resource)| owner["kind"] == kinds::served(group, resource).kind);
+        if !scaled {
             return None;
         }
         if counted.insert(owner["metadata"]["uid"].as_str().unwrap_or_default().to_string()) {
@@ -69,7 +67,7 @@ pub fn status(pdb: &Value, covered: &[&Value], cache: &Cache, now: OffsetDateTim
     let mut next: Option<Duration> = None;
     for (name, since) in pdb.pointer("/status/disruptedPods").and_then(Value::as_object).into_iter().flatten() {
         let pod = covered.iter().find(|p| meta::name(p) == Some(name.as_str()));
-        let gone = pod.is_none_or(|p| p.pointer("/metadata/deletionTimestamp").is_some());
+        let gone = pod.is_none_or(|p| meta::is_deleting(p));
         let expires = since.as_str().and_then(parse_rfc3339).map(|t| t + DELETION_TIMEOUT);
         let left = expires.map(|e| (e - now).as_seconds_f64()).unwrap_or(0.0);
         if !gone && left > 0.0 {
@@ -145,7 +143,7 @@ impl Reconciler for DisruptionController {
     fn reconcile(&self, key: &str, cache: &Cache, now: OffsetDateTime) -> Plan {
         let mut plan = Plan::default();
         let Some(pdb) = cache.get(key) else { return plan };
-        if pdb.pointer("/metadata/deletionTimestamp").is_some() {
+        if meta::is_deleting(pdb) {
             return plan;
         }
         let covered: Vec<&Value> =

@@ -31,7 +31,8 @@ fn disrupts_nothing(pod: &Value) -> bool {
 }
 
 impl Registry {
-    /// Evict `namespace/name` with the Eviction's `options` (its deleteOptions), by `writer`.
+    /// Evict `namespace/name` with the Eviction's `options` (its deleteOptions), by `writer`; a dry run
+    /// when either says so.
     pub fn evict(
         &self,
         namespace: &str,
@@ -46,11 +47,12 @@ impl Registry {
         if preconditions.uid.is_none() {
             preconditions.uid = uid;
         }
-        if writer.dry_run {
+        let dry_run = writer.dry_run || options.dry_run.iter().any(|d| d == "All");
+        if dry_run {
             options.dry_run = vec!["All".into()];
         }
         if !disrupts_nothing(&pod) {
-            self.take_disruption(namespace, &pod, writer)?;
+            self.take_disruption(namespace, &pod, &WriteOptions { dry_run, ..writer.clone() })?;
         }
         self.delete(pods(), Some(namespace), name, options).map(|_| ())
     }
