@@ -21,12 +21,6 @@ fn agent_certificate(host: &str) -> String {
     conf.lines().find(|l| l.contains("client-certificate-data")).unwrap_or_default().trim().to_string()
 }
 
-fn fetch_kubeconfig(inv: &str, path: &std::path::Path) {
-    let conf = kubeboot(&["kubeconfig", "-i", inv], &[]);
-    assert!(conf.status.success(), "kubeconfig -i: {}", String::from_utf8_lossy(&conf.stderr));
-    std::fs::write(path, &conf.stdout).unwrap();
-}
-
 /// The steady pods: name -> (uid, restarts).
 fn steady_pods(k: &Kubectl) -> BTreeMap<String, (String, i64)> {
     k.pods("app=steady")
@@ -44,17 +38,14 @@ fn certificates_renew_themselves_on_the_lab_without_disturbing_anything() {
     let inv_path = work.path().join("lab.yaml");
     let inv = inv_path.to_str().unwrap();
     common::fresh_lab(2, inv);
-    let inventory = std::fs::read_to_string(&inv_path).unwrap();
-    let short = inventory.replacen("pod_network_cidr:", "certificate_validity: 90s\n  pod_network_cidr:", 1);
-    assert_ne!(short, inventory, "{inventory}");
-    std::fs::write(&inv_path, short).unwrap();
+    common::add_cluster_setting(&inv_path, "certificate_validity: 90s");
     let up = kubeboot(&["up", "-i", inv], &[]);
     let said = String::from_utf8_lossy(&up.stderr);
     assert!(up.status.success(), "up: {said}");
     // `up` names what expires within 30 days: here everything (90 s).
     assert!(said.contains("lab-master: certificate apiserver expires in"), "{said}");
     let kubeconfig = work.path().join("admin.conf");
-    fetch_kubeconfig(inv, &kubeconfig);
+    common::fetch_kubeconfig(inv, &kubeconfig);
     let k = Kubectl::new("kubectl.1.33", &kubeconfig);
     k.ok(&["apply", "-f", &manifest("tests/manifests/workloads/steady.yaml")]);
     k.ok(&["rollout", "status", "deploy/steady", "--timeout=180s"]);
@@ -67,7 +58,7 @@ fn certificates_renew_themselves_on_the_lab_without_disturbing_anything() {
     let (mut requests, mut failed, mut fetched) = (0, Vec::new(), Instant::now());
     while started.elapsed() < Duration::from_secs(150) {
         if fetched.elapsed() >= Duration::from_secs(20) {
-            fetch_kubeconfig(inv, &kubeconfig);
+            common::fetch_kubeconfig(inv, &kubeconfig);
             fetched = Instant::now();
         }
         requests += 1;
@@ -96,7 +87,7 @@ fn certificates_renew_themselves_on_the_lab_without_disturbing_anything() {
     }
     let server_journal = lab_sh("lab-master", "journalctl -u kubeboot-server --no-pager");
     assert!(server_journal.contains("certificate for serving the Kubernetes API renewed"), "{server_journal}");
-    fetch_kubeconfig(inv, &kubeconfig);
+    common::fetch_kubeconfig(inv, &kubeconfig);
     assert_eq!(steady_pods(&k), pods, "a pod restarted or was replaced while certificates renewed");
     let name = pods.keys().next().unwrap();
     let (ok, logs) = k.run(&["logs", name]);

@@ -308,10 +308,7 @@ fn controllers_run_the_walkthroughs_workloads_on_the_lab() {
     let inv_path = work.path().join("lab.yaml");
     let inv = inv_path.to_str().unwrap();
     common::fresh_lab(3, inv);
-    let inventory = std::fs::read_to_string(&inv_path).unwrap();
-    let with_timeout = inventory.replacen("pod_network_cidr:", "pod_eviction_timeout: 20s\n  pod_network_cidr:", 1);
-    assert_ne!(with_timeout, inventory, "{inventory}");
-    std::fs::write(&inv_path, with_timeout).unwrap();
+    common::add_cluster_setting(&inv_path, "pod_eviction_timeout: 20s");
     let kubeconfig = common::up_with_kubeconfig(inv, work.path());
     let (k20, k33) = (Kubectl::new("kubectl 1.20", &kubeconfig), Kubectl::new("kubectl.1.33", &kubeconfig));
 

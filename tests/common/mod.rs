@@ -319,11 +319,24 @@ pub fn wait_listening(server: &mut Child, data: &Path, port: &str) {
 pub fn up_with_kubeconfig(inv: &str, dir: &Path) -> PathBuf {
     let up = kubeboot(&["up", "-i", inv], &[]);
     assert!(up.status.success(), "up: {}{}", String::from_utf8_lossy(&up.stdout), String::from_utf8_lossy(&up.stderr));
+    let kubeconfig = dir.join("admin.conf");
+    fetch_kubeconfig(inv, &kubeconfig);
+    kubeconfig
+}
+
+/// The cluster's admin kubeconfig as `kubeboot kubeconfig -i` reads it from a master, written to `path`.
+pub fn fetch_kubeconfig(inv: &str, path: &Path) {
     let conf = kubeboot(&["kubeconfig", "-i", inv], &[]);
     assert!(conf.status.success(), "kubeconfig: {}", String::from_utf8_lossy(&conf.stderr));
-    let kubeconfig = dir.join("admin.conf");
-    std::fs::write(&kubeconfig, &conf.stdout).unwrap();
-    kubeconfig
+    std::fs::write(path, &conf.stdout).unwrap();
+}
+
+/// Add `setting` (`key: value`) to the `cluster:` section of the lab inventory at `inventory`.
+pub fn add_cluster_setting(inventory: &Path, setting: &str) {
+    let text = std::fs::read_to_string(inventory).unwrap();
+    let changed = text.replacen("pod_network_cidr:", &format!("{setting}\n  pod_network_cidr:"), 1);
+    assert_ne!(changed, text, "no cluster section to add {setting:?} to: {text}");
+    std::fs::write(inventory, changed).unwrap();
 }
 
 /// The machine's lab taken down and `count` fresh Debian hosts booted; their inventory is written to
