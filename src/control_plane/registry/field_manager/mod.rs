@@ -431,11 +431,12 @@ pub fn apply(
         return Err(Conflicts(conflicts.into_iter().map(|(m, p, _)| (m, p)).collect()));
     }
     let object_changed = merged != *live_content;
+    let released = changed.union(&comparison.removed);
     let mut entries: Vec<Entry> = entries
         .into_iter()
         .filter(|e| !e.same_manager(manager))
         .map(|mut e| {
-            e.release(&changed.union(&comparison.removed));
+            e.release(&released);
             e
         })
         .collect();
