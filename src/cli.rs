@@ -49,6 +49,19 @@ pub enum Command {
     /// On a master (kubeadm's `certs`): when this master's certificates expire, and renewing them
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Back the cluster up (k3s's etcd-snapshot save, from this machine): its first master whose API
+    /// server answers takes a snapshot of every object at one revision, with the cluster's CA and etcd CA,
+    /// into its DATA_DIR/snapshots, and it is copied here, checked and written 0600
+    Backup(BackupArgs),
+    /// Bring a cluster back from a backup: checked first (a damaged or truncated file, a snapshot of
+    /// another cluster, or masters whose API servers still answer without --force are refused before any
+    /// host is touched), then the hosts are prepared as by `up`, the snapshot restored onto the first
+    /// master (its CA too, onto a freshly built one), the rest built or started as by `up`. Nodes keep
+    /// their credentials and their agents adopt the pods they run
+    Restore(RestoreArgs),
+    /// On a master: snapshots of the cluster's store (what `backup` and `restore` use over SSH)
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
     /// Delete Node objects like kubectl: `kubeboot delete nodes NAME…`
     Delete {
         #[arg(value_enum)]
@@ -195,6 +208,54 @@ pub struct UpArgs {
     /// Only prepare the hosts (the playbook); leave the cluster phases out
     #[arg(long)]
     pub prepare_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub hosts: HostArgs,
+    /// Where to write the backup (default: kubeboot-backup-CLUSTER-TIME in the current folder)
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup (from `kubeboot backup`, or a master's DATA_DIR/snapshots)
+    pub snapshot: PathBuf,
+    /// Restore even where a master's API server still answers (every object is replaced by the backup's;
+    /// the running servers are stopped first and started again after)
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub playbook: PlaybookArgs,
+    /// How long to wait for every node to turn Ready, in seconds
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub wait_timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Take a snapshot now through this master's API server (into DATA_DIR/snapshots) and print where
+    Save {
+        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        #[command(flatten)]
+        kubeconfig: KubeconfigArg,
+    },
+    /// Restore a snapshot onto this master: the cluster's CA files it lacks, then the store (a new redb
+    /// file, the old kept as state.redb.before-restore; or this master's etcd). Its API server must be
+    /// stopped, or --force stops it; it is started again when this master is initialised. On a master
+    /// not initialised yet, `kubeboot init` comes next and finds the restored store
+    Restore {
+        /// The snapshot file
+        snapshot: PathBuf,
+        /// Stop this master's running API server first
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        dirs: DirArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -377,6 +438,13 @@ pub struct InitArgs {
     /// a Go duration; the CA itself lives ten years. Agents and API servers renew theirs at two thirds
     #[arg(long, default_value = "8760h")]
     pub certificate_validity: String,
+    /// How often this master's API server snapshots the store into DATA_DIR/snapshots (a Go duration;
+    /// 0 for never). `kubeboot restore` brings a cluster back from one
+    #[arg(long, default_value = "12h")]
+    pub snapshot_interval: String,
+    /// How many scheduled snapshots are kept (the oldest beyond go)
+    #[arg(long, default_value_t = 5)]
+    pub snapshot_retention: u32,
     /// This master's node name (default: the hostname)
     #[arg(long)]
     pub node_name: Option<String>,

@@ -55,6 +55,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
         cli::Command::Kubeconfig { hosts } => runtime.block_on(commands::kubeconfig::run(hosts)),
         cli::Command::Token(cmd) => runtime.block_on(commands::token::run(cmd)),
         cli::Command::Certs(cmd) => commands::certs::run(cmd),
+        cli::Command::Backup(args) => runtime.block_on(commands::backup::run(args)),
+        cli::Command::Restore(args) => runtime.block_on(commands::restore::run(args)),
+        cli::Command::Snapshot(cmd) => runtime.block_on(commands::snapshot::run(cmd)),
         cli::Command::Get { resource, output, kubeconfig } => {
             runtime.block_on(commands::get::run(resource, output, kubeconfig))
         }

@@ -42,7 +42,7 @@ fn systemctl(args: &[&str]) -> Result<String, UnitError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn is_active(unit: &str) -> bool {
+pub fn is_active(unit: &str) -> bool {
     Command::new("systemctl").args(["is-active", "--quiet", unit]).status().is_ok_and(|s| s.success())
 }
 
@@ -82,6 +82,16 @@ pub fn ensure_running(unit: &str, text: &str) -> Result<bool, UnitError> {
         changed = true;
     }
     Ok(changed)
+}
+
+/// Start an installed unit that was stopped (`stop` leaves it enabled).
+pub fn start(unit: &str) -> Result<(), UnitError> {
+    systemctl(&["start", unit]).map(|_| ())
+}
+
+/// Whether the unit file is installed here.
+pub fn unit_installed(unit: &str) -> bool {
+    unit_path(unit).exists()
 }
 
 /// Stop the unit (it stays enabled: `ensure_running` starts it again). Also one that is not active:

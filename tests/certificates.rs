@@ -26,22 +26,12 @@ fn served_serial(port: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// The test's server, stopped however the test ends (a failed assertion included).
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn certificates_are_reported_and_renewed_without_a_request_failing() {
     let dir = tempfile::tempdir().unwrap();
     let (cfg, data, port) = common::init_master_with(dir.path(), "cert-master", &["--certificate-validity", "90s"]);
     let config_dir = cfg.to_str().unwrap();
-    let _server = Server(common::start_server(&cfg, &data, &port));
+    let _server = common::Stopped(common::start_server(&cfg, &data, &port));
     common::wait_for("the server serving", Duration::from_secs(30), || served_serial(&port).starts_with("serial="));
 
     // kubeadm's table and JSON.

@@ -93,6 +93,12 @@ pub async fn delete_node(client: &ApiClient, name: &str) -> Result<bool, ClientE
     expect(client, reply, 200).map(|_| true)
 }
 
+/// Have the server take a snapshot into its snapshot folder; where and how big (backup::Saved's JSON).
+pub async fn save_snapshot(client: &ApiClient) -> Result<Value, ClientError> {
+    let reply = client.request("POST", "/kubeboot/v1/snapshots", Some(b"{}".to_vec()), None).await?;
+    expect(client, reply, 201)
+}
+
 /// Leave the sealed control-plane certificates in the cluster (kubeboot upload-certs); their expiry (Unix s).
 pub async fn upload_certificates(client: &ApiClient, sealed: &str) -> Result<u64, ClientError> {
     let body = json!({ "sealed": sealed }).to_string().into_bytes();

@@ -1,11 +1,13 @@
 //! The cluster over SSH: `up`'s phases after host preparation, `kubeconfig -i` and `reset -i`.
 
+pub mod backup;
 pub mod binary;
 pub mod kubeconfig;
 mod members;
 pub mod probe;
 pub mod remote;
 pub mod reset;
+pub mod restore;
 pub mod up;
 pub mod wait_ready;
 

@@ -9,7 +9,7 @@ use crate::transport::shell_quote;
 pub fn init(inventory: &Inventory, node_name: &str, advertise_address: &str, port: u16, stacked_etcd: bool) -> String {
     format!(
         "{REMOTE_BINARY} init --advertise-address {} --port {port} --pod-network-cidr {} --cluster-name {} \
-         --node-name {} --token-ttl 15m --pod-eviction-timeout {}s --service-cidr {} --certificate-validity {}s{}",
+         --node-name {} --token-ttl 15m --pod-eviction-timeout {}s --service-cidr {} --certificate-validity {}s --snapshot-interval {}s --snapshot-retention {}{}",
         shell_quote(advertise_address),
         inventory.cluster.pod_network_cidr,
         shell_quote(&inventory.cluster.name),
@@ -17,6 +17,8 @@ pub fn init(inventory: &Inventory, node_name: &str, advertise_address: &str, por
         inventory.cluster.pod_eviction_timeout_seconds,
         inventory.cluster.service_cidr,
         inventory.cluster.certificate_validity_seconds,
+        inventory.cluster.snapshot_interval_seconds,
+        inventory.cluster.snapshot_retention,
         if stacked_etcd { " --stacked-etcd" } else { "" },
     ) + &inventory
         .cluster
@@ -60,6 +62,16 @@ pub fn token_delete(id: &str) -> String {
 /// A master's certificates and when they expire (kubeadm's CertificateExpirationInfo).
 pub fn certificate_expiration_json() -> String {
     format!("{REMOTE_BINARY} certs check-expiration -o json")
+}
+
+/// A snapshot taken now by the master's API server; its path and figures as JSON.
+pub fn snapshot_save() -> String {
+    format!("{REMOTE_BINARY} snapshot save -o json")
+}
+
+/// `force`: the master's running API server is stopped first (and started again after).
+pub fn snapshot_restore(path: &str, force: bool) -> String {
+    format!("{REMOTE_BINARY} snapshot restore {}{}", shell_quote(path), if force { " --force" } else { "" })
 }
 
 pub fn get_nodes_json() -> String {

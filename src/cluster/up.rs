@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::binary::LocalBinary;
 use super::members::{self, record, Member, StepFailure};
 use super::probe::{HostState, ADMIN_CONF, CONFIG_DIR, REMOTE_BINARY};
+use super::restore::Restore;
 use super::{remote, wait_ready};
 use crate::bootstrap::pin::sha256_hex;
 use crate::host::layout::SHARED_BY_MASTERS;
@@ -48,7 +49,16 @@ impl JoinMaterial {
 /// Run the phases on `hosts` (those that prepared cleanly). The first master always takes part, for the
 /// API; outside `--limit` it is only read from, never changed. Returns the Node objects for the final
 /// table, or None when the phases could not finish (the recap says why).
-pub async fn up(inventory: &Inventory, hosts: &[&Host], recap: &mut Recap, opts: ClusterOptions) -> Option<Vec<Value>> {
+///
+/// With `restore`, the cluster is brought back from a backup: the snapshot is restored onto the master
+/// holding the cluster before its init (restore.rs), and everything else goes as on any run.
+pub async fn up(
+    inventory: &Inventory,
+    hosts: &[&Host],
+    recap: &mut Recap,
+    opts: ClusterOptions,
+    restore: Option<&Restore>,
+) -> Option<Vec<Value>> {
     let started = Instant::now();
     let in_limit: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
     // The masters take part outside --limit too (only read from there): the first of them that holds the
@@ -73,7 +83,7 @@ pub async fn up(inventory: &Inventory, hosts: &[&Host], recap: &mut Recap, opts:
         recap.hosts.extend(outside_recap.hosts);
     }
     let binary = binary.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
-    let result = phases(inventory, &in_limit, &members, binary, recap, opts, &bar).await;
+    let result = phases(inventory, &in_limit, &members, binary, recap, opts, restore, &bar).await;
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_millis() as u64;
     for m in &members {
@@ -96,6 +106,7 @@ async fn phases(
     binary: std::io::Result<LocalBinary>,
     recap: &mut Recap,
     opts: ClusterOptions,
+    restore: Option<&Restore>,
     bar: &ProgressBar,
 ) -> Option<Vec<Value>> {
     // The master that holds the cluster: the first initialised one in the inventory's order (the first
@@ -144,6 +155,17 @@ async fn phases(
     }
     if !healthy.iter().any(|m| m.name() == master.name()) {
         return None;
+    }
+    if let Some(restore) = restore.filter(|_| !opts.check) {
+        bar.set_message(format!("restoring the snapshot onto {}", master.name()));
+        let outcome = super::restore::onto_master(&listed, master, restore).await;
+        let failed = outcome.is_err();
+        record(recap, master.name(), "restore the snapshot", outcome);
+        if failed {
+            return None;
+        }
+        // An initialised master's server was restarted on the restored store; a wiped one's init follows.
+        server_restarted |= master.state.initialised;
     }
 
     bar.set_message(format!("init {}", master.name()));

@@ -14,6 +14,10 @@ pub fn run(args: InitArgs) -> anyhow::Result<u8> {
         .map_err(|e| UsageError(format!("--pod-eviction-timeout: {e}")))?;
     let validity = crate::inventory::spec::parse_certificate_validity(&args.certificate_validity)
         .map_err(|e| UsageError(format!("--certificate-validity: {e}")))?;
+    let snapshot_interval = crate::inventory::spec::parse_snapshot_interval(&args.snapshot_interval)
+        .map_err(|e| UsageError(format!("--snapshot-interval: {e}")))?;
+    let snapshot_retention = crate::inventory::spec::check_snapshot_retention(args.snapshot_retention)
+        .map_err(|e| UsageError(format!("--snapshot-retention: {e}")))?;
     let layout = Layout::new(&args.dirs.config_dir, &args.dirs.data_dir);
     let node_name = args.node_name.clone().unwrap_or_else(super::hostname);
     let etcd = if args.stacked_etcd {
@@ -31,6 +35,8 @@ pub fn run(args: InitArgs) -> anyhow::Result<u8> {
         etcd,
         control_plane_endpoint: control_plane_endpoint(args.control_plane_endpoint.as_deref())?,
         certificate_validity_seconds: validity,
+        snapshot_interval_seconds: snapshot_interval,
+        snapshot_retention,
     };
     let founding = Founding::FirstMaster { token_ttl: ttl };
     let outcome = crate::control_plane::init::initialize(&layout, &settings, &node_name, &[], founding)?;
@@ -110,8 +116,11 @@ fn stacked_member(args: &InitArgs, layout: &Layout, node_name: &str) -> anyhow::
     let tls = crate::control_plane::store_backend::client_tls(layout)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(etcd_member::wait_healthy(&tls, etcd_member::HEALTHY_WITHIN))?;
-    if let Some(own_store) = stored.filter(|s| s.etcd.is_none()) {
-        grow_into_etcd(layout, own_store, &local)?;
+    match stored {
+        Some(own_store) if own_store.etcd.is_none() => grow_into_etcd(layout, Some(own_store), &local)?,
+        // A store restored onto this wiped master (`kubeboot restore`), waiting for its init: into etcd too.
+        None if layout.store().exists() => grow_into_etcd(layout, None, &local)?,
+        _ => {}
     }
     Ok(Some(local))
 }
@@ -120,15 +129,17 @@ fn stacked_member(args: &InitArgs, layout: &Layout, node_name: &str) -> anyhow::
 /// store is copied into the new etcd member, server.yaml names etcd, and the redb file is kept beside as
 /// state.redb.before-etcd. `init` then starts the server again. A kill at any point is finished by the
 /// next run: until server.yaml names etcd, redb is the truth and the copy is made again.
-fn grow_into_etcd(layout: &Layout, own_store: ServerSettings, local: &EtcdSettings) -> anyhow::Result<()> {
+fn grow_into_etcd(layout: &Layout, own_store: Option<ServerSettings>, local: &EtcdSettings) -> anyhow::Result<()> {
     crate::systemd_units::stop(SERVER_UNIT)?;
     let from = crate::control_plane::store::RedbStore::open(&layout.store())?;
     let to = crate::control_plane::store_backend::open(layout, Some(local))?;
     let snapshot = crate::control_plane::store::snapshot::take(&from)?;
     let copied = crate::control_plane::store::snapshot::restore(&snapshot, to.as_ref())?;
     drop((from, to));
-    let settings = ServerSettings { etcd: Some(local.clone()), ..own_store };
-    write_file(&layout.settings(), crate::yaml::to_string(&settings).as_bytes(), 0o644)?;
+    if let Some(own_store) = own_store {
+        let settings = ServerSettings { etcd: Some(local.clone()), ..own_store };
+        write_file(&layout.settings(), crate::yaml::to_string(&settings).as_bytes(), 0o644)?;
+    }
     let kept = layout.store().with_extension("redb.before-etcd");
     std::fs::rename(layout.store(), &kept)?;
     println!(

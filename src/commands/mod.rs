@@ -1,5 +1,6 @@
 //! One file per CLI command: argument handling and output. The work itself lives in the library modules.
 
+pub mod backup;
 pub mod certs;
 pub mod daemons;
 pub mod delete;
@@ -13,13 +14,10 @@ pub mod lab;
 pub mod ping;
 pub mod playbook;
 pub mod reset;
+pub mod restore;
+pub mod snapshot;
 pub mod token;
 mod units;
 pub mod upload_certs;
 
-/// This host's name (the default node name), as the kernel has it.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
-}
+pub use crate::host::hostname;

@@ -11,27 +11,54 @@ use crate::render::Renderer;
 use crate::{EXIT_FAILED, EXIT_OK};
 
 pub async fn up(args: UpArgs) -> anyhow::Result<u8> {
-    let playbook = loader::named("prepare.yaml", args.playbook.playbooks.as_deref())?;
-    let (inventory, hosts, mut recap) = prepare_and_run(playbook, &args.playbook).await?;
+    let checked = check_up(&args.playbook)?;
+    build(checked, &args.playbook, args.wait_timeout, args.prepare_only, None).await
+}
+
+/// `up`'s inventory and playbook, checked before any host is contacted.
+pub struct CheckedUp {
+    pub inventory: Inventory,
+    hosts: Vec<Host>,
+    playbook: Playbook,
+    renderer: Renderer,
+}
+
+pub fn check_up(args: &PlaybookArgs) -> anyhow::Result<CheckedUp> {
+    let playbook = loader::named("prepare.yaml", args.playbooks.as_deref())?;
+    let (inventory, hosts, renderer) = check(&playbook, args)?;
+    Ok(CheckedUp { inventory, hosts, playbook, renderer })
+}
+
+/// `up` after its checks (and `restore`'s): prepare the hosts, then the cluster phases.
+pub async fn build(
+    checked: CheckedUp,
+    args: &PlaybookArgs,
+    wait_timeout: u64,
+    prepare_only: bool,
+    restore: Option<&crate::cluster::restore::Restore>,
+) -> anyhow::Result<u8> {
+    let CheckedUp { inventory, hosts, playbook, renderer } = checked;
+    let opts = RunOptions { check: args.check, forks: args.hosts.reach.forks as usize };
+    let mut recap = playbook::run(&inventory, &hosts, &playbook, &renderer, opts).await;
     if let Some(warning) = inventory.quorum_warning() {
         eprintln!("warning: {warning}");
     }
     let mut nodes = None;
-    if !args.prepare_only {
+    if !prepare_only {
         // Hosts whose preparation failed stay out of the cluster phases; the recap already says why.
         let prepared: Vec<&Host> = hosts
             .iter()
             .filter(|h| recap.hosts.get(&h.name).is_some_and(|r| r.failed == 0 && !r.unreachable))
             .collect();
         let opts = ClusterOptions {
-            check: args.playbook.check,
-            forks: args.playbook.hosts.reach.forks as usize,
-            wait_timeout: Duration::from_secs(args.wait_timeout),
+            check: args.check,
+            forks: args.hosts.reach.forks as usize,
+            wait_timeout: Duration::from_secs(wait_timeout),
         };
-        nodes = crate::cluster::up(&inventory, &prepared, &mut recap, opts).await;
+        nodes = crate::cluster::up(&inventory, &prepared, &mut recap, opts, restore).await;
     }
-    let code = print_recap(&recap, args.playbook.output, args.playbook.diff)?;
-    if let (Some(nodes), OutputFormat::Text) = (nodes, args.playbook.output) {
+    let code = print_recap(&recap, args.output, args.diff)?;
+    if let (Some(nodes), OutputFormat::Text) = (nodes, args.output) {
         print!("\n{}", crate::resources::node_table::render(&nodes, time::OffsetDateTime::now_utc()));
     }
     Ok(code)
@@ -43,11 +70,16 @@ pub async fn run(path: &Path, args: PlaybookArgs) -> anyhow::Result<u8> {
     print_recap(&recap, args.output, args.diff)
 }
 
-async fn prepare_and_run(playbook: Playbook, args: &PlaybookArgs) -> anyhow::Result<(Inventory, Vec<Host>, Recap)> {
+/// The inventory, hosts and templates; bad playbooks and templates fail here, before any host is contacted.
+fn check(playbook: &Playbook, args: &PlaybookArgs) -> anyhow::Result<(Inventory, Vec<Host>, Renderer)> {
     let (inventory, hosts) = super::hosts::prepare(&args.hosts.inventory, &args.hosts.reach)?;
     let renderer = Renderer::new(args.templates.as_deref())?;
-    // Bad playbooks and templates fail here, before any host is contacted.
-    playbook::check(&playbook, &inventory, &hosts, &renderer)?;
+    playbook::check(playbook, &inventory, &hosts, &renderer)?;
+    Ok((inventory, hosts, renderer))
+}
+
+async fn prepare_and_run(playbook: Playbook, args: &PlaybookArgs) -> anyhow::Result<(Inventory, Vec<Host>, Recap)> {
+    let (inventory, hosts, renderer) = check(&playbook, args)?;
     let opts = RunOptions { check: args.check, forks: args.hosts.reach.forks as usize };
     let recap = playbook::run(&inventory, &hosts, &playbook, &renderer, opts).await;
     Ok((inventory, hosts, recap))

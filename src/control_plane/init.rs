@@ -80,12 +80,14 @@ pub fn initialize(
         (true, Founding::FirstMaster { token_ttl }) => {
             crate::host::layout::secure_data_dir(&layout.data_dir, None).map_err(io(&layout.data_dir))?;
             let token = BootstrapToken::generate()?;
-            match &settings.etcd {
-                Some(etcd) => {
-                    tokens::create(super::store_backend::open(layout, Some(etcd))?.as_ref(), &token, token_ttl)?
-                }
-                None => tokens::create(&first_store(layout)?, &token, token_ttl)?,
-            }
+            let store: std::sync::Arc<dyn super::store::Store> = match &settings.etcd {
+                Some(etcd) => super::store_backend::open(layout, Some(etcd))?,
+                None => std::sync::Arc::new(first_store(layout)?),
+            };
+            tokens::create(store.as_ref(), &token, token_ttl)?;
+            // This master's agent certificate, made above, has no record; one restored from a backup (the
+            // renewals of the agent this host had before) would refuse it.
+            super::node_credentials::forget(store.as_ref(), node_name)?;
             Some(token)
         }
         _ => None,
@@ -179,6 +181,8 @@ mod tests {
             etcd: None,
             control_plane_endpoint: None,
             certificate_validity_seconds: crate::host::layout::DEFAULT_CERTIFICATE_VALIDITY_SECONDS,
+            snapshot_interval_seconds: 0,
+            snapshot_retention: 5,
         }
     }
 

@@ -2,6 +2,7 @@
 //! server and its controllers (`kubeboot server`), and `reset` of a host.
 
 pub mod api;
+pub mod backup;
 pub mod certificates;
 pub mod controllers;
 pub mod default_storage_class;

@@ -50,6 +50,15 @@ pub fn revoke(store: &dyn Store, node: &str) -> Result<(), StoreError> {
     put(store, node, &Record { current: None, previous: None })
 }
 
+/// No record of `node` (as a name never joined through the TLS bootstrap): what a master's own agent,
+/// whose certificate `init` makes, starts from.
+pub fn forget(store: &dyn Store, node: &str) -> Result<(), StoreError> {
+    match store.delete(&key(node), None) {
+        Err(StoreError::NotFound(_)) => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
 /// May a request made with the certificate of this fingerprint act as `node`?
 pub fn is_current(store: &dyn Store, node: &str, fingerprint: &str) -> Result<bool, StoreError> {
     let Some(stored) = store.get(&key(node))? else { return Ok(true) };
@@ -79,5 +88,8 @@ mod tests {
         assert!(is_current(&store, "n1", "dd").unwrap() && is_current(&store, "n1", "ee").unwrap());
         record_renewed(&store, "n1", "ee", "ff").unwrap();
         assert!(!is_current(&store, "n1", "dd").unwrap(), "two renewals back: out");
+        forget(&store, "n1").unwrap();
+        forget(&store, "n1").unwrap();
+        assert!(is_current(&store, "n1", "zz").unwrap(), "forgotten: no record, as a master's own agent");
     }
 }

@@ -80,6 +80,16 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     let mut reconcilers = super::controllers::all(cluster_cidr);
     reconcilers.push(Arc::new(scheduler::Scheduler::default()));
     tokio::spawn(super::runtime::run(state.clone(), reconcilers));
+    let place = super::backup::SnapshotPlace {
+        layout: layout.clone(),
+        node_name: crate::host::hostname(),
+        retention: settings.snapshot_retention as usize,
+    };
+    if settings.snapshot_interval_seconds > 0 {
+        let every = std::time::Duration::from_secs(settings.snapshot_interval_seconds);
+        tokio::spawn(super::backup::schedule::keep_taking(state.store.clone(), place.clone(), every));
+    }
+    let _ = state.snapshots.set(place);
     let validity = settings.certificate_validity_seconds;
     tokio::spawn(super::own_certificates::keep_current(layout.clone(), validity, serving));
 

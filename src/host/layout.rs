@@ -50,10 +50,24 @@ pub struct ServerSettings {
     /// How long the certificates the cluster CA signs live (older server.yaml files have none: a year).
     #[serde(default = "default_certificate_validity")]
     pub certificate_validity_seconds: u64,
+    /// How often the server snapshots the store, 0 never (older server.yaml files have none: 12 h).
+    #[serde(default = "default_snapshot_interval")]
+    pub snapshot_interval_seconds: u64,
+    /// Scheduled snapshots kept (older server.yaml files have none: 5).
+    #[serde(default = "default_snapshot_retention")]
+    pub snapshot_retention: u32,
 }
 
 /// kubeadm's lifetime of every certificate the cluster CA signs: a year.
 pub const DEFAULT_CERTIFICATE_VALIDITY_SECONDS: u64 = 365 * 24 * 3600;
+
+fn default_snapshot_interval() -> u64 {
+    12 * 3600
+}
+
+fn default_snapshot_retention() -> u32 {
+    5
+}
 
 fn default_certificate_validity() -> u64 {
     DEFAULT_CERTIFICATE_VALIDITY_SECONDS

@@ -34,6 +34,9 @@ pub struct Cluster {
     pub pod_eviction_timeout_seconds: u64,
     pub service_cidr: ipnet::Ipv4Net,
     pub certificate_validity_seconds: u64,
+    /// 0: no scheduled snapshots.
+    pub snapshot_interval_seconds: u64,
+    pub snapshot_retention: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +104,11 @@ impl Inventory {
                 file.cluster.certificate_validity.as_deref().unwrap_or(spec::DEFAULT_CERTIFICATE_VALIDITY),
             )
             .expect("validated"),
+            snapshot_interval_seconds: spec::parse_snapshot_interval(
+                file.cluster.snapshot_interval.as_deref().unwrap_or(spec::DEFAULT_SNAPSHOT_INTERVAL),
+            )
+            .expect("validated"),
+            snapshot_retention: file.cluster.snapshot_retention.unwrap_or(spec::DEFAULT_SNAPSHOT_RETENTION),
             control_plane_endpoint: file
                 .cluster
                 .control_plane_endpoint

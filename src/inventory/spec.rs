@@ -44,6 +44,13 @@ pub struct ClusterSpec {
     /// How long the certificates the cluster CA signs live (a Go duration; kubeadm's year, 8760h).
     #[serde(default)]
     pub certificate_validity: Option<String>,
+    /// How often every master snapshots the store into its data dir (a Go duration, 0 for never; k3s's
+    /// 12h).
+    #[serde(default)]
+    pub snapshot_interval: Option<String>,
+    /// How many scheduled snapshots each master keeps (k3s's 5).
+    #[serde(default)]
+    pub snapshot_retention: Option<u32>,
 }
 
 pub const DEFAULT_SERVICE_CIDR: &str = "10.96.0.0/12";
@@ -58,6 +65,27 @@ pub fn parse_certificate_validity(text: &str) -> Result<u64, String> {
         Ok(Some(seconds)) if seconds >= 60 => Ok(seconds),
         _ => Err(format!("{text:?} is not a duration of at least 1m (e.g. 8760h for a year, 720h, 10m)")),
     }
+}
+
+pub const DEFAULT_SNAPSHOT_INTERVAL: &str = "12h";
+
+pub const DEFAULT_SNAPSHOT_RETENTION: u32 = 5;
+
+/// A snapshot interval in seconds (a Go duration, or 0: no scheduled snapshots).
+pub fn parse_snapshot_interval(text: &str) -> Result<u64, String> {
+    match crate::bootstrap::ttl::parse_ttl(text) {
+        Ok(None) => Ok(0),
+        Ok(Some(seconds)) => Ok(seconds),
+        Err(_) => Err(format!("{text:?} is not a duration, or 0 for none (e.g. 12h, 30m)")),
+    }
+}
+
+/// A snapshot retention: at least one kept.
+pub fn check_snapshot_retention(count: u32) -> Result<u32, String> {
+    if count == 0 {
+        return Err("keeps at least 1 snapshot".into());
+    }
+    Ok(count)
 }
 
 /// A pod eviction timeout in seconds (a Go duration, at least 1 s).

@@ -31,6 +31,12 @@ pub fn check(file: &InventoryFile, locator: &Locator, base_dir: &Path) -> Vec<Pr
     if let Some(Err(m)) = file.cluster.certificate_validity.as_deref().map(super::spec::parse_certificate_validity) {
         at("cluster.certificate_validity", m);
     }
+    if let Some(Err(m)) = file.cluster.snapshot_interval.as_deref().map(super::spec::parse_snapshot_interval) {
+        at("cluster.snapshot_interval", m);
+    }
+    if let Some(Err(m)) = file.cluster.snapshot_retention.map(super::spec::check_snapshot_retention) {
+        at("cluster.snapshot_retention", m);
+    }
     if let Some(Err(m)) = file.cluster.control_plane_endpoint.as_deref().map(parse_endpoint) {
         at("cluster.control_plane_endpoint", m);
     }

@@ -295,6 +295,17 @@ pub fn start_server(cfg: &Path, data: &Path, port: &str) -> Child {
         .unwrap()
 }
 
+/// A process the test started, killed and reaped however the test ends (a failed assertion included).
+#[allow(dead_code)]
+pub struct Stopped(pub Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Where `start_server` writes the server's output (beside its data folder, every start appended).
 pub fn server_log(data: &Path) -> PathBuf {
     data.with_extension("server.log")

@@ -21,6 +21,7 @@ mod openapi;
 mod protobuf;
 pub mod request_metrics;
 mod routes;
+mod snapshots;
 mod state;
 mod uploaded_certificates;
 pub mod watch_quota;

@@ -21,6 +21,7 @@ use super::object_path::{self, ApiPath};
 use super::objects::{self, ObjectQuery};
 use super::openapi;
 use super::protobuf;
+use super::snapshots;
 use super::state::ApiState;
 use super::uploaded_certificates;
 
@@ -37,6 +38,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/kubeboot/v1/node-client-certificates", post(node_certificates::renew_client))
         .route("/kubeboot/v1/node-credentials/{name}", axum::routing::delete(node_certificates::revoke))
         .route("/kubeboot/v1/control-plane-certificates", post(uploaded_certificates::upload))
+        .route("/kubeboot/v1/snapshots", post(snapshots::save))
         .route("/version", get(discovery::version))
         .route("/version/", get(discovery::version))
         .route("/metrics", get(metrics))

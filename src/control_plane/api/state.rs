@@ -26,6 +26,8 @@ pub struct ApiState {
     pub watch_quota: Arc<super::watch_quota::WatchQuota>,
     /// The lists whose later pages clients may still ask for.
     pub pages: super::list_pages::ListPages,
+    /// Where on-demand snapshots go (set by the server; unset: none are taken here).
+    pub snapshots: std::sync::OnceLock<crate::control_plane::backup::SnapshotPlace>,
 }
 
 /// Events a watch can resume from without relisting.
@@ -49,6 +51,7 @@ impl ApiState {
             node_api_client: Default::default(),
             watch_quota: Default::default(),
             pages: Default::default(),
+            snapshots: Default::default(),
         })
     }
 

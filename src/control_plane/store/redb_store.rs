@@ -154,6 +154,24 @@ impl RedbStore {
         })
     }
 
+    /// Hand out revisions after `revision` from now on, with no history before it: a restored store is
+    /// moved past every resourceVersion its clients saw, so their watches are told to list again rather
+    /// than waiting for revisions the restored store reuses (etcdutl's --bump-revision --mark-compacted).
+    pub fn skip_revisions_to(&self, revision: u64) -> Result<(), StoreError> {
+        let _committing = self.committing.lock().expect("commit lock");
+        self.with_db(|db| {
+            let txn = db.begin_write().map_err(backend)?;
+            {
+                let mut meta = txn.open_table(META).map_err(backend)?;
+                let to = counter(&meta, REVISION)?.max(revision);
+                meta.insert(REVISION, to).map_err(backend)?;
+                let mut history = txn.open_table(HISTORY).map_err(backend)?;
+                trim(&mut history, &mut meta, to)?;
+            }
+            txn.commit().map_err(backend)
+        })
+    }
+
     /// Run `f` on the open database (reopening it first if a reopen failed before).
     fn with_db<T>(&self, f: impl FnOnce(&Database) -> Result<T, StoreError>) -> Result<T, StoreError> {
         {
@@ -591,6 +609,20 @@ mod tests {
         let seen: Vec<u64> = (0..200).map(|_| live.try_recv().unwrap().revision).collect();
         assert_eq!(seen, (1..=200).collect::<Vec<u64>>(), "events in revision order");
         assert_eq!(store.list("/configmaps/").unwrap().0.len(), 200);
+    }
+
+    #[test]
+    fn skipped_revisions_go_on_from_the_new_one_and_older_watches_are_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
+        store.create("/pods/d/a", b"{}").unwrap();
+        store.skip_revisions_to(1_000).unwrap();
+        assert_eq!(store.revision().unwrap(), 1_000);
+        assert_eq!(store.create("/pods/d/b", b"{}").unwrap(), 1_001);
+        assert!(matches!(store.watch(5), Err(crate::control_plane::store::WatchError::Gone(_))));
+        assert_eq!(store.watch(1_000).unwrap().replay.len(), 1);
+        store.skip_revisions_to(10).unwrap();
+        assert_eq!(store.revision().unwrap(), 1_001, "never backwards");
     }
 
     #[test]

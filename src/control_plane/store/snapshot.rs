@@ -1,7 +1,8 @@
 //! Snapshots of a store: every key and value at one revision, in a file of their own that either backend
-//! restores (redb's from etcd's and the other way round). The file is a JSON header line (format, revision,
-//! key count), then each key and value length-prefixed, then the SHA-256 of all that came before: a
-//! truncated or altered snapshot is refused before anything is restored.
+//! restores (redb's from etcd's and the other way round), and the files a backup carries beside them (the
+//! cluster's CA material, control_plane/backup.rs). The file is a JSON header line (format, revision, key
+//! and file counts), then each file's name and bytes and each key and value, length-prefixed, then the
+//! SHA-256 of all that came before: a truncated or altered snapshot is refused before anything is restored.
 
 use std::io::{Read, Write};
 
@@ -35,6 +36,8 @@ pub struct Snapshot {
     /// The store's revision the entries are at.
     pub revision: u64,
     pub entries: Vec<(String, Vec<u8>)>,
+    /// Files beside the store's keys (a backup's CA material: name relative to the config dir, bytes).
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,12 +55,14 @@ struct Header {
     format: String,
     revision: u64,
     keys: u64,
+    #[serde(default)]
+    files: u64,
 }
 
 /// Every key of `store` at one revision (a list of "/" is read at one revision by both backends).
 pub fn take(store: &dyn Store) -> Result<Snapshot, StoreError> {
     let (items, revision) = store.list("/")?;
-    Ok(Snapshot { revision, entries: items.into_iter().map(|s| (s.key, s.value)).collect() })
+    Ok(Snapshot { revision, entries: items.into_iter().map(|s| (s.key, s.value)).collect(), files: Vec::new() })
 }
 
 /// Make `store` hold exactly the snapshot's keys and values (keys it has and the snapshot not are
@@ -125,11 +130,16 @@ impl<W: Write> Write for Hashing<W> {
 
 pub fn write(snapshot: &Snapshot, out: impl Write) -> Result<(), SnapshotError> {
     let mut out = Hashing { inner: out, hash: Context::new(&SHA256) };
-    let header = Header { format: FORMAT.into(), revision: snapshot.revision, keys: snapshot.entries.len() as u64 };
+    let header = Header {
+        format: FORMAT.into(),
+        revision: snapshot.revision,
+        keys: snapshot.entries.len() as u64,
+        files: snapshot.files.len() as u64,
+    };
     let mut line = serde_json::to_vec(&header).expect("plain data");
     line.push(b'\n');
     out.write_all(&line).map_err(SnapshotError::Write)?;
-    for (key, value) in &snapshot.entries {
+    for (key, value) in snapshot.files.iter().chain(&snapshot.entries) {
         for part in [key.as_bytes(), value.as_slice()] {
             out.write_all(&(part.len() as u64).to_be_bytes()).map_err(SnapshotError::Write)?;
             out.write_all(part).map_err(SnapshotError::Write)?;
@@ -169,15 +179,20 @@ pub fn read(mut input: impl Read) -> Result<Snapshot, SnapshotError> {
         rest = &rest[8 + len as usize..];
         Ok(part)
     };
-    let mut entries = Vec::with_capacity(header.keys.min(1 << 20) as usize);
-    for _ in 0..header.keys {
-        let key = String::from_utf8(take_part()?).map_err(|_| damaged("a key is not UTF-8"))?;
-        entries.push((key, take_part()?));
-    }
+    let mut pairs = |count: u64| -> Result<Vec<(String, Vec<u8>)>, SnapshotError> {
+        let mut pairs = Vec::with_capacity(count.min(1 << 20) as usize);
+        for _ in 0..count {
+            let name = String::from_utf8(take_part()?).map_err(|_| damaged("a key is not UTF-8"))?;
+            pairs.push((name, take_part()?));
+        }
+        Ok(pairs)
+    };
+    let files = pairs(header.files)?;
+    let entries = pairs(header.keys)?;
     if !rest.is_empty() {
         return Err(damaged("bytes after the last entry"));
     }
-    Ok(Snapshot { revision: header.revision, entries })
+    Ok(Snapshot { revision: header.revision, entries, files })
 }
 
 #[cfg(test)]
@@ -211,6 +226,7 @@ mod tests {
         let snapshot = Snapshot {
             revision: 42,
             entries: vec![("/registry/a".into(), b"{\"a\":1}".to_vec()), ("/registry/b".into(), vec![0, 1, 2, 255])],
+            files: vec![("pki/ca.crt".into(), b"-----BEGIN CERTIFICATE-----".to_vec())],
         };
         let mut bytes = Vec::new();
         write(&snapshot, &mut bytes).unwrap();
