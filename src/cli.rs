@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "kubeboot",
-    version,
+    version = crate::version::current(),
     about = "Stand up a small Kubernetes-style cluster on plain Linux hosts over SSH",
     long_about = "kubeboot reads an inventory of hosts, reaches them over SSH, prepares them the way the \
                   kubeadm walkthrough does by hand, and builds a cluster on them with its own control plane \

@@ -27,6 +27,7 @@ pub mod systemd_units;
 pub mod table;
 pub mod tasks;
 pub mod transport;
+pub mod version;
 pub mod yaml;
 
 use std::ffi::OsString;

@@ -17,6 +17,12 @@
 //!   the join fails and leaves no member behind); the first master reset and
 //!   `up` again joins the cluster the other two hold: 3 members, none stale.
 //!
+//! - backup and restore (issue 29): `backup -i`; `restore -i` refused while the masters serve; `restore
+//!   --force` stops every master's server, makes etcd hold the backup and starts them again; then all
+//!   three masters wiped (`reset -i`) and `restore -i` builds them again from the backup (the first on
+//!   its restored store, grown into a new etcd, the others joined): 3 members, what was made after the
+//!   backup gone, and web's pods on the workers the same containers, never restarted.
+//!
 //! Times are printed, never asserted. Takes the machine's lab down at the end.
 
 mod common;
@@ -480,6 +486,63 @@ fn reset_and_rejoin_checks(ha: &Ha) {
     ha.wait_whole("the reset first master joined again");
 }
 
+/// web's pods: name -> (node, container id, the container's start time as Docker has it).
+fn web_containers(k: &Kubectl) -> std::collections::BTreeMap<String, (String, String, String)> {
+    k.pods("app=web")
+        .iter()
+        .map(|p| {
+            let node = p["spec"]["nodeName"].as_str().unwrap_or_default().to_string();
+            let id = p["status"]["containerStatuses"][0]["containerID"].as_str().unwrap_or_default();
+            let id = id.trim_start_matches("docker://").to_string();
+            let started = lab_sh(&node, &format!("docker inspect --format '{{{{.State.StartedAt}}}}' {id}"));
+            (p["metadata"]["name"].as_str().unwrap().to_string(), (node, id, started.trim().to_string()))
+        })
+        .collect()
+}
+
+fn restore(ha: &Ha, backup: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let out = kubeboot(&[&["restore", "-i", &ha.inventory, backup], extra].concat(), &[]);
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn backup_and_restore_checks(ha: &Ha) {
+    let k = &ha.through[0];
+    let containers = web_containers(k);
+    assert!(containers.values().all(|(_, id, started)| !id.is_empty() && !started.is_empty()), "{containers:?}");
+    let backup = ha.work.path().join("ha.backup").display().to_string();
+    let out = kubeboot(&["backup", "-i", &ha.inventory, "-o", &backup], &[]);
+    assert!(out.status.success(), "backup: {}", String::from_utf8_lossy(&out.stderr));
+    k.ok(&["create", "configmap", "after-backup", "--from-literal=n=1"]);
+
+    let (code, said) = restore(ha, &backup, &[]);
+    assert_eq!(code, Some(2), "{said}");
+    assert!(said.contains("the API server on lab-master1, lab-master2, lab-master3 answers"), "{said}");
+    let started = Instant::now();
+    let (code, said) = restore(ha, &backup, &["--force"]);
+    assert_eq!(code, Some(0), "restore --force: {said}");
+    assert!(said.contains("restored replacing the store"), "{said}");
+    eprintln!("restore --force onto three running masters: {:.1} s", started.elapsed().as_secs_f64());
+    ha.wait_whole("the three masters serving the restored store");
+    assert!(!k.run(&["get", "configmap", "after-backup"]).0, "made after the backup, still there");
+    assert_eq!(ha.members(), all_members());
+
+    k.ok(&["create", "configmap", "after-force", "--from-literal=n=1"]);
+    let masters: Vec<&str> = MASTERS.iter().map(|(n, _)| *n).collect();
+    let reset = kubeboot(&["reset", "-i", &ha.inventory, "--limit", &masters.join(",")], &[]);
+    assert!(reset.status.success(), "reset: {}", String::from_utf8_lossy(&reset.stdout));
+    let started = Instant::now();
+    let (code, said) = restore(ha, &backup, &[]);
+    assert_eq!(code, Some(0), "restore onto three wiped masters: {said}");
+    assert!(said.contains("restored onto a master not initialised"), "{said}");
+    eprintln!("restore onto three wiped masters: {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(ha.members(), all_members(), "3 members again");
+    ha.wait_whole("the three wiped masters restored");
+    for name in ["after-backup", "after-force"] {
+        assert!(!k.run(&["get", "configmap", name]).0, "{name}: made after the backup, still there");
+    }
+    assert_eq!(web_containers(k), containers, "web's pods changed, or their containers restarted");
+}
+
 #[test]
 fn three_masters_on_etcd_survive_power_cuts_quorum_loss_and_partitions() {
     let ha = build();
@@ -489,6 +552,7 @@ fn three_masters_on_etcd_survive_power_cuts_quorum_loss_and_partitions() {
     quorum_loss_checks(&ha);
     partition_checks(&ha);
     reset_and_rejoin_checks(&ha);
+    backup_and_restore_checks(&ha);
     let down = kubeboot(&["lab", "down"], &[]);
     assert!(down.status.success());
 }

@@ -98,7 +98,7 @@ pub fn node_object(name: &str, address: &str, master: bool) -> Value {
                 "kernelVersion": kernel,
                 "operatingSystem": "linux",
                 "architecture": arch,
-                "kubeletVersion": format!("v1.30.0-kubeboot.{}", env!("CARGO_PKG_VERSION")),
+                "kubeletVersion": format!("v1.30.0-kubeboot.{}", crate::version::current()),
                 "containerRuntimeVersion": "docker://",
                 "machineID": machine_id(),
                 "systemUUID": system_uuid(),

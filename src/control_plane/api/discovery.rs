@@ -22,7 +22,7 @@ pub async fn version() -> Response {
     Json(json!({
         "major": "1",
         "minor": KUBERNETES_MINOR,
-        "gitVersion": format!("v1.{KUBERNETES_MINOR}.0-kubeboot.{}", env!("CARGO_PKG_VERSION")),
+        "gitVersion": format!("v1.{KUBERNETES_MINOR}.0-kubeboot.{}", crate::version::current()),
         "gitCommit": "",
         "gitTreeState": "clean",
         "buildDate": "",
