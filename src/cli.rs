@@ -59,6 +59,32 @@ pub enum Command {
     /// master (its CA too, onto a freshly built one), the rest built or started as by `up`. Nodes keep
     /// their credentials and their agents adopt the pods they run
     Restore(RestoreArgs),
+    /// Upgrade the cluster to this kubeboot binary (kubeadm's `upgrade apply` with the drains): the
+    /// version skew checked first (no downgrade, one minor version at a time, agents never newer than the
+    /// API servers), a snapshot taken, then the masters one at a time and then each node: cordoned,
+    /// drained through evictions (PodDisruptionBudgets honoured), the binary swapped (the previous one
+    /// kept), its services restarted, Ready on the new version, uncordoned. It stops at the first host
+    /// that fails and says why; a rerun continues. `--rollback` puts every host's previous binary back
+    Upgrade(UpgradeArgs),
+    /// Cordon a node and evict its pods (kubectl drain --ignore-daemonsets), on a master with the admin
+    /// kubeconfig; the pods in the way are named when the time limit passes
+    Drain {
+        node: String,
+        /// How long to wait for the pods to leave (a Go duration)
+        #[arg(long, default_value = "2m")]
+        timeout: String,
+        #[command(flatten)]
+        kubeconfig: KubeconfigArg,
+    },
+    /// Make a node schedulable again (kubectl uncordon)
+    Uncordon {
+        node: String,
+        /// Only if `kubeboot drain` cordoned it (a node cordoned by hand stays cordoned)
+        #[arg(long)]
+        if_drained_by_kubeboot: bool,
+        #[command(flatten)]
+        kubeconfig: KubeconfigArg,
+    },
     /// On a master: snapshots of the cluster's store (what `backup` and `restore` use over SSH)
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
@@ -217,6 +243,25 @@ pub struct BackupArgs {
     /// Where to write the backup (default: kubeboot-backup-CLUSTER-TIME in the current folder)
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    pub hosts: HostArgs,
+    /// Check the versions and print the plan; change nothing
+    #[arg(long)]
+    pub check: bool,
+    /// Put back every host's previous binary (kept by the last upgrade), nodes first, then the masters
+    #[arg(long)]
+    pub rollback: bool,
+    /// How long a node's drain may take before the upgrade stops and names the pods in the way (a Go
+    /// duration)
+    #[arg(long, default_value = "2m")]
+    pub drain_timeout: String,
+    /// How long a host may take to be Ready on the new binary, in seconds
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub wait_timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -59,6 +59,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
         cli::Command::Backup(args) => runtime.block_on(commands::backup::run(args)),
         cli::Command::Restore(args) => runtime.block_on(commands::restore::run(args)),
         cli::Command::Snapshot(cmd) => runtime.block_on(commands::snapshot::run(cmd)),
+        cli::Command::Upgrade(args) => runtime.block_on(commands::upgrade::run(args)),
+        cli::Command::Drain { node, timeout, kubeconfig } => {
+            runtime.block_on(commands::drain::drain(&node, &timeout, kubeconfig))
+        }
+        cli::Command::Uncordon { node, if_drained_by_kubeboot, kubeconfig } => {
+            runtime.block_on(commands::drain::uncordon(&node, if_drained_by_kubeboot, kubeconfig))
+        }
         cli::Command::Get { resource, output, kubeconfig } => {
             runtime.block_on(commands::get::run(resource, output, kubeconfig))
         }

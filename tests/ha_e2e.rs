@@ -281,23 +281,6 @@ fn assert_acknowledged_kept(k: &Kubectl, log: &[(String, bool, Instant)]) {
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
 }
 
-/// Requests to the NodePort on a worker, every 100 ms until stopped: (answered, failed).
-fn serve_probe(url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(u32, u32)> {
-    std::thread::spawn(move || {
-        let (mut ok, mut failed) = (0, 0);
-        while !stop.load(Ordering::Relaxed) {
-            let out = std::process::Command::new("curl").args(["-sf", "-m", "2", "-o", "/dev/null", &url]).status();
-            if out.is_ok_and(|s| s.success()) {
-                ok += 1;
-            } else {
-                failed += 1;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        (ok, failed)
-    })
-}
-
 fn power_cut_checks(ha: &Ha) {
     let k = &ha.through[0];
     k.ok(&["create", "deployment", "web", "--image=kubetm/p8000", "--replicas=2"]);
@@ -313,7 +296,7 @@ fn power_cut_checks(ha: &Ha) {
     let survivors = ha.others(&holder);
     let watcher = WatchResume::start(&ha.master(&holder).kubeconfig, &survivors[0].kubeconfig, "cut-");
     let stop_probe = Arc::new(AtomicBool::new(false));
-    let probe = serve_probe(url, stop_probe.clone());
+    let probe = common::serve_probe(url, stop_probe.clone());
     let writer = Writer::start("cut", survivors.clone());
     std::thread::sleep(Duration::from_secs(2));
     let cut = Instant::now();

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod client_identity;
+pub mod drain;
 mod insecure;
 mod servers;
 

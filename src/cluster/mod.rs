@@ -9,6 +9,7 @@ pub mod remote;
 pub mod reset;
 pub mod restore;
 pub mod up;
+pub mod upgrade;
 pub mod wait_ready;
 
 pub use up::{up, ClusterOptions};

@@ -246,6 +246,23 @@ async fn phases(
             }
         } else {
             bar.set_message(format!("joining {} host(s)", joining.len() + masters_joining.len()));
+            if restore.is_some() {
+                // A restored store holds the Node objects these hosts had before they were wiped, Ready as
+                // they were then: a join under that name would be refused as a duplicate of a live node.
+                let rebuilt: Vec<String> = masters_joining
+                    .iter()
+                    .chain(&joining)
+                    .filter(|m| !m.state.joined)
+                    .map(|m| shell_quote(m.name()))
+                    .collect();
+                if !rebuilt.is_empty() {
+                    let command = format!("{REMOTE_BINARY} delete nodes --ignore-not-found {}", rebuilt.join(" "));
+                    if let Err(f) = master.run(&command, b"").await {
+                        record(recap, master.name(), "delete the restored Nodes of rebuilt hosts", Err(f));
+                        return None;
+                    }
+                }
+            }
             if material.is_none() {
                 match master.run(&remote::token_create(), b"").await {
                     Ok(out) => material = JoinMaterial::from_output(&out.stdout_text()),

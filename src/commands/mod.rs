@@ -4,6 +4,7 @@ pub mod backup;
 pub mod certs;
 pub mod daemons;
 pub mod delete;
+pub mod drain;
 pub mod get;
 pub mod hosts;
 pub mod init;
@@ -18,6 +19,7 @@ pub mod restore;
 pub mod snapshot;
 pub mod token;
 mod units;
+pub mod upgrade;
 pub mod upload_certs;
 
 pub use crate::host::hostname;

@@ -295,6 +295,27 @@ pub fn start_server(cfg: &Path, data: &Path, port: &str) -> Child {
         .unwrap()
 }
 
+/// Requests to `url` (a Service's NodePort) with curl, every 100 ms until stopped: (answered, failed).
+#[allow(dead_code)]
+pub fn serve_probe(
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(u32, u32)> {
+    std::thread::spawn(move || {
+        let (mut ok, mut failed) = (0, 0);
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let out = std::process::Command::new("curl").args(["-sf", "-m", "2", "-o", "/dev/null", &url]).status();
+            if out.is_ok_and(|s| s.success()) {
+                ok += 1;
+            } else {
+                failed += 1;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (ok, failed)
+    })
+}
+
 /// A process the test started, killed and reaped however the test ends (a failed assertion included).
 #[allow(dead_code)]
 pub struct Stopped(pub Child);
