@@ -23,6 +23,10 @@
 //!   its restored store, grown into a new etcd, the others joined): 3 members, what was made after the
 //!   backup gone, and web's pods on the workers the same containers, never restarted.
 //!
+//! - `kubeboot upgrade` with a newer build (tests/upgrade_e2e.rs makes it the same way): the masters one at
+//!   a time, then the nodes, drained; every Node on the new version and schedulable, 3 healthy members,
+//!   web (with a PodDisruptionBudget) answering through its NodePort throughout.
+//!
 //! Times are printed, never asserted. Takes the machine's lab down at the end.
 
 mod common;
@@ -526,6 +530,42 @@ fn backup_and_restore_checks(ha: &Ha) {
     assert_eq!(web_containers(k), containers, "web's pods changed, or their containers restarted");
 }
 
+fn upgrade_checks(ha: &Ha) {
+    let k = &ha.through[0];
+    let next = common::next_minor(env!("CARGO_PKG_VERSION"));
+    let newer = common::build_with_version(ha.work.path(), &next);
+    let port = k.json(&["get", "service", "web"])["spec"]["ports"][0]["nodePort"].as_u64().unwrap();
+    // As an operator would: without a budget a drain evicts all of a node's pods at once (kubectl's too),
+    // and web's replicas all on one node would be down until their replacements are Ready.
+    k.ok(&["create", "poddisruptionbudget", "web", "--selector=app=web", "--max-unavailable=1"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let probe = common::serve_probe(format!("http://{}:{port}/", MASTERS[0].1), stop.clone());
+    let started = Instant::now();
+    let out = std::process::Command::new(&newer).args(["upgrade", "-i", &ha.inventory]).output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "upgrade: {said}");
+    eprintln!("upgrade of 3 masters + 2 nodes: {:.1} s", started.elapsed().as_secs_f64());
+    let order: Vec<usize> =
+        MASTERS.iter().map(|(n, _)| *n).chain(NODES).map(|n| said.find(&format!("  {n}: ")).unwrap()).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "masters first, one at a time, then the nodes: {said}");
+    stop.store(true, Ordering::Relaxed);
+    let (answered, failed) = probe.join().unwrap();
+    eprintln!("web through lab-master1's NodePort during the upgrade: {answered} answered, {failed} failed");
+    assert_eq!(failed, 0, "requests to web failed during the upgrade");
+    let nodes = k.json(&["get", "nodes"]);
+    for node in nodes["items"].as_array().unwrap() {
+        let version = node["status"]["nodeInfo"]["kubeletVersion"].as_str().unwrap();
+        assert!(version.ends_with(&format!("kubeboot.{next}")), "{}: {version}", node["metadata"]["name"]);
+        assert!(
+            !node["spec"]["unschedulable"].as_bool().unwrap_or(false),
+            "{} left cordoned",
+            node["metadata"]["name"]
+        );
+    }
+    assert_eq!(ha.members(), all_members());
+    ha.wait_whole("the upgraded cluster");
+}
+
 #[test]
 fn three_masters_on_etcd_survive_power_cuts_quorum_loss_and_partitions() {
     let ha = build();
@@ -536,6 +576,7 @@ fn three_masters_on_etcd_survive_power_cuts_quorum_loss_and_partitions() {
     partition_checks(&ha);
     reset_and_rejoin_checks(&ha);
     backup_and_restore_checks(&ha);
+    upgrade_checks(&ha);
     let down = kubeboot(&["lab", "down"], &[]);
     assert!(down.status.success());
 }

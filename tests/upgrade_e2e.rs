@@ -15,7 +15,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -26,24 +26,6 @@ use common::lab_sh;
 
 const MASTER_ADDRESS: &str = "10.88.0.10";
 const HOSTS: [&str; 3] = ["lab-master", "lab-node1", "lab-node2"];
-
-/// A copy of this build with `version` in its stamp (same length as the real one, padded).
-fn build_with_version(dir: &Path, version: &str) -> PathBuf {
-    let marker = "kubeboot-version-stamp:";
-    let ours = format!("{marker}{}", env!("CARGO_PKG_VERSION"));
-    let theirs = format!("{marker}{version}");
-    assert_eq!(ours.len(), theirs.len(), "the test writes versions of the same length");
-    let mut bytes = std::fs::read(env!("CARGO_BIN_EXE_kubeboot")).unwrap();
-    let at = bytes.windows(ours.len()).position(|w| w == ours.as_bytes()).expect("the version stamp");
-    bytes[at..at + theirs.len()].copy_from_slice(theirs.as_bytes());
-    let path = dir.join(format!("kubeboot-{version}"));
-    std::fs::write(&path, &bytes).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let reported = Command::new(&path).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&reported.stdout).trim(), format!("kubeboot {version}"));
-    path
-}
 
 fn run(binary: &Path, args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(binary).args(args).env_remove("SSH_AUTH_SOCK").stdin(Stdio::null()).output().unwrap();
@@ -95,15 +77,15 @@ fn the_cluster_is_upgraded_host_by_host_with_its_service_answering_and_rolled_ba
 
     // Skews Kubernetes would refuse: nothing is touched.
     let before = installed_sums();
-    let (code, said) = run(&build_with_version(work.path(), &too_far), &["upgrade", "-i", inv]);
+    let (code, said) = run(&common::build_with_version(work.path(), &too_far), &["upgrade", "-i", inv]);
     assert_eq!(code, Some(2), "{said}");
     assert!(said.contains("skips a minor version") && said.contains("nothing was changed"), "{said}");
-    let (code, said) = run(&build_with_version(work.path(), &older), &["upgrade", "-i", inv]);
+    let (code, said) = run(&common::build_with_version(work.path(), &older), &["upgrade", "-i", inv]);
     assert_eq!(code, Some(2), "{said}");
     assert!(said.contains("an upgrade never downgrades"), "{said}");
     assert_eq!(installed_sums(), before, "a refused upgrade changed a binary");
 
-    let newer = build_with_version(work.path(), &next);
+    let newer = common::build_with_version(work.path(), &next);
     let (code, plan) = run(&newer, &["upgrade", "-i", inv, "--check"]);
     assert_eq!(code, Some(0), "{plan}");
     for host in HOSTS {

@@ -316,6 +316,32 @@ pub fn serve_probe(
     })
 }
 
+/// A copy of this build with `version` in its stamp (same length as the real one, padded).
+#[allow(dead_code)]
+pub fn build_with_version(dir: &Path, version: &str) -> PathBuf {
+    let marker = "kubeboot-version-stamp:";
+    let ours = format!("{marker}{}", env!("CARGO_PKG_VERSION"));
+    let theirs = format!("{marker}{version}");
+    assert_eq!(ours.len(), theirs.len(), "the test writes versions of the same length");
+    let mut bytes = std::fs::read(env!("CARGO_BIN_EXE_kubeboot")).unwrap();
+    let at = bytes.windows(ours.len()).position(|w| w == ours.as_bytes()).expect("the version stamp");
+    bytes[at..at + theirs.len()].copy_from_slice(theirs.as_bytes());
+    let path = dir.join(format!("kubeboot-{version}"));
+    std::fs::write(&path, &bytes).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let reported = Command::new(&path).arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&reported.stdout).trim(), format!("kubeboot {version}"));
+    path
+}
+
+/// The next minor version after `version` (0.1.0 -> 0.2.0).
+#[allow(dead_code)]
+pub fn next_minor(version: &str) -> String {
+    let parts: Vec<u64> = version.split('.').map(|p| p.parse().unwrap()).collect();
+    format!("{}.{}.{}", parts[0], parts[1] + 1, parts[2])
+}
+
 /// A process the test started, killed and reaped however the test ends (a failed assertion included).
 #[allow(dead_code)]
 pub struct Stopped(pub Child);
