@@ -64,7 +64,8 @@ pub enum Command {
     /// API servers), a snapshot taken, then the masters one at a time and then each node: cordoned,
     /// drained through evictions (PodDisruptionBudgets honoured), the binary swapped (the previous one
     /// kept), its services restarted, Ready on the new version, uncordoned. It stops at the first host
-    /// that fails and says why; a rerun continues. `--rollback` puts every host's previous binary back
+    /// that fails and says why; a rerun continues. `--rollback` puts every host's previous binary back.
+    /// With --limit only those hosts move; the others count in the version checks as they are
     Upgrade(UpgradeArgs),
     /// Cordon a node and evict its pods (kubectl drain --ignore-daemonsets), on a master with the admin
     /// kubeconfig; the pods in the way are named when the time limit passes

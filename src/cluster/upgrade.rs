@@ -24,8 +24,10 @@ use crate::version::Version;
 /// The binary an upgrade replaced, kept for `--rollback`.
 pub const PREVIOUS_BINARY: &str = "/usr/local/bin/kubeboot.previous";
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct UpgradeOptions {
+    /// The hosts to move (`--limit`); None: all. The others count in the skew checks as they are.
+    pub only: Option<Vec<String>>,
     pub check: bool,
     pub rollback: bool,
     pub drain_timeout: Duration,
@@ -50,6 +52,8 @@ struct HostPlan<'a> {
     from: Version,
     to: Version,
     to_sha256: String,
+    /// Outside --limit: left as it is.
+    kept: bool,
 }
 
 /// Versions read from a host: its installed binary's, and the previous one's with its checksum.
@@ -98,11 +102,11 @@ pub async fn upgrade(inventory: &Inventory, opts: UpgradeOptions) -> Result<Vec<
             let out = m.run(&versions_script(), b"").await;
             installed.push(out.map(|o| parse_installed(&o.stdout_text())).unwrap_or_default());
         }
-        let plans = plan(&members, &installed, binary.as_ref(), opts.rollback)?;
+        let plans = plan(&members, &installed, binary.as_ref(), &opts)?;
         if opts.check {
             return Ok(plans.iter().map(describe).collect());
         }
-        apply(&members, &plans, binary.as_ref(), opts).await
+        apply(&members, &plans, binary.as_ref(), &opts).await
     }
     .await;
     for m in members {
@@ -113,7 +117,9 @@ pub async fn upgrade(inventory: &Inventory, opts: UpgradeOptions) -> Result<Vec<
 
 fn describe(plan: &HostPlan) -> String {
     let name = plan.member.name();
-    if plan.member.state.binary_sha256.as_deref() == Some(plan.to_sha256.as_str()) {
+    if plan.kept {
+        format!("{name}: at {}, not in --limit", plan.from)
+    } else if plan.member.state.binary_sha256.as_deref() == Some(plan.to_sha256.as_str()) {
         format!("{name}: at {} already", plan.to)
     } else {
         format!("{name}: {} -> {}", plan.from, plan.to)
@@ -125,8 +131,9 @@ fn plan<'a>(
     members: &'a [Member<'a>],
     installed: &[Installed],
     binary: Option<&LocalBinary>,
-    rollback: bool,
+    opts: &UpgradeOptions,
 ) -> Result<Vec<HostPlan<'a>>, UpgradeError> {
+    let rollback = opts.rollback;
     let refuse = |m: String| Err(UpgradeError::Refused(m));
     let mut plans = Vec::new();
     for (m, found) in members.iter().zip(installed) {
@@ -134,6 +141,11 @@ fn plan<'a>(
         let (Some(from), true) = (found.current, m.state.joined || m.state.initialised) else {
             return refuse(format!("{name} is not part of a kubeboot cluster: `kubeboot up` builds it first"));
         };
+        if opts.only.as_ref().is_some_and(|only| !only.iter().any(|o| o == name)) {
+            let sha = m.state.binary_sha256.clone().unwrap_or_default();
+            plans.push(HostPlan { member: m, from, to: from, to_sha256: sha, kept: true });
+            continue;
+        }
         let (to, to_sha256) = match binary {
             Some(binary) => {
                 (Version::parse(crate::version::current()).expect("our own version"), binary.sha256.clone())
@@ -159,7 +171,7 @@ fn plan<'a>(
                  as kubeadm does"
             ));
         }
-        plans.push(HostPlan { member: m, from, to, to_sha256 });
+        plans.push(HostPlan { member: m, from, to, to_sha256, kept: false });
     }
     // Agents never newer than the API servers, now and after this run.
     let masters = || plans.iter().filter(|p| p.member.host.role == Role::Master);
@@ -185,7 +197,7 @@ async fn apply(
     members: &[Member<'_>],
     plans: &[HostPlan<'_>],
     binary: Option<&LocalBinary>,
-    opts: UpgradeOptions,
+    opts: &UpgradeOptions,
 ) -> Result<Vec<String>, UpgradeError> {
     let api = members.iter().find(|m| m.host.role == Role::Master).expect("validated: an inventory has a master");
     let mut done: Vec<String> = Vec::new();
@@ -195,13 +207,13 @@ async fn apply(
         message: f.message,
         done: done.iter().map(|d| format!("  {d}\n")).collect(),
     };
-    if plans.iter().any(|p| p.member.state.binary_sha256.as_deref() != Some(p.to_sha256.as_str())) {
+    if plans.iter().any(|p| !p.kept && p.member.state.binary_sha256.as_deref() != Some(p.to_sha256.as_str())) {
         let saved =
             api.run(&remote::snapshot_save(), b"").await.map_err(|f| stopped(api.name(), "snapshot", f, &done))?;
         let saved: Value = serde_json::from_slice(&saved.stdout).unwrap_or_default();
         done.push(format!("snapshot before the upgrade: {}:{}", api.name(), saved["path"].as_str().unwrap_or("?")));
     }
-    for plan in plans {
+    for plan in plans.iter().filter(|p| !p.kept) {
         let name = plan.member.name();
         eprintln!("kubeboot upgrade: {}", describe(plan));
         let started = Instant::now();
@@ -223,7 +235,7 @@ async fn one_host(
     api: &Member<'_>,
     plan: &HostPlan<'_>,
     binary: Option<&LocalBinary>,
-    opts: UpgradeOptions,
+    opts: &UpgradeOptions,
 ) -> Result<String, (&'static str, StepFailure)> {
     let (m, name) = (plan.member, plan.member.name());
     let swapped = m.state.binary_sha256.as_deref() == Some(plan.to_sha256.as_str());

@@ -15,8 +15,10 @@ pub async fn run(args: UpgradeArgs) -> anyhow::Result<u8> {
             return Err(UsageError(message).into());
         }
     };
-    let (inventory, _) = super::hosts::prepare(&args.hosts.inventory, &args.hosts.reach)?;
+    let (inventory, chosen) = super::hosts::prepare(&args.hosts.inventory, &args.hosts.reach)?;
+    let limited = !args.hosts.reach.limit.is_empty();
     let opts = UpgradeOptions {
+        only: limited.then(|| chosen.iter().map(|h| h.name.clone()).collect()),
         check: args.check,
         rollback: args.rollback,
         drain_timeout,
