@@ -25,6 +25,11 @@ impl From<TransportError> for StepFailure {
     }
 }
 
+/// A step's failure that is not a command's (a check, a wait): the host still answers.
+pub fn failure(message: impl Into<String>) -> StepFailure {
+    StepFailure { command: None, message: message.into(), lost: false }
+}
+
 impl Member<'_> {
     pub fn name(&self) -> &str {
         &self.host.name

@@ -12,7 +12,7 @@ use indicatif::ProgressBar;
 use serde_json::Value;
 
 use super::binary::LocalBinary;
-use super::members::{self, record, Member, StepFailure};
+use super::members::{self, failure, record, Member, StepFailure};
 use super::probe::{HostState, ADMIN_CONF, CONFIG_DIR, REMOTE_BINARY};
 use super::restore::Restore;
 use super::{remote, wait_ready};
@@ -203,7 +203,7 @@ async fn phases(
     let admin_conf = match master.session.read(ADMIN_CONF).await {
         Ok(Some(bytes)) => bytes,
         Ok(None) => {
-            record(recap, master.name(), "read admin.conf", Err(failure(&format!("{ADMIN_CONF} is missing"))));
+            record(recap, master.name(), "read admin.conf", Err(failure(format!("{ADMIN_CONF} is missing"))));
             return None;
         }
         Err(e) => {
@@ -280,7 +280,7 @@ async fn phases(
             for m in &masters_joining {
                 let outcome = match failed_master {
                     // The next member waits for the one before to be healthy: never two joining at once.
-                    Some(before) => Err(failure(&format!("not joined: {before} failed to join before it"))),
+                    Some(before) => Err(failure(format!("not joined: {before} failed to join before it"))),
                     None => {
                         bar.set_message(format!("{} joins the control plane", m.name()));
                         join_master(master, m, join).await
@@ -334,10 +334,6 @@ async fn report_expiring_certificates(m: &Member<'_>) {
     for warning in crate::control_plane::certificates::expiration::expiring_soon(&info) {
         eprintln!("kubeboot up: {}: {warning}", m.name());
     }
-}
-
-fn failure(message: &str) -> StepFailure {
-    StepFailure { command: None, message: message.into(), lost: false }
 }
 
 /// In check mode with no master yet, every other host would join (further masters: their etcd members).
@@ -434,7 +430,7 @@ async fn own_kube_config(m: &Member<'_>, check: bool) -> Result<Option<String>, 
     match m.session.read(ADMIN_CONF).await.map_err(StepFailure::from)? {
         Some(conf) => copy_kube_config(m, &conf, check).await,
         None if check => Ok(Some(format!("{}/.kube/config for {}", m.state.home, m.host.ssh.user))),
-        None => Err(failure(&format!("{ADMIN_CONF} is missing after its join"))),
+        None => Err(failure(format!("{ADMIN_CONF} is missing after its join"))),
     }
 }
 
@@ -447,7 +443,7 @@ async fn copy_kube_config(m: &Member<'_>, admin_conf: &[u8], check: bool) -> Res
         return Ok(Some(summary));
     }
     if m.state.home.is_empty() {
-        return Err(failure(&format!("user {} has no home folder", m.host.ssh.user)));
+        return Err(failure(format!("user {} has no home folder", m.host.ssh.user)));
     }
     let dir = format!("{}/.kube", m.state.home);
     m.run(&format!("mkdir -p -m 0700 {}", shell_quote(&dir)), b"").await?;
@@ -478,7 +474,7 @@ async fn join_master(first: &Member<'_>, m: &Member<'_>, join: &JoinMaterial) ->
                 .read(&source)
                 .await
                 .map_err(StepFailure::from)?
-                .ok_or_else(|| failure(&format!("{source} is missing on {}", first.name())))?;
+                .ok_or_else(|| failure(format!("{source} is missing on {}", first.name())))?;
             m.session.upload(&bytes, &format!("{CONFIG_DIR}/{to}"), *mode).await.map_err(StepFailure::from)?;
         }
     }

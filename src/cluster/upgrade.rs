@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::binary::LocalBinary;
-use super::members::{self, Member, StepFailure};
+use super::members::{self, failure, Member, StepFailure};
 use super::probe::REMOTE_BINARY;
 use super::remote;
 use crate::inventory::{Host, Inventory, Role};
@@ -223,10 +223,6 @@ async fn apply(
         }
     }
     Ok(done)
-}
-
-fn failure(message: String) -> StepFailure {
-    StepFailure { command: None, message, lost: false }
 }
 
 /// One host: drain, swap, restart, Ready on the new version, uncordon. A host whose binary is the target
