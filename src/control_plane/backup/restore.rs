@@ -35,7 +35,7 @@ pub enum RestoreError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RestoreError + '_ {
-    move |source| RestoreError::Backup(BackupError::Io { path: path.display().to_string(), source })
+    move |source| RestoreError::Backup(super::io(path)(source))
 }
 
 /// What a restore did.
