@@ -203,6 +203,9 @@ async fn run_pods(
     let node_cache = nodes.clone();
     tokio::spawn(async move {
         let mut changed = node_cache.subscribe();
+        // Not before the first list: an empty one would delete the routes to every other node's pods
+        // (after an agent restart, a Service's requests to them were lost until the list came).
+        while !node_cache.wait_synced(NETWORK_RESYNC).await {}
         loop {
             network.sync_network(&node_cache.list()).await;
             // A Docker or firewall restart may drop rules: they are put back at least every NETWORK_RESYNC.

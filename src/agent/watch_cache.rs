@@ -25,6 +25,12 @@ pub struct WatchCache {
     generation: watch::Sender<u64>,
 }
 
+impl Default for WatchCache {
+    fn default() -> Self {
+        WatchCache { objects: RwLock::new(BTreeMap::new()), generation: watch::channel(0).0 }
+    }
+}
+
 pub use super::api_source::key_of;
 
 impl WatchCache {
@@ -35,7 +41,7 @@ impl WatchCache {
         path: String,
         changes: Option<mpsc::UnboundedSender<Change>>,
     ) -> (Arc<WatchCache>, tokio::task::JoinHandle<()>) {
-        let cache = Arc::new(WatchCache { objects: RwLock::new(BTreeMap::new()), generation: watch::channel(0).0 });
+        let cache = Arc::new(WatchCache::default());
         let sink = Arc::new(Sink { cache: cache.clone(), changes });
         let label = format!("kubeboot agent: {path}");
         let source = super::api_source::ApiSource { client, path };
@@ -84,21 +90,33 @@ impl WatchCache {
         }
     }
 
-    /// Replace everything with a fresh list: changed and new objects, and those gone, are told.
+    /// Replace everything with a fresh list, in one step: a reader never sees half of it (the first list
+    /// half in would look like nodes or endpoints gone). Changed and new objects, and those gone, are told.
     fn replace(&self, items: Vec<(String, Arc<Value>)>, changes: &Option<mpsc::UnboundedSender<Change>>) {
         let listed: BTreeMap<String, Arc<Value>> = items.into_iter().collect();
-        let gone: Vec<String> =
-            self.objects.read().expect("watch cache").keys().filter(|k| !listed.contains_key(*k)).cloned().collect();
-        for key in gone {
-            self.apply(key, None, changes);
-        }
-        for (key, object) in listed {
-            if self.get(&key).as_deref() != Some(&*object) {
-                self.apply(key, Some(object), changes);
-            }
-        }
+        let told: Vec<Change> = {
+            let mut objects = self.objects.write().expect("watch cache");
+            let gone = objects.iter().filter(|(k, _)| !listed.contains_key(*k)).map(|(k, o)| Change {
+                key: k.clone(),
+                old: Some(o.clone()),
+                new: None,
+            });
+            let changed = listed.iter().filter(|(k, o)| objects.get(*k) != Some(*o)).map(|(k, o)| Change {
+                key: k.clone(),
+                old: objects.get(k).cloned(),
+                new: Some(o.clone()),
+            });
+            let told = gone.chain(changed).collect();
+            *objects = listed;
+            told
+        };
         // Synced, even when the list was empty.
         self.generation.send_modify(|g| *g += 1);
+        if let Some(changes) = changes {
+            for change in told {
+                let _ = changes.send(change);
+            }
+        }
     }
 }
 
@@ -128,7 +146,7 @@ mod tests {
     use serde_json::json;
 
     fn cache() -> WatchCache {
-        WatchCache { objects: RwLock::new(BTreeMap::new()), generation: watch::channel(0).0 }
+        WatchCache::default()
     }
 
     #[test]
