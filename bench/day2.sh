@@ -44,7 +44,7 @@ url=http://10.88.0.10:$port/
 poll() {
   local ok=0 failed=0
   while [ ! -e "$work/stop" ]; do
-    if curl -sf -m 2 -o /dev/null "$url"; then ok=$((ok + 1)); else failed=$((failed + 1)); fi
+    if curl -sf --connect-timeout 0.9 -m 2 -o /dev/null "$url"; then ok=$((ok + 1)); else failed=$((failed + 1)); fi
     sleep 0.1
   done
   echo "$ok $failed" > "$work/poll"

@@ -296,6 +296,8 @@ pub fn start_server(cfg: &Path, data: &Path, port: &str) -> Child {
 }
 
 /// Requests to `url` (a Service's NodePort) with curl, every 100 ms until stopped: (answered, failed).
+/// A connection not made within 0.9 s counts as failed: its first SYN was dropped somewhere (a rule or
+/// route missing for a moment), which TCP's retransmit at 1 s would otherwise hide.
 #[allow(dead_code)]
 pub fn serve_probe(
     url: String,
@@ -304,7 +306,9 @@ pub fn serve_probe(
     std::thread::spawn(move || {
         let (mut ok, mut failed) = (0, 0);
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            let out = std::process::Command::new("curl").args(["-sf", "-m", "2", "-o", "/dev/null", &url]).status();
+            let out = std::process::Command::new("curl")
+                .args(["-sf", "--connect-timeout", "0.9", "-m", "2", "-o", "/dev/null", &url])
+                .status();
             if out.is_ok_and(|s| s.success()) {
                 ok += 1;
             } else {
