@@ -232,7 +232,8 @@ pub struct UpArgs {
     /// How long to wait for every node to turn Ready, in seconds
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub wait_timeout: u64,
-    /// Only prepare the hosts (the playbook); leave the cluster phases out
+    /// Only prepare the hosts (the playbook) and install the kubeboot binary on them; leave init and join
+    /// out (run `kubeboot init` on the master and the `kubeboot join` it prints on each node by hand)
     #[arg(long)]
     pub prepare_only: bool,
 }

@@ -12,4 +12,4 @@ pub mod up;
 pub mod upgrade;
 pub mod wait_ready;
 
-pub use up::{up, ClusterOptions};
+pub use up::{install_only, up, ClusterOptions};

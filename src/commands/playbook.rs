@@ -43,20 +43,20 @@ pub async fn build(
     if let Some(warning) = inventory.quorum_warning() {
         eprintln!("warning: {warning}");
     }
-    let mut nodes = None;
-    if !prepare_only {
-        // Hosts whose preparation failed stay out of the cluster phases; the recap already says why.
-        let prepared: Vec<&Host> = hosts
-            .iter()
-            .filter(|h| recap.hosts.get(&h.name).is_some_and(|r| r.failed == 0 && !r.unreachable))
-            .collect();
-        let opts = ClusterOptions {
-            check: args.check,
-            forks: args.hosts.reach.forks as usize,
-            wait_timeout: Duration::from_secs(wait_timeout),
-        };
-        nodes = crate::cluster::up(&inventory, &prepared, &mut recap, opts, restore).await;
-    }
+    // Hosts whose preparation failed stay out of the cluster phases; the recap already says why.
+    let prepared: Vec<&Host> =
+        hosts.iter().filter(|h| recap.hosts.get(&h.name).is_some_and(|r| r.failed == 0 && !r.unreachable)).collect();
+    let opts = ClusterOptions {
+        check: args.check,
+        forks: args.hosts.reach.forks as usize,
+        wait_timeout: Duration::from_secs(wait_timeout),
+    };
+    let nodes = if prepare_only {
+        crate::cluster::install_only(&prepared, &mut recap, opts).await;
+        None
+    } else {
+        crate::cluster::up(&inventory, &prepared, &mut recap, opts, restore).await
+    };
     let code = print_recap(&recap, args.output, args.diff)?;
     if let (Some(nodes), OutputFormat::Text) = (nodes, args.output) {
         print!("\n{}", crate::resources::node_table::render(&nodes, time::OffsetDateTime::now_utc()));
