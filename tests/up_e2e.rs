@@ -26,15 +26,6 @@ fn changed(json: &Value, host: &str) -> u64 {
     json["hosts"][host]["changed"].as_u64().unwrap()
 }
 
-fn summaries(json: &Value, host: &str) -> Vec<String> {
-    json["hosts"][host]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["summary"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn up_converges_reruns_clean_repairs_drift_and_survives_kills() {
     let work = tempfile::tempdir().unwrap();
@@ -102,7 +93,7 @@ fn up_converges_reruns_clean_repairs_drift_and_survives_kills() {
     let (code, rerun) = up_json(inv, &[]);
     assert_eq!(code, 0);
     for host in HOSTS {
-        assert_eq!(changed(&rerun, host), 0, "{host} changed on a rerun: {:?}", summaries(&rerun, host));
+        assert_eq!(changed(&rerun, host), 0, "{host} changed on a rerun: {:?}", common::change_summaries(&rerun, host));
         assert_eq!(rerun["hosts"][host]["failed"], 0);
     }
 
@@ -129,7 +120,7 @@ fn up_converges_reruns_clean_repairs_drift_and_survives_kills() {
     );
     let (code, fix) = up_json(inv, &[]);
     assert_eq!(code, 0);
-    assert_eq!(summaries(&fix, "lab-node1"), ["update /etc/docker/daemon.json", "restart docker"]);
+    assert_eq!(common::change_summaries(&fix, "lab-node1"), ["update /etc/docker/daemon.json", "restart docker"]);
     assert_eq!((changed(&fix, "lab-master"), changed(&fix, "lab-node2")), (0, 0));
     assert_eq!(lab_sh("lab-node1", "cat /etc/docker/daemon.json"), expected_daemon_json);
     let restarts_after = lab_sh(

@@ -23,15 +23,6 @@ fn up_json(inv: &str, extra: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {said}"))
 }
 
-fn summaries(json: &Value, host: &str) -> Vec<String> {
-    json["hosts"][host]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["summary"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn prepared_hosts_carry_kubeboot_and_init_and_join_by_hand_build_the_cluster() {
     let work = tempfile::tempdir().unwrap();
@@ -42,7 +33,7 @@ fn prepared_hosts_carry_kubeboot_and_init_and_join_by_hand_build_the_cluster() {
     let prepared = up_json(inv, &["--prepare-only"]);
     let local = kubeboot::bootstrap::pin::sha256_hex(&std::fs::read(env!("CARGO_BIN_EXE_kubeboot")).unwrap());
     for host in HOSTS {
-        let changes = summaries(&prepared, host);
+        let changes = common::change_summaries(&prepared, host);
         assert!(changes.iter().any(|c| c.starts_with("install /usr/local/bin/kubeboot")), "{host}: {changes:?}");
         let installed = lab_sh(host, "sha256sum /usr/local/bin/kubeboot | cut -c1-64");
         assert_eq!(installed.trim(), local, "{host} has this build");
@@ -52,7 +43,7 @@ fn prepared_hosts_carry_kubeboot_and_init_and_join_by_hand_build_the_cluster() {
     }
     let again = up_json(inv, &["--prepare-only"]);
     for host in HOSTS {
-        assert_eq!(again["hosts"][host]["changed"], 0, "{host}: {:?}", summaries(&again, host));
+        assert_eq!(again["hosts"][host]["changed"], 0, "{host}: {:?}", common::change_summaries(&again, host));
     }
 
     // The walkthrough, by hand: init on the master, the printed join on each node.
@@ -87,12 +78,12 @@ fn prepared_hosts_carry_kubeboot_and_init_and_join_by_hand_build_the_cluster() {
     // `up` on the hand-built cluster: it is adopted as it is.
     let adopted = up_json(inv, &[]);
     assert_eq!(
-        summaries(&adopted, "lab-master"),
+        common::change_summaries(&adopted, "lab-master"),
         ["/root/.kube/config for root"],
         "the walkthrough's copy of admin.conf is the only change"
     );
     for node in NODES {
-        assert_eq!(adopted["hosts"][node]["changed"], 0, "{node}: {:?}", summaries(&adopted, node));
+        assert_eq!(adopted["hosts"][node]["changed"], 0, "{node}: {:?}", common::change_summaries(&adopted, node));
     }
     assert_eq!(k.pods("run=pod-1").len(), 1);
 

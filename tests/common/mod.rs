@@ -295,6 +295,17 @@ pub fn start_server(cfg: &Path, data: &Path, port: &str) -> Child {
         .unwrap()
 }
 
+/// The change summaries `up --output json` gives for `host`.
+#[allow(dead_code)]
+pub fn change_summaries(json: &serde_json::Value, host: &str) -> Vec<String> {
+    json["hosts"][host]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["summary"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Requests to `url` (a Service's NodePort) with curl, every 100 ms until stopped: (answered, failed).
 /// A connection not made within 0.9 s counts as failed: its first SYN was dropped somewhere (a rule or
 /// route missing for a moment), which TCP's retransmit at 1 s would otherwise hide.
