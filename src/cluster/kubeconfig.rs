@@ -2,7 +2,7 @@
 //! answers (each master's admin.conf names that master, or the inventory's control_plane_endpoint), the
 //! first in the inventory's order; with several masters a dead first one is passed over.
 
-use super::probe::{ADMIN_CONF, REMOTE_BINARY};
+use super::probe::ADMIN_CONF;
 use crate::inventory::Inventory;
 use crate::transport::{SshSession, Transport};
 
@@ -28,10 +28,10 @@ pub async fn fetch_admin_conf(inventory: &Inventory) -> Result<Vec<u8>, Kubeconf
             }
         };
         let conf = session.read(ADMIN_CONF).await;
-        let answers = session.exec(&format!("{REMOTE_BINARY} get nodes -o json >/dev/null 2>&1")).await;
+        let answers = super::remote::api_answers(&session).await;
         session.close().await;
         match conf {
-            Ok(Some(conf)) if answers.is_ok_and(|out| out.exit_status == 0) => return Ok(conf),
+            Ok(Some(conf)) if answers => return Ok(conf),
             Ok(Some(conf)) => {
                 fallback.get_or_insert(conf);
             }

@@ -78,6 +78,12 @@ pub fn get_nodes_json() -> String {
     format!("{REMOTE_BINARY} get nodes -o json")
 }
 
+/// Whether the API server of the master behind `session` answers (a list of the nodes through it).
+pub async fn api_answers(session: &impl crate::transport::Transport) -> bool {
+    let quiet = format!("{} >/dev/null 2>&1", get_nodes_json());
+    session.exec(&quiet).await.is_ok_and(|out| out.exit_status == 0)
+}
+
 /// After a new binary: restart the kubeboot units that run, so they run it. (A unit that is not installed
 /// makes try-restart fail, so only the running ones are named.)
 pub fn restart_units(server: bool, agent: bool) -> Option<String> {

@@ -3,7 +3,7 @@
 //! in place of a fresh init: the snapshot restored onto the master that holds the cluster.
 
 use super::members::{Member, StepFailure};
-use super::probe::{CONFIG_DIR, REMOTE_BINARY};
+use super::probe::CONFIG_DIR;
 use super::remote;
 use crate::inventory::Inventory;
 use crate::transport::{shell_quote, SshSession, Transport};
@@ -66,8 +66,7 @@ async fn probe_master(master: &crate::inventory::Host) -> Result<(Option<String>
             crate::bootstrap::pki::ca_pin_of_pem(&String::from_utf8_lossy(&pem))
                 .unwrap_or_else(|e| format!("unreadable ({e})"))
         });
-        let answers = session.exec(&format!("{REMOTE_BINARY} get nodes -o json >/dev/null 2>&1")).await;
-        Ok((pin, answers.is_ok_and(|out| out.exit_status == 0)))
+        Ok((pin, remote::api_answers(&session).await))
     }
     .await;
     session.close().await;
