@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod binary;
+pub mod install_only;
 pub mod kubeconfig;
 mod members;
 pub mod probe;
@@ -12,4 +13,4 @@ pub mod up;
 pub mod upgrade;
 pub mod wait_ready;
 
-pub use up::{install_only, up, ClusterOptions};
+pub use up::{up, ClusterOptions};

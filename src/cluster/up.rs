@@ -361,29 +361,11 @@ fn report_check(
     None
 }
 
-/// `up --prepare-only`: the preparation's last step, this binary on every prepared host (the walkthrough's
-/// preparation installs kubeadm), so that `kubeboot init` and the printed `kubeboot join` can be run there
-/// by hand. Nothing else of the cluster phases.
-pub async fn install_only(hosts: &[&Host], recap: &mut Recap, opts: ClusterOptions) {
-    let binary = tokio::task::spawn_blocking(LocalBinary::current);
-    let members = members::connect(hosts, opts.forks, recap).await;
-    match binary.await.unwrap_or_else(|e| Err(std::io::Error::other(e))) {
-        Ok(binary) => {
-            let binary = &binary;
-            let installs =
-                crate::fanout::for_each_host(&members, opts.forks, |m| install_binary(m, binary, opts.check)).await;
-            for (m, outcome) in members.iter().zip(installs) {
-                record(recap, m.name(), "install kubeboot", outcome);
-            }
-        }
-        Err(e) => eprintln!("kubeboot up: cannot read this kubeboot binary: {e}"),
-    }
-    for m in members {
-        m.session.close().await;
-    }
-}
-
-async fn install_binary(m: &Member<'_>, binary: &LocalBinary, check: bool) -> Result<Option<String>, StepFailure> {
+pub(super) async fn install_binary(
+    m: &Member<'_>,
+    binary: &LocalBinary,
+    check: bool,
+) -> Result<Option<String>, StepFailure> {
     if m.state.binary_sha256.as_deref() == Some(binary.sha256.as_str()) {
         return Ok(None);
     }

@@ -39,7 +39,15 @@ pub async fn build(
 ) -> anyhow::Result<u8> {
     let CheckedUp { inventory, hosts, playbook, renderer } = checked;
     let opts = RunOptions { check: args.check, forks: args.hosts.reach.forks as usize };
-    let mut recap = playbook::run(&inventory, &hosts, &playbook, &renderer, opts).await;
+    let all: Vec<&Host> = hosts.iter().collect();
+    let (mut recap, install) = if prepare_only {
+        let connecting = crate::cluster::install_only::connect(&all, opts.forks);
+        let (recap, connected) =
+            tokio::join!(playbook::run(&inventory, &hosts, &playbook, &renderer, opts), connecting);
+        (recap, Some(connected))
+    } else {
+        (playbook::run(&inventory, &hosts, &playbook, &renderer, opts).await, None)
+    };
     if let Some(warning) = inventory.quorum_warning() {
         eprintln!("warning: {warning}");
     }
@@ -51,11 +59,12 @@ pub async fn build(
         forks: args.hosts.reach.forks as usize,
         wait_timeout: Duration::from_secs(wait_timeout),
     };
-    let nodes = if prepare_only {
-        crate::cluster::install_only(&prepared, &mut recap, opts).await;
-        None
-    } else {
-        crate::cluster::up(&inventory, &prepared, &mut recap, opts, restore).await
+    let nodes = match install {
+        Some(connected) => {
+            connected.install(&prepared, &mut recap, opts).await;
+            None
+        }
+        None => crate::cluster::up(&inventory, &prepared, &mut recap, opts, restore).await,
     };
     let code = print_recap(&recap, args.output, args.diff)?;
     if let (Some(nodes), OutputFormat::Text) = (nodes, args.output) {
