@@ -37,6 +37,8 @@ fn prepared_hosts_carry_kubeboot_and_init_and_join_by_hand_build_the_cluster() {
         assert!(changes.iter().any(|c| c.starts_with("install /usr/local/bin/kubeboot")), "{host}: {changes:?}");
         let installed = lab_sh(host, "sha256sum /usr/local/bin/kubeboot | cut -c1-64");
         assert_eq!(installed.trim(), local, "{host} has this build");
+        let cached = lab_sh(host, "cat /var/cache/kubeboot/binary.sha256");
+        assert!(cached.trim().ends_with(&format!("|{local}")), "{host}: the probe's cache has its sum: {cached}");
         let state = lab_sh(host, "systemctl is-active kubeboot-server kubeboot-agent; ls /etc/kubeboot 2>&1");
         assert!(!state.contains("\nactive") && !state.starts_with("active"), "{host} runs nothing yet: {state}");
         assert!(state.contains("No such file"), "{host} is not initialised: {state}");

@@ -12,6 +12,11 @@ pub const ADMIN_CONF: &str = "/etc/kubeboot/admin.conf";
 /// every rerun would cost half a second per host. Any replacement (a new inode, size or time) re-hashes.
 const BINARY_SUM_CACHE: &str = "/var/cache/kubeboot/binary.sha256";
 
+/// What the cache is keyed by (shell): the installed binary's size, inode and modification time.
+fn binary_key() -> String {
+    format!("stat -c '%s %i %y' {REMOTE_BINARY}")
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostState {
     pub binary_sha256: Option<String>,
@@ -29,6 +34,16 @@ pub struct HostState {
     pub kube_config_sha256: Option<String>,
 }
 
+/// After an install: the checksum `up` just put there, cached for the next probe (which would otherwise
+/// hash the new file on every host, half a second of a rerun).
+pub fn remember_binary_sum(sha256: &str) -> String {
+    format!(
+        "mkdir -p \"$(dirname {BINARY_SUM_CACHE})\" && echo \"$({key})|{sha256}\" > {BINARY_SUM_CACHE}.tmp \
+         && mv {BINARY_SUM_CACHE}.tmp {BINARY_SUM_CACHE}",
+        key = binary_key()
+    )
+}
+
 /// The probe, as one shell script printing `key=value` lines. `user` is the SSH login (whose
 /// ~/.kube/config `up` manages on masters).
 pub fn script(user: &str) -> String {
@@ -36,7 +51,7 @@ pub fn script(user: &str) -> String {
         r#"sum() {{ [ -f "$1" ] && sha256sum "$1" | cut -d' ' -f1; }}
 binary_sum() {{
   [ -f {REMOTE_BINARY} ] || return 0
-  key=$(stat -c '%s %i %y' {REMOTE_BINARY})
+  key=$({key})
   cached=$(cat {BINARY_SUM_CACHE} 2>/dev/null)
   if [ "${{cached%|*}}" = "$key" ]; then echo "${{cached##*|}}"; return; fi
   s=$(sum {REMOTE_BINARY})
@@ -55,6 +70,7 @@ echo "home=$home"
 echo "kube_config=$(sum "$home/.kube/config")"
 "#,
         user = shell_quote(user),
+        key = binary_key(),
         LOCAL_ETCD = crate::control_plane::etcd_member::LOCAL_ENDPOINT,
     )
 }

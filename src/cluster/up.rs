@@ -374,9 +374,11 @@ pub(super) async fn install_binary(
         return Ok(Some(summary));
     }
     m.session.upload(&binary.bytes, REMOTE_BINARY, 0o755).await.map_err(StepFailure::from)?;
+    let mut after = super::probe::remember_binary_sum(&binary.sha256);
     if let Some(restart) = remote::restart_units(m.state.server_active, m.state.agent_active) {
-        m.run(&restart, b"").await?;
+        after = format!("{after} && {restart}");
     }
+    m.run(&after, b"").await?;
     Ok(Some(summary))
 }
 
