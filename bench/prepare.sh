@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Host preparation benchmark: kubeboot vs Ansible (ansible-core, pipelining on) vs a plain shell script
 # (the floor), each on 3 fresh lab hosts in the same run; then kubeboot's rerun on 10 lab hosts.
-# kubeboot runs `up --prepare-only`: the same work as the Ansible playbook (no cluster phases).
+# kubeboot runs `up --prepare-only`: the same work as the Ansible playbook (no cluster phases), plus the
+# kubeboot binary installed on each host (the walkthrough's kubeadm install, which the playbook leaves out).
 # Prints a table. Needs root. Takes ~15 minutes. Usage: bash bench/prepare.sh [--skip-10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
