@@ -2,7 +2,8 @@
 //! every host and installs the kubeboot binary there (as the walkthrough's preparation installs kubeadm),
 //! and starts nothing; then, by hand over SSH, `kubeboot init` on the master and the `kubeboot join` it
 //! prints on each node. Real kubectl sees three Ready nodes and runs the walkthrough's pod-1; a later
-//! `up` adopts the hand-built cluster and changes nothing on it but the master's ~/.kube/config.
+//! `up` adopts the hand-built cluster and changes nothing on it but the master's ~/.kube/config; one
+//! more restarts a node's agent left running a replaced binary (an `up` killed between install and restart).
 //! Takes the machine's lab down at the end.
 
 mod common;
@@ -88,6 +89,22 @@ fn prepared_hosts_carry_kubeboot_and_init_and_join_by_hand_build_the_cluster() {
         assert_eq!(adopted["hosts"][node]["changed"], 0, "{node}: {:?}", common::change_summaries(&adopted, node));
     }
     assert_eq!(k.pods("run=pod-1").len(), 1);
+
+    // An `up` killed between a binary's install and the units' restart: the binary is in place (same
+    // checksum, a new file) and the agent still runs the one it replaced. The next `up` restarts it.
+    let agent_pid = || lab_sh("lab-node1", "systemctl show -p MainPID --value kubeboot-agent").trim().to_string();
+    let before = agent_pid();
+    lab_sh("lab-node1", "cp -p /usr/local/bin/kubeboot /usr/local/bin/kubeboot.new && mv /usr/local/bin/kubeboot.new /usr/local/bin/kubeboot");
+    let healed = up_json(inv, &[]);
+    let changes = common::change_summaries(&healed, "lab-node1");
+    assert!(changes.iter().any(|c| c.starts_with("restart the kubeboot units")), "{changes:?}");
+    assert_ne!(agent_pid(), before, "the agent was restarted onto the installed binary");
+    let exe = lab_sh("lab-node1", "readlink /proc/$(systemctl show -p MainPID --value kubeboot-agent)/exe");
+    assert_eq!(exe.trim(), "/usr/local/bin/kubeboot");
+    let settled = up_json(inv, &[]);
+    for host in HOSTS {
+        assert_eq!(settled["hosts"][host]["changed"], 0, "{host}: {:?}", common::change_summaries(&settled, host));
+    }
 
     let down = kubeboot(&["lab", "down"], &[]);
     assert!(down.status.success(), "lab down: {}", String::from_utf8_lossy(&down.stderr));

@@ -26,6 +26,10 @@ pub struct HostState {
     pub joined: bool,
     pub server_active: bool,
     pub agent_active: bool,
+    /// The unit runs a binary that has since been replaced (an `up` killed between the install and the
+    /// restart left it on the old one).
+    pub server_stale: bool,
+    pub agent_stale: bool,
     /// This master runs an etcd member (kubeboot-etcd) and its server keeps the objects there.
     pub etcd_active: bool,
     pub stacked_etcd: bool,
@@ -58,12 +62,18 @@ binary_sum() {{
   mkdir -p "$(dirname {BINARY_SUM_CACHE})" && echo "$key|$s" > {BINARY_SUM_CACHE}.tmp && mv {BINARY_SUM_CACHE}.tmp {BINARY_SUM_CACHE}
   echo "$s"
 }}
+stale() {{
+  pid=$(systemctl show -p MainPID --value "$1" 2>/dev/null)
+  [ -n "$pid" ] && [ "$pid" != 0 ] && case "$(readlink /proc/$pid/exe)" in *" (deleted)") echo yes;; esac
+}}
 home=$(getent passwd {user} | cut -d: -f6)
 echo "binary=$(binary_sum)"
 echo "initialised=$([ -f {CONFIG_DIR}/server.yaml ] && echo yes)"
 echo "joined=$([ -f {CONFIG_DIR}/agent.conf ] && echo yes)"
 echo "server=$(systemctl is-active kubeboot-server 2>/dev/null)"
 echo "agent=$(systemctl is-active kubeboot-agent 2>/dev/null)"
+echo "server_stale=$(stale kubeboot-server)"
+echo "agent_stale=$(stale kubeboot-agent)"
 echo "etcd=$(systemctl is-active kubeboot-etcd 2>/dev/null)"
 echo "stacked_etcd=$(grep -qF '{LOCAL_ETCD}' {CONFIG_DIR}/server.yaml 2>/dev/null && echo yes)"
 echo "home=$home"
@@ -87,6 +97,8 @@ pub fn parse(output: &str) -> HostState {
             "joined" => state.joined = value == "yes",
             "server" => state.server_active = value == "active",
             "agent" => state.agent_active = value == "active",
+            "server_stale" => state.server_stale = value == "yes",
+            "agent_stale" => state.agent_stale = value == "yes",
             "etcd" => state.etcd_active = value == "active",
             "stacked_etcd" => state.stacked_etcd = value == "yes",
             "home" => state.home = value.to_string(),
@@ -115,12 +127,20 @@ mod tests {
                 joined: true,
                 server_active: true,
                 agent_active: true,
+                server_stale: false,
+                agent_stale: false,
                 etcd_active: false,
                 stacked_etcd: false,
                 home: "/home/u".into(),
                 kube_config_sha256: Some("cd".into()),
             }
         );
+    }
+
+    #[test]
+    fn units_on_a_replaced_binary() {
+        let state = parse("binary=ab12\nserver=active\nagent=active\nserver_stale=\nagent_stale=yes\n");
+        assert!(!state.server_stale && state.agent_stale);
     }
 
     #[test]

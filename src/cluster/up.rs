@@ -367,7 +367,14 @@ pub(super) async fn install_binary(
     check: bool,
 ) -> Result<Option<String>, StepFailure> {
     if m.state.binary_sha256.as_deref() == Some(binary.sha256.as_str()) {
-        return Ok(None);
+        // A run killed between the install and the restart left the units on the binary it replaced.
+        let Some(restart) = remote::restart_units(m.state.server_stale, m.state.agent_stale) else {
+            return Ok(None);
+        };
+        if !check {
+            m.run(&restart, b"").await?;
+        }
+        return Ok(Some("restart the kubeboot units still running the binary this one replaced".into()));
     }
     let summary = format!("install {REMOTE_BINARY} (sha256 {})", &binary.sha256[..12]);
     if check {
