@@ -157,6 +157,10 @@ fn the_cluster_is_upgraded_host_by_host_with_its_service_answering_and_rolled_ba
         assert!(schedulable, "{name} left cordoned");
     }
     assert_eq!(installed_sums(), before, "the rollback put the first binaries back");
+    for (host, sum) in HOSTS.iter().zip(&before) {
+        let cached = lab_sh(host, "cat /var/cache/kubeboot/binary.sha256");
+        assert!(cached.trim().ends_with(&format!("|{sum}")), "{host}: the probe's cache follows the swap: {cached}");
+    }
 
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (answered, failed) = probe.join().unwrap();

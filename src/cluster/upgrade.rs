@@ -246,7 +246,10 @@ async fn one_host(
         swap_binary(m, binary).await.map_err(|f| ("swap the binary", f))?;
     }
     let restart = remote::restart_units(m.state.server_active, m.state.agent_active).unwrap_or_else(|| "true".into());
-    let out = m.run(&format!("date -u +%Y-%m-%dT%H:%M:%SZ; {restart}"), b"").await.map_err(|f| ("restart", f))?;
+    // The swapped binary's checksum for `up`'s probe, which would otherwise hash the new file once.
+    let remember = super::probe::remember_binary_sum(&plan.to_sha256);
+    let out =
+        m.run(&format!("date -u +%Y-%m-%dT%H:%M:%SZ; {remember}; {restart}"), b"").await.map_err(|f| ("restart", f))?;
     let since = out.stdout_text().lines().next().unwrap_or_default().trim().to_string();
     let deadline = Instant::now() + opts.wait_timeout;
     while !node_reports(api, name, plan.to, &since).await {
