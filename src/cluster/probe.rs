@@ -41,10 +41,14 @@ pub struct HostState {
 /// After an install: the checksum `up` just put there, cached for the next probe (which would otherwise
 /// hash the new file on every host, half a second of a rerun).
 pub fn remember_binary_sum(sha256: &str) -> String {
+    write_sum_cache(&format!("$({})", binary_key()), sha256)
+}
+
+/// The shell that writes the cache line `KEY|SUM` (both shell words) whole, through a rename.
+fn write_sum_cache(key: &str, sum: &str) -> String {
     format!(
-        "mkdir -p \"$(dirname {BINARY_SUM_CACHE})\" && echo \"$({key})|{sha256}\" > {BINARY_SUM_CACHE}.tmp \
-         && mv {BINARY_SUM_CACHE}.tmp {BINARY_SUM_CACHE}",
-        key = binary_key()
+        "mkdir -p \"$(dirname {BINARY_SUM_CACHE})\" && echo \"{key}|{sum}\" > {BINARY_SUM_CACHE}.tmp \
+         && mv {BINARY_SUM_CACHE}.tmp {BINARY_SUM_CACHE}"
     )
 }
 
@@ -59,7 +63,7 @@ binary_sum() {{
   cached=$(cat {BINARY_SUM_CACHE} 2>/dev/null)
   if [ "${{cached%|*}}" = "$key" ]; then echo "${{cached##*|}}"; return; fi
   s=$(sum {REMOTE_BINARY})
-  mkdir -p "$(dirname {BINARY_SUM_CACHE})" && echo "$key|$s" > {BINARY_SUM_CACHE}.tmp && mv {BINARY_SUM_CACHE}.tmp {BINARY_SUM_CACHE}
+  {write}
   echo "$s"
 }}
 stale() {{
@@ -81,6 +85,7 @@ echo "kube_config=$(sum "$home/.kube/config")"
 "#,
         user = shell_quote(user),
         key = binary_key(),
+        write = write_sum_cache("$key", "$s"),
         LOCAL_ETCD = crate::control_plane::etcd_member::LOCAL_ENDPOINT,
     )
 }

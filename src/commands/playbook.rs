@@ -39,8 +39,8 @@ pub async fn build(
 ) -> anyhow::Result<u8> {
     let CheckedUp { inventory, hosts, playbook, renderer } = checked;
     let opts = RunOptions { check: args.check, forks: args.hosts.reach.forks as usize };
-    let all: Vec<&Host> = hosts.iter().collect();
     let (mut recap, install) = if prepare_only {
+        let all: Vec<&Host> = hosts.iter().collect();
         let connecting = crate::cluster::install_only::connect(&all, opts.forks);
         let (recap, connected) =
             tokio::join!(playbook::run(&inventory, &hosts, &playbook, &renderer, opts), connecting);
