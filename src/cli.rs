@@ -115,6 +115,10 @@ pub enum Command {
         #[command(flatten)]
         kubeconfig: KubeconfigArg,
     },
+    /// Air-gapped installs: a bundle with everything hosts without internet need (packages, images,
+    /// the kubeboot binary), made on a machine that has access
+    #[command(subcommand)]
+    Bundle(BundleCommand),
     /// On the first master (kubeadm init): create the cluster CA, certificates, admin.conf and a bootstrap
     /// token, and start the kubeboot-server and kubeboot-agent units
     Init(InitArgs),
@@ -412,6 +416,43 @@ pub enum TokenCommand {
         #[command(flatten)]
         kubeconfig: KubeconfigArg,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Make a bundle: connect to every inventory host for its OS facts; per OS release, download on one of
+    /// its hosts the packages the preparation installs (and every dependency down to a bare system) into a
+    /// local repository indexed here (apt-ftparchive, createrepo_c); copy the walkthrough's images and
+    /// those of --images with skopeo (Docker Hub images through the inventory's registry_mirrors); add this
+    /// kubeboot binary. One file, with a manifest and every file's SHA-256. Hosts are only read
+    Create(BundleCreateArgs),
+    /// Print the images a bundle holds (and which systems' packages), after checking every file's checksum
+    ListImages {
+        /// The bundle file
+        bundle: PathBuf,
+        /// text: a table; json: the bundle's manifest
+        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BundleCreateArgs {
+    #[command(flatten)]
+    pub hosts: HostArgs,
+    /// More images, one reference per line (`#` comments), added to the walkthrough's
+    #[arg(long, value_name = "FILE")]
+    pub images: Option<PathBuf>,
+    /// Where to write the bundle
+    #[arg(short = 'o', long = "output", value_name = "BUNDLE")]
+    pub output: PathBuf,
+    /// A folder whose playbooks replace the embedded ones (what the preparation installs is read from
+    /// prepare.yaml)
+    #[arg(long, value_name = "DIR")]
+    pub playbooks: Option<PathBuf>,
+    /// A folder whose templates replace the embedded ones (repository files)
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

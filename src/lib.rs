@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod apiclient;
 pub mod bootstrap;
+pub mod bundle;
 pub mod checksum;
 pub mod cli;
 pub mod cluster;
@@ -72,6 +73,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
         cli::Command::Delete { resource, names, ignore_not_found, revoke_credentials, kubeconfig } => {
             runtime.block_on(commands::delete::run(resource, &names, ignore_not_found, revoke_credentials, kubeconfig))
         }
+        cli::Command::Bundle(cmd) => runtime.block_on(commands::bundle::run(cmd)),
         cli::Command::Init(args) => commands::init::run(args),
         cli::Command::Join(args) => runtime.block_on(commands::join::run(args)),
         cli::Command::UploadCerts(args) => runtime.block_on(commands::upload_certs::run(args)),

@@ -1,6 +1,7 @@
 //! One file per CLI command: argument handling and output. The work itself lives in the library modules.
 
 pub mod backup;
+pub mod bundle;
 pub mod certs;
 pub mod daemons;
 pub mod delete;

@@ -3,6 +3,7 @@
 
 mod check;
 pub mod context;
+pub mod installs;
 pub mod loader;
 mod model;
 mod recap;

@@ -15,6 +15,8 @@ mod service;
 mod sysctl;
 mod template;
 
+pub use package::{spec as package_spec, Wanted as WantedPackage};
+
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 

@@ -34,10 +34,10 @@ pub fn version_matches(installed: &str, pin: &str) -> bool {
 }
 
 /// One package to manage: its name and the version it is pinned to, if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Wanted {
-    name: String,
-    pin: Option<String>,
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, Deserialize)]
+pub struct Wanted {
+    pub name: String,
+    pub pin: Option<String>,
 }
 
 impl Package {
@@ -58,6 +58,14 @@ impl Package {
                 None => Wanted { name: n, pin: task_pin.map(String::from) },
             })
             .collect()
+    }
+
+    /// What the task installs: every wanted package, or none for `state: absent`.
+    pub fn installs(&self) -> Vec<Wanted> {
+        match self.state {
+            PackageState::Present => self.wanted(),
+            PackageState::Absent => Vec::new(),
+        }
     }
 
     pub fn fact_keys(&self) -> Vec<FactKey> {
@@ -112,7 +120,7 @@ impl Package {
 }
 
 /// NAME=PIN* for apt (a glob over the packaging suffix), NAME-PIN for yum/dnf.
-fn spec(pm: PackageManager, w: &Wanted) -> String {
+pub fn spec(pm: PackageManager, w: &Wanted) -> String {
     match (pm, w.pin.as_deref()) {
         (PackageManager::Apt, Some(pin)) => format!("{}={pin}*", w.name),
         (_, Some(pin)) => format!("{}-{pin}", w.name),
