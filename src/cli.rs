@@ -137,6 +137,16 @@ pub enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// The air-gapped bundle's images served read-only over the registry API, as the hosts' Docker registry
+    /// mirror (run by the kubeboot-registry unit on masters of an inventory with `airgap:`)
+    Registry {
+        /// The folder `up` pushed the bundle's images into (images.json and one folder per image)
+        #[arg(long, default_value = "/var/lib/kubeboot-airgap/images")]
+        images: PathBuf,
+        /// Listen address
+        #[arg(long, default_value = "0.0.0.0:5000")]
+        listen: std::net::SocketAddr,
+    },
     /// The node agent daemon (run by the kubeboot-agent unit): registers the Node, heartbeats every 10 s,
     /// runs the pods bound to it on Docker and connects them to the pod network
     Agent {
@@ -597,6 +607,13 @@ pub enum LabCommand {
     Cut { name: String },
     /// Undo `lab cut`
     Mend { name: String },
+    /// Take the lab's outside away, as an air-gapped site has none: no package mirror, and no connection
+    /// from a lab host to this machine (the lab's registry and EL repositories)
+    Offline,
+    /// Undo `lab offline`
+    Online,
+    /// How many packets from lab hosts were dropped: leaving the lab, and to this machine while offline
+    Drops,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

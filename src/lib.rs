@@ -78,6 +78,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<u8> {
         cli::Command::Join(args) => runtime.block_on(commands::join::run(args)),
         cli::Command::UploadCerts(args) => runtime.block_on(commands::upload_certs::run(args)),
         cli::Command::Server { dirs, listen } => runtime.block_on(commands::daemons::server(dirs, listen)),
+        cli::Command::Registry { images, listen } => {
+            runtime.block_on(bundle::registry::serve(&images, listen))?;
+            Ok(EXIT_OK)
+        }
         cli::Command::Agent { kubeconfig, node_name, address, master } => {
             runtime.block_on(commands::daemons::agent(&kubeconfig, node_name, address, master))
         }

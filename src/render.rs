@@ -16,6 +16,7 @@ pub const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
     ("kubeboot-server.service", include_str!("../templates/kubeboot-server.service")),
     ("kubeboot-agent.service", include_str!("../templates/kubeboot-agent.service")),
     ("kubeboot-etcd.service", include_str!("../templates/kubeboot-etcd.service")),
+    ("kubeboot-registry.service", include_str!("../templates/kubeboot-registry.service")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -99,24 +99,8 @@ fn append<W: Write>(
 pub fn read(path: &Path, extract_to: Option<&Path>) -> Result<Manifest, BundleError> {
     let file = File::open(path).map_err(io(path))?;
     let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, file));
-    let not_bundle = |why: String| BundleError::NotABundle { path: path.to_path_buf(), why };
     let mut entries = archive.entries().map_err(io(path))?;
-    let manifest: Manifest = {
-        let mut first = match entries.next() {
-            Some(entry) => entry.map_err(|e| not_bundle(e.to_string()))?,
-            None => return Err(not_bundle("it is empty".into())),
-        };
-        let name = first.path().map_err(io(path))?.to_string_lossy().into_owned();
-        if name != MANIFEST {
-            return Err(not_bundle(format!("its first member is {name}, not {MANIFEST}")));
-        }
-        let mut text = Vec::new();
-        first.read_to_end(&mut text).map_err(io(path))?;
-        serde_json::from_slice(&text).map_err(|e| not_bundle(format!("{MANIFEST}: {e}")))?
-    };
-    if manifest.format != FORMAT {
-        return Err(not_bundle(format!("format {} (this kubeboot reads format {FORMAT})", manifest.format)));
-    }
+    let (manifest, _) = first_member(path, &mut entries)?;
     let damaged = |file: &str, why: String| BundleError::Damaged { path: path.to_path_buf(), file: file.into(), why };
     let mut expected = manifest.files.iter();
     for entry in entries {
@@ -169,6 +153,34 @@ pub fn read(path: &Path, extract_to: Option<&Path>) -> Result<Manifest, BundleEr
         });
     }
     Ok(manifest)
+}
+
+/// The manifest alone (nothing else is read or checked) and the SHA-256 of its bytes, which names this
+/// bundle's content.
+pub fn read_manifest(path: &Path) -> Result<(Manifest, String), BundleError> {
+    let file = File::open(path).map_err(io(path))?;
+    let mut archive = tar::Archive::new(BufReader::new(file));
+    let mut entries = archive.entries().map_err(io(path))?;
+    first_member(path, &mut entries)
+}
+
+fn first_member<R: Read>(path: &Path, entries: &mut tar::Entries<'_, R>) -> Result<(Manifest, String), BundleError> {
+    let not_bundle = |why: String| BundleError::NotABundle { path: path.to_path_buf(), why };
+    let mut first = match entries.next() {
+        Some(entry) => entry.map_err(|e| not_bundle(e.to_string()))?,
+        None => return Err(not_bundle("it is empty".into())),
+    };
+    let name = first.path().map_err(io(path))?.to_string_lossy().into_owned();
+    if name != MANIFEST {
+        return Err(not_bundle(format!("its first member is {name}, not {MANIFEST}")));
+    }
+    let mut text = Vec::new();
+    first.read_to_end(&mut text).map_err(io(path))?;
+    let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| not_bundle(format!("{MANIFEST}: {e}")))?;
+    if manifest.format != FORMAT {
+        return Err(not_bundle(format!("format {} (this kubeboot reads format {FORMAT})", manifest.format)));
+    }
+    Ok((manifest, crate::checksum::sha256_hex(&text)))
 }
 
 /// Writes to both: a file checked while it is extracted.

@@ -7,8 +7,14 @@ pub mod archive;
 pub mod create;
 pub mod error;
 pub mod images;
+pub mod local;
 pub mod manifest;
 pub mod packages;
+pub mod registry;
+
+/// Where a host keeps what a bundle brought it: its release's repository, the package manager's settings
+/// for it, and on masters the images.
+pub const HOST_ROOT: &str = "/var/lib/kubeboot-airgap";
 
 pub use error::BundleError;
 pub use manifest::Manifest;

@@ -33,7 +33,7 @@ impl Connected<'_> {
             Ok(binary) => {
                 let targets: Vec<&Member> = self.members.iter().filter(|m| is_prepared(m.name())).collect();
                 let installs =
-                    crate::fanout::for_each_host(&targets, opts.forks, |m| install_binary(m, binary, opts.check)).await;
+                    crate::fanout::for_each_host(&targets, opts.forks, |m| install_binary(m, binary, opts)).await;
                 for (m, outcome) in targets.iter().zip(installs) {
                     record(recap, m.name(), "install kubeboot", outcome);
                 }

@@ -1,5 +1,6 @@
 //! The cluster over SSH: `up`'s phases after host preparation, `kubeconfig -i` and `reset -i`.
 
+pub mod airgap;
 pub mod backup;
 pub mod binary;
 pub mod install_only;

@@ -27,6 +27,8 @@ pub struct ClusterOptions {
     pub check: bool,
     pub forks: usize,
     pub wait_timeout: Duration,
+    /// The inventory has `airgap:`: masters run kubeboot-registry once the binary is there.
+    pub airgapped: bool,
 }
 
 /// The join material of this run: where, the token (secret), the CA pin.
@@ -136,7 +138,7 @@ async fn phases(
         if !changeable(m) {
             return Ok(None);
         }
-        install_binary(m, binary, opts.check).await
+        install_binary(m, binary, opts).await
     })
     .await;
     let mut healthy: Vec<&Member> = Vec::new();
@@ -361,11 +363,48 @@ fn report_check(
     None
 }
 
+/// The binary where its checksum differs (the units restarted onto it), and air-gapped, a master's
+/// kubeboot-registry running on it.
 pub(super) async fn install_binary(
     m: &Member<'_>,
     binary: &LocalBinary,
-    check: bool,
+    opts: ClusterOptions,
 ) -> Result<Option<String>, StepFailure> {
+    let installed = install_binary_only(m, binary, opts.check).await?;
+    if !opts.airgapped || m.host.role != Role::Master {
+        return Ok(installed);
+    }
+    let started = start_registry(m, installed.is_some(), opts.check).await?;
+    Ok(match (installed, started) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    })
+}
+
+/// kubeboot-registry (enabled by the preparation) running, restarted onto a binary just replaced.
+async fn start_registry(m: &Member<'_>, replaced: bool, check: bool) -> Result<Option<String>, StepFailure> {
+    const UNIT: &str = "kubeboot-registry";
+    if check {
+        let out = m.run(&format!("systemctl is-active -q {UNIT} || echo stopped"), b"").await?;
+        return Ok((out.stdout_text().trim() == "stopped").then(|| format!("start {UNIT}")));
+    }
+    let restart = if replaced { format!("systemctl restart {UNIT} && echo restarted") } else { "true".into() };
+    let out = m
+        .run(
+            &format!(
+                "if systemctl is-active -q {UNIT}; then {restart}; else systemctl start {UNIT} && echo started; fi"
+            ),
+            b"",
+        )
+        .await?;
+    Ok(match out.stdout_text().trim() {
+        "started" => Some(format!("start {UNIT}")),
+        "restarted" => Some(format!("restart {UNIT}")),
+        _ => None,
+    })
+}
+
+async fn install_binary_only(m: &Member<'_>, binary: &LocalBinary, check: bool) -> Result<Option<String>, StepFailure> {
     if m.state.binary_sha256.as_deref() == Some(binary.sha256.as_str()) {
         // A run killed between the install and the restart left the units on the binary it replaced.
         let Some(restart) = remote::restart_units(m.state.server_stale, m.state.agent_stale) else {

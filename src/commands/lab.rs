@@ -35,6 +35,21 @@ pub async fn run(cmd: LabCommand) -> anyhow::Result<u8> {
         LabCommand::PowerOn { name } => fault(tokio::task::block_in_place(|| lab.power_on(&name)), &name, "up"),
         LabCommand::Cut { name } => fault(lab.cut(&name), &name, "cut off from the other lab hosts"),
         LabCommand::Mend { name } => fault(lab.mend(&name), &name, "reconnected"),
+        LabCommand::Offline => {
+            lab.offline()?;
+            eprintln!("kubeboot lab: offline (no package mirror; lab hosts cannot connect to this machine)");
+            Ok(EXIT_OK)
+        }
+        LabCommand::Online => {
+            lab.online()?;
+            eprintln!("kubeboot lab: online again");
+            Ok(EXIT_OK)
+        }
+        LabCommand::Drops => {
+            let (leaving, to_machine) = crate::lab::drops()?;
+            println!("leaving the lab: {leaving}\nto this machine: {to_machine}");
+            Ok(EXIT_OK)
+        }
         LabCommand::Status => {
             let mut rows = vec![vec!["NAME".to_string(), "ADDRESS".into(), "STATE".into()]];
             for host in lab.hosts()? {

@@ -8,7 +8,7 @@ use crate::cluster::ClusterOptions;
 use crate::inventory::{Host, Inventory};
 use crate::playbook::{self, loader, Playbook, Recap, RunOptions};
 use crate::render::Renderer;
-use crate::{EXIT_FAILED, EXIT_OK};
+use crate::{UsageError, EXIT_FAILED, EXIT_OK};
 
 pub async fn up(args: UpArgs) -> anyhow::Result<u8> {
     let checked = check_up(&args.playbook)?;
@@ -39,6 +39,24 @@ pub async fn build(
 ) -> anyhow::Result<u8> {
     let CheckedUp { inventory, hosts, playbook, renderer } = checked;
     let opts = RunOptions { check: args.check, forks: args.hosts.reach.forks as usize };
+    // Air-gapped: the bundle checked here, every host checked against it (a misfit stops the run, exit 2,
+    // before any host changes), then its repository and images pushed; a host the push failed on is not
+    // prepared.
+    let (airgap_recap, hosts) = match &inventory.airgap_bundle {
+        Some(path) => {
+            let bundle = crate::bundle::local::unpack(path).map_err(|e| UsageError(e.to_string()))?;
+            let recap = crate::cluster::airgap::check_and_push(
+                &inventory, &hosts, &playbook, &renderer, &bundle, args.check, opts.forks,
+            )
+            .await?;
+            let pushed = hosts
+                .into_iter()
+                .filter(|h| recap.hosts.get(&h.name).is_some_and(|r| r.failed == 0 && !r.unreachable))
+                .collect();
+            (Some(recap), pushed)
+        }
+        None => (None, hosts),
+    };
     let (mut recap, install) = if prepare_only {
         let all: Vec<&Host> = hosts.iter().collect();
         let connecting = crate::cluster::install_only::connect(&all, opts.forks);
@@ -48,6 +66,9 @@ pub async fn build(
     } else {
         (playbook::run(&inventory, &hosts, &playbook, &renderer, opts).await, None)
     };
+    if let Some(earlier) = airgap_recap {
+        recap.put_before(earlier);
+    }
     if let Some(warning) = inventory.quorum_warning() {
         eprintln!("warning: {warning}");
     }
@@ -58,6 +79,7 @@ pub async fn build(
         check: args.check,
         forks: args.hosts.reach.forks as usize,
         wait_timeout: Duration::from_secs(wait_timeout),
+        airgapped: inventory.airgap_bundle.is_some(),
     };
     let nodes = match install {
         Some(connected) => {

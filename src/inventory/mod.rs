@@ -23,6 +23,8 @@ pub struct Inventory {
     pub cluster: Cluster,
     pub docker: DockerSpec,
     pub vars: BTreeMap<String, Value>,
+    /// The air-gapped bundle every host's packages and images come from.
+    pub airgap_bundle: Option<PathBuf>,
     pub hosts: Vec<Host>,
 }
 
@@ -115,7 +117,15 @@ impl Inventory {
                 .as_deref()
                 .map(|e| spec::parse_endpoint(e).expect("validated")),
         };
-        Ok(Inventory { source: path.to_path_buf(), cluster, docker: file.docker, vars: file.vars, hosts })
+        let airgap_bundle = file.airgap.as_ref().map(|a| expand_path(&a.bundle, &base_dir));
+        Ok(Inventory {
+            source: path.to_path_buf(),
+            cluster,
+            docker: file.docker,
+            vars: file.vars,
+            airgap_bundle,
+            hosts,
+        })
     }
 
     /// Hosts selected by `--limit` (comma-separated names; empty = all). Unknown names are bad input.

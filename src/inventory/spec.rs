@@ -23,7 +23,17 @@ pub struct InventoryFile {
     pub ssh: SshSpec,
     #[serde(default)]
     pub vars: BTreeMap<String, Value>,
+    /// Hosts without internet: everything they need comes from a bundle (`kubeboot bundle create`).
+    #[serde(default)]
+    pub airgap: Option<AirgapSpec>,
     pub hosts: Vec<HostSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AirgapSpec {
+    /// The bundle file (relative to the inventory's folder).
+    pub bundle: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

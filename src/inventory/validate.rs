@@ -19,6 +19,15 @@ pub fn check(file: &InventoryFile, locator: &Locator, base_dir: &Path) -> Vec<Pr
     if let Err(m) = check_name(&file.cluster.name) {
         at("cluster.name", m);
     }
+    if let Some(airgap) = &file.airgap {
+        let resolved = expand_path(&airgap.bundle, base_dir);
+        if !resolved.is_file() {
+            at(
+                "airgap.bundle",
+                format!("bundle file {} does not exist (make it with `kubeboot bundle create`)", resolved.display()),
+            );
+        }
+    }
     if let Some(Err(m)) = file.cluster.pod_network_cidr.as_deref().map(parse_cidr) {
         at("cluster.pod_network_cidr", m);
     }

@@ -10,6 +10,7 @@ mod image;
 mod images;
 mod machine;
 mod network;
+mod offline;
 mod registry;
 mod sh;
 mod state;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 pub use error::LabError;
 pub use network::lab_namespaces;
+pub use offline::drops;
 pub use state::{Flavor, LabHost};
 
 use error::io;
@@ -162,6 +164,7 @@ impl Lab {
         }
         registry::stop(&self.dir);
         el_repo::stop(&self.dir);
+        offline::remove_input_rule()?;
         network::remove_bridge_and_nat(state.ip_forward_before.as_deref())?;
         for path in [self.state_path(), self.known_hosts(), self.dir.join("lab-inventory.yaml")] {
             let _ = std::fs::remove_file(path);

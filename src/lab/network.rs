@@ -145,19 +145,25 @@ pub fn ensure_bridge() -> Result<(), LabError> {
 /// ip_forward value found before, so `down` can put it back.
 pub fn ensure_nat(lab_dir: &std::path::Path) -> Result<String, LabError> {
     let before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_else(|_| "0".into());
+    set_forwarding(&mirror_addresses(lab_dir))?;
+    if !succeeds("iptables", &with_action("-C", &nat_rule())) {
+        run("iptables", &with_action("-A", &nat_rule()))?;
+    }
+    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").map_err(super::error::io("enabling ip_forward"))?;
+    Ok(before.trim().to_string())
+}
+
+/// The lab's forwarding rules, allowing these mirrors (none: the lab is offline), in place of any before.
+pub fn set_forwarding(mirrors: &[String]) -> Result<(), LabError> {
     remove_forward_rules()?;
-    for (position, rule) in forward_rules(&mirror_addresses(lab_dir)).iter().enumerate() {
+    for (position, rule) in forward_rules(mirrors).iter().enumerate() {
         let mut args: Vec<&str> = vec!["-I", "FORWARD"];
         let position = (position + 1).to_string();
         args.push(&position);
         args.extend(rule.iter().map(String::as_str));
         run("iptables", &args)?;
     }
-    if !succeeds("iptables", &with_action("-C", &nat_rule())) {
-        run("iptables", &with_action("-A", &nat_rule()))?;
-    }
-    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").map_err(super::error::io("enabling ip_forward"))?;
-    Ok(before.trim().to_string())
+    Ok(())
 }
 
 pub fn remove_bridge_and_nat(ip_forward_before: Option<&str>) -> Result<(), LabError> {

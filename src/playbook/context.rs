@@ -1,6 +1,7 @@
 //! The variables templates, `when:` and task arguments see on a host:
 //! `inventory_hostname`, `host` {name, address, role}, `hosts` (every inventory host), `groups`
-//! {masters, nodes}, `cluster`, `docker`, `vars` (inventory vars, the host's own on top), `facts` (system
+//! {masters, nodes}, `cluster`, `docker`, `airgap` {root: where the bundle's files are, empty when not
+//! air-gapped; registry_port}, `vars` (inventory vars, the host's own on top), `facts` (system
 //! facts) and `item` inside a loop.
 
 use serde_json::{json, Value as Json};
@@ -18,6 +19,16 @@ pub fn host_vars(inventory: &Inventory, host: &Host) -> Json {
     let names = |role: Role| -> Vec<&str> {
         inventory.hosts.iter().filter(|h| h.role == role).map(|h| h.name.as_str()).collect()
     };
+    // Air-gapped, every host's Docker pulls through the masters' kubeboot-registry (the bundle's images)
+    // instead of the inventory's mirrors, which it cannot reach.
+    let airgapped = inventory.airgap_bundle.is_some();
+    let (registry_mirrors, insecure_registries) = if airgapped {
+        let registries: Vec<String> =
+            inventory.masters().map(|m| format!("{}:{}", m.address, crate::bundle::registry::DEFAULT_PORT)).collect();
+        (registries.iter().map(|r| format!("http://{r}")).collect(), registries)
+    } else {
+        (host.docker.registry_mirrors.clone(), host.docker.insecure_registries.clone())
+    };
     let mut vars = serde_json::Map::new();
     for (k, v) in inventory.vars.iter().chain(host.vars.iter()) {
         vars.insert(k.clone(), serde_json::to_value(v).unwrap_or(Json::Null));
@@ -33,10 +44,14 @@ pub fn host_vars(inventory: &Inventory, host: &Host) -> Json {
             "control_plane_endpoint": inventory.cluster.control_plane_endpoint.as_ref().map(|e| e.to_string()),
         },
         "docker": {
-                        "source": serde_json::to_value(host.docker.source).unwrap_or(Json::Null),
+            "source": serde_json::to_value(host.docker.source).unwrap_or(Json::Null),
             "version": host.docker.version.clone().unwrap_or_default(),
-            "registry_mirrors": host.docker.registry_mirrors,
-            "insecure_registries": host.docker.insecure_registries,
+            "registry_mirrors": registry_mirrors,
+            "insecure_registries": insecure_registries,
+        },
+        "airgap": {
+            "root": if airgapped { crate::bundle::HOST_ROOT } else { "" },
+            "registry_port": crate::bundle::registry::DEFAULT_PORT,
         },
         "vars": vars,
     })

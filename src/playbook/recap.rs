@@ -64,6 +64,23 @@ pub struct Recap {
 }
 
 impl Recap {
+    /// Put the outcomes of steps that ran before this recap's (on the same hosts) in front of its own.
+    pub fn put_before(&mut self, earlier: Recap) {
+        for (host, mut first) in earlier.hosts {
+            let entry = self.hosts.entry(host).or_default();
+            entry.ok += first.ok;
+            entry.changed += first.changed;
+            entry.failed += first.failed;
+            entry.skipped += first.skipped;
+            entry.unreachable |= first.unreachable;
+            entry.elapsed_ms += first.elapsed_ms;
+            first.changes.append(&mut entry.changes);
+            entry.changes = first.changes;
+            first.failures.append(&mut entry.failures);
+            entry.failures = first.failures;
+        }
+    }
+
     pub fn success(&self) -> bool {
         self.hosts.values().all(|h| h.failed == 0 && !h.unreachable)
     }

@@ -24,6 +24,10 @@ pub struct Package {
     /// A version pin, e.g. "18.06.2.ce"; empty means any version.
     #[serde(default)]
     pub version: Option<String>,
+    /// Install from these package sources alone (an air-gapped bundle's, which `up` writes): a folder
+    /// with apt/sources.list (and its own index in apt/lists) or yum.repos.d/; empty means the host's own.
+    #[serde(default)]
+    pub only_from: Option<String>,
 }
 
 /// Does the installed version satisfy the pin? The epoch ("5:") is ignored; the pin may be the whole
@@ -105,7 +109,7 @@ impl Package {
             changes.push(Change {
                 summary: format!("install {}", specs.join(" ")),
                 diff: Some(diff.clone()),
-                actions: vec![super::Action::Run(install_command(pm, &specs)?)],
+                actions: vec![super::Action::Run(install_command(pm, &specs, self.only_from.as_deref())?)],
             });
         }
         if !remove.is_empty() {
@@ -140,9 +144,38 @@ then apt-get -o DPkg::Lock::Timeout=300 update -qq; fi";
 const WAIT_FOR_APT: &str =
     "for _ in $(seq 300); do pgrep -x 'apt-get|apt|dpkg|unattended-upgr' >/dev/null 2>&1 || break; sleep 1; done;";
 
-fn install_command(pm: PackageManager, specs: &[String]) -> Result<String, String> {
+/// apt-get's options (sources, and an index of their own) or dnf/yum's (the repository folder) for
+/// installing from `only_from` alone.
+fn only_from_options(pm: PackageManager, only_from: &str) -> String {
+    let root = only_from.trim_end_matches('/');
+    match pm {
+        PackageManager::Apt => format!(
+            "-o Dir::Etc::SourceList={} -o Dir::Etc::SourceParts={} -o Dir::State::Lists={}",
+            shell_quote(&format!("{root}/apt/sources.list")),
+            shell_quote(&format!("{root}/apt/sources.list.d")),
+            shell_quote(&format!("{root}/apt/lists")),
+        ),
+        _ => format!("--setopt=reposdir={}", shell_quote(&format!("{root}/yum.repos.d"))),
+    }
+}
+
+fn install_command(pm: PackageManager, specs: &[String], only_from: Option<&str>) -> Result<String, String> {
     let args: Vec<String> = specs.iter().map(|s| shell_quote(s)).collect();
     let args = args.join(" ");
+    if let Some(root) = only_from.map(str::trim).filter(|r| !r.is_empty()) {
+        let o = only_from_options(pm, root);
+        return Ok(match pm {
+            // The bundle's index is local: read it every time (no network, a fraction of a second).
+            PackageManager::Apt => format!(
+                "export DEBIAN_FRONTEND=noninteractive; {WAIT_FOR_APT} dpkg --configure -a && apt-get {o} -o DPkg::Lock::Timeout=300 update -qq && apt-get {o} install -y -qq --no-install-recommends --allow-downgrades -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold {args}"
+            ),
+            PackageManager::Dnf | PackageManager::Yum => {
+                let pm = if pm == PackageManager::Dnf { "dnf" } else { "yum" };
+                format!("{pm} {o} install -y -q {args} || {pm} {o} downgrade -y -q {args}")
+            }
+            PackageManager::None => return Err("no supported package manager (apt, dnf, yum) on this host".into()),
+        });
+    }
     Ok(match pm {
         // The index is refreshed only when something must be installed, so a rerun never touches it.
         // An earlier run killed mid-install leaves apt running on the host (it outlives the SSH channel) or
@@ -181,9 +214,11 @@ mod tests {
     #[test]
     fn generated_commands_are_valid_shell() {
         for pm in [PackageManager::Apt, PackageManager::Dnf, PackageManager::Yum] {
-            for cmd in
-                [install_command(pm, &["a=1*".into(), "b".into()]).unwrap(), remove_command(pm, &["a".into()]).unwrap()]
-            {
+            for cmd in [
+                install_command(pm, &["a=1*".into(), "b".into()], None).unwrap(),
+                install_command(pm, &["a=1*".into()], Some("/var/lib/kubeboot-airgap")).unwrap(),
+                remove_command(pm, &["a".into()]).unwrap(),
+            ] {
                 let status = std::process::Command::new("/bin/sh").args(["-n", "-c", &cmd]).status().unwrap();
                 assert!(status.success(), "{pm:?}: not valid shell: {cmd}");
             }

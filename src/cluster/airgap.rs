@@ -1,0 +1,327 @@
+//! `up` with `airgap: {bundle: …}`, before the preparation. First every host is checked against the
+//! bundle: its OS release must have a repository there holding every package the preparation installs on
+//! it; a host that does not fit stops the run (exit 2) before any host is changed, naming the host and what
+//! is missing. Then each host gets, under /var/lib/kubeboot-airgap, its release's repository and the
+//! package manager's settings for it (which the preparation's package tasks use alone, `only_from`), and
+//! each master the images its kubeboot-registry serves. A folder is sent only where its checksum stamp
+//! differs, and then only the files whose checksums differ, so a rerun sends nothing.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::members::{record, StepFailure};
+use crate::bundle::local::Unpacked;
+use crate::bundle::manifest::{FileEntry, System};
+use crate::facts::{PackageManager, SystemFacts};
+use crate::inventory::{Host, Inventory, Role};
+use crate::playbook::installs::installs;
+use crate::playbook::{Playbook, Recap};
+use crate::render::Renderer;
+use crate::transport::{shell_quote, SshSession, Transport};
+use crate::UsageError;
+
+use crate::bundle::HOST_ROOT as ROOT;
+/// The stamp in a pushed folder: the SHA-256 of its files' list (paths and checksums).
+const STAMP: &str = ".kubeboot-sum";
+
+struct Reached<'a> {
+    host: &'a Host,
+    session: SshSession,
+    facts: SystemFacts,
+}
+
+/// Check every host against the bundle, then push. Err: a host does not fit (nothing was changed);
+/// otherwise the recap of the push (a host that could not be reached or failed is recorded there).
+pub async fn check_and_push(
+    inventory: &Inventory,
+    hosts: &[Host],
+    playbook: &Playbook,
+    renderer: &Renderer,
+    bundle: &Unpacked,
+    check: bool,
+    forks: usize,
+) -> Result<Recap, UsageError> {
+    let mut recap = Recap { check, ..Default::default() };
+    let connected = crate::fanout::for_each_host(hosts, forks, |host| async move {
+        let session = SshSession::connect(&host.ssh).await.map_err(StepFailure::from)?;
+        let facts = crate::facts::gather_system(&session).await.map_err(|e| super::members::failure(e.to_string()))?;
+        Ok::<_, StepFailure>(Reached { host, session, facts })
+    })
+    .await;
+    let mut reached = Vec::new();
+    for (host, result) in hosts.iter().zip(connected) {
+        match result {
+            Ok(r) => reached.push(r),
+            Err(f) => record(&mut recap, &host.name, "air-gapped bundle", Err(f)),
+        }
+    }
+
+    let mut problems = Vec::new();
+    for r in &reached {
+        problems.extend(fit(inventory, r, playbook, renderer, bundle).err());
+    }
+    if !problems.is_empty() {
+        let path = inventory.airgap_bundle.as_deref().unwrap_or(std::path::Path::new("the bundle"));
+        return Err(UsageError(format!(
+            "the bundle {} does not fit these hosts (nothing was changed):\n  {}",
+            path.display(),
+            problems.join("\n  ")
+        )));
+    }
+
+    let registry = master_registry_stamp(inventory, bundle);
+    let outcomes = crate::fanout::for_each_host(&reached, forks, |r| {
+        let registry = &registry;
+        async move { push(r, bundle, registry, check).await }
+    })
+    .await;
+    for (r, outcome) in reached.iter().zip(outcomes) {
+        record(&mut recap, &r.host.name, "air-gapped bundle", outcome);
+    }
+    Ok(recap)
+}
+
+/// Does the bundle hold this host's repository, with every package the preparation installs here?
+fn fit(
+    inventory: &Inventory,
+    r: &Reached,
+    playbook: &Playbook,
+    renderer: &Renderer,
+    bundle: &Unpacked,
+) -> Result<(), String> {
+    let system = System::of(&r.facts);
+    let name = &r.host.name;
+    let Some(held) = bundle.manifest.system_for(&system) else {
+        let held: Vec<String> = bundle.manifest.systems.iter().map(|s| s.system.to_string()).collect();
+        return Err(format!(
+            "{name}: {system}: the bundle has no packages for it (it holds {})",
+            if held.is_empty() { "none".to_string() } else { held.join(", ") }
+        ));
+    };
+    let wanted = installs(playbook, inventory, r.host, &r.facts, renderer).map_err(|e| format!("{name}: {e}"))?;
+    let missing: Vec<String> = wanted
+        .packages
+        .iter()
+        .filter(|w| !held.packages.contains(w))
+        .map(|w| match &w.pin {
+            Some(pin) => format!("{} {pin}", w.name),
+            None => w.name.clone(),
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "{name}: the bundle's {system} repository lacks {} (the preparation installs it here; make the bundle again \
+             from this inventory)",
+            missing.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// What masters' registries serve: the images' list, with folders relative to the images folder.
+fn master_registry_stamp(inventory: &Inventory, bundle: &Unpacked) -> Option<Vec<u8>> {
+    inventory.masters().next()?;
+    let images: Vec<_> = bundle
+        .manifest
+        .images
+        .iter()
+        .cloned()
+        .map(|mut i| {
+            i.folder = i.folder.strip_prefix("images/").unwrap_or(&i.folder).to_string();
+            i
+        })
+        .collect();
+    Some(serde_json::to_vec_pretty(&images).expect("the image list serializes"))
+}
+
+/// One file to put in a pushed folder: from the unpacked bundle, or made here.
+struct Outgoing {
+    relative: String,
+    source: Source,
+    sha256: String,
+}
+
+enum Source {
+    File(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+async fn push(
+    r: &Reached<'_>,
+    bundle: &Unpacked,
+    image_list: &Option<Vec<u8>>,
+    check: bool,
+) -> Result<Option<String>, StepFailure> {
+    let system = System::of(&r.facts);
+    let held = bundle.manifest.system_for(&system).expect("checked by fit");
+    let mut done = Vec::new();
+    let prefix = format!("{}/", held.folder);
+    let packages = from_bundle(bundle, &prefix);
+    let remote = format!("{ROOT}/{}", held.folder);
+    if let Some(summary) = sync_folder(&r.session, &remote, packages, check).await? {
+        done.push(summary);
+    }
+    if r.host.role == Role::Master {
+        let mut images = from_bundle(bundle, "images/");
+        if let Some(list) = image_list {
+            images.push(Outgoing {
+                relative: crate::bundle::registry::INDEX.into(),
+                sha256: crate::checksum::sha256_hex(list),
+                source: Source::Bytes(list.clone()),
+            });
+        }
+        if let Some(summary) = sync_folder(&r.session, &format!("{ROOT}/images"), images, check).await? {
+            done.push(summary);
+        }
+    }
+    if let Some(summary) = settings(&r.session, r.facts.package_manager, &remote, check).await? {
+        done.push(summary);
+    }
+    Ok((!done.is_empty()).then(|| done.join("; ")))
+}
+
+fn from_bundle(bundle: &Unpacked, prefix: &str) -> Vec<Outgoing> {
+    bundle
+        .manifest
+        .files
+        .iter()
+        .filter_map(|f: &FileEntry| {
+            let relative = f.path.strip_prefix(prefix)?;
+            Some(Outgoing {
+                relative: relative.into(),
+                source: Source::File(bundle.file(&f.path)),
+                sha256: f.sha256.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Make `remote` hold exactly `files`: nothing when its stamp says so, else only what differs is sent
+/// (one tar) and what the bundle does not hold is removed; the stamp goes last.
+async fn sync_folder(
+    session: &SshSession,
+    remote: &str,
+    files: Vec<Outgoing>,
+    check: bool,
+) -> Result<Option<String>, StepFailure> {
+    let listing: String = files.iter().map(|f| format!("{}  {}\n", f.sha256, f.relative)).collect();
+    let stamp = crate::checksum::sha256_hex(listing.as_bytes());
+    let dir = shell_quote(remote);
+    let there = run(session, &format!("cat {dir}/{STAMP} 2>/dev/null; true")).await?;
+    if there.trim() == stamp {
+        return Ok(None);
+    }
+    let present = run(
+        session,
+        &format!(
+            "cd {dir} 2>/dev/null && find . -type f ! -name {STAMP} ! -name '.incoming*' -exec sha256sum {{}} + ; true"
+        ),
+    )
+    .await?;
+    let mut have: BTreeMap<String, String> = present
+        .lines()
+        .filter_map(|l| {
+            let (sum, path) = l.split_once("  ")?;
+            Some((path.trim_start_matches("./").to_string(), sum.to_string()))
+        })
+        .collect();
+    let send: Vec<&Outgoing> = files.iter().filter(|f| have.get(&f.relative) != Some(&f.sha256)).collect();
+    for f in &files {
+        have.remove(&f.relative);
+    }
+    let extra: Vec<String> = have.into_keys().collect();
+    let bytes: u64 = send.iter().map(|f| size_of(&f.source)).sum();
+    let summary =
+        format!("{remote}: {} files sent ({:.1} MB), {} removed", send.len(), bytes as f64 / 1e6, extra.len());
+    if check {
+        return Ok(Some(summary));
+    }
+    let mut script = format!("mkdir -p {dir} && cd {dir}");
+    if !send.is_empty() {
+        let tar = tar_of(&send).map_err(|e| super::members::failure(format!("packing files for {remote}: {e}")))?;
+        let incoming = format!("{remote}/.incoming.tar");
+        run(session, &format!("mkdir -p {dir}")).await?;
+        session.upload(&tar, &incoming, 0o600).await?;
+        script.push_str(" && tar -xf .incoming.tar && rm -f .incoming.tar");
+    }
+    for path in &extra {
+        script.push_str(&format!(" && rm -f {}", shell_quote(path)));
+    }
+    script.push_str(&format!(" && printf '%s\\n' {stamp} > {STAMP}.tmp && mv -f {STAMP}.tmp {STAMP}"));
+    run(session, &script).await?;
+    Ok(Some(summary))
+}
+
+fn size_of(source: &Source) -> u64 {
+    match source {
+        Source::File(path) => std::fs::metadata(path).map(|m| m.len()).unwrap_or_default(),
+        Source::Bytes(bytes) => bytes.len() as u64,
+    }
+}
+
+fn tar_of(files: &[&Outgoing]) -> std::io::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for f in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        match &f.source {
+            Source::File(path) => {
+                let mut file = std::fs::File::open(path)?;
+                header.set_size(file.metadata()?.len());
+                tar.append_data(&mut header, &f.relative, &mut file)?;
+            }
+            Source::Bytes(bytes) => {
+                header.set_size(bytes.len() as u64);
+                tar.append_data(&mut header, &f.relative, bytes.as_slice())?;
+            }
+        }
+    }
+    tar.into_inner()
+}
+
+/// The package manager's settings for the bundle's repository alone, in files of kubeboot's own (the
+/// host's sources stay as they are): apt's sources.list with its own index folder, or a yum.repos.d.
+async fn settings(
+    session: &SshSession,
+    pm: PackageManager,
+    repository: &str,
+    check: bool,
+) -> Result<Option<String>, StepFailure> {
+    let (path, text, folders) = match pm {
+        PackageManager::Apt => (
+            format!("{ROOT}/apt/sources.list"),
+            format!("# Written by kubeboot up: the air-gapped bundle's packages (checked against its manifest).\ndeb [trusted=yes] file:{repository} ./\n"),
+            format!("{ROOT}/apt/sources.list.d {ROOT}/apt/lists/partial"),
+        ),
+        _ => (
+            format!("{ROOT}/yum.repos.d/kubeboot-airgap.repo"),
+            format!(
+                "# Written by kubeboot up: the air-gapped bundle's packages (checked against its manifest).\n\
+                 [kubeboot-airgap]\nname=kubeboot air-gapped bundle\nbaseurl=file://{repository}\nenabled=1\ngpgcheck=0\nmetadata_expire=0\n"
+            ),
+            format!("{ROOT}/yum.repos.d"),
+        ),
+    };
+    let (p, t) = (shell_quote(&path), shell_quote(&text));
+    let same = format!("[ \"$(cat {p} 2>/dev/null)\" = \"$(printf '%s' {t})\" ] && [ -d {ROOT}/apt -o -d {ROOT}/yum.repos.d ] && echo same; true");
+    if run(session, &same).await?.trim() == "same" {
+        return Ok(None);
+    }
+    let summary = format!("{path}: the bundle's repository alone");
+    if !check {
+        run(session, &format!("mkdir -p {folders} && printf '%s' {t} > {p}.tmp && mv -f {p}.tmp {p}")).await?;
+    }
+    Ok(Some(summary))
+}
+
+async fn run(session: &SshSession, command: &str) -> Result<String, StepFailure> {
+    let out = session.exec(command).await?;
+    if !out.success() {
+        return Err(StepFailure {
+            command: Some(command.to_string()),
+            message: out.failure_summary(),
+            lost: session.is_closed(),
+        });
+    }
+    Ok(out.stdout_text())
+}
