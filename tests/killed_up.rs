@@ -77,18 +77,51 @@ fn killer(delay: Duration, limit: Duration) -> String {
     )
 }
 
-/// Files under the host's kubeboot folders with their modes (pods' volumes left out).
-fn files(host: &str) -> Vec<(u32, String)> {
-    lab_sh(
-        host,
-        "find /etc/kubeboot /var/lib/kubeboot -type f -not -path '/var/lib/kubeboot/pods/*' -printf '%m %p\\n' 2>/dev/null",
-    )
-    .lines()
-    .filter_map(|l| {
-        let (mode, path) = l.split_once(' ')?;
-        Some((u32::from_str_radix(mode, 8).ok()?, path.to_string()))
-    })
-    .collect()
+/// What a host holds now, read in one SSH round trip (the checks run after every kill and every rerun):
+/// kubeboot's files with their modes (pods' volumes left out) and whether each certificate and key parses
+/// (openssl, on the host), the text of each kubeconfig and YAML file (parsed here), the CA certificate,
+/// and any temp or staged file left anywhere.
+struct HostFiles {
+    /// (mode, path, "ok" | "partial" | "text:BASE64").
+    files: Vec<(u32, String, String)>,
+    ca: String,
+    leftovers: Vec<String>,
+}
+
+const READ_FILES: &str = r#"find /etc/kubeboot /var/lib/kubeboot -type f -not -path '/var/lib/kubeboot/pods/*' -printf '%m %p
+' 2>/dev/null |
+while read -r mode path; do
+  case "$path" in
+    *.crt) if openssl x509 -noout -in "$path" 2>/dev/null; then c=ok; else c=partial; fi ;;
+    *.key) if openssl pkey -noout -in "$path" 2>/dev/null; then c=ok; else c=partial; fi ;;
+    *.conf|*.yaml) c="text:$(base64 -w0 < "$path")" ;;
+    *) c=ok ;;
+  esac
+  echo "file $mode $path $c"
+done
+echo "ca $(base64 -w0 /etc/kubeboot/pki/ca.crt 2>/dev/null)"
+find /etc /usr/local/bin /var/lib/kubeboot /tmp \( -name '*.kubeboot-tmp*' -o -name '.*.kubeboot-*' -o -name '.kubeboot-stage.*' \) 2>/dev/null | sed 's/^/leftover /'"#;
+
+fn read_host(host: &str) -> HostFiles {
+    use base64::Engine;
+    let mut found = HostFiles { files: Vec::new(), ca: String::new(), leftovers: Vec::new() };
+    for line in lab_sh(host, READ_FILES).lines() {
+        let words: Vec<&str> = line.splitn(4, ' ').collect();
+        match words.as_slice() {
+            ["file", mode, path, check] => {
+                if let Ok(mode) = u32::from_str_radix(mode, 8) {
+                    found.files.push((mode, path.to_string(), check.to_string()));
+                }
+            }
+            ["ca", text @ ..] => {
+                let decoded = base64::engine::general_purpose::STANDARD.decode(text.join(" ")).unwrap_or_default();
+                found.ca = String::from_utf8_lossy(&decoded).into_owned();
+            }
+            ["leftover", path @ ..] => found.leftovers.push(path.join(" ")),
+            _ => {}
+        }
+    }
+    found
 }
 
 /// The file a temp file stands for (`.ca.key.kubeboot-tmp.PID.X` -> `ca.key`), or None for a file in place.
@@ -101,48 +134,37 @@ fn is_secret(name: &str) -> bool {
     [".key", ".conf", ".redb"].iter().any(|s| name.ends_with(s))
 }
 
-/// What is wrong with the host's files now: partial ones, readable secrets or temp files.
-fn problems(host: &str) -> Vec<String> {
+/// What is wrong with the host's files: partial ones, readable secrets or temp files.
+fn problems(held: &HostFiles) -> Vec<String> {
+    use base64::Engine;
     let mut found = Vec::new();
-    for (mode, path) in files(host) {
+    for (mode, path, check) in &held.files {
         // A temp file has its target's mode from its creation: a secret's is never readable by others.
-        let target = temp_target(&path);
-        if is_secret(target.unwrap_or(&path)) && mode & 0o077 != 0 {
+        let target = temp_target(path);
+        if is_secret(target.unwrap_or(path)) && mode & 0o077 != 0 {
             found.push(format!("{path} is readable by others: {mode:o}"));
         }
         if target.is_some() {
             continue;
         }
-        let complete = if path.ends_with(".crt") {
-            lab_sh(host, &format!("openssl x509 -noout -in {path} && echo ok")) == "ok\n"
-        } else if path.ends_with(".key") {
-            lab_sh(host, &format!("openssl pkey -noout -in {path} && echo ok")) == "ok\n"
-        } else if path.ends_with(".conf") {
-            let text = lab_sh(host, &format!("cat {path}"));
-            kubeboot::bootstrap::kubeconfig::Kubeconfig::parse(&text)
-                .is_ok_and(|k| k.first_cluster().is_ok() && k.first_user_credentials().is_ok())
-        } else if path.ends_with(".yaml") {
-            let text = lab_sh(host, &format!("cat {path}"));
-            kubeboot::yaml::from_str::<serde_json::Value>(&text).is_ok_and(|v| v.is_object())
-        } else {
-            true
+        let complete = match check.strip_prefix("text:") {
+            Some(encoded) => {
+                let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap_or_default();
+                let text = String::from_utf8_lossy(&bytes);
+                if path.ends_with(".conf") {
+                    kubeboot::bootstrap::kubeconfig::Kubeconfig::parse(&text)
+                        .is_ok_and(|k| k.first_cluster().is_ok() && k.first_user_credentials().is_ok())
+                } else {
+                    kubeboot::yaml::from_str::<serde_json::Value>(&text).is_ok_and(|v| v.is_object())
+                }
+            }
+            None => check == "ok",
         };
         if !complete {
             found.push(format!("{path} is partial"));
         }
     }
     found
-}
-
-fn leftovers(host: &str) -> String {
-    lab_sh(
-        host,
-        r"find /etc /usr/local/bin /var/lib/kubeboot /tmp \( -name '*.kubeboot-tmp*' -o -name '.*.kubeboot-*' -o -name '.kubeboot-stage.*' \) 2>/dev/null",
-    )
-}
-
-fn ca(host: &str) -> String {
-    lab_sh(host, "cat /etc/kubeboot/pki/ca.crt 2>/dev/null")
 }
 
 #[test]
@@ -213,12 +235,14 @@ fn up_killed_at_random_points_of_init_and_join_converges_every_time() {
             HOSTS.iter().map(|h| kill_remote_halves(h).split_whitespace().count()).collect()
         };
         // Where the kill landed, per host: the processes ended there and the files the run had written.
+        let held: Vec<HostFiles> = HOSTS.iter().map(|h| read_host(h)).collect();
         let state: Vec<String> = HOSTS
             .iter()
             .zip(&killed)
-            .map(|(h, pids)| {
-                let written: Vec<String> =
-                    files(h).into_iter().map(|(_, p)| p.rsplit('/').next().unwrap_or_default().to_string()).collect();
+            .zip(&held)
+            .map(|((h, pids), files)| {
+                let written: Vec<&str> =
+                    files.files.iter().map(|(_, p, _)| p.rsplit('/').next().unwrap_or_default()).collect();
                 format!("{h}: {pids} killed, {written:?}")
             })
             .collect();
@@ -229,22 +253,25 @@ fn up_killed_at_random_points_of_init_and_join_converges_every_time() {
         };
         let what = format!("round {round}, {when} (seed {seed}), leaving {state:?}");
 
-        let mut cas = Vec::new();
-        for host in HOSTS {
-            let found = problems(host);
+        for (host, files) in HOSTS.iter().zip(&held) {
+            let found = problems(files);
             assert!(found.is_empty(), "{what}: {host}: {found:?}");
-            cas.push(ca(host));
         }
 
         let (code, printed) = up(inv);
         assert_eq!(code, Some(0), "{what}: the rerun: {printed}");
         assert!(all_ready(&printed), "{what}: {printed}");
-        for (host, ca_before) in HOSTS.iter().zip(&cas) {
-            let found = problems(host);
+        for (host, before) in HOSTS.iter().zip(&held) {
+            let after = read_host(host);
+            let found = problems(&after);
             assert!(found.is_empty(), "{what}: after the rerun, {host}: {found:?}");
-            assert_eq!(leftovers(host), "", "{what}: {host}: temp or staged files left after the rerun");
-            if !ca_before.is_empty() {
-                assert_eq!(&ca(host), ca_before, "{what}: {host}: the rerun replaced the CA the killed run wrote");
+            assert!(
+                after.leftovers.is_empty(),
+                "{what}: {host}: temp or staged files left after the rerun: {:?}",
+                after.leftovers
+            );
+            if !before.ca.is_empty() {
+                assert_eq!(after.ca, before.ca, "{what}: {host}: the rerun replaced the CA the killed run wrote");
             }
         }
         eprintln!("{what}: converged");
