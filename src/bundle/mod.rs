@@ -12,9 +12,5 @@ pub mod manifest;
 pub mod packages;
 pub mod registry;
 
-/// Where a host keeps what a bundle brought it: its release's repository, the package manager's settings
-/// for it, and on masters the images.
-pub const HOST_ROOT: &str = "/var/lib/kubeboot-airgap";
-
 pub use error::BundleError;
 pub use manifest::Manifest;

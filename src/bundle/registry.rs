@@ -20,7 +20,6 @@ use super::manifest::ImageEntry;
 
 /// The list of images in the folder, written by `up` beside their folders.
 pub const INDEX: &str = "images.json";
-pub const DEFAULT_PORT: u16 = 5000;
 
 struct Images {
     root: PathBuf,
@@ -32,16 +31,17 @@ impl Images {
         let text = std::fs::read(root.join(INDEX))?;
         let entries: Vec<ImageEntry> = serde_json::from_slice(&text)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{INDEX}: {e}")))?;
-        let entries = entries.into_iter().filter_map(|e| Some((ImageName::parse(&e.reference).ok()?, e))).collect();
+        let mut entries: Vec<(ImageName, ImageEntry)> =
+            entries.into_iter().filter_map(|e| Some((ImageName::parse(&e.reference).ok()?, e))).collect();
+        entries.sort_by_key(|(image, _)| image.registry != "docker.io");
         Ok(Images { root: root.to_path_buf(), entries })
     }
 
+    /// Docker Hub's images answer under their repository path, as Docker's mirror requests ask
+    /// (`kubetm/p8000`, `library/busybox`); another registry's under its path too (`team/tool`), for pods
+    /// that name `MASTER:5000/team/tool` (Docker uses mirrors for Docker Hub only). A Hub image comes first.
     fn named(image: &ImageName, name: &str) -> bool {
-        if image.registry == "docker.io" {
-            image.repository == name
-        } else {
-            format!("{}/{}", image.registry, image.repository) == name
-        }
+        image.repository == name
     }
 
     fn tags(&self, name: &str) -> Vec<&str> {
@@ -52,8 +52,7 @@ impl Images {
             .collect()
     }
 
-    /// The image a mirror request names: Docker Hub's repository path (`kubetm/p8000`, `library/busybox`)
-    /// or, for another registry's image, `REGISTRY/PATH`; by tag or by the manifest's digest.
+    /// The image a request names, by tag or by the manifest's digest.
     fn manifest(&self, name: &str, reference: &str) -> Option<&ImageEntry> {
         self.entries
             .iter()

@@ -20,7 +20,7 @@ use crate::render::Renderer;
 use crate::transport::{shell_quote, SshSession, Transport};
 use crate::UsageError;
 
-use crate::bundle::HOST_ROOT as ROOT;
+use crate::host::layout::AIRGAP_DIR as ROOT;
 /// The stamp in a pushed folder: the SHA-256 of its files' list (paths and checksums).
 const STAMP: &str = ".kubeboot-sum";
 

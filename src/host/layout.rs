@@ -5,6 +5,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// Where a host keeps what an air-gapped bundle brought it: its release's repository, the package
+/// manager's settings for it, and on masters the images (written by `up`, kept by `reset`).
+pub const AIRGAP_DIR: &str = "/var/lib/kubeboot-airgap";
+/// The port a master's kubeboot-registry serves a bundle's images on.
+pub const AIRGAP_REGISTRY_PORT: u16 = 5000;
+
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/kubeboot";
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/kubeboot";
 

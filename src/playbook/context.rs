@@ -23,8 +23,10 @@ pub fn host_vars(inventory: &Inventory, host: &Host) -> Json {
     // instead of the inventory's mirrors, which it cannot reach.
     let airgapped = inventory.airgap_bundle.is_some();
     let (registry_mirrors, insecure_registries) = if airgapped {
-        let registries: Vec<String> =
-            inventory.masters().map(|m| format!("{}:{}", m.address, crate::bundle::registry::DEFAULT_PORT)).collect();
+        let registries: Vec<String> = inventory
+            .masters()
+            .map(|m| format!("{}:{}", m.address, crate::host::layout::AIRGAP_REGISTRY_PORT))
+            .collect();
         (registries.iter().map(|r| format!("http://{r}")).collect(), registries)
     } else {
         (host.docker.registry_mirrors.clone(), host.docker.insecure_registries.clone())
@@ -50,8 +52,8 @@ pub fn host_vars(inventory: &Inventory, host: &Host) -> Json {
             "insecure_registries": insecure_registries,
         },
         "airgap": {
-            "root": if airgapped { crate::bundle::HOST_ROOT } else { "" },
-            "registry_port": crate::bundle::registry::DEFAULT_PORT,
+            "root": if airgapped { crate::host::layout::AIRGAP_DIR } else { "" },
+            "registry_port": crate::host::layout::AIRGAP_REGISTRY_PORT,
         },
         "vars": vars,
     })
