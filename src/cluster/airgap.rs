@@ -154,13 +154,8 @@ async fn push(
 ) -> Result<Option<String>, StepFailure> {
     let system = System::of(&r.facts);
     let held = bundle.manifest.system_for(&system).expect("checked by fit");
-    let mut done = Vec::new();
-    let prefix = format!("{}/", held.folder);
-    let packages = from_bundle(bundle, &prefix);
-    let remote = format!("{ROOT}/{}", held.folder);
-    if let Some(summary) = sync_folder(&r.session, &remote, packages, check).await? {
-        done.push(summary);
-    }
+    let repository = format!("{ROOT}/{}", held.folder);
+    let mut folders = vec![Folder::new(repository.clone(), from_bundle(bundle, &format!("{}/", held.folder)))];
     if r.host.role == Role::Master {
         let mut images = from_bundle(bundle, "images/");
         if let Some(list) = image_list {
@@ -170,14 +165,45 @@ async fn push(
                 source: Source::Bytes(list.clone()),
             });
         }
-        if let Some(summary) = sync_folder(&r.session, &format!("{ROOT}/images"), images, check).await? {
-            done.push(summary);
+        folders.push(Folder::new(format!("{ROOT}/images"), images));
+    }
+    let settings = Settings::for_repository(r.facts.package_manager, &repository);
+
+    // One round trip tells whether anything is to do: each folder's stamp, and the settings.
+    let mut probe: String = folders
+        .iter()
+        .map(|f| format!("printf 'stamp %s\\n' \"$(cat {}/{STAMP} 2>/dev/null)\"; ", shell_quote(&f.remote)))
+        .collect();
+    probe.push_str(&settings.same_script());
+    let said = run(&r.session, &probe).await?;
+    let stamps: Vec<&str> = said.lines().filter_map(|l| l.strip_prefix("stamp")).map(str::trim).collect();
+    let mut done = Vec::new();
+    for (i, folder) in folders.iter().enumerate() {
+        if stamps.get(i) != Some(&folder.stamp.as_str()) {
+            done.push(sync_folder(&r.session, folder, check).await?);
         }
     }
-    if let Some(summary) = settings(&r.session, r.facts.package_manager, &remote, check).await? {
-        done.push(summary);
+    if !said.lines().any(|l| l == "settings same") {
+        if !check {
+            run(&r.session, &settings.write_script()).await?;
+        }
+        done.push(format!("{}: the bundle's repository alone", settings.path));
     }
     Ok((!done.is_empty()).then(|| done.join("; ")))
+}
+
+/// A folder on the host that must hold exactly these files; its stamp names them.
+struct Folder {
+    remote: String,
+    files: Vec<Outgoing>,
+    stamp: String,
+}
+
+impl Folder {
+    fn new(remote: String, files: Vec<Outgoing>) -> Folder {
+        let listing: String = files.iter().map(|f| format!("{}  {}\n", f.sha256, f.relative)).collect();
+        Folder { remote, files, stamp: crate::checksum::sha256_hex(listing.as_bytes()) }
+    }
 }
 
 fn from_bundle(bundle: &Unpacked, prefix: &str) -> Vec<Outgoing> {
@@ -196,21 +222,11 @@ fn from_bundle(bundle: &Unpacked, prefix: &str) -> Vec<Outgoing> {
         .collect()
 }
 
-/// Make `remote` hold exactly `files`: nothing when its stamp says so, else only what differs is sent
-/// (one tar) and what the bundle does not hold is removed; the stamp goes last.
-async fn sync_folder(
-    session: &SshSession,
-    remote: &str,
-    files: Vec<Outgoing>,
-    check: bool,
-) -> Result<Option<String>, StepFailure> {
-    let listing: String = files.iter().map(|f| format!("{}  {}\n", f.sha256, f.relative)).collect();
-    let stamp = crate::checksum::sha256_hex(listing.as_bytes());
+/// Make the folder hold exactly its files (its stamp differs): only what differs is sent (one tar) and
+/// what the bundle does not hold is removed; the stamp goes last.
+async fn sync_folder(session: &SshSession, folder: &Folder, check: bool) -> Result<String, StepFailure> {
+    let (remote, stamp) = (&folder.remote, &folder.stamp);
     let dir = shell_quote(remote);
-    let there = run(session, &format!("cat {dir}/{STAMP} 2>/dev/null; true")).await?;
-    if there.trim() == stamp {
-        return Ok(None);
-    }
     let present = run(
         session,
         &format!(
@@ -225,8 +241,8 @@ async fn sync_folder(
             Some((path.trim_start_matches("./").to_string(), sum.to_string()))
         })
         .collect();
-    let send: Vec<&Outgoing> = files.iter().filter(|f| have.get(&f.relative) != Some(&f.sha256)).collect();
-    for f in &files {
+    let send: Vec<&Outgoing> = folder.files.iter().filter(|f| have.get(&f.relative) != Some(&f.sha256)).collect();
+    for f in &folder.files {
         have.remove(&f.relative);
     }
     let extra: Vec<String> = have.into_keys().collect();
@@ -234,7 +250,7 @@ async fn sync_folder(
     let summary =
         format!("{remote}: {} files sent ({:.1} MB), {} removed", send.len(), bytes as f64 / 1e6, extra.len());
     if check {
-        return Ok(Some(summary));
+        return Ok(summary);
     }
     let mut script = format!("mkdir -p {dir} && cd {dir}");
     if !send.is_empty() {
@@ -249,7 +265,7 @@ async fn sync_folder(
     }
     script.push_str(&format!(" && printf '%s\\n' {stamp} > {STAMP}.tmp && mv -f {STAMP}.tmp {STAMP}"));
     run(session, &script).await?;
-    Ok(Some(summary))
+    Ok(summary)
 }
 
 fn size_of(source: &Source) -> u64 {
@@ -281,37 +297,47 @@ fn tar_of(files: &[&Outgoing]) -> std::io::Result<Vec<u8>> {
 
 /// The package manager's settings for the bundle's repository alone, in files of kubeboot's own (the
 /// host's sources stay as they are): apt's sources.list with its own index folder, or a yum.repos.d.
-async fn settings(
-    session: &SshSession,
-    pm: PackageManager,
-    repository: &str,
-    check: bool,
-) -> Result<Option<String>, StepFailure> {
-    let (path, text, folders) = match pm {
-        PackageManager::Apt => (
-            format!("{ROOT}/apt/sources.list"),
-            format!("# Written by kubeboot up: the air-gapped bundle's packages (checked against its manifest).\ndeb [trusted=yes] file:{repository} ./\n"),
-            format!("{ROOT}/apt/sources.list.d {ROOT}/apt/lists/partial"),
-        ),
-        _ => (
-            format!("{ROOT}/yum.repos.d/kubeboot-airgap.repo"),
-            format!(
-                "# Written by kubeboot up: the air-gapped bundle's packages (checked against its manifest).\n\
-                 [kubeboot-airgap]\nname=kubeboot air-gapped bundle\nbaseurl=file://{repository}\nenabled=1\ngpgcheck=0\nmetadata_expire=0\n"
-            ),
-            format!("{ROOT}/yum.repos.d"),
-        ),
-    };
-    let (p, t) = (shell_quote(&path), shell_quote(&text));
-    let same = format!("[ \"$(cat {p} 2>/dev/null)\" = \"$(printf '%s' {t})\" ] && [ -d {ROOT}/apt -o -d {ROOT}/yum.repos.d ] && echo same; true");
-    if run(session, &same).await?.trim() == "same" {
-        return Ok(None);
+struct Settings {
+    path: String,
+    text: String,
+    folders: String,
+}
+
+impl Settings {
+    fn for_repository(pm: PackageManager, repository: &str) -> Settings {
+        const HEADER: &str =
+            "# Written by kubeboot up: the air-gapped bundle's packages (checked against its manifest).";
+        match pm {
+            PackageManager::Apt => Settings {
+                path: format!("{ROOT}/apt/sources.list"),
+                text: format!("{HEADER}\ndeb [trusted=yes] file:{repository} ./\n"),
+                folders: format!("{ROOT}/apt/sources.list.d {ROOT}/apt/lists/partial"),
+            },
+            _ => Settings {
+                path: format!("{ROOT}/yum.repos.d/kubeboot-airgap.repo"),
+                text: format!(
+                    "{HEADER}\n[kubeboot-airgap]\nname=kubeboot air-gapped bundle\nbaseurl=file://{repository}\nenabled=1\n\
+                     gpgcheck=0\nmetadata_expire=0\n"
+                ),
+                folders: format!("{ROOT}/yum.repos.d"),
+            },
+        }
     }
-    let summary = format!("{path}: the bundle's repository alone");
-    if !check {
-        run(session, &format!("mkdir -p {folders} && printf '%s' {t} > {p}.tmp && mv -f {p}.tmp {p}")).await?;
+
+    /// Prints `settings same` when the file and its folders are as they should be.
+    fn same_script(&self) -> String {
+        let (p, t) = (shell_quote(&self.path), shell_quote(&self.text));
+        let folders: Vec<String> = self.folders.split(' ').map(|f| format!("[ -d {f} ]")).collect();
+        format!(
+            "[ \"$(cat {p} 2>/dev/null)\" = \"$(printf '%s' {t})\" ] && {} && echo 'settings same'; true",
+            folders.join(" && ")
+        )
     }
-    Ok(Some(summary))
+
+    fn write_script(&self) -> String {
+        let (p, t) = (shell_quote(&self.path), shell_quote(&self.text));
+        format!("mkdir -p {} && printf '%s' {t} > {p}.tmp && mv -f {p}.tmp {p}", self.folders)
+    }
 }
 
 async fn run(session: &SshSession, command: &str) -> Result<String, StepFailure> {
