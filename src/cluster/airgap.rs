@@ -13,6 +13,7 @@ use super::members::{record, StepFailure};
 use crate::bundle::local::Unpacked;
 use crate::bundle::manifest::{FileEntry, System};
 use crate::facts::{PackageManager, SystemFacts};
+use crate::host::layout::AIRGAP_DIR as ROOT;
 use crate::inventory::{Host, Inventory, Role};
 use crate::playbook::installs::installs;
 use crate::playbook::{Playbook, Recap};
@@ -20,7 +21,6 @@ use crate::render::Renderer;
 use crate::transport::{shell_quote, SshSession, Transport};
 use crate::UsageError;
 
-use crate::host::layout::AIRGAP_DIR as ROOT;
 /// The stamp in a pushed folder: the SHA-256 of its files' list (paths and checksums).
 const STAMP: &str = ".kubeboot-sum";
 
@@ -69,14 +69,13 @@ pub async fn check_and_push(
         )));
     }
 
-    let registry = master_registry_stamp(inventory, bundle);
-    let outcomes = crate::fanout::for_each_host(&reached, forks, |r| {
-        let registry = &registry;
-        async move { push(r, bundle, registry, check).await }
-    })
-    .await;
+    let images_json = image_list(bundle);
+    let outcomes = crate::fanout::for_each_host(&reached, forks, |r| push(r, bundle, &images_json, check)).await;
     for (r, outcome) in reached.iter().zip(outcomes) {
         record(&mut recap, &r.host.name, "air-gapped bundle", outcome);
+    }
+    for r in reached {
+        r.session.close().await;
     }
     Ok(recap)
 }
@@ -118,9 +117,9 @@ fn fit(
     Ok(())
 }
 
-/// What masters' registries serve: the images' list, with folders relative to the images folder.
-fn master_registry_stamp(inventory: &Inventory, bundle: &Unpacked) -> Option<Vec<u8>> {
-    inventory.masters().next()?;
+/// What masters' registries serve (images.json): the bundle's images, with folders relative to the
+/// images folder.
+fn image_list(bundle: &Unpacked) -> Vec<u8> {
     let images: Vec<_> = bundle
         .manifest
         .images
@@ -131,7 +130,7 @@ fn master_registry_stamp(inventory: &Inventory, bundle: &Unpacked) -> Option<Vec
             i
         })
         .collect();
-    Some(serde_json::to_vec_pretty(&images).expect("the image list serializes"))
+    serde_json::to_vec_pretty(&images).expect("the image list serializes")
 }
 
 /// One file to put in a pushed folder: from the unpacked bundle, or made here.
@@ -149,7 +148,7 @@ enum Source {
 async fn push(
     r: &Reached<'_>,
     bundle: &Unpacked,
-    image_list: &Option<Vec<u8>>,
+    image_list: &[u8],
     check: bool,
 ) -> Result<Option<String>, StepFailure> {
     let system = System::of(&r.facts);
@@ -158,13 +157,11 @@ async fn push(
     let mut folders = vec![Folder::new(repository.clone(), from_bundle(bundle, &format!("{}/", held.folder)))];
     if r.host.role == Role::Master {
         let mut images = from_bundle(bundle, "images/");
-        if let Some(list) = image_list {
-            images.push(Outgoing {
-                relative: crate::bundle::registry::INDEX.into(),
-                sha256: crate::checksum::sha256_hex(list),
-                source: Source::Bytes(list.clone()),
-            });
-        }
+        images.push(Outgoing {
+            relative: crate::bundle::registry::INDEX.into(),
+            sha256: crate::checksum::sha256_hex(image_list),
+            source: Source::Bytes(image_list.to_vec()),
+        });
         folders.push(Folder::new(format!("{ROOT}/images"), images));
     }
     let settings = Settings::for_repository(r.facts.package_manager, &repository);
