@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::context::{context, host_vars};
 use super::model::{Playbook, PlaybookError};
-use super::runner::instantiate;
+use super::runner::{instantiate, items};
 use crate::facts::SystemFacts;
 use crate::inventory::{Host, Inventory};
 use crate::render::Renderer;
@@ -43,12 +43,8 @@ pub fn installs(
     let mut found = Installs::default();
     for play in playbook.plays.iter().filter(|p| p.hosts.matches(&host.name, host.role)) {
         for task in &play.tasks {
-            let items: Vec<Option<&crate::yaml::Value>> = match &task.items {
-                Some(items) => items.iter().map(Some).collect(),
-                None => vec![None],
-            };
-            for item in items {
-                let ctx = context(&vars, facts, item);
+            for item in items(task) {
+                let ctx = context(&vars, facts, item.as_ref());
                 let fail = |message: String| PlaybookError { location: task.location.clone(), message };
                 let Some(module) = instantiate(task, renderer, &ctx).map_err(fail)? else { continue };
                 match module {

@@ -255,7 +255,8 @@ fn fact_failure(e: facts::FactError) -> TaskFailure {
     TaskFailure { command: None, message: e.to_string(), lost }
 }
 
-fn items(task: &TaskDef) -> Vec<Option<Value>> {
+/// One entry per `loop:` item, or a single None without a loop.
+pub(super) fn items(task: &TaskDef) -> Vec<Option<Value>> {
     match &task.items {
         Some(items) => items.iter().cloned().map(Some).collect(),
         None => vec![None],

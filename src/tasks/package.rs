@@ -162,31 +162,27 @@ fn only_from_options(pm: PackageManager, only_from: &str) -> String {
 fn install_command(pm: PackageManager, specs: &[String], only_from: Option<&str>) -> Result<String, String> {
     let args: Vec<String> = specs.iter().map(|s| shell_quote(s)).collect();
     let args = args.join(" ");
-    if let Some(root) = only_from.map(str::trim).filter(|r| !r.is_empty()) {
-        let o = only_from_options(pm, root);
-        return Ok(match pm {
-            // The bundle's index is local: read it every time (no network, a fraction of a second).
-            PackageManager::Apt => format!(
-                "export DEBIAN_FRONTEND=noninteractive; {WAIT_FOR_APT} dpkg --configure -a && apt-get {o} -o DPkg::Lock::Timeout=300 update -qq && apt-get {o} install -y -qq --no-install-recommends --allow-downgrades -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold {args}"
-            ),
-            PackageManager::Dnf | PackageManager::Yum => {
-                let pm = if pm == PackageManager::Dnf { "dnf" } else { "yum" };
-                format!("{pm} {o} install -y -q {args} || {pm} {o} downgrade -y -q {args}")
-            }
-            PackageManager::None => return Err("no supported package manager (apt, dnf, yum) on this host".into()),
-        });
-    }
+    // With `only_from`, the package manager reads those sources alone; its options lead every call.
+    let only_from = only_from.map(str::trim).filter(|r| !r.is_empty());
+    let o = only_from.map(|root| format!("{} ", only_from_options(pm, root))).unwrap_or_default();
     Ok(match pm {
-        // The index is refreshed only when something must be installed, so a rerun never touches it.
+        // The index is refreshed only when something must be installed, so a rerun never touches it; a
+        // bundle's index is local and read every time (no network, a fraction of a second).
         // An earlier run killed mid-install leaves apt running on the host (it outlives the SSH channel) or
         // dpkg half-configured: wait for the former (bounded), then `dpkg --configure -a` finishes the latter.
-        PackageManager::Apt => format!(
-            "export DEBIAN_FRONTEND=noninteractive; {WAIT_FOR_APT} dpkg --configure -a && {{ {REFRESH_APT_INDEX}; }} && apt-get install -y -qq --no-install-recommends --allow-downgrades -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold {args}"
-        ),
+        PackageManager::Apt => {
+            let refresh = match only_from {
+                Some(_) => format!("apt-get {o}-o DPkg::Lock::Timeout=300 update -qq"),
+                None => format!("{{ {REFRESH_APT_INDEX}; }}"),
+            };
+            format!(
+                "export DEBIAN_FRONTEND=noninteractive; {WAIT_FOR_APT} dpkg --configure -a && {refresh} && apt-get {o}install -y -qq --no-install-recommends --allow-downgrades -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold {args}"
+            )
+        }
         PackageManager::Dnf | PackageManager::Yum => {
             let pm = if pm == PackageManager::Dnf { "dnf" } else { "yum" };
             // install handles new packages and upgrades; a pin older than what is installed needs downgrade.
-            format!("{pm} install -y -q {args} || {pm} downgrade -y -q {args}")
+            format!("{pm} {o}install -y -q {args} || {pm} {o}downgrade -y -q {args}")
         }
         PackageManager::None => return Err("no supported package manager (apt, dnf, yum) on this host".into()),
     })
