@@ -45,15 +45,19 @@ pub fn write(output: &Path, manifest: &Manifest, staging: &Path) -> Result<(), B
     let partial = partial_name(output);
     let result = write_to(&partial, manifest, staging).and_then(|()| {
         std::fs::rename(&partial, output).map_err(io(output))?;
-        if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
-            File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
-        }
+        let dir = folder_of(output);
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
         Ok(())
     });
     if result.is_err() {
         let _ = std::fs::remove_file(&partial);
     }
     result
+}
+
+/// The folder a bundle is written in (the current one for a bare file name).
+pub fn folder_of(output: &Path) -> &Path {
+    output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
 fn partial_name(output: &Path) -> PathBuf {

@@ -76,7 +76,7 @@ pub async fn create(
         group.installs.repositories.extend(found.repositories);
     }
 
-    let dir = opts.output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = archive::folder_of(opts.output);
     let staging = tempfile::Builder::new().prefix(".kubeboot-bundle-").tempdir_in(dir).map_err(io(dir))?;
     let staging_path = staging.path().to_path_buf();
 

@@ -22,6 +22,21 @@ pub enum BundleError {
     Tool { tool: String, message: String },
 }
 
+/// A tool of this machine's that could not be started: missing (named with its package) or otherwise.
+pub fn tool_start<'a>(
+    tool: &'a str,
+    package: &'a str,
+    purpose: &'a str,
+) -> impl FnOnce(std::io::Error) -> BundleError + 'a {
+    move |e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            BundleError::MissingTool { tool: tool.into(), package: package.into(), purpose: purpose.into() }
+        } else {
+            BundleError::Tool { tool: tool.into(), message: e.to_string() }
+        }
+    }
+}
+
 pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> BundleError {
     let path = path.into();
     move |source| BundleError::Io { path, source }

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::error::{io, BundleError};
+use super::error::{io, tool_start, BundleError};
 use super::manifest::ImageEntry;
 use crate::UsageError;
 
@@ -106,17 +106,7 @@ pub fn copy(requested: &str, sources: &[(String, bool)], dest: &Path, folder: &s
             command.arg("--src-tls-verify=false");
         }
         command.arg(format!("docker://{source}")).arg(format!("dir:{}", dest.display()));
-        let output = command.output().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                BundleError::MissingTool {
-                    tool: "skopeo".into(),
-                    package: "skopeo".into(),
-                    purpose: "copy images".into(),
-                }
-            } else {
-                BundleError::Tool { tool: "skopeo".into(), message: e.to_string() }
-            }
-        })?;
+        let output = command.output().map_err(tool_start("skopeo", "skopeo", "copy images"))?;
         if output.status.success() {
             let manifest = std::fs::read(dest.join("manifest.json")).map_err(io(dest.join("manifest.json")))?;
             let size = std::fs::read_dir(dest)

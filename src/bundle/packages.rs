@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::error::{io, BundleError};
+use super::error::{io, tool_start, BundleError};
 use crate::facts::PackageManager;
 use crate::playbook::installs::RepositoryFile;
 use crate::tasks::{package_spec, WantedPackage};
@@ -95,17 +95,11 @@ pub fn index(pm: PackageManager, dir: &Path) -> Result<(), BundleError> {
 
 /// Run a tool of this machine's in `dir`; its stdout.
 fn tool_output(tool: &str, package: &str, dir: &Path, args: &[&str]) -> Result<Vec<u8>, BundleError> {
-    let output = std::process::Command::new(tool).args(args).current_dir(dir).output().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            BundleError::MissingTool {
-                tool: tool.into(),
-                package: package.into(),
-                purpose: "index the bundle's packages".into(),
-            }
-        } else {
-            BundleError::Tool { tool: tool.into(), message: e.to_string() }
-        }
-    })?;
+    let output = std::process::Command::new(tool).args(args).current_dir(dir).output().map_err(tool_start(
+        tool,
+        package,
+        "index the bundle's packages",
+    ))?;
     if !output.status.success() {
         return Err(BundleError::Tool {
             tool: tool.into(),

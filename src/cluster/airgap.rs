@@ -337,14 +337,7 @@ impl Settings {
     }
 }
 
+/// A command's stdout; a non-zero exit is the step's failure.
 async fn run(session: &SshSession, command: &str) -> Result<String, StepFailure> {
-    let out = session.exec(command).await?;
-    if !out.success() {
-        return Err(StepFailure {
-            command: Some(command.to_string()),
-            message: out.failure_summary(),
-            lost: session.is_closed(),
-        });
-    }
-    Ok(out.stdout_text())
+    super::members::run_on(session, command, b"").await.map(|out| out.stdout_text())
 }

@@ -38,16 +38,21 @@ impl Member<'_> {
     /// Run `command` (as root when the host says become), feeding `stdin`; a non-zero exit is a failure
     /// carrying the command (which never holds a secret) and the end of its output.
     pub async fn run(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, StepFailure> {
-        let out = self.session.exec_with_stdin(command, stdin).await?;
-        if !out.success() {
-            return Err(StepFailure {
-                command: Some(command.to_string()),
-                message: out.failure_summary(),
-                lost: self.session.is_closed(),
-            });
-        }
-        Ok(out)
+        run_on(&self.session, command, stdin).await
     }
+}
+
+/// `Member::run` on a session of its own (before the cluster phases have their members).
+pub async fn run_on(session: &SshSession, command: &str, stdin: &[u8]) -> Result<ExecOutput, StepFailure> {
+    let out = session.exec_with_stdin(command, stdin).await?;
+    if !out.success() {
+        return Err(StepFailure {
+            command: Some(command.to_string()),
+            message: out.failure_summary(),
+            lost: session.is_closed(),
+        });
+    }
+    Ok(out)
 }
 
 /// Connect to and probe each host; a host that cannot be reached is recorded in `recap` and left out.

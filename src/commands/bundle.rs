@@ -36,7 +36,7 @@ async fn create_bundle(args: BundleCreateArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    let folder = args.output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let folder = archive::folder_of(&args.output);
     if !folder.is_dir() {
         return Err(UsageError(format!("{}: no such folder for the bundle", folder.display())).into());
     }
