@@ -49,10 +49,7 @@ pub async fn build(
                 &inventory, &hosts, &playbook, &renderer, &bundle, args.check, opts.forks,
             )
             .await?;
-            let pushed = hosts
-                .into_iter()
-                .filter(|h| recap.hosts.get(&h.name).is_some_and(|r| r.failed == 0 && !r.unreachable))
-                .collect();
+            let pushed = hosts.into_iter().filter(|h| recap.went_through(&h.name)).collect();
             (Some(recap), pushed)
         }
         None => (None, hosts),
@@ -73,8 +70,7 @@ pub async fn build(
         eprintln!("warning: {warning}");
     }
     // Hosts whose preparation failed stay out of the cluster phases; the recap already says why.
-    let prepared: Vec<&Host> =
-        hosts.iter().filter(|h| recap.hosts.get(&h.name).is_some_and(|r| r.failed == 0 && !r.unreachable)).collect();
+    let prepared: Vec<&Host> = hosts.iter().filter(|h| recap.went_through(&h.name)).collect();
     let opts = ClusterOptions {
         check: args.check,
         forks: args.hosts.reach.forks as usize,

@@ -29,6 +29,11 @@ impl HostRecap {
         self.failures.push(failure);
     }
 
+    /// Nothing failed here and the host stayed reachable.
+    pub fn went_through(&self) -> bool {
+        self.failed == 0 && !self.unreachable
+    }
+
     /// Count a step that ran, with the change it made (or would make, in check mode) if any.
     pub fn record_step(&mut self, change: Option<ChangeRecord>) {
         self.ok += 1;
@@ -82,7 +87,12 @@ impl Recap {
     }
 
     pub fn success(&self) -> bool {
-        self.hosts.values().all(|h| h.failed == 0 && !h.unreachable)
+        self.hosts.values().all(HostRecap::went_through)
+    }
+
+    /// The host is in this recap and nothing failed on it.
+    pub fn went_through(&self, host: &str) -> bool {
+        self.hosts.get(host).is_some_and(HostRecap::went_through)
     }
 
     /// The human report: planned/made changes (with diffs when asked), failures, then the recap table.
