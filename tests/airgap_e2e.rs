@@ -16,12 +16,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::kubectl::Kubectl;
+use common::kubectl::{text, Kubectl};
 use common::{kubeboot, lab_sh, wait_for};
-
-fn text(out: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
 
 /// (packets dropped leaving the lab, packets dropped on their way to this machine).
 fn drops() -> (u64, u64) {
