@@ -5,6 +5,7 @@ pub mod api;
 pub mod backup;
 pub mod certificates;
 pub mod controllers;
+pub mod custom_resources;
 pub mod default_storage_class;
 pub mod etcd_member;
 pub mod init;

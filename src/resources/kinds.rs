@@ -14,6 +14,9 @@ pub struct ResourceKind {
     pub categories: &'static [&'static str],
     /// Has a /status subresource.
     pub status: bool,
+    /// Defined by a CustomResourceDefinition (custom_kinds.rs), not built in: its objects are kept under
+    /// one store root of their own.
+    pub custom: bool,
 }
 
 // One call per line reads as the table it is.
@@ -29,7 +32,7 @@ const fn kind(
     categories: &'static [&'static str],
     status: bool,
 ) -> ResourceKind {
-    ResourceKind { group, version, plural, singular, kind, namespaced, short_names, categories, status }
+    ResourceKind { group, version, plural, singular, kind, namespaced, short_names, categories, status, custom: false }
 }
 
 /// HorizontalPodAutoscaler: autoscaling/v2, and v1 (what kubectl autoscale 1.20–1.32 creates), served from
@@ -116,12 +119,37 @@ pub const KINDS: &[ResourceKind] = &[
         true,
     ),
     kind("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", false, &["pc"], &[], false),
+    kind(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "customresourcedefinition",
+        "CustomResourceDefinition",
+        false,
+        &["crd", "crds"],
+        &["api-extensions"],
+        true,
+    ),
 ];
+
+/// Where every custom object is kept: `/custom/GROUP/PLURAL/[NAMESPACE/]NAME` (a CRD's group has a dot, so
+/// no built-in group's keys start here). One root, so the controllers' informer follows kinds defined
+/// after it started.
+pub const CUSTOM_ROOT: &str = "/custom/";
+
+/// Every kind served now: the built-in ones, then those CustomResourceDefinitions define.
+pub fn all() -> Vec<&'static ResourceKind> {
+    KINDS.iter().chain(super::custom_kinds::kinds()).collect()
+}
 
 /// The groups with their versions, the preferred (first) version first.
 pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
+    groups_of(all())
+}
+
+fn groups_of(kinds: impl IntoIterator<Item = &'static ResourceKind>) -> Vec<(&'static str, Vec<&'static str>)> {
     let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
-    for k in KINDS.iter().filter(|k| !k.group.is_empty()) {
+    for k in kinds.into_iter().filter(|k| !k.group.is_empty()) {
         match out.iter_mut().find(|(g, _)| *g == k.group) {
             Some((_, versions)) if !versions.contains(&k.version) => versions.push(k.version),
             Some(_) => {}
@@ -131,19 +159,24 @@ pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
     out
 }
 
+/// The built-in kinds, then the custom ones (looked at only when no built-in kind answers).
+fn first(wanted: impl Fn(&ResourceKind) -> bool) -> Option<&'static ResourceKind> {
+    KINDS.iter().find(|k| wanted(k)).or_else(|| super::custom_kinds::kinds().into_iter().find(|k| wanted(k)))
+}
+
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceKind> {
-    KINDS.iter().find(|k| k.group == group && k.version == version && k.plural == plural)
+    first(|k| k.group == group && k.version == version && k.plural == plural)
 }
 
 /// The kind a store key belongs to (the preferred version of it).
 pub fn of_key(key: &str) -> Option<&'static ResourceKind> {
-    KINDS.iter().find(|k| key.starts_with(&k.prefix(None)))
+    first(|k| key.starts_with(&k.prefix(None)))
 }
 
 /// The kind an ownerReference (apiVersion + kind) names, if it is one served here.
 pub fn of_reference(api_version: &str, kind: &str) -> Option<&'static ResourceKind> {
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-    KINDS.iter().find(|k| k.group == group && k.kind == kind)
+    first(|k| k.group == group && k.kind == kind)
 }
 
 /// Shorthand for a kind known to be served (panics on a typo, at the first use in any test).
@@ -166,7 +199,13 @@ impl ResourceKind {
     pub fn prefix(&self, namespace: Option<&str>) -> String {
         // events.k8s.io's Events are core's, as kube-apiserver stores them (resources/event_v1.rs).
         let group = if self.group == "events.k8s.io" { "" } else { self.group };
-        let base = if group.is_empty() { format!("/{}/", self.plural) } else { format!("/{group}/{}/", self.plural) };
+        let base = if self.custom {
+            format!("{CUSTOM_ROOT}{group}/{}/", self.plural)
+        } else if group.is_empty() {
+            format!("/{}/", self.plural)
+        } else {
+            format!("/{group}/{}/", self.plural)
+        };
         match namespace {
             Some(ns) if self.namespaced => format!("{base}{ns}/"),
             _ => base,
@@ -195,7 +234,7 @@ mod tests {
         assert_eq!(events.key(Some("default"), "e"), "/events/default/e", "core's Events");
         assert_eq!(of_key("/events/default/e").map(|k| k.group), Some(""));
         assert_eq!(
-            groups(),
+            groups_of(KINDS),
             [
                 ("apps", vec!["v1"]),
                 ("batch", vec!["v1", "v1beta1"]),
@@ -208,6 +247,7 @@ mod tests {
                 ("autoscaling", vec!["v2", "v1"]),
                 ("policy", vec!["v1"]),
                 ("scheduling.k8s.io", vec!["v1"]),
+                ("apiextensions.k8s.io", vec!["v1"]),
             ]
         );
         let slices = find("discovery.k8s.io", "v1", "endpointslices").unwrap();

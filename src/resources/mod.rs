@@ -2,6 +2,9 @@
 //! a client sends and we do not model survive a round trip), with typed helpers for what we act on.
 
 pub mod cron_schedule;
+pub mod custom_kinds;
+pub mod custom_resource_definition;
+pub mod custom_table;
 pub mod disruption_budget;
 pub mod event;
 pub mod event_v1;
@@ -27,6 +30,7 @@ pub mod secret;
 pub mod selector;
 pub mod storage;
 pub mod storage_defaults;
+pub mod structural_schema;
 pub mod table;
 pub mod tables;
 pub mod validation;

@@ -43,13 +43,31 @@ pub fn table(
     resource_version: u64,
     include: Option<&str>,
 ) -> Value {
+    let definitions = columns
+        .iter()
+        .map(|c| column_definition(c.name, c.kind, c.format, c.description, i64::from(c.priority)))
+        .collect();
+    table_of(definitions, objects, cells, resource_version, include)
+}
+
+/// One TableColumnDefinition.
+pub fn column_definition(name: &str, type_: &str, format: &str, description: &str, priority: i64) -> Value {
+    json!({"name": name, "type": type_, "format": format, "description": description, "priority": priority})
+}
+
+/// The Table with these column definitions (columns known only at run time: a custom kind's).
+pub fn table_of(
+    column_definitions: Vec<Value>,
+    objects: &[Value],
+    cells: impl Fn(&Value) -> Vec<Value>,
+    resource_version: u64,
+    include: Option<&str>,
+) -> Value {
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": {"resourceVersion": resource_version.to_string()},
-        "columnDefinitions": columns.iter().map(|c| json!({
-            "name": c.name, "type": c.kind, "format": c.format, "description": c.description, "priority": c.priority,
-        })).collect::<Vec<_>>(),
+        "columnDefinitions": column_definitions,
         "rows": objects.iter().map(|o| json!({"cells": cells(o), "object": row_object(o, include)})).collect::<Vec<_>>(),
     })
 }

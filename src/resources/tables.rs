@@ -621,10 +621,18 @@ fn event_cells(o: &Value, now: OffsetDateTime) -> Vec<Value> {
     ]
 }
 
-/// The Table for objects of `kind`.
-pub fn table(kind: &str, objects: &[Value], resource_version: u64, include: Option<&str>) -> Value {
+/// The Table for objects of `kind` (a custom kind's columns are its definition's: custom_table.rs).
+pub fn table(
+    kind: &super::kinds::ResourceKind,
+    objects: &[Value],
+    resource_version: u64,
+    include: Option<&str>,
+) -> Value {
+    if kind.custom {
+        return super::custom_table::table(kind, objects, resource_version, include);
+    }
     let now = OffsetDateTime::now_utc();
-    super::table::table(&columns(kind), objects, |o| cells(kind, o, now), resource_version, include)
+    super::table::table(&columns(kind.kind), objects, |o| cells(kind.kind, o, now), resource_version, include)
 }
 
 #[cfg(test)]

@@ -172,6 +172,7 @@ pub fn validate(kind: &str, o: &Value) -> Vec<FieldError> {
             pod_spec(&mut errors, o, "/spec/jobTemplate/spec/template/spec");
             job_restart_policy(&mut errors, o, "/spec/jobTemplate/spec/template/spec");
         }
+        "CustomResourceDefinition" => errors.extend(super::custom_resource_definition::validate(o)),
         "PersistentVolume" => {
             required(&mut errors, o, "/spec/capacity/storage");
             required(&mut errors, o, "/spec/accessModes");

@@ -18,7 +18,7 @@ use super::identity::Identity;
 use super::object_path::ObjectPath;
 use super::state::ApiState;
 use super::status::status;
-use crate::resources::kinds::{ResourceKind, KINDS};
+use crate::resources::kinds::{self, ResourceKind};
 
 /// The review resources, for discovery: cluster-scoped, create only, never stored.
 pub const REVIEW_RESOURCES: [ResourceKind; 3] = [
@@ -38,6 +38,7 @@ const fn review(group: &'static str, plural: &'static str, kind: &'static str) -
         short_names: &[],
         categories: &[],
         status: false,
+        custom: false,
     }
 }
 
@@ -118,8 +119,8 @@ fn resource_allowed(state: &ApiState, identity: &Identity, attributes: &Value) -
     if matches!(identity, Identity::Admin { .. }) {
         return (true, "a member of system:masters may do anything".into());
     }
-    let kinds: Vec<&'static ResourceKind> = KINDS
-        .iter()
+    let kinds: Vec<&'static ResourceKind> = kinds::all()
+        .into_iter()
         .filter(|k| (group == "*" || k.group == group) && (resource == "*" || k.plural == resource))
         .collect();
     if kinds.is_empty() {
@@ -182,7 +183,7 @@ pub async fn rules(Extension(identity): Extension<Identity>, headers: HeaderMap,
         }),
         _ => {
             let mut rules = vec![self_review];
-            for kind in KINDS {
+            for kind in kinds::all() {
                 let ns = kind.namespaced.then_some(namespace.as_str());
                 let verbs: Vec<&str> = EVERY_VERB
                     .iter()

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::access_reviews::REVIEW_RESOURCES;
 use super::status::not_found;
-use crate::resources::kinds::{self, ResourceKind, KINDS};
+use crate::resources::kinds::{self, ResourceKind};
 
 /// The Kubernetes version the API speaks (its shape), and ours.
 pub const KUBERNETES_MINOR: &str = "30";
@@ -86,7 +86,7 @@ const VERBS: [&str; 7] = ["create", "delete", "get", "list", "patch", "update", 
 /// which are only created (`stored` false).
 fn served(group: &str, version: &str) -> Vec<(&'static ResourceKind, bool)> {
     let at = |k: &&ResourceKind| k.group == group && k.version == version;
-    let kinds = KINDS.iter().filter(at).map(|k| (k, true));
+    let kinds = kinds::all().into_iter().filter(at).map(|k| (k, true));
     kinds.chain(REVIEW_RESOURCES.iter().filter(at).map(|k| (k, false))).collect()
 }
 
@@ -125,7 +125,7 @@ fn subresources(r: &ResourceKind) -> Vec<Subresource> {
         out.push(("log", None, &["get"][..]));
         out.push(("portforward", Some(("", "v1", "PodPortForwardOptions")), &["create", "get"][..]));
     }
-    if crate::control_plane::registry::serves_scale(r.kind) {
+    if crate::control_plane::registry::serves_scale(r) {
         out.push(("scale", Some(("autoscaling", "v1", "Scale")), READ_WRITE));
     }
     if r.status {

@@ -73,7 +73,7 @@ fn respond(
         Some("eviction") if kind.kind == "Pod" && method == Method::POST && path.name.is_some() => {
             return super::eviction::create(&state, &identity, &path, &query, &headers, &body);
         }
-        Some("scale") if crate::control_plane::registry::serves_scale(kind.kind) && path.name.is_some() => {
+        Some("scale") if crate::control_plane::registry::serves_scale(kind) && path.name.is_some() => {
             return scale(&state, &identity, &path, &method, &headers, &body);
         }
         Some(_) => return super::status::not_found(),
@@ -306,7 +306,7 @@ fn list(
     };
     let objects: Vec<Value> = page.items.iter().map(|s| served(kind, &s.value, s.revision)).collect();
     if wants_table(accept) {
-        let mut table = tables::table(kind.kind, &objects, page.revision, query.list.include_object.as_deref());
+        let mut table = tables::table(kind, &objects, page.revision, query.list.include_object.as_deref());
         table["metadata"] = list_metadata(&page);
         return Json(table).into_response();
     }
@@ -325,7 +325,7 @@ fn get(registry: &Registry, path: &ObjectPath, query: &ObjectQuery, accept: Opti
         Ok(object) => {
             if wants_table(accept) {
                 let revision = meta::resource_version(&object).unwrap_or(0);
-                let table = tables::table(kind.kind, &[object], revision, query.list.include_object.as_deref());
+                let table = tables::table(kind, &[object], revision, query.list.include_object.as_deref());
                 return Json(table).into_response();
             }
             super::protobuf::answer(accept, StatusCode::OK, object)

@@ -47,7 +47,7 @@ impl Encoder {
             };
         }
         let object = if self.table {
-            let mut t = tables::table(self.kind.kind, &[object], revision, self.include.as_deref());
+            let mut t = tables::table(self.kind, &[object], revision, self.include.as_deref());
             if !std::mem::take(&mut self.first) {
                 t["columnDefinitions"] = json!([]);
             }

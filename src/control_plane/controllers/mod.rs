@@ -2,6 +2,7 @@
 //! informer's cache returning plans) run by the controller runtime (control_plane/runtime).
 
 pub mod cron_job;
+pub mod custom_resource_definition;
 pub mod daemon_set;
 pub mod deployment;
 pub mod disruption;
@@ -67,5 +68,6 @@ pub fn all(pod_network: ipnet::IpNet) -> Vec<Arc<dyn Reconciler>> {
         Arc::new(volume_protection::VolumeProtection),
         Arc::new(namespace::NamespaceController),
         Arc::new(disruption::DisruptionController),
+        Arc::new(custom_resource_definition::DefinitionController),
     ]
 }

@@ -21,7 +21,7 @@ fn namespaces() -> &'static ResourceKind {
 /// The namespaced objects the cache holds in `namespace`, with their kinds.
 fn contents<'a>(cache: &'a Cache, namespace: &'a str) -> impl Iterator<Item = (&'static ResourceKind, &'a Value)> + 'a {
     let mut seen = std::collections::BTreeSet::new();
-    kinds::KINDS.iter().filter(|k| k.namespaced).flat_map(move |kind| {
+    kinds::all().into_iter().filter(|k| k.namespaced).flat_map(move |kind| {
         // Kinds served in two versions share one store prefix: list it once.
         let fresh = seen.insert(kind.prefix(None));
         fresh.then(|| cache.list(kind, Some(namespace)).map(move |o| (kind, o.as_ref()))).into_iter().flatten()

@@ -51,7 +51,11 @@ pub fn strict_fields(kind: &ResourceKind, strict: bool, object: &Value) -> Resul
     if !strict {
         return Ok(());
     }
-    let unknown = crate::resources::known_fields::unknown_fields(kind.kind, object);
+    let unknown = if kind.custom {
+        super::kinds::custom::unknown_fields(kind, object)
+    } else {
+        crate::resources::known_fields::unknown_fields(kind.kind, object)
+    };
     if unknown.is_empty() {
         return Ok(());
     }
@@ -115,7 +119,14 @@ pub fn admit(
     };
     object["kind"] = json!(kind.kind);
     strategy.canonicalize(&mut object);
-    let errors = validation::validate(kind.kind, &object);
+    let errors = if kind.custom {
+        // Only what every object's metadata must hold, beside the schema's checks.
+        let mut errors = super::kinds::custom::conform(kind, &mut object, creating)?;
+        errors.extend(validation::validate("", &object));
+        errors
+    } else {
+        validation::validate(kind.kind, &object)
+    };
     if !errors.is_empty() {
         let name = meta::name(&object).unwrap_or("").to_string();
         return Err(RegistryError::Invalid { kind, name, causes: errors });

@@ -9,7 +9,9 @@ use super::field_manager::{self, content, entries_of, set_entries, Operation, Sc
 use super::managed_fields::{manager, scope, Tracking};
 use super::update::{name_mismatch, Target};
 use super::{served, Part, Patched, Registry, RegistryError, WriteOptions};
+use crate::resources::custom_kinds;
 use crate::resources::kinds::ResourceKind;
+use crate::resources::list_types::with_schema;
 use crate::resources::meta;
 
 pub const APPLY_PATCH: &str = "application/apply-patch+yaml";
@@ -52,13 +54,15 @@ impl Registry {
         let live_content = live.as_ref().map(|l| content(l, scope));
         let live_entries = live.as_ref().and_then(entries_of).unwrap_or_default();
         let now = meta::now_rfc3339();
-        let applied = field_manager::apply(
-            live_content.as_ref().map(|c| (c, live_entries)),
-            &content(&config, scope),
-            &writer,
-            options.force,
-            &now,
-        )
+        let applied = with_schema(custom_kinds::version_of(kind), || {
+            field_manager::apply(
+                live_content.as_ref().map(|c| (c, live_entries)),
+                &content(&config, scope),
+                &writer,
+                options.force,
+                &now,
+            )
+        })
         .map_err(RegistryError::ApplyConflict)?;
         let base = live.clone().unwrap_or_else(
             || json!({"apiVersion": kind.api_version(), "kind": kind.kind, "metadata": {"name": name}}),

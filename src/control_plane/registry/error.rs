@@ -14,11 +14,14 @@ pub enum RegistryError {
     #[error("{0}")]
     BadRequest(String),
     /// Field validation failed.
-    #[error("{} {name:?} is invalid: {}", kind.kind, joined(causes))]
+    #[error("{} {name:?} is invalid: {}", qualified(kind), joined(causes))]
     Invalid { kind: &'static ResourceKind, name: String, causes: Vec<FieldError> },
     /// A patch that could not be applied to the object.
     #[error("{0}")]
     PatchInvalid(String),
+    /// A verb the resource does not take now (a create of a custom kind whose definition is being deleted).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     #[error("the patch type {0:?} is not supported")]
     UnsupportedPatch(String),
     #[error("{} not found", describe(kind, name))]
@@ -61,6 +64,16 @@ fn joined(causes: &[FieldError]) -> String {
 }
 
 /// How Kubernetes names an object of a kind in its messages: `pods "web"`, `deployments.apps "web"`.
+/// A kind as an invalid object's message names it: built-in kinds by their kind alone, custom ones with
+/// their group (`Widget.example.com`), as kube-apiserver's custom resource handler words it.
+fn qualified(kind: &ResourceKind) -> String {
+    if kind.custom {
+        format!("{}.{}", kind.kind, kind.group)
+    } else {
+        kind.kind.to_string()
+    }
+}
+
 pub fn describe(kind: &ResourceKind, name: &str) -> String {
     if kind.group.is_empty() {
         format!("{} {name:?}", kind.plural)
@@ -99,6 +112,7 @@ impl RegistryError {
             RegistryError::InvalidOptions { .. } => 422,
             RegistryError::NamespaceTerminating { .. } => 403,
             RegistryError::UnsupportedPatch(_) => 415,
+            RegistryError::MethodNotAllowed(_) => 405,
             RegistryError::Invalid { .. } | RegistryError::PatchInvalid(_) => 422,
             RegistryError::DisruptionBudget(_) => 429,
             RegistryError::NoSpace(_) => 507,
@@ -118,6 +132,7 @@ impl RegistryError {
             RegistryError::InvalidOptions { .. } => "Invalid",
             RegistryError::NamespaceTerminating { .. } => "Forbidden",
             RegistryError::UnsupportedPatch(_) => "UnsupportedMediaType",
+            RegistryError::MethodNotAllowed(_) => "MethodNotAllowed",
             RegistryError::Invalid { .. } | RegistryError::PatchInvalid(_) => "Invalid",
             RegistryError::DisruptionBudget(_) => "TooManyRequests",
             RegistryError::NoSpace(_) => "InsufficientStorage",

@@ -68,7 +68,10 @@ impl Registry {
             Some(name) => {
                 let scope = scope(kind, part);
                 let writer = manager(kind, name, Operation::Update, part);
-                after_update_of(entries, old, object, scope, &writer, &meta::now_rfc3339())
+                let version = crate::resources::custom_kinds::version_of(kind);
+                crate::resources::list_types::with_schema(version, || {
+                    after_update_of(entries, old, object, scope, &writer, &meta::now_rfc3339())
+                })
             }
             // The server's own writes at start name no manager: they change no one's fields.
             None => entries,

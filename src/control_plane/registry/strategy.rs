@@ -33,6 +33,11 @@ pub trait Strategy: Sync {
         false
     }
 
+    /// Whether an update changes what the object asks for (the generation counts it).
+    fn spec_changed(&self, old: &Value, new: &Value) -> bool {
+        old.get("spec") != new.get("spec")
+    }
+
     /// Whether an update of the main resource keeps the stored status (kinds with a status subresource,
     /// but a Node's status is also written with the node).
     fn status_is_subresource(&self, kind: &ResourceKind) -> bool {
@@ -84,7 +89,11 @@ impl Strategy for Plain {}
 
 /// The strategy declared for `kind`.
 pub fn for_kind(kind: &ResourceKind) -> &'static dyn Strategy {
+    if kind.custom {
+        return &kinds::custom::CustomStrategy;
+    }
     match kind.kind {
+        "CustomResourceDefinition" => &kinds::custom_resource_definition::DefinitionStrategy,
         "Pod" => &kinds::pod::PodStrategy,
         "Service" => &kinds::service::ServiceStrategy,
         "Namespace" => &kinds::namespace::NamespaceStrategy,

@@ -240,7 +240,7 @@ fn merge_update(kind: &ResourceKind, strategy: &dyn Strategy, old: &Value, mut n
     }
     strategy.spec_defaults(kind, &mut new);
     strategy.prepare_for_update(&mut new);
-    if strategy.tracks_generation() && old.get("spec") != new.get("spec") {
+    if strategy.tracks_generation() && strategy.spec_changed(old, &new) {
         let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
         new["metadata"]["generation"] = json!(generation + 1);
     }

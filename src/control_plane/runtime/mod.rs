@@ -29,10 +29,12 @@ pub use local_api::LocalApi;
 /// Workers per controller (kube-controller-manager's default concurrent syncs is 5 for most; 2 cores here).
 pub const WORKERS: usize = 2;
 
-/// The store prefixes the informer follows: every served kind but Events (nothing owns or reconciles them).
+/// The store prefixes the informer follows: every built-in kind but Events (nothing owns or reconciles
+/// them), and the one root of every custom kind's objects, those defined later included.
 fn watched_prefixes() -> Vec<String> {
     let mut prefixes: Vec<String> =
         crate::resources::kinds::KINDS.iter().filter(|k| k.kind != "Event").map(|k| k.prefix(None)).collect();
+    prefixes.push(crate::resources::kinds::CUSTOM_ROOT.to_string());
     prefixes.sort();
     prefixes.dedup();
     prefixes

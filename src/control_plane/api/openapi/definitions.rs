@@ -11,6 +11,9 @@ use k8s_openapi::api as k8s;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{json, Map, Value};
 
+use std::sync::Arc;
+
+use crate::resources::custom_kinds::CustomVersion;
 use crate::resources::kinds::{ResourceKind, KINDS};
 use crate::resources::patch::list_merge_key;
 
@@ -24,6 +27,7 @@ pub const REF_PREFIX: &str = "#/definitions/";
 pub const PATCH: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch";
 pub const STATUS: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Status";
 pub const SCALE: &str = "io.k8s.api.autoscaling.v1.Scale";
+const JSON_VALUE: &str = "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON";
 
 /// The definitions of every served kind and of everything they use, and which definition each kind is.
 pub struct Schemas {
@@ -84,6 +88,9 @@ fn kind_schema(kind: &ResourceKind, generator: &mut SchemaGenerator) -> Option<s
         }
         ("policy", "PodDisruptionBudget") => generator.subschema_for::<policy::v1::PodDisruptionBudget>(),
         ("scheduling.k8s.io", "PriorityClass") => generator.subschema_for::<scheduling::v1::PriorityClass>(),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => generator.subschema_for::<
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+        >(),
         _ => return None,
     })
 }
@@ -101,8 +108,33 @@ fn name_for_version(name: &str, version: &str) -> String {
     }
 }
 
-/// Build the definitions (once per server: about a hundred schemas).
-pub fn build() -> Schemas {
+/// A custom kind's definition name as kube-apiserver gives it: the group reversed, the version, the kind
+/// (`com.example.stable.v1.CronTab`).
+fn custom_name(kind: &ResourceKind) -> String {
+    let group: Vec<&str> = kind.group.split('.').rev().collect();
+    format!("{}.{}.{}", group.join("."), kind.version, kind.kind)
+}
+
+/// A custom kind's schema as published: its definition's, with apiVersion, kind and the standard metadata.
+fn custom_schema(version: &CustomVersion) -> Value {
+    let mut schema = version
+        .schema
+        .clone()
+        .unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
+    let text = |description: &str| json!({"type": "string", "description": description});
+    if let Some(fields) = schema.as_object_mut() {
+        let properties = fields.entry("properties").or_insert_with(|| json!({}));
+        properties["apiVersion"] = text("APIVersion defines the versioned schema of this representation of an object.");
+        properties["kind"] = text("Kind is a string value representing the REST resource this object represents.");
+        properties["metadata"] = json!({"$ref": format!("{REF_PREFIX}io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"),
+            "description": "Standard object's metadata."});
+    }
+    schema
+}
+
+/// Build the definitions of the built-in kinds and of the custom ones given (about a hundred schemas:
+/// once per server, and again when the custom kinds change).
+pub fn build(custom: &[Arc<CustomVersion>]) -> Schemas {
     let mut generator = generator();
     let mut roots = Vec::new();
     for kind in KINDS {
@@ -118,6 +150,16 @@ pub fn build() -> Schemas {
         PATCH.into(),
         json!({"type": "object", "description": "Patch is provided to give a concrete name and type to the Kubernetes PATCH request body."}),
     );
+    // Any JSON value (a schema's default, enum, example): Kubernetes publishes it without a type, which
+    // k8s-openapi gives as object — kubectl 1.20 then refuses `default: 1` in a definition it applies.
+    if let Some(any) = definitions.get_mut(JSON_VALUE).and_then(Value::as_object_mut) {
+        any.remove("type");
+    }
+    for version in custom {
+        let name = custom_name(version.kind);
+        definitions.insert(name.clone(), custom_schema(version));
+        roots.push((version.kind, name));
+    }
     let mut kinds = Vec::new();
     for (kind, name) in roots {
         let served_name = name_for_version(&name, kind.version);
@@ -212,7 +254,7 @@ mod tests {
 
     #[test]
     fn every_served_kind_has_its_schema_and_group_version_kind() {
-        let schemas = build();
+        let schemas = build(&[]);
         assert_eq!(schemas.kinds.len(), KINDS.len());
         for (kind, name) in &schemas.kinds {
             let gvks = &schemas.definitions[name]["x-kubernetes-group-version-kind"];
@@ -228,7 +270,7 @@ mod tests {
 
     #[test]
     fn lists_merged_by_key_say_so() {
-        let defs = build().definitions;
+        let defs = build(&[]).definitions;
         let spec = &defs["io.k8s.api.core.v1.PodSpec"]["properties"];
         assert_eq!(spec["containers"]["x-kubernetes-patch-merge-key"], "name");
         assert_eq!(spec["volumes"]["x-kubernetes-patch-strategy"], "merge");
@@ -244,7 +286,7 @@ mod tests {
 
     #[test]
     fn reachable_follows_references() {
-        let defs = build().definitions;
+        let defs = build(&[]).definitions;
         let used = reachable(&defs, ["io.k8s.api.apps.v1.Deployment".to_string()]);
         assert!(used.contains("io.k8s.api.core.v1.Container"));
         assert!(used.contains("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"));

@@ -6,13 +6,13 @@
 //!
 //! The paths are one PATCH operation per kind, taking `dryRun` (kubectl's `diff` looks for it) and
 //! `fieldValidation` (so kubectl 1.27+ sends `fieldValidation=Strict` and lets the server validate).
-//! The documents are built once, at the first request.
+//! The documents are built at the first request, and again after the custom kinds changed.
 
 mod definitions;
 mod gnostic;
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, RwLock};
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -32,9 +32,18 @@ struct Documents {
     v3: BTreeMap<String, (String, Vec<u8>)>,
 }
 
-fn documents() -> &'static Documents {
-    static DOCUMENTS: OnceLock<Documents> = OnceLock::new();
-    DOCUMENTS.get_or_init(build_documents)
+/// The documents for the kinds served now.
+fn documents() -> Arc<Documents> {
+    static DOCUMENTS: RwLock<Option<(u64, Arc<Documents>)>> = RwLock::new(None);
+    let generation = crate::resources::custom_kinds::generation();
+    if let Some((built, docs)) = DOCUMENTS.read().expect("openapi documents").as_ref() {
+        if *built == generation {
+            return docs.clone();
+        }
+    }
+    let docs = Arc::new(build_documents(&crate::resources::custom_kinds::versions()));
+    *DOCUMENTS.write().expect("openapi documents") = Some((generation, docs.clone()));
+    docs
 }
 
 fn group_version_path(kind: &ResourceKind) -> String {
@@ -196,7 +205,7 @@ fn v3_path_items(kind: &'static ResourceKind, definition: &str) -> Vec<(String, 
     if kind.status {
         subresource("status", definition, "Status");
     }
-    if crate::control_plane::registry::serves_scale(kind.kind) {
+    if crate::control_plane::registry::serves_scale(kind) {
         subresource("scale", SCALE_SCHEMA, "Scale");
     }
     items
@@ -242,8 +251,8 @@ fn content_hash(bytes: &[u8]) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02X}")).collect()
 }
 
-fn build_documents() -> Documents {
-    let schemas = definitions::build();
+fn build_documents(custom: &[Arc<crate::resources::custom_kinds::CustomVersion>]) -> Documents {
+    let schemas = definitions::build(custom);
     let mut paths = Map::new();
     let mut by_group_version: BTreeMap<String, (Map<String, Value>, Vec<String>)> = BTreeMap::new();
     for (kind, definition) in &schemas.kinds {
@@ -252,7 +261,7 @@ fn build_documents() -> Documents {
         entry.0.extend(v3_path_items(kind, definition));
         entry.1.push(definition.clone());
         entry.1.extend([format!("{definition}List"), PATCH_SCHEMA.to_string(), STATUS_SCHEMA.to_string()]);
-        if crate::control_plane::registry::serves_scale(kind.kind) {
+        if crate::control_plane::registry::serves_scale(kind) {
             entry.1.push(SCALE_SCHEMA.to_string());
         }
         paths.insert(path, item);
@@ -293,7 +302,8 @@ pub fn v3_index() -> Response {
 
 /// /openapi/v3/{api/v1 | apis/GROUP/VERSION}.
 pub fn v3_group_version(gv: &str) -> Option<Response> {
-    let (_, bytes) = documents().v3.get(gv.trim_matches('/'))?;
+    let docs = documents();
+    let (_, bytes) = docs.v3.get(gv.trim_matches('/'))?;
     Some(json_response(bytes))
 }
 

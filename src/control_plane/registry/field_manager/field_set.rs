@@ -183,7 +183,7 @@ pub(super) enum Node<'a> {
 pub(super) fn node<'a>(names: &[&str], value: &'a Value) -> Node<'a> {
     let field = names.last().copied().unwrap_or("");
     match value {
-        Value::Object(map) if !atomic_object(field) => Node::Fields(map),
+        Value::Object(map) if !atomic_object(&names[..names.len().saturating_sub(1)], field) => Node::Fields(map),
         Value::Array(items) => match list_type(&names[..names.len().saturating_sub(1)], field) {
             ListType::Atomic => Node::Leaf,
             t => Node::Items(items, t),

@@ -63,7 +63,7 @@ impl Strategy for NamespaceStrategy {
     fn after_delete(&self, ctx: &Context, old: &Stored) {
         let object: Value = serde_json::from_slice(&old.value).unwrap_or(Value::Null);
         let namespace = meta::name(&object).unwrap_or_default();
-        for kind in crate::resources::kinds::KINDS.iter().filter(|k| k.namespaced) {
+        for kind in crate::resources::kinds::all().into_iter().filter(|k| k.namespaced) {
             let Ok((items, _)) = ctx.store.list(&kind.prefix(Some(namespace))) else { continue };
             for item in items {
                 let object: Value = serde_json::from_slice(&item.value).unwrap_or(Value::Null);
