@@ -32,7 +32,7 @@ fn define(registry: &Registry, store: &dyn Store) -> Value {
     let name = made["metadata"]["name"].as_str().unwrap().to_string();
     made["status"]["conditions"] = json!([{"type": "Established", "status": "True"}]);
     registry.update(crds, None, &name, made, Part::Status, WriteOptions::default()).expect("established");
-    kubeboot::control_plane::custom_resources::load(store).expect("served");
+    kubeboot::control_plane::api_extensions::load(store).expect("served");
     dask("controller/tests/resources/simplecluster.yaml")
 }
 

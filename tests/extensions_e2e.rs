@@ -3,7 +3,12 @@
 //! in development, reconciles the Widgets of tests/crds/widgets.yaml into Deployments whose pods run on the
 //! nodes, reports their readiness in the Widgets' status, follows `kubectl scale` of a Widget, and holds a
 //! deleted Widget with its finalizer until its cleanup ran; the Deployment goes with its Widget (owner
-//! reference), and deleting the definition deletes what is left of its kind.
+//! reference), and deleting the definition deletes what is left of its kind. The test's admission webhook
+//! (tests/tools/admission_webhook.rs, in an image of its own pushed to the lab registry) runs as a pod
+//! behind a Service that the webhook configurations name: the API server reaches it through its ClusterIP
+//! over TLS (caBundle, certificate for admission.hooks.svc); pods in a labelled namespace are labelled by
+//! the mutating webhook and a name is refused by the validating one; with the webhook scaled to zero,
+//! failurePolicy Fail refuses pods and Ignore lets them through.
 
 mod common;
 
@@ -20,6 +25,139 @@ const GROUP: &str = "kubeboot-test.example.com";
 fn extensions_on_the_lab() {
     let lab = lab_cluster();
     an_operator_reconciles_custom_objects(&lab);
+    admission_webhooks_run_as_pods(&lab);
+}
+
+/// The test webhook's binary (stripped) and the libraries it loads, as an image in the lab registry.
+fn push_webhook_image(work: &Path) -> &'static str {
+    use kubeboot::image_archive::{docker_archive, Entry, ImageConfig};
+    const IMAGE: &str = "kubeboot-test/admission-webhook:latest";
+    let stripped = work.join("test-admission-webhook");
+    let status = Command::new("objcopy")
+        .args(["--strip-debug", env!("CARGO_BIN_EXE_test-admission-webhook")])
+        .arg(&stripped)
+        .status()
+        .expect("objcopy (binutils)");
+    assert!(status.success());
+    let mut entries = vec![
+        Entry::Dir { path: "/lib".into(), mode: 0o755 },
+        Entry::Dir { path: "/lib/x86_64-linux-gnu".into(), mode: 0o755 },
+        Entry::Dir { path: "/lib64".into(), mode: 0o755 },
+        Entry::File {
+            path: "/test-admission-webhook".into(),
+            contents: std::fs::read(&stripped).unwrap(),
+            mode: 0o755,
+        },
+    ];
+    let ldd = common::run("ldd", &[stripped.to_str().unwrap()]);
+    for library in ldd.lines().filter_map(|l| l.split_whitespace().find(|w| w.starts_with('/'))) {
+        entries.push(Entry::File { path: library.into(), contents: std::fs::read(library).unwrap(), mode: 0o755 });
+    }
+    let config = ImageConfig { entrypoint: vec!["/test-admission-webhook".into()], ..Default::default() };
+    let archive = work.join("webhook-image.tar");
+    std::fs::write(&archive, docker_archive(IMAGE, &entries, &config).unwrap()).unwrap();
+    let destination = format!("docker://10.88.0.1:5000/{IMAGE}");
+    common::run(
+        "skopeo",
+        &["copy", "--quiet", "--dest-tls-verify=false", &format!("docker-archive:{}", archive.display()), &destination],
+    );
+    IMAGE
+}
+
+fn admission_webhooks_run_as_pods(lab: &LabCluster) {
+    let work = lab.work.path();
+    let image = push_webhook_image(work);
+    let (ca, _) = kubeboot::bootstrap::pki::ClusterCa::generate("test-webhook-ca").unwrap();
+    let serving = ca.issue_serving("admission.hooks.svc", &["admission.hooks.svc".into()]).unwrap();
+    std::fs::write(work.join("tls.crt"), &serving.cert_pem).unwrap();
+    std::fs::write(work.join("tls.key"), &serving.key_pem).unwrap();
+    let k = &lab.k33;
+    k.ok(&["create", "namespace", "hooks"]);
+    let hooks = k.clone().in_namespace("hooks");
+    let (crt, key) = (work.join("tls.crt"), work.join("tls.key"));
+    hooks.ok(&[
+        "create",
+        "secret",
+        "tls",
+        "admission-tls",
+        &format!("--cert={}", crt.display()),
+        &format!("--key={}", key.display()),
+    ]);
+    let server = format!(
+        r#"{{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {{"name": "admission"}},
+        "spec": {{"replicas": 1, "selector": {{"matchLabels": {{"app": "admission"}}}},
+          "template": {{"metadata": {{"labels": {{"app": "admission"}}}}, "spec": {{
+            "containers": [{{"name": "webhook", "image": "{image}",
+              "args": ["0.0.0.0:8443", "/tls/tls.crt", "/tls/tls.key"],
+              "ports": [{{"containerPort": 8443}}],
+              "volumeMounts": [{{"name": "tls", "mountPath": "/tls"}}]}}],
+            "volumes": [{{"name": "tls", "secret": {{"secretName": "admission-tls"}}}}]}}}}}}}}"#
+    );
+    let file = work.join("webhook-server.json");
+    std::fs::write(&file, server).unwrap();
+    hooks.ok(&["apply", "-f", file.to_str().unwrap()]);
+    hooks.ok(&["expose", "deployment", "admission", "--port=443", "--target-port=8443"]);
+    common::wait_for("the webhook pod ready", Duration::from_secs(180), || {
+        hooks.json(&["get", "deployment", "admission"])["status"]["readyReplicas"] == 1
+    });
+
+    let ca_bundle = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(ca.cert_pem())
+    };
+    let webhook = |name: &str, path: &str, policy: &str| {
+        serde_json::json!({"name": name,
+            "clientConfig": {"service": {"namespace": "hooks", "name": "admission", "path": path}, "caBundle": ca_bundle},
+            "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
+            "namespaceSelector": {"matchLabels": {"webhooks": "on"}}, "failurePolicy": policy, "timeoutSeconds": 3,
+            "sideEffects": "None", "admissionReviewVersions": ["v1"]})
+    };
+    let configure = |kind: &str, name: &str, hooks: Value| {
+        let object = serde_json::json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind,
+            "metadata": {"name": name}, "webhooks": [hooks]});
+        let file = work.join(format!("{name}.json"));
+        std::fs::write(&file, object.to_string()).unwrap();
+        lab.k20.ok(&["apply", "-f", file.to_str().unwrap()]);
+    };
+    configure("MutatingWebhookConfiguration", "label-pods", webhook("label.kubeboot.test", "/mutate", "Fail"));
+    configure("ValidatingWebhookConfiguration", "pod-names", webhook("names.kubeboot.test", "/validate", "Fail"));
+    k.ok(&["create", "namespace", "guarded"]);
+    k.ok(&["label", "namespace", "guarded", "webhooks=on"]);
+    let guarded = k.clone().in_namespace("guarded");
+    guarded.ok(&["run", "labelled", "--image=kubetm/app:v1"]);
+    let pod = guarded.json(&["get", "pod", "labelled"]);
+    assert_eq!(pod["metadata"]["labels"]["admission.kubeboot.test/mutated"], "true", "{pod}");
+    common::wait_for("the labelled pod running", Duration::from_secs(120), || {
+        common::kubectl::ready(&guarded.json(&["get", "pod", "labelled"]))
+    });
+    let (ok, out) = guarded.run(&["run", "forbidden-pod", "--image=kubetm/app:v1"]);
+    assert!(!ok && out.contains("admission webhook \"names.kubeboot.test\" denied the request"), "{out}");
+    // Outside the selected namespace the webhooks are not called.
+    k.ok(&["run", "plain", "--image=kubetm/app:v1"]);
+    assert!(k.json(&["get", "pod", "plain"])["metadata"]["labels"]["admission.kubeboot.test/mutated"].is_null());
+
+    // The webhook gone: Fail refuses pods, Ignore lets them through after at most the timeout.
+    hooks.ok(&["scale", "deployment", "admission", "--replicas=0"]);
+    common::wait_for("the webhook pod gone", Duration::from_secs(120), || hooks.pods("app=admission").is_empty());
+    // (The master's Service rules follow the endpoints within moments: until then a pod may still pass.)
+    let mut refusal = String::new();
+    common::wait_for("pods refused with the webhook down (Fail)", Duration::from_secs(60), || {
+        let (ok, out) = guarded.run(&[
+            "run",
+            &format!("refused-{}", kubeboot::resources::meta::random_suffix()),
+            "--image=kubetm/app:v1",
+        ]);
+        refusal = out;
+        !ok
+    });
+    assert!(refusal.contains("failed calling webhook \"label.kubeboot.test\""), "{refusal}");
+    configure("MutatingWebhookConfiguration", "label-pods", webhook("label.kubeboot.test", "/mutate", "Ignore"));
+    configure("ValidatingWebhookConfiguration", "pod-names", webhook("names.kubeboot.test", "/validate", "Ignore"));
+    common::wait_for("pods let through with the webhook down (Ignore)", Duration::from_secs(60), || {
+        guarded
+            .run(&["run", &format!("through-{}", kubeboot::resources::meta::random_suffix()), "--image=kubetm/app:v1"])
+            .0
+    });
 }
 
 /// The kopf operator, started by this test (and ended by it, by its pid).

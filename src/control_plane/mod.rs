@@ -1,11 +1,12 @@
 //! The control plane: what `init` writes (layout, PKI, first token), the store, bootstrap tokens, the API
 //! server and its controllers (`kubeboot server`), and `reset` of a host.
 
+pub mod admission;
 pub mod api;
+pub mod api_extensions;
 pub mod backup;
 pub mod certificates;
 pub mod controllers;
-pub mod custom_resources;
 pub mod default_storage_class;
 pub mod etcd_member;
 pub mod init;

@@ -48,7 +48,7 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
     let kubeconfig = Kubeconfig::cluster_only(&settings.cluster_name, &settings.server_url(), &ca_pem).to_yaml();
     let state = Arc::new(ApiState::new(store, ca, kubeconfig).map_err(|e| ServerError::Other(e.to_string()))?);
     let registry = state.registry.clone();
-    tokio::spawn(super::custom_resources::follow(state.store.clone(), state.watch.clone()));
+    tokio::spawn(super::api_extensions::follow(state.store.clone(), state.watch.clone()));
     registry.set_toleration_seconds(settings.pod_eviction_timeout_seconds);
 
     let address = listen.map(String::from).unwrap_or_else(|| format!("0.0.0.0:{}", settings.port));

@@ -2,7 +2,7 @@
 //! established definition, with what serving it takes (its schema, printer columns, scale paths).
 //!
 //! One set per process (a process serves one cluster). Every API server keeps its own from the store's
-//! CRDs (control_plane/custom_resources.rs follows them), so all masters serve the same kinds. A kind is
+//! CRDs (control_plane/api_extensions.rs follows them), so all masters serve the same kinds. A kind is
 //! handed out as `&'static ResourceKind` like the built-in ones: each distinct one is leaked once and
 //! reused when a definition names it again, so the memory kept is bounded by the distinct kinds ever
 //! defined, not by how often definitions change.

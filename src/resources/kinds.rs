@@ -120,6 +120,28 @@ pub const KINDS: &[ResourceKind] = &[
     ),
     kind("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", false, &["pc"], &[], false),
     kind(
+        "admissionregistration.k8s.io",
+        "v1",
+        "mutatingwebhookconfigurations",
+        "mutatingwebhookconfiguration",
+        "MutatingWebhookConfiguration",
+        false,
+        &[],
+        &["api-extensions"],
+        false,
+    ),
+    kind(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingwebhookconfigurations",
+        "validatingwebhookconfiguration",
+        "ValidatingWebhookConfiguration",
+        false,
+        &[],
+        &["api-extensions"],
+        false,
+    ),
+    kind(
         "apiextensions.k8s.io",
         "v1",
         "customresourcedefinitions",
@@ -247,6 +269,7 @@ mod tests {
                 ("autoscaling", vec!["v2", "v1"]),
                 ("policy", vec!["v1"]),
                 ("scheduling.k8s.io", vec!["v1"]),
+                ("admissionregistration.k8s.io", vec!["v1"]),
                 ("apiextensions.k8s.io", vec!["v1"]),
             ]
         );

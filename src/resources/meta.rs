@@ -105,7 +105,7 @@ pub fn stamp_new(object: &mut Value) {
 /// generateName's suffix.
 pub use crate::random_name::suffix as random_suffix;
 
-fn uuid_v4() -> String {
+pub fn uuid_v4() -> String {
     use ring::rand::{SecureRandom, SystemRandom};
     let mut b = [0u8; 16];
     SystemRandom::new().fill(&mut b).expect("system randomness");

@@ -73,7 +73,7 @@ fn start_inner(controllers: bool, store_path: Option<&Path>, store: Option<Arc<d
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async move {
-            tokio::spawn(kubeboot::control_plane::custom_resources::follow(served.store.clone(), served.watch.clone()));
+            tokio::spawn(kubeboot::control_plane::api_extensions::follow(served.store.clone(), served.watch.clone()));
             // Without the controller manager, the namespace controller still runs: a namespace's
             // deletion is part of the API's behaviour (kubectl waits for it).
             if controllers {

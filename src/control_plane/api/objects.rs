@@ -141,8 +141,14 @@ fn respond(
         _ => {
             let content_type = header(&headers, axum::http::header::CONTENT_TYPE).unwrap_or("");
             let user_agent = header(&headers, axum::http::header::USER_AGENT).unwrap_or("");
-            let written = write_options(verb, &query, content_type, user_agent)
-                .and_then(|options| write(registry, verb, &path, &query, &body, content_type, options));
+            let user = crate::control_plane::registry::User {
+                name: identity.user_name(),
+                groups: identity.groups().into_iter().map(String::from).collect(),
+            };
+            let written = write_options(verb, &query, content_type, user_agent).and_then(|mut options| {
+                options.user = Some(user);
+                write(registry, verb, &path, &query, &body, content_type, options)
+            });
             match written {
                 Ok((code, object)) => (code, Json(object)).into_response(),
                 Err(e) => error_status(&e),
@@ -190,6 +196,7 @@ pub(super) fn write_options(
         strict_fields: query.field_validation.as_deref() == Some("Strict"),
         field_manager,
         force: crate::resources::go_bool::query_flag(query.force.as_deref()),
+        user: None,
     })
 }
 
@@ -216,7 +223,11 @@ pub(super) fn write(
             let code = if patched.created { StatusCode::CREATED } else { StatusCode::OK };
             Ok((code, patched.object))
         }
-        _ => registry.delete(kind, namespace, name, delete_options(query, body)).map(|o| (StatusCode::OK, o)),
+        _ => {
+            let user = options.user;
+            let options = DeleteOptions { user, ..delete_options(query, body) };
+            registry.delete(kind, namespace, name, options).map(|o| (StatusCode::OK, o))
+        }
     }
 }
 

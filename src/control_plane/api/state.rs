@@ -41,8 +41,8 @@ impl ApiState {
         let watch = WatchHub::follow(store.clone(), WATCH_HISTORY)?;
         let registry = Arc::new(Registry::new(store.clone()));
         registry.ensure_namespaces()?;
-        // The custom kinds served from the first request on (custom_resources::follow keeps them current).
-        crate::control_plane::custom_resources::load(store.as_ref())?;
+        // The custom kinds served from the first request on (api_extensions::follow keeps them current).
+        crate::control_plane::api_extensions::load(store.as_ref())?;
         Ok(ApiState {
             store,
             registry,

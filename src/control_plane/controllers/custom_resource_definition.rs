@@ -1,7 +1,7 @@
 //! kube-apiextensions-server's controllers for CustomResourceDefinitions, in one reconciler:
 //! - naming and establishing: a definition whose plural and kind no other definition of its group has
 //!   accepted gets them as acceptedNames, NamesAccepted and Established (every API server then serves it:
-//!   control_plane/custom_resources.rs); a clash leaves NamesAccepted False and nothing served;
+//!   control_plane/api_extensions.rs); a clash leaves NamesAccepted False and nothing served;
 //! - the stored versions: status.storedVersions gains each storage version the definition has had;
 //! - cleanup: a definition being deleted is marked Terminating, its objects are deleted (each as a delete
 //!   by name would, finalizers respected), and once none is left its cleanup finalizer is taken away.

@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 use super::admit::{admit, strict_fields, well_formed};
 use super::managed_fields::Tracking;
 use super::strategy::for_kind;
+use super::webhooks::Write;
 use super::{client_form, stored_form, Part, Registry, RegistryError, WriteOptions};
+use crate::control_plane::admission::Operation;
 use crate::resources::kinds::ResourceKind;
 use crate::resources::meta;
 
@@ -57,8 +59,19 @@ impl Registry {
         if strategy.status_is_subresource(kind) && object.get("status").is_none_or(Value::is_null) {
             object["status"] = zero_status(kind);
         }
-        self.track(kind, None, &mut object, options, Part::Object, tracking)?;
         let name = meta::name(&object).unwrap_or_default().to_string();
+        let in_namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(String::from);
+        let write = Write {
+            kind,
+            namespace: in_namespace.as_deref(),
+            name: &name,
+            part: Part::Object,
+            operation: Operation::Create,
+            dry_run: options.dry_run,
+            user: options.user.as_ref(),
+        };
+        self.through_webhooks(&write, strategy, &mut object, None)?;
+        self.track(kind, None, &mut object, options, Part::Object, tracking)?;
         if options.dry_run {
             return Ok(client_form(kind, object));
         }

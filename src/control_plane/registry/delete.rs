@@ -2,12 +2,15 @@
 //! the controllers that own them let go (foreground and orphan propagation), and what leaving the store
 //! frees, freed in the same write.
 
+use crate::control_plane::admission::Operation;
 use serde_json::{json, Value};
 
 use super::admit::finalizers;
 use super::error::describe;
 use super::guaranteed::guaranteed;
 use super::strategy::for_kind;
+use super::webhooks::Write;
+use super::Part;
 use super::{served, Context, Registry, RegistryError};
 use crate::control_plane::store::{StoreError, Stored, Txn};
 use crate::resources::kinds::ResourceKind;
@@ -60,6 +63,9 @@ pub struct DeleteOptions {
     /// `All`: answer as if deleted, delete nothing.
     #[serde(default)]
     pub dry_run: Vec<String>,
+    /// Who asks (None: the server itself), for the admission webhooks' reviews.
+    #[serde(skip)]
+    pub user: Option<super::User>,
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -115,6 +121,19 @@ impl Registry {
                     existing.revision
                 )));
             }
+        }
+        let write = Write {
+            kind,
+            namespace,
+            name,
+            part: Part::Object,
+            operation: Operation::Delete,
+            dry_run: false,
+            user: options.user.as_ref(),
+        };
+        // A deletion already under way (finalizers, grace) was admitted when it began.
+        if !meta::is_deleting(&object) {
+            self.delete_through_webhooks(&write, &object)?;
         }
         let strategy = for_kind(kind);
         if let Some(marked) = strategy.graceful_deletion(&object, options.grace_period_seconds) {

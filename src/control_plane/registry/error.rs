@@ -19,6 +19,9 @@ pub enum RegistryError {
     /// A patch that could not be applied to the object.
     #[error("{0}")]
     PatchInvalid(String),
+    /// An admission webhook refused the write (its code, at least 400).
+    #[error("{message}")]
+    Admission { code: u16, message: String },
     /// A verb the resource does not take now (a create of a custom kind whose definition is being deleted).
     #[error("{0}")]
     MethodNotAllowed(String),
@@ -113,6 +116,7 @@ impl RegistryError {
             RegistryError::NamespaceTerminating { .. } => 403,
             RegistryError::UnsupportedPatch(_) => 415,
             RegistryError::MethodNotAllowed(_) => 405,
+            RegistryError::Admission { code, .. } => *code,
             RegistryError::Invalid { .. } | RegistryError::PatchInvalid(_) => 422,
             RegistryError::DisruptionBudget(_) => 429,
             RegistryError::NoSpace(_) => 507,
@@ -133,6 +137,16 @@ impl RegistryError {
             RegistryError::NamespaceTerminating { .. } => "Forbidden",
             RegistryError::UnsupportedPatch(_) => "UnsupportedMediaType",
             RegistryError::MethodNotAllowed(_) => "MethodNotAllowed",
+            // The reason a webhook's code stands for (its own reason is not a &'static str).
+            RegistryError::Admission { code, .. } => match code {
+                403 => "Forbidden",
+                404 => "NotFound",
+                409 => "Conflict",
+                422 => "Invalid",
+                429 => "TooManyRequests",
+                500.. => "InternalError",
+                _ => "BadRequest",
+            },
             RegistryError::Invalid { .. } | RegistryError::PatchInvalid(_) => "Invalid",
             RegistryError::DisruptionBudget(_) => "TooManyRequests",
             RegistryError::NoSpace(_) => "InsufficientStorage",

@@ -23,6 +23,7 @@ pub mod served_form;
 pub mod service_allocation;
 pub mod strategy;
 mod update;
+mod webhooks;
 mod write;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +42,7 @@ pub use guaranteed::patch_has_precondition;
 pub use scale::serves as serves_scale;
 pub use served_form::{client_form, served, stored_form};
 pub use update::{Part, Patched};
+pub use webhooks::User;
 
 /// kubeadm's service-cidr default.
 pub const DEFAULT_SERVICE_NETWORK: &str = "10.96.0.0/12";
@@ -48,13 +50,15 @@ pub const DEFAULT_SERVICE_NETWORK: &str = "10.96.0.0/12";
 /// How a write is made: `dry_run` checks and answers without storing; `strict_fields` refuses fields
 /// the kind does not have (fieldValidation=Strict); `field_manager` is who writes (the request's
 /// fieldManager or its User-Agent's product; the server's own writes at start name none and are not
-/// tracked); `force` lets an apply take fields other managers own.
+/// tracked); `force` lets an apply take fields other managers own; `user` is who asks.
 #[derive(Debug, Clone, Default)]
 pub struct WriteOptions {
     pub dry_run: bool,
     pub strict_fields: bool,
     pub field_manager: Option<String>,
     pub force: bool,
+    /// Who makes the write (None: the server itself), for the admission webhooks' reviews.
+    pub user: Option<User>,
 }
 
 impl WriteOptions {

@@ -9,7 +9,9 @@ use super::apply::is_apply;
 use super::guaranteed::{self, guaranteed};
 use super::managed_fields::Tracking;
 use super::strategy::{for_kind, Strategy};
+use super::webhooks::Write;
 use super::{client_form, served, stored_form, Registry, RegistryError, WriteOptions};
+use crate::control_plane::admission::Operation;
 use crate::control_plane::store::Stored;
 use crate::resources::kinds::ResourceKind;
 use crate::resources::{meta, patch};
@@ -178,6 +180,16 @@ impl Registry {
         let strategy = for_kind(kind);
         let mut object = admit(self.store(), kind, strategy, namespace, merged, false)?;
         if !unchanged {
+            let write = Write {
+                kind,
+                namespace,
+                name,
+                part,
+                operation: Operation::Update,
+                dry_run: options.dry_run,
+                user: options.user.as_ref(),
+            };
+            self.through_webhooks(&write, strategy, &mut object, Some(old))?;
             self.track(kind, Some(old), &mut object, options, part, tracking)?;
         }
         let deleting = object.pointer("/metadata/deletionTimestamp").is_some();

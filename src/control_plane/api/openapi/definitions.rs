@@ -88,6 +88,12 @@ fn kind_schema(kind: &ResourceKind, generator: &mut SchemaGenerator) -> Option<s
         }
         ("policy", "PodDisruptionBudget") => generator.subschema_for::<policy::v1::PodDisruptionBudget>(),
         ("scheduling.k8s.io", "PriorityClass") => generator.subschema_for::<scheduling::v1::PriorityClass>(),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration") => {
+            generator.subschema_for::<k8s::admissionregistration::v1::MutatingWebhookConfiguration>()
+        }
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration") => {
+            generator.subschema_for::<k8s::admissionregistration::v1::ValidatingWebhookConfiguration>()
+        }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => generator.subschema_for::<
             k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
         >(),

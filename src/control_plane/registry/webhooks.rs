@@ -1,0 +1,90 @@
+//! Where a write meets the admission webhooks (control_plane/admission): the mutating ones after the
+//! kind's defaults, the object validated again when they changed it, then the validating ones — on
+//! creates, updates and patches of either part, and (validating only) on deletes.
+
+use serde_json::Value;
+
+use super::admit::admit;
+use super::strategy::Strategy;
+use super::{Part, Registry, RegistryError};
+use crate::control_plane::admission::{self, AdmissionError, Attributes, Operation};
+use crate::resources::kinds::ResourceKind;
+
+/// Who makes a write, as a webhook's review names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub groups: Vec<String>,
+}
+
+impl From<AdmissionError> for RegistryError {
+    fn from(e: AdmissionError) -> Self {
+        match e {
+            AdmissionError::Denied { code, message } => RegistryError::Admission { code, message },
+            AdmissionError::NoDryRun(_) => RegistryError::Admission { code: 400, message: e.to_string() },
+            AdmissionError::Failed { .. } => RegistryError::Internal(format!("Internal error occurred: {e}")),
+        }
+    }
+}
+
+/// One write's particulars.
+pub(super) struct Write<'a> {
+    pub kind: &'static ResourceKind,
+    pub namespace: Option<&'a str>,
+    pub name: &'a str,
+    pub part: Part,
+    pub operation: Operation,
+    pub dry_run: bool,
+    pub user: Option<&'a User>,
+}
+
+impl Registry {
+    /// Pass `object` (`old`: the stored one) through the webhooks: mutated in place, validated again by
+    /// the kind when a webhook changed it, then checked by the validating webhooks.
+    pub(super) fn through_webhooks(
+        &self,
+        write: &Write,
+        strategy: &dyn Strategy,
+        object: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<(), RegistryError> {
+        let (name, groups) = requester(write);
+        let attributes = attributes(write, &name, &groups);
+        let before = object.clone();
+        admission::mutate(self.store(), &attributes, object, old)?;
+        if *object != before {
+            let creating = write.operation == Operation::Create;
+            *object = admit(self.store(), write.kind, strategy, write.namespace, object.take(), creating)?;
+        }
+        admission::validate(self.store(), &attributes, Some(object), old)?;
+        Ok(())
+    }
+
+    /// A delete of `old` past the validating webhooks.
+    pub(super) fn delete_through_webhooks(&self, write: &Write, old: &Value) -> Result<(), RegistryError> {
+        let (name, groups) = requester(write);
+        admission::validate(self.store(), &attributes(write, &name, &groups), None, Some(old))?;
+        Ok(())
+    }
+}
+
+/// The requester's name and groups: the request's, or the server itself for its own writes.
+fn requester(write: &Write) -> (String, Vec<String>) {
+    match write.user {
+        Some(user) => (user.name.clone(), user.groups.clone()),
+        None => ("system:apiserver".into(), vec!["system:masters".into(), "system:authenticated".into()]),
+    }
+}
+
+fn attributes<'a>(write: &'a Write, user: &'a str, groups: &'a [String]) -> Attributes<'a> {
+    Attributes {
+        kind: write.kind,
+        subresource: if write.part == Part::Status { "status" } else { "" },
+        namespace: write.namespace,
+        name: write.name,
+        operation: write.operation,
+        dry_run: write.dry_run,
+        user,
+        groups,
+    }
+}
