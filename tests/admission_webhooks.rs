@@ -1,7 +1,8 @@
 //! Admission webhooks against an API server the test starts, with the test webhook
 //! (tests/tools/admission_webhook.rs) serving HTTPS on loopback under a CA of its own, given as the
 //! configurations' caBundle; driven by kubectl 1.33 and 1.20 and the Python client: a mutating webhook
-//! labels ConfigMaps in namespaces its namespaceSelector picks (and only there), a validating one refuses a
+//! labels ConfigMaps in namespaces its namespaceSelector picks (and only there), one called before it with
+//! reinvocationPolicy IfNeeded is called again and sees the label, a validating one refuses a
 //! name with Kubernetes' message and the webhook's code, for creates and deletes; a server-side dry run
 //! reaches webhooks without side effects; a webhook that is down refuses writes under failurePolicy Fail
 //! and lets them through under Ignore; one slower than its timeout does the same.
@@ -111,6 +112,17 @@ fn mutating_and_validating(s: &Setup) {
             "sideEffects": "None", "admissionReviewVersions": ["v1"]})],
     );
     s.apply("mutating.json", &mutating);
+    // Called before the labelling webhook (configuration names order them), it finds nothing to copy; it
+    // asks to be called again when a later webhook changes the object, and then copies the label.
+    let copying = configuration(
+        "MutatingWebhookConfiguration",
+        "a-copy-labels",
+        vec![json!({"name": "copy.kubeboot.test", "clientConfig": s.webhook.client_config("/copy"),
+            "rules": rule(&["CREATE"], &["configmaps"]), "reinvocationPolicy": "IfNeeded",
+            "namespaceSelector": {"matchLabels": {"webhooks": "on"}},
+            "sideEffects": "None", "admissionReviewVersions": ["v1"]})],
+    );
+    s.apply("copying.json", &copying);
     let validating = configuration(
         "ValidatingWebhookConfiguration",
         "names",
@@ -125,13 +137,15 @@ fn mutating_and_validating(s: &Setup) {
         probe += 1;
         let name = format!("probe-{probe}");
         hooked.ok(&["create", "configmap", &name]);
-        hooked.json(&["get", "configmap", &name])["metadata"]["labels"]["admission.kubeboot.test/mutated"] == "true"
+        let labels = &hooked.json(&["get", "configmap", &name])["metadata"]["labels"];
+        labels["admission.kubeboot.test/mutated"] == "true" && labels["admission.kubeboot.test/copied"] == "true"
     });
 
     // The mutating webhook's label, in the namespace its selector picks and nowhere else.
     hooked.ok(&["create", "configmap", "settings", "--from-literal=a=b"]);
     let settings = hooked.json(&["get", "configmap", "settings"]);
     assert_eq!(settings["metadata"]["labels"]["admission.kubeboot.test/mutated"], "true", "{settings}");
+    assert_eq!(settings["metadata"]["labels"]["admission.kubeboot.test/copied"], "true", "reinvoked: {settings}");
     s.new.ok(&["create", "configmap", "elsewhere"]);
     assert!(s.new.json(&["get", "configmap", "elsewhere"])["metadata"]["labels"].is_null());
     // An update passes it too: a label the webhook puts back.

@@ -1,6 +1,7 @@
 //! A small admission webhook for the tests (tests/admission_webhooks.rs in process, extensions_e2e as a pod
 //! on the lab): AdmissionReview v1 over HTTPS.
 //!   POST /mutate    allows, with a JSONPatch adding the label `admission.kubeboot.test/mutated: "true"`
+//!   POST /copy      allows; when the object has the `mutated` label, adds `admission.kubeboot.test/copied`
 //!   POST /validate  refuses objects whose name starts with `forbidden-` (403), allows the rest
 //!   POST /slow      answers after 5 s (a webhook slower than its timeout)
 //!   GET  /healthz   ok
@@ -41,6 +42,13 @@ async fn mutate(Json(review): Json<Value>) -> Json<Value> {
     answer(&review, true, None, Some(Value::Array(patch)))
 }
 
+async fn copy(Json(review): Json<Value>) -> Json<Value> {
+    let mutated = review.pointer("/request/object/metadata/labels/admission.kubeboot.test~1mutated").is_some();
+    let patch = mutated
+        .then(|| json!([{"op": "add", "path": "/metadata/labels/admission.kubeboot.test~1copied", "value": "true"}]));
+    answer(&review, true, None, patch)
+}
+
 async fn validate(Json(review): Json<Value>) -> Json<Value> {
     let object = review.pointer("/request/object").filter(|o| !o.is_null()).or(review.pointer("/request/oldObject"));
     let name = object.and_then(|o| o.pointer("/metadata/name")).and_then(Value::as_str).unwrap_or_default();
@@ -69,6 +77,7 @@ async fn main() {
         .expect("a TLS configuration");
     let app = Router::new()
         .route("/mutate", post(mutate))
+        .route("/copy", post(copy))
         .route("/validate", post(validate))
         .route("/slow", post(slow))
         .route("/healthz", get(|| async { "ok" }));
