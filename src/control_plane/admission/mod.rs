@@ -166,7 +166,7 @@ fn call(
     let uid = crate::resources::meta::uuid_v4();
     let body = serde_json::to_vec(&review::request(&uid, request, object, old)).expect("JSON values serialize");
     let answer = endpoint(hook, store).and_then(|endpoint| {
-        let url = format!("https://{}{}", endpoint.server_name, endpoint.path);
+        let url = format!("https://{}:{}{}", endpoint.server_name, endpoint.address.port(), endpoint.path);
         client::post(&endpoint, hook.ca_bundle.as_deref(), body, hook.timeout)
             .map_err(|e| format!("failed to call webhook: Post \"{url}\": {e}"))
             .and_then(|bytes| review::verdict(&uid, &bytes))
