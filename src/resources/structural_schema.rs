@@ -74,22 +74,36 @@ fn prune_at(schema: &Value, value: &mut Value, path: &str, root: bool, pruned: &
 }
 
 /// Fill in the defaults `schema` declares for fields `object` leaves out, at every depth it has.
+/// A field written as null where its schema does not take null (not `nullable`) is defaulted when the
+/// schema has a default and dropped when it has none, as kube-apiserver does before validating.
 pub fn default(schema: &Value, value: &mut Value) {
     match value {
         Value::Object(fields) => {
-            if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
-                for (name, field_schema) in properties {
-                    if let (false, Some(default)) = (fields.contains_key(name), field_schema.get("default")) {
-                        fields.insert(name.clone(), default.clone());
-                    }
-                    if let Some(field) = fields.get_mut(name) {
-                        default(field_schema, field);
-                    }
+            let additional = schema.get("additionalProperties").filter(|a| a.is_object());
+            let properties = schema.get("properties").and_then(Value::as_object);
+            let names: Vec<String> = fields.keys().cloned().collect();
+            for name in names {
+                let Some(field_schema) = properties.and_then(|p| p.get(&name)).or(additional) else { continue };
+                if fields[&name].is_null() && !flag(field_schema, "nullable") {
+                    match field_schema.get("default") {
+                        Some(default) => fields.insert(name.clone(), default.clone()),
+                        None => fields.remove(&name),
+                    };
                 }
             }
-            if let Some(additional) = schema.get("additionalProperties").filter(|a| a.is_object()) {
-                for field in fields.values_mut() {
-                    default(additional, field);
+            for (name, field_schema) in properties.into_iter().flatten() {
+                if let (false, Some(default)) = (fields.contains_key(name), field_schema.get("default")) {
+                    fields.insert(name.clone(), default.clone());
+                }
+                if let Some(field) = fields.get_mut(name) {
+                    default(field_schema, field);
+                }
+            }
+            if let Some(additional) = additional {
+                for (name, field) in fields.iter_mut() {
+                    if properties.is_none_or(|p| !p.contains_key(name)) {
+                        default(additional, field);
+                    }
                 }
             }
         }
@@ -449,6 +463,12 @@ mod tests {
         let mut object = json!({"spec": {"image": "nginx", "ports": [{"name": "a"}, {"name": "b", "port": 8}]}});
         default(&schema(), &mut object);
         assert_eq!(object["spec"]["replicas"], 1);
+        // Nulls where the schema takes none: defaulted when it has a default, dropped when not.
+        let mut nulls = json!({"spec": {"image": "nginx", "replicas": null, "color": null}, "status": null});
+        default(&schema(), &mut nulls);
+        assert_eq!(nulls["spec"]["replicas"], 1);
+        assert!(nulls["spec"].get("color").is_none() && nulls.get("status").is_none(), "{nulls}");
+        assert!(validate(&schema(), &nulls).is_empty());
         assert_eq!(object["spec"]["ports"], json!([{"name": "a", "port": 80}, {"name": "b", "port": 8}]));
     }
 

@@ -82,7 +82,7 @@ pub fn mutate(
         return Ok(());
     }
     let hooks = matching(store, Phase::Mutating, request, Some(object), old);
-    // The index of each called webhook, and after which index the object last changed.
+    // After which webhook (by its place in the order) the object last changed.
     let mut changed_after: Option<usize> = None;
     for (i, hook) in hooks.iter().enumerate() {
         if call_mutating(store, hook, request, object, old)? {
