@@ -47,8 +47,25 @@ pub struct Attributes<'a> {
     pub name: &'a str,
     pub operation: Operation,
     pub dry_run: bool,
-    pub user: &'a str,
-    pub groups: &'a [String],
+    pub user: &'a User,
+}
+
+/// Who makes a write, as a webhook's review names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub groups: Vec<String>,
+}
+
+impl User {
+    /// The server itself, for its own writes (the controllers', the scheduler's, those at start).
+    pub fn server() -> &'static User {
+        static SERVER: std::sync::LazyLock<User> = std::sync::LazyLock::new(|| User {
+            name: "system:apiserver".into(),
+            groups: vec!["system:masters".into(), "system:authenticated".into()],
+        });
+        &SERVER
+    }
 }
 
 /// Why a write did not pass.
@@ -71,15 +88,16 @@ fn exempt(kind: &ResourceKind) -> bool {
     kind.group == "admissionregistration.k8s.io"
 }
 
-/// Run the mutating webhooks on `object` (changed in place), for `request` (`old`: the stored object).
+/// Run the mutating webhooks on `object` (changed in place), for `request` (`old`: the stored object);
+/// whether any of them changed it.
 pub fn mutate(
     store: &dyn Store,
     request: &Attributes,
     object: &mut Value,
     old: Option<&Value>,
-) -> Result<(), AdmissionError> {
+) -> Result<bool, AdmissionError> {
     if exempt(request.kind) {
-        return Ok(());
+        return Ok(false);
     }
     let hooks = matching(store, Phase::Mutating, request, Some(object), old);
     // After which webhook (by its place in the order) the object last changed.
@@ -95,7 +113,7 @@ pub fn mutate(
             call_mutating(store, hook, request, object, old)?;
         }
     }
-    Ok(())
+    Ok(changed_after.is_some())
 }
 
 /// Run the validating webhooks on `object` (None: a delete) and `old`.

@@ -21,7 +21,7 @@ pub fn request(uid: &str, request: &Attributes, object: Option<&Value>, old: Opt
         "kind": gvk, "resource": gvr, "requestKind": gvk, "requestResource": gvr,
         "name": request.name,
         "operation": request.operation.as_str(),
-        "userInfo": {"username": request.user, "groups": request.groups},
+        "userInfo": {"username": request.user.name, "groups": request.user.groups},
         "object": object.cloned().unwrap_or(Value::Null),
         "oldObject": old.cloned().unwrap_or(Value::Null),
         "dryRun": request.dry_run,

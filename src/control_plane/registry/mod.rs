@@ -35,6 +35,7 @@ use serde_json::{json, Value};
 use crate::control_plane::store::{Store, StoreError};
 use crate::resources::kinds::ResourceKind;
 
+pub use crate::control_plane::admission::User;
 pub use apply::is_apply;
 pub use delete::{DeleteOptions, Preconditions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
 pub use error::RegistryError;
@@ -42,7 +43,6 @@ pub use guaranteed::patch_has_precondition;
 pub use scale::serves as serves_scale;
 pub use served_form::{client_form, served, stored_form};
 pub use update::{Part, Patched};
-pub use webhooks::User;
 
 /// kubeadm's service-cidr default.
 pub const DEFAULT_SERVICE_NETWORK: &str = "10.96.0.0/12";

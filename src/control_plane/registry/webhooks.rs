@@ -7,15 +7,8 @@ use serde_json::Value;
 use super::admit::admit;
 use super::strategy::Strategy;
 use super::{Part, Registry, RegistryError};
-use crate::control_plane::admission::{self, AdmissionError, Attributes, Operation};
+use crate::control_plane::admission::{self, AdmissionError, Attributes, Operation, User};
 use crate::resources::kinds::ResourceKind;
-
-/// Who makes a write, as a webhook's review names them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct User {
-    pub name: String,
-    pub groups: Vec<String>,
-}
 
 impl From<AdmissionError> for RegistryError {
     fn from(e: AdmissionError) -> Self {
@@ -48,11 +41,8 @@ impl Registry {
         object: &mut Value,
         old: Option<&Value>,
     ) -> Result<(), RegistryError> {
-        let (name, groups) = requester(write);
-        let attributes = attributes(write, &name, &groups);
-        let before = object.clone();
-        admission::mutate(self.store(), &attributes, object, old)?;
-        if *object != before {
+        let attributes = attributes(write);
+        if admission::mutate(self.store(), &attributes, object, old)? {
             let creating = write.operation == Operation::Create;
             *object = admit(self.store(), write.kind, strategy, write.namespace, object.take(), creating)?;
         }
@@ -62,21 +52,13 @@ impl Registry {
 
     /// A delete of `old` past the validating webhooks.
     pub(super) fn delete_through_webhooks(&self, write: &Write, old: &Value) -> Result<(), RegistryError> {
-        let (name, groups) = requester(write);
-        admission::validate(self.store(), &attributes(write, &name, &groups), None, Some(old))?;
+        admission::validate(self.store(), &attributes(write), None, Some(old))?;
         Ok(())
     }
 }
 
-/// The requester's name and groups: the request's, or the server itself for its own writes.
-fn requester(write: &Write) -> (String, Vec<String>) {
-    match write.user {
-        Some(user) => (user.name.clone(), user.groups.clone()),
-        None => ("system:apiserver".into(), vec!["system:masters".into(), "system:authenticated".into()]),
-    }
-}
-
-fn attributes<'a>(write: &'a Write, user: &'a str, groups: &'a [String]) -> Attributes<'a> {
+/// The write as the webhooks see it; a write that names no user is the server's own.
+fn attributes<'a>(write: &'a Write) -> Attributes<'a> {
     Attributes {
         kind: write.kind,
         subresource: if write.part == Part::Status { "status" } else { "" },
@@ -84,7 +66,6 @@ fn attributes<'a>(write: &'a Write, user: &'a str, groups: &'a [String]) -> Attr
         name: write.name,
         operation: write.operation,
         dry_run: write.dry_run,
-        user,
-        groups,
+        user: write.user.unwrap_or(User::server()),
     }
 }
