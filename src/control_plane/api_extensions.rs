@@ -56,19 +56,21 @@ pub fn load(store: &dyn Store) -> Result<u64, StoreError> {
 }
 
 /// What one store event changes, if it is of a definition or a webhook configuration.
+/// A deleted object reads as null: it defines no kind and lists no webhook.
 fn apply(event: &Event) {
-    let value = || match event.kind {
+    let is_definition = event.key.starts_with(&definitions().prefix(None));
+    let phase = PHASES.into_iter().find(|p| event.key.starts_with(&configurations(*p).prefix(None)));
+    if !is_definition && phase.is_none() {
+        return;
+    }
+    let value = match event.kind {
         EventKind::Deleted => Value::Null,
         _ => serde_json::from_slice(&event.value).unwrap_or(Value::Null),
     };
-    if event.key.starts_with(&definitions().prefix(None)) {
-        let versions = if value().is_null() { Vec::new() } else { served_versions(&value()) };
-        custom_kinds::set_definition(name_of(&event.key), versions);
-        return;
-    }
-    for phase in PHASES {
-        if event.key.starts_with(&configurations(phase).prefix(None)) {
-            webhooks::set_configuration(phase, name_of(&event.key), webhooks::webhooks_of(phase, &value()));
+    match phase {
+        Some(phase) => webhooks::set_configuration(phase, name_of(&event.key), webhooks::webhooks_of(phase, &value)),
+        None => {
+            custom_kinds::set_definition(name_of(&event.key), served_versions(&value));
         }
     }
 }

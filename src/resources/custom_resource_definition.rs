@@ -41,6 +41,15 @@ fn versions(crd: &Value) -> impl Iterator<Item = &Value> {
     crd.pointer("/spec/versions").and_then(Value::as_array).into_iter().flatten()
 }
 
+/// One of the names the definition is served under (`plural`, `kind`, …): the accepted one, or the
+/// spec's until names are accepted.
+pub fn accepted_name<'a>(crd: &'a Value, field: &str) -> &'a str {
+    match text(crd, &format!("/status/acceptedNames/{field}")) {
+        "" => text(crd, &format!("/spec/names/{field}")),
+        accepted => accepted,
+    }
+}
+
 /// The status condition of `type_`'s status ("True", "False"), if set.
 pub fn condition<'a>(crd: &'a Value, type_: &str) -> Option<&'a str> {
     crd.pointer("/status/conditions")
@@ -130,14 +139,7 @@ pub fn served_versions(crd: &Value) -> Vec<CustomVersion> {
     if condition(crd, "Established") != Some("True") {
         return Vec::new();
     }
-    let names = |field: &str| {
-        let accepted = text(crd, &format!("/status/acceptedNames/{field}"));
-        if accepted.is_empty() {
-            text(crd, &format!("/spec/names/{field}")).to_string()
-        } else {
-            accepted.to_string()
-        }
-    };
+    let names = |field: &str| accepted_name(crd, field).to_string();
     let listed = |field: &str| {
         let accepted = texts(crd, &format!("/status/acceptedNames/{field}"));
         if accepted.is_empty() {
@@ -153,7 +155,7 @@ pub fn served_versions(crd: &Value) -> Vec<CustomVersion> {
     };
     let storage = storage_version(crd).unwrap_or_default();
     let definition = text(crd, "/metadata/name").to_string();
-    let terminating = crd.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null());
+    let terminating = super::meta::is_deleting(crd);
     let mut served: Vec<&Value> =
         versions(crd).filter(|v| v.get("served").and_then(Value::as_bool) == Some(true)).collect();
     // Discovery names the first version preferred: Kubernetes' version priority, not the definition's order.

@@ -48,8 +48,10 @@ fn custom_field_schema<R>(parents: &[&str], field: &str, read: impl FnOnce(Optio
             {
                 at = Some(items);
             }
+            // By key, not by a JSON pointer: a field's name may hold '/' or '~'.
             at = at.and_then(|s| {
-                s.pointer(&format!("/properties/{name}"))
+                s.get("properties")
+                    .and_then(|p| p.get(*name))
                     .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))
             });
         }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::control_plane::runtime::{Action, Cache, Change, Plan, Reconciler};
-use crate::resources::custom_resource_definition::{group, storage_version, CLEANUP_FINALIZER};
+use crate::resources::custom_resource_definition::{accepted_name, group, storage_version, CLEANUP_FINALIZER};
 use crate::resources::kinds::{self, ResourceKind, CUSTOM_ROOT};
 use crate::resources::meta::{self, is_deleting};
 
@@ -33,8 +33,7 @@ fn definition_of(key: &str) -> Option<String> {
 
 /// The served kind whose store prefix holds the definition's objects, when any version is served.
 fn stored_kind(crd: &Value) -> Option<&'static ResourceKind> {
-    let plural = text(crd, "/status/acceptedNames/plural");
-    let plural = if plural.is_empty() { text(crd, "/spec/names/plural") } else { plural };
+    let plural = accepted_name(crd, "plural");
     kinds::all().into_iter().find(|k| k.custom && k.group == group(crd) && k.plural == plural)
 }
 
@@ -145,23 +144,19 @@ impl Reconciler for DefinitionController {
             Some(kind) => cache.list(kind, None).map(|o| (kind, o.as_ref())).collect(),
             None => Vec::new(),
         };
+        if objects.is_empty() {
+            plan.push(Action::Update { kind: definitions(), object: meta::without_finalizer(crd, CLEANUP_FINALIZER) });
+            return plan;
+        }
         let mut terminating = crd.get("status").cloned().unwrap_or_else(|| json!({}));
         let mut conditions: Vec<Value> = terminating
             .get("conditions")
             .and_then(Value::as_array)
             .map(|c| c.iter().filter(|c| c["type"] != "Terminating").cloned().collect())
             .unwrap_or_default();
-        let (state, reason, message) = if objects.is_empty() {
-            ("False", "InstanceDeletionCompleted", "removed all instances".to_string())
-        } else {
-            ("True", "InstanceDeletionInProgress", "CustomResource deletion is in progress".to_string())
-        };
-        conditions.push(condition(crd, "Terminating", state, reason, &message));
+        let deleting = "CustomResource deletion is in progress";
+        conditions.push(condition(crd, "Terminating", "True", "InstanceDeletionInProgress", deleting));
         terminating["conditions"] = json!(conditions);
-        if objects.is_empty() {
-            plan.push(Action::Update { kind: definitions(), object: meta::without_finalizer(crd, CLEANUP_FINALIZER) });
-            return plan;
-        }
         plan.update_status(definitions(), crd, terminating);
         for (kind, object) in objects {
             if !is_deleting(object) {

@@ -66,7 +66,6 @@ fn joined(causes: &[FieldError]) -> String {
     causes.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join(", ")
 }
 
-/// How Kubernetes names an object of a kind in its messages: `pods "web"`, `deployments.apps "web"`.
 /// A kind as an invalid object's message names it: built-in kinds by their kind alone, custom ones with
 /// their group (`Widget.example.com`), as kube-apiserver's custom resource handler words it.
 fn qualified(kind: &ResourceKind) -> String {
@@ -77,6 +76,7 @@ fn qualified(kind: &ResourceKind) -> String {
     }
 }
 
+/// How Kubernetes names an object of a kind in its messages: `pods "web"`, `deployments.apps "web"`.
 pub fn describe(kind: &ResourceKind, name: &str) -> String {
     if kind.group.is_empty() {
         format!("{} {name:?}", kind.plural)
