@@ -6,10 +6,13 @@
 //!
 //!     cargo bench --bench admission [-- N]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
+use common::webhook::TestWebhook;
 use kubeboot::control_plane::admission::configuration::{set_configuration, webhooks_of, Phase};
 use kubeboot::control_plane::registry::{Registry, WriteOptions};
 use kubeboot::control_plane::store::{RedbStore, Store};
@@ -47,10 +50,6 @@ fn configure(phase: Phase, hooks: Vec<Value>) {
     set_configuration(phase, "bench", webhooks_of(phase, &configuration));
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn main() {
     let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(300);
     let dir = tempfile::tempdir().unwrap();
@@ -58,39 +57,24 @@ fn main() {
     let registry = Registry::new(store);
     registry.ensure_namespaces().unwrap();
 
-    let (ca, _) = kubeboot::bootstrap::pki::ClusterCa::generate("bench-webhook-ca").unwrap();
-    let serving = ca.issue_serving("bench-webhook", &["127.0.0.1".into()]).unwrap();
-    let (cert, key) = (dir.path().join("webhook.crt"), dir.path().join("webhook.key"));
-    std::fs::write(&cert, &serving.cert_pem).unwrap();
-    std::fs::write(&key, &serving.key_pem).unwrap();
-    let port = free_port();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_test-admission-webhook"))
-        .arg(format!("127.0.0.1:{port}"))
-        .args([&cert, &key])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let ca_bundle = base64::engine::general_purpose::STANDARD.encode(ca.cert_pem());
-    let url = |path: &str| format!("https://127.0.0.1:{port}{path}");
+    let server = TestWebhook::start(dir.path());
+    let ca_bundle = &server.ca_bundle;
+    let url = |path: &str| format!("https://127.0.0.1:{}{path}", server.port);
 
     let none = creates(&registry, "plain", n);
-    configure(Phase::Mutating, vec![webhook("label.bench", &url("/mutate"), &ca_bundle, "Fail", 10)]);
-    configure(Phase::Validating, vec![webhook("names.bench", &url("/validate"), &ca_bundle, "Fail", 10)]);
+    configure(Phase::Mutating, vec![webhook("label.bench", &url("/mutate"), ca_bundle, "Fail", 10)]);
+    configure(Phase::Validating, vec![webhook("names.bench", &url("/validate"), ca_bundle, "Fail", 10)]);
     let both = creates(&registry, "hooked", n);
     configure(Phase::Mutating, vec![]);
-    let closed = format!("https://127.0.0.1:{}/validate", free_port());
-    configure(Phase::Validating, vec![webhook("down.bench", &closed, &ca_bundle, "Ignore", 1)]);
+    let closed = format!("https://127.0.0.1:{}/validate", common::free_port());
+    configure(Phase::Validating, vec![webhook("down.bench", &closed, ca_bundle, "Ignore", 1)]);
     let down = creates(&registry, "down", n.min(50));
     // Accepts connections and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_url = format!("https://127.0.0.1:{}/validate", silent.local_addr().unwrap().port());
-    configure(Phase::Validating, vec![webhook("silent.bench", &silent_url, &ca_bundle, "Ignore", 1)]);
+    configure(Phase::Validating, vec![webhook("silent.bench", &silent_url, ca_bundle, "Ignore", 1)]);
     let unanswered = creates(&registry, "silent", 5);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 
     let ms = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1000.0);
     println!("ConfigMap creates through the registry (redb, fsync per write), median ms");

@@ -10,51 +10,12 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use common::kubectl::Kubectl;
+use common::webhook::TestWebhook;
 use serde_json::{json, Value};
-
-/// The test webhook, started by this test (and ended by it, by its pid).
-struct Webhook {
-    child: Child,
-    port: u16,
-    ca_bundle: String,
-}
-
-impl Webhook {
-    fn start(dir: &std::path::Path) -> Webhook {
-        let (ca, _) = kubeboot::bootstrap::pki::ClusterCa::generate("test-webhook-ca").unwrap();
-        let serving = ca.issue_serving("test-webhook", &["127.0.0.1".into()]).unwrap();
-        let (cert, key) = (dir.join("webhook.crt"), dir.join("webhook.key"));
-        std::fs::write(&cert, &serving.cert_pem).unwrap();
-        std::fs::write(&key, &serving.key_pem).unwrap();
-        let port = common::free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_test-admission-webhook"))
-            .arg(format!("127.0.0.1:{port}"))
-            .args([&cert, &key])
-            .spawn()
-            .unwrap();
-        common::wait_for("the test webhook listening", Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        let ca_bundle = base64::engine::general_purpose::STANDARD.encode(ca.cert_pem());
-        Webhook { child, port, ca_bundle }
-    }
-
-    fn client_config(&self, path: &str) -> Value {
-        json!({"url": format!("https://127.0.0.1:{}{path}", self.port), "caBundle": self.ca_bundle})
-    }
-}
-
-impl Drop for Webhook {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn configuration(kind: &str, name: &str, webhooks: Vec<Value>) -> Value {
     json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind, "metadata": {"name": name}, "webhooks": webhooks})
@@ -68,7 +29,7 @@ struct Setup {
     server: common::api::Server,
     new: Kubectl,
     old: Kubectl,
-    webhook: Webhook,
+    webhook: TestWebhook,
 }
 
 impl Setup {
@@ -90,7 +51,7 @@ fn admission_webhooks_mutate_validate_and_fail_as_configured() {
     let (conf, _) = server.admin_kubeconfig();
     let home: PathBuf = server.dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let webhook = Webhook::start(server.dir.path());
+    let webhook = TestWebhook::start(server.dir.path());
     let new = Kubectl::new("kubectl.1.33", &conf).with_home(&home);
     let old = Kubectl::new("kubectl 1.20", &conf).with_home(&home.join("old"));
     let setup = Setup { server, new, old, webhook };

@@ -8,6 +8,7 @@ pub mod etcd;
 pub mod kubectl;
 pub mod kubectls;
 pub mod python_client;
+pub mod webhook;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
