@@ -24,5 +24,7 @@ pub mod referenced_objects;
 pub mod registration;
 pub mod run;
 pub mod runtime;
+pub mod usage;
+pub mod usage_sampler;
 pub mod volumes;
 pub mod watch_cache;

@@ -1,13 +1,15 @@
 //! The agent's node API (kubelet's port 10250): HTTPS with a serving certificate the cluster CA issued for
 //! this node's address, answering only the API server's client certificate. The API server proxies
 //! `kubectl logs`, `exec`, `attach` and `port-forward` here; the agent serves them from Docker and, for
-//! port-forward, from inside the pod's network namespace.
+//! port-forward, from inside the pod's network namespace. It reads `/stats/summary` (resource usage) here
+//! for metrics.k8s.io.
 
 mod containers;
 mod exec;
 mod logs;
 mod port_forward;
 pub mod serving_certificate;
+pub mod stats;
 
 use std::sync::Arc;
 
@@ -27,6 +29,8 @@ pub const NODE_API_PORT: u16 = 10250;
 
 pub struct NodeApiState {
     pub runtime: DockerRuntime,
+    /// The last resource usage sample (agent/usage_sampler.rs).
+    pub summary: std::sync::Mutex<stats::Summary>,
 }
 
 pub fn router(state: Arc<NodeApiState>) -> Router {
@@ -35,6 +39,7 @@ pub fn router(state: Arc<NodeApiState>) -> Router {
         .route("/exec/{namespace}/{pod}/{uid}/{container}", get(exec::exec).post(exec::exec))
         .route("/attach/{namespace}/{pod}/{uid}/{container}", get(exec::attach).post(exec::attach))
         .route("/portForward/{namespace}/{pod}/{uid}", get(port_forward::port_forward).post(port_forward::port_forward))
+        .route("/stats/summary", get(stats::summary))
         .route("/healthz", get(|| async { "ok" }))
         .route_layer(axum::middleware::from_fn(only_the_api_server))
         .with_state(state)
@@ -71,11 +76,13 @@ pub async fn run(client: crate::apiclient::ApiClient, ca_pem: String, node_name:
         serving_certificate::node_api_tls(&client, &ca_pem, &node_name)
     })
     .await;
-    tokio::spawn(serving_certificate::keep_current(client, node_name, serving, first));
+    tokio::spawn(serving_certificate::keep_current(client, node_name.clone(), serving, first));
     let runtime = super::run::retry("node API: docker", DockerRuntime::connect).await;
     let address = std::net::SocketAddr::from(([0, 0, 0, 0], NODE_API_PORT));
     let listener = super::run::retry("node API: listen on :10250", || tokio::net::TcpListener::bind(address)).await;
     eprintln!("kubeboot agent: node API on {address}");
-    let app = router(Arc::new(NodeApiState { runtime }));
+    let state = Arc::new(NodeApiState { runtime, summary: Default::default() });
+    tokio::spawn(super::usage_sampler::keep_sampling(state.clone(), node_name.clone()));
+    let app = router(state);
     crate::https::serve(listener, tls, app, std::future::pending()).await;
 }

@@ -76,6 +76,24 @@ impl DockerRuntime {
         Ok(Some(instance))
     }
 
+    /// A running container's CPU time so far (nanoseconds) and working set (bytes), from one Docker stats
+    /// reading (one-shot: no second sample taken by Docker); None for a container that is gone.
+    pub async fn usage(&self, id: &str) -> Result<Option<(u64, u64)>, RuntimeError> {
+        let options = bollard::query_parameters::StatsOptions { stream: false, one_shot: true };
+        let mut readings = self.docker.stats(id, Some(options));
+        let stats = match readings.next().await {
+            Some(Ok(s)) => s,
+            Some(Err(e)) if not_found(&e) => return Ok(None),
+            Some(Err(e)) => return Err(e.into()),
+            None => return Ok(None),
+        };
+        let cpu = stats.cpu_stats.and_then(|c| c.cpu_usage).and_then(|u| u.total_usage);
+        let memory = stats.memory_stats.unwrap_or_default();
+        let (Some(cpu), Some(usage)) = (cpu, memory.usage) else { return Ok(None) };
+        let working_set = crate::agent::usage::container_working_set_bytes(usage, &memory.stats.unwrap_or_default());
+        Ok(Some((cpu, working_set)))
+    }
+
     fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         let (network_mode, ipc_mode) = match &spec.join_sandbox {
             Some(id) => (format!("container:{id}"), format!("container:{id}")),
