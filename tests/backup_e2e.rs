@@ -17,11 +17,12 @@ use common::kubectl::{manifest, Kubectl};
 use common::{kubeboot, lab_sh};
 use serde_json::Value;
 
-/// Every object the API lists, kind by kind (events aside: they come and go): "resource ns/name" -> uid.
+/// Every object the API lists, kind by kind (events aside: they come and go; resource metrics are
+/// measurements, not objects): "resource ns/name" -> uid.
 fn every_object(k: &Kubectl) -> BTreeMap<String, String> {
     let resources = k.ok(&["api-resources", "--verbs=list", "-o", "name"]);
     let mut objects = BTreeMap::new();
-    for resource in resources.lines().filter(|r| !r.starts_with("events")) {
+    for resource in resources.lines().filter(|r| !r.starts_with("events") && !r.ends_with(".metrics.k8s.io")) {
         let listed = k.json(&["get", resource, "-A", "-o", "json"]);
         for item in listed["items"].as_array().into_iter().flatten() {
             let meta = &item["metadata"];

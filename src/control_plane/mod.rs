@@ -15,6 +15,7 @@ pub mod master_service;
 pub mod node_credentials;
 pub mod own_certificates;
 pub mod registry;
+pub mod resource_metrics;
 pub mod runtime;
 pub mod scheduler;
 pub mod server;

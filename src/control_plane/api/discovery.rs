@@ -10,6 +10,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::access_reviews::REVIEW_RESOURCES;
+use super::metrics_api::METRICS_RESOURCES;
 use super::status::not_found;
 use crate::resources::kinds::{self, ResourceKind};
 
@@ -49,12 +50,13 @@ fn group_json(group: &str, versions: &[&str]) -> Value {
     json!({"name": group, "versions": versions, "preferredVersion": versions[0]})
 }
 
-/// The groups of the stored kinds, then those of the review resources (access_reviews.rs).
+/// The groups of the stored kinds, then those of the review resources (access_reviews.rs) and of the
+/// resource metrics (metrics_api.rs).
 fn all_groups() -> Vec<(&'static str, Vec<&'static str>)> {
     let mut groups = kinds::groups();
-    for review in &REVIEW_RESOURCES {
-        if !groups.iter().any(|(g, _)| *g == review.group) {
-            groups.push((review.group, vec![review.version]));
+    for other in REVIEW_RESOURCES.iter().chain(METRICS_RESOURCES.iter()) {
+        if !groups.iter().any(|(g, _)| *g == other.group) {
+            groups.push((other.group, vec![other.version]));
         }
     }
     groups
@@ -82,17 +84,29 @@ pub fn group(name: &str) -> Response {
 
 const VERBS: [&str; 7] = ["create", "delete", "get", "list", "patch", "update", "watch"];
 
-/// The resources of `group`/`version`: its stored kinds, with every verb, then its review resources,
-/// which are only created (`stored` false).
-fn served(group: &str, version: &str) -> Vec<(&'static ResourceKind, bool)> {
-    let at = |k: &&ResourceKind| k.group == group && k.version == version;
-    let kinds = kinds::all().into_iter().filter(at).map(|k| (k, true));
-    kinds.chain(REVIEW_RESOURCES.iter().filter(at).map(|k| (k, false))).collect()
+/// How a resource is served: stored (every verb), a review (only created), or resource metrics (only read).
+#[derive(Clone, Copy, PartialEq)]
+enum Serving {
+    Stored,
+    Review,
+    Metrics,
 }
 
-fn verbs(kind: &ResourceKind, stored: bool) -> Vec<&'static str> {
-    if !stored {
-        return vec!["create"];
+/// The resources of `group`/`version`: its stored kinds, then its review and metrics resources.
+fn served(group: &str, version: &str) -> Vec<(&'static ResourceKind, Serving)> {
+    let at = |k: &&ResourceKind| k.group == group && k.version == version;
+    let kinds = kinds::all().into_iter().filter(at).map(|k| (k, Serving::Stored));
+    kinds
+        .chain(REVIEW_RESOURCES.iter().filter(at).map(|k| (k, Serving::Review)))
+        .chain(METRICS_RESOURCES.iter().filter(at).map(|k| (k, Serving::Metrics)))
+        .collect()
+}
+
+fn verbs(kind: &ResourceKind, serving: Serving) -> Vec<&'static str> {
+    match serving {
+        Serving::Review => return vec!["create"],
+        Serving::Metrics => return vec!["get", "list"],
+        Serving::Stored => {}
     }
     let mut verbs = VERBS.to_vec();
     if super::objects::serves_delete_collection(kind) {
@@ -141,12 +155,12 @@ pub fn resources(group: &str, version: &str) -> Response {
         return not_found();
     }
     let mut resources = Vec::new();
-    for (r, stored) in served {
+    for (r, serving) in served {
         let mut resource = json!({
             "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
-            "verbs": verbs(r, stored),
+            "verbs": verbs(r, serving),
         });
-        if stored {
+        if serving == Serving::Stored {
             resource["shortNames"] = json!(r.short_names);
             resource["categories"] = json!(r.categories);
         }
@@ -189,7 +203,7 @@ fn group_discovery(group: &str, versions: &[&str]) -> Value {
         .map(|version| {
             let resources: Vec<Value> = served(group, version)
                 .into_iter()
-                .map(|(r, stored)| {
+                .map(|(r, serving)| {
                     let response_kind = json!({"group": group, "version": version, "kind": r.kind});
                     let subresources: Vec<Value> = subresources(r)
                         .into_iter()
@@ -203,7 +217,7 @@ fn group_discovery(group: &str, versions: &[&str]) -> Value {
                         .collect();
                     json!({
                         "resource": r.plural, "responseKind": response_kind, "singularResource": r.singular,
-                        "scope": if r.namespaced { "Namespaced" } else { "Cluster" }, "verbs": verbs(r, stored),
+                        "scope": if r.namespaced { "Namespaced" } else { "Cluster" }, "verbs": verbs(r, serving),
                         "shortNames": r.short_names, "categories": r.categories, "subresources": subresources,
                     })
                 })

@@ -89,19 +89,10 @@ pub async fn handle(state: Arc<ApiState>, identity: Identity, path: ObjectPath, 
     };
     let target = if query.is_empty() { target } else { format!("{target}?{query}") };
 
-    let server =
-        if address.contains(':') { format!("https://[{address}]:{port}") } else { format!("https://{address}:{port}") };
-    let credentials = match state.node_api_client() {
+    let server = node_api_url(&address, port);
+    let client = match node_api_client(&state, &server) {
         Ok(c) => c,
         Err(e) => return internal(e),
-    };
-    let client = match ApiClient::new(
-        &server,
-        Trust::Ca(state.ca.cert_pem().to_string()),
-        Some((&credentials.cert_pem, &credentials.key_pem)),
-    ) {
-        Ok(c) => c,
-        Err(e) => return internal(e.to_string()),
     };
     let mut forwarded = hyper::Request::builder().method(request.method()).uri(&target);
     for name in FORWARDED_HEADERS {
@@ -166,17 +157,41 @@ fn node_endpoint(state: &ApiState, node_name: &str) -> Result<(String, u64), Res
         Ok(None) => return Err(bad_request(format!("node {node_name:?} is not in the cluster"))),
         Err(e) => return Err(internal(e.to_string())),
     };
+    node_api_address(&node).ok_or_else(|| bad_request(format!("node {node_name:?} has no InternalIP address")))
+}
+
+/// Where a Node's node API listens: `https://ADDRESS:PORT` (its InternalIP, its kubelet endpoint's port).
+pub fn node_api_address(node: &Value) -> Option<(String, u64)> {
     let address = node
         .pointer("/status/addresses")
         .and_then(Value::as_array)
         .and_then(|list| list.iter().find(|a| a.get("type").and_then(Value::as_str) == Some("InternalIP")))
-        .and_then(|a| a.get("address").and_then(Value::as_str))
-        .ok_or_else(|| bad_request(format!("node {node_name:?} has no InternalIP address")))?;
+        .and_then(|a| a.get("address").and_then(Value::as_str))?;
     let port = node
         .pointer("/status/daemonEndpoints/kubeletEndpoint/Port")
         .and_then(Value::as_u64)
         .unwrap_or(DEFAULT_NODE_API_PORT);
-    Ok((address.to_string(), port))
+    Some((address.to_string(), port))
+}
+
+/// The base URL of a node API at `address`:`port`.
+pub fn node_api_url(address: &str, port: u64) -> String {
+    if address.contains(':') {
+        format!("https://[{address}]:{port}")
+    } else {
+        format!("https://{address}:{port}")
+    }
+}
+
+/// A client of a node API: trusting the cluster CA, showing the API server's node-client certificate.
+pub fn node_api_client(state: &ApiState, server: &str) -> Result<ApiClient, String> {
+    let credentials = state.node_api_client()?;
+    ApiClient::new(
+        server,
+        Trust::Ca(state.ca.cert_pem().to_string()),
+        Some((&credentials.cert_pem, &credentials.key_pem)),
+    )
+    .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use super::access_reviews;
 use super::bootstrap_tokens;
 use super::discovery;
 use super::identity::Identity;
+use super::metrics_api;
 use super::node_certificates;
 use super::node_proxy;
 use super::object_path::{self, ApiPath};
@@ -62,6 +63,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/apis/authentication.k8s.io/v1/selfsubjectreviews",
             post(access_reviews::whoami).layer(from_fn(protobuf::as_asked)),
         )
+        .route("/apis/metrics.k8s.io/v1beta1/nodes", get(metrics_api::nodes))
+        .route("/apis/metrics.k8s.io/v1beta1/nodes/{name}", get(metrics_api::node))
+        .route("/apis/metrics.k8s.io/v1beta1/pods", get(metrics_api::all_pods))
+        .route("/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods", get(metrics_api::pods))
+        .route("/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods/{name}", get(metrics_api::pod))
         .route("/api/{*rest}", axum::routing::any(resources))
         .route("/apis/{*rest}", axum::routing::any(resources))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_certificate));

@@ -28,6 +28,8 @@ pub struct ApiState {
     pub pages: super::list_pages::ListPages,
     /// Where on-demand snapshots go (set by the server; unset: none are taken here).
     pub snapshots: std::sync::OnceLock<crate::control_plane::backup::SnapshotPlace>,
+    /// The agents' resource usage, read for metrics.k8s.io and the HPA controller.
+    pub resource_metrics: Arc<crate::control_plane::resource_metrics::ResourceMetrics>,
 }
 
 /// Events a watch can resume from without relisting.
@@ -54,6 +56,7 @@ impl ApiState {
             watch_quota: Default::default(),
             pages: Default::default(),
             snapshots: Default::default(),
+            resource_metrics: Default::default(),
         })
     }
 
