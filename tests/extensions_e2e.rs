@@ -8,7 +8,10 @@
 //! behind a Service that the webhook configurations name: the API server reaches it through its ClusterIP
 //! over TLS (caBundle, certificate for admission.hooks.svc); pods in a labelled namespace are labelled by
 //! the mutating webhook and a name is refused by the validating one; with the webhook scaled to zero,
-//! failurePolicy Fail refuses pods and Ignore lets them through.
+//! failurePolicy Fail refuses pods and Ignore lets them through. Resource metrics: `kubectl top nodes` and
+//! `kubectl top pods --containers` (1.33 and 1.20) read metrics.k8s.io, and an HPA on CPU utilization
+//! scales a CPU-burning Deployment (tests/manifests/workloads/burner.yaml) from 1 to at least 2 replicas,
+//! then, once its pods are idle, back to 1.
 
 mod common;
 
@@ -26,6 +29,83 @@ fn extensions_on_the_lab() {
     let lab = lab_cluster();
     an_operator_reconciles_custom_objects(&lab);
     admission_webhooks_run_as_pods(&lab);
+    resource_metrics_and_autoscaling(&lab);
+}
+
+/// Rows of `kubectl top` output (header skipped), split on whitespace.
+fn top_rows(k: &Kubectl, args: &[&str]) -> Option<Vec<Vec<String>>> {
+    let (ok, out) = k.run(args);
+    ok.then(|| out.lines().skip(1).map(|l| l.split_whitespace().map(String::from).collect()).collect())
+}
+
+/// Millicores of a `kubectl top` CPU cell ("199m", or "1" core).
+fn millicores(cell: &str) -> u64 {
+    cell.strip_suffix('m').map_or_else(|| cell.parse::<u64>().unwrap_or(0) * 1000, |m| m.parse().unwrap_or(0))
+}
+
+fn resource_metrics_and_autoscaling(lab: &LabCluster) {
+    let k = &lab.k33;
+    let nodes = ["lab-master", "lab-node1", "lab-node2"];
+    let mut seen = Vec::new();
+    common::wait_for("kubectl top nodes listing every node", Duration::from_secs(60), || {
+        seen = top_rows(k, &["top", "nodes"]).unwrap_or_default();
+        let listed = nodes.iter().all(|n| seen.iter().any(|row| row.first().map(String::as_str) == Some(*n)));
+        if !listed {
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        listed
+    });
+    // NAME CPU(cores) CPU(%) MEMORY(bytes) MEMORY(%), each with a measured value.
+    assert!(seen.iter().all(|row| row.len() == 5 && row[1].ends_with('m') && row[3].ends_with("Mi")), "{seen:?}");
+
+    k.ok(&["create", "namespace", "autoscale"]);
+    let scaled = k.clone().in_namespace("autoscale");
+    scaled.ok(&["apply", "-f", &common::kubectl::manifest("tests/manifests/workloads/burner.yaml")]);
+    let mut burning = Vec::new();
+    common::wait_for("the burner's container in kubectl top pods --containers", Duration::from_secs(120), || {
+        burning = top_rows(&scaled, &["top", "pods", "--containers", "-l", "app=burner"]).unwrap_or_default();
+        // POD NAME CPU(cores) MEMORY(bytes): the container held near its 200m limit.
+        let hot = burning.iter().any(|row| row.len() == 4 && row[1] == "burn" && millicores(&row[2]) >= 120);
+        if !hot {
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        hot
+    });
+    // kubectl 1.20 reads the same API.
+    let old = lab.k20.clone().in_namespace("autoscale");
+    let rows = top_rows(&old, &["top", "pods"]).expect("kubectl 1.20 top pods");
+    assert!(rows.iter().any(|row| row[0].starts_with("burner-") && millicores(&row[1]) > 0), "{rows:?}");
+
+    let replicas = |what: &str| scaled.json(&["get", "deployment", "burner", "-o", "json"])["spec"][what].as_i64();
+    let up = common::wait_for("the HPA scaling the burner up to at least 2", Duration::from_secs(120), || {
+        let more = replicas("replicas").unwrap_or(0) >= 2;
+        if !more {
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        more
+    });
+    let hpa = scaled.json(&["get", "hpa", "burner", "-o", "json"]);
+    let utilization = hpa["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"].as_i64();
+    assert!(utilization.is_some_and(|u| u > 100), "{hpa:#}");
+    let table = scaled.ok(&["get", "hpa", "burner"]);
+    assert!(table.contains("%/50%"), "{table}");
+    scaled.ok(&["rollout", "status", "deployment/burner", "--timeout=120s"]);
+
+    // Idle pods: back to one after the 30 s scale-down window.
+    let idle =
+        r#"[{"op": "replace", "path": "/spec/template/spec/containers/0/command", "value": ["sleep", "100000"]}]"#;
+    scaled.ok(&["patch", "deployment", "burner", "--type=json", "-p", idle]);
+    let down = common::wait_for("the HPA scaling the idle burner back to 1", Duration::from_secs(240), || {
+        let one = replicas("replicas") == Some(1);
+        if !one {
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        one
+    });
+    let events = scaled.ok(&["get", "events", "--field-selector", "involvedObject.name=burner"]);
+    assert!(events.contains("SuccessfulRescale") && events.contains("New size: 1"), "{events}");
+    eprintln!("autoscaling: scaled up {up:?} after the pod burned, down {down:?} after it idled (30 s window)");
+    k.ok(&["delete", "namespace", "autoscale", "--wait=false"]);
 }
 
 /// The test webhook's binary (stripped) and the libraries it loads, as an image in the lab registry.

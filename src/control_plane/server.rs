@@ -80,6 +80,9 @@ pub async fn run(layout: &Layout, listen: Option<&str>) -> Result<(), ServerErro
         .map_err(|e| ServerError::Other(format!("the default StorageClass: {e}")))?;
     let mut reconcilers = super::controllers::all(cluster_cidr);
     reconcilers.push(Arc::new(scheduler::Scheduler::default()));
+    reconcilers.push(Arc::new(super::controllers::horizontal_pod_autoscaler::HorizontalPodAutoscalerController::new(
+        state.resource_metrics.clone(),
+    )));
     tokio::spawn(super::runtime::run(state.clone(), reconcilers));
     let place = super::backup::SnapshotPlace {
         layout: layout.clone(),

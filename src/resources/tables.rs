@@ -414,7 +414,7 @@ pub fn cells(kind: &str, o: &Value, now: OffsetDateTime) -> Vec<Value> {
                 s(o, "/spec/scaleTargetRef/kind").unwrap_or(""),
                 s(o, "/spec/scaleTargetRef/name").unwrap_or("")
             )),
-            json!(if list_len(o, "/spec/metrics") == 0 { "<none>" } else { "<unknown>" }),
+            json!(hpa_targets(o)),
             json!(o.pointer("/spec/minReplicas").and_then(Value::as_i64).unwrap_or(1).to_string()),
             json!(n(o, "/spec/maxReplicas")),
             json!(n(o, "/status/currentReplicas")),
@@ -635,6 +635,46 @@ pub fn table(
     super::table::table(&columns(kind.kind), objects, |o| cells(kind.kind, o, now), resource_version, include)
 }
 
+/// An HPA's TARGETS cell as kube-apiserver prints it: each metric's current value over its target
+/// ("cpu: 250%/50%"), `<unknown>` before a current value is known, the fourth on as "+ N more...".
+fn hpa_targets(hpa: &Value) -> String {
+    let Some(metrics) = hpa.pointer("/spec/metrics").and_then(Value::as_array).filter(|m| !m.is_empty()) else {
+        return "<none>".into();
+    };
+    let current = hpa.pointer("/status/currentMetrics").and_then(Value::as_array);
+    let mut cells = Vec::new();
+    for metric in metrics.iter().take(3) {
+        let Some(resource) = metric.get("resource").filter(|_| metric["type"] == "Resource") else {
+            cells.push("<unknown>".to_string());
+            continue;
+        };
+        let name = resource["name"].as_str().unwrap_or("");
+        let now = current
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "Resource" && c["resource"]["name"] == name)
+            .map(|c| &c["resource"]["current"]);
+        let target = &resource["target"];
+        let cell = match target.get("averageUtilization").and_then(Value::as_i64) {
+            Some(wanted) => {
+                let at =
+                    now.and_then(|c| c["averageUtilization"].as_i64()).map_or("<unknown>".into(), |u| format!("{u}%"));
+                format!("{at}/{wanted}%")
+            }
+            None => {
+                let wanted = target["averageValue"].as_str().unwrap_or("<unknown>");
+                format!("{}/{wanted}", now.and_then(|c| c["averageValue"].as_str()).unwrap_or("<unknown>"))
+            }
+        };
+        cells.push(format!("{name}: {cell}"));
+    }
+    let mut text = cells.join(", ");
+    if metrics.len() > 3 {
+        text.push_str(&format!(" + {} more...", metrics.len() - 3));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -701,6 +741,13 @@ mod tests {
         let hpa = json!({"metadata": {"name": "h"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 5}});
         let row = cells("HorizontalPodAutoscaler", &hpa, now);
         assert_eq!((row[1].as_str(), row[3].as_str(), row[4].as_i64()), (Some("Deployment/web"), Some("1"), Some(5)));
+        assert_eq!(row[2], "<none>");
+        let cpu = json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]);
+        let hpa = json!({"spec": {"metrics": cpu}});
+        assert_eq!(cells("HorizontalPodAutoscaler", &hpa, now)[2], "cpu: <unknown>/50%");
+        let measured = json!({"spec": {"metrics": cpu}, "status": {"currentMetrics": [
+            {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 250, "averageValue": "250m"}}}]}});
+        assert_eq!(cells("HorizontalPodAutoscaler", &measured, now)[2], "cpu: 250%/50%");
     }
 }
 

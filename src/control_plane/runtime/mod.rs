@@ -67,7 +67,22 @@ fn start(state: &Arc<ApiState>, reconcilers: &[Arc<dyn Reconciler>]) -> JoinSet<
         }
     }
     tasks.spawn(repair_allocations(state.store.clone()));
+    tasks.spawn(read_usage_for_autoscalers(state.clone()));
     tasks
+}
+
+/// Keep the resource metrics reading current for the HPA controller (which cannot wait on the network)
+/// while any HorizontalPodAutoscaler exists: one reading of every node per sync period.
+async fn read_usage_for_autoscalers(state: Arc<ApiState>) {
+    use crate::control_plane::controllers::horizontal_pod_autoscaler::{autoscalers, SYNC_PERIOD};
+    let prefix = autoscalers().prefix(None);
+    loop {
+        let any = state.store.list(&prefix).is_ok_and(|(found, _)| !found.is_empty());
+        if any {
+            state.resource_metrics.current(&state).await;
+        }
+        tokio::time::sleep(SYNC_PERIOD).await;
+    }
 }
 
 /// How often ClusterIPs and NodePorts no Service holds are looked for, as kube-apiserver's repair loops.
