@@ -1,4 +1,4 @@
-//! What other people's software needs of a cluster, on one lab cluster (`lab up 3` + `up`, real Docker,
+//! What other people's software needs of a cluster, on the shared lab cluster (real Docker,
 //! kubectl 1.20 and 1.33): an operator written with kopf (PyPI), run beside the cluster as operators run
 //! in development, reconciles the Widgets of tests/crds/widgets.yaml into Deployments whose pods run on the
 //! nodes, reports their readiness in the Widgets' status, follows `kubectl scale` of a Widget, and holds a
@@ -13,23 +13,20 @@
 //! scales a CPU-burning Deployment (tests/manifests/workloads/burner.yaml) from 1 to at least 2 replicas,
 //! then, once its pods are idle, back to 1.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::kubectl::{lab_cluster, Kubectl, LabCluster};
+use crate::common;
+use crate::common::kubectl::{Kubectl, LabCluster};
 use serde_json::Value;
 
 const GROUP: &str = "kubeboot-test.example.com";
 
-#[test]
-fn extensions_on_the_lab() {
-    let lab = lab_cluster();
-    an_operator_reconciles_custom_objects(&lab);
-    admission_webhooks_run_as_pods(&lab);
-    resource_metrics_and_autoscaling(&lab);
+pub fn checks(lab: &LabCluster) {
+    an_operator_reconciles_custom_objects(lab);
+    admission_webhooks_run_as_pods(lab);
+    resource_metrics_and_autoscaling(lab);
 }
 
 /// Rows of `kubectl top` output (header skipped), split on whitespace.
@@ -238,6 +235,11 @@ fn admission_webhooks_run_as_pods(lab: &LabCluster) {
             .run(&["run", &format!("through-{}", kubeboot::resources::meta::random_suffix()), "--image=kubetm/app:v1"])
             .0
     });
+    // The next checks share the cluster: no webhook, and none of these pods, left behind.
+    k.ok(&["delete", "mutatingwebhookconfiguration", "label-pods"]);
+    k.ok(&["delete", "validatingwebhookconfiguration", "pod-names"]);
+    k.ok(&["delete", "namespace", "guarded", "hooks", "--wait=false"]);
+    k.ok(&["delete", "pod", "plain", "--wait=false"]);
 }
 
 /// The kopf operator, started by this test (and ended by it, by its pid).

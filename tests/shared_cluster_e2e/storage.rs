@@ -1,16 +1,14 @@
-//! Persistent volumes end to end on one lab cluster (`lab up 3` + `up`), with real Docker and kubectl 1.20
+//! Persistent volumes end to end on the shared lab cluster, with real Docker and kubectl 1.20
 //! and 1.33: the default StorageClass `local-path` (k3s' model) gives a claim without a class a folder on
 //! the node its first pod goes to, and the data outlives the pod; a claim in use is kept until its pod is
 //! gone, then its volume and folder are deleted (Delete policy); the walkthrough's `local` volume pv-03 binds
 //! pvc-01 at once and pins pod-volume-4 to its node, and is Released (data kept) when the claim goes
 //! (Retain); `kubectl get pv,pvc,sc` reads as on kubeadm.
 
-mod common;
-
 use std::time::Duration;
 
-use common::kubectl::{manifest, ready, Kubectl};
-use common::{kubeboot, lab_sh};
+use crate::common::kubectl::{manifest, ready, Kubectl, LabCluster};
+use crate::common::{self, lab_sh};
 
 fn phase(k: &Kubectl, what: &[&str]) -> String {
     let mut args = vec!["get"];
@@ -162,13 +160,7 @@ fn static_volume_checks(k20: &Kubectl, k33: &Kubectl) {
     k33.ok(&["delete", "pv", "pv-03"]);
 }
 
-#[test]
-fn persistent_volumes_on_the_lab() {
-    let cluster = common::kubectl::lab_cluster();
-
+pub fn checks(cluster: &LabCluster) {
     local_path_checks(&cluster.k33);
     static_volume_checks(&cluster.k20, &cluster.k33);
-
-    let down = kubeboot(&["lab", "down"], &[]);
-    assert!(down.status.success());
 }

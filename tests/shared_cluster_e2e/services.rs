@@ -1,4 +1,4 @@
-//! Services end to end on one lab cluster (`lab up 3` + `up`), with real Docker, iptables and kubectl 1.20
+//! Services end to end on the shared lab cluster, with real Docker, iptables and kubectl 1.20
 //! and 1.33: the walkthrough's svc-1 (ClusterIP), svc-2 (NodePort 30000) and svc-3 (LoadBalancer, pending)
 //! get addresses from the lab's service range, a taken ClusterIP or NodePort is refused with Kubernetes'
 //! 422 (also after a server restart) and a freed one can be had again; Endpoints and EndpointSlices follow
@@ -9,15 +9,13 @@
 //! svc-1 by name); endpoints follow a scale; a client sending requests through a rolling update sees no failure; `reset` leaves no KUBEBOOT
 //! chain or rule on any host.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::kubectl::{manifest, ready, Kubectl};
-use common::{kubeboot, lab_sh};
+use crate::common::kubectl::{manifest, ready, Kubectl, LabCluster};
+use crate::common::{self, kubeboot, lab_sh};
 
 const HOSTS: [(&str, &str); 3] =
     [("lab-master", "10.88.0.10"), ("lab-node1", "10.88.0.11"), ("lab-node2", "10.88.0.12")];
@@ -247,9 +245,8 @@ fn reset_checks(inv: &str) {
     }
 }
 
-#[test]
-fn services_carry_traffic_on_the_lab() {
-    let cluster = common::kubectl::lab_cluster();
+/// The last of the shared cluster's checks: it ends with `kubeboot reset`.
+pub fn checks(cluster: &LabCluster) {
     let (k20, k33, inv) = (&cluster.k20, &cluster.k33, cluster.inventory.as_str());
     for file in [
         "examples/service-1.yaml",
@@ -276,7 +273,4 @@ fn services_carry_traffic_on_the_lab() {
     scale_checks(k20);
     rollout_checks(k33);
     reset_checks(inv);
-
-    let down = kubeboot(&["lab", "down"], &[]);
-    assert!(down.status.success());
 }
