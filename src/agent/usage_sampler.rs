@@ -1,4 +1,4 @@
-//! The agent's resource usage sampler: every SAMPLE_EVERY, the node's counters from /proc and each
+//! The agent's resource usage sampler: every SAMPLE_EVERY (15 s), the node's counters from /proc and each
 //! running pod container's from Docker, turned into rates (agent/usage.rs) and kept as the summary the
 //! node API serves (node_api/stats.rs). A container's CPU rate needs two readings, so a new container
 //! shows up one interval after it started, as with kubelet and metrics-server.
@@ -12,16 +12,19 @@ use super::node_api::NodeApiState;
 use super::runtime::{ContainerRuntime, Instance, RunState};
 use super::usage::{node_cpu_nanoseconds, node_working_set_bytes, CpuRates};
 
-/// How often usage is read: the window metrics.k8s.io reports.
-pub const SAMPLE_EVERY: Duration = Duration::from_secs(10);
-/// Containers whose stats are read at once.
-const READ_AT_ONCE: usize = 16;
+/// How often usage is read: the window metrics.k8s.io reports (metrics-server's default resolution).
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(15);
+/// Containers whose stats are read at once: Docker's answer takes up to a second, mostly waiting, so a
+/// few side by side keep a sample short without a burst of work on the node.
+const READ_AT_ONCE: usize = 8;
 /// The node's own source name among the container ids in the rates.
 const NODE: &str = "node";
 
 pub async fn keep_sampling(state: Arc<NodeApiState>, node_name: String) {
     let mut rates = CpuRates::default();
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
+    // A sample that overran its interval is followed by a whole interval, not a catch-up burst.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reported = false;
     loop {
         tick.tick().await;
@@ -67,7 +70,6 @@ async fn sample(
     let instances = state.runtime.pod_instances(None).await?;
     let running: Vec<Instance> =
         instances.into_iter().filter(|i| i.state == RunState::Running && !i.is_sandbox()).collect();
-    // Docker takes up to a second per container's stats here (cgroup v1): read them side by side.
     let mut readings = Vec::new();
     for batch in running.chunks(READ_AT_ONCE) {
         let mut reading = tokio::task::JoinSet::new();

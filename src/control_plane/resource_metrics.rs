@@ -14,7 +14,7 @@ use crate::agent::usage_sampler::SAMPLE_EVERY;
 use crate::control_plane::api::node_proxy::{node_api_address, node_api_client, node_api_url};
 use crate::control_plane::api::ApiState;
 
-/// A reading younger than this is served again (the agents sample every 10 s).
+/// A reading younger than this is served again (the agents sample every 15 s).
 const FRESH_FOR: Duration = Duration::from_secs(5);
 /// How long one node's summary may take.
 const NODE_TIMEOUT: Duration = Duration::from_secs(5);

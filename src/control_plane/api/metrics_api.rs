@@ -247,7 +247,7 @@ mod tests {
         let node = json!({"metadata": {"name": "n1", "labels": {"a": "b"}}});
         let metrics = node_metrics(&node, &sample).unwrap();
         assert_eq!(metrics["usage"], json!({"cpu": "250000000n", "memory": "4096Ki"}));
-        assert_eq!((metrics["window"].as_str(), metrics["metadata"]["labels"]["a"].as_str()), (Some("10s"), Some("b")));
+        assert_eq!((metrics["window"].as_str(), metrics["metadata"]["labels"]["a"].as_str()), (Some("15s"), Some("b")));
         assert!(node_metrics(&json!({"metadata": {"name": "n2"}}), &sample).is_none());
 
         let pod = json!({"metadata": {"name": "p", "namespace": "ns", "uid": "u1"}});
