@@ -16,7 +16,7 @@ pub fn covers(pdb: &Value, pod: &Value) -> bool {
 
 /// A pod that counts toward a budget's currentHealthy: Ready and not being deleted.
 pub fn healthy(pod: &Value) -> bool {
-    pod::condition(pod, "Ready").is_some_and(|c| c["status"] == "True") && !super::meta::is_deleting(pod)
+    pod::is_ready(pod) && !super::meta::is_deleting(pod)
 }
 
 /// How many healthy pods `pdb` requires of `expected` (minAvailable, or expected - maxUnavailable; a

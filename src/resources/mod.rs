@@ -1,6 +1,7 @@
 //! API objects shared by the server and the agent, kept as JSON values in Kubernetes' wire shape (so fields
 //! a client sends and we do not model survive a round trip), with typed helpers for what we act on.
 
+pub mod condition;
 pub mod cron_schedule;
 pub mod custom_kinds;
 pub mod custom_resource_definition;

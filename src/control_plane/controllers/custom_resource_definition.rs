@@ -39,12 +39,7 @@ fn stored_kind(crd: &Value) -> Option<&'static ResourceKind> {
 
 /// A condition as kube-apiserver writes it, keeping its transition time while its status stays.
 fn condition(crd: &Value, type_: &str, status: &str, reason: &str, message: &str) -> Value {
-    let existing = crd
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|c| c.iter().find(|c| c["type"] == type_ && c["status"] == status));
-    let since = existing.map_or_else(meta::now_rfc3339, |c| text(c, "/lastTransitionTime").to_string());
-    json!({"type": type_, "status": status, "lastTransitionTime": since, "reason": reason, "message": message})
+    crate::resources::condition::condition(crd, type_, status, reason, message, &meta::now_rfc3339())
 }
 
 /// Why another definition of the group keeps this one's names, if one does.

@@ -14,7 +14,7 @@ use crate::control_plane::runtime::{cache, Action, Cache, Change, Plan, Reconcil
 use crate::resources::kinds::{self, ResourceKind};
 use crate::resources::label_selector::labels;
 use crate::resources::meta;
-use crate::resources::pod;
+use crate::resources::pod::{self, is_ready};
 
 pub struct EndpointsController;
 
@@ -50,10 +50,6 @@ fn selector(service: &Value) -> Option<&Map<String, Value>> {
 fn selects(selector: &Map<String, Value>, pod: &Value) -> bool {
     let labels = labels(pod);
     selector.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
-}
-
-fn is_ready(pod: &Value) -> bool {
-    pod::condition(pod, "Ready").and_then(|c| c["status"].as_str()) == Some("True")
 }
 
 /// The pod's number for a Service port's targetPort: a number as it is, a name looked up in the pod's

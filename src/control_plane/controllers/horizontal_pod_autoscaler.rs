@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use super::replica_calculator::{recommend, scale_up_limit, History, PodSample, Recommendation};
 use crate::control_plane::resource_metrics::{ResourceMetrics, UsageSample};
 use crate::control_plane::runtime::{Action, Cache, Change, EventNote, Plan, Reconciler};
+use crate::resources::condition::condition;
 use crate::resources::kinds::{self, ResourceKind};
 use crate::resources::label_selector;
 use crate::resources::meta::{self, parse_rfc3339, rfc3339};
@@ -71,10 +72,6 @@ fn window(hpa: &Value, direction: &str, default: Duration) -> Duration {
         .map_or(default, Duration::from_secs)
 }
 
-fn is_ready(pod: &Value) -> bool {
-    crate::resources::pod::condition(pod, "Ready").is_some_and(|c| c["status"] == "True")
-}
-
 /// A pod's CPU request and usage in millicores; Err names a container without a CPU request.
 fn pod_sample(pod: &Value, usage: &UsageSample) -> Result<PodSample, String> {
     let mut request = 0.0;
@@ -94,19 +91,7 @@ fn pod_sample(pod: &Value, usage: &UsageSample) -> Result<PodSample, String> {
             stats.containers.iter().map(|c| c.cpu.as_ref().and_then(|cpu| cpu.usage_nano_cores)).collect();
         rates.filter(|r| !r.is_empty()).map(|r| r.iter().sum::<u64>() as f64 / 1_000_000.0)
     });
-    Ok(PodSample { usage_millis: measured, request_millis: request, ready: is_ready(pod) })
-}
-
-/// A condition, its transition time kept from `old` when its status did not change.
-fn condition(old: &Value, kind: &str, status: bool, reason: &str, message: &str, now: &str) -> Value {
-    let status = if status { "True" } else { "False" };
-    let previous = old
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|list| list.iter().find(|c| c["type"] == kind))
-        .filter(|c| c["status"] == status);
-    let since = previous.and_then(|c| c.get("lastTransitionTime")).cloned().unwrap_or(json!(now));
-    json!({"type": kind, "status": status, "lastTransitionTime": since, "reason": reason, "message": message})
+    Ok(PodSample { usage_millis: measured, request_millis: request, ready: crate::resources::pod::is_ready(pod) })
 }
 
 /// What one look at an HPA found, for its status.
@@ -177,14 +162,14 @@ impl HorizontalPodAutoscalerController {
             rescaled: false,
         };
         let fail = |mut outcome: Outcome, type_: &str, reason: &str, message: String| {
-            outcome.conditions = vec![condition(hpa, type_, false, reason, &message, &stamp)];
+            outcome.conditions = vec![condition(hpa, type_, "False", reason, &message, &stamp)];
             if type_ == "ScalingActive" {
                 outcome.conditions.insert(
                     0,
                     condition(
                         hpa,
                         "AbleToScale",
-                        true,
+                        "True",
                         "SucceededGetScale",
                         "the HPA controller was able to get the target's current scale",
                         &stamp,
@@ -276,7 +261,7 @@ impl HorizontalPodAutoscalerController {
             condition(
                 hpa,
                 "ScalingLimited",
-                true,
+                "True",
                 "TooManyReplicas",
                 "the desired replica count is more than the maximum replica count",
                 &stamp,
@@ -285,7 +270,7 @@ impl HorizontalPodAutoscalerController {
             condition(
                 hpa,
                 "ScalingLimited",
-                true,
+                "True",
                 "TooFewReplicas",
                 "the desired replica count is less than the minimum replica count",
                 &stamp,
@@ -294,25 +279,25 @@ impl HorizontalPodAutoscalerController {
             condition(
                 hpa,
                 "ScalingLimited",
-                false,
+                "False",
                 "DesiredWithinRange",
                 "the desired count is within the acceptable range",
                 &stamp,
             )
         };
-        let active = condition(hpa, "ScalingActive", true, "ValidMetricFound", "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)", &stamp);
+        let active = condition(hpa, "ScalingActive", "True", "ValidMetricFound", "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)", &stamp);
         // One rescale per period, as the default policies allow.
         let last = hpa.pointer("/status/lastScaleTime").and_then(Value::as_str).and_then(parse_rfc3339);
         let settled = last.is_none_or(|at| (now - at).unsigned_abs() >= SYNC_PERIOD);
         let able = if desired == current {
-            condition(hpa, "AbleToScale", true, "ReadyForNewScale", "recommended size matches current size", &stamp)
+            condition(hpa, "AbleToScale", "True", "ReadyForNewScale", "recommended size matches current size", &stamp)
         } else if !settled {
             let wait = SYNC_PERIOD.saturating_sub((now - last.unwrap_or(now)).unsigned_abs());
             plan.requeue(wait.max(Duration::from_secs(1)));
             condition(
                 hpa,
                 "AbleToScale",
-                false,
+                "False",
                 "BackoffBoth",
                 "the time since the previous scale is still within both the downscale and upscale forbidden windows",
                 &stamp,
@@ -338,7 +323,7 @@ impl HorizontalPodAutoscalerController {
             condition(
                 hpa,
                 "AbleToScale",
-                true,
+                "True",
                 "SucceededRescale",
                 &format!("the HPA controller was able to update the target scale to {desired}"),
                 &stamp,
