@@ -11,6 +11,7 @@ use super::node_api::stats::{ContainerStats, CpuStats, MemoryStats, NodeStats, P
 use super::node_api::NodeApiState;
 use super::runtime::{ContainerRuntime, Instance, RunState};
 use super::usage::{node_cpu_nanoseconds, node_working_set_bytes, CpuRates};
+use crate::resources::meta::now_rfc3339;
 
 /// How often usage is read: the window metrics.k8s.io reports (metrics-server's default resolution).
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(15);
@@ -41,10 +42,6 @@ pub async fn keep_sampling(state: Arc<NodeApiState>, node_name: String) {
             Err(_) => {}
         }
     }
-}
-
-fn now_rfc3339() -> String {
-    crate::resources::meta::rfc3339(time::OffsetDateTime::now_utc())
 }
 
 async fn sample(

@@ -18,7 +18,7 @@ use super::state::ApiState;
 use super::status::status;
 use crate::agent::node_api::stats::{ContainerStats, PodStats};
 use crate::control_plane::resource_metrics::UsageSample;
-use crate::resources::kinds::ResourceKind;
+use crate::resources::kinds::{self, ResourceKind};
 use crate::resources::meta;
 
 pub const GROUP: &str = "metrics.k8s.io";
@@ -81,7 +81,7 @@ fn metadata(object: &Value) -> Value {
     if let Some(namespace) = object.pointer("/metadata/namespace") {
         metadata.insert("namespace".into(), namespace.clone());
     }
-    metadata.insert("creationTimestamp".into(), json!(meta::rfc3339(time::OffsetDateTime::now_utc())));
+    metadata.insert("creationTimestamp".into(), json!(meta::now_rfc3339()));
     if let Some(labels) = object.pointer("/metadata/labels") {
         metadata.insert("labels".into(), labels.clone());
     }
@@ -116,15 +116,22 @@ fn pod_metrics(pod: &Value, sample: &UsageSample) -> Option<Value> {
     }))
 }
 
-/// Who may read metrics: whoever may read the resource (admins).
-fn refused(
-    identity: &Identity,
-    verb: &str,
-    kind: &ResourceKind,
-    namespace: Option<&str>,
-    name: Option<&str>,
-) -> Option<Response> {
-    authorize(identity, verb, kind, namespace, name, None)
+/// The stored kind a metrics resource measures: Pods for PodMetrics, Nodes for NodeMetrics.
+fn measured_kind(kind: &ResourceKind) -> &'static ResourceKind {
+    if kind.namespaced {
+        kinds::served("", "pods")
+    } else {
+        kinds::served("", "nodes")
+    }
+}
+
+/// The metrics of one measured object, of `kind`'s resource.
+fn measure(kind: &ResourceKind, object: &Value, sample: &UsageSample) -> Option<Value> {
+    if kind.namespaced {
+        pod_metrics(object, sample)
+    } else {
+        node_metrics(object, sample)
+    }
 }
 
 async fn listed(
@@ -134,25 +141,20 @@ async fn listed(
     namespace: Option<String>,
     query: ListQuery,
 ) -> Response {
-    if let Some(answer) = refused(&identity, "list", kind, namespace.as_deref(), None) {
+    // Whoever may read the resource may read its metrics (admins).
+    if let Some(answer) = authorize(&identity, "list", kind, namespace.as_deref(), None, None) {
         return answer;
     }
     let filter = match query.filter() {
         Ok(f) => f,
         Err(e) => return bad_selector(e),
     };
-    let prefix = match (&namespace, kind.namespaced) {
-        (Some(ns), _) => format!("/pods/{ns}/"),
-        (None, true) => "/pods/".to_string(),
-        (None, false) => "/nodes/".to_string(),
-    };
-    let objects = match stored(&state, &prefix) {
+    let objects = match stored(&state, &measured_kind(kind).prefix(namespace.as_deref())) {
         Ok(o) => o,
         Err(e) => return status(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()),
     };
     let sample = state.resource_metrics.current(&state).await;
-    let measure = if kind.namespaced { pod_metrics } else { node_metrics };
-    let items = objects.iter().filter_map(|o| measure(o, &sample)).filter(|m| filter.keeps(m)).collect();
+    let items = objects.iter().filter_map(|o| measure(kind, o, &sample)).filter(|m| filter.keeps(m)).collect();
     list(kind, items)
 }
 
@@ -163,21 +165,16 @@ async fn one(
     namespace: Option<String>,
     name: String,
 ) -> Response {
-    if let Some(answer) = refused(&identity, "get", kind, namespace.as_deref(), Some(&name)) {
+    if let Some(answer) = authorize(&identity, "get", kind, namespace.as_deref(), Some(&name), None) {
         return answer;
     }
-    let key = match &namespace {
-        Some(ns) => format!("/pods/{ns}/{name}"),
-        None => format!("/nodes/{name}"),
-    };
-    let object: Option<Value> = match state.store.get(&key) {
+    let object: Option<Value> = match state.store.get(&measured_kind(kind).key(namespace.as_deref(), &name)) {
         Ok(found) => found.and_then(|s| serde_json::from_slice(&s.value).ok()),
         Err(e) => return status(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()),
     };
     let Some(object) = object else { return not_found(kind, &name) };
     let sample = state.resource_metrics.current(&state).await;
-    let measured = if kind.namespaced { pod_metrics(&object, &sample) } else { node_metrics(&object, &sample) };
-    match measured {
+    match measure(kind, &object, &sample) {
         Some(m) => Json(m).into_response(),
         None => not_found(kind, &name),
     }
